@@ -1,0 +1,39 @@
+"""Domain errors of the indexer.
+
+The library raises these; adapters translate them (the gRPC server maps each class to a
+status code, the CLI prints the message). Each carries a stable machine-readable
+``reason`` (AIP-193 style, e.g. ``TEXT_EMPTY``) and the ``field`` it is about, so a
+caller can act on it without parsing prose.
+"""
+
+from __future__ import annotations
+
+
+class PromptprintError(Exception):
+    """Base class: a problem the caller can act on, with a stable reason code."""
+
+    def __init__(self, message: str, *, reason: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.reason = reason
+        self.field = field
+
+
+class InvalidArgument(PromptprintError):
+    """The request itself is wrong (empty text, k out of range, bad timestamp, ...)."""
+
+
+class NotFound(PromptprintError):
+    """A referenced prompt (or other resource) does not exist."""
+
+
+class AlreadyExists(PromptprintError):
+    """A prompt_id is already recorded with a different text."""
+
+
+class Unavailable(PromptprintError):
+    """The index is not ready yet (loading, replaying); retry later."""
+
+
+class FailedPrecondition(PromptprintError):
+    """Stored state does not match the configuration (other model, other normalizer)."""

@@ -1,0 +1,117 @@
+"""Text normalization: make cosmetic variants of one prompt look identical.
+
+Campaigns dodge exact matching with noise that a human reader does not see or does not
+notice: zero-width characters, Cyrillic or Greek letters that look Latin, full-width
+forms, odd whitespace, request-id prefixes. Everything that fingerprints a prompt works
+on the output of :func:`canonical_text`; the original text is kept for display.
+
+Bump :data:`NORMALIZER_VERSION` whenever the output of any function here changes:
+stored fingerprints are bound to it and a mismatch is refused at start-up.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+NORMALIZER_VERSION = "norm-1"
+
+# Look-alikes of Latin letters from other scripts (the common subset of Unicode's
+# confusables.txt that survives NFKC). Folded only where a word is written in Latin
+# (see _fold_homoglyphs), so genuine Cyrillic or Greek text is left alone.
+_CONFUSABLES: dict[str, str] = {
+    # Cyrillic lower case
+    "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o",
+    "р": "p", "с": "c", "т": "t", "у": "y", "х": "x", "і": "i", "ї": "i", "ј": "j",
+    "ѕ": "s", "ԁ": "d", "ԛ": "q", "ԝ": "w", "һ": "h", "ӏ": "l", "ɡ": "g",
+    # Cyrillic upper case
+    "А": "A", "В": "B", "Е": "E", "К": "K", "М": "M", "Н": "H", "О": "O", "Р": "P",
+    "С": "C", "Т": "T", "У": "Y", "Х": "X", "І": "I", "Ј": "J", "Ѕ": "S", "Ԛ": "Q",
+    "Ԝ": "W", "Ү": "Y",
+    # Greek
+    "α": "a", "β": "b", "γ": "y", "ε": "e", "ι": "i", "κ": "k", "ν": "v", "ο": "o",
+    "ρ": "p", "τ": "t", "υ": "u", "χ": "x", "ω": "w",
+    "Α": "A", "Β": "B", "Ε": "E", "Ζ": "Z", "Η": "H", "Ι": "I", "Κ": "K", "Μ": "M",
+    "Ν": "N", "Ο": "O", "Ρ": "P", "Τ": "T", "Υ": "Y", "Χ": "X",
+}
+_CONFUSABLE_CHARS = frozenset(_CONFUSABLES)
+_WORD = re.compile(r"\w+", re.UNICODE)
+_WHITESPACE = re.compile(r"\s+", re.UNICODE)
+
+# Identifiers that vary per request and say nothing about the prompt: UUIDs, long hex,
+# tokens that mix letters and digits (request ids, nonces, hashes).
+_UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I)
+_HEX = re.compile(r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{8,}\b", re.I)
+_ALNUM_ID = re.compile(r"\b(?=\w*\d)(?=\w*[a-z])[a-z0-9_-]{10,}\b", re.I)
+ID_PLACEHOLDER = "<id>"
+# A leading tag that carries an id or a number: "[req 7f3a9c1e] ", "#4821: ", "(id: <id>) ".
+_ID_PREFIX = re.compile(
+    r"^\s*(?:[\[(<{]\s*[^\]\)>}\n]{0,40}?(?:<id>|\d)[^\]\)>}\n]{0,20}[\])>}]|#\s*\d+|<id>)\s*[:\-|]?\s*"
+)
+
+
+def strip_invisible(text: str) -> str:
+    """Remove format characters (zero-width, bidi controls, soft hyphens) and turn
+    control characters into spaces (newlines and tabs included)."""
+    out: list[str] = []
+    for ch in text:
+        category = unicodedata.category(ch)
+        if category == "Cf":
+            continue
+        if category == "Cc" or category in ("Zl", "Zp"):
+            out.append(" ")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def _fold_homoglyphs(text: str) -> str:
+    """Fold confusable letters to Latin inside words that are written in Latin.
+
+    A word is folded when it mixes Latin letters with look-alikes, or when it consists
+    only of look-alikes while most letters of the whole text are Latin. Real Russian or
+    Greek text (mostly non-Latin letters) therefore keeps its letters.
+    """
+    if not any(ch in _CONFUSABLE_CHARS for ch in text):
+        return text
+    letters = [ch for ch in text if ch.isalpha()]
+    latin = sum(1 for ch in letters if ch.isascii())
+    mostly_latin = latin * 2 > len(letters)
+
+    def fold(match: re.Match[str]) -> str:
+        word = match.group(0)
+        if not any(ch in _CONFUSABLE_CHARS for ch in word):
+            return word
+        has_latin = any(ch.isascii() and ch.isalpha() for ch in word)
+        all_confusable_or_latin = all(ch.isascii() or ch in _CONFUSABLE_CHARS for ch in word)
+        if all_confusable_or_latin and (has_latin or mostly_latin):
+            return "".join(_CONFUSABLES.get(ch, ch) for ch in word)
+        return word
+
+    return _WORD.sub(fold, text)
+
+
+def normalize(text: str) -> str:
+    """Canonical Unicode form of a prompt: NFKC, invisible characters removed, homoglyphs
+    folded, whitespace collapsed, case folded. Meaning is kept; only cosmetics go."""
+    text = unicodedata.normalize("NFKC", text)
+    text = strip_invisible(text)
+    text = _fold_homoglyphs(text)
+    text = _WHITESPACE.sub(" ", text).strip()
+    return text.casefold()
+
+
+def mask_identifiers(normalized: str) -> str:
+    """Replace per-request identifiers with ``<id>`` and drop a leading id tag.
+
+    Expects :func:`normalize` output (lower case)."""
+    text = _UUID.sub(ID_PLACEHOLDER, normalized)
+    text = _HEX.sub(ID_PLACEHOLDER, text)
+    text = _ALNUM_ID.sub(ID_PLACEHOLDER, text)
+    stripped = _ID_PREFIX.sub("", text, count=1)
+    return stripped if stripped else text
+
+
+def canonical_text(text: str) -> str:
+    """What gets fingerprinted: the normalized text without per-request identifiers."""
+    return mask_identifiers(normalize(text))

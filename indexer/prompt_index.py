@@ -1,0 +1,531 @@
+"""The prompt index: record prompts durably, find their near-duplicates, measure fan-out.
+
+:class:`PromptIndex` ties the pieces together; it is what the gRPC server and the batch
+scripts drive:
+
+    normalize (canonical_text) -> embed -> record (SQLite, durable) -> index (FAISS)
+
+Durability: a prompt is acknowledged only after its SQLite transaction commits. The
+FAISS index is a cache of the store: it is snapshotted every ``snapshot_every`` new
+records and on close, and on open the snapshot is loaded and every record newer than
+its watermark is replayed from the store. A crash therefore loses nothing acknowledged;
+it only costs a longer replay.
+
+Concurrency: lookups run in parallel; writes (ingest, snapshots) are serialized by one
+writer lock. Embedding happens outside the writer lock.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import logging
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from indexer.embedder import Embedder
+from indexer.errors import AlreadyExists, InvalidArgument, NotFound, PromptprintError
+from indexer.normalize import NORMALIZER_VERSION, canonical_text
+from indexer.records import DEFAULT_MAX_TEXT_BYTES, PromptRecord, validate_text, validate_time_ms
+from indexer.row_metadata import RowMetadata
+from indexer.snapshot import SnapshotDirectory, load_rows, save_rows
+from indexer.store import RecordStore, StoreIdentity, text_digest, to_stored_precision
+from indexer.vector_index import HnswParams, IndexKind, VectorIndex
+
+log = logging.getLogger(__name__)
+
+DAY_MS = 24 * 3600 * 1000
+
+
+@dataclasses.dataclass(frozen=True)
+class IndexConfig:
+    """Settings of a :class:`PromptIndex`. All limits are enforced on every entry point.
+
+    Attributes:
+        data_dir: where the record store (``records.sqlite``) and snapshots live.
+        max_text_bytes: longest accepted prompt, in UTF-8 bytes.
+        max_k: most hits one FindNearDuplicates may ask for.
+        default_min_similarity: CheckPrompt's near-duplicate threshold when the caller
+            sets none. 0.8 on MiniLM: paraphrases and re-filled templates score
+            0.8-0.97, unrelated prompts on the same topic rarely pass 0.7.
+        default_lookback_ms: CheckPrompt's window when the caller sets none (24 h).
+        max_fanout_neighbors: most neighbours one CheckPrompt examines; past it the
+            fan-out is reported as saturated (a lower bound).
+        index_kind / hnsw_threshold / hnsw: FAISS index choice (see VectorIndex).
+        snapshot_every: new records between automatic snapshots (0 disables them;
+            one is still written on close).
+    """
+
+    data_dir: Path
+    max_text_bytes: int = DEFAULT_MAX_TEXT_BYTES
+    max_k: int = 1000
+    default_min_similarity: float = 0.8
+    default_lookback_ms: int = DAY_MS
+    max_fanout_neighbors: int = 1024
+    index_kind: IndexKind = "auto"
+    hnsw_threshold: int = 20_000
+    hnsw: HnswParams = HnswParams()
+    snapshot_every: int = 50_000
+
+    def __post_init__(self) -> None:
+        if self.max_text_bytes < 1:
+            raise ValueError(f"max_text_bytes must be positive, got {self.max_text_bytes}")
+        if not 1 <= self.max_k <= 100_000:
+            raise ValueError(f"max_k must be in 1..100000, got {self.max_k}")
+        if not 0.0 <= self.default_min_similarity <= 1.0:
+            raise ValueError(f"default_min_similarity must be in [0, 1], got {self.default_min_similarity}")
+        if self.default_lookback_ms <= 0:
+            raise ValueError(f"default_lookback_ms must be positive, got {self.default_lookback_ms}")
+        if self.max_fanout_neighbors < 16:
+            raise ValueError(f"max_fanout_neighbors must be >= 16, got {self.max_fanout_neighbors}")
+        if self.snapshot_every < 0:
+            raise ValueError(f"snapshot_every must be >= 0 (0 = only on close), got {self.snapshot_every}")
+
+    @property
+    def store_path(self) -> Path:
+        return Path(self.data_dir) / "records.sqlite"
+
+    @property
+    def snapshot_root(self) -> Path:
+        return Path(self.data_dir) / "snapshots"
+
+
+class IngestStatus(enum.Enum):
+    RECORDED = "recorded"
+    DUPLICATE = "duplicate"
+    CONFLICT = "conflict"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class IngestOutcome:
+    """What happened to one prompt of an ingest batch."""
+
+    status: IngestStatus
+    error: PromptprintError | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Hit:
+    """One indexed prompt near the query."""
+
+    prompt_id: str
+    account_id: str
+    org_id: str
+    created_at_ms: int
+    similarity: float
+    text: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class NearDuplicateQuery:
+    """FindNearDuplicates: by text or by prompt_id (exactly one), with filters."""
+
+    text: str | None = None
+    prompt_id: str | None = None
+    k: int = 10
+    min_similarity: float | None = None
+    start_ms: int | None = None
+    end_ms: int | None = None
+    exclude_account_id: str = ""
+    exclude_org_id: str = ""
+    include_text: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Fanout:
+    """Near-duplicates of a checked prompt in its window, across accounts and orgs."""
+
+    matching_prompts: int
+    distinct_accounts: int
+    distinct_other_accounts: int
+    distinct_orgs: int
+    distinct_other_orgs: int
+    first_seen_ms: int | None
+    last_seen_ms: int | None
+    max_similarity: float
+    saturated: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    """CheckPrompt's answer."""
+
+    prompt_id: str
+    recorded: IngestStatus | None  # None: not asked to record
+    fanout: Fanout
+    examples: list[Hit]
+    min_similarity: float
+    window_start_ms: int
+    window_end_ms: int
+
+
+@dataclasses.dataclass(frozen=True)
+class IndexStats:
+    prompt_count: int
+    indexed_count: int
+    account_count: int
+    org_count: int
+    index_type: str
+    model: str
+    dimension: int
+    normalizer_version: str
+    disk_bytes: int
+    index_memory_bytes: int
+    snapshot_watermark: int
+    snapshot_time_unix: float | None
+
+
+def _check_similarity(value: float, field: str) -> float:
+    if not (0.0 <= value <= 1.0):  # also rejects NaN
+        raise InvalidArgument(f"{field} must be in [0, 1], got {value}", reason="SIMILARITY_OUT_OF_RANGE", field=field)
+    return float(value)
+
+
+class PromptIndex:
+    """Durable prompt records plus a FAISS index over their fingerprints.
+
+    Use :meth:`open` (it loads the snapshot and replays newer records), then
+    :meth:`ingest`, :meth:`find_near_duplicates`, :meth:`check` and :meth:`stats`;
+    :meth:`close` writes a final snapshot.
+    """
+
+    def __init__(self, config: IndexConfig, embedder: Embedder) -> None:
+        self._config = config
+        self._embedder = embedder
+        self._identity = StoreIdentity(embedder.model_id, embedder.dimension, NORMALIZER_VERSION)
+        Path(config.data_dir).mkdir(parents=True, exist_ok=True)
+        self._store = RecordStore(config.store_path, self._identity)
+        self._snapshots = SnapshotDirectory(config.snapshot_root)
+        self._vectors = self._new_vector_index()
+        self._rows = RowMetadata()
+        self._write_lock = threading.Lock()
+        self._since_snapshot = 0
+        self._snapshot_watermark = 0
+        self._snapshot_time: float | None = None
+        self._closed = False
+
+    def _new_vector_index(self) -> VectorIndex:
+        c = self._config
+        return VectorIndex(self._identity.dimension, kind=c.index_kind, hnsw_threshold=c.hnsw_threshold, hnsw=c.hnsw)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    @classmethod
+    def open(cls, config: IndexConfig, embedder: Embedder) -> "PromptIndex":
+        """Open the data directory: load the snapshot, replay newer records."""
+        index = cls(config, embedder)
+        index._load()
+        return index
+
+    def _load(self) -> None:
+        started = time.monotonic()
+        snapshot = self._snapshots.current(self._identity)
+        watermark = 0
+        if snapshot is not None:
+            c = self._config
+            self._vectors = VectorIndex.load(
+                snapshot.index_path, self._identity.dimension, kind=c.index_kind, hnsw_threshold=c.hnsw_threshold, hnsw=c.hnsw
+            )
+            ids, accounts, orgs, created = load_rows(snapshot.rows_path)
+            self._rows.add(ids, accounts, orgs, created)
+            watermark = snapshot.manifest.watermark
+            self._snapshot_watermark = watermark
+            self._snapshot_time = snapshot.manifest.created_at_unix
+        replayed = 0
+        for rows in self._store.iter_rows(after_row_id=watermark):
+            self._vectors.add(rows.ids, rows.vectors)
+            self._rows.add(rows.ids, rows.accounts, rows.orgs, rows.created_at_ms)
+            replayed += len(rows.ids)
+        self._since_snapshot = replayed
+        log.info(
+            "index loaded: %d prompts (%d from snapshot, %d replayed) in %.1fs",
+            len(self._rows), len(self._rows) - replayed, replayed, time.monotonic() - started,
+        )
+
+    def close(self) -> None:
+        """Write a final snapshot (when anything changed) and close the store."""
+        if self._closed:
+            return
+        if self._since_snapshot:
+            self.snapshot()
+        self._store.close()
+        self._closed = True
+
+    def snapshot(self) -> None:
+        """Write the index and row metadata as a new snapshot (atomic, see snapshot.py)."""
+        with self._write_lock:
+            self._snapshot_locked()
+
+    def _snapshot_locked(self) -> None:
+        watermark = self._rows.max_id
+        staging = self._snapshots.begin(watermark)
+        self._vectors.save(SnapshotDirectory.index_path(staging))
+        save_rows(SnapshotDirectory.rows_path(staging), *self._rows.export())
+        manifest = self._snapshots.commit(
+            staging,
+            identity=self._identity,
+            count=len(self._rows),
+            watermark=watermark,
+            index_description=self._vectors.description,
+        )
+        self._since_snapshot = 0
+        self._snapshot_watermark = manifest.watermark
+        self._snapshot_time = manifest.created_at_unix
+
+    @property
+    def config(self) -> IndexConfig:
+        return self._config
+
+    @property
+    def embedder(self) -> Embedder:
+        return self._embedder
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    # -- fingerprints ------------------------------------------------------------------------
+    def fingerprint(self, texts: Sequence[str]) -> np.ndarray:
+        """Semantic fingerprints of raw texts (canonicalized, embedded, stored precision)."""
+        return to_stored_precision(self._embedder.embed([canonical_text(t) for t in texts]))
+
+    # -- writes ------------------------------------------------------------------------------
+    def ingest(self, records: Sequence[PromptRecord], vectors: np.ndarray | None = None) -> list[IngestOutcome]:
+        """Record valid prompts; idempotent on prompt_id. Durable when this returns.
+
+        A prompt_id already recorded with the same text is a DUPLICATE (nothing changes);
+        with a different text it is a CONFLICT carrying an AlreadyExists error. The same
+        holds between two prompts of one batch.
+
+        Args:
+            records: validated records (see indexer.records.validate_record).
+            vectors: their fingerprints, when the caller already has them (CheckPrompt
+                embeds before it records); computed here otherwise.
+        """
+        if not records:
+            return []
+        outcomes: list[IngestOutcome | None] = [None] * len(records)
+        existing = self._store.existing([r.prompt_id for r in records])
+        fresh: dict[str, int] = {}  # prompt_id -> position of its first new occurrence
+        for position, record in enumerate(records):
+            known = existing.get(record.prompt_id)
+            digest = known[1] if known else None
+            if digest is None and record.prompt_id in fresh:
+                digest = text_digest(records[fresh[record.prompt_id]].text)
+            if digest is not None:
+                outcomes[position] = self._replay_outcome(record, digest)
+            else:
+                fresh[record.prompt_id] = position
+        positions = list(fresh.values())
+        if positions:
+            new_records = [records[p] for p in positions]
+            new_vectors = vectors[positions] if vectors is not None else self.fingerprint([r.text for r in new_records])
+            self._record(new_records, new_vectors, positions, outcomes)
+        return [o if o is not None else IngestOutcome(IngestStatus.RECORDED) for o in outcomes]
+
+    @staticmethod
+    def _replay_outcome(record: PromptRecord, stored_digest: bytes) -> IngestOutcome:
+        if stored_digest == text_digest(record.text):
+            return IngestOutcome(IngestStatus.DUPLICATE)
+        return IngestOutcome(
+            IngestStatus.CONFLICT,
+            AlreadyExists(
+                f"prompt_id {record.prompt_id!r} is already recorded with a different text",
+                reason="PROMPT_ID_CONFLICT",
+                field="prompt_id",
+            ),
+        )
+
+    def _record(
+        self,
+        records: list[PromptRecord],
+        vectors: np.ndarray,
+        positions: list[int],
+        outcomes: list[IngestOutcome | None],
+    ) -> None:
+        with self._write_lock:
+            # Another writer may have recorded some of these since we looked.
+            raced = self._store.existing([r.prompt_id for r in records])
+            keep = [i for i, r in enumerate(records) if r.prompt_id not in raced]
+            for i, record in enumerate(records):
+                if record.prompt_id in raced:
+                    outcomes[positions[i]] = self._replay_outcome(record, raced[record.prompt_id][1])
+            if not keep:
+                return
+            rows = self._store.insert([records[i] for i in keep], vectors[keep])
+            self._vectors.add(rows.ids, rows.vectors)
+            self._rows.add(rows.ids, rows.accounts, rows.orgs, rows.created_at_ms)
+            self._since_snapshot += len(keep)
+            if self._config.snapshot_every and self._since_snapshot >= self._config.snapshot_every:
+                self._snapshot_locked()
+
+    # -- reads -------------------------------------------------------------------------------
+    def _neighbours(
+        self,
+        vector: np.ndarray,
+        accept: Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray],
+        min_similarity: float,
+        wanted: int | None,
+        cap: int,
+    ) -> tuple[np.ndarray, np.ndarray, bool]:
+        """Neighbours passing ``accept`` and ``min_similarity``, most similar first.
+
+        The search starts small and grows (x4) until ``wanted`` accepted neighbours are
+        found (``None``: all of them), the similarity drops below the threshold, or
+        ``cap`` neighbours were examined. Returns (ids, similarities, saturated), where
+        saturated means the cap cut the search short while matches continued."""
+        total = len(self._vectors)
+        k = min(total, cap, max(64, 2 * wanted) if wanted is not None else 64)
+        while True:
+            if k == 0:
+                return np.zeros(0, np.int64), np.zeros(0, np.float32), False
+            (result,) = self._vectors.search(vector, k)
+            ids, sims = result.ids, result.similarities
+            above = sims >= min_similarity
+            ids, sims = ids[above], sims[above]
+            mask = accept(ids, *self._rows.lookup(ids)) if len(ids) else np.zeros(0, bool)
+            exhausted = len(result.ids) < k or not above.all() or k >= total
+            if (wanted is not None and mask.sum() >= wanted) or exhausted or k >= cap:
+                saturated = not exhausted and k >= cap
+                return ids[mask], sims[mask], saturated
+            k = min(total, cap, k * 4)
+
+    def find_near_duplicates(self, query: NearDuplicateQuery) -> list[Hit]:
+        """Top-k indexed prompts most similar to a text or to an indexed prompt."""
+        if (query.text is None) == (query.prompt_id is None):
+            raise InvalidArgument("set exactly one of text or prompt_id", reason="QUERY_MISSING", field="query")
+        if not 1 <= query.k <= self._config.max_k:
+            raise InvalidArgument(
+                f"k must be in 1..{self._config.max_k}, got {query.k}", reason="K_OUT_OF_RANGE", field="k"
+            )
+        threshold = -1.0 if query.min_similarity is None else _check_similarity(query.min_similarity, "min_similarity")
+        start, end = self._window(query.start_ms, query.end_ms)
+        self_row = -1
+        if query.text is not None:
+            vector = self.fingerprint([validate_text(query.text, self._config.max_text_bytes)])[0]
+        else:
+            found = self._store.vector_of(query.prompt_id or "")
+            if found is None:
+                raise NotFound(f"no prompt with prompt_id {query.prompt_id!r}", reason="PROMPT_NOT_FOUND", field="prompt_id")
+            self_row, vector = found
+        exclude_account = self._store.account_code(query.exclude_account_id) if query.exclude_account_id else None
+        exclude_org = self._store.org_code(query.exclude_org_id) if query.exclude_org_id else None
+
+        def accept(ids: np.ndarray, accounts: np.ndarray, orgs: np.ndarray, created: np.ndarray) -> np.ndarray:
+            mask = (ids != self_row) & (created >= start) & (created < end)
+            if exclude_account is not None:
+                mask &= accounts != exclude_account
+            if exclude_org is not None:
+                mask &= orgs != exclude_org
+            return mask
+
+        cap = max(self._config.max_fanout_neighbors, 4 * query.k)
+        ids, sims, _ = self._neighbours(vector, accept, threshold, query.k, cap)
+        ids, sims = ids[: query.k], sims[: query.k]
+        rows = self._store.fetch(ids, with_text=query.include_text)
+        return [
+            Hit(r.prompt_id, r.account_id, r.org_id, r.created_at_ms, float(s), r.text)
+            for i, s in zip(ids.tolist(), sims.tolist())
+            if (r := rows.get(i)) is not None
+        ]
+
+    @staticmethod
+    def _window(start_ms: int | None, end_ms: int | None) -> tuple[int, int]:
+        start = validate_time_ms(start_ms, "window.start_time") if start_ms is not None else np.iinfo(np.int64).min
+        end = validate_time_ms(end_ms, "window.end_time") if end_ms is not None else np.iinfo(np.int64).max
+        if start >= end:
+            raise InvalidArgument("window.start_time must be before window.end_time", reason="WINDOW_EMPTY", field="window")
+        return int(start), int(end)
+
+    def check(
+        self,
+        record: PromptRecord,
+        *,
+        store: bool,
+        min_similarity: float | None = None,
+        lookback_ms: int | None = None,
+        example_count: int = 5,
+    ) -> Verdict:
+        """Fan-out of one live prompt, optionally recording it (after the lookup, so the
+        prompt never counts itself)."""
+        threshold = (
+            self._config.default_min_similarity if min_similarity is None else _check_similarity(min_similarity, "min_similarity")
+        )
+        lookback = self._config.default_lookback_ms if lookback_ms is None else lookback_ms
+        if lookback <= 0:
+            raise InvalidArgument(f"lookback must be positive, got {lookback} ms", reason="LOOKBACK_OUT_OF_RANGE", field="lookback")
+        if not 0 <= example_count <= 100:
+            raise InvalidArgument(
+                f"example_count must be in 0..100, got {example_count}", reason="EXAMPLE_COUNT_OUT_OF_RANGE", field="example_count"
+            )
+        end = record.created_at_ms
+        start = max(0, end - lookback)
+        vector = self.fingerprint([record.text])
+        own = self._store.existing([record.prompt_id]) if record.prompt_id else {}
+        self_row = own[record.prompt_id][0] if own else -1
+        own_account = self._store.account_code(record.account_id) if record.account_id else None
+        own_org = self._store.org_code(record.org_id) if record.org_id else None
+
+        def accept(ids: np.ndarray, accounts: np.ndarray, orgs: np.ndarray, created: np.ndarray) -> np.ndarray:
+            return (ids != self_row) & (created >= start) & (created <= end)
+
+        cap = self._config.max_fanout_neighbors
+        ids, sims, saturated = self._neighbours(vector[0], accept, threshold, None, cap)
+        fanout = self._fanout(ids, sims, saturated, own_account, own_org)
+        examples: list[Hit] = []
+        if example_count and len(ids):
+            rows = self._store.fetch(ids[:example_count])
+            examples = [
+                Hit(r.prompt_id, r.account_id, r.org_id, r.created_at_ms, float(s))
+                for i, s in zip(ids[:example_count].tolist(), sims[:example_count].tolist())
+                if (r := rows.get(i)) is not None
+            ]
+        recorded: IngestStatus | None = None
+        if store:
+            outcome = self.ingest([record], vector)[0]
+            if outcome.error is not None:
+                raise outcome.error
+            recorded = outcome.status
+        return Verdict(record.prompt_id, recorded, fanout, examples, threshold, start, end)
+
+    def _fanout(
+        self, ids: np.ndarray, sims: np.ndarray, saturated: bool, own_account: int | None, own_org: int | None
+    ) -> Fanout:
+        if len(ids) == 0:
+            return Fanout(0, 0, 0, 0, 0, None, None, 0.0, False)
+        accounts, orgs, created = self._rows.lookup(ids)
+        unique_accounts = np.unique(accounts)
+        unique_orgs = np.unique(orgs[orgs != 0])
+        other_accounts = len(unique_accounts) - (1 if own_account is not None and own_account in unique_accounts else 0)
+        other_orgs = len(unique_orgs) - (1 if own_org is not None and own_org in unique_orgs else 0)
+        return Fanout(
+            matching_prompts=len(ids),
+            distinct_accounts=len(unique_accounts),
+            distinct_other_accounts=other_accounts,
+            distinct_orgs=len(unique_orgs),
+            distinct_other_orgs=other_orgs,
+            first_seen_ms=int(created.min()),
+            last_seen_ms=int(created.max()),
+            max_similarity=float(sims.max()),
+            saturated=saturated,
+        )
+
+    def stats(self) -> IndexStats:
+        data_dir = Path(self._config.data_dir)
+        disk = sum(p.stat().st_size for p in data_dir.rglob("*") if p.is_file())
+        return IndexStats(
+            prompt_count=len(self._rows),
+            indexed_count=len(self._vectors),
+            account_count=self._store.account_count(),
+            org_count=self._store.org_count(),
+            index_type=self._vectors.description,
+            model=self._identity.model_id,
+            dimension=self._identity.dimension,
+            normalizer_version=self._identity.normalizer_version,
+            disk_bytes=disk,
+            index_memory_bytes=self._vectors.memory_bytes() + self._rows.nbytes(),
+            snapshot_watermark=self._snapshot_watermark,
+            snapshot_time_unix=self._snapshot_time,
+        )

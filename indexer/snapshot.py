@@ -1,0 +1,195 @@
+"""Snapshots of the in-memory index: written atomically, checked on read.
+
+A snapshot is a directory ``snapshots/<watermark>/`` holding the FAISS index, the
+per-row metadata arrays and ``manifest.json``; the file ``snapshots/CURRENT`` names the
+live one and is replaced atomically (``os.replace``) as the very last step, so a crash
+at any moment leaves either the old or the new snapshot in force, never half of one.
+
+The manifest records what the vectors were made with (model, dimension, normalizer
+version), how many rows and up to which record id (the watermark) they cover, and each
+file's size. On start a snapshot of other settings is refused with an error that says
+which setting differs; records newer than the watermark are replayed from the store.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+from indexer.errors import FailedPrecondition
+from indexer.store import StoreIdentity
+
+FORMAT_VERSION = 1
+_INDEX_FILE = "index.faiss"
+_META_FILE = "rows.npz"
+_MANIFEST = "manifest.json"
+_CURRENT = "CURRENT"
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class Manifest:
+    """What a snapshot holds and what it was made with."""
+
+    format_version: int
+    model_id: str
+    dimension: int
+    normalizer_version: str
+    count: int
+    watermark: int
+    index_description: str
+    created_at_unix: float
+    files: dict[str, int]
+
+    def identity(self) -> StoreIdentity:
+        return StoreIdentity(self.model_id, self.dimension, self.normalizer_version)
+
+
+@dataclasses.dataclass(frozen=True)
+class SnapshotPaths:
+    """Files of one loaded snapshot."""
+
+    manifest: Manifest
+    index_path: Path
+    rows_path: Path
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class SnapshotDirectory:
+    """The ``snapshots/`` folder of a data directory."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = Path(root)
+
+    @property
+    def root(self) -> Path:
+        return self._root
+
+    def begin(self, watermark: int) -> Path:
+        """A fresh, empty staging folder for the snapshot at ``watermark``."""
+        self._root.mkdir(parents=True, exist_ok=True)
+        staging = self._root / f".staging-{watermark}-{os.getpid()}-{time.monotonic_ns()}"
+        staging.mkdir()
+        return staging
+
+    def commit(
+        self,
+        staging: Path,
+        *,
+        identity: StoreIdentity,
+        count: int,
+        watermark: int,
+        index_description: str,
+    ) -> Manifest:
+        """Seal a staging folder (index and rows already written into it) and make it live."""
+        files = {p.name: p.stat().st_size for p in sorted(staging.iterdir())}
+        manifest = Manifest(
+            format_version=FORMAT_VERSION,
+            model_id=identity.model_id,
+            dimension=identity.dimension,
+            normalizer_version=identity.normalizer_version,
+            count=count,
+            watermark=watermark,
+            index_description=index_description,
+            created_at_unix=time.time(),
+            files=files,
+        )
+        manifest_path = staging / _MANIFEST
+        manifest_path.write_text(json.dumps(dataclasses.asdict(manifest), indent=2, sort_keys=True))
+        for path in staging.iterdir():
+            _fsync_file(path)
+        _fsync_dir(staging)
+        final = self._root / f"{watermark:012d}-{time.time_ns()}"
+        os.replace(staging, final)
+        pointer_tmp = self._root / (_CURRENT + ".tmp")
+        pointer_tmp.write_text(final.name + "\n")
+        _fsync_file(pointer_tmp)
+        os.replace(pointer_tmp, self._root / _CURRENT)
+        _fsync_dir(self._root)
+        self._remove_all_but(final.name)
+        return manifest
+
+    def _remove_all_but(self, keep: str) -> None:
+        for path in self._root.iterdir():
+            if path.is_dir() and path.name != keep:
+                shutil.rmtree(path, ignore_errors=True)
+
+    def current(self, expected: StoreIdentity) -> SnapshotPaths | None:
+        """The live snapshot, checked against the configured identity; None when there
+        is none or it is damaged (then the caller rebuilds from the record store).
+
+        Raises:
+            FailedPrecondition: the snapshot was made with another model, dimension or
+                normalizer version.
+        """
+        pointer = self._root / _CURRENT
+        if not pointer.exists():
+            return None
+        folder = self._root / pointer.read_text().strip()
+        try:
+            raw = json.loads((folder / _MANIFEST).read_text())
+            manifest = Manifest(**raw)
+        except (OSError, ValueError, TypeError) as exc:
+            log.warning("snapshot %s is unreadable (%s); rebuilding from the record store", folder, exc)
+            return None
+        if manifest.format_version != FORMAT_VERSION:
+            log.warning("snapshot %s has format %s, expected %s; rebuilding", folder, manifest.format_version, FORMAT_VERSION)
+            return None
+        if manifest.identity() != expected:
+            found, wanted = manifest.identity(), expected
+            raise FailedPrecondition(
+                f"snapshot {folder} was built with model {found.model_id!r} (dimension {found.dimension}, "
+                f"normalizer {found.normalizer_version!r}) but this server is configured with model "
+                f"{wanted.model_id!r} (dimension {wanted.dimension}, normalizer {wanted.normalizer_version!r}). "
+                "Point --data-dir elsewhere or configure the model the data was built with.",
+                reason="SNAPSHOT_IDENTITY_MISMATCH",
+            )
+        for name, size in manifest.files.items():
+            path = folder / name
+            if not path.exists() or path.stat().st_size != size:
+                log.warning("snapshot %s: %s is missing or has the wrong size; rebuilding", folder, name)
+                return None
+        return SnapshotPaths(manifest, folder / _INDEX_FILE, folder / _META_FILE)
+
+    @staticmethod
+    def index_path(staging: Path) -> Path:
+        return staging / _INDEX_FILE
+
+    @staticmethod
+    def rows_path(staging: Path) -> Path:
+        return staging / _META_FILE
+
+
+def save_rows(path: Path, ids: np.ndarray, accounts: np.ndarray, orgs: np.ndarray, created_at_ms: np.ndarray) -> None:
+    """Write the per-row metadata arrays of a snapshot."""
+    with open(path, "wb") as fh:
+        np.savez(fh, ids=ids, accounts=accounts, orgs=orgs, created_at_ms=created_at_ms)
+
+
+def load_rows(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Read the arrays written by :func:`save_rows`: (ids, accounts, orgs, created_at_ms)."""
+    with np.load(path) as data:
+        return data["ids"], data["accounts"], data["orgs"], data["created_at_ms"]

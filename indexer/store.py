@@ -1,0 +1,324 @@
+"""The durable record store: SQLite in WAL mode, one file.
+
+Every acknowledged prompt is here before anyone is told it was taken: inserts commit
+with ``synchronous=FULL``, so neither a killed process nor a power cut loses an
+acknowledged batch. The store keeps the original text, the metadata and the
+fingerprint vector (float16, half the disk of float32, cosine error ~1e-4), so the
+in-memory index can always be rebuilt from it without re-embedding.
+
+Row ids (``prompts.id``) double as FAISS ids. Accounts and orgs are interned into small
+integer codes (``accounts.id``, ``orgs.id``; org code 0 means "no org") so the server can
+keep per-prompt metadata in compact arrays.
+
+The store is bound to one fingerprint identity (model, dimension, normalizer version):
+opening it with another is refused, since mixing vectors of two models gives nonsense.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from indexer.errors import FailedPrecondition
+from indexer.records import PromptRecord
+
+SCHEMA_VERSION = "1"
+VECTOR_DTYPE = np.dtype("<f2")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS accounts (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS orgs (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS prompts (
+    id INTEGER PRIMARY KEY,
+    prompt_id TEXT NOT NULL UNIQUE,
+    account INTEGER NOT NULL,
+    org INTEGER NOT NULL,
+    created_at_ms INTEGER NOT NULL,
+    text_sha256 BLOB NOT NULL,
+    text TEXT NOT NULL,
+    vector BLOB NOT NULL
+);
+"""
+
+
+@dataclasses.dataclass(frozen=True)
+class StoreIdentity:
+    """What the stored vectors were made with; all three must match to reuse them."""
+
+    model_id: str
+    dimension: int
+    normalizer_version: str
+
+    def as_meta(self) -> dict[str, str]:
+        return {
+            "model_id": self.model_id,
+            "dimension": str(self.dimension),
+            "normalizer_version": self.normalizer_version,
+        }
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class StoredPrompt:
+    """A recorded prompt as read back for display."""
+
+    row_id: int
+    prompt_id: str
+    account_id: str
+    org_id: str
+    created_at_ms: int
+    text: str | None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class IndexRows:
+    """A batch of rows in the form the in-memory index wants them."""
+
+    ids: np.ndarray  # int64
+    vectors: np.ndarray  # float32, (n, dimension)
+    accounts: np.ndarray  # int32 account codes
+    orgs: np.ndarray  # int32 org codes, 0 = none
+    created_at_ms: np.ndarray  # int64
+
+
+def text_digest(text: str) -> bytes:
+    """SHA-256 of the UTF-8 text: how "the same text" is decided for idempotent replays."""
+    return hashlib.sha256(text.encode("utf-8")).digest()
+
+
+def to_stored_precision(vectors: np.ndarray) -> np.ndarray:
+    """Round vectors through the stored float16 form, so that the live index and an index
+    rebuilt from the store after a restart hold bit-identical vectors."""
+    return np.ascontiguousarray(vectors, dtype=np.float32).astype(VECTOR_DTYPE).astype(np.float32)
+
+
+class RecordStore:
+    """SQLite-backed store of prompt records and their vectors.
+
+    Writes go through one connection and must be serialized by the caller (the store
+    checks nothing about concurrent writers beyond SQLite's own locking). Reads may
+    come from any thread: each thread gets its own read connection.
+    """
+
+    def __init__(self, path: Path, identity: StoreIdentity) -> None:
+        self._path = Path(path)
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        self._identity = identity
+        self._writer = self._connect()
+        self._writer.executescript(_SCHEMA)
+        self._check_identity()
+        self._local = threading.local()
+        self._account_codes: dict[str, int] = dict(self._writer.execute("SELECT name, id FROM accounts"))
+        self._org_codes: dict[str, int] = dict(self._writer.execute("SELECT name, id FROM orgs"))
+        self._account_names: dict[int, str] = {v: k for k, v in self._account_codes.items()}
+        self._org_names: dict[int, str] = {v: k for k, v in self._org_codes.items()}
+        self._names_lock = threading.Lock()
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, timeout=30.0)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        return conn
+
+    def _check_identity(self) -> None:
+        stored = dict(self._writer.execute("SELECT key, value FROM meta"))
+        wanted = self._identity.as_meta() | {"schema_version": SCHEMA_VERSION}
+        if not stored:
+            with self._transaction():
+                self._writer.executemany("INSERT INTO meta(key, value) VALUES (?, ?)", sorted(wanted.items()))
+            return
+        mismatched = {k: (stored.get(k), v) for k, v in wanted.items() if stored.get(k) != v}
+        if mismatched:
+            detail = "; ".join(f"{k}: stored {old!r}, configured {new!r}" for k, (old, new) in mismatched.items())
+            raise FailedPrecondition(
+                f"record store {self._path} was written with other fingerprint settings ({detail}). "
+                "Use another data directory, or re-fingerprint the records with the configured model.",
+                reason="STORE_IDENTITY_MISMATCH",
+            )
+
+    def _reader(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            self._local.conn = conn
+        return conn
+
+    class _Txn:
+        def __init__(self, conn: sqlite3.Connection) -> None:
+            self._conn = conn
+
+        def __enter__(self) -> sqlite3.Connection:
+            self._conn.execute("BEGIN IMMEDIATE")
+            return self._conn
+
+        def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+            if exc_type is None:
+                self._conn.execute("COMMIT")
+            else:
+                self._conn.execute("ROLLBACK")
+
+    def _transaction(self) -> "RecordStore._Txn":
+        return RecordStore._Txn(self._writer)
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    # -- writes ----------------------------------------------------------------------------
+    def insert(self, records: Sequence[PromptRecord], vectors: np.ndarray) -> IndexRows:
+        """Insert new records with their vectors in one transaction; durable on return.
+
+        The caller has checked that no prompt_id exists yet (under its writer lock).
+        Returns the rows as the index should add them (vectors at stored precision).
+        """
+        if len(records) != len(vectors):
+            raise ValueError(f"{len(records)} records but {len(vectors)} vectors")
+        stored = np.ascontiguousarray(vectors, dtype=np.float32).astype(VECTOR_DTYPE)
+        new_accounts: dict[str, int] = {}
+        new_orgs: dict[str, int] = {}
+        ids: list[int] = []
+        accounts: list[int] = []
+        orgs: list[int] = []
+        with self._transaction() as conn:
+            for record, vector in zip(records, stored):
+                account = self._account_codes.get(record.account_id) or new_accounts.get(record.account_id)
+                if account is None:
+                    account = conn.execute("INSERT INTO accounts(name) VALUES (?)", (record.account_id,)).lastrowid
+                    new_accounts[record.account_id] = account
+                org = 0
+                if record.org_id:
+                    org = self._org_codes.get(record.org_id) or new_orgs.get(record.org_id) or 0
+                    if not org:
+                        org = conn.execute("INSERT INTO orgs(name) VALUES (?)", (record.org_id,)).lastrowid
+                        new_orgs[record.org_id] = org
+                row = conn.execute(
+                    "INSERT INTO prompts(prompt_id, account, org, created_at_ms, text_sha256, text, vector)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        record.prompt_id,
+                        account,
+                        org,
+                        record.created_at_ms,
+                        text_digest(record.text),
+                        record.text,
+                        vector.tobytes(),
+                    ),
+                ).lastrowid
+                ids.append(row)
+                accounts.append(account)
+                orgs.append(org)
+        with self._names_lock:
+            self._account_codes.update(new_accounts)
+            self._org_codes.update(new_orgs)
+            self._account_names.update({v: k for k, v in new_accounts.items()})
+            self._org_names.update({v: k for k, v in new_orgs.items()})
+        return IndexRows(
+            ids=np.asarray(ids, dtype=np.int64),
+            vectors=stored.astype(np.float32),
+            accounts=np.asarray(accounts, dtype=np.int32),
+            orgs=np.asarray(orgs, dtype=np.int32),
+            created_at_ms=np.asarray([r.created_at_ms for r in records], dtype=np.int64),
+        )
+
+    # -- reads -----------------------------------------------------------------------------
+    def existing(self, prompt_ids: Sequence[str]) -> dict[str, tuple[int, bytes]]:
+        """For the given prompt_ids that are recorded: prompt_id -> (row id, text digest)."""
+        found: dict[str, tuple[int, bytes]] = {}
+        conn = self._reader()
+        unique = list(dict.fromkeys(prompt_ids))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for prompt_id, row_id, digest in conn.execute(
+                f"SELECT prompt_id, id, text_sha256 FROM prompts WHERE prompt_id IN ({marks})", chunk
+            ):
+                found[prompt_id] = (row_id, digest)
+        return found
+
+    def vector_of(self, prompt_id: str) -> tuple[int, np.ndarray] | None:
+        """Row id and stored vector (float32) of a recorded prompt, or None."""
+        row = self._reader().execute("SELECT id, vector FROM prompts WHERE prompt_id = ?", (prompt_id,)).fetchone()
+        if row is None:
+            return None
+        return row[0], np.frombuffer(row[1], dtype=VECTOR_DTYPE).astype(np.float32)
+
+    def fetch(self, row_ids: Sequence[int], *, with_text: bool = False) -> dict[int, StoredPrompt]:
+        """Display fields of the given rows (missing ids are simply absent)."""
+        if not len(row_ids):
+            return {}
+        columns = "id, prompt_id, account, org, created_at_ms" + (", text" if with_text else "")
+        out: dict[int, StoredPrompt] = {}
+        conn = self._reader()
+        ids = [int(i) for i in row_ids]
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in conn.execute(f"SELECT {columns} FROM prompts WHERE id IN ({marks})", chunk):
+                out[row[0]] = StoredPrompt(
+                    row_id=row[0],
+                    prompt_id=row[1],
+                    account_id=self.account_name(row[2]),
+                    org_id=self.org_name(row[3]),
+                    created_at_ms=row[4],
+                    text=row[5] if with_text else None,
+                )
+        return out
+
+    def iter_rows(self, after_row_id: int = 0, batch_size: int = 10_000) -> Iterator[IndexRows]:
+        """All rows with id > after_row_id, in id order, in batches: the replay source."""
+        conn = self._connect()
+        try:
+            last = after_row_id
+            while True:
+                rows = conn.execute(
+                    "SELECT id, account, org, created_at_ms, vector FROM prompts WHERE id > ? ORDER BY id LIMIT ?",
+                    (last, batch_size),
+                ).fetchall()
+                if not rows:
+                    return
+                last = rows[-1][0]
+                vectors = np.frombuffer(b"".join(r[4] for r in rows), dtype=VECTOR_DTYPE)
+                yield IndexRows(
+                    ids=np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),
+                    vectors=vectors.reshape(len(rows), self._identity.dimension).astype(np.float32),
+                    accounts=np.fromiter((r[1] for r in rows), dtype=np.int32, count=len(rows)),
+                    orgs=np.fromiter((r[2] for r in rows), dtype=np.int32, count=len(rows)),
+                    created_at_ms=np.fromiter((r[3] for r in rows), dtype=np.int64, count=len(rows)),
+                )
+        finally:
+            conn.close()
+
+    def account_code(self, account_id: str) -> int | None:
+        """Interned code of an account name, or None when it never sent anything."""
+        return self._account_codes.get(account_id)
+
+    def org_code(self, org_id: str) -> int | None:
+        """Interned code of an org name, or None when it never sent anything."""
+        return self._org_codes.get(org_id)
+
+    def account_name(self, code: int) -> str:
+        return self._account_names.get(int(code), "")
+
+    def org_name(self, code: int) -> str:
+        return self._org_names.get(int(code), "") if code else ""
+
+    def account_count(self) -> int:
+        return len(self._account_codes)
+
+    def org_count(self) -> int:
+        return len(self._org_codes)
+
+    def max_row_id(self) -> int:
+        return self._reader().execute("SELECT COALESCE(MAX(id), 0) FROM prompts").fetchone()[0]
+
+    def close(self) -> None:
+        self._writer.close()
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()

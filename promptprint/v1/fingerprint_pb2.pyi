@@ -1,0 +1,205 @@
+import datetime
+
+from google.protobuf import duration_pb2 as _duration_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class RecordOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    RECORD_OUTCOME_UNSPECIFIED: _ClassVar[RecordOutcome]
+    RECORD_OUTCOME_RECORDED: _ClassVar[RecordOutcome]
+    RECORD_OUTCOME_DUPLICATE: _ClassVar[RecordOutcome]
+RECORD_OUTCOME_UNSPECIFIED: RecordOutcome
+RECORD_OUTCOME_RECORDED: RecordOutcome
+RECORD_OUTCOME_DUPLICATE: RecordOutcome
+
+class Prompt(_message.Message):
+    __slots__ = ("prompt_id", "account_id", "org_id", "created_at", "text")
+    PROMPT_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    ORG_ID_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    prompt_id: str
+    account_id: str
+    org_id: str
+    created_at: _timestamp_pb2.Timestamp
+    text: str
+    def __init__(self, prompt_id: _Optional[str] = ..., account_id: _Optional[str] = ..., org_id: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., text: _Optional[str] = ...) -> None: ...
+
+class TimeWindow(_message.Message):
+    __slots__ = ("start_time", "end_time")
+    START_TIME_FIELD_NUMBER: _ClassVar[int]
+    END_TIME_FIELD_NUMBER: _ClassVar[int]
+    start_time: _timestamp_pb2.Timestamp
+    end_time: _timestamp_pb2.Timestamp
+    def __init__(self, start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class NearDuplicate(_message.Message):
+    __slots__ = ("prompt_id", "account_id", "org_id", "created_at", "similarity", "text")
+    PROMPT_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    ORG_ID_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    SIMILARITY_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    prompt_id: str
+    account_id: str
+    org_id: str
+    created_at: _timestamp_pb2.Timestamp
+    similarity: float
+    text: str
+    def __init__(self, prompt_id: _Optional[str] = ..., account_id: _Optional[str] = ..., org_id: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., similarity: _Optional[float] = ..., text: _Optional[str] = ...) -> None: ...
+
+class IngestPromptsRequest(_message.Message):
+    __slots__ = ("prompts",)
+    PROMPTS_FIELD_NUMBER: _ClassVar[int]
+    prompts: _containers.RepeatedCompositeFieldContainer[Prompt]
+    def __init__(self, prompts: _Optional[_Iterable[_Union[Prompt, _Mapping]]] = ...) -> None: ...
+
+class IngestRejection(_message.Message):
+    __slots__ = ("position", "prompt_id", "code", "reason", "message")
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_ID_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    position: int
+    prompt_id: str
+    code: int
+    reason: str
+    message: str
+    def __init__(self, position: _Optional[int] = ..., prompt_id: _Optional[str] = ..., code: _Optional[int] = ..., reason: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class IngestPromptsResponse(_message.Message):
+    __slots__ = ("accepted_count", "duplicate_count", "rejected_count", "rejections")
+    ACCEPTED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    DUPLICATE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    REJECTIONS_FIELD_NUMBER: _ClassVar[int]
+    accepted_count: int
+    duplicate_count: int
+    rejected_count: int
+    rejections: _containers.RepeatedCompositeFieldContainer[IngestRejection]
+    def __init__(self, accepted_count: _Optional[int] = ..., duplicate_count: _Optional[int] = ..., rejected_count: _Optional[int] = ..., rejections: _Optional[_Iterable[_Union[IngestRejection, _Mapping]]] = ...) -> None: ...
+
+class FindNearDuplicatesRequest(_message.Message):
+    __slots__ = ("text", "prompt_id", "k", "min_similarity", "window", "exclude_account_id", "exclude_org_id", "include_text")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_ID_FIELD_NUMBER: _ClassVar[int]
+    K_FIELD_NUMBER: _ClassVar[int]
+    MIN_SIMILARITY_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDE_ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    EXCLUDE_ORG_ID_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_TEXT_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    prompt_id: str
+    k: int
+    min_similarity: float
+    window: TimeWindow
+    exclude_account_id: str
+    exclude_org_id: str
+    include_text: bool
+    def __init__(self, text: _Optional[str] = ..., prompt_id: _Optional[str] = ..., k: _Optional[int] = ..., min_similarity: _Optional[float] = ..., window: _Optional[_Union[TimeWindow, _Mapping]] = ..., exclude_account_id: _Optional[str] = ..., exclude_org_id: _Optional[str] = ..., include_text: _Optional[bool] = ...) -> None: ...
+
+class FindNearDuplicatesResponse(_message.Message):
+    __slots__ = ("hits",)
+    HITS_FIELD_NUMBER: _ClassVar[int]
+    hits: _containers.RepeatedCompositeFieldContainer[NearDuplicate]
+    def __init__(self, hits: _Optional[_Iterable[_Union[NearDuplicate, _Mapping]]] = ...) -> None: ...
+
+class CheckPromptRequest(_message.Message):
+    __slots__ = ("prompt", "record", "min_similarity", "lookback", "example_count")
+    PROMPT_FIELD_NUMBER: _ClassVar[int]
+    RECORD_FIELD_NUMBER: _ClassVar[int]
+    MIN_SIMILARITY_FIELD_NUMBER: _ClassVar[int]
+    LOOKBACK_FIELD_NUMBER: _ClassVar[int]
+    EXAMPLE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    prompt: Prompt
+    record: bool
+    min_similarity: float
+    lookback: _duration_pb2.Duration
+    example_count: int
+    def __init__(self, prompt: _Optional[_Union[Prompt, _Mapping]] = ..., record: _Optional[bool] = ..., min_similarity: _Optional[float] = ..., lookback: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., example_count: _Optional[int] = ...) -> None: ...
+
+class Fanout(_message.Message):
+    __slots__ = ("matching_prompts", "distinct_accounts", "distinct_other_accounts", "distinct_orgs", "distinct_other_orgs", "first_seen", "last_seen", "max_similarity", "saturated")
+    MATCHING_PROMPTS_FIELD_NUMBER: _ClassVar[int]
+    DISTINCT_ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
+    DISTINCT_OTHER_ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
+    DISTINCT_ORGS_FIELD_NUMBER: _ClassVar[int]
+    DISTINCT_OTHER_ORGS_FIELD_NUMBER: _ClassVar[int]
+    FIRST_SEEN_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEEN_FIELD_NUMBER: _ClassVar[int]
+    MAX_SIMILARITY_FIELD_NUMBER: _ClassVar[int]
+    SATURATED_FIELD_NUMBER: _ClassVar[int]
+    matching_prompts: int
+    distinct_accounts: int
+    distinct_other_accounts: int
+    distinct_orgs: int
+    distinct_other_orgs: int
+    first_seen: _timestamp_pb2.Timestamp
+    last_seen: _timestamp_pb2.Timestamp
+    max_similarity: float
+    saturated: bool
+    def __init__(self, matching_prompts: _Optional[int] = ..., distinct_accounts: _Optional[int] = ..., distinct_other_accounts: _Optional[int] = ..., distinct_orgs: _Optional[int] = ..., distinct_other_orgs: _Optional[int] = ..., first_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., max_similarity: _Optional[float] = ..., saturated: _Optional[bool] = ...) -> None: ...
+
+class CheckPromptResponse(_message.Message):
+    __slots__ = ("prompt_id", "record_outcome", "fanout", "examples", "min_similarity", "window_start", "window_end")
+    PROMPT_ID_FIELD_NUMBER: _ClassVar[int]
+    RECORD_OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    FANOUT_FIELD_NUMBER: _ClassVar[int]
+    EXAMPLES_FIELD_NUMBER: _ClassVar[int]
+    MIN_SIMILARITY_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_START_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_END_FIELD_NUMBER: _ClassVar[int]
+    prompt_id: str
+    record_outcome: RecordOutcome
+    fanout: Fanout
+    examples: _containers.RepeatedCompositeFieldContainer[NearDuplicate]
+    min_similarity: float
+    window_start: _timestamp_pb2.Timestamp
+    window_end: _timestamp_pb2.Timestamp
+    def __init__(self, prompt_id: _Optional[str] = ..., record_outcome: _Optional[_Union[RecordOutcome, str]] = ..., fanout: _Optional[_Union[Fanout, _Mapping]] = ..., examples: _Optional[_Iterable[_Union[NearDuplicate, _Mapping]]] = ..., min_similarity: _Optional[float] = ..., window_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., window_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class GetIndexStatsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetIndexStatsResponse(_message.Message):
+    __slots__ = ("prompt_count", "indexed_count", "account_count", "org_count", "index_type", "model", "dimension", "normalizer_version", "disk_bytes", "resident_memory_bytes", "index_memory_bytes", "snapshot_watermark", "snapshot_time")
+    PROMPT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    INDEXED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ORG_COUNT_FIELD_NUMBER: _ClassVar[int]
+    INDEX_TYPE_FIELD_NUMBER: _ClassVar[int]
+    MODEL_FIELD_NUMBER: _ClassVar[int]
+    DIMENSION_FIELD_NUMBER: _ClassVar[int]
+    NORMALIZER_VERSION_FIELD_NUMBER: _ClassVar[int]
+    DISK_BYTES_FIELD_NUMBER: _ClassVar[int]
+    RESIDENT_MEMORY_BYTES_FIELD_NUMBER: _ClassVar[int]
+    INDEX_MEMORY_BYTES_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_WATERMARK_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_TIME_FIELD_NUMBER: _ClassVar[int]
+    prompt_count: int
+    indexed_count: int
+    account_count: int
+    org_count: int
+    index_type: str
+    model: str
+    dimension: int
+    normalizer_version: str
+    disk_bytes: int
+    resident_memory_bytes: int
+    index_memory_bytes: int
+    snapshot_watermark: int
+    snapshot_time: _timestamp_pb2.Timestamp
+    def __init__(self, prompt_count: _Optional[int] = ..., indexed_count: _Optional[int] = ..., account_count: _Optional[int] = ..., org_count: _Optional[int] = ..., index_type: _Optional[str] = ..., model: _Optional[str] = ..., dimension: _Optional[int] = ..., normalizer_version: _Optional[str] = ..., disk_bytes: _Optional[int] = ..., resident_memory_bytes: _Optional[int] = ..., index_memory_bytes: _Optional[int] = ..., snapshot_watermark: _Optional[int] = ..., snapshot_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
