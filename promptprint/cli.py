@@ -1,0 +1,281 @@
+"""The `promptprint` command: thin verbs over the library and the client.
+
+    promptprint serve   [--data-dir D] [--listen HOST:PORT] ...
+    promptprint ingest  FILE... [--target HOST:PORT]
+    promptprint query   TEXT [--target HOST:PORT] [--k N] [--min-similarity S]
+    promptprint replay  FILE --out VERDICTS.jsonl [--target HOST:PORT]
+    promptprint stats   [--target HOST:PORT]
+
+Exit codes: 0 success, 1 the server answered with an error, 2 bad usage or input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import shutil
+import sys
+from pathlib import Path
+from typing import Iterator, Sequence
+
+DEFAULT_TARGET = "127.0.0.1:50051"
+
+
+def _add_target(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--target", default=DEFAULT_TARGET, help=f"server host:port (default {DEFAULT_TARGET})")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per call (default 30)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="promptprint", description="Prompt-fingerprinting similarity index.")
+    verbs = parser.add_subparsers(dest="verb", required=True)
+
+    serve = verbs.add_parser("serve", help="run the gRPC server")
+    serve.add_argument("--data-dir", default="var", help="record store and snapshots (default ./var)")
+    serve.add_argument("--listen", default="127.0.0.1:50051", help="host:port to bind (default 127.0.0.1:50051; port 0 = any)")
+    serve.add_argument("--model", default=None, help="local sentence-transformers model dir (default: packaged all-MiniLM-L6-v2)")
+    serve.add_argument("--index", choices=("auto", "flat", "hnsw"), default="auto", help="FAISS index kind (default auto)")
+    serve.add_argument("--hnsw-threshold", type=int, default=20_000, help="with --index auto: size at which HNSW replaces exact search")
+    serve.add_argument("--snapshot-every", type=int, default=50_000, help="new records between snapshots (0 = only on shutdown)")
+    serve.add_argument("--max-text-bytes", type=int, default=1 << 20, help="longest accepted prompt in bytes (default 1 MiB)")
+    serve.add_argument("--workers", type=int, default=8, help="worker threads for library calls")
+    serve.add_argument("--threads", type=int, default=None, help="torch threads (default: number of cores)")
+    serve.add_argument("--port-file", default=None, help="write the bound port to this file once listening")
+    serve.add_argument("--log-level", default="INFO")
+
+    ingest = verbs.add_parser("ingest", help="stream prompt files (JSONL/CSV/Parquet) to the server")
+    ingest.add_argument("files", nargs="+")
+    ingest.add_argument("--batch-size", type=int, default=256, help="prompts per message")
+    ingest.add_argument("--no-progress", action="store_true")
+    _add_target(ingest)
+
+    query = verbs.add_parser("query", help="print near-duplicates of a text")
+    query.add_argument("text")
+    query.add_argument("--k", type=int, default=10)
+    query.add_argument("--min-similarity", type=float, default=None)
+    query.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
+    _add_target(query)
+
+    replay = verbs.add_parser("replay", help="send records through CheckPrompt (recording) in created_at order")
+    replay.add_argument("file")
+    replay.add_argument("--out", required=True, help="verdicts, one JSON object per input line")
+    replay.add_argument("--min-similarity", type=float, default=None)
+    replay.add_argument("--lookback-hours", type=float, default=None)
+    replay.add_argument("--no-progress", action="store_true")
+    _add_target(replay)
+
+    stats = verbs.add_parser("stats", help="print index statistics")
+    _add_target(stats)
+    return parser
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from indexer.embedder import SentenceTransformerEmbedder
+    from indexer.prompt_index import IndexConfig
+    from server.app import ServerConfig, serve
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        index_config = IndexConfig(
+            data_dir=Path(args.data_dir),
+            max_text_bytes=args.max_text_bytes,
+            index_kind=args.index,
+            hnsw_threshold=args.hnsw_threshold,
+            snapshot_every=args.snapshot_every,
+        )
+        server_config = ServerConfig(listen=args.listen, workers=args.workers)
+    except ValueError as error:
+        print(f"promptprint serve: {error}", file=sys.stderr)
+        return 2
+
+    def on_listening(port: int) -> None:
+        if args.port_file:
+            tmp = Path(args.port_file + ".tmp")
+            tmp.write_text(f"{port}\n")
+            tmp.replace(args.port_file)
+
+    def embedder() -> SentenceTransformerEmbedder:
+        return SentenceTransformerEmbedder(args.model, threads=args.threads)
+
+    return asyncio.run(serve(index_config, server_config, embedder, on_listening))
+
+
+def _client(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    from promptprint.client import PromptprintClient
+
+    return PromptprintClient(args.target, timeout=args.timeout)
+
+
+def _report_rpc_error(error: Exception) -> int:
+    from promptprint.client import error_info
+
+    code = error.code().name if hasattr(error, "code") else "ERROR"  # type: ignore[attr-defined]
+    details = error.details() if hasattr(error, "details") else str(error)  # type: ignore[attr-defined]
+    info = error_info(error)  # type: ignore[arg-type]
+    reason = f" [{info.reason}]" if info is not None else ""
+    print(f"promptprint: server answered {code}{reason}: {details}", file=sys.stderr)
+    return 1
+
+
+def _read_lines(files: Sequence[str]) -> Iterator:  # type: ignore[type-arg]
+    from indexer.readers import read_records
+
+    for name in files:
+        yield from read_records(name)
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    import grpc
+    from tqdm import tqdm
+
+    from indexer.readers import RecordLine
+
+    origins: list[tuple[str, int]] = []  # position of each sent record -> (file, line)
+    local_errors: list[RecordLine] = []
+
+    def records() -> Iterator:  # type: ignore[type-arg]
+        for line in _read_lines(args.files):
+            if line.record is None:
+                local_errors.append(line)
+                continue
+            origins.append((line.source, line.line))
+            yield line.record
+
+    bar = tqdm(unit="prompt", disable=args.no_progress, desc="ingest", dynamic_ncols=True)
+    totals = {"accepted": 0, "duplicate": 0, "rejected": 0}
+
+    def acknowledged(response) -> None:  # type: ignore[no-untyped-def]
+        totals["accepted"] += response.accepted_count
+        totals["duplicate"] += response.duplicate_count
+        totals["rejected"] += response.rejected_count
+        bar.set_postfix(totals | {"unreadable": len(local_errors)}, refresh=False)
+
+    try:
+        with _client(args) as client:
+            summary = client.ingest(records(), batch_size=args.batch_size, on_sent=bar.update, on_acknowledged=acknowledged)
+    except grpc.RpcError as error:
+        bar.close()
+        return _report_rpc_error(error)
+    except (OSError, ValueError) as error:
+        bar.close()
+        print(f"promptprint ingest: {error}", file=sys.stderr)
+        return 2
+    bar.close()
+    for line in local_errors:
+        print(f"{line.source}:{line.line}: unreadable [{line.error.reason}]: {line.error.message}", file=sys.stderr)  # type: ignore[union-attr]
+    for rejection in summary.rejections:
+        source, number = origins[rejection.position]
+        print(f"{source}:{number}: rejected [{rejection.reason}]: {rejection.message}", file=sys.stderr)
+    unreadable = len(local_errors)
+    print(
+        f"accepted {summary.accepted}, duplicate {summary.duplicates}, "
+        f"rejected {summary.rejected + unreadable} ({unreadable} unreadable, {summary.rejected} refused by the server)"
+    )
+    return 0
+
+
+def _query(args: argparse.Namespace) -> int:
+    import grpc
+
+    from indexer.records import format_timestamp
+
+    try:
+        with _client(args) as client:
+            hits = client.find_near_duplicates(text=args.text, k=args.k, min_similarity=args.min_similarity, include_text=True)
+    except grpc.RpcError as error:
+        return _report_rpc_error(error)
+    if args.json:
+        from google.protobuf.json_format import MessageToDict
+
+        for hit in hits:
+            print(json.dumps(MessageToDict(hit, preserving_proto_field_name=True), ensure_ascii=False))
+        return 0
+    if not hits:
+        print("no near-duplicates")
+        return 0
+    rows = [
+        (
+            f"{hit.similarity:.3f}",
+            hit.prompt_id,
+            hit.account_id,
+            hit.org_id or "-",
+            format_timestamp(hit.created_at.seconds * 1000 + hit.created_at.nanos // 1_000_000),
+            " ".join(hit.text.split()),
+        )
+        for hit in hits
+    ]
+    header = ("similarity", "prompt_id", "account_id", "org_id", "created_at", "text")
+    widths = [max(len(header[i]), *(len(r[i]) for r in rows)) for i in range(5)]
+    text_width = max(20, shutil.get_terminal_size((120, 20)).columns - sum(widths) - 12)
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths) + "  {}"
+    print(fmt.format(*header))
+    for row in rows:
+        text = row[5] if len(row[5]) <= text_width else row[5][: text_width - 1] + "…"
+        print(fmt.format(*row[:5], text))
+    return 0
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    import grpc
+    from google.protobuf.json_format import MessageToDict
+    from tqdm import tqdm
+
+    lines = list(_read_lines([args.file]))
+    order = sorted(range(len(lines)), key=lambda i: (lines[i].record.created_at_ms if lines[i].record else -1, i))
+    options: dict[str, object] = {}
+    if args.min_similarity is not None:
+        options["min_similarity"] = args.min_similarity
+    if args.lookback_hours is not None:
+        options["lookback"] = timedelta(hours=args.lookback_hours)
+    failures = 0
+    with _client(args) as client, open(args.out, "w", encoding="utf-8") as out:
+        for i in tqdm(order, unit="prompt", disable=args.no_progress, desc="replay", dynamic_ncols=True):
+            line = lines[i]
+            if line.record is None:
+                failures += 1
+                error = {"code": "INVALID_ARGUMENT", "reason": line.error.reason, "message": line.error.message}  # type: ignore[union-attr]
+                verdict: dict[str, object] = {"prompt_id": "", "line": line.line, "error": error}
+            else:
+                try:
+                    response = client.check_record(line.record, store=True, **options)
+                    verdict = {"prompt_id": line.record.prompt_id} | MessageToDict(
+                        response, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+                    )
+                except grpc.RpcError as rpc_error:
+                    if rpc_error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):  # type: ignore[attr-defined]
+                        return _report_rpc_error(rpc_error)
+                    failures += 1
+                    error = {"code": rpc_error.code().name, "message": rpc_error.details()}  # type: ignore[attr-defined]
+                    verdict = {"prompt_id": line.record.prompt_id, "line": line.line, "error": error}
+            out.write(json.dumps(verdict, ensure_ascii=False) + "\n")
+    print(f"replayed {len(lines) - failures} prompts, {failures} with errors; verdicts in {args.out}")
+    return 0
+
+
+def _stats(args: argparse.Namespace) -> int:
+    import grpc
+    from google.protobuf.json_format import MessageToDict
+
+    try:
+        with _client(args) as client:
+            stats = client.stats()
+    except grpc.RpcError as error:
+        return _report_rpc_error(error)
+    print(json.dumps(MessageToDict(stats, preserving_proto_field_name=True, always_print_fields_with_no_presence=True), indent=2))
+    return 0
+
+
+_VERBS = {"serve": _serve, "ingest": _ingest, "query": _query, "replay": _replay, "stats": _stats}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    return _VERBS[args.verb](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

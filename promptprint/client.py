@@ -1,0 +1,264 @@
+"""A small typed Python client for promptprint.v1.FingerprintService.
+
+What an abuse system in Python imports::
+
+    from promptprint.client import PromptprintClient
+
+    with PromptprintClient("127.0.0.1:50051") as client:
+        verdict = client.check_prompt(text=prompt, account_id="a-123", record=True, prompt_id="p-1")
+        if verdict.fanout.distinct_other_accounts > 50: ...
+
+Arguments are plain Python values; answers are the generated protobuf messages (typed
+by the ``.pyi`` stubs). Errors surface as ``grpc.RpcError`` with the status code and, in
+``error_info(err)``, the machine-readable reason.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Callable, Iterable, Iterator, Sequence
+
+import grpc
+from google.protobuf import duration_pb2, timestamp_pb2
+from google.rpc import error_details_pb2, status_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from indexer.records import PromptRecord
+from promptprint.v1 import fingerprint_pb2 as pb
+from promptprint.v1 import fingerprint_pb2_grpc as pb_grpc
+
+DEFAULT_TARGET = "127.0.0.1:50051"
+_RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED)
+
+
+def _timestamp(value: datetime | int | None) -> timestamp_pb2.Timestamp | None:
+    """datetime (naive = UTC) or epoch milliseconds -> Timestamp."""
+    if value is None:
+        return None
+    ts = timestamp_pb2.Timestamp()
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        ts.FromDatetime(value.astimezone(timezone.utc))
+    else:
+        seconds, millis = divmod(int(value), 1000)
+        ts.seconds, ts.nanos = seconds, millis * 1_000_000
+    return ts
+
+
+def record_to_proto(record: PromptRecord) -> pb.Prompt:
+    return pb.Prompt(
+        prompt_id=record.prompt_id,
+        account_id=record.account_id,
+        org_id=record.org_id,
+        created_at=_timestamp(record.created_at_ms),
+        text=record.text,
+    )
+
+
+def error_info(error: grpc.RpcError) -> error_details_pb2.ErrorInfo | None:
+    """The google.rpc.ErrorInfo detail of a failed call (reason, domain, metadata)."""
+    for key, value in (error.trailing_metadata() or ()):  # type: ignore[attr-defined]
+        if key == "grpc-status-details-bin":
+            status = status_pb2.Status.FromString(value)
+            for detail in status.details:
+                info = error_details_pb2.ErrorInfo()
+                if detail.Unpack(info):
+                    return info
+    return None
+
+
+@dataclasses.dataclass
+class IngestSummary:
+    """Totals of an ingest; rejections carry positions in the caller's input order."""
+
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    rejections: list[pb.IngestRejection] = dataclasses.field(default_factory=list)
+
+    def add(self, response: pb.IngestPromptsResponse, offset: int) -> None:
+        self.accepted += response.accepted_count
+        self.duplicates += response.duplicate_count
+        self.rejected += response.rejected_count
+        for rejection in response.rejections:
+            shifted = pb.IngestRejection()
+            shifted.CopyFrom(rejection)
+            shifted.position += offset
+            self.rejections.append(shifted)
+
+
+class PromptprintClient:
+    """Blocking client over one gRPC channel.
+
+    Args:
+        target: host:port of the server.
+        timeout: default deadline per call, in seconds (ingest streams get
+            ``timeout`` per 1,000 prompts, since embedding takes time).
+        channel: an existing channel (TLS, interceptors, ...); ``target`` is then ignored.
+    """
+
+    def __init__(self, target: str = DEFAULT_TARGET, *, timeout: float = 30.0, channel: grpc.Channel | None = None) -> None:
+        if timeout <= 0:
+            raise ValueError(f"timeout must be positive, got {timeout}")
+        self._channel = channel or grpc.insecure_channel(
+            target, options=[("grpc.max_send_message_length", 64 << 20), ("grpc.max_receive_message_length", 64 << 20)]
+        )
+        self._stub = pb_grpc.FingerprintServiceStub(self._channel)
+        self._health = health_pb2_grpc.HealthStub(self._channel)
+        self._timeout = timeout
+
+    def __enter__(self) -> "PromptprintClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._channel.close()
+
+    def wait_until_serving(self, timeout: float = 120.0) -> None:
+        """Block until health says SERVING (the index is loaded); TimeoutError otherwise."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                answer = self._health.Check(health_pb2.HealthCheckRequest(service=""), timeout=2.0)
+                if answer.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"server not SERVING after {timeout:.0f}s")
+            time.sleep(0.2)
+
+    # -- ingest ------------------------------------------------------------------------------
+    def ingest(
+        self,
+        records: Iterable[PromptRecord],
+        *,
+        batch_size: int = 256,
+        stream_size: int = 4096,
+        retries: int = 5,
+        on_sent: Callable[[int], None] | None = None,
+        on_acknowledged: Callable[[pb.IngestPromptsResponse], None] | None = None,
+    ) -> IngestSummary:
+        """Stream records to the server in streams of ``stream_size``, each acknowledged
+        once durable. A stream that fails with UNAVAILABLE is resent (ingest is
+        idempotent on prompt_id), up to ``retries`` times with backoff.
+
+        Args:
+            on_sent: called with the number of prompts just handed to the channel.
+            on_acknowledged: called with each stream's response.
+        """
+        if batch_size < 1 or stream_size < 1:
+            raise ValueError("batch_size and stream_size must be >= 1")
+        summary = IngestSummary()
+        offset = 0
+        for chunk in _chunks(records, stream_size):
+            response = self._ingest_stream(chunk, batch_size, retries, on_sent)
+            summary.add(response, offset)
+            if on_acknowledged is not None:
+                on_acknowledged(response)
+            offset += len(chunk)
+        return summary
+
+    def _ingest_stream(
+        self, chunk: list[PromptRecord], batch_size: int, retries: int, on_sent: Callable[[int], None] | None
+    ) -> pb.IngestPromptsResponse:
+        attempt = 0
+        while True:
+            first_try = attempt == 0
+
+            def messages() -> Iterator[pb.IngestPromptsRequest]:
+                for start in range(0, len(chunk), batch_size):
+                    batch = chunk[start : start + batch_size]
+                    yield pb.IngestPromptsRequest(prompts=[record_to_proto(r) for r in batch])
+                    if on_sent is not None and first_try:
+                        on_sent(len(batch))
+
+            try:
+                return self._stub.IngestPrompts(messages(), timeout=max(self._timeout, self._timeout * len(chunk) / 1000))
+            except grpc.RpcError as error:
+                attempt += 1
+                if error.code() not in _RETRYABLE or attempt > retries:  # type: ignore[attr-defined]
+                    raise
+                time.sleep(min(10.0, 0.5 * 2**attempt))
+
+    # -- lookups -----------------------------------------------------------------------------
+    def find_near_duplicates(
+        self,
+        *,
+        text: str | None = None,
+        prompt_id: str | None = None,
+        k: int = 10,
+        min_similarity: float | None = None,
+        start: datetime | int | None = None,
+        end: datetime | int | None = None,
+        exclude_account_id: str = "",
+        exclude_org_id: str = "",
+        include_text: bool = False,
+    ) -> Sequence[pb.NearDuplicate]:
+        """Most similar indexed prompts to ``text`` or to the indexed ``prompt_id``."""
+        request = pb.FindNearDuplicatesRequest(
+            k=k, exclude_account_id=exclude_account_id, exclude_org_id=exclude_org_id, include_text=include_text
+        )
+        if text is not None:
+            request.text = text
+        if prompt_id is not None:
+            request.prompt_id = prompt_id
+        if min_similarity is not None:
+            request.min_similarity = min_similarity
+        if start is not None or end is not None:
+            window = pb.TimeWindow(start_time=_timestamp(start), end_time=_timestamp(end))
+            request.window.CopyFrom(window)
+        return self._stub.FindNearDuplicates(request, timeout=self._timeout).hits
+
+    def check_prompt(
+        self,
+        *,
+        text: str,
+        account_id: str,
+        org_id: str = "",
+        prompt_id: str = "",
+        created_at: datetime | int | None = None,
+        record: bool = False,
+        min_similarity: float | None = None,
+        lookback: timedelta | None = None,
+        example_count: int = 0,
+    ) -> pb.CheckPromptResponse:
+        """Fan-out of one live prompt; with ``record=True`` it is also recorded."""
+        prompt = pb.Prompt(prompt_id=prompt_id, account_id=account_id, org_id=org_id, text=text, created_at=_timestamp(created_at))
+        request = pb.CheckPromptRequest(prompt=prompt, record=record, example_count=example_count)
+        if min_similarity is not None:
+            request.min_similarity = min_similarity
+        if lookback is not None:
+            request.lookback.CopyFrom(duration_pb2.Duration(seconds=int(lookback.total_seconds()), nanos=lookback.microseconds * 1000))
+        return self._stub.CheckPrompt(request, timeout=self._timeout)
+
+    def check_record(self, record: PromptRecord, *, store: bool = True, **options: object) -> pb.CheckPromptResponse:
+        """CheckPrompt for a PromptRecord (what `promptprint replay` sends)."""
+        return self.check_prompt(
+            text=record.text,
+            account_id=record.account_id,
+            org_id=record.org_id,
+            prompt_id=record.prompt_id,
+            created_at=record.created_at_ms,
+            record=store,
+            **options,  # type: ignore[arg-type]
+        )
+
+    def stats(self) -> pb.GetIndexStatsResponse:
+        return self._stub.GetIndexStats(pb.GetIndexStatsRequest(), timeout=self._timeout)
+
+
+def _chunks(records: Iterable[PromptRecord], size: int) -> Iterator[list[PromptRecord]]:
+    chunk: list[PromptRecord] = []
+    for record in records:
+        chunk.append(record)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk

@@ -1,0 +1,149 @@
+"""Translation between promptprint.v1 messages and the indexer's domain types.
+
+Kept apart from the servicer so that the wire format has one place where it meets the
+library, and so the rules (defaults for unset fields, timestamp ranges) are explicit.
+"""
+
+from __future__ import annotations
+
+from google.protobuf import duration_pb2, timestamp_pb2
+
+from indexer.errors import InvalidArgument
+from indexer.prompt_index import Fanout, Hit, IndexStats, IngestStatus, NearDuplicateQuery, Verdict
+from indexer.records import MAX_TIME_MS, MIN_TIME_MS, PromptRecord, validate_record
+from promptprint.v1 import fingerprint_pb2 as pb
+
+DEFAULT_K = 10
+DEFAULT_EXAMPLE_COUNT = 5
+_NANOS = 1_000_000_000
+
+
+def timestamp_to_ms(ts: timestamp_pb2.Timestamp, field: str) -> int:
+    """A protobuf Timestamp as epoch milliseconds; out-of-range values are refused."""
+    if not 0 <= ts.nanos < _NANOS:
+        raise InvalidArgument(f"{field}.nanos must be in [0, 1e9), got {ts.nanos}", reason="TIMESTAMP_MALFORMED", field=field)
+    ms = ts.seconds * 1000 + ts.nanos // 1_000_000
+    if not MIN_TIME_MS <= ms <= MAX_TIME_MS:
+        raise InvalidArgument(
+            f"{field} is out of range (must be between 1970-01-01 and 9999-12-31 UTC)",
+            reason="TIMESTAMP_OUT_OF_RANGE",
+            field=field,
+        )
+    return ms
+
+
+def ms_to_timestamp(ms: int) -> timestamp_pb2.Timestamp:
+    seconds, millis = divmod(int(ms), 1000)
+    return timestamp_pb2.Timestamp(seconds=seconds, nanos=millis * 1_000_000)
+
+
+def duration_to_ms(duration: duration_pb2.Duration, field: str) -> int:
+    if not -_NANOS < duration.nanos < _NANOS or (duration.seconds and duration.nanos and (duration.seconds > 0) != (duration.nanos > 0)):
+        raise InvalidArgument(f"{field} is not a valid Duration", reason="DURATION_MALFORMED", field=field)
+    return duration.seconds * 1000 + duration.nanos // 1_000_000
+
+
+def prompt_to_record(
+    prompt: pb.Prompt, *, max_text_bytes: int, receive_ms: int, require_prompt_id: bool = True
+) -> PromptRecord:
+    """Validate a wire Prompt into a record; unset created_at becomes the receive time."""
+    created = timestamp_to_ms(prompt.created_at, "created_at") if prompt.HasField("created_at") else None
+    return validate_record(
+        prompt_id=prompt.prompt_id,
+        account_id=prompt.account_id,
+        org_id=prompt.org_id,
+        created_at_ms=created,
+        text=prompt.text,
+        max_text_bytes=max_text_bytes,
+        default_time_ms=receive_ms,
+        require_prompt_id=require_prompt_id,
+    )
+
+
+def near_duplicate_query(request: pb.FindNearDuplicatesRequest) -> NearDuplicateQuery:
+    which = request.WhichOneof("query")
+    window = request.window if request.HasField("window") else None
+    start = end = None
+    if window is not None:
+        if window.HasField("start_time"):
+            start = timestamp_to_ms(window.start_time, "window.start_time")
+        if window.HasField("end_time"):
+            end = timestamp_to_ms(window.end_time, "window.end_time")
+    return NearDuplicateQuery(
+        text=request.text if which == "text" else None,
+        prompt_id=request.prompt_id if which == "prompt_id" else None,
+        k=request.k if request.k != 0 else DEFAULT_K,
+        min_similarity=request.min_similarity if request.HasField("min_similarity") else None,
+        start_ms=start,
+        end_ms=end,
+        exclude_account_id=request.exclude_account_id,
+        exclude_org_id=request.exclude_org_id,
+        include_text=request.include_text,
+    )
+
+
+def hit_to_proto(hit: Hit) -> pb.NearDuplicate:
+    return pb.NearDuplicate(
+        prompt_id=hit.prompt_id,
+        account_id=hit.account_id,
+        org_id=hit.org_id,
+        created_at=ms_to_timestamp(hit.created_at_ms),
+        similarity=hit.similarity,
+        text=hit.text or "",
+    )
+
+
+def _fanout_to_proto(fanout: Fanout) -> pb.Fanout:
+    message = pb.Fanout(
+        matching_prompts=fanout.matching_prompts,
+        distinct_accounts=fanout.distinct_accounts,
+        distinct_other_accounts=fanout.distinct_other_accounts,
+        distinct_orgs=fanout.distinct_orgs,
+        distinct_other_orgs=fanout.distinct_other_orgs,
+        max_similarity=fanout.max_similarity,
+        saturated=fanout.saturated,
+    )
+    if fanout.first_seen_ms is not None:
+        message.first_seen.CopyFrom(ms_to_timestamp(fanout.first_seen_ms))
+    if fanout.last_seen_ms is not None:
+        message.last_seen.CopyFrom(ms_to_timestamp(fanout.last_seen_ms))
+    return message
+
+
+_OUTCOMES = {
+    None: pb.RECORD_OUTCOME_UNSPECIFIED,
+    IngestStatus.RECORDED: pb.RECORD_OUTCOME_RECORDED,
+    IngestStatus.DUPLICATE: pb.RECORD_OUTCOME_DUPLICATE,
+}
+
+
+def verdict_to_proto(verdict: Verdict) -> pb.CheckPromptResponse:
+    return pb.CheckPromptResponse(
+        prompt_id=verdict.prompt_id,
+        record_outcome=_OUTCOMES[verdict.recorded],
+        fanout=_fanout_to_proto(verdict.fanout),
+        examples=[hit_to_proto(h) for h in verdict.examples],
+        min_similarity=verdict.min_similarity,
+        window_start=ms_to_timestamp(verdict.window_start_ms),
+        window_end=ms_to_timestamp(verdict.window_end_ms),
+    )
+
+
+def stats_to_proto(stats: IndexStats, resident_memory_bytes: int) -> pb.GetIndexStatsResponse:
+    message = pb.GetIndexStatsResponse(
+        prompt_count=stats.prompt_count,
+        indexed_count=stats.indexed_count,
+        account_count=stats.account_count,
+        org_count=stats.org_count,
+        index_type=stats.index_type,
+        model=stats.model,
+        dimension=stats.dimension,
+        normalizer_version=stats.normalizer_version,
+        disk_bytes=stats.disk_bytes,
+        resident_memory_bytes=resident_memory_bytes,
+        index_memory_bytes=stats.index_memory_bytes,
+        snapshot_watermark=stats.snapshot_watermark,
+    )
+    if stats.snapshot_time_unix is not None:
+        message.snapshot_time.FromNanoseconds(int(stats.snapshot_time_unix * 1e9))
+    return message

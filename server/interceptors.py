@@ -1,0 +1,126 @@
+"""Cross-cutting concerns of every RPC, kept out of the handlers.
+
+* request ids: taken from the ``x-request-id`` metadata or generated, held in a
+  contextvar for log lines, and returned in the trailing metadata;
+* latency and an access log line per call (method, status, milliseconds);
+* exceptions -> status: the library's domain errors become the gRPC status that fits,
+  with a ``google.rpc.ErrorInfo`` detail (AIP-193); anything unexpected becomes
+  INTERNAL with the request id, and the server keeps running.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import time
+import uuid
+from typing import Any, Awaitable, Callable
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+
+from indexer.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PromptprintError, Unavailable
+
+ERROR_DOMAIN = "promptprint"
+REQUEST_ID_KEY = "x-request-id"
+
+request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+log = logging.getLogger("promptprint.access")
+
+_STATUS_OF: list[tuple[type[PromptprintError], grpc.StatusCode]] = [
+    (InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
+    (NotFound, grpc.StatusCode.NOT_FOUND),
+    (AlreadyExists, grpc.StatusCode.ALREADY_EXISTS),
+    (Unavailable, grpc.StatusCode.UNAVAILABLE),
+    (FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
+]
+
+
+def status_code_for(error: PromptprintError) -> grpc.StatusCode:
+    """The gRPC status code for a domain error."""
+    for cls, code in _STATUS_OF:
+        if isinstance(error, cls):
+            return code
+    return grpc.StatusCode.INTERNAL
+
+
+def _rich_status(code: grpc.StatusCode, message: str, reason: str, metadata: dict[str, str]) -> bytes:
+    info = error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN, metadata=metadata)
+    detail = any_pb2.Any()
+    detail.Pack(info)
+    status = status_pb2.Status(code=code.value[0], message=message, details=[detail])
+    return status.SerializeToString()
+
+
+async def abort_with(context: grpc.aio.ServicerContext, error: PromptprintError) -> None:
+    """Abort the call with the status, message and ErrorInfo of a domain error."""
+    code = status_code_for(error)
+    metadata = {"request_id": request_id.get()}
+    if error.field:
+        metadata["field"] = error.field
+    details = _rich_status(code, error.message, error.reason, metadata)
+    await context.abort(code, error.message, trailing_metadata=(("grpc-status-details-bin", details),))
+
+
+def _wrap(handler: grpc.RpcMethodHandler, wrap: Callable[[Callable[..., Awaitable[Any]]], Callable[..., Awaitable[Any]]]) -> grpc.RpcMethodHandler:
+    """Rebuild a unary or client-streaming handler with its behaviour wrapped."""
+    if handler.unary_unary is not None:
+        return grpc.unary_unary_rpc_method_handler(
+            wrap(handler.unary_unary), handler.request_deserializer, handler.response_serializer
+        )
+    if handler.stream_unary is not None:
+        return grpc.stream_unary_rpc_method_handler(
+            wrap(handler.stream_unary), handler.request_deserializer, handler.response_serializer
+        )
+    return handler  # streaming responses: health Watch and reflection, left as they are
+
+
+class RequestContextInterceptor(grpc.aio.ServerInterceptor):
+    """Request ids, domain-error mapping, latency and an access log line per call."""
+
+    def __init__(self, on_complete: Callable[[str, str, float], None] | None = None) -> None:
+        self._on_complete = on_complete
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return handler
+        method = handler_call_details.method
+        incoming = dict(handler_call_details.invocation_metadata or ())
+        given_id = incoming.get(REQUEST_ID_KEY)
+        on_complete = self._on_complete
+
+        def wrap(behaviour: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+            async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                rid = given_id if given_id and len(given_id) <= 128 else uuid.uuid4().hex
+                token = request_id.set(rid)
+                context.set_trailing_metadata(((REQUEST_ID_KEY, rid),))
+                started = time.perf_counter()
+                outcome = "OK"
+                try:
+                    return await behaviour(request, context)
+                except PromptprintError as error:
+                    outcome = status_code_for(error).name
+                    await abort_with(context, error)
+                except grpc.aio.AbortError:
+                    outcome = "ABORTED_BY_HANDLER"
+                    raise
+                except Exception:  # the server must survive any handler bug
+                    outcome = "INTERNAL"
+                    log.exception("request %s to %s failed", rid, method)
+                    await context.abort(grpc.StatusCode.INTERNAL, f"internal error (request id {rid})")
+                finally:
+                    elapsed_ms = (time.perf_counter() - started) * 1000
+                    log.debug("%s %s %s %.2fms", rid, method, outcome, elapsed_ms)
+                    if on_complete is not None:
+                        on_complete(method, outcome, elapsed_ms)
+                    request_id.reset(token)
+
+            return wrapped
+
+        return _wrap(handler, wrap)

@@ -1,0 +1,176 @@
+"""FingerprintService: a thin adapter from promptprint.v1 onto indexer.PromptIndex.
+
+No detection logic lives here. Each handler converts the request (server.convert),
+runs the library call on a worker thread (embedding and FAISS release the GIL, and the
+event loop must stay free for other calls), and converts the answer back. Domain
+errors propagate to the interceptor, which turns them into statuses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import dataclasses
+import functools
+from typing import AsyncIterator, Callable, TypeVar
+
+import grpc
+
+from indexer.errors import InvalidArgument, PromptprintError, Unavailable
+from indexer.prompt_index import IngestStatus, PromptIndex
+from indexer.records import PromptRecord, now_ms
+from promptprint.v1 import fingerprint_pb2 as pb
+from promptprint.v1 import fingerprint_pb2_grpc as pb_grpc
+from server import convert
+from server.process import resident_memory_bytes
+
+T = TypeVar("T")
+
+MAX_PROMPTS_PER_MESSAGE = 1024
+
+
+@dataclasses.dataclass(frozen=True)
+class IngestSettings:
+    """How the ingest stream is cut into library calls.
+
+    Attributes:
+        batch_size: prompts per embed+commit (bigger amortizes fsync and FAISS adds;
+            smaller bounds memory per stream).
+        max_rejections_listed: rejections itemized in one response; the rest are
+            still counted in rejected_count.
+    """
+
+    batch_size: int = 128
+    max_rejections_listed: int = 1000
+
+    def __post_init__(self) -> None:
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.max_rejections_listed < 0:
+            raise ValueError(f"max_rejections_listed must be >= 0, got {self.max_rejections_listed}")
+
+
+class IndexHolder:
+    """The index once it is loaded; UNAVAILABLE before that (the server binds its port and
+    answers health checks while a large snapshot loads and replays)."""
+
+    def __init__(self) -> None:
+        self._index: PromptIndex | None = None
+        self._failure: str | None = None
+
+    def set(self, index: PromptIndex) -> None:
+        self._index = index
+
+    def fail(self, message: str) -> None:
+        self._failure = message
+
+    @property
+    def ready(self) -> bool:
+        return self._index is not None
+
+    def get(self) -> PromptIndex:
+        if self._index is not None:
+            return self._index
+        if self._failure is not None:
+            raise Unavailable(f"the index failed to load: {self._failure}", reason="INDEX_LOAD_FAILED")
+        raise Unavailable("the index is still loading; retry shortly", reason="INDEX_LOADING")
+
+
+class FingerprintServicer(pb_grpc.FingerprintServiceServicer):
+    """gRPC handlers over a PromptIndex held by an IndexHolder."""
+
+    def __init__(self, holder: IndexHolder, executor: concurrent.futures.Executor, ingest: IngestSettings) -> None:
+        self._holder = holder
+        self._executor = executor
+        self._ingest = ingest
+
+    async def _run(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+
+    async def IngestPrompts(
+        self, request_iterator: AsyncIterator[pb.IngestPromptsRequest], context: grpc.aio.ServicerContext
+    ) -> pb.IngestPromptsResponse:
+        index = self._holder.get()
+        max_text = index.config.max_text_bytes
+        response = pb.IngestPromptsResponse()
+        pending: list[PromptRecord] = []
+        pending_positions: list[int] = []
+        position = 0
+
+        def reject(pos: int, prompt_id: str, error: PromptprintError, code: grpc.StatusCode) -> None:
+            response.rejected_count += 1
+            if len(response.rejections) < self._ingest.max_rejections_listed:
+                response.rejections.add(
+                    position=pos, prompt_id=prompt_id[:256], code=code.value[0], reason=error.reason, message=error.message
+                )
+
+        async def flush() -> None:
+            outcomes = await self._run(index.ingest, pending)
+            for pos, record, outcome in zip(pending_positions, pending, outcomes):
+                if outcome.status is IngestStatus.RECORDED:
+                    response.accepted_count += 1
+                elif outcome.status is IngestStatus.DUPLICATE:
+                    response.duplicate_count += 1
+                elif outcome.error is not None:
+                    reject(pos, record.prompt_id, outcome.error, grpc.StatusCode.ALREADY_EXISTS)
+            pending.clear()
+            pending_positions.clear()
+
+        async for request in request_iterator:
+            if len(request.prompts) > MAX_PROMPTS_PER_MESSAGE:
+                raise InvalidArgument(
+                    f"a message carries {len(request.prompts)} prompts; send at most {MAX_PROMPTS_PER_MESSAGE} per message",
+                    reason="BATCH_TOO_LARGE",
+                    field="prompts",
+                )
+            receive = now_ms()
+            for prompt in request.prompts:
+                try:
+                    record = convert.prompt_to_record(prompt, max_text_bytes=max_text, receive_ms=receive)
+                except InvalidArgument as error:
+                    reject(position, prompt.prompt_id, error, grpc.StatusCode.INVALID_ARGUMENT)
+                else:
+                    pending.append(record)
+                    pending_positions.append(position)
+                position += 1
+            if len(pending) >= self._ingest.batch_size:
+                await flush()
+        if pending:
+            await flush()
+        return response
+
+    async def FindNearDuplicates(
+        self, request: pb.FindNearDuplicatesRequest, context: grpc.aio.ServicerContext
+    ) -> pb.FindNearDuplicatesResponse:
+        index = self._holder.get()
+        query = convert.near_duplicate_query(request)
+        hits = await self._run(index.find_near_duplicates, query)
+        return pb.FindNearDuplicatesResponse(hits=[convert.hit_to_proto(h) for h in hits])
+
+    async def CheckPrompt(self, request: pb.CheckPromptRequest, context: grpc.aio.ServicerContext) -> pb.CheckPromptResponse:
+        index = self._holder.get()
+        if not request.HasField("prompt"):
+            raise InvalidArgument("prompt is required", reason="PROMPT_MISSING", field="prompt")
+        record = convert.prompt_to_record(
+            request.prompt, max_text_bytes=index.config.max_text_bytes, receive_ms=now_ms(), require_prompt_id=request.record
+        )
+        lookback = convert.duration_to_ms(request.lookback, "lookback") if request.HasField("lookback") else None
+        if request.example_count < 0:
+            raise InvalidArgument(
+                f"example_count must be in 0..100, got {request.example_count}", reason="EXAMPLE_COUNT_OUT_OF_RANGE", field="example_count"
+            )
+        verdict = await self._run(
+            index.check,
+            record,
+            store=request.record,
+            min_similarity=request.min_similarity if request.HasField("min_similarity") else None,
+            lookback_ms=lookback,
+            example_count=request.example_count or convert.DEFAULT_EXAMPLE_COUNT,
+        )
+        return convert.verdict_to_proto(verdict)
+
+    async def GetIndexStats(self, request: pb.GetIndexStatsRequest, context: grpc.aio.ServicerContext) -> pb.GetIndexStatsResponse:
+        index = self._holder.get()
+        stats = await self._run(index.stats)
+        return convert.stats_to_proto(stats, resident_memory_bytes())
