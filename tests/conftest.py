@@ -1,0 +1,138 @@
+"""Shared fixtures: the real packaged model, real servers on loopback, real data.
+
+The model is loaded once per session (it takes seconds); every server gets its own
+data directory (a real SQLite file and real snapshots) and binds port 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import gzip
+import json
+import os
+import threading
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from indexer.embedder import SentenceTransformerEmbedder  # noqa: E402
+from indexer.prompt_index import IndexConfig, PromptIndex  # noqa: E402
+from indexer.records import PromptRecord, parse_timestamp  # noqa: E402
+from promptprint.client import PromptprintClient  # noqa: E402
+from server.app import RunningServer, ServerConfig, start_server  # noqa: E402
+from server.servicer import IndexHolder  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def embedder() -> SentenceTransformerEmbedder:
+    return SentenceTransformerEmbedder(threads=2)
+
+
+def _alpaca_texts() -> list[str]:
+    path = SHARED_DATA / "alpaca" / "alpaca_5000.jsonl.gz"
+    if not path.exists():
+        pytest.skip(f"shared data not found at {path}")
+    texts = []
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            text = row["instruction"] + ("\n" + row["input"] if row.get("input") else "")
+            texts.append(text)
+    return texts
+
+
+@pytest.fixture(scope="session")
+def alpaca_texts() -> list[str]:
+    """Real instructions from the Alpaca sample, deduplicated, in file order."""
+    return list(dict.fromkeys(_alpaca_texts()))
+
+
+def make_records(texts: list[str], *, accounts: int = 17, orgs: int = 5, start: str = "2026-02-01T00:00:00Z") -> list[PromptRecord]:
+    base = parse_timestamp(start)
+    return [
+        PromptRecord(
+            prompt_id=f"p-{i:06d}",
+            account_id=f"a-{i % accounts}",
+            org_id=f"o-{i % orgs}" if i % 7 else "",
+            created_at_ms=base + i * 60_000,
+            text=text,
+        )
+        for i, text in enumerate(texts)
+    ]
+
+
+@pytest.fixture(scope="session")
+def corpus(alpaca_texts: list[str]) -> list[PromptRecord]:
+    """300 real prompts from 17 accounts in 5 orgs, one a minute from 2026-02-01."""
+    return make_records(alpaca_texts[:300])
+
+
+class ServerThread:
+    """A real promptprint server on a loopback port, run by an event loop in a thread."""
+
+    def __init__(self, index_config: IndexConfig, embedder: SentenceTransformerEmbedder, server_config: ServerConfig | None = None) -> None:
+        self.index_config = index_config
+        self.embedder = embedder
+        self.server_config = server_config or ServerConfig(listen="127.0.0.1:0", grace_seconds=2.0)
+        self.loop = asyncio.new_event_loop()
+        self.holder = IndexHolder()
+        self.running: RunningServer | None = None
+        self.index: PromptIndex | None = None
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+
+    def start(self, *, load: bool = True) -> "ServerThread":
+        self._thread.start()
+        self.running = asyncio.run_coroutine_threadsafe(start_server(self.server_config, self.holder), self.loop).result(30)
+        if load:
+            self.load()
+        return self
+
+    def load(self) -> None:
+        self.index = PromptIndex.open(self.index_config, self.embedder)
+        self.holder.set(self.index)
+        asyncio.run_coroutine_threadsafe(self.running.mark_serving(), self.loop).result(10)  # type: ignore[union-attr]
+
+    @property
+    def target(self) -> str:
+        return f"127.0.0.1:{self.running.port}"  # type: ignore[union-attr]
+
+    def client(self, timeout: float = 60.0) -> PromptprintClient:
+        return PromptprintClient(self.target, timeout=timeout)
+
+    def stop(self, *, close_index: bool = True) -> None:
+        if self.running is not None:
+            asyncio.run_coroutine_threadsafe(self.running.stop(1.0), self.loop).result(30)
+        if self.index is not None and close_index:
+            self.index.close()
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(10)
+
+
+@pytest.fixture
+def index_config(tmp_path: Path) -> IndexConfig:
+    return IndexConfig(data_dir=tmp_path / "data")
+
+
+@pytest.fixture
+def server(index_config: IndexConfig, embedder: SentenceTransformerEmbedder) -> Iterator[ServerThread]:
+    running = ServerThread(index_config, embedder).start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def client(server: ServerThread) -> Iterator[PromptprintClient]:
+    with server.client() as c:
+        yield c
+
+
+def with_config(config: IndexConfig, **changes: object) -> IndexConfig:
+    return dataclasses.replace(config, **changes)
