@@ -1,0 +1,126 @@
+"""The promptprint command end to end: a real server process, real files, SIGTERM."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from indexer.records import PromptRecord, format_timestamp
+from promptprint.client import PromptprintClient
+
+REPO = Path(__file__).resolve().parents[1]
+PROMPTPRINT = [sys.executable, "-m", "promptprint.cli"]
+
+
+class ServerProcess:
+    def __init__(self, data_dir: Path, tmp: Path) -> None:
+        port_file = tmp / f"port-{time.monotonic_ns()}"
+        self.log = open(tmp / "server.log", "ab")
+        self.proc = subprocess.Popen(
+            [*PROMPTPRINT, "serve", "--data-dir", str(data_dir), "--listen", "127.0.0.1:0", "--port-file", str(port_file)],
+            cwd=REPO,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            env=os.environ | {"HF_HUB_OFFLINE": "1"},
+        )
+        deadline = time.monotonic() + 60
+        while not port_file.exists():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"server did not start: {(tmp / 'server.log').read_text()[-2000:]}")
+            time.sleep(0.1)
+        self.target = f"127.0.0.1:{port_file.read_text().strip()}"
+        with PromptprintClient(self.target) as client:
+            client.wait_until_serving(timeout=120)
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        code = self.proc.wait(timeout=60)
+        self.log.close()
+        return code
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*PROMPTPRINT, *args], cwd=REPO, capture_output=True, text=True, timeout=300, env=os.environ | {"HF_HUB_OFFLINE": "1"})
+
+
+def _write_jsonl(path: Path, records: list[PromptRecord], extra_lines: list[str] = []) -> None:  # noqa: B006
+    with open(path, "w", encoding="utf-8") as fh:
+        for r in records:
+            row = {"prompt_id": r.prompt_id, "account_id": r.account_id, "created_at": format_timestamp(r.created_at_ms), "text": r.text}
+            if r.org_id:
+                row["org_id"] = r.org_id
+            fh.write(json.dumps(row) + "\n")
+        for line in extra_lines:
+            fh.write(line + "\n")
+
+
+@pytest.mark.slow
+def test_serve_ingest_query_replay_restart(tmp_path: Path, corpus: list[PromptRecord]) -> None:
+    data = tmp_path / "data"
+    batch = tmp_path / "batch.jsonl"
+    bad_account = json.dumps({"prompt_id": "bad-1", "account_id": "", "created_at": "2026-02-01T00:00:00Z", "text": "x"})
+    _write_jsonl(batch, corpus[:120], ["{broken", bad_account])
+    server = ServerProcess(data, tmp_path)
+    try:
+        ingest = _cli("ingest", str(batch), "--target", server.target, "--no-progress")
+        assert ingest.returncode == 0, ingest.stderr
+        assert "accepted 120, duplicate 0, rejected 2 (1 unreadable, 1 refused by the server)" in ingest.stdout
+        assert f"{batch}:121: unreadable [MALFORMED_JSON]" in ingest.stderr
+        assert f"{batch}:122: rejected [ACCOUNT_ID_MISSING]" in ingest.stderr
+
+        query = _cli("query", corpus[5].text, "--target", server.target, "--k", "3")
+        assert query.returncode == 0, query.stderr
+        header, first = query.stdout.splitlines()[:2]
+        assert header.split()[:3] == ["similarity", "prompt_id", "account_id"]
+        assert first.split()[1] == corpus[5].prompt_id
+
+        live = tmp_path / "live.jsonl"
+        _write_jsonl(live, list(reversed(corpus[120:160])) + corpus[:2])  # out of order; two already known
+        verdicts = tmp_path / "verdicts.jsonl"
+        replay = _cli("replay", str(live), "--out", str(verdicts), "--target", server.target, "--no-progress")
+        assert replay.returncode == 0, replay.stderr
+        rows = [json.loads(line) for line in verdicts.read_text().splitlines()]
+        assert len(rows) == 42
+        created = [r["window_end"] for r in rows]
+        assert created == sorted(created)  # sent in created_at order
+        outcomes = {r["prompt_id"]: r["record_outcome"] for r in rows}
+        assert outcomes[corpus[0].prompt_id] == "RECORD_OUTCOME_DUPLICATE"
+        assert outcomes[corpus[150].prompt_id] == "RECORD_OUTCOME_RECORDED"
+        assert {"fanout", "examples", "min_similarity", "window_start"} <= set(rows[0])
+    finally:
+        assert server.stop() == 0  # SIGTERM: graceful, final snapshot written
+
+    assert (data / "snapshots" / "CURRENT").exists()
+    restarted = ServerProcess(data, tmp_path)
+    try:
+        stats = json.loads(_cli("stats", "--target", restarted.target).stdout)
+        assert stats["prompt_count"] == "160" and stats["indexed_count"] == "160"
+        again = _cli("query", corpus[5].text, "--target", restarted.target, "--k", "3")
+        assert again.stdout == query.stdout
+    finally:
+        restarted.stop()
+
+
+def test_server_refuses_a_data_dir_of_another_model(tmp_path: Path) -> None:
+    from indexer.store import RecordStore, StoreIdentity
+
+    data = tmp_path / "data"
+    RecordStore(data / "records.sqlite", StoreIdentity("another-model", 384, "norm-1")).close()
+    result = subprocess.run(
+        [*PROMPTPRINT, "serve", "--data-dir", str(data), "--listen", "127.0.0.1:0"],
+        cwd=REPO, capture_output=True, text=True, timeout=120, env=os.environ | {"HF_HUB_OFFLINE": "1"},
+    )
+    assert result.returncode == 2
+    assert "another-model" in result.stderr and "other fingerprint settings" in result.stderr
+
+
+def test_client_verbs_report_an_unreachable_server() -> None:
+    result = _cli("stats", "--target", "127.0.0.1:1", "--timeout", "2")
+    assert result.returncode == 1 and "UNAVAILABLE" in result.stderr
