@@ -11,10 +11,15 @@ import pytest
 
 from evaluation import simulate as sim
 
-DATA_DIR = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+from conftest import SHARED_DATA as DATA_DIR
+
 PROMPTS = 3_000
 
-pytestmark = pytest.mark.skipif(not DATA_DIR.is_dir(), reason=f"shared datasets not found at {DATA_DIR}")
+
+@pytest.fixture(autouse=True)
+def _shared_data_present() -> None:
+    if not DATA_DIR.is_dir():
+        pytest.fail(f"shared datasets not found at {DATA_DIR}; set PROMPTPRINT_SHARED_DATA to the shared/data folder")
 
 FILES = ("traffic.jsonl", "truth.jsonl", "prompts_truth.jsonl", "summary.json")
 ZERO_WIDTH = set("\u200b\u200c\u200d\u2060\ufeff")
