@@ -27,13 +27,17 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from indexer.banks import BankEntry, Banks
+from indexer.campaign_score import DEFAULT_FLAG_THRESHOLD, CampaignAssessment, assess
 from indexer.embedder import Embedder
 from indexer.errors import AlreadyExists, InvalidArgument, NotFound, PromptprintError
 from indexer.normalize import NORMALIZER_VERSION, canonical_text
 from indexer.records import DEFAULT_MAX_TEXT_BYTES, PromptRecord, validate_text, validate_time_ms
 from indexer.row_metadata import RowMetadata
+from indexer.skeleton import Signature, signature
 from indexer.snapshot import SnapshotDirectory, load_rows, save_rows
 from indexer.store import RecordStore, StoreIdentity, text_digest, to_stored_precision
+from indexer.templates import Event, TemplateTracker
 from indexer.vector_index import HnswParams, IndexKind, VectorIndex
 
 log = logging.getLogger(__name__)
@@ -58,6 +62,11 @@ class IndexConfig:
         index_kind / hnsw_threshold / hnsw: FAISS index choice (see VectorIndex).
         snapshot_every: new records between automatic snapshots (0 disables them;
             one is still written on close).
+        campaign_threshold: campaign score at which CheckPrompt sets ``flagged``
+            (see indexer.campaign_score for how 0.5 was chosen).
+        template_window_ms: sliding window of the per-template activity counters.
+        builtin_allow_bank: seed a new data directory with the public agent-framework
+            scaffolds (indexer.builtin_banks).
     """
 
     data_dir: Path
@@ -70,8 +79,15 @@ class IndexConfig:
     hnsw_threshold: int = 20_000
     hnsw: HnswParams = HnswParams()
     snapshot_every: int = 50_000
+    campaign_threshold: float = DEFAULT_FLAG_THRESHOLD
+    template_window_ms: int = DAY_MS
+    builtin_allow_bank: bool = True
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.campaign_threshold <= 1.0:
+            raise ValueError(f"campaign_threshold must be in [0, 1], got {self.campaign_threshold}")
+        if self.template_window_ms <= 0:
+            raise ValueError(f"template_window_ms must be positive, got {self.template_window_ms}")
         if self.max_text_bytes < 1:
             raise ValueError(f"max_text_bytes must be positive, got {self.max_text_bytes}")
         if not 1 <= self.max_k <= 100_000:
@@ -161,6 +177,7 @@ class Verdict:
     min_similarity: float
     window_start_ms: int
     window_end_ms: int
+    campaign: CampaignAssessment
 
 
 @dataclasses.dataclass(frozen=True)
@@ -177,6 +194,7 @@ class IndexStats:
     index_memory_bytes: int
     snapshot_watermark: int
     snapshot_time_unix: float | None
+    template_count: int
 
 
 def _check_similarity(value: float, field: str) -> float:
@@ -200,6 +218,8 @@ class PromptIndex:
         Path(config.data_dir).mkdir(parents=True, exist_ok=True)
         self._store = RecordStore(config.store_path, self._identity)
         self._snapshots = SnapshotDirectory(config.snapshot_root)
+        self._banks = Banks(config.store_path, max_text_bytes=config.max_text_bytes, seed_builtin=config.builtin_allow_bank)
+        self._templates = TemplateTracker(config.template_window_ms)
         self._vectors = self._new_vector_index()
         self._rows = RowMetadata()
         self._write_lock = threading.Lock()
@@ -240,9 +260,11 @@ class PromptIndex:
             self._rows.add(rows.ids, rows.accounts, rows.orgs, rows.created_at_ms)
             replayed += len(rows.ids)
         self._since_snapshot = replayed
+        for account_id, org_id, created_at_ms, text in self._store.iter_texts():
+            self._templates.record(signature(text), Event(created_at_ms, account_id, org_id, text))
         log.info(
-            "index loaded: %d prompts (%d from snapshot, %d replayed) in %.1fs",
-            len(self._rows), len(self._rows) - replayed, replayed, time.monotonic() - started,
+            "index loaded: %d prompts (%d from snapshot, %d replayed), %d templates, in %.1fs",
+            len(self._rows), len(self._rows) - replayed, replayed, len(self._templates), time.monotonic() - started,
         )
 
     def close(self) -> None:
@@ -251,6 +273,7 @@ class PromptIndex:
             return
         if self._since_snapshot:
             self.snapshot()
+        self._banks.close()
         self._store.close()
         self._closed = True
 
@@ -292,7 +315,12 @@ class PromptIndex:
         return to_stored_precision(self._embedder.embed([canonical_text(t) for t in texts]))
 
     # -- writes ------------------------------------------------------------------------------
-    def ingest(self, records: Sequence[PromptRecord], vectors: np.ndarray | None = None) -> list[IngestOutcome]:
+    def ingest(
+        self,
+        records: Sequence[PromptRecord],
+        vectors: np.ndarray | None = None,
+        signatures: Sequence[Signature] | None = None,
+    ) -> list[IngestOutcome]:
         """Record valid prompts; idempotent on prompt_id. Durable when this returns.
 
         A prompt_id already recorded with the same text is a DUPLICATE (nothing changes);
@@ -303,6 +331,7 @@ class PromptIndex:
             records: validated records (see indexer.records.validate_record).
             vectors: their fingerprints, when the caller already has them (CheckPrompt
                 embeds before it records); computed here otherwise.
+            signatures: their template signatures, likewise.
         """
         if not records:
             return []
@@ -322,7 +351,8 @@ class PromptIndex:
         if positions:
             new_records = [records[p] for p in positions]
             new_vectors = vectors[positions] if vectors is not None else self.fingerprint([r.text for r in new_records])
-            self._record(new_records, new_vectors, positions, outcomes)
+            new_signatures = [signatures[p] for p in positions] if signatures is not None else [signature(r.text) for r in new_records]
+            self._record(new_records, new_vectors, new_signatures, positions, outcomes)
         return [o if o is not None else IngestOutcome(IngestStatus.RECORDED) for o in outcomes]
 
     @staticmethod
@@ -342,6 +372,7 @@ class PromptIndex:
         self,
         records: list[PromptRecord],
         vectors: np.ndarray,
+        signatures: list[Signature],
         positions: list[int],
         outcomes: list[IngestOutcome | None],
     ) -> None:
@@ -357,6 +388,9 @@ class PromptIndex:
             rows = self._store.insert([records[i] for i in keep], vectors[keep])
             self._vectors.add(rows.ids, rows.vectors)
             self._rows.add(rows.ids, rows.accounts, rows.orgs, rows.created_at_ms)
+            for i in keep:
+                r = records[i]
+                self._templates.record(signatures[i], Event(r.created_at_ms, r.account_id, r.org_id, r.text))
             self._since_snapshot += len(keep)
             if self._config.snapshot_every and self._since_snapshot >= self._config.snapshot_every:
                 self._snapshot_locked()
@@ -463,6 +497,8 @@ class PromptIndex:
         end = record.created_at_ms
         start = max(0, end - lookback)
         vector = self.fingerprint([record.text])
+        sig = signature(record.text)
+        campaign = self.assess_campaign(record, sig)
         own = self._store.existing([record.prompt_id]) if record.prompt_id else {}
         self_row = own[record.prompt_id][0] if own else -1
         own_account = self._store.account_code(record.account_id) if record.account_id else None
@@ -484,11 +520,31 @@ class PromptIndex:
             ]
         recorded: IngestStatus | None = None
         if store:
-            outcome = self.ingest([record], vector)[0]
+            outcome = self.ingest([record], vector, [sig])[0]
             if outcome.error is not None:
                 raise outcome.error
             recorded = outcome.status
-        return Verdict(record.prompt_id, recorded, fanout, examples, threshold, start, end)
+        return Verdict(record.prompt_id, recorded, fanout, examples, threshold, start, end, campaign)
+
+    def assess_campaign(self, record: PromptRecord, sig: Signature | None = None) -> CampaignAssessment:
+        """Campaign score of a prompt from its template's activity before the prompt
+        (the prompt itself is not counted), with bank matches applied."""
+        sig = sig if sig is not None else signature(record.text)
+        template = self._templates.match(sig)
+        features = self._templates.features(template, record.created_at_ms, record.account_id) if template else None
+        bank = self._banks.match(sig, template.core if template else None)
+        return assess(features, bank, threshold=self._config.campaign_threshold, window_ms=self._config.template_window_ms)
+
+    # -- banks -------------------------------------------------------------------------------
+    def add_bank_entry(self, kind: str, text: str, note: str = "") -> BankEntry:
+        """Add an allow or deny entry; it applies at once to indexed and new traffic."""
+        return self._banks.add(kind, text, note)
+
+    def remove_bank_entry(self, entry_id: int) -> BankEntry:
+        return self._banks.remove(entry_id)
+
+    def bank_entries(self, kind: str | None = None) -> list[BankEntry]:
+        return self._banks.entries(kind)
 
     def _fanout(
         self, ids: np.ndarray, sims: np.ndarray, saturated: bool, own_account: int | None, own_org: int | None
@@ -528,4 +584,5 @@ class PromptIndex:
             index_memory_bytes=self._vectors.memory_bytes() + self._rows.nbytes(),
             snapshot_watermark=self._snapshot_watermark,
             snapshot_time_unix=self._snapshot_time,
+            template_count=len(self._templates),
         )

@@ -294,6 +294,21 @@ class RecordStore:
         finally:
             conn.close()
 
+    def iter_texts(self, batch_size: int = 10_000) -> Iterator[tuple[str, str, int, str]]:
+        """(account_id, org_id, created_at_ms, text) of every row in created_at order: the
+        replay source of the template tracker, whose windows need time order."""
+        conn = self._connect()
+        try:
+            cursor = conn.execute("SELECT account, org, created_at_ms, text FROM prompts ORDER BY created_at_ms, id")
+            while True:
+                rows = cursor.fetchmany(batch_size)
+                if not rows:
+                    return
+                for account, org, created, text in rows:
+                    yield self.account_name(account), self.org_name(org), created, text
+        finally:
+            conn.close()
+
     def account_code(self, account_id: str) -> int | None:
         """Interned code of an account name, or None when it never sent anything."""
         return self._account_codes.get(account_id)

@@ -5,6 +5,7 @@
     promptprint query   TEXT [--target HOST:PORT] [--k N] [--min-similarity S]
     promptprint replay  FILE --out VERDICTS.jsonl [--target HOST:PORT]
     promptprint stats   [--target HOST:PORT]
+    promptprint bank    add (--allow | --deny) (TEXT | --file F) [--note N] | list [--allow | --deny] | remove ID
 
 Exit codes: 0 success, 1 the server answered with an error, 2 bad usage or input.
 """
@@ -42,6 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-text-bytes", type=int, default=1 << 20, help="longest accepted prompt in bytes (default 1 MiB)")
     serve.add_argument("--workers", type=int, default=8, help="worker threads for library calls")
     serve.add_argument("--threads", type=int, default=None, help="torch threads (default: number of cores)")
+    serve.add_argument("--campaign-threshold", type=float, default=0.5, help="campaign score at which a prompt is flagged")
+    serve.add_argument("--template-window-hours", type=float, default=24.0, help="sliding window of template activity")
+    serve.add_argument("--no-builtin-allow-bank", action="store_true", help="do not seed a new data dir with public agent scaffolds")
     serve.add_argument("--port-file", default=None, help="write the bound port to this file once listening")
     serve.add_argument("--log-level", default="INFO")
 
@@ -68,6 +72,27 @@ def _parser() -> argparse.ArgumentParser:
 
     stats = verbs.add_parser("stats", help="print index statistics")
     _add_target(stats)
+
+    bank = verbs.add_parser("bank", help="manage the allow and deny banks")
+    bank_verbs = bank.add_subparsers(dest="bank_verb", required=True)
+    add = bank_verbs.add_parser("add", help="add a template to a bank")
+    which = add.add_mutually_exclusive_group(required=True)
+    which.add_argument("--allow", action="store_true", help="sanctioned/public template: suppresses the campaign score")
+    which.add_argument("--deny", action="store_true", help="known campaign template: raises the campaign score")
+    source = add.add_mutually_exclusive_group(required=True)
+    source.add_argument("text", nargs="?", help="the template text")
+    source.add_argument("--file", help="read the template text from this file")
+    add.add_argument("--note", default="", help="where it comes from, why it is banked")
+    _add_target(add)
+    listing = bank_verbs.add_parser("list", help="list bank entries")
+    only = listing.add_mutually_exclusive_group()
+    only.add_argument("--allow", action="store_true")
+    only.add_argument("--deny", action="store_true")
+    listing.add_argument("--json", action="store_true", help="print JSON lines (full texts)")
+    _add_target(listing)
+    remove = bank_verbs.add_parser("remove", help="remove a bank entry")
+    remove.add_argument("entry_id", type=int)
+    _add_target(remove)
     return parser
 
 
@@ -84,6 +109,9 @@ def _serve(args: argparse.Namespace) -> int:
             index_kind=args.index,
             hnsw_threshold=args.hnsw_threshold,
             snapshot_every=args.snapshot_every,
+            campaign_threshold=args.campaign_threshold,
+            template_window_ms=int(args.template_window_hours * 3_600_000),
+            builtin_allow_bank=not args.no_builtin_allow_bank,
         )
         server_config = ServerConfig(listen=args.listen, workers=args.workers)
     except ValueError as error:
@@ -269,7 +297,37 @@ def _stats(args: argparse.Namespace) -> int:
     return 0
 
 
-_VERBS = {"serve": _serve, "ingest": _ingest, "query": _query, "replay": _replay, "stats": _stats}
+def _bank(args: argparse.Namespace) -> int:
+    import grpc
+    from google.protobuf.json_format import MessageToDict
+
+    try:
+        with _client(args) as client:
+            if args.bank_verb == "add":
+                text = Path(args.file).read_text(encoding="utf-8") if args.file else args.text
+                entry = client.create_bank_entry("allow" if args.allow else "deny", text, args.note)
+                print(f"added {'allow' if args.allow else 'deny'}-bank entry {entry.entry_id}")
+            elif args.bank_verb == "list":
+                kind = "allow" if args.allow else "deny" if args.deny else None
+                for entry in client.list_bank_entries(kind):
+                    if args.json:
+                        print(json.dumps(MessageToDict(entry, preserving_proto_field_name=True), ensure_ascii=False))
+                    else:
+                        bank_name = "allow" if entry.kind == 1 else "deny"
+                        text = " ".join(entry.text.split())
+                        print(f"{entry.entry_id:>5}  {bank_name:<5}  {entry.source:<7}  {entry.note[:40]:<40}  {text[:60]}")
+            else:
+                entry = client.delete_bank_entry(args.entry_id)
+                print(f"removed bank entry {entry.entry_id}")
+    except grpc.RpcError as error:
+        return _report_rpc_error(error)
+    except OSError as error:
+        print(f"promptprint bank: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+_VERBS = {"serve": _serve, "ingest": _ingest, "query": _query, "replay": _replay, "stats": _stats, "bank": _bank}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -252,6 +252,32 @@ class PromptprintClient:
     def stats(self) -> pb.GetIndexStatsResponse:
         return self._stub.GetIndexStats(pb.GetIndexStatsRequest(), timeout=self._timeout)
 
+    # -- banks -------------------------------------------------------------------------------
+    def create_bank_entry(self, kind: str, text: str, note: str = "") -> pb.BankEntry:
+        """Add an entry to the ``"allow"`` or ``"deny"`` bank."""
+        request = pb.CreateBankEntryRequest(kind=_BANK_KINDS.get(kind, pb.BANK_KIND_UNSPECIFIED), text=text, note=note)
+        return self._stub.CreateBankEntry(request, timeout=self._timeout).entry
+
+    def list_bank_entries(self, kind: str | None = None, page_size: int = 500) -> list[pb.BankEntry]:
+        """Every entry (of one bank, or both), following the pages."""
+        entries: list[pb.BankEntry] = []
+        token = ""
+        while True:
+            request = pb.ListBankEntriesRequest(
+                kind=_BANK_KINDS.get(kind or "", pb.BANK_KIND_UNSPECIFIED), page_size=page_size, page_token=token
+            )
+            page = self._stub.ListBankEntries(request, timeout=self._timeout)
+            entries.extend(page.entries)
+            token = page.next_page_token
+            if not token:
+                return entries
+
+    def delete_bank_entry(self, entry_id: int) -> pb.BankEntry:
+        return self._stub.DeleteBankEntry(pb.DeleteBankEntryRequest(entry_id=entry_id), timeout=self._timeout).entry
+
+
+_BANK_KINDS = {"allow": pb.BANK_KIND_ALLOW, "deny": pb.BANK_KIND_DENY}
+
 
 def _chunks(records: Iterable[PromptRecord], size: int) -> Iterator[list[PromptRecord]]:
     chunk: list[PromptRecord] = []

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from google.protobuf import duration_pb2, timestamp_pb2
 
+from indexer.banks import BankEntry
+from indexer.campaign_score import CampaignAssessment
 from indexer.errors import InvalidArgument
 from indexer.prompt_index import Fanout, Hit, IndexStats, IngestStatus, NearDuplicateQuery, Verdict
 from indexer.records import MAX_TIME_MS, MIN_TIME_MS, PromptRecord, validate_record
@@ -117,7 +119,53 @@ _OUTCOMES = {
 }
 
 
-def verdict_to_proto(verdict: Verdict) -> pb.CheckPromptResponse:
+BANK_KINDS = {"allow": pb.BANK_KIND_ALLOW, "deny": pb.BANK_KIND_DENY}
+BANK_KIND_NAMES = {v: k for k, v in BANK_KINDS.items()}
+
+
+def campaign_to_proto(assessment: CampaignAssessment, threshold: float) -> pb.CampaignAssessment:
+    message = pb.CampaignAssessment(
+        template_id=assessment.template_id,
+        score=assessment.score,
+        flagged=assessment.flagged,
+        threshold=threshold,
+        reasons=list(assessment.reasons),
+    )
+    f = assessment.features
+    if f is not None:
+        activity = message.activity
+        activity.volume = f.volume
+        activity.accounts = f.accounts
+        activity.other_accounts = f.other_accounts
+        activity.orgs = f.orgs
+        activity.repeat_accounts = f.repeat_accounts
+        activity.distinct_texts = f.distinct_texts
+        activity.burst_accounts = f.burst_accounts
+        activity.core_size = f.core_size
+        activity.payload_share = f.payload_share
+        activity.members_total = f.members_total
+        if f.first_seen_ms is not None:
+            activity.first_seen.CopyFrom(ms_to_timestamp(f.first_seen_ms))
+        if f.last_seen_ms is not None:
+            activity.last_seen.CopyFrom(ms_to_timestamp(f.last_seen_ms))
+    if assessment.bank is not None:
+        message.bank_entry_id = assessment.bank.entry_id
+        message.bank_kind = BANK_KINDS[assessment.bank.kind]
+    return message
+
+
+def bank_entry_to_proto(entry: BankEntry) -> pb.BankEntry:
+    return pb.BankEntry(
+        entry_id=entry.entry_id,
+        kind=BANK_KINDS[entry.kind],
+        text=entry.text,
+        note=entry.note,
+        source=entry.source,
+        create_time=ms_to_timestamp(entry.created_at_ms),
+    )
+
+
+def verdict_to_proto(verdict: Verdict, campaign_threshold: float) -> pb.CheckPromptResponse:
     return pb.CheckPromptResponse(
         prompt_id=verdict.prompt_id,
         record_outcome=_OUTCOMES[verdict.recorded],
@@ -126,6 +174,7 @@ def verdict_to_proto(verdict: Verdict) -> pb.CheckPromptResponse:
         min_similarity=verdict.min_similarity,
         window_start=ms_to_timestamp(verdict.window_start_ms),
         window_end=ms_to_timestamp(verdict.window_end_ms),
+        campaign=campaign_to_proto(verdict.campaign, campaign_threshold),
     )
 
 
@@ -143,6 +192,7 @@ def stats_to_proto(stats: IndexStats, resident_memory_bytes: int) -> pb.GetIndex
         resident_memory_bytes=resident_memory_bytes,
         index_memory_bytes=stats.index_memory_bytes,
         snapshot_watermark=stats.snapshot_watermark,
+        template_count=stats.template_count,
     )
     if stats.snapshot_time_unix is not None:
         message.snapshot_time.FromNanoseconds(int(stats.snapshot_time_unix * 1e9))

@@ -16,7 +16,7 @@ from typing import AsyncIterator, Callable, TypeVar
 
 import grpc
 
-from indexer.errors import InvalidArgument, PromptprintError, Unavailable
+from indexer.errors import InvalidArgument, NotFound, PromptprintError, Unavailable
 from indexer.prompt_index import IngestStatus, PromptIndex
 from indexer.records import PromptRecord, now_ms
 from promptprint.v1 import fingerprint_pb2 as pb
@@ -27,6 +27,8 @@ from server.process import resident_memory_bytes
 T = TypeVar("T")
 
 MAX_PROMPTS_PER_MESSAGE = 1024
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -168,9 +170,40 @@ class FingerprintServicer(pb_grpc.FingerprintServiceServicer):
             lookback_ms=lookback,
             example_count=request.example_count or convert.DEFAULT_EXAMPLE_COUNT,
         )
-        return convert.verdict_to_proto(verdict)
+        return convert.verdict_to_proto(verdict, index.config.campaign_threshold)
 
     async def GetIndexStats(self, request: pb.GetIndexStatsRequest, context: grpc.aio.ServicerContext) -> pb.GetIndexStatsResponse:
         index = self._holder.get()
         stats = await self._run(index.stats)
         return convert.stats_to_proto(stats, resident_memory_bytes())
+
+    async def CreateBankEntry(self, request: pb.CreateBankEntryRequest, context: grpc.aio.ServicerContext) -> pb.CreateBankEntryResponse:
+        index = self._holder.get()
+        kind = convert.BANK_KIND_NAMES.get(request.kind)
+        if kind is None:
+            raise InvalidArgument("kind must be BANK_KIND_ALLOW or BANK_KIND_DENY", reason="BANK_KIND_INVALID", field="kind")
+        entry = await self._run(index.add_bank_entry, kind, request.text, request.note)
+        return pb.CreateBankEntryResponse(entry=convert.bank_entry_to_proto(entry))
+
+    async def ListBankEntries(self, request: pb.ListBankEntriesRequest, context: grpc.aio.ServicerContext) -> pb.ListBankEntriesResponse:
+        index = self._holder.get()
+        if not 0 <= request.page_size <= MAX_PAGE_SIZE:
+            raise InvalidArgument(f"page_size must be in 0..{MAX_PAGE_SIZE}", reason="PAGE_SIZE_OUT_OF_RANGE", field="page_size")
+        size = request.page_size or DEFAULT_PAGE_SIZE
+        after = 0
+        if request.page_token:
+            if not request.page_token.startswith("after:") or not request.page_token[6:].isdigit():
+                raise InvalidArgument("page_token is not one this server issued", reason="PAGE_TOKEN_INVALID", field="page_token")
+            after = int(request.page_token[6:])
+        kind = convert.BANK_KIND_NAMES.get(request.kind)
+        entries = [e for e in index.bank_entries(kind) if e.entry_id > after]
+        page = entries[:size]
+        token = f"after:{page[-1].entry_id}" if len(entries) > size else ""
+        return pb.ListBankEntriesResponse(entries=[convert.bank_entry_to_proto(e) for e in page], next_page_token=token)
+
+    async def DeleteBankEntry(self, request: pb.DeleteBankEntryRequest, context: grpc.aio.ServicerContext) -> pb.DeleteBankEntryResponse:
+        index = self._holder.get()
+        if request.entry_id <= 0:
+            raise NotFound(f"no bank entry {request.entry_id}", reason="BANK_ENTRY_NOT_FOUND", field="entry_id")
+        entry = await self._run(index.remove_bank_entry, request.entry_id)
+        return pb.DeleteBankEntryResponse(entry=convert.bank_entry_to_proto(entry))

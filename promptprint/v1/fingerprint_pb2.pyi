@@ -16,9 +16,18 @@ class RecordOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     RECORD_OUTCOME_UNSPECIFIED: _ClassVar[RecordOutcome]
     RECORD_OUTCOME_RECORDED: _ClassVar[RecordOutcome]
     RECORD_OUTCOME_DUPLICATE: _ClassVar[RecordOutcome]
+
+class BankKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    BANK_KIND_UNSPECIFIED: _ClassVar[BankKind]
+    BANK_KIND_ALLOW: _ClassVar[BankKind]
+    BANK_KIND_DENY: _ClassVar[BankKind]
 RECORD_OUTCOME_UNSPECIFIED: RecordOutcome
 RECORD_OUTCOME_RECORDED: RecordOutcome
 RECORD_OUTCOME_DUPLICATE: RecordOutcome
+BANK_KIND_UNSPECIFIED: BankKind
+BANK_KIND_ALLOW: BankKind
+BANK_KIND_DENY: BankKind
 
 class Prompt(_message.Message):
     __slots__ = ("prompt_id", "account_id", "org_id", "created_at", "text")
@@ -153,7 +162,7 @@ class Fanout(_message.Message):
     def __init__(self, matching_prompts: _Optional[int] = ..., distinct_accounts: _Optional[int] = ..., distinct_other_accounts: _Optional[int] = ..., distinct_orgs: _Optional[int] = ..., distinct_other_orgs: _Optional[int] = ..., first_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., max_similarity: _Optional[float] = ..., saturated: _Optional[bool] = ...) -> None: ...
 
 class CheckPromptResponse(_message.Message):
-    __slots__ = ("prompt_id", "record_outcome", "fanout", "examples", "min_similarity", "window_start", "window_end")
+    __slots__ = ("prompt_id", "record_outcome", "fanout", "examples", "min_similarity", "window_start", "window_end", "campaign")
     PROMPT_ID_FIELD_NUMBER: _ClassVar[int]
     RECORD_OUTCOME_FIELD_NUMBER: _ClassVar[int]
     FANOUT_FIELD_NUMBER: _ClassVar[int]
@@ -161,6 +170,7 @@ class CheckPromptResponse(_message.Message):
     MIN_SIMILARITY_FIELD_NUMBER: _ClassVar[int]
     WINDOW_START_FIELD_NUMBER: _ClassVar[int]
     WINDOW_END_FIELD_NUMBER: _ClassVar[int]
+    CAMPAIGN_FIELD_NUMBER: _ClassVar[int]
     prompt_id: str
     record_outcome: RecordOutcome
     fanout: Fanout
@@ -168,14 +178,125 @@ class CheckPromptResponse(_message.Message):
     min_similarity: float
     window_start: _timestamp_pb2.Timestamp
     window_end: _timestamp_pb2.Timestamp
-    def __init__(self, prompt_id: _Optional[str] = ..., record_outcome: _Optional[_Union[RecordOutcome, str]] = ..., fanout: _Optional[_Union[Fanout, _Mapping]] = ..., examples: _Optional[_Iterable[_Union[NearDuplicate, _Mapping]]] = ..., min_similarity: _Optional[float] = ..., window_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., window_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    campaign: CampaignAssessment
+    def __init__(self, prompt_id: _Optional[str] = ..., record_outcome: _Optional[_Union[RecordOutcome, str]] = ..., fanout: _Optional[_Union[Fanout, _Mapping]] = ..., examples: _Optional[_Iterable[_Union[NearDuplicate, _Mapping]]] = ..., min_similarity: _Optional[float] = ..., window_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., window_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., campaign: _Optional[_Union[CampaignAssessment, _Mapping]] = ...) -> None: ...
+
+class TemplateActivity(_message.Message):
+    __slots__ = ("volume", "accounts", "other_accounts", "orgs", "repeat_accounts", "distinct_texts", "burst_accounts", "first_seen", "last_seen", "core_size", "payload_share", "members_total")
+    VOLUME_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
+    OTHER_ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
+    ORGS_FIELD_NUMBER: _ClassVar[int]
+    REPEAT_ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
+    DISTINCT_TEXTS_FIELD_NUMBER: _ClassVar[int]
+    BURST_ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
+    FIRST_SEEN_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEEN_FIELD_NUMBER: _ClassVar[int]
+    CORE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_SHARE_FIELD_NUMBER: _ClassVar[int]
+    MEMBERS_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    volume: int
+    accounts: int
+    other_accounts: int
+    orgs: int
+    repeat_accounts: int
+    distinct_texts: int
+    burst_accounts: int
+    first_seen: _timestamp_pb2.Timestamp
+    last_seen: _timestamp_pb2.Timestamp
+    core_size: int
+    payload_share: float
+    members_total: int
+    def __init__(self, volume: _Optional[int] = ..., accounts: _Optional[int] = ..., other_accounts: _Optional[int] = ..., orgs: _Optional[int] = ..., repeat_accounts: _Optional[int] = ..., distinct_texts: _Optional[int] = ..., burst_accounts: _Optional[int] = ..., first_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., core_size: _Optional[int] = ..., payload_share: _Optional[float] = ..., members_total: _Optional[int] = ...) -> None: ...
+
+class CampaignAssessment(_message.Message):
+    __slots__ = ("template_id", "score", "flagged", "threshold", "reasons", "activity", "bank_entry_id", "bank_kind")
+    TEMPLATE_ID_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    FLAGGED_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    REASONS_FIELD_NUMBER: _ClassVar[int]
+    ACTIVITY_FIELD_NUMBER: _ClassVar[int]
+    BANK_ENTRY_ID_FIELD_NUMBER: _ClassVar[int]
+    BANK_KIND_FIELD_NUMBER: _ClassVar[int]
+    template_id: int
+    score: float
+    flagged: bool
+    threshold: float
+    reasons: _containers.RepeatedScalarFieldContainer[str]
+    activity: TemplateActivity
+    bank_entry_id: int
+    bank_kind: BankKind
+    def __init__(self, template_id: _Optional[int] = ..., score: _Optional[float] = ..., flagged: _Optional[bool] = ..., threshold: _Optional[float] = ..., reasons: _Optional[_Iterable[str]] = ..., activity: _Optional[_Union[TemplateActivity, _Mapping]] = ..., bank_entry_id: _Optional[int] = ..., bank_kind: _Optional[_Union[BankKind, str]] = ...) -> None: ...
+
+class BankEntry(_message.Message):
+    __slots__ = ("entry_id", "kind", "text", "note", "source", "create_time")
+    ENTRY_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    CREATE_TIME_FIELD_NUMBER: _ClassVar[int]
+    entry_id: int
+    kind: BankKind
+    text: str
+    note: str
+    source: str
+    create_time: _timestamp_pb2.Timestamp
+    def __init__(self, entry_id: _Optional[int] = ..., kind: _Optional[_Union[BankKind, str]] = ..., text: _Optional[str] = ..., note: _Optional[str] = ..., source: _Optional[str] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class CreateBankEntryRequest(_message.Message):
+    __slots__ = ("kind", "text", "note")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
+    kind: BankKind
+    text: str
+    note: str
+    def __init__(self, kind: _Optional[_Union[BankKind, str]] = ..., text: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
+
+class CreateBankEntryResponse(_message.Message):
+    __slots__ = ("entry",)
+    ENTRY_FIELD_NUMBER: _ClassVar[int]
+    entry: BankEntry
+    def __init__(self, entry: _Optional[_Union[BankEntry, _Mapping]] = ...) -> None: ...
+
+class ListBankEntriesRequest(_message.Message):
+    __slots__ = ("kind", "page_size", "page_token")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    kind: BankKind
+    page_size: int
+    page_token: str
+    def __init__(self, kind: _Optional[_Union[BankKind, str]] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
+
+class ListBankEntriesResponse(_message.Message):
+    __slots__ = ("entries", "next_page_token")
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[BankEntry]
+    next_page_token: str
+    def __init__(self, entries: _Optional[_Iterable[_Union[BankEntry, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class DeleteBankEntryRequest(_message.Message):
+    __slots__ = ("entry_id",)
+    ENTRY_ID_FIELD_NUMBER: _ClassVar[int]
+    entry_id: int
+    def __init__(self, entry_id: _Optional[int] = ...) -> None: ...
+
+class DeleteBankEntryResponse(_message.Message):
+    __slots__ = ("entry",)
+    ENTRY_FIELD_NUMBER: _ClassVar[int]
+    entry: BankEntry
+    def __init__(self, entry: _Optional[_Union[BankEntry, _Mapping]] = ...) -> None: ...
 
 class GetIndexStatsRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
 class GetIndexStatsResponse(_message.Message):
-    __slots__ = ("prompt_count", "indexed_count", "account_count", "org_count", "index_type", "model", "dimension", "normalizer_version", "disk_bytes", "resident_memory_bytes", "index_memory_bytes", "snapshot_watermark", "snapshot_time")
+    __slots__ = ("prompt_count", "indexed_count", "account_count", "org_count", "index_type", "model", "dimension", "normalizer_version", "disk_bytes", "resident_memory_bytes", "index_memory_bytes", "snapshot_watermark", "snapshot_time", "template_count")
     PROMPT_COUNT_FIELD_NUMBER: _ClassVar[int]
     INDEXED_COUNT_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_COUNT_FIELD_NUMBER: _ClassVar[int]
@@ -189,6 +310,7 @@ class GetIndexStatsResponse(_message.Message):
     INDEX_MEMORY_BYTES_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOT_WATERMARK_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOT_TIME_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_COUNT_FIELD_NUMBER: _ClassVar[int]
     prompt_count: int
     indexed_count: int
     account_count: int
@@ -202,4 +324,5 @@ class GetIndexStatsResponse(_message.Message):
     index_memory_bytes: int
     snapshot_watermark: int
     snapshot_time: _timestamp_pb2.Timestamp
-    def __init__(self, prompt_count: _Optional[int] = ..., indexed_count: _Optional[int] = ..., account_count: _Optional[int] = ..., org_count: _Optional[int] = ..., index_type: _Optional[str] = ..., model: _Optional[str] = ..., dimension: _Optional[int] = ..., normalizer_version: _Optional[str] = ..., disk_bytes: _Optional[int] = ..., resident_memory_bytes: _Optional[int] = ..., index_memory_bytes: _Optional[int] = ..., snapshot_watermark: _Optional[int] = ..., snapshot_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    template_count: int
+    def __init__(self, prompt_count: _Optional[int] = ..., indexed_count: _Optional[int] = ..., account_count: _Optional[int] = ..., org_count: _Optional[int] = ..., index_type: _Optional[str] = ..., model: _Optional[str] = ..., dimension: _Optional[int] = ..., normalizer_version: _Optional[str] = ..., disk_bytes: _Optional[int] = ..., resident_memory_bytes: _Optional[int] = ..., index_memory_bytes: _Optional[int] = ..., snapshot_watermark: _Optional[int] = ..., snapshot_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., template_count: _Optional[int] = ...) -> None: ...

@@ -61,6 +61,21 @@ class FingerprintServiceStub:
                 request_serializer=promptprint_dot_v1_dot_fingerprint__pb2.GetIndexStatsRequest.SerializeToString,
                 response_deserializer=promptprint_dot_v1_dot_fingerprint__pb2.GetIndexStatsResponse.FromString,
                 _registered_method=True)
+        self.CreateBankEntry = channel.unary_unary(
+                '/promptprint.v1.FingerprintService/CreateBankEntry',
+                request_serializer=promptprint_dot_v1_dot_fingerprint__pb2.CreateBankEntryRequest.SerializeToString,
+                response_deserializer=promptprint_dot_v1_dot_fingerprint__pb2.CreateBankEntryResponse.FromString,
+                _registered_method=True)
+        self.ListBankEntries = channel.unary_unary(
+                '/promptprint.v1.FingerprintService/ListBankEntries',
+                request_serializer=promptprint_dot_v1_dot_fingerprint__pb2.ListBankEntriesRequest.SerializeToString,
+                response_deserializer=promptprint_dot_v1_dot_fingerprint__pb2.ListBankEntriesResponse.FromString,
+                _registered_method=True)
+        self.DeleteBankEntry = channel.unary_unary(
+                '/promptprint.v1.FingerprintService/DeleteBankEntry',
+                request_serializer=promptprint_dot_v1_dot_fingerprint__pb2.DeleteBankEntryRequest.SerializeToString,
+                response_deserializer=promptprint_dot_v1_dot_fingerprint__pb2.DeleteBankEntryResponse.FromString,
+                _registered_method=True)
 
 
 class FingerprintServiceServicer:
@@ -111,6 +126,28 @@ class FingerprintServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateBankEntry(self, request, context):
+        """Adds an allow or deny bank entry. It applies at once to traffic already
+        indexed (through its templates) and to new traffic.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListBankEntries(self, request, context):
+        """Lists bank entries, oldest first, a page at a time.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteBankEntry(self, request, context):
+        """Removes a bank entry.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FingerprintServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -133,6 +170,21 @@ def add_FingerprintServiceServicer_to_server(servicer, server):
                     servicer.GetIndexStats,
                     request_deserializer=promptprint_dot_v1_dot_fingerprint__pb2.GetIndexStatsRequest.FromString,
                     response_serializer=promptprint_dot_v1_dot_fingerprint__pb2.GetIndexStatsResponse.SerializeToString,
+            ),
+            'CreateBankEntry': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateBankEntry,
+                    request_deserializer=promptprint_dot_v1_dot_fingerprint__pb2.CreateBankEntryRequest.FromString,
+                    response_serializer=promptprint_dot_v1_dot_fingerprint__pb2.CreateBankEntryResponse.SerializeToString,
+            ),
+            'ListBankEntries': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListBankEntries,
+                    request_deserializer=promptprint_dot_v1_dot_fingerprint__pb2.ListBankEntriesRequest.FromString,
+                    response_serializer=promptprint_dot_v1_dot_fingerprint__pb2.ListBankEntriesResponse.SerializeToString,
+            ),
+            'DeleteBankEntry': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteBankEntry,
+                    request_deserializer=promptprint_dot_v1_dot_fingerprint__pb2.DeleteBankEntryRequest.FromString,
+                    response_serializer=promptprint_dot_v1_dot_fingerprint__pb2.DeleteBankEntryResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -250,6 +302,87 @@ class FingerprintService:
             '/promptprint.v1.FingerprintService/GetIndexStats',
             promptprint_dot_v1_dot_fingerprint__pb2.GetIndexStatsRequest.SerializeToString,
             promptprint_dot_v1_dot_fingerprint__pb2.GetIndexStatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateBankEntry(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/promptprint.v1.FingerprintService/CreateBankEntry',
+            promptprint_dot_v1_dot_fingerprint__pb2.CreateBankEntryRequest.SerializeToString,
+            promptprint_dot_v1_dot_fingerprint__pb2.CreateBankEntryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListBankEntries(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/promptprint.v1.FingerprintService/ListBankEntries',
+            promptprint_dot_v1_dot_fingerprint__pb2.ListBankEntriesRequest.SerializeToString,
+            promptprint_dot_v1_dot_fingerprint__pb2.ListBankEntriesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteBankEntry(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/promptprint.v1.FingerprintService/DeleteBankEntry',
+            promptprint_dot_v1_dot_fingerprint__pb2.DeleteBankEntryRequest.SerializeToString,
+            promptprint_dot_v1_dot_fingerprint__pb2.DeleteBankEntryResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,108 @@
+"""The template view of a prompt: its skeleton and the lexical shingles of it.
+
+A campaign template is the part of a prompt that stays constant while the payload
+changes. Two steps make that part comparable across prompts:
+
+1. **Skeleton**: the canonical text (see :mod:`indexer.normalize`) with slots replaced
+   by typed placeholders — fenced code (``<code>``), URLs, e-mail addresses, numbers
+   (``<num>``) and long quoted passages (``<quote>``). "What is 17+4?" and "What is 3+9?"
+   then read the same.
+2. **Shingles**: hashed word 3-grams of the skeleton, from its head and its tail only
+   (templates put their instructions before and after the payload; a long paste in the
+   middle is payload). Punctuation is dropped, so it cannot be used to dodge matching.
+   Two *anchors* are added: the hashed first and last ``ANCHOR_TOKENS`` words. A short
+   instruction wrapped around a long payload ("Give a 3-bullet summary of this: ...")
+   shares few shingles with its siblings, but always the same head anchor.
+
+Bump :data:`SKELETON_VERSION` whenever the output changes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import zlib
+
+from indexer.normalize import canonical_text
+
+SKELETON_VERSION = "skel-1"
+SHINGLE_WORDS = 3
+HEAD_TOKENS = 160
+TAIL_TOKENS = 60
+ANCHOR_TOKENS = 6
+
+_CODE = re.compile(r"```.*?(?:```|$)", re.S)
+_URL = re.compile(r"\b(?:https?://|www\.)\S+", re.I)
+_EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b")
+_NUMBER = re.compile(r"(?<![\w<])[-+]?\$?\d[\d,]*(?:\.\d+)?%?(?![\w>])")
+_QUOTE = re.compile(r"([\"“«])[^\"”»]{80,}?([\"”»])")
+_DIGIT = re.compile(r"\d")
+_TOKEN = re.compile(r"<\w+>|\w+", re.UNICODE)
+
+
+def skeleton(canonical: str) -> str:
+    """Mask the slots of a canonical text (lower case, from normalize.canonical_text)."""
+    text = canonical
+    if "```" in text:
+        text = _CODE.sub(" <code> ", text)
+    if "http" in text or "www." in text:
+        text = _URL.sub("<url>", text)
+    if "@" in text:
+        text = _EMAIL.sub("<email>", text)
+    text = _QUOTE.sub("<quote>", text)
+    if _DIGIT.search(text):
+        text = _NUMBER.sub("<num>", text)
+    return text
+
+
+def skeleton_tokens(text: str) -> list[str]:
+    """Word tokens of a raw prompt's skeleton (placeholders count as words)."""
+    return _TOKEN.findall(skeleton(canonical_text(text)))
+
+
+def canonical_hash(canonical: str) -> int:
+    """A 32-bit hash of a canonical text: cosmetic variants of one text hash alike."""
+    return zlib.crc32(canonical.encode("utf-8"))
+
+
+def _hash(gram: str) -> int:
+    data = gram.encode("utf-8")
+    return (zlib.crc32(data) << 32) | zlib.adler32(data)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Signature:
+    """The lexical template signature of one prompt."""
+
+    shingles: frozenset[int]  # 64-bit hashes, anchors included
+    head: int  # hash of the first ANCHOR_TOKENS words (0 when the prompt is too short)
+    tail: int  # hash of the last ANCHOR_TOKENS words (0 when the prompt is too short)
+    text_hash: int  # canonical_hash of the whole canonical text (tells payloads apart)
+
+    def __len__(self) -> int:
+        return len(self.shingles)
+
+
+def signature_of_tokens(tokens: list[str], text_hash: int = 0) -> Signature:
+    """Shingles of the head and tail of a token list, plus the two anchors."""
+    if len(tokens) > HEAD_TOKENS + TAIL_TOKENS:
+        parts = [tokens[:HEAD_TOKENS], tokens[-TAIL_TOKENS:]]
+    else:
+        parts = [tokens]
+    hashes = {
+        _hash(" ".join(part[i : i + SHINGLE_WORDS]))
+        for part in parts
+        for i in range(len(part) - SHINGLE_WORDS + 1)
+    }
+    head = tail = 0
+    if len(tokens) > ANCHOR_TOKENS + 1:  # an anchor needs something after (or before) it
+        head = _hash("\x02" + " ".join(tokens[:ANCHOR_TOKENS]))
+        tail = _hash("\x03" + " ".join(tokens[-ANCHOR_TOKENS:]))
+        hashes.update((head, tail))
+    return Signature(frozenset(hashes), head, tail, text_hash)
+
+
+def signature(text: str) -> Signature:
+    """The template signature of a raw prompt."""
+    canonical = canonical_text(text)
+    return signature_of_tokens(_TOKEN.findall(skeleton(canonical)), canonical_hash(canonical))
