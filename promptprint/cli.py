@@ -67,6 +67,11 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--out", required=True, help="verdicts, one JSON object per input line")
     replay.add_argument("--min-similarity", type=float, default=None)
     replay.add_argument("--lookback-hours", type=float, default=None)
+    replay.add_argument(
+        "--concurrency", type=int, default=1,
+        help="calls in flight (default 1: each prompt sees every earlier one; N > 1 is faster but a prompt "
+        "may not yet see the N-1 sent just before it)",
+    )
     replay.add_argument("--no-progress", action="store_true")
     _add_target(replay)
 
@@ -246,6 +251,8 @@ def _query(args: argparse.Namespace) -> int:
 
 
 def _replay(args: argparse.Namespace) -> int:
+    import collections
+    from concurrent.futures import ThreadPoolExecutor
     from datetime import timedelta
 
     import grpc
@@ -259,27 +266,48 @@ def _replay(args: argparse.Namespace) -> int:
         options["min_similarity"] = args.min_similarity
     if args.lookback_hours is not None:
         options["lookback"] = timedelta(hours=args.lookback_hours)
+    if args.concurrency < 1:
+        print("promptprint replay: --concurrency must be >= 1", file=sys.stderr)
+        return 2
     failures = 0
-    with _client(args) as client, open(args.out, "w", encoding="utf-8") as out:
-        for i in tqdm(order, unit="prompt", disable=args.no_progress, desc="replay", dynamic_ncols=True):
-            line = lines[i]
-            if line.record is None:
-                failures += 1
-                error = {"code": "INVALID_ARGUMENT", "reason": line.error.reason, "message": line.error.message}  # type: ignore[union-attr]
-                verdict: dict[str, object] = {"prompt_id": "", "line": line.line, "error": error}
-            else:
-                try:
-                    response = client.check_record(line.record, store=True, **options)
-                    verdict = {"prompt_id": line.record.prompt_id} | MessageToDict(
-                        response, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
-                    )
-                except grpc.RpcError as rpc_error:
-                    if rpc_error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):  # type: ignore[attr-defined]
-                        return _report_rpc_error(rpc_error)
-                    failures += 1
-                    error = {"code": rpc_error.code().name, "message": rpc_error.details()}  # type: ignore[attr-defined]
-                    verdict = {"prompt_id": line.record.prompt_id, "line": line.line, "error": error}
-            out.write(json.dumps(verdict, ensure_ascii=False) + "\n")
+
+    def verdict_of(i: int) -> dict[str, object]:
+        line = lines[i]
+        if line.record is None:
+            error = {"code": "INVALID_ARGUMENT", "reason": line.error.reason, "message": line.error.message}  # type: ignore[union-attr]
+            return {"prompt_id": "", "line": line.line, "error": error}
+        try:
+            response = client.check_record(line.record, store=True, **options)
+        except grpc.RpcError as rpc_error:
+            if rpc_error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):  # type: ignore[attr-defined]
+                raise
+            error = {"code": rpc_error.code().name, "message": rpc_error.details()}  # type: ignore[attr-defined]
+            return {"prompt_id": line.record.prompt_id, "line": line.line, "error": error}
+        return {"prompt_id": line.record.prompt_id} | MessageToDict(
+            response, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+        )
+
+    with _client(args) as client, open(args.out, "w", encoding="utf-8") as out, ThreadPoolExecutor(args.concurrency) as pool:
+        progress = tqdm(total=len(order), unit="prompt", disable=args.no_progress, desc="replay", dynamic_ncols=True)
+        try:
+            # a sliding window of calls in flight, written in send order
+            pending: collections.deque = collections.deque()  # type: ignore[type-arg]
+            for i in order:
+                pending.append(pool.submit(verdict_of, i))
+                if len(pending) >= args.concurrency:
+                    verdict = pending.popleft().result()
+                    failures += "error" in verdict
+                    out.write(json.dumps(verdict, ensure_ascii=False) + "\n")
+                    progress.update()
+            while pending:
+                verdict = pending.popleft().result()
+                failures += "error" in verdict
+                out.write(json.dumps(verdict, ensure_ascii=False) + "\n")
+                progress.update()
+        except grpc.RpcError as rpc_error:
+            return _report_rpc_error(rpc_error)
+        finally:
+            progress.close()
     print(f"replayed {len(lines) - failures} prompts, {failures} with errors; verdicts in {args.out}")
     return 0
 
