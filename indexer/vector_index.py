@@ -8,8 +8,8 @@ that padding here and nowhere else.
 The index kind follows the size (``kind="auto"``): exact ``Flat`` search while the index
 is small (exact, instant to build, ~3 ms per query at 20k), then HNSW (approximate,
 ~0.3 ms per query at 1M) once it reaches ``hnsw_threshold`` vectors. The switch is done
-once, in the background of the add that crosses the threshold: the new HNSW graph is
-built while searches keep using the flat index, then swapped in.
+once, by the add that crosses the threshold: the new HNSW graph is built while searches
+keep using the flat index (only that add waits, ~2 s at 20k), then swapped in.
 
 Thread safety: any number of concurrent searches; adds are exclusive with searches
 (FAISS indexes are not safe to read while they grow).

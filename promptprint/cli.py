@@ -42,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--snapshot-every", type=int, default=50_000, help="new records between snapshots (0 = only on shutdown)")
     serve.add_argument("--max-text-bytes", type=int, default=1 << 20, help="longest accepted prompt in bytes (default 1 MiB)")
     serve.add_argument("--workers", type=int, default=8, help="worker threads for library calls")
+    serve.add_argument("--embed-batch", type=int, default=32, help="most texts per coalesced forward pass")
     serve.add_argument("--threads", type=int, default=None, help="torch threads (default: number of cores)")
     serve.add_argument("--campaign-threshold", type=float, default=0.5, help="campaign score at which a prompt is flagged")
     serve.add_argument("--template-window-hours", type=float, default=24.0, help="sliding window of template activity")
@@ -102,10 +103,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from indexer.embedder import SentenceTransformerEmbedder
+    from indexer.batching import BatchingEmbedder
+    from indexer.embedder import Embedder, SentenceTransformerEmbedder
     from indexer.prompt_index import IndexConfig
     from server.app import ServerConfig, serve
+    from server.process import limit_malloc_arenas
 
+    limit_malloc_arenas(2)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         index_config = IndexConfig(
@@ -129,8 +133,8 @@ def _serve(args: argparse.Namespace) -> int:
             tmp.write_text(f"{port}\n")
             tmp.replace(args.port_file)
 
-    def embedder() -> SentenceTransformerEmbedder:
-        return SentenceTransformerEmbedder(args.model, threads=args.threads)
+    def embedder() -> Embedder:
+        return BatchingEmbedder(SentenceTransformerEmbedder(args.model, threads=args.threads), max_batch=args.embed_batch)
 
     return asyncio.run(serve(index_config, server_config, embedder, on_listening))
 

@@ -1,0 +1,154 @@
+"""The template view: skeletons, online clustering, windowed activity, the campaign score,
+banks and the embedding batcher. Real texts from ../shared/data where it matters."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from indexer.banks import Banks
+from indexer.batching import BatchingEmbedder
+from indexer.campaign_score import BankHit, assess
+from indexer.errors import InvalidArgument, NotFound
+from indexer.skeleton import signature, skeleton_tokens
+from indexer.templates import Event, TemplateTracker
+
+T0 = 1_770_000_000_000
+MIN = 60_000
+
+ANALYST = "You are an expert data analyst. Reason step by step about the following task and give your final answer after 'ANSWER:'.\n\nTask: {}"
+SUMMARY = "Give a 3-bullet summary of this:\n\n{}"
+
+
+def _record(tracker: TemplateTracker, text: str, account: str, t: int, org: str = "") -> int:
+    return tracker.record(signature(text), Event(t, account, org, text))
+
+
+def test_skeleton_masks_slots_and_cosmetics() -> None:
+    tokens = skeleton_tokens("[req 7f3a9c1e] Whаt is 17+4? See https://x.io/a or mail bob@x.io ```print(1)```")
+    assert tokens == ["what", "is", "<num>", "<num>", "see", "<url>", "or", "mail", "<email>", "<code>"]
+    assert signature("What is 17+4 plus some more words here").shingles == signature("what is 3+9 plus some more words here").shingles
+
+
+def test_templates_cluster_across_payloads_and_noise(alpaca_texts: list[str]) -> None:
+    tracker = TemplateTracker()
+    ids = {
+        _record(tracker, ANALYST.format(payload), f"a{i}", T0 + i * MIN)
+        for i, payload in enumerate(alpaca_texts[:40])
+    }
+    assert len(ids) == 1
+    (template_id,) = ids
+    noisy = "#4821: " + ANALYST.format(alpaca_texts[50]).replace("a", "\u0430", 3).replace(" ", " \u200b", 5)
+    assert _record(tracker, noisy, "z", T0 + 50 * MIN) == template_id
+    # a one-line template around long pasted passages clusters by its anchor
+    passages = [t for t in alpaca_texts if len(t.split()) > 25][:10]
+    summary_ids = {_record(tracker, SUMMARY.format(p), f"s{i}", T0 + i) for i, p in enumerate(passages)}
+    assert len(summary_ids) == 1 and summary_ids != ids
+    # unrelated prompts do not join
+    assert _record(tracker, alpaca_texts[100], "u", T0) not in ids | summary_ids
+
+
+def test_short_prompts_carry_no_template() -> None:
+    tracker = TemplateTracker()
+    assert _record(tracker, "continue", "a", T0) == 0
+    assert tracker.match(signature("thanks!")) is None
+
+
+def test_activity_counts_and_window_expiry() -> None:
+    tracker = TemplateTracker(window_ms=60 * MIN)
+    for i in range(6):
+        _record(tracker, ANALYST.format(f"count the primes below {10 * i} and explain why"), f"a{i % 3}", T0 + i * MIN, org=f"o{i % 2}")
+    template = tracker.match(signature(ANALYST.format("sum the squares from one to ten")))
+    assert template is not None
+    f = tracker.features(template, T0 + 10 * MIN, "a0")
+    assert (f.volume, f.accounts, f.other_accounts, f.orgs, f.repeat_accounts, f.distinct_texts) == (6, 3, 2, 2, 3, 6)
+    assert f.burst_accounts == 3 and f.first_seen_ms == T0 and f.last_seen_ms == T0 + 5 * MIN
+    later = tracker.features(template, T0 + 63 * MIN + 1, "a0")  # the first three fell out of the hour
+    assert (later.volume, later.accounts, later.repeat_accounts) == (2, 2, 0)
+
+
+def test_score_separates_coordination_from_reach(alpaca_texts: list[str]) -> None:
+    campaign, popular, org_app = TemplateTracker(), TemplateTracker(), TemplateTracker()
+    public = "I want you to act as a travel guide. I will write you my location and you will suggest a place to visit near my location."
+    for i in range(60):
+        # 20 accounts in 20 orgs, three prompts each, new payload every time, in bursts
+        _record(campaign, ANALYST.format(alpaca_texts[i]), f"c{i % 20}", T0 + (i % 20) * 1000 + (i // 20) * 20 * MIN, org=f"co{i % 20}")
+        # 60 unrelated people paste the same public prompt once
+        _record(popular, public, f"p{i}", T0 + i * 37 * MIN, org=f"po{i}")
+        # one org's app, 3 accounts, new payload every time
+        _record(org_app, ANALYST.format(alpaca_texts[i]), f"app{i % 3}", T0 + i * MIN, org="acme")
+    now = T0 + 23 * 3600 * 1000
+    probe = signature(ANALYST.format("a brand new task"))
+    scores = {}
+    for name, tracker, sig in (("campaign", campaign, probe), ("popular", popular, signature(public)), ("org_app", org_app, probe)):
+        template = tracker.match(sig)
+        assert template is not None
+        scores[name] = assess(tracker.features(template, now, "newcomer"), None)
+    assert scores["campaign"].flagged and scores["campaign"].score > 0.9
+    assert not scores["popular"].flagged and scores["popular"].score == 0.0
+    assert not scores["org_app"].flagged and scores["org_app"].score == 0.0
+    assert any("repeatedly" in r for r in scores["campaign"].reasons)
+    assert any("single org" in r for r in scores["org_app"].reasons)
+    allowed = assess(campaign.features(campaign.match(probe), now, "x"), BankHit(1, "allow", "ours"))  # type: ignore[arg-type]
+    assert allowed.score <= 0.05 and not allowed.flagged
+    denied = assess(None, BankHit(2, "deny", "known"))
+    assert denied.flagged and denied.score >= 0.95
+
+
+def test_banks_persist_match_and_validate(tmp_path: Path) -> None:
+    path = tmp_path / "banks.sqlite"
+    banks = Banks(path)
+    builtin = banks.entries("allow")
+    assert len(builtin) >= 3 and all(e.source == "builtin" for e in builtin)
+    react = "Answer the following questions as best you can. You have access to the following tools:\n\nweather: Get the weather.\n\nUse the following format:\n\nQuestion: the input question you must answer\nThought: you should always think about what to do\nAction: the action to take, should be one of [weather]\nAction Input: the input to the action\nObservation: the result of the action\n... (this Thought/Action/Action Input/Observation can repeat N times)\nThought: I now know the final answer\nFinal Answer: the final answer to the original input question\n\nBegin!\n\nQuestion: what's the weather in Paris?\nThought:"
+    hit = banks.match(signature(react), None)
+    assert hit is not None and hit.kind == "allow"
+    entry = banks.add("deny", ANALYST.format("{task}"), note="campaign X")
+    hit = banks.match(signature(ANALYST.format("what is the GDP of France?")), None)
+    assert hit is not None and (hit.kind, hit.entry_id, hit.note) == ("deny", entry.entry_id, "campaign X")
+    assert banks.match(signature("Write a haiku about the sea and the moon and the stars tonight"), None) is None
+    with pytest.raises(InvalidArgument):
+        banks.add("maybe", ANALYST)
+    with pytest.raises(InvalidArgument):
+        banks.add("deny", "too short")
+    banks.close()
+    reopened = Banks(path)  # persisted; built-ins are not seeded twice
+    assert [e.entry_id for e in reopened.entries()] == [e.entry_id for e in builtin] + [entry.entry_id]
+    reopened.remove(entry.entry_id)
+    assert reopened.match(signature(ANALYST.format("what is the GDP of France?")), None) is None
+    with pytest.raises(NotFound):
+        reopened.remove(entry.entry_id)
+    reopened.close()
+
+
+def test_batching_embedder_coalesces_concurrent_calls() -> None:
+    class Recorder:
+        model_id, dimension = "recorder", 2
+
+        def __init__(self) -> None:
+            self.calls: list[int] = []
+
+        def embed(self, texts):  # type: ignore[no-untyped-def]
+            self.calls.append(len(texts))
+            time.sleep(0.02)
+            return np.array([[len(t), 0] for t in texts], dtype=np.float32)
+
+    inner = Recorder()
+    batcher = BatchingEmbedder(inner, max_batch=8, max_wait_ms=10)
+    results: dict[int, np.ndarray] = {}
+
+    def call(i: int) -> None:
+        results[i] = batcher.embed(["x" * i])
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(1, 13)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    batcher.close()
+    assert all(results[i][0, 0] == i for i in range(1, 13))  # every caller gets its own row
+    assert len(inner.calls) < 12 and max(inner.calls) <= 8
