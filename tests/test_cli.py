@@ -4,46 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from indexer.records import PromptRecord, format_timestamp
-from promptprint.client import PromptprintClient
+from promptprint.local_server import LocalServer
 
 REPO = Path(__file__).resolve().parents[1]
 PROMPTPRINT = [sys.executable, "-m", "promptprint.cli"]
-
-
-class ServerProcess:
-    def __init__(self, data_dir: Path, tmp: Path) -> None:
-        port_file = tmp / f"port-{time.monotonic_ns()}"
-        self.log = open(tmp / "server.log", "ab")
-        self.proc = subprocess.Popen(
-            [*PROMPTPRINT, "serve", "--data-dir", str(data_dir), "--listen", "127.0.0.1:0", "--port-file", str(port_file)],
-            cwd=REPO,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            env=os.environ | {"HF_HUB_OFFLINE": "1"},
-        )
-        deadline = time.monotonic() + 60
-        while not port_file.exists():
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"server did not start: {(tmp / 'server.log').read_text()[-2000:]}")
-            time.sleep(0.1)
-        self.target = f"127.0.0.1:{port_file.read_text().strip()}"
-        with PromptprintClient(self.target) as client:
-            client.wait_until_serving(timeout=120)
-
-    def stop(self) -> int:
-        self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(timeout=60)
-        self.log.close()
-        return code
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -67,7 +38,7 @@ def test_serve_ingest_query_replay_restart(tmp_path: Path, corpus: list[PromptRe
     batch = tmp_path / "batch.jsonl"
     bad_account = json.dumps({"prompt_id": "bad-1", "account_id": "", "created_at": "2026-02-01T00:00:00Z", "text": "x"})
     _write_jsonl(batch, corpus[:120], ["{broken", bad_account])
-    server = ServerProcess(data, tmp_path)
+    server = LocalServer(data, log_path=tmp_path / "server.log").start()
     try:
         ingest = _cli("ingest", str(batch), "--target", server.target, "--no-progress")
         assert ingest.returncode == 0, ingest.stderr
@@ -98,7 +69,7 @@ def test_serve_ingest_query_replay_restart(tmp_path: Path, corpus: list[PromptRe
         assert server.stop() == 0  # SIGTERM: graceful, final snapshot written
 
     assert (data / "snapshots" / "CURRENT").exists()
-    restarted = ServerProcess(data, tmp_path)
+    restarted = LocalServer(data, log_path=tmp_path / "server.log").start()
     try:
         stats = json.loads(_cli("stats", "--target", restarted.target).stdout)
         assert stats["prompt_count"] == "160" and stats["indexed_count"] == "160"
