@@ -28,6 +28,10 @@ MIN_CORE = 6  # shingles (8+ words): shorter templates are not distinctive
 ABS_SHARED = 10
 JOIN_SHARE = 0.6
 POSTINGS_PER_SHINGLE = 8
+# A template remembers at most this many of its founder's shingles: the ones with the
+# smallest hashes (a bottom-k sample, so two prompts sharing a text sample the same
+# shingles of it). Bounds memory per template whatever the prompt's length.
+FOUNDER_SHINGLES = 64
 BUCKET_MS = 10 * 60 * 1000
 
 
@@ -113,9 +117,14 @@ class Template:
     def __init__(self, template_id: int, founder_text: str, signature: Signature) -> None:
         self.template_id = template_id
         self.founder_text = founder_text
-        self.hits = dict.fromkeys(signature.shingles, 1)
+        kept = signature.shingles
+        if len(kept) > FOUNDER_SHINGLES:
+            anchors = {a for a in (signature.head, signature.tail) if a}
+            rest = sorted(kept - anchors)[: FOUNDER_SHINGLES - len(anchors)]
+            kept = frozenset(rest) | anchors
+        self.hits = dict.fromkeys(kept, 1)
         self.members = 1
-        self.core: frozenset[int] = signature.shingles
+        self.core: frozenset[int] = kept
         self.anchors = (signature.head, signature.tail)
         self.activity = _Activity()
 
@@ -163,10 +172,14 @@ class TemplateTracker:
     Thread-safe: one lock around every operation (each is microseconds).
     """
 
-    def __init__(self, window_ms: int = 24 * 3600 * 1000) -> None:
+    def __init__(self, window_ms: int = 24 * 3600 * 1000, sweep_every: int = 4096) -> None:
         if window_ms <= 0:
             raise ValueError(f"window_ms must be positive, got {window_ms}")
+        if sweep_every < 1:
+            raise ValueError(f"sweep_every must be >= 1, got {sweep_every}")
         self._window = window_ms
+        self._sweep_every = sweep_every
+        self._since_sweep = 0
         self._templates: dict[int, Template] = {}
         self._postings: dict[int, list[int]] = {}
         self._next_id = 1
@@ -230,7 +243,7 @@ class TemplateTracker:
                 template = Template(self._next_id, event.text, signature)
                 self._templates[template.template_id] = template
                 self._next_id += 1
-                for s in shingles:
+                for s in template.core:
                     posting = self._postings.setdefault(s, [])
                     if len(posting) < POSTINGS_PER_SHINGLE:
                         posting.append(template.template_id)
@@ -241,7 +254,27 @@ class TemplateTracker:
             account = sys.intern(event.account_id)
             activity.add(event.created_at_ms, account, sys.intern(org_key(account, event.org_id)), signature.text_hash, payload_share)
             activity.expire(event.created_at_ms - self._window)
+            self._since_sweep += 1
+            if self._since_sweep >= self._sweep_every:
+                self._sweep(event.created_at_ms - self._window)
             return template.template_id
+
+    def _sweep(self, before: int) -> None:
+        """Forget one-prompt templates whose only prompt left the window: nobody reused
+        them, and ordinary traffic would otherwise grow the tracker without bound."""
+        self._since_sweep = 0
+        for tid in [t.template_id for t in self._templates.values() if t.members == 1]:
+            template = self._templates[tid]
+            template.activity.expire(before)
+            if template.activity.events:
+                continue
+            del self._templates[tid]
+            for s in template.core:
+                posting = self._postings.get(s)
+                if posting is not None and tid in posting:
+                    posting.remove(tid)
+                    if not posting:
+                        del self._postings[s]
 
     def features(self, template: Template, now_ms: int, account_id: str) -> TemplateFeatures:
         """The template's activity in [now - window, now], seen from ``account_id``."""
