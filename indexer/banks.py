@@ -158,6 +158,10 @@ class Banks:
     def match(self, sig: Signature, core: frozenset[int] | None) -> BankHit | None:
         """The entry matching a prompt (by its signature) or its template (by its core);
         the one with the largest overlap, deny winning ties."""
+        with self._lock:
+            return self._match(sig, core)
+
+    def _match(self, sig: Signature, core: frozenset[int] | None) -> BankHit | None:
         candidates: set[int] = set()
         for s in sig.shingles:
             posting = self._postings.get(s)

@@ -20,6 +20,7 @@ import collections
 import dataclasses
 import sys
 import threading
+import time
 from typing import Iterable
 
 from indexer.skeleton import Signature
@@ -33,6 +34,13 @@ POSTINGS_PER_SHINGLE = 8
 # shingles of it). Bounds memory per template whatever the prompt's length.
 FOUNDER_SHINGLES = 64
 BUCKET_MS = 10 * 60 * 1000
+# Window expiry never runs ahead of the wall clock by more than this: one prompt stamped
+# in the year 9999 must not empty every template's window for everybody else.
+MAX_CLOCK_SKEW_MS = 3600 * 1000
+
+
+def _expiry_horizon(t_ms: int) -> int:
+    return min(t_ms, int(time.time() * 1000) + MAX_CLOCK_SKEW_MS)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -253,10 +261,11 @@ class TemplateTracker:
             activity = template.activity
             account = sys.intern(event.account_id)
             activity.add(event.created_at_ms, account, sys.intern(org_key(account, event.org_id)), signature.text_hash, payload_share)
-            activity.expire(event.created_at_ms - self._window)
+            horizon = _expiry_horizon(event.created_at_ms) - self._window
+            activity.expire(horizon)
             self._since_sweep += 1
             if self._since_sweep >= self._sweep_every:
-                self._sweep(event.created_at_ms - self._window)
+                self._sweep(horizon)
             return template.template_id
 
     def _sweep(self, before: int) -> None:
@@ -280,7 +289,7 @@ class TemplateTracker:
         """The template's activity in [now - window, now], seen from ``account_id``."""
         with self._lock:
             activity = template.activity
-            activity.expire(now_ms - self._window)
+            activity.expire(_expiry_horizon(now_ms) - self._window)
             volume = len(activity.events)
             if volume:
                 last = max(activity.events[-1][0], activity.events[0][0])

@@ -152,3 +152,14 @@ def test_batching_embedder_coalesces_concurrent_calls() -> None:
     batcher.close()
     assert all(results[i][0, 0] == i for i in range(1, 13))  # every caller gets its own row
     assert len(inner.calls) < 12 and max(inner.calls) <= 8
+
+
+def test_a_prompt_from_the_far_future_does_not_empty_the_windows() -> None:
+    tracker = TemplateTracker(window_ms=60 * MIN)
+    now = int(time.time() * 1000)
+    for i in range(4):
+        _record(tracker, ANALYST.format(f"question number {i} about the history of printing"), f"a{i}", now - i * MIN)
+    _record(tracker, ANALYST.format("a question from the year 9999 about printing"), "evil", 253402300799000)
+    template = tracker.match(signature(ANALYST.format("one more question about printing presses")))
+    assert template is not None
+    assert tracker.features(template, now, "x").volume == 5
