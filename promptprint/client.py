@@ -17,35 +17,21 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Callable, Iterable, Iterator, Sequence
 
 import grpc
-from google.protobuf import duration_pb2, timestamp_pb2
+from google.protobuf import duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from indexer.records import PromptRecord
 from promptprint.v1 import fingerprint_pb2 as pb
 from promptprint.v1 import fingerprint_pb2_grpc as pb_grpc
+from promptprint.wire import to_timestamp
 
 DEFAULT_TARGET = "127.0.0.1:50051"
 _RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED)
-
-
-def _timestamp(value: datetime | int | None) -> timestamp_pb2.Timestamp | None:
-    """datetime (naive = UTC) or epoch milliseconds -> Timestamp."""
-    if value is None:
-        return None
-    ts = timestamp_pb2.Timestamp()
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=timezone.utc)
-        ts.FromDatetime(value.astimezone(timezone.utc))
-    else:
-        seconds, millis = divmod(int(value), 1000)
-        ts.seconds, ts.nanos = seconds, millis * 1_000_000
-    return ts
 
 
 def record_to_proto(record: PromptRecord) -> pb.Prompt:
@@ -53,7 +39,7 @@ def record_to_proto(record: PromptRecord) -> pb.Prompt:
         prompt_id=record.prompt_id,
         account_id=record.account_id,
         org_id=record.org_id,
-        created_at=_timestamp(record.created_at_ms),
+        created_at=to_timestamp(record.created_at_ms),
         text=record.text,
     )
 
@@ -211,7 +197,7 @@ class PromptprintClient:
         if min_similarity is not None:
             request.min_similarity = min_similarity
         if start is not None or end is not None:
-            window = pb.TimeWindow(start_time=_timestamp(start), end_time=_timestamp(end))
+            window = pb.TimeWindow(start_time=to_timestamp(start), end_time=to_timestamp(end))
             request.window.CopyFrom(window)
         return self._stub.FindNearDuplicates(request, timeout=self._timeout).hits
 
@@ -229,7 +215,7 @@ class PromptprintClient:
         example_count: int = 0,
     ) -> pb.CheckPromptResponse:
         """Fan-out of one live prompt; with ``record=True`` it is also recorded."""
-        prompt = pb.Prompt(prompt_id=prompt_id, account_id=account_id, org_id=org_id, text=text, created_at=_timestamp(created_at))
+        prompt = pb.Prompt(prompt_id=prompt_id, account_id=account_id, org_id=org_id, text=text, created_at=to_timestamp(created_at))
         request = pb.CheckPromptRequest(prompt=prompt, record=record, example_count=example_count)
         if min_similarity is not None:
             request.min_similarity = min_similarity

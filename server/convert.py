@@ -12,8 +12,9 @@ from indexer.banks import BankEntry
 from indexer.campaign_score import CampaignAssessment
 from indexer.errors import InvalidArgument
 from indexer.prompt_index import Fanout, Hit, IndexStats, IngestStatus, NearDuplicateQuery, Verdict
-from indexer.records import MAX_TIME_MS, MIN_TIME_MS, PromptRecord, validate_record
+from indexer.records import PromptRecord, validate_record, validate_time_ms
 from promptprint.v1 import fingerprint_pb2 as pb
+from promptprint.wire import ms_to_timestamp
 
 DEFAULT_K = 10
 DEFAULT_EXAMPLE_COUNT = 5
@@ -24,19 +25,7 @@ def timestamp_to_ms(ts: timestamp_pb2.Timestamp, field: str) -> int:
     """A protobuf Timestamp as epoch milliseconds; out-of-range values are refused."""
     if not 0 <= ts.nanos < _NANOS:
         raise InvalidArgument(f"{field}.nanos must be in [0, 1e9), got {ts.nanos}", reason="TIMESTAMP_MALFORMED", field=field)
-    ms = ts.seconds * 1000 + ts.nanos // 1_000_000
-    if not MIN_TIME_MS <= ms <= MAX_TIME_MS:
-        raise InvalidArgument(
-            f"{field} is out of range (must be between 1970-01-01 and 9999-12-31 UTC)",
-            reason="TIMESTAMP_OUT_OF_RANGE",
-            field=field,
-        )
-    return ms
-
-
-def ms_to_timestamp(ms: int) -> timestamp_pb2.Timestamp:
-    seconds, millis = divmod(int(ms), 1000)
-    return timestamp_pb2.Timestamp(seconds=seconds, nanos=millis * 1_000_000)
+    return validate_time_ms(ts.seconds * 1000 + ts.nanos // 1_000_000, field)
 
 
 def duration_to_ms(duration: duration_pb2.Duration, field: str) -> int:
