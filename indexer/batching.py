@@ -32,7 +32,7 @@ class BatchingEmbedder:
 
     Args:
         inner: the embedder doing the work (only ever called from the worker thread).
-        max_batch: most texts per coalesced pass (a larger single call runs alone).
+        max_batch: most texts per coalesced pass (larger calls are cut into chunks).
         max_wait_ms: longest a call waits for others to join its batch.
         max_queue: calls that may wait; further callers block until there is room.
     """
@@ -62,11 +62,16 @@ class BatchingEmbedder:
         return self._inner
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed texts; a call larger than ``max_batch`` goes in chunks, one at a time, so
+        that lookups queued meanwhile are served between the chunks of a bulk ingest."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        future: Future[np.ndarray] = Future()
-        self._queue.put((list(texts), future))
-        return future.result()
+        parts = []
+        for start in range(0, len(texts), self._max_batch):
+            future: Future[np.ndarray] = Future()
+            self._queue.put((list(texts[start : start + self._max_batch]), future))
+            parts.append(future.result())
+        return parts[0] if len(parts) == 1 else np.vstack(parts)
 
     def close(self) -> None:
         """Stop the worker after the calls already queued."""

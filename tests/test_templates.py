@@ -163,3 +163,21 @@ def test_a_prompt_from_the_far_future_does_not_empty_the_windows() -> None:
     template = tracker.match(signature(ANALYST.format("one more question about printing presses")))
     assert template is not None
     assert tracker.features(template, now, "x").volume == 5
+
+
+def test_batching_embedder_chunks_large_calls_in_order() -> None:
+    class Counter:
+        model_id, dimension = "counter", 1
+
+        def __init__(self) -> None:
+            self.calls: list[int] = []
+
+        def embed(self, texts):  # type: ignore[no-untyped-def]
+            self.calls.append(len(texts))
+            return np.array([[float(t)] for t in texts], dtype=np.float32)
+
+    inner = Counter()
+    batcher = BatchingEmbedder(inner, max_batch=8, max_wait_ms=0)
+    out = batcher.embed([str(i) for i in range(20)])
+    batcher.close()
+    assert out[:, 0].tolist() == list(range(20)) and inner.calls == [8, 8, 4]
