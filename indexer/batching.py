@@ -66,12 +66,21 @@ class BatchingEmbedder:
         that lookups queued meanwhile are served between the chunks of a bulk ingest."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        parts = []
-        for start in range(0, len(texts), self._max_batch):
-            future: Future[np.ndarray] = Future()
-            self._queue.put((list(texts[start : start + self._max_batch]), future))
-            parts.append(future.result())
-        return parts[0] if len(parts) == 1 else np.vstack(parts)
+        if len(texts) <= self._max_batch:
+            return self._submit(list(texts))
+        # Chunk by length, as sentence-transformers does inside one call: chunks of mixed
+        # lengths pad every text to the longest and cost ~2x (measured with bench.py).
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        for start in range(0, len(order), self._max_batch):
+            chunk = order[start : start + self._max_batch]
+            out[chunk] = self._submit([texts[i] for i in chunk])
+        return out
+
+    def _submit(self, texts: list[str]) -> np.ndarray:
+        future: Future[np.ndarray] = Future()
+        self._queue.put((texts, future))
+        return future.result()
 
     def close(self) -> None:
         """Stop the worker after the calls already queued."""
