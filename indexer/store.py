@@ -329,9 +329,6 @@ class RecordStore:
     def org_count(self) -> int:
         return len(self._org_codes)
 
-    def max_row_id(self) -> int:
-        return self._reader().execute("SELECT COALESCE(MAX(id), 0) FROM prompts").fetchone()[0]
-
     def close(self) -> None:
         self._writer.close()
         conn = getattr(self._local, "conn", None)

@@ -21,7 +21,6 @@ import dataclasses
 import sys
 import threading
 import time
-from typing import Iterable
 
 from indexer.skeleton import Signature
 
@@ -202,9 +201,6 @@ class TemplateTracker:
 
     def template(self, template_id: int) -> Template | None:
         return self._templates.get(template_id)
-
-    def templates(self) -> Iterable[Template]:
-        return list(self._templates.values())
 
     def _best(self, signature: Signature) -> tuple[Template | None, int]:
         shingles = signature.shingles

@@ -66,10 +66,6 @@ class IndexHolder:
     def fail(self, message: str) -> None:
         self._failure = message
 
-    @property
-    def ready(self) -> bool:
-        return self._index is not None
-
     def get(self) -> PromptIndex:
         if self._index is not None:
             return self._index
