@@ -38,7 +38,7 @@ from indexer.skeleton import Signature, signature
 from indexer.snapshot import SnapshotDirectory, load_rows, save_rows
 from indexer.store import RecordStore, StoreIdentity, text_digest, to_stored_precision
 from indexer.templates import Event, TemplateTracker
-from indexer.vector_index import HnswParams, IndexKind, VectorIndex
+from indexer.vector_index import HnswParams, IndexKind, VectorIndex, VectorStorage
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,8 @@ class IndexConfig:
         max_fanout_neighbors: most neighbours one CheckPrompt examines; past it the
             fan-out is reported as saturated (a lower bound).
         index_kind / hnsw_threshold / hnsw: FAISS index choice (see VectorIndex).
+        vector_storage: how the index holds vectors in memory: ``"fp16"`` (default; the
+            store's precision, so nothing is lost) or ``"fp32"`` (twice the memory).
         snapshot_every: new records between automatic snapshots (0 disables them;
             one is still written on close).
         campaign_threshold: campaign score at which CheckPrompt sets ``flagged``
@@ -78,6 +80,7 @@ class IndexConfig:
     index_kind: IndexKind = "auto"
     hnsw_threshold: int = 20_000
     hnsw: HnswParams = HnswParams()
+    vector_storage: VectorStorage = "fp16"
     snapshot_every: int = 50_000
     campaign_threshold: float = DEFAULT_FLAG_THRESHOLD
     template_window_ms: int = DAY_MS
@@ -230,7 +233,9 @@ class PromptIndex:
 
     def _new_vector_index(self) -> VectorIndex:
         c = self._config
-        return VectorIndex(self._identity.dimension, kind=c.index_kind, hnsw_threshold=c.hnsw_threshold, hnsw=c.hnsw)
+        return VectorIndex(
+            self._identity.dimension, kind=c.index_kind, hnsw_threshold=c.hnsw_threshold, hnsw=c.hnsw, storage=c.vector_storage
+        )
 
     # -- lifecycle ---------------------------------------------------------------------------
     @classmethod
@@ -247,7 +252,12 @@ class PromptIndex:
         if snapshot is not None:
             c = self._config
             self._vectors = VectorIndex.load(
-                snapshot.index_path, self._identity.dimension, kind=c.index_kind, hnsw_threshold=c.hnsw_threshold, hnsw=c.hnsw
+                snapshot.index_path,
+                self._identity.dimension,
+                kind=c.index_kind,
+                hnsw_threshold=c.hnsw_threshold,
+                hnsw=c.hnsw,
+                storage=c.vector_storage,
             )
             ids, accounts, orgs, created = load_rows(snapshot.rows_path)
             self._rows.add(ids, accounts, orgs, created)

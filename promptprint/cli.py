@@ -39,6 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--model", default=None, help="local sentence-transformers model dir (default: packaged all-MiniLM-L6-v2)")
     serve.add_argument("--index", choices=("auto", "flat", "hnsw"), default="auto", help="FAISS index kind (default auto)")
     serve.add_argument("--hnsw-threshold", type=int, default=20_000, help="with --index auto: size at which HNSW replaces exact search")
+    serve.add_argument("--vector-storage", choices=("fp16", "fp32"), default="fp16",
+                       help="in-memory vector precision (default fp16: the store's precision, half the RAM)")
     serve.add_argument("--snapshot-every", type=int, default=50_000, help="new records between snapshots (0 = only on shutdown)")
     serve.add_argument("--max-text-bytes", type=int, default=1 << 20, help="longest accepted prompt in bytes (default 1 MiB)")
     serve.add_argument("--workers", type=int, default=8, help="worker threads for library calls")
@@ -117,6 +119,7 @@ def _serve(args: argparse.Namespace) -> int:
             max_text_bytes=args.max_text_bytes,
             index_kind=args.index,
             hnsw_threshold=args.hnsw_threshold,
+            vector_storage=args.vector_storage,
             snapshot_every=args.snapshot_every,
             campaign_threshold=args.campaign_threshold,
             template_window_ms=int(args.template_window_hours * 3_600_000),

@@ -41,7 +41,7 @@ def test_ingest_query_restart_same_answers(index_config: IndexConfig, embedder: 
         assert stats.prompt_count == stats.indexed_count == len(corpus)
         assert stats.account_count == 17 and stats.org_count == 5
         assert stats.dimension == 384 and "all-MiniLM-L6-v2" in stats.model
-        assert stats.index_type == "IDMap,Flat" and stats.disk_bytes > 0 and stats.resident_memory_bytes > 0
+        assert stats.index_type == "IDMap,SQfp16" and stats.disk_bytes > 0 and stats.resident_memory_bytes > 0
     first.stop()
     second = ServerThread(index_config, embedder).start()
     with second.client() as client:
