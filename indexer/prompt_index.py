@@ -271,7 +271,7 @@ class PromptIndex:
             replayed += len(rows.ids)
         self._since_snapshot = replayed
         for account_id, org_id, created_at_ms, text in self._store.iter_texts():
-            self._templates.record(signature(text), Event(created_at_ms, account_id, org_id, text))
+            self._templates.record(signature(text), Event(created_at_ms, account_id, org_id))
         log.info(
             "index loaded: %d prompts (%d from snapshot, %d replayed), %d templates, in %.1fs",
             len(self._rows), len(self._rows) - replayed, replayed, len(self._templates), time.monotonic() - started,
@@ -400,7 +400,7 @@ class PromptIndex:
             self._rows.add(rows.ids, rows.accounts, rows.orgs, rows.created_at_ms)
             for i in keep:
                 r = records[i]
-                self._templates.record(signatures[i], Event(r.created_at_ms, r.account_id, r.org_id, r.text))
+                self._templates.record(signatures[i], Event(r.created_at_ms, r.account_id, r.org_id))
             self._since_snapshot += len(keep)
             if self._config.snapshot_every and self._since_snapshot >= self._config.snapshot_every:
                 self._snapshot_locked()

@@ -117,19 +117,22 @@ def _decrement(counts: dict, key: object) -> None:  # type: ignore[type-arg]
 
 
 class Template:
-    """One template: its founder, member counts per founder shingle, and its activity."""
+    """One template: its founder's shingles, member counts per shingle, and its activity.
 
-    __slots__ = ("template_id", "founder_text", "hits", "members", "core", "anchors", "activity")
+    Most prompts found a template nobody else joins, so a one-member template is kept
+    lean: ``hits`` (member counts per founder shingle) is only built by the first join.
+    """
 
-    def __init__(self, template_id: int, founder_text: str, signature: Signature) -> None:
+    __slots__ = ("template_id", "hits", "members", "core", "anchors", "activity")
+
+    def __init__(self, template_id: int, signature: Signature) -> None:
         self.template_id = template_id
-        self.founder_text = founder_text
         kept = signature.shingles
         if len(kept) > FOUNDER_SHINGLES:
             anchors = {a for a in (signature.head, signature.tail) if a}
             rest = sorted(kept - anchors)[: FOUNDER_SHINGLES - len(anchors)]
             kept = frozenset(rest) | anchors
-        self.hits = dict.fromkeys(kept, 1)
+        self.hits: dict[int, int] | None = None  # None: every founder shingle seen once
         self.members = 1
         self.core: frozenset[int] = kept
         self.anchors = (signature.head, signature.tail)
@@ -148,6 +151,8 @@ class Template:
 
     def join(self, shingles: frozenset[int]) -> None:
         hits = self.hits
+        if hits is None:
+            hits = self.hits = dict.fromkeys(self.core, 1)
         for s in shingles & hits.keys():
             hits[s] += 1
         self.members += 1
@@ -162,7 +167,6 @@ class Event:
     created_at_ms: int
     account_id: str
     org_id: str
-    text: str  # kept as the founder text when the prompt founds a template
 
 
 def org_key(account_id: str, org_id: str) -> str:
@@ -188,7 +192,9 @@ class TemplateTracker:
         self._sweep_every = sweep_every
         self._since_sweep = 0
         self._templates: dict[int, Template] = {}
-        self._postings: dict[int, list[int]] = {}
+        # shingle -> template ids founded with it; a lone id is kept as a bare int, not
+        # a one-element list (most shingles belong to one template: ~5 KB per template).
+        self._postings: dict[int, int | list[int]] = {}
         self._next_id = 1
         self._lock = threading.Lock()
 
@@ -207,8 +213,14 @@ class TemplateTracker:
         counts: dict[int, int] = {}
         postings = self._postings
         for s in shingles:
-            for tid in postings.get(s, ()):
-                counts[tid] = counts.get(tid, 0) + 1
+            posting = postings.get(s)
+            if posting is None:
+                continue
+            if isinstance(posting, int):
+                counts[posting] = counts.get(posting, 0) + 1
+            else:
+                for tid in posting:
+                    counts[tid] = counts.get(tid, 0) + 1
         best: Template | None = None
         best_key: tuple[bool, bool, float, int] | None = None
         for tid, _ in sorted(counts.items(), key=lambda kv: -kv[1])[:8]:
@@ -244,13 +256,19 @@ class TemplateTracker:
             template, _ = self._best(signature)
             payload_share = 0.0
             if template is None:
-                template = Template(self._next_id, event.text, signature)
-                self._templates[template.template_id] = template
+                template = Template(self._next_id, signature)
+                tid = template.template_id
+                self._templates[tid] = template
                 self._next_id += 1
+                postings = self._postings
                 for s in template.core:
-                    posting = self._postings.setdefault(s, [])
-                    if len(posting) < POSTINGS_PER_SHINGLE:
-                        posting.append(template.template_id)
+                    posting = postings.get(s)
+                    if posting is None:
+                        postings[s] = tid
+                    elif isinstance(posting, int):
+                        postings[s] = [posting, tid]
+                    elif len(posting) < POSTINGS_PER_SHINGLE:
+                        posting.append(tid)
             else:
                 template.join(shingles)
                 payload_share = 1.0 - len(template.core & shingles) / len(shingles)
@@ -276,10 +294,12 @@ class TemplateTracker:
             del self._templates[tid]
             for s in template.core:
                 posting = self._postings.get(s)
-                if posting is not None and tid in posting:
+                if posting == tid:
+                    del self._postings[s]
+                elif isinstance(posting, list) and tid in posting:
                     posting.remove(tid)
-                    if not posting:
-                        del self._postings[s]
+                    if len(posting) == 1:
+                        self._postings[s] = posting[0]
 
     def features(self, template: Template, now_ms: int, account_id: str) -> TemplateFeatures:
         """The template's activity in [now - window, now], seen from ``account_id``."""
