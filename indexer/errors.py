@@ -37,3 +37,7 @@ class Unavailable(PromptprintError):
 
 class FailedPrecondition(PromptprintError):
     """Stored state does not match the configuration (other model, other normalizer)."""
+
+
+class ResourceExhausted(PromptprintError):
+    """A bounded queue is full; retry with backoff (the request was not applied)."""

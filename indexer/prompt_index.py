@@ -3,16 +3,32 @@
 :class:`PromptIndex` ties the pieces together; it is what the gRPC server and the batch
 scripts drive:
 
-    normalize (canonical_text) -> embed -> record (SQLite, durable) -> index (FAISS)
+    normalize (canonical_text) -> signature + record (SQLite, durable) -> template tracker
+                                 -> embed -> index (FAISS)
 
-Durability: a prompt is acknowledged only after its SQLite transaction commits. The
-FAISS index is a cache of the store: it is snapshotted every ``snapshot_every`` new
-records and on close, and on open the snapshot is loaded and every record newer than
-its watermark is replayed from the store. A crash therefore loses nothing acknowledged;
-it only costs a longer replay.
+Two tiers (``IndexConfig.tier``, per CheckPrompt call overridable):
 
-Concurrency: lookups run in parallel; writes (ingest, snapshots) are serialized by one
-writer lock. Embedding happens outside the writer lock.
+* ``"fingerprint"`` (default): a prompt is acknowledged once its record is durable and
+  the template tracker has seen it; its transformer vector is computed *behind* the
+  acknowledgement, in batches, by one background thread (rows wait in a
+  :class:`~indexer.backlog.VectorBacklog`). CheckPrompt answers from the template
+  tracker — campaign score and the template's fan-out — without a forward pass, so it
+  costs well under a millisecond. Semantic lookups (FindNearDuplicates) see a prompt
+  once its vector is in (``IndexStats.pending_vectors`` says how far behind that is).
+* ``"semantic"``: the v1 path. Vectors are computed before the acknowledgement and
+  CheckPrompt's fan-out is the transformer near-duplicate search.
+
+Campaign detection is the same in both tiers: it only ever used the template tracker.
+
+Durability: a prompt is acknowledged only after its SQLite transaction commits, text
+included, so a pending vector is late, never lost. The FAISS index is a cache of the
+store: it is snapshotted every ``snapshot_every`` new records and on close, and on open
+the snapshot is loaded and every record newer than its watermark is replayed from the
+store (pending vectors are computed then). A crash therefore loses nothing
+acknowledged; it only costs a longer replay.
+
+Concurrency: lookups run in parallel; writes (ingest, snapshots, vectors arriving from
+the background thread) are serialized by one writer lock. Embedding happens outside it.
 """
 
 from __future__ import annotations
@@ -23,26 +39,30 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Literal, Sequence
 
 import numpy as np
 
+from indexer.backlog import VectorBacklog
 from indexer.banks import BankEntry, Banks
 from indexer.campaign_score import DEFAULT_FLAG_THRESHOLD, CampaignAssessment, assess
 from indexer.embedder import Embedder
-from indexer.errors import AlreadyExists, InvalidArgument, NotFound, PromptprintError
+from indexer.errors import AlreadyExists, InvalidArgument, NotFound, PromptprintError, ResourceExhausted
 from indexer.normalize import NORMALIZER_VERSION, canonical_text
 from indexer.records import DEFAULT_MAX_TEXT_BYTES, PromptRecord, validate_text, validate_time_ms
 from indexer.row_metadata import RowMetadata
 from indexer.skeleton import Signature, signature
 from indexer.snapshot import SnapshotDirectory, load_rows, save_rows
 from indexer.store import RecordStore, StoreIdentity, text_digest, to_stored_precision
-from indexer.templates import Event, TemplateTracker
+from indexer.templates import Event, Template, TemplateFeatures, TemplateTracker
 from indexer.vector_index import HnswParams, IndexKind, VectorIndex, VectorStorage
 
 log = logging.getLogger(__name__)
 
 DAY_MS = 24 * 3600 * 1000
+
+Tier = Literal["fingerprint", "semantic"]
+TIERS: tuple[Tier, ...] = ("fingerprint", "semantic")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,6 +89,15 @@ class IndexConfig:
         template_window_ms: sliding window of the per-template activity counters.
         builtin_allow_bank: seed a new data directory with the public agent-framework
             scaffolds (indexer.builtin_banks).
+        tier: ``"fingerprint"`` (default: vectors computed behind the acknowledgement,
+            CheckPrompt answered from the template tracker) or ``"semantic"`` (vectors
+            before the acknowledgement, CheckPrompt fan-out by transformer search). See
+            the module docstring.
+        embed_batch: most rows the background thread embeds per batch.
+        max_vector_backlog: most rows waiting for their vector; past it a fingerprint-tier
+            write waits up to ``backlog_wait_s`` for room and then fails with
+            RESOURCE_EXHAUSTED (nothing is recorded), so memory stays bounded when
+            prompts arrive faster than the transformer can embed them.
     """
 
     data_dir: Path
@@ -85,8 +114,20 @@ class IndexConfig:
     campaign_threshold: float = DEFAULT_FLAG_THRESHOLD
     template_window_ms: int = DAY_MS
     builtin_allow_bank: bool = True
+    tier: Tier = "fingerprint"
+    embed_batch: int = 64
+    max_vector_backlog: int = 250_000
+    backlog_wait_s: float = 5.0
 
     def __post_init__(self) -> None:
+        if self.tier not in TIERS:
+            raise ValueError(f"tier must be one of {', '.join(TIERS)}, got {self.tier!r}")
+        if self.embed_batch < 1:
+            raise ValueError(f"embed_batch must be >= 1, got {self.embed_batch}")
+        if self.max_vector_backlog < 1:
+            raise ValueError(f"max_vector_backlog must be >= 1, got {self.max_vector_backlog}")
+        if self.backlog_wait_s < 0:
+            raise ValueError(f"backlog_wait_s must be >= 0, got {self.backlog_wait_s}")
         if not 0.0 <= self.campaign_threshold <= 1.0:
             raise ValueError(f"campaign_threshold must be in [0, 1], got {self.campaign_threshold}")
         if self.template_window_ms <= 0:
@@ -156,7 +197,12 @@ class NearDuplicateQuery:
 
 @dataclasses.dataclass(frozen=True)
 class Fanout:
-    """Near-duplicates of a checked prompt in its window, across accounts and orgs."""
+    """Near-duplicates of a checked prompt in its window, across accounts and orgs.
+
+    In the semantic tier they are the transformer neighbours above the similarity
+    threshold; in the fingerprint tier, the prompts of the template the checked prompt
+    matches (``max_similarity`` is then the share of the template's constant part that
+    the prompt contains)."""
 
     matching_prompts: int
     distinct_accounts: int
@@ -181,6 +227,7 @@ class Verdict:
     window_start_ms: int
     window_end_ms: int
     campaign: CampaignAssessment
+    tier: Tier = "semantic"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -198,6 +245,7 @@ class IndexStats:
     snapshot_watermark: int
     snapshot_time_unix: float | None
     template_count: int
+    pending_vectors: int = 0
 
 
 def _check_similarity(value: float, field: str) -> float:
@@ -225,7 +273,11 @@ class PromptIndex:
         self._templates = TemplateTracker(config.template_window_ms)
         self._vectors = self._new_vector_index()
         self._rows = RowMetadata()
+        self._backlog = VectorBacklog(self._identity.dimension)
         self._write_lock = threading.Lock()
+        self._backlog_changed = threading.Condition(threading.Lock())
+        self._stopping = threading.Event()
+        self._vectorizer: threading.Thread | None = None
         self._since_snapshot = 0
         self._snapshot_watermark = 0
         self._snapshot_time: float | None = None
@@ -243,6 +295,8 @@ class PromptIndex:
         """Open the data directory: load the snapshot, replay newer records."""
         index = cls(config, embedder)
         index._load()
+        index._vectorizer = threading.Thread(target=index._vectorize_forever, name="promptprint-vectorizer", daemon=True)
+        index._vectorizer.start()
         return index
 
     def _load(self) -> None:
@@ -266,21 +320,26 @@ class PromptIndex:
             self._snapshot_time = snapshot.manifest.created_at_unix
         replayed = 0
         for rows in self._store.iter_rows(after_row_id=watermark):
-            self._vectors.add(rows.ids, rows.vectors)
-            self._rows.add(rows.ids, rows.accounts, rows.orgs, rows.created_at_ms)
+            self._backlog.append(rows)
+            self._index_ready_rows()  # no snapshot while loading: the vectorizer is not running yet
             replayed += len(rows.ids)
-        self._since_snapshot = replayed
-        for account_id, org_id, created_at_ms, text in self._store.iter_texts():
-            self._templates.record(signature(text), Event(created_at_ms, account_id, org_id))
+        for row_id, account_id, org_id, created_at_ms, text in self._store.iter_texts():
+            self._templates.record(signature(text), Event(created_at_ms, account_id, org_id, row_id))
         log.info(
-            "index loaded: %d prompts (%d from snapshot, %d replayed), %d templates, in %.1fs",
-            len(self._rows), len(self._rows) - replayed, replayed, len(self._templates), time.monotonic() - started,
+            "index loaded: %d prompts (%d from snapshot, %d replayed, %d waiting for vectors), %d templates, in %.1fs",
+            len(self), len(self._rows) - replayed + len(self._backlog), replayed, self._backlog.pending,
+            len(self._templates), time.monotonic() - started,
         )
 
     def close(self) -> None:
         """Write a final snapshot (when anything changed) and close the store."""
         if self._closed:
             return
+        self._stopping.set()
+        with self._backlog_changed:
+            self._backlog_changed.notify_all()
+        if self._vectorizer is not None:
+            self._vectorizer.join()
         if self._since_snapshot:
             self.snapshot()
         self._banks.close()
@@ -317,7 +376,68 @@ class PromptIndex:
         return self._embedder
 
     def __len__(self) -> int:
-        return len(self._rows)
+        """Recorded prompts, those still waiting for their vector included."""
+        return len(self._rows) + len(self._backlog)
+
+    @property
+    def pending_vectors(self) -> int:
+        """Recorded prompts whose transformer vector is not computed yet."""
+        return self._backlog.pending
+
+    def wait_indexed(self, timeout_s: float | None = None) -> bool:
+        """Block until every recorded prompt is in the vector index (what a batch job or
+        a test does before semantic lookups). Returns False on timeout."""
+        with self._backlog_changed:
+            return self._backlog_changed.wait_for(lambda: not len(self._backlog) or self._stopping.is_set(), timeout_s)
+
+    # -- the vector backlog --------------------------------------------------------------------
+    def _index_ready_rows(self) -> None:
+        """Move the oldest rows whose vectors are ready into FAISS (caller holds the
+        writer lock, or is _load before any other thread exists)."""
+        ready = self._backlog.pop_ready()
+        if ready is not None:
+            self._vectors.add(ready.ids, ready.vectors)
+            self._rows.add(ready.ids, ready.accounts, ready.orgs, ready.created_at_ms)
+            self._since_snapshot += len(ready)
+            every = self._config.snapshot_every
+            if self._vectorizer is not None and every and self._since_snapshot >= every:
+                self._snapshot_locked()  # snapshots follow the index, not the store
+        with self._backlog_changed:
+            self._backlog_changed.notify_all()
+
+    def _vectorize_forever(self) -> None:
+        """The background half of the fingerprint tier: embed pending rows oldest first,
+        store their vectors durably, then index them."""
+        while not self._stopping.is_set():
+            with self._write_lock:
+                ids = self._backlog.next_pending(self._config.embed_batch)
+            if not ids:
+                with self._backlog_changed:
+                    self._backlog_changed.wait_for(lambda: self._backlog.pending > 0 or self._stopping.is_set(), 1.0)
+                continue
+            try:
+                texts = self._store.fetch(ids, with_text=True)
+                vectors = self.fingerprint([texts[i].text or "" for i in ids])
+                with self._write_lock:
+                    stored = self._store.set_vectors(np.asarray(ids, dtype=np.int64), vectors)
+                    self._backlog.fill(np.asarray(ids, dtype=np.int64), stored)
+                    self._index_ready_rows()
+            except Exception:  # keep going: the rows stay pending and are retried
+                log.exception("embedding %d pending rows failed; retrying in 1 s", len(ids))
+                self._stopping.wait(1.0)
+
+    def _wait_for_backlog_room(self) -> None:
+        limit = self._config.max_vector_backlog
+        if len(self._backlog) < limit:
+            return
+        with self._backlog_changed:
+            room = self._backlog_changed.wait_for(lambda: len(self._backlog) < limit, self._config.backlog_wait_s)
+        if not room:
+            raise ResourceExhausted(
+                f"{len(self._backlog):,} recorded prompts are waiting for their vectors (limit {limit:,}); "
+                "prompts arrive faster than the embedder keeps up: retry with backoff",
+                reason="VECTOR_BACKLOG_FULL",
+            )
 
     # -- fingerprints ------------------------------------------------------------------------
     def fingerprint(self, texts: Sequence[str]) -> np.ndarray:
@@ -330,6 +450,8 @@ class PromptIndex:
         records: Sequence[PromptRecord],
         vectors: np.ndarray | None = None,
         signatures: Sequence[Signature] | None = None,
+        *,
+        tier: Tier | None = None,
     ) -> list[IngestOutcome]:
         """Record valid prompts; idempotent on prompt_id. Durable when this returns.
 
@@ -340,8 +462,10 @@ class PromptIndex:
         Args:
             records: validated records (see indexer.records.validate_record).
             vectors: their fingerprints, when the caller already has them (CheckPrompt
-                embeds before it records); computed here otherwise.
+                embeds before it records); otherwise computed here (semantic tier) or
+                behind the acknowledgement (fingerprint tier).
             signatures: their template signatures, likewise.
+            tier: overrides ``IndexConfig.tier`` for this call.
         """
         if not records:
             return []
@@ -360,7 +484,13 @@ class PromptIndex:
         positions = list(fresh.values())
         if positions:
             new_records = [records[p] for p in positions]
-            new_vectors = vectors[positions] if vectors is not None else self.fingerprint([r.text for r in new_records])
+            if vectors is not None:
+                new_vectors: np.ndarray | None = vectors[positions]
+            elif (tier or self._config.tier) == "semantic":
+                new_vectors = self.fingerprint([r.text for r in new_records])
+            else:
+                new_vectors = None
+                self._wait_for_backlog_room()
             new_signatures = [signatures[p] for p in positions] if signatures is not None else [signature(r.text) for r in new_records]
             self._record(new_records, new_vectors, new_signatures, positions, outcomes)
         return [o if o is not None else IngestOutcome(IngestStatus.RECORDED) for o in outcomes]
@@ -381,7 +511,7 @@ class PromptIndex:
     def _record(
         self,
         records: list[PromptRecord],
-        vectors: np.ndarray,
+        vectors: np.ndarray | None,
         signatures: list[Signature],
         positions: list[int],
         outcomes: list[IngestOutcome | None],
@@ -395,15 +525,12 @@ class PromptIndex:
                     outcomes[positions[i]] = self._replay_outcome(record, raced[record.prompt_id][1])
             if not keep:
                 return
-            rows = self._store.insert([records[i] for i in keep], vectors[keep])
-            self._vectors.add(rows.ids, rows.vectors)
-            self._rows.add(rows.ids, rows.accounts, rows.orgs, rows.created_at_ms)
-            for i in keep:
+            rows = self._store.insert([records[i] for i in keep], vectors[keep] if vectors is not None else None)
+            self._backlog.append(rows)
+            self._index_ready_rows()
+            for i, row_id in zip(keep, rows.ids.tolist()):
                 r = records[i]
-                self._templates.record(signatures[i], Event(r.created_at_ms, r.account_id, r.org_id))
-            self._since_snapshot += len(keep)
-            if self._config.snapshot_every and self._since_snapshot >= self._config.snapshot_every:
-                self._snapshot_locked()
+                self._templates.record(signatures[i], Event(r.created_at_ms, r.account_id, r.org_id, row_id))
 
     # -- reads -------------------------------------------------------------------------------
     def _neighbours(
@@ -453,7 +580,8 @@ class PromptIndex:
             found = self._store.vector_of(query.prompt_id or "")
             if found is None:
                 raise NotFound(f"no prompt with prompt_id {query.prompt_id!r}", reason="PROMPT_NOT_FOUND", field="prompt_id")
-            self_row, vector = found
+            self_row, stored_vector, text = found
+            vector = stored_vector if stored_vector is not None else self.fingerprint([text])[0]
         exclude_account = self._store.account_code(query.exclude_account_id) if query.exclude_account_id else None
         exclude_org = self._store.org_code(query.exclude_org_id) if query.exclude_org_id else None
 
@@ -491,9 +619,17 @@ class PromptIndex:
         min_similarity: float | None = None,
         lookback_ms: int | None = None,
         example_count: int = 5,
+        tier: Tier | None = None,
     ) -> Verdict:
-        """Fan-out of one live prompt, optionally recording it (after the lookup, so the
-        prompt never counts itself)."""
+        """Fan-out and campaign score of one live prompt, optionally recording it (after
+        the lookup, so the prompt never counts itself).
+
+        ``tier`` (default ``IndexConfig.tier``) picks the fan-out: the template's
+        prompts in the template window (fingerprint: no forward pass) or the transformer
+        neighbours above ``min_similarity`` in ``lookback_ms`` (semantic)."""
+        tier = tier or self._config.tier
+        if tier not in TIERS:
+            raise InvalidArgument(f"tier must be one of {', '.join(TIERS)}, got {tier!r}", reason="TIER_UNKNOWN", field="tier")
         threshold = (
             self._config.default_min_similarity if min_similarity is None else _check_similarity(min_similarity, "min_similarity")
         )
@@ -504,11 +640,30 @@ class PromptIndex:
             raise InvalidArgument(
                 f"example_count must be in 0..100, got {example_count}", reason="EXAMPLE_COUNT_OUT_OF_RANGE", field="example_count"
             )
-        end = record.created_at_ms
-        start = max(0, end - lookback)
-        vector = self.fingerprint([record.text])
         sig = signature(record.text)
-        campaign = self.assess_campaign(record, sig)
+        template, features = self._template_view(record, sig)
+        campaign = self._assess(sig, template, features)
+        vector: np.ndarray | None = None
+        if tier == "semantic":
+            vector = self.fingerprint([record.text])
+            end = record.created_at_ms
+            start = max(0, end - lookback)
+            fanout, examples = self._semantic_fanout(record, vector[0], threshold, start, end, example_count)
+        else:
+            end = record.created_at_ms
+            start = max(0, end - self._config.template_window_ms)
+            fanout, examples = self._template_fanout(record, sig, template, features, example_count)
+        recorded: IngestStatus | None = None
+        if store:
+            outcome = self.ingest([record], vector, [sig], tier=tier)[0]
+            if outcome.error is not None:
+                raise outcome.error
+            recorded = outcome.status
+        return Verdict(record.prompt_id, recorded, fanout, examples, threshold, start, end, campaign, tier)
+
+    def _semantic_fanout(
+        self, record: PromptRecord, vector: np.ndarray, threshold: float, start: int, end: int, example_count: int
+    ) -> tuple[Fanout, list[Hit]]:
         own = self._store.existing([record.prompt_id]) if record.prompt_id else {}
         self_row = own[record.prompt_id][0] if own else -1
         own_account = self._store.account_code(record.account_id) if record.account_id else None
@@ -517,8 +672,7 @@ class PromptIndex:
         def accept(ids: np.ndarray, accounts: np.ndarray, orgs: np.ndarray, created: np.ndarray) -> np.ndarray:
             return (ids != self_row) & (created >= start) & (created <= end)
 
-        cap = self._config.max_fanout_neighbors
-        ids, sims, saturated = self._neighbours(vector[0], accept, threshold, None, cap)
+        ids, sims, saturated = self._neighbours(vector, accept, threshold, None, self._config.max_fanout_neighbors)
         fanout = self._fanout(ids, sims, saturated, own_account, own_org)
         examples: list[Hit] = []
         if example_count and len(ids):
@@ -528,22 +682,60 @@ class PromptIndex:
                 for i, s in zip(ids[:example_count].tolist(), sims[:example_count].tolist())
                 if (r := rows.get(i)) is not None
             ]
-        recorded: IngestStatus | None = None
-        if store:
-            outcome = self.ingest([record], vector, [sig])[0]
-            if outcome.error is not None:
-                raise outcome.error
-            recorded = outcome.status
-        return Verdict(record.prompt_id, recorded, fanout, examples, threshold, start, end, campaign)
+        return fanout, examples
+
+    def _template_fanout(
+        self, record: PromptRecord, sig: Signature, template: Template | None, features: TemplateFeatures | None, example_count: int
+    ) -> tuple[Fanout, list[Hit]]:
+        """The fingerprint tier's fan-out: the matched template's prompts in its window.
+        Similarity is the share of the template's constant part the prompt contains."""
+        if template is None or features is None or not features.volume:
+            return Fanout(0, 0, 0, 0, 0, None, None, 0.0, False), []
+        share = template.shared(sig.shingles) / max(1, len(template.core))
+        fanout = Fanout(
+            matching_prompts=features.volume,
+            distinct_accounts=features.accounts,
+            distinct_other_accounts=features.other_accounts,
+            distinct_orgs=features.named_orgs,
+            distinct_other_orgs=features.other_named_orgs,
+            first_seen_ms=features.first_seen_ms,
+            last_seen_ms=features.last_seen_ms,
+            max_similarity=share,
+            saturated=False,
+        )
+        examples: list[Hit] = []
+        if example_count:
+            ids = [i for i in self._templates.recent_rows(template, example_count + 1) if i][:example_count]
+            rows = self._store.fetch(ids)
+            examples = [
+                Hit(r.prompt_id, r.account_id, r.org_id, r.created_at_ms, share)
+                for i in ids
+                if (r := rows.get(i)) is not None and r.prompt_id != record.prompt_id
+            ][:example_count]
+        return fanout, examples
+
+    def _template_view(self, record: PromptRecord, sig: Signature) -> tuple[Template | None, TemplateFeatures | None]:
+        """The template a prompt matches and its activity before the prompt (a prompt_id
+        checked again after it was recorded is left out of its own counts)."""
+        template = self._templates.match(sig)
+        if template is None:
+            return None, None
+        own = self._store.existing([record.prompt_id]) if record.prompt_id else {}
+        own_row = own[record.prompt_id][0] if own else 0
+        features = self._templates.features(
+            template, record.created_at_ms, record.account_id, record.org_id, exclude_row_id=own_row
+        )
+        return template, features
+
+    def _assess(self, sig: Signature, template: Template | None, features: TemplateFeatures | None) -> CampaignAssessment:
+        bank = self._banks.match(sig, template.core if template else None)
+        return assess(features, bank, threshold=self._config.campaign_threshold, window_ms=self._config.template_window_ms)
 
     def assess_campaign(self, record: PromptRecord, sig: Signature | None = None) -> CampaignAssessment:
         """Campaign score of a prompt from its template's activity before the prompt
         (the prompt itself is not counted), with bank matches applied."""
         sig = sig if sig is not None else signature(record.text)
-        template = self._templates.match(sig)
-        features = self._templates.features(template, record.created_at_ms, record.account_id) if template else None
-        bank = self._banks.match(sig, template.core if template else None)
-        return assess(features, bank, threshold=self._config.campaign_threshold, window_ms=self._config.template_window_ms)
+        return self._assess(sig, *self._template_view(record, sig))
 
     # -- banks -------------------------------------------------------------------------------
     def add_bank_entry(self, kind: str, text: str, note: str = "") -> BankEntry:
@@ -582,7 +774,7 @@ class PromptIndex:
         data_dir = Path(self._config.data_dir)
         disk = sum(p.stat().st_size for p in data_dir.rglob("*") if p.is_file())
         return IndexStats(
-            prompt_count=len(self._rows),
+            prompt_count=len(self),
             indexed_count=len(self._vectors),
             account_count=self._store.account_count(),
             org_count=self._store.org_count(),
@@ -595,4 +787,5 @@ class PromptIndex:
             snapshot_watermark=self._snapshot_watermark,
             snapshot_time_unix=self._snapshot_time,
             template_count=len(self._templates),
+            pending_vectors=self._backlog.pending,
         )

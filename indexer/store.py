@@ -6,6 +6,11 @@ acknowledged batch. The store keeps the original text, the metadata and the
 fingerprint vector (float16, half the disk of float32, cosine error ~1e-4), so the
 in-memory index can always be rebuilt from it without re-embedding.
 
+A record may be stored before its vector exists (the fast path embeds behind the
+acknowledgement): its ``vector`` is then an empty blob, *pending*, filled in later by
+:meth:`RecordStore.set_vectors`. The text is durable either way, so a pending vector is
+only ever late, never lost: a restart finds pending rows and embeds them.
+
 Row ids (``prompts.id``) double as FAISS ids. Accounts and orgs are interned into small
 integer codes (``accounts.id``, ``orgs.id``; org code 0 means "no org") so the server can
 keep per-prompt metadata in compact arrays.
@@ -81,10 +86,21 @@ class IndexRows:
     """A batch of rows in the form the in-memory index wants them."""
 
     ids: np.ndarray  # int64
-    vectors: np.ndarray  # float32, (n, dimension)
+    vectors: np.ndarray  # float32, (n, dimension); zero rows where pending
     accounts: np.ndarray  # int32 account codes
     orgs: np.ndarray  # int32 org codes, 0 = none
     created_at_ms: np.ndarray  # int64
+    pending: np.ndarray  # bool: the row's vector is not computed yet
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def take(self, selector: slice | np.ndarray) -> "IndexRows":
+        """The rows picked by a slice or index array."""
+        return IndexRows(
+            self.ids[selector], self.vectors[selector], self.accounts[selector], self.orgs[selector],
+            self.created_at_ms[selector], self.pending[selector],
+        )
 
 
 def text_digest(text: str) -> bytes:
@@ -171,12 +187,16 @@ class RecordStore:
         return self._path
 
     # -- writes ----------------------------------------------------------------------------
-    def insert(self, records: Sequence[PromptRecord], vectors: np.ndarray) -> IndexRows:
-        """Insert new records with their vectors in one transaction; durable on return.
+    def insert(self, records: Sequence[PromptRecord], vectors: np.ndarray | None) -> IndexRows:
+        """Insert new records in one transaction; durable on return.
 
-        The caller has checked that no prompt_id exists yet (under its writer lock).
-        Returns the rows as the index should add them (vectors at stored precision).
+        ``vectors=None`` stores the records with their vectors pending (see the module
+        docstring). The caller has checked that no prompt_id exists yet (under its writer
+        lock). Returns the rows as the index should add them (vectors at stored precision).
         """
+        pending = vectors is None
+        if vectors is None:
+            vectors = np.zeros((len(records), self._identity.dimension), dtype=np.float32)
         if len(records) != len(vectors):
             raise ValueError(f"{len(records)} records but {len(vectors)} vectors")
         stored = np.ascontiguousarray(vectors, dtype=np.float32).astype(VECTOR_DTYPE)
@@ -207,7 +227,7 @@ class RecordStore:
                         record.created_at_ms,
                         text_digest(record.text),
                         record.text,
-                        vector.tobytes(),
+                        b"" if pending else vector.tobytes(),
                     ),
                 ).lastrowid
                 ids.append(row)
@@ -224,7 +244,25 @@ class RecordStore:
             accounts=np.asarray(accounts, dtype=np.int32),
             orgs=np.asarray(orgs, dtype=np.int32),
             created_at_ms=np.asarray([r.created_at_ms for r in records], dtype=np.int64),
+            pending=np.full(len(ids), pending, dtype=bool),
         )
+
+    def set_vectors(self, row_ids: np.ndarray, vectors: np.ndarray) -> np.ndarray:
+        """Fill in pending vectors, in one transaction; durable on return. Returns the
+        vectors at stored precision (what the index must hold)."""
+        stored = np.ascontiguousarray(vectors, dtype=np.float32).astype(VECTOR_DTYPE)
+        if len(row_ids) != len(stored):
+            raise ValueError(f"{len(row_ids)} row ids but {len(stored)} vectors")
+        with self._transaction() as conn:
+            conn.executemany(
+                "UPDATE prompts SET vector = ? WHERE id = ?",
+                [(v.tobytes(), int(i)) for i, v in zip(row_ids, stored)],
+            )
+        return stored.astype(np.float32)
+
+    def pending_count(self) -> int:
+        """Rows whose vector is not computed yet."""
+        return int(self._reader().execute("SELECT count(*) FROM prompts WHERE length(vector) = 0").fetchone()[0])
 
     # -- reads -----------------------------------------------------------------------------
     def existing(self, prompt_ids: Sequence[str]) -> dict[str, tuple[int, bytes]]:
@@ -241,12 +279,14 @@ class RecordStore:
                 found[prompt_id] = (row_id, digest)
         return found
 
-    def vector_of(self, prompt_id: str) -> tuple[int, np.ndarray] | None:
-        """Row id and stored vector (float32) of a recorded prompt, or None."""
-        row = self._reader().execute("SELECT id, vector FROM prompts WHERE prompt_id = ?", (prompt_id,)).fetchone()
+    def vector_of(self, prompt_id: str) -> tuple[int, np.ndarray | None, str] | None:
+        """Row id, stored vector (float32; None while pending) and text of a recorded
+        prompt, or None."""
+        row = self._reader().execute("SELECT id, vector, text FROM prompts WHERE prompt_id = ?", (prompt_id,)).fetchone()
         if row is None:
             return None
-        return row[0], np.frombuffer(row[1], dtype=VECTOR_DTYPE).astype(np.float32)
+        vector = np.frombuffer(row[1], dtype=VECTOR_DTYPE).astype(np.float32) if row[1] else None
+        return row[0], vector, row[2]
 
     def fetch(self, row_ids: Sequence[int], *, with_text: bool = False) -> dict[int, StoredPrompt]:
         """Display fields of the given rows (missing ids are simply absent)."""
@@ -271,7 +311,8 @@ class RecordStore:
         return out
 
     def iter_rows(self, after_row_id: int = 0, batch_size: int = 10_000) -> Iterator[IndexRows]:
-        """All rows with id > after_row_id, in id order, in batches: the replay source."""
+        """All rows with id > after_row_id, in id order, in batches: the replay source
+        (pending rows included, flagged in ``pending``)."""
         conn = self._connect()
         try:
             last = after_row_id
@@ -283,29 +324,33 @@ class RecordStore:
                 if not rows:
                     return
                 last = rows[-1][0]
-                vectors = np.frombuffer(b"".join(r[4] for r in rows), dtype=VECTOR_DTYPE)
+                pending = np.fromiter((not r[4] for r in rows), dtype=bool, count=len(rows))
+                width = self._identity.dimension * VECTOR_DTYPE.itemsize
+                blob = b"".join(r[4] or bytes(width) for r in rows)
+                vectors = np.frombuffer(blob, dtype=VECTOR_DTYPE)
                 yield IndexRows(
                     ids=np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows)),
                     vectors=vectors.reshape(len(rows), self._identity.dimension).astype(np.float32),
                     accounts=np.fromiter((r[1] for r in rows), dtype=np.int32, count=len(rows)),
                     orgs=np.fromiter((r[2] for r in rows), dtype=np.int32, count=len(rows)),
                     created_at_ms=np.fromiter((r[3] for r in rows), dtype=np.int64, count=len(rows)),
+                    pending=pending,
                 )
         finally:
             conn.close()
 
-    def iter_texts(self, batch_size: int = 10_000) -> Iterator[tuple[str, str, int, str]]:
-        """(account_id, org_id, created_at_ms, text) of every row in created_at order: the
-        replay source of the template tracker, whose windows need time order."""
+    def iter_texts(self, batch_size: int = 10_000) -> Iterator[tuple[int, str, str, int, str]]:
+        """(row id, account_id, org_id, created_at_ms, text) of every row in created_at
+        order: the replay source of the template tracker, whose windows need time order."""
         conn = self._connect()
         try:
-            cursor = conn.execute("SELECT account, org, created_at_ms, text FROM prompts ORDER BY created_at_ms, id")
+            cursor = conn.execute("SELECT id, account, org, created_at_ms, text FROM prompts ORDER BY created_at_ms, id")
             while True:
                 rows = cursor.fetchmany(batch_size)
                 if not rows:
                     return
-                for account, org, created, text in rows:
-                    yield self.account_name(account), self.org_name(org), created, text
+                for row_id, account, org, created, text in rows:
+                    yield row_id, self.account_name(account), self.org_name(org), created, text
         finally:
             conn.close()
 

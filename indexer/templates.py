@@ -53,6 +53,8 @@ class TemplateFeatures:
     accounts: int  # distinct accounts in the window
     other_accounts: int  # ... other than the checking account
     orgs: int  # distinct orgs (an account without org counts as its own)
+    named_orgs: int  # distinct orgs, accounts without org not counted
+    other_named_orgs: int  # ... other than the checking org
     repeat_accounts: int  # accounts with 2+ prompts of it in the window
     distinct_texts: int  # distinct canonical texts in the window
     top_org_volume: int  # prompts of the busiest org in the window
@@ -65,24 +67,28 @@ class TemplateFeatures:
 class _Activity:
     """Sliding-window counters of one template."""
 
-    __slots__ = ("events", "accounts", "orgs", "texts", "repeat", "buckets", "payload")
+    __slots__ = ("events", "accounts", "orgs", "named_orgs", "texts", "repeat", "buckets", "payload")
 
     def __init__(self) -> None:
-        self.events: collections.deque[tuple[int, str, str, int, float]] = collections.deque()
+        # (created_at_ms, account, org key, text hash, payload share, row id)
+        self.events: collections.deque[tuple[int, str, str, int, float, int]] = collections.deque()
         self.payload = 0.0
         self.accounts: dict[str, int] = {}
         self.orgs: dict[str, int] = {}
+        self.named_orgs = 0  # keys of self.orgs that are real orgs
         self.texts: dict[int, int] = {}
         self.repeat = 0
         self.buckets: dict[int, dict[str, int]] = {}
 
-    def add(self, t: int, account: str, org: str, text_hash: int, payload_share: float) -> None:
-        self.events.append((t, account, org, text_hash, payload_share))
+    def add(self, t: int, account: str, org: str, text_hash: int, payload_share: float, row_id: int) -> None:
+        self.events.append((t, account, org, text_hash, payload_share, row_id))
         self.payload += payload_share
         n = self.accounts.get(account, 0) + 1
         self.accounts[account] = n
         if n == 2:
             self.repeat += 1
+        if org not in self.orgs and not org.startswith("\x00"):
+            self.named_orgs += 1
         self.orgs[org] = self.orgs.get(org, 0) + 1
         self.texts[text_hash] = self.texts.get(text_hash, 0) + 1
         bucket = self.buckets.setdefault(t // BUCKET_MS, {})
@@ -90,7 +96,7 @@ class _Activity:
 
     def expire(self, before: int) -> None:
         while self.events and self.events[0][0] < before:
-            t, account, org, text_hash, payload_share = self.events.popleft()
+            t, account, org, text_hash, payload_share, _ = self.events.popleft()
             self.payload -= payload_share
             n = self.accounts[account] - 1
             if n == 1:
@@ -100,6 +106,8 @@ class _Activity:
             else:
                 del self.accounts[account]
             _decrement(self.orgs, org)
+            if org not in self.orgs and not org.startswith("\x00"):
+                self.named_orgs -= 1
             _decrement(self.texts, text_hash)
             bucket = self.buckets.get(t // BUCKET_MS)
             if bucket is not None:
@@ -167,6 +175,7 @@ class Event:
     created_at_ms: int
     account_id: str
     org_id: str
+    row_id: int = 0  # the record store's row (0: not stored, e.g. in offline replays)
 
 
 def org_key(account_id: str, org_id: str) -> str:
@@ -274,7 +283,10 @@ class TemplateTracker:
                 payload_share = 1.0 - len(template.core & shingles) / len(shingles)
             activity = template.activity
             account = sys.intern(event.account_id)
-            activity.add(event.created_at_ms, account, sys.intern(org_key(account, event.org_id)), signature.text_hash, payload_share)
+            activity.add(
+                event.created_at_ms, account, sys.intern(org_key(account, event.org_id)), signature.text_hash,
+                payload_share, event.row_id,
+            )
             horizon = _expiry_horizon(event.created_at_ms) - self._window
             activity.expire(horizon)
             self._since_sweep += 1
@@ -301,8 +313,19 @@ class TemplateTracker:
                     if len(posting) == 1:
                         self._postings[s] = posting[0]
 
-    def features(self, template: Template, now_ms: int, account_id: str) -> TemplateFeatures:
-        """The template's activity in [now - window, now], seen from ``account_id``."""
+    def recent_rows(self, template: Template, limit: int) -> list[int]:
+        """Row ids of the template's latest prompts in its window, newest first."""
+        with self._lock:
+            events = template.activity.events
+            return [events[i][5] for i in range(len(events) - 1, max(-1, len(events) - 1 - limit), -1) if events[i][5]]
+
+    def features(
+        self, template: Template, now_ms: int, account_id: str, org_id: str = "", *, exclude_row_id: int = 0
+    ) -> TemplateFeatures:
+        """The template's activity in [now - window, now], seen from ``account_id`` (of
+        ``org_id``). ``exclude_row_id``: a prompt checked again after it was recorded
+        (a replay) is left out of the counts, so it never counts itself (first/last
+        seen and the burst bucket still include it)."""
         with self._lock:
             activity = template.activity
             activity.expire(_expiry_horizon(now_ms) - self._window)
@@ -316,19 +339,37 @@ class TemplateTracker:
                 first = last = None
                 top_org = burst = 0
             accounts = len(activity.accounts)
+            other_accounts = accounts - (1 if account_id in activity.accounts else 0)
+            orgs, named_orgs, repeat = len(activity.orgs), activity.named_orgs, activity.repeat
+            texts, payload = len(activity.texts), activity.payload
+            own = next((e for e in reversed(activity.events) if e[5] == exclude_row_id), None) if exclude_row_id else None
+            own_org_events = 1 if own is not None and own[2] == org_id else 0
+            if own is not None:
+                _, account, org, text_hash, share, _ = own
+                volume -= 1
+                payload -= share
+                n = activity.accounts[account]
+                accounts -= n == 1
+                repeat -= n == 2
+                if activity.orgs[org] == 1:
+                    orgs -= 1
+                    named_orgs -= not org.startswith("\x00")
+                texts -= activity.texts[text_hash] == 1
             return TemplateFeatures(
                 template_id=template.template_id,
                 core_size=len(template.core),
-                members_total=template.members,
+                members_total=template.members - (own is not None),
                 volume=volume,
                 accounts=accounts,
-                other_accounts=accounts - (1 if account_id in activity.accounts else 0),
-                orgs=len(activity.orgs),
-                repeat_accounts=activity.repeat,
-                distinct_texts=len(activity.texts),
+                other_accounts=other_accounts,
+                orgs=orgs,
+                named_orgs=named_orgs,
+                other_named_orgs=named_orgs - (1 if org_id and activity.orgs.get(org_id, 0) > own_org_events else 0),
+                repeat_accounts=repeat,
+                distinct_texts=texts,
                 top_org_volume=top_org,
                 burst_accounts=burst,
-                payload_share=activity.payload / volume if volume else 0.0,
-                first_seen_ms=first,
-                last_seen_ms=last,
+                payload_share=payload / volume if volume > 0 else 0.0,
+                first_seen_ms=first if volume > 0 else None,
+                last_seen_ms=last if volume > 0 else None,
             )

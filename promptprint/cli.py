@@ -39,6 +39,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--model", default=None, help="local sentence-transformers model dir (default: packaged all-MiniLM-L6-v2)")
     serve.add_argument("--index", choices=("auto", "flat", "hnsw"), default="auto", help="FAISS index kind (default auto)")
     serve.add_argument("--hnsw-threshold", type=int, default=20_000, help="with --index auto: size at which HNSW replaces exact search")
+    serve.add_argument("--tier", choices=("fingerprint", "semantic"), default="fingerprint",
+                       help="fingerprint (default): acknowledge once durable, embed behind, CheckPrompt from templates "
+                       "(sub-ms); semantic: embed before acknowledging, CheckPrompt fan-out by transformer search")
+    serve.add_argument("--max-vector-backlog", type=int, default=250_000,
+                       help="most prompts waiting for their vector before writes get RESOURCE_EXHAUSTED")
     serve.add_argument("--vector-storage", choices=("fp16", "fp32"), default="fp16",
                        help="in-memory vector precision (default fp16: the store's precision, half the RAM)")
     serve.add_argument("--snapshot-every", type=int, default=50_000, help="new records between snapshots (0 = only on shutdown)")
@@ -120,6 +125,9 @@ def _serve(args: argparse.Namespace) -> int:
             index_kind=args.index,
             hnsw_threshold=args.hnsw_threshold,
             vector_storage=args.vector_storage,
+            tier=args.tier,
+            max_vector_backlog=args.max_vector_backlog,
+            embed_batch=args.embed_batch,
             snapshot_every=args.snapshot_every,
             campaign_threshold=args.campaign_threshold,
             template_window_ms=int(args.template_window_hours * 3_600_000),

@@ -11,7 +11,7 @@ from google.protobuf import duration_pb2, timestamp_pb2
 from indexer.banks import BankEntry
 from indexer.campaign_score import CampaignAssessment
 from indexer.errors import InvalidArgument
-from indexer.prompt_index import Fanout, Hit, IndexStats, IngestStatus, NearDuplicateQuery, Verdict
+from indexer.prompt_index import Fanout, Hit, IndexStats, IngestStatus, NearDuplicateQuery, Tier, Verdict
 from indexer.records import PromptRecord, validate_record, validate_time_ms
 from promptprint.v1 import fingerprint_pb2 as pb
 from promptprint.wire import ms_to_timestamp
@@ -164,7 +164,21 @@ def verdict_to_proto(verdict: Verdict, campaign_threshold: float) -> pb.CheckPro
         window_start=ms_to_timestamp(verdict.window_start_ms),
         window_end=ms_to_timestamp(verdict.window_end_ms),
         campaign=campaign_to_proto(verdict.campaign, campaign_threshold),
+        tier=_TIERS[verdict.tier],
     )
+
+
+_TIERS: dict[str, "pb.Tier.ValueType"] = {"fingerprint": pb.TIER_FINGERPRINT, "semantic": pb.TIER_SEMANTIC}
+_TIER_NAMES = {v: k for k, v in _TIERS.items()}
+
+
+def tier_from_proto(tier: "pb.Tier.ValueType") -> Tier | None:
+    """The library's tier name for a request's Tier (None: the server default)."""
+    if tier == pb.TIER_UNSPECIFIED:
+        return None
+    if tier not in _TIER_NAMES:
+        raise InvalidArgument(f"unknown tier {int(tier)}", reason="TIER_UNKNOWN", field="tier")
+    return _TIER_NAMES[tier]  # type: ignore[return-value]
 
 
 def stats_to_proto(stats: IndexStats, resident_memory_bytes: int) -> pb.GetIndexStatsResponse:
@@ -182,6 +196,7 @@ def stats_to_proto(stats: IndexStats, resident_memory_bytes: int) -> pb.GetIndex
         index_memory_bytes=stats.index_memory_bytes,
         snapshot_watermark=stats.snapshot_watermark,
         template_count=stats.template_count,
+        pending_vectors=stats.pending_vectors,
     )
     if stats.snapshot_time_unix is not None:
         message.snapshot_time.FromNanoseconds(int(stats.snapshot_time_unix * 1e9))

@@ -20,7 +20,15 @@ import grpc
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
-from indexer.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, PromptprintError, Unavailable
+from indexer.errors import (
+    AlreadyExists,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PromptprintError,
+    ResourceExhausted,
+    Unavailable,
+)
 
 ERROR_DOMAIN = "promptprint"
 REQUEST_ID_KEY = "x-request-id"
@@ -34,6 +42,7 @@ _STATUS_OF: list[tuple[type[PromptprintError], grpc.StatusCode]] = [
     (AlreadyExists, grpc.StatusCode.ALREADY_EXISTS),
     (Unavailable, grpc.StatusCode.UNAVAILABLE),
     (FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
+    (ResourceExhausted, grpc.StatusCode.RESOURCE_EXHAUSTED),
 ]
 
 

@@ -165,6 +165,7 @@ class FingerprintServicer(pb_grpc.FingerprintServiceServicer):
             min_similarity=request.min_similarity if request.HasField("min_similarity") else None,
             lookback_ms=lookback,
             example_count=request.example_count or convert.DEFAULT_EXAMPLE_COUNT,
+            tier=convert.tier_from_proto(request.tier),
         )
         return convert.verdict_to_proto(verdict, index.config.campaign_threshold)
 

@@ -11,6 +11,12 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class Tier(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    TIER_UNSPECIFIED: _ClassVar[Tier]
+    TIER_FINGERPRINT: _ClassVar[Tier]
+    TIER_SEMANTIC: _ClassVar[Tier]
+
 class RecordOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     RECORD_OUTCOME_UNSPECIFIED: _ClassVar[RecordOutcome]
@@ -22,6 +28,9 @@ class BankKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     BANK_KIND_UNSPECIFIED: _ClassVar[BankKind]
     BANK_KIND_ALLOW: _ClassVar[BankKind]
     BANK_KIND_DENY: _ClassVar[BankKind]
+TIER_UNSPECIFIED: Tier
+TIER_FINGERPRINT: Tier
+TIER_SEMANTIC: Tier
 RECORD_OUTCOME_UNSPECIFIED: RecordOutcome
 RECORD_OUTCOME_RECORDED: RecordOutcome
 RECORD_OUTCOME_DUPLICATE: RecordOutcome
@@ -126,18 +135,20 @@ class FindNearDuplicatesResponse(_message.Message):
     def __init__(self, hits: _Optional[_Iterable[_Union[NearDuplicate, _Mapping]]] = ...) -> None: ...
 
 class CheckPromptRequest(_message.Message):
-    __slots__ = ("prompt", "record", "min_similarity", "lookback", "example_count")
+    __slots__ = ("prompt", "record", "min_similarity", "lookback", "example_count", "tier")
     PROMPT_FIELD_NUMBER: _ClassVar[int]
     RECORD_FIELD_NUMBER: _ClassVar[int]
     MIN_SIMILARITY_FIELD_NUMBER: _ClassVar[int]
     LOOKBACK_FIELD_NUMBER: _ClassVar[int]
     EXAMPLE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    TIER_FIELD_NUMBER: _ClassVar[int]
     prompt: Prompt
     record: bool
     min_similarity: float
     lookback: _duration_pb2.Duration
     example_count: int
-    def __init__(self, prompt: _Optional[_Union[Prompt, _Mapping]] = ..., record: _Optional[bool] = ..., min_similarity: _Optional[float] = ..., lookback: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., example_count: _Optional[int] = ...) -> None: ...
+    tier: Tier
+    def __init__(self, prompt: _Optional[_Union[Prompt, _Mapping]] = ..., record: _Optional[bool] = ..., min_similarity: _Optional[float] = ..., lookback: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., example_count: _Optional[int] = ..., tier: _Optional[_Union[Tier, str]] = ...) -> None: ...
 
 class Fanout(_message.Message):
     __slots__ = ("matching_prompts", "distinct_accounts", "distinct_other_accounts", "distinct_orgs", "distinct_other_orgs", "first_seen", "last_seen", "max_similarity", "saturated")
@@ -162,7 +173,7 @@ class Fanout(_message.Message):
     def __init__(self, matching_prompts: _Optional[int] = ..., distinct_accounts: _Optional[int] = ..., distinct_other_accounts: _Optional[int] = ..., distinct_orgs: _Optional[int] = ..., distinct_other_orgs: _Optional[int] = ..., first_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., max_similarity: _Optional[float] = ..., saturated: _Optional[bool] = ...) -> None: ...
 
 class CheckPromptResponse(_message.Message):
-    __slots__ = ("prompt_id", "record_outcome", "fanout", "examples", "min_similarity", "window_start", "window_end", "campaign")
+    __slots__ = ("prompt_id", "record_outcome", "fanout", "examples", "min_similarity", "window_start", "window_end", "campaign", "tier")
     PROMPT_ID_FIELD_NUMBER: _ClassVar[int]
     RECORD_OUTCOME_FIELD_NUMBER: _ClassVar[int]
     FANOUT_FIELD_NUMBER: _ClassVar[int]
@@ -171,6 +182,7 @@ class CheckPromptResponse(_message.Message):
     WINDOW_START_FIELD_NUMBER: _ClassVar[int]
     WINDOW_END_FIELD_NUMBER: _ClassVar[int]
     CAMPAIGN_FIELD_NUMBER: _ClassVar[int]
+    TIER_FIELD_NUMBER: _ClassVar[int]
     prompt_id: str
     record_outcome: RecordOutcome
     fanout: Fanout
@@ -179,7 +191,8 @@ class CheckPromptResponse(_message.Message):
     window_start: _timestamp_pb2.Timestamp
     window_end: _timestamp_pb2.Timestamp
     campaign: CampaignAssessment
-    def __init__(self, prompt_id: _Optional[str] = ..., record_outcome: _Optional[_Union[RecordOutcome, str]] = ..., fanout: _Optional[_Union[Fanout, _Mapping]] = ..., examples: _Optional[_Iterable[_Union[NearDuplicate, _Mapping]]] = ..., min_similarity: _Optional[float] = ..., window_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., window_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., campaign: _Optional[_Union[CampaignAssessment, _Mapping]] = ...) -> None: ...
+    tier: Tier
+    def __init__(self, prompt_id: _Optional[str] = ..., record_outcome: _Optional[_Union[RecordOutcome, str]] = ..., fanout: _Optional[_Union[Fanout, _Mapping]] = ..., examples: _Optional[_Iterable[_Union[NearDuplicate, _Mapping]]] = ..., min_similarity: _Optional[float] = ..., window_start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., window_end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., campaign: _Optional[_Union[CampaignAssessment, _Mapping]] = ..., tier: _Optional[_Union[Tier, str]] = ...) -> None: ...
 
 class TemplateActivity(_message.Message):
     __slots__ = ("volume", "accounts", "other_accounts", "orgs", "repeat_accounts", "distinct_texts", "burst_accounts", "first_seen", "last_seen", "core_size", "payload_share", "members_total")
@@ -296,7 +309,7 @@ class GetIndexStatsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetIndexStatsResponse(_message.Message):
-    __slots__ = ("prompt_count", "indexed_count", "account_count", "org_count", "index_type", "model", "dimension", "normalizer_version", "disk_bytes", "resident_memory_bytes", "index_memory_bytes", "snapshot_watermark", "snapshot_time", "template_count")
+    __slots__ = ("prompt_count", "indexed_count", "account_count", "org_count", "index_type", "model", "dimension", "normalizer_version", "disk_bytes", "resident_memory_bytes", "index_memory_bytes", "snapshot_watermark", "snapshot_time", "template_count", "pending_vectors")
     PROMPT_COUNT_FIELD_NUMBER: _ClassVar[int]
     INDEXED_COUNT_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_COUNT_FIELD_NUMBER: _ClassVar[int]
@@ -311,6 +324,7 @@ class GetIndexStatsResponse(_message.Message):
     SNAPSHOT_WATERMARK_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOT_TIME_FIELD_NUMBER: _ClassVar[int]
     TEMPLATE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    PENDING_VECTORS_FIELD_NUMBER: _ClassVar[int]
     prompt_count: int
     indexed_count: int
     account_count: int
@@ -325,4 +339,5 @@ class GetIndexStatsResponse(_message.Message):
     snapshot_watermark: int
     snapshot_time: _timestamp_pb2.Timestamp
     template_count: int
-    def __init__(self, prompt_count: _Optional[int] = ..., indexed_count: _Optional[int] = ..., account_count: _Optional[int] = ..., org_count: _Optional[int] = ..., index_type: _Optional[str] = ..., model: _Optional[str] = ..., dimension: _Optional[int] = ..., normalizer_version: _Optional[str] = ..., disk_bytes: _Optional[int] = ..., resident_memory_bytes: _Optional[int] = ..., index_memory_bytes: _Optional[int] = ..., snapshot_watermark: _Optional[int] = ..., snapshot_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., template_count: _Optional[int] = ...) -> None: ...
+    pending_vectors: int
+    def __init__(self, prompt_count: _Optional[int] = ..., indexed_count: _Optional[int] = ..., account_count: _Optional[int] = ..., org_count: _Optional[int] = ..., index_type: _Optional[str] = ..., model: _Optional[str] = ..., dimension: _Optional[int] = ..., normalizer_version: _Optional[str] = ..., disk_bytes: _Optional[int] = ..., resident_memory_bytes: _Optional[int] = ..., index_memory_bytes: _Optional[int] = ..., snapshot_watermark: _Optional[int] = ..., snapshot_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., template_count: _Optional[int] = ..., pending_vectors: _Optional[int] = ...) -> None: ...
