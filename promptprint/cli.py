@@ -61,6 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("files", nargs="+")
     ingest.add_argument("--batch-size", type=int, default=256, help="prompts per message")
     ingest.add_argument("--no-progress", action="store_true")
+    ingest.add_argument("--no-wait", action="store_true",
+                        help="return once every prompt is acknowledged, without waiting for the vectors the server "
+                        "computes behind (semantic lookups see a prompt only once its vector is in)")
     _add_target(ingest)
 
     query = verbs.add_parser("query", help="print near-duplicates of a text")
@@ -203,9 +206,15 @@ def _ingest(args: argparse.Namespace) -> int:
     try:
         with _client(args) as client:
             summary = client.ingest(records(), batch_size=args.batch_size, on_sent=bar.update, on_acknowledged=acknowledged)
+            bar.close()
+            if not args.no_wait:
+                _wait_for_vectors(client, args.no_progress)
     except grpc.RpcError as error:
         bar.close()
         return _report_rpc_error(error)
+    except TimeoutError as error:
+        print(f"promptprint ingest: {error}", file=sys.stderr)
+        return 1
     except (OSError, ValueError) as error:
         bar.close()
         print(f"promptprint ingest: {error}", file=sys.stderr)
@@ -222,6 +231,26 @@ def _ingest(args: argparse.Namespace) -> int:
         f"rejected {summary.rejected + unreadable} ({unreadable} unreadable, {summary.rejected} refused by the server)"
     )
     return 0
+
+
+def _wait_for_vectors(client: "PromptprintClient", quiet: bool) -> None:
+    """Wait until the server has embedded everything acknowledged, with a progress bar."""
+    from tqdm import tqdm
+
+    bar: tqdm | None = None  # type: ignore[type-arg]
+
+    def progress(pending: int) -> None:
+        nonlocal bar
+        if bar is None and pending:
+            bar = tqdm(total=pending, unit="prompt", disable=quiet, desc="embedding", dynamic_ncols=True)
+        if bar is not None:
+            bar.update(max(0, bar.total - pending - bar.n))
+
+    try:
+        client.wait_indexed(on_progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def _query(args: argparse.Namespace) -> int:

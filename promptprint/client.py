@@ -32,6 +32,7 @@ from promptprint.wire import to_timestamp
 
 DEFAULT_TARGET = "127.0.0.1:50051"
 _RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED)
+TIERS = {None: pb.TIER_UNSPECIFIED, "fingerprint": pb.TIER_FINGERPRINT, "semantic": pb.TIER_SEMANTIC}
 
 
 def record_to_proto(record: PromptRecord) -> pb.Prompt:
@@ -213,10 +214,12 @@ class PromptprintClient:
         min_similarity: float | None = None,
         lookback: timedelta | None = None,
         example_count: int = 0,
+        tier: str | None = None,
     ) -> pb.CheckPromptResponse:
-        """Fan-out of one live prompt; with ``record=True`` it is also recorded."""
+        """Fan-out of one live prompt; with ``record=True`` it is also recorded.
+        ``tier``: ``"fingerprint"``, ``"semantic"`` or None for the server's default."""
         prompt = pb.Prompt(prompt_id=prompt_id, account_id=account_id, org_id=org_id, text=text, created_at=to_timestamp(created_at))
-        request = pb.CheckPromptRequest(prompt=prompt, record=record, example_count=example_count)
+        request = pb.CheckPromptRequest(prompt=prompt, record=record, example_count=example_count, tier=TIERS[tier])
         if min_similarity is not None:
             request.min_similarity = min_similarity
         if lookback is not None:
@@ -237,6 +240,24 @@ class PromptprintClient:
 
     def stats(self) -> pb.GetIndexStatsResponse:
         return self._stub.GetIndexStats(pb.GetIndexStatsRequest(), timeout=self._timeout)
+
+    def wait_indexed(
+        self, timeout: float = 3600.0, *, poll_s: float = 0.5, on_progress: Callable[[int], None] | None = None
+    ) -> pb.GetIndexStatsResponse:
+        """Block until every recorded prompt has its vector in the index (the fingerprint
+        tier embeds behind the acknowledgement; semantic lookups see a prompt only then).
+        ``on_progress`` gets the number still pending after each poll. TimeoutError
+        when ``timeout`` seconds pass first."""
+        deadline = time.monotonic() + timeout
+        while True:
+            stats = self.stats()
+            if on_progress is not None:
+                on_progress(stats.pending_vectors)
+            if stats.pending_vectors == 0:
+                return stats
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{stats.pending_vectors} prompts still waiting for their vectors after {timeout:.0f}s")
+            time.sleep(poll_s)
 
     # -- banks -------------------------------------------------------------------------------
     def create_bank_entry(self, kind: str, text: str, note: str = "") -> pb.BankEntry:
