@@ -78,6 +78,8 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--out", required=True, help="verdicts, one JSON object per input line")
     replay.add_argument("--min-similarity", type=float, default=None)
     replay.add_argument("--lookback-hours", type=float, default=None)
+    replay.add_argument("--tier", choices=("fingerprint", "semantic"), default=None,
+                        help="CheckPrompt tier (default: the server's; semantic applies --min-similarity/--lookback-hours)")
     replay.add_argument(
         "--concurrency", type=int, default=1,
         help="calls in flight (default 1: each prompt sees every earlier one; N > 1 is faster but a prompt "
@@ -310,6 +312,8 @@ def _replay(args: argparse.Namespace) -> int:
         options["min_similarity"] = args.min_similarity
     if args.lookback_hours is not None:
         options["lookback"] = timedelta(hours=args.lookback_hours)
+    if args.tier is not None:
+        options["tier"] = args.tier
     if args.concurrency < 1:
         print("promptprint replay: --concurrency must be >= 1", file=sys.stderr)
         return 2
