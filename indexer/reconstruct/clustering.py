@@ -6,7 +6,11 @@ unrelated templates into one component, and a big component is usually several
 templates glued by a few such edges. So every component of at least
 ``chain_min_size`` prompts is split by Leiden (modularity, weighted; igraph's C
 implementation, seeded, so the same graph gives the same clusters): dense groups stay,
-thin bridges are cut.
+thin bridges are cut. Leiden on an isolated component always finds *some* split
+with positive modularity, even of one template (a star of members around a founder
+splits in two); so a component whose members are mostly (``whole_share``) one
+lexical template of the online tracker is one template by that evidence and is kept
+whole.
 
 Labels are renumbered by decreasing cluster size (ties by first member), so cluster 0
 is the biggest and the numbering does not depend on igraph's internals.
@@ -32,11 +36,13 @@ class ClusterParams:
         chain_min_size: components at least this big are split by Leiden.
         resolution: Leiden's modularity resolution (higher: smaller clusters).
         seed: igraph's random seed (Leiden is randomized).
+        whole_share: a component this much one lexical template is not split.
     """
 
     chain_min_size: int = 8
     resolution: float = 1.0
     seed: int = 0
+    whole_share: float = 0.9
 
     def __post_init__(self) -> None:
         if self.chain_min_size < 2:
@@ -73,8 +79,12 @@ def _renumber(labels: np.ndarray) -> np.ndarray:
     return rank[inverse]
 
 
-def cluster(n: int, edges: Edges, params: ClusterParams = ClusterParams()) -> np.ndarray:
-    """Cluster label of each of the n nodes (0 = biggest cluster)."""
+def cluster(n: int, edges: Edges, params: ClusterParams = ClusterParams(), lexical: np.ndarray | None = None) -> np.ndarray:
+    """Cluster label of each of the n nodes (0 = biggest cluster).
+
+    Args:
+        lexical: optional lexical template id per node (0 = none), see ``whole_share``.
+    """
     labels = components(n, edges)
     if n == 0 or not len(edges):
         return _renumber(labels)
@@ -92,6 +102,11 @@ def cluster(n: int, edges: Edges, params: ClusterParams = ClusterParams()) -> np
         next_label = int(labels.max()) + 1
         for comp in big:
             members = node_order[comp_start[comp] : comp_start[comp] + sizes[comp]]
+            if lexical is not None:
+                ids = lexical[members]
+                ids = ids[ids > 0]
+                if len(ids) and np.bincount(np.unique(ids, return_inverse=True)[1]).max() >= params.whole_share * len(members):
+                    continue
             lo, hi = np.searchsorted(comp_sorted, [comp, comp + 1])
             sel = edge_order[lo:hi]
             parts = _leiden(len(members), local[edges.src[sel]], local[edges.dst[sel]], edges.weight[sel], params)

@@ -218,7 +218,7 @@ def template_clusters(corpus: Corpus, config: ReconstructConfig = ReconstructCon
     t0 = time.perf_counter()
     edges = weigh(candidates, signatures, template_ids, config.graph)
     del candidates
-    labels = cluster(len(corpus), edges, config.clusters)
+    labels = cluster(len(corpus), edges, config.clusters, template_ids)
     timings["cluster"] = time.perf_counter() - t0
     return ClusterView(signatures, template_ids, tracker, labels, len(edges), timings)
 

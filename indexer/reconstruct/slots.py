@@ -29,6 +29,8 @@ from indexer.skeleton import skeleton
 MAX_TOKENS = 400
 MAX_MEMBERS = 16
 CONSTANT_SUPPORT = 0.5
+ISLAND_TOKENS = 2
+ISLAND_SUPPORT = 0.95
 _DISPLAY_TOKEN = re.compile(r"<\w+>|\w+|[^\w\s]", re.UNICODE)
 _PLACEHOLDER = re.compile(r"<(\w+)>")
 _NO_SPACE_BEFORE = set(",.;:!?)]}%'’»”")
@@ -127,17 +129,22 @@ def extract_template(texts: Sequence[str], *, max_members: int = MAX_MEMBERS) ->
             prev_a, prev_b = a + size, b + size
     need = CONSTANT_SUPPORT * m
     parts: list[Part] = []
+    supports: list[float] = []  # per part: the weakest support of its tokens (1 for slots)
     run: list[str] = []
+    run_support: list[float] = []
 
     def flush() -> None:
         if run:
             parts.append(Part("text", _join(run)))
+            supports.append(min(run_support))
             run.clear()
+            run_support.clear()
 
     def slot(kind: str) -> None:
         flush()
         if not (parts and parts[-1].kind == "slot" and parts[-1].value == kind == "text"):
             parts.append(Part("slot", kind))
+            supports.append(1.0)
 
     for i, token in enumerate(ref):
         if m > 1 and inserted[i] >= need:
@@ -147,9 +154,35 @@ def extract_template(texts: Sequence[str], *, max_members: int = MAX_MEMBERS) ->
             slot(placeholder.group(1))
         elif m == 1 or matched[i] >= need:
             run.append(token)
+            run_support.append(matched[i] / m)
         else:
             slot("text")
     if m > 1 and inserted[len(ref)] >= need:
         slot("text")
     flush()
-    return TemplateText(tuple(parts), m)
+    return TemplateText(_absorb_islands(parts, supports), m)
+
+
+def _absorb_islands(parts: list[Part], supports: list[float]) -> tuple[Part, ...]:
+    """Fold into the slot around them the short constant runs (at most ``ISLAND_TOKENS``
+    tokens, not shared by every member) that sit between two free-text slots or between
+    one and the end: a common word or the final full stop that most payloads happen to
+    share is payload, not template. A label every member has ("answer:") stays."""
+    out: list[Part] = []
+    for i, part in enumerate(parts):
+        if part.kind == "text" and supports[i] < ISLAND_SUPPORT and len(_DISPLAY_TOKEN.findall(part.value)) <= ISLAND_TOKENS:
+            before = out[-1] if out else None
+            after = parts[i + 1] if i + 1 < len(parts) else None
+            free_before = before is not None and before.kind == "slot" and before.value == "text"
+            free_after = after is not None and after.kind == "slot" and after.value == "text"
+            if free_before and (free_after or after is None):
+                continue  # the slot before absorbs it
+        if part.kind == "slot" and part.value == "text" and out and out[-1] == part:
+            continue  # two free-text slots in a row are one
+        if part.kind == "text" and out and out[-1] == Part("slot", "text"):
+            value = part.value.lstrip(".?!… ")  # the payload's own full stop
+            if not value:
+                continue
+            part = Part("text", value)
+        out.append(part)
+    return tuple(out)
