@@ -114,6 +114,23 @@ def to_stored_precision(vectors: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(vectors, dtype=np.float32).astype(VECTOR_DTYPE).astype(np.float32)
 
 
+def stored_identity(path: Path) -> StoreIdentity | None:
+    """The fingerprint identity a record store was written with (None: no store there).
+    Lets a batch job reuse the stored vectors without loading the model first."""
+    if not Path(path).exists():
+        return None
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        meta = dict(conn.execute("SELECT key, value FROM meta"))
+    except sqlite3.OperationalError:
+        return None
+    finally:
+        conn.close()
+    if "model_id" not in meta:
+        return None
+    return StoreIdentity(meta["model_id"], int(meta["dimension"]), meta["normalizer_version"])
+
+
 class RecordStore:
     """SQLite-backed store of prompt records and their vectors.
 
@@ -351,6 +368,32 @@ class RecordStore:
                     return
                 for row_id, account, org, created, text in rows:
                     yield row_id, self.account_name(account), self.org_name(org), created, text
+        finally:
+            conn.close()
+
+    def iter_window(
+        self, since_ms: int | None = None, until_ms: int | None = None, batch_size: int = 10_000
+    ) -> Iterator[tuple[list[tuple[str, int, int, int, str]], np.ndarray]]:
+        """Rows with ``since_ms <= created_at_ms < until_ms`` (either bound optional), in
+        (created_at, id) order, in batches of ((prompt_id, account code, org code,
+        created_at_ms, text), ...) plus their stored vectors (float32): the input of an
+        offline campaign reconstruction, which reuses the vectors instead of re-embedding.
+        Rows whose vector is still pending are left out (see :meth:`pending_count`)."""
+        conn = self._connect()
+        lo = since_ms if since_ms is not None else -(1 << 62)
+        hi = until_ms if until_ms is not None else 1 << 62
+        try:
+            cursor = conn.execute(
+                "SELECT prompt_id, account, org, created_at_ms, text, vector FROM prompts"
+                " WHERE created_at_ms >= ? AND created_at_ms < ? AND length(vector) > 0 ORDER BY created_at_ms, id",
+                (lo, hi),
+            )
+            while True:
+                rows = cursor.fetchmany(batch_size)
+                if not rows:
+                    return
+                vectors = np.frombuffer(b"".join(r[5] for r in rows), dtype=VECTOR_DTYPE)
+                yield [r[:5] for r in rows], vectors.reshape(len(rows), self._identity.dimension).astype(np.float32)
         finally:
             conn.close()
 

@@ -6,6 +6,8 @@
     promptprint replay  FILE --out VERDICTS.jsonl [--target HOST:PORT]
     promptprint stats   [--target HOST:PORT]
     promptprint bank    add (--allow | --deny) (TEXT | --file F) [--note N] | list [--allow | --deny] | remove ID
+    promptprint campaigns (--data-dir D | SOURCE...) [--since T] [--until T] [--out DIR]
+    promptprint campaign list [--min-score S] [--since T] [--until T] | show CAMPAIGN_ID [--json]
 
 Exit codes: 0 success, 1 the server answered with an error, 2 bad usage or input.
 """
@@ -111,6 +113,38 @@ def _parser() -> argparse.ArgumentParser:
     remove = bank_verbs.add_parser("remove", help="remove a bank entry")
     remove.add_argument("entry_id", type=int)
     _add_target(remove)
+
+    campaigns = verbs.add_parser(
+        "campaigns", help="reconstruct campaigns offline from a data dir or prompt files (writes JSONL, Parquet, report.html)"
+    )
+    campaigns.add_argument("sources", nargs="*", help="prompt files (JSONL/CSV/Parquet); embedded here")
+    campaigns.add_argument("--data-dir", default=None, help="reuse the prompts and vectors of a data dir (published there for the server)")
+    campaigns.add_argument("--since", default=None, help="only prompts at or after this time (ISO-8601)")
+    campaigns.add_argument("--until", default=None, help="only prompts before this time (ISO-8601)")
+    campaigns.add_argument("--out", default=None, help="output folder (default with --data-dir: DATA_DIR/reconstructions/<time>)")
+    campaigns.add_argument("--model", default=None, help="local sentence-transformers model dir for SOURCE files (default: packaged MiniLM)")
+    campaigns.add_argument("--threads", type=int, default=None, help="torch threads for embedding SOURCE files")
+    campaigns.add_argument("--k", type=int, default=30, help="neighbours per prompt in the k-NN graph")
+    campaigns.add_argument("--min-weight", type=float, default=0.05, help="lexical similarity at which a k-NN pair is an edge")
+    campaigns.add_argument("--resolution", type=float, default=1.0, help="Leiden resolution (higher: smaller template clusters)")
+    campaigns.add_argument("--min-accounts", type=int, default=3, help="fewest accounts a reported campaign has")
+    campaigns.add_argument("--report-campaigns", type=int, default=50, help="campaigns given a full section in report.html")
+    campaigns.add_argument("--log-level", default="WARNING")
+
+    campaign = verbs.add_parser("campaign", help="browse the server's latest reconstruction")
+    campaign_verbs = campaign.add_subparsers(dest="campaign_verb", required=True)
+    listed = campaign_verbs.add_parser("list", help="campaigns, best score first")
+    listed.add_argument("--min-score", type=float, default=0.0)
+    listed.add_argument("--since", default=None, help="only campaigns active at or after this time (ISO-8601)")
+    listed.add_argument("--until", default=None, help="only campaigns active before this time (ISO-8601)")
+    listed.add_argument("--limit", type=int, default=None, help="at most this many")
+    listed.add_argument("--json", action="store_true", help="print JSON lines")
+    _add_target(listed)
+    show = campaign_verbs.add_parser("show", help="one campaign: templates, accounts, counts")
+    show.add_argument("campaign_id")
+    show.add_argument("--accounts", type=int, default=20, help="accounts to print (0 = all)")
+    show.add_argument("--json", action="store_true", help="print the whole campaign as JSON")
+    _add_target(show)
     return parser
 
 
@@ -403,7 +437,127 @@ def _bank(args: argparse.Namespace) -> int:
     return 0
 
 
-_VERBS = {"serve": _serve, "ingest": _ingest, "query": _query, "replay": _replay, "stats": _stats, "bank": _bank}
+def _campaigns(args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+
+    from indexer.banks import Banks
+    from indexer.errors import PromptprintError
+    from indexer.reconstruct.clustering import ClusterParams
+    from indexer.reconstruct.campaigns import CampaignParams
+    from indexer.reconstruct.corpus import corpus_from_files, corpus_from_store
+    from indexer.reconstruct.graph import GraphParams
+    from indexer.reconstruct.knn_graph import KnnParams
+    from indexer.reconstruct.outputs import RECONSTRUCTIONS_DIR, publish, write_reconstruction
+    from indexer.reconstruct.pipeline import ReconstructConfig, reconstruct
+    from indexer.reconstruct.report import write_report
+    from indexer.records import parse_timestamp
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if bool(args.data_dir) == bool(args.sources):
+        print("promptprint campaigns: give either --data-dir or SOURCE files (not both)", file=sys.stderr)
+        return 2
+    if args.sources and not args.out:
+        print("promptprint campaigns: --out is required with SOURCE files", file=sys.stderr)
+        return 2
+    try:
+        since = parse_timestamp(args.since, "since") if args.since else None
+        until = parse_timestamp(args.until, "until") if args.until else None
+        config = ReconstructConfig(
+            knn=KnnParams(k=args.k),
+            graph=GraphParams(min_weight=args.min_weight),
+            clusters=ClusterParams(resolution=args.resolution),
+            campaigns=CampaignParams(min_accounts=args.min_accounts),
+        )
+        if args.data_dir:
+            corpus = corpus_from_store(args.data_dir, since_ms=since, until_ms=until)
+            banks = Banks(Path(args.data_dir) / "records.sqlite", seed_builtin=False)
+            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+            out = Path(args.out) if args.out else Path(args.data_dir) / RECONSTRUCTIONS_DIR / stamp
+        else:
+            from indexer.embedder import SentenceTransformerEmbedder
+
+            corpus, unreadable = corpus_from_files(
+                args.sources, SentenceTransformerEmbedder(args.model, threads=args.threads), since_ms=since, until_ms=until
+            )
+            if unreadable:
+                print(f"skipped {unreadable} unreadable or incomplete lines", file=sys.stderr)
+            banks = Banks(Path(":memory:"))  # the built-in allow bank of public agent scaffolds
+            out = Path(args.out)
+    except (PromptprintError, ValueError, OSError) as error:
+        print(f"promptprint campaigns: {getattr(error, 'message', error)}", file=sys.stderr)
+        return 2
+    if not len(corpus):
+        print("promptprint campaigns: no prompts in the given time range", file=sys.stderr)
+        return 2
+    try:
+        result = reconstruct(corpus, config, bank_match=banks.match)
+    finally:
+        banks.close()
+    write_reconstruction(result, out, since_ms=since, until_ms=until)
+    report = write_report(result, out, max_campaigns=args.report_campaigns)
+    if args.data_dir:
+        publish(args.data_dir, out)
+    print(f"{len(result.campaigns)} campaigns from {len(corpus)} prompts; wrote {out}/campaigns.jsonl, *.parquet and {report}")
+    for c in result.campaigns[:10]:
+        text = c.templates[0].template.render() if c.templates else ""
+        print(f"  {c.campaign_id}  score {c.score:.2f}  {c.stats.accounts:>5} accounts  {c.stats.prompts:>6} prompts  {text[:70]}")
+    return 0
+
+
+def _campaign(args: argparse.Namespace) -> int:
+    import grpc
+    from google.protobuf.json_format import MessageToDict
+
+    from indexer.errors import InvalidArgument
+    from indexer.records import format_timestamp, parse_timestamp
+
+    def when(ts) -> str:  # type: ignore[no-untyped-def]
+        return format_timestamp(ts.seconds * 1000 + ts.nanos // 1_000_000)
+
+    try:
+        with _client(args) as client:
+            if args.campaign_verb == "list":
+                campaigns = client.list_campaigns(
+                    min_score=args.min_score,
+                    start=parse_timestamp(args.since, "since") if args.since else None,
+                    end=parse_timestamp(args.until, "until") if args.until else None,
+                    limit=args.limit,
+                )
+                for c in campaigns:
+                    if args.json:
+                        print(json.dumps(MessageToDict(c, preserving_proto_field_name=True), ensure_ascii=False))
+                    else:
+                        print(f"{c.campaign_id}  score {c.score:.2f}  {c.account_count:>5} accounts  {c.prompt_count:>6} prompts  "
+                              f"{when(c.first_seen)[:10]}..{when(c.last_seen)[:10]}  {c.template_text[:60]}")
+                if not campaigns and not args.json:
+                    print("no campaigns match")
+            else:
+                c = client.get_campaign(args.campaign_id, account_limit=args.accounts)
+                if args.json:
+                    print(json.dumps(MessageToDict(c, preserving_proto_field_name=True), ensure_ascii=False, indent=1))
+                    return 0
+                s = c.summary
+                print(f"{s.campaign_id} (rank {s.rank}): score {s.score:.2f}; {s.account_count} accounts in {s.org_count} orgs, "
+                      f"{s.prompt_count} prompts, {when(s.first_seen)} .. {when(s.last_seen)}")
+                for reason in s.reasons:
+                    print(f"  - {reason}")
+                for t in c.templates:
+                    print(f"template {t.template_id}: {t.prompt_count} prompts, {t.account_count} accounts\n  {t.text[:300]}")
+                print("accounts (prompts here / all):")
+                for a in c.accounts:
+                    print(f"  {a.account_id:<24} {a.org_id or '-':<16} {a.prompt_count:>5} / {a.total_prompt_count}")
+    except grpc.RpcError as error:
+        return _report_rpc_error(error)
+    except InvalidArgument as error:
+        print(f"promptprint campaign: {error.message}", file=sys.stderr)
+        return 2
+    return 0
+
+
+_VERBS = {
+    "serve": _serve, "ingest": _ingest, "query": _query, "replay": _replay, "stats": _stats, "bank": _bank,
+    "campaigns": _campaigns, "campaign": _campaign,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

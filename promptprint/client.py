@@ -282,6 +282,40 @@ class PromptprintClient:
     def delete_bank_entry(self, entry_id: int) -> pb.BankEntry:
         return self._stub.DeleteBankEntry(pb.DeleteBankEntryRequest(entry_id=entry_id), timeout=self._timeout).entry
 
+    # -- offline campaigns -------------------------------------------------------------------
+    def list_campaigns(
+        self,
+        *,
+        min_score: float = 0.0,
+        start: datetime | int | None = None,
+        end: datetime | int | None = None,
+        page_size: int = 100,
+        limit: int | None = None,
+    ) -> list[pb.CampaignSummary]:
+        """Campaigns of the latest reconstruction, best first, following the pages
+        (at most ``limit`` of them)."""
+        window = pb.TimeWindow()
+        if start is not None:
+            window.start_time.CopyFrom(to_timestamp(start))
+        if end is not None:
+            window.end_time.CopyFrom(to_timestamp(end))
+        campaigns: list[pb.CampaignSummary] = []
+        token = ""
+        while True:
+            request = pb.ListCampaignsRequest(page_size=page_size, page_token=token, min_score=min_score)
+            if start is not None or end is not None:
+                request.window.CopyFrom(window)
+            page = self._stub.ListCampaigns(request, timeout=self._timeout)
+            campaigns.extend(page.campaigns)
+            token = page.next_page_token
+            if not token or (limit is not None and len(campaigns) >= limit):
+                return campaigns[:limit] if limit is not None else campaigns
+
+    def get_campaign(self, campaign_id: str, *, account_limit: int = 0) -> pb.Campaign:
+        """One campaign of the latest reconstruction: templates, accounts, counts."""
+        request = pb.GetCampaignRequest(campaign_id=campaign_id, account_limit=account_limit)
+        return self._stub.GetCampaign(request, timeout=self._timeout).campaign
+
 
 _BANK_KINDS = {"allow": pb.BANK_KIND_ALLOW, "deny": pb.BANK_KIND_DENY}
 

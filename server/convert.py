@@ -201,3 +201,61 @@ def stats_to_proto(stats: IndexStats, resident_memory_bytes: int) -> pb.GetIndex
     if stats.snapshot_time_unix is not None:
         message.snapshot_time.FromNanoseconds(int(stats.snapshot_time_unix * 1e9))
     return message
+
+
+def campaign_summary_to_proto(c: dict) -> pb.CampaignSummary:  # type: ignore[type-arg]
+    """A campaign of campaigns.jsonl (see indexer.reconstruct.outputs) as listed."""
+    return pb.CampaignSummary(
+        campaign_id=c["campaign_id"],
+        rank=c["rank"],
+        score=c["score"],
+        reasons=c["reasons"],
+        prompt_count=c["prompts"],
+        account_count=c["accounts"],
+        org_count=c["orgs"],
+        template_count=len(c["templates"]),
+        first_seen=ms_to_timestamp(c["first_seen_ms"]),
+        last_seen=ms_to_timestamp(c["last_seen_ms"]),
+        dedication=c["dedication"],
+        template_text=c["templates"][0]["text"] if c["templates"] else "",
+    )
+
+
+def campaign_to_proto(c: dict, account_limit: int) -> pb.Campaign:  # type: ignore[type-arg]
+    """A campaign of campaigns.jsonl in full, with at most ``account_limit`` accounts."""
+    return pb.Campaign(
+        summary=campaign_summary_to_proto(c),
+        templates=[
+            pb.CampaignTemplate(
+                template_id=t["template_id"],
+                prompt_count=t["prompts"],
+                account_count=t["accounts"],
+                text=t["text"],
+                parts=[
+                    pb.TemplatePart(slot=True, slot_type=p["value"]) if p["kind"] == "slot" else pb.TemplatePart(text=p["value"])
+                    for p in t["parts"]
+                ],
+                variants=[pb.TemplateVariant(variant_id=v["variant_id"], prompt_count=v["prompts"], text=v["text"]) for v in t["variants"]],
+                examples=[
+                    pb.Prompt(prompt_id=e["prompt_id"], account_id=e["account_id"], created_at=ms_to_timestamp(e["created_at_ms"]), text=e["text"])
+                    for e in t["examples"]
+                ],
+            )
+            for t in c["templates"]
+        ],
+        accounts=[
+            pb.CampaignAccount(
+                account_id=a["account_id"],
+                org_id=a["org_id"],
+                prompt_count=a["prompts"],
+                total_prompt_count=a["total_prompts"],
+                first_seen=ms_to_timestamp(a["first_seen_ms"]),
+                last_seen=ms_to_timestamp(a["last_seen_ms"]),
+            )
+            for a in c["account_list"][:account_limit]
+        ],
+        volume_per_day=[pb.DailyVolume(day=ms_to_timestamp(d["day_ms"]), prompt_count=d["prompts"]) for d in c["volume_per_day"]],
+        repeat_account_count=c["repeat_accounts"],
+        burst_account_count=c["burst_accounts"],
+        distinct_text_count=c["distinct_texts"],
+    )

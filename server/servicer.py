@@ -18,6 +18,7 @@ import grpc
 
 from indexer.errors import InvalidArgument, NotFound, PromptprintError, Unavailable
 from indexer.prompt_index import IngestStatus, PromptIndex
+from indexer.reconstruct.catalog import CampaignCatalog
 from indexer.records import PromptRecord, now_ms
 from promptprint.v1 import fingerprint_pb2 as pb
 from promptprint.v1 import fingerprint_pb2_grpc as pb_grpc
@@ -29,6 +30,7 @@ T = TypeVar("T")
 MAX_PROMPTS_PER_MESSAGE = 1024
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
+DEFAULT_ACCOUNT_LIMIT = 1000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,6 +83,13 @@ class FingerprintServicer(pb_grpc.FingerprintServiceServicer):
         self._holder = holder
         self._executor = executor
         self._ingest = ingest
+        self._catalog: CampaignCatalog | None = None
+
+    def _campaigns(self) -> CampaignCatalog:
+        """The latest offline reconstruction of the index's data directory."""
+        if self._catalog is None:
+            self._catalog = CampaignCatalog(self._holder.get().config.data_dir)
+        return self._catalog
 
     async def _run(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
         loop = asyncio.get_running_loop()
@@ -204,3 +213,35 @@ class FingerprintServicer(pb_grpc.FingerprintServiceServicer):
             raise NotFound(f"no bank entry {request.entry_id}", reason="BANK_ENTRY_NOT_FOUND", field="entry_id")
         entry = await self._run(index.remove_bank_entry, request.entry_id)
         return pb.DeleteBankEntryResponse(entry=convert.bank_entry_to_proto(entry))
+
+    async def ListCampaigns(self, request: pb.ListCampaignsRequest, context: grpc.aio.ServicerContext) -> pb.ListCampaignsResponse:
+        catalog = self._campaigns()
+        if not 0 <= request.page_size <= MAX_PAGE_SIZE:
+            raise InvalidArgument(f"page_size must be in 0..{MAX_PAGE_SIZE}", reason="PAGE_SIZE_OUT_OF_RANGE", field="page_size")
+        start = end = None
+        if request.HasField("window"):
+            if request.window.HasField("start_time"):
+                start = convert.timestamp_to_ms(request.window.start_time, "window.start_time")
+            if request.window.HasField("end_time"):
+                end = convert.timestamp_to_ms(request.window.end_time, "window.end_time")
+        page = await self._run(
+            catalog.list,
+            page_size=request.page_size or DEFAULT_PAGE_SIZE,
+            page_token=request.page_token,
+            min_score=request.min_score,
+            start_ms=start,
+            end_ms=end,
+        )
+        return pb.ListCampaignsResponse(
+            campaigns=[convert.campaign_summary_to_proto(c) for c in page.campaigns],
+            next_page_token=page.next_page_token,
+            total_size=page.total_size,
+            reconstruction_time=convert.ms_to_timestamp(page.reconstruction_time_ms),
+        )
+
+    async def GetCampaign(self, request: pb.GetCampaignRequest, context: grpc.aio.ServicerContext) -> pb.GetCampaignResponse:
+        catalog = self._campaigns()
+        if request.account_limit < 0:
+            raise InvalidArgument("account_limit must be >= 0", reason="ACCOUNT_LIMIT_OUT_OF_RANGE", field="account_limit")
+        campaign = await self._run(catalog.get, request.campaign_id)
+        return pb.GetCampaignResponse(campaign=convert.campaign_to_proto(campaign, request.account_limit or DEFAULT_ACCOUNT_LIMIT))

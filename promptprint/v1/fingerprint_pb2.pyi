@@ -341,3 +341,149 @@ class GetIndexStatsResponse(_message.Message):
     template_count: int
     pending_vectors: int
     def __init__(self, prompt_count: _Optional[int] = ..., indexed_count: _Optional[int] = ..., account_count: _Optional[int] = ..., org_count: _Optional[int] = ..., index_type: _Optional[str] = ..., model: _Optional[str] = ..., dimension: _Optional[int] = ..., normalizer_version: _Optional[str] = ..., disk_bytes: _Optional[int] = ..., resident_memory_bytes: _Optional[int] = ..., index_memory_bytes: _Optional[int] = ..., snapshot_watermark: _Optional[int] = ..., snapshot_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., template_count: _Optional[int] = ..., pending_vectors: _Optional[int] = ...) -> None: ...
+
+class CampaignSummary(_message.Message):
+    __slots__ = ("campaign_id", "rank", "score", "reasons", "prompt_count", "account_count", "org_count", "template_count", "first_seen", "last_seen", "dedication", "template_text")
+    CAMPAIGN_ID_FIELD_NUMBER: _ClassVar[int]
+    RANK_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    REASONS_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ORG_COUNT_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    FIRST_SEEN_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEEN_FIELD_NUMBER: _ClassVar[int]
+    DEDICATION_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_TEXT_FIELD_NUMBER: _ClassVar[int]
+    campaign_id: str
+    rank: int
+    score: float
+    reasons: _containers.RepeatedScalarFieldContainer[str]
+    prompt_count: int
+    account_count: int
+    org_count: int
+    template_count: int
+    first_seen: _timestamp_pb2.Timestamp
+    last_seen: _timestamp_pb2.Timestamp
+    dedication: float
+    template_text: str
+    def __init__(self, campaign_id: _Optional[str] = ..., rank: _Optional[int] = ..., score: _Optional[float] = ..., reasons: _Optional[_Iterable[str]] = ..., prompt_count: _Optional[int] = ..., account_count: _Optional[int] = ..., org_count: _Optional[int] = ..., template_count: _Optional[int] = ..., first_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., dedication: _Optional[float] = ..., template_text: _Optional[str] = ...) -> None: ...
+
+class TemplatePart(_message.Message):
+    __slots__ = ("text", "slot", "slot_type")
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    SLOT_FIELD_NUMBER: _ClassVar[int]
+    SLOT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    text: str
+    slot: bool
+    slot_type: str
+    def __init__(self, text: _Optional[str] = ..., slot: _Optional[bool] = ..., slot_type: _Optional[str] = ...) -> None: ...
+
+class TemplateVariant(_message.Message):
+    __slots__ = ("variant_id", "prompt_count", "text")
+    VARIANT_ID_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    variant_id: str
+    prompt_count: int
+    text: str
+    def __init__(self, variant_id: _Optional[str] = ..., prompt_count: _Optional[int] = ..., text: _Optional[str] = ...) -> None: ...
+
+class CampaignTemplate(_message.Message):
+    __slots__ = ("template_id", "prompt_count", "account_count", "text", "parts", "variants", "examples")
+    TEMPLATE_ID_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    PARTS_FIELD_NUMBER: _ClassVar[int]
+    VARIANTS_FIELD_NUMBER: _ClassVar[int]
+    EXAMPLES_FIELD_NUMBER: _ClassVar[int]
+    template_id: str
+    prompt_count: int
+    account_count: int
+    text: str
+    parts: _containers.RepeatedCompositeFieldContainer[TemplatePart]
+    variants: _containers.RepeatedCompositeFieldContainer[TemplateVariant]
+    examples: _containers.RepeatedCompositeFieldContainer[Prompt]
+    def __init__(self, template_id: _Optional[str] = ..., prompt_count: _Optional[int] = ..., account_count: _Optional[int] = ..., text: _Optional[str] = ..., parts: _Optional[_Iterable[_Union[TemplatePart, _Mapping]]] = ..., variants: _Optional[_Iterable[_Union[TemplateVariant, _Mapping]]] = ..., examples: _Optional[_Iterable[_Union[Prompt, _Mapping]]] = ...) -> None: ...
+
+class CampaignAccount(_message.Message):
+    __slots__ = ("account_id", "org_id", "prompt_count", "total_prompt_count", "first_seen", "last_seen")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    ORG_ID_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_PROMPT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    FIRST_SEEN_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEEN_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    org_id: str
+    prompt_count: int
+    total_prompt_count: int
+    first_seen: _timestamp_pb2.Timestamp
+    last_seen: _timestamp_pb2.Timestamp
+    def __init__(self, account_id: _Optional[str] = ..., org_id: _Optional[str] = ..., prompt_count: _Optional[int] = ..., total_prompt_count: _Optional[int] = ..., first_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class DailyVolume(_message.Message):
+    __slots__ = ("day", "prompt_count")
+    DAY_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    day: _timestamp_pb2.Timestamp
+    prompt_count: int
+    def __init__(self, day: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., prompt_count: _Optional[int] = ...) -> None: ...
+
+class Campaign(_message.Message):
+    __slots__ = ("summary", "templates", "accounts", "volume_per_day", "repeat_account_count", "burst_account_count", "distinct_text_count")
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATES_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNTS_FIELD_NUMBER: _ClassVar[int]
+    VOLUME_PER_DAY_FIELD_NUMBER: _ClassVar[int]
+    REPEAT_ACCOUNT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    BURST_ACCOUNT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    DISTINCT_TEXT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    summary: CampaignSummary
+    templates: _containers.RepeatedCompositeFieldContainer[CampaignTemplate]
+    accounts: _containers.RepeatedCompositeFieldContainer[CampaignAccount]
+    volume_per_day: _containers.RepeatedCompositeFieldContainer[DailyVolume]
+    repeat_account_count: int
+    burst_account_count: int
+    distinct_text_count: int
+    def __init__(self, summary: _Optional[_Union[CampaignSummary, _Mapping]] = ..., templates: _Optional[_Iterable[_Union[CampaignTemplate, _Mapping]]] = ..., accounts: _Optional[_Iterable[_Union[CampaignAccount, _Mapping]]] = ..., volume_per_day: _Optional[_Iterable[_Union[DailyVolume, _Mapping]]] = ..., repeat_account_count: _Optional[int] = ..., burst_account_count: _Optional[int] = ..., distinct_text_count: _Optional[int] = ...) -> None: ...
+
+class ListCampaignsRequest(_message.Message):
+    __slots__ = ("page_size", "page_token", "window", "min_score")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_FIELD_NUMBER: _ClassVar[int]
+    MIN_SCORE_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    window: TimeWindow
+    min_score: float
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., window: _Optional[_Union[TimeWindow, _Mapping]] = ..., min_score: _Optional[float] = ...) -> None: ...
+
+class ListCampaignsResponse(_message.Message):
+    __slots__ = ("campaigns", "next_page_token", "total_size", "reconstruction_time")
+    CAMPAIGNS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_SIZE_FIELD_NUMBER: _ClassVar[int]
+    RECONSTRUCTION_TIME_FIELD_NUMBER: _ClassVar[int]
+    campaigns: _containers.RepeatedCompositeFieldContainer[CampaignSummary]
+    next_page_token: str
+    total_size: int
+    reconstruction_time: _timestamp_pb2.Timestamp
+    def __init__(self, campaigns: _Optional[_Iterable[_Union[CampaignSummary, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., total_size: _Optional[int] = ..., reconstruction_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class GetCampaignRequest(_message.Message):
+    __slots__ = ("campaign_id", "account_limit")
+    CAMPAIGN_ID_FIELD_NUMBER: _ClassVar[int]
+    ACCOUNT_LIMIT_FIELD_NUMBER: _ClassVar[int]
+    campaign_id: str
+    account_limit: int
+    def __init__(self, campaign_id: _Optional[str] = ..., account_limit: _Optional[int] = ...) -> None: ...
+
+class GetCampaignResponse(_message.Message):
+    __slots__ = ("campaign",)
+    CAMPAIGN_FIELD_NUMBER: _ClassVar[int]
+    campaign: Campaign
+    def __init__(self, campaign: _Optional[_Union[Campaign, _Mapping]] = ...) -> None: ...
