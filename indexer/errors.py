@@ -37,3 +37,12 @@ class Unavailable(PromptprintError):
 
 class FailedPrecondition(PromptprintError):
     """Stored state does not match the configuration (other model, other normalizer)."""
+
+
+class ResourceExhausted(PromptprintError):
+    """A bounded queue or concurrency limit is full; retry later with backoff."""
+
+
+class Cancelled(PromptprintError):
+    """The call this work belonged to was cancelled or ran past its deadline, so the work
+    was dropped rather than done for nobody."""

@@ -226,6 +226,7 @@ class PromptIndex:
         self._since_snapshot = 0
         self._snapshot_watermark = 0
         self._snapshot_time: float | None = None
+        self._opened_at = time.time()
         self._closed = False
 
     def _new_vector_index(self) -> VectorIndex:
@@ -308,6 +309,21 @@ class PromptIndex:
 
     def __len__(self) -> int:
         return len(self._rows)
+
+    @property
+    def unsnapshotted(self) -> int:
+        """Records written since the last snapshot (what a restart would replay)."""
+        return self._since_snapshot
+
+    @property
+    def recovery_point_unix(self) -> float:
+        """When the newest snapshot was written, or when the index was opened if it has
+        none yet: records newer than this are only in the record store."""
+        return self._snapshot_time if self._snapshot_time is not None else self._opened_at
+
+    @property
+    def snapshot_time_unix(self) -> float | None:
+        return self._snapshot_time
 
     # -- fingerprints ------------------------------------------------------------------------
     def fingerprint(self, texts: Sequence[str]) -> np.ndarray:
