@@ -32,9 +32,9 @@ from indexer.campaign_score import DEFAULT_FLAG_THRESHOLD, CampaignAssessment, a
 from indexer.embedder import Embedder
 from indexer.errors import AlreadyExists, InvalidArgument, NotFound, PromptprintError
 from indexer.normalize import NORMALIZER_VERSION, canonical_text
-from indexer.records import DEFAULT_MAX_TEXT_BYTES, PromptRecord, validate_text, validate_time_ms
+from indexer.records import DEFAULT_MAX_TEXT_BYTES, PromptRecord, now_ms, validate_text, validate_time_ms
 from indexer.row_metadata import RowMetadata
-from indexer.skeleton import Signature, signature
+from indexer.skeleton import Signature, signature, signature_from_bytes, signature_to_bytes
 from indexer.snapshot import SnapshotDirectory, load_rows, save_rows
 from indexer.store import RecordStore, StoreIdentity, text_digest, to_stored_precision
 from indexer.templates import Event, TemplateTracker
@@ -67,6 +67,12 @@ class IndexConfig:
         template_window_ms: sliding window of the per-template activity counters.
         builtin_allow_bank: seed a new data directory with the public agent-framework
             scaffolds (indexer.builtin_banks).
+        privacy_mode: store fingerprints, metadata, the SHA-256 of the text and its
+            template signature, never the raw text (see indexer.store). What is lost:
+            texts in FindNearDuplicates(include_text) answers and any re-embedding from
+            the stored source (a model change needs the source data again).
+        retention_ms: records older than this (by created_at) are purged by
+            :meth:`PromptIndex.apply_retention`, in both modes; 0 keeps everything.
     """
 
     data_dir: Path
@@ -82,8 +88,12 @@ class IndexConfig:
     campaign_threshold: float = DEFAULT_FLAG_THRESHOLD
     template_window_ms: int = DAY_MS
     builtin_allow_bank: bool = True
+    privacy_mode: bool = False
+    retention_ms: int = 0
 
     def __post_init__(self) -> None:
+        if self.retention_ms < 0:
+            raise ValueError(f"retention_ms must be >= 0 (0 keeps everything), got {self.retention_ms}")
         if not 0.0 <= self.campaign_threshold <= 1.0:
             raise ValueError(f"campaign_threshold must be in [0, 1], got {self.campaign_threshold}")
         if self.template_window_ms <= 0:
@@ -216,7 +226,7 @@ class PromptIndex:
         self._embedder = embedder
         self._identity = StoreIdentity(embedder.model_id, embedder.dimension, NORMALIZER_VERSION)
         Path(config.data_dir).mkdir(parents=True, exist_ok=True)
-        self._store = RecordStore(config.store_path, self._identity)
+        self._store = RecordStore(config.store_path, self._identity, store_text=not config.privacy_mode)
         self._snapshots = SnapshotDirectory(config.snapshot_root)
         self._banks = Banks(config.store_path, max_text_bytes=config.max_text_bytes, seed_builtin=config.builtin_allow_bank)
         self._templates = TemplateTracker(config.template_window_ms)
@@ -261,12 +271,49 @@ class PromptIndex:
             self._rows.add(rows.ids, rows.accounts, rows.orgs, rows.created_at_ms)
             replayed += len(rows.ids)
         self._since_snapshot = replayed
-        for account_id, org_id, created_at_ms, text in self._store.iter_texts():
-            self._templates.record(signature(text), Event(created_at_ms, account_id, org_id, text))
+        self._replay_templates()
         log.info(
             "index loaded: %d prompts (%d from snapshot, %d replayed), %d templates, in %.1fs",
             len(self._rows), len(self._rows) - replayed, replayed, len(self._templates), time.monotonic() - started,
         )
+
+    def _replay_templates(self) -> None:
+        """Feed every stored prompt to the template tracker, in time order (from the text,
+        or from the stored signature for rows written in privacy mode)."""
+        for account_id, org_id, created_at_ms, text, sig in self._store.iter_template_inputs():
+            signed = signature_from_bytes(sig) if sig is not None else signature(text)
+            self._templates.record(signed, Event(created_at_ms, account_id, org_id, text))
+
+    def apply_retention(self, now: int | None = None) -> int:
+        """Purge records created before ``now - retention_ms`` from the store, then rebuild
+        the in-memory index, metadata and templates from what remains, and snapshot.
+
+        Deliberately minimal (a full rebuild, under the writer lock; lookups keep running
+        on the old structures until the swap): fine for a periodic job over a store that
+        fits in memory. Returns the number of records purged (0 when retention is off).
+        """
+        if not self._config.retention_ms:
+            return 0
+        cutoff = (now if now is not None else now_ms()) - self._config.retention_ms
+        with self._write_lock:
+            purged = self._store.delete_created_before(cutoff)
+            if not purged:
+                return 0
+            vectors, rows = self._new_vector_index(), RowMetadata()
+            for batch in self._store.iter_rows():
+                vectors.add(batch.ids, batch.vectors)
+                rows.add(batch.ids, batch.accounts, batch.orgs, batch.created_at_ms)
+            templates = self._templates
+            self._templates = TemplateTracker(self._config.template_window_ms)
+            try:
+                self._replay_templates()
+            except BaseException:
+                self._templates = templates
+                raise
+            self._rows, self._vectors = rows, vectors
+            self._snapshot_locked()
+        log.info("retention: purged %d records created before %d; %d remain", purged, cutoff, len(rows))
+        return purged
 
     def close(self) -> None:
         """Write a final snapshot (when anything changed) and close the store."""
@@ -401,12 +448,15 @@ class PromptIndex:
                     outcomes[positions[i]] = self._replay_outcome(record, raced[record.prompt_id][1])
             if not keep:
                 return
-            rows = self._store.insert([records[i] for i in keep], vectors[keep])
+            kept = [records[i] for i in keep]
+            stored_signatures = [signature_to_bytes(signatures[i]) for i in keep] if self._config.privacy_mode else None
+            rows = self._store.insert(kept, vectors[keep], stored_signatures)
             self._vectors.add(rows.ids, rows.vectors)
             self._rows.add(rows.ids, rows.accounts, rows.orgs, rows.created_at_ms)
             for i in keep:
                 r = records[i]
-                self._templates.record(signatures[i], Event(r.created_at_ms, r.account_id, r.org_id, r.text))
+                text = "" if self._config.privacy_mode else r.text  # privacy: not even a founder text in memory
+                self._templates.record(signatures[i], Event(r.created_at_ms, r.account_id, r.org_id, text))
             self._since_snapshot += len(keep)
             if self._config.snapshot_every and self._since_snapshot >= self._config.snapshot_every:
                 self._snapshot_locked()

@@ -57,6 +57,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--template-window-hours", type=float, default=24.0, help="sliding window of template activity")
     serve.add_argument("--no-builtin-allow-bank", action="store_true", help="do not seed a new data dir with public agent scaffolds")
     serve.add_argument("--port-file", default=None, help="write the bound port to this file once listening")
+    serve.add_argument("--privacy-mode", action="store_true",
+                       help="store fingerprints, metadata and a hash of each text, never the raw text (see README)")
+    serve.add_argument("--retention-days", type=float, default=0.0,
+                       help="purge records older than this (by created_at) at start and hourly; 0 keeps everything")
     serve.add_argument("--tokens-file", default=None, help="bearer tokens and roles, one 'NAME ROLES TOKEN' a line "
                        "(also read from $PROMPTPRINT_TOKENS); without tokens only a loopback --listen is allowed")
     serve.add_argument("--tls-cert", default=None, help="server certificate chain (PEM): serve TLS")
@@ -151,6 +155,8 @@ def _serve(args: argparse.Namespace) -> int:
             campaign_threshold=args.campaign_threshold,
             template_window_ms=int(args.template_window_hours * 3_600_000),
             builtin_allow_bank=not args.no_builtin_allow_bank,
+            privacy_mode=args.privacy_mode,
+            retention_ms=int(args.retention_days * 86_400_000),
         )
         if (args.tls_cert is None) != (args.tls_key is None):
             raise ValueError("--tls-cert and --tls-key go together")

@@ -229,6 +229,20 @@ async def start_server(config: ServerConfig, holder: IndexHolder) -> RunningServ
     return running
 
 
+RETENTION_INTERVAL_S = 3600.0
+
+
+async def _retention_loop(index: PromptIndex, executor: concurrent.futures.Executor) -> None:
+    """Purge expired records at start and then hourly (on a worker thread)."""
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            await loop.run_in_executor(executor, index.apply_retention)
+        except (PromptprintError, OSError) as error:  # keep serving; try again next round
+            log.error("retention purge failed: %s", getattr(error, "message", error))
+        await asyncio.sleep(RETENTION_INTERVAL_S)
+
+
 async def serve(
     index_config: IndexConfig,
     server_config: ServerConfig,
@@ -276,7 +290,10 @@ async def serve(
             holder.set(index)
             await running.mark_serving()
             log.info("serving %d prompts (%s)", len(index), index.stats().index_type)
+    retention = asyncio.ensure_future(_retention_loop(index, running.executor)) if index and index.config.retention_ms else None
     await stop.wait()
+    if retention is not None:
+        retention.cancel()
     log.info("shutting down: draining calls for up to %.0fs", server_config.grace_seconds)
     await running.stop(server_config.grace_seconds)
     if index is None and not loading.done():
