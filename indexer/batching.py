@@ -7,6 +7,11 @@ calls that arrive together ride in one batch: up to ``max_batch`` texts, waiting
 ``max_wait_ms`` for company once a first call is queued — a bounded, short delay, never
 an unbounded one.
 
+Bounded and cancellable: the queue holds at most ``max_queue`` calls and a call that
+finds it full gets :class:`~indexer.errors.ResourceExhausted` at once instead of
+waiting; a call whose gRPC call was cancelled (see indexer.cancellation) is dropped from
+the queue without being embedded, and a chunked bulk call stops between chunks.
+
 One thread for all torch work also keeps memory flat: glibc gives each thread that
 allocates its own arena, and tensors allocated from eight worker threads grew the
 server by ~1 GB before it levelled off (measured with scripts/bench.py).
@@ -17,12 +22,14 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from concurrent.futures import Future
+from concurrent.futures import CancelledError, Future
 from typing import Sequence
 
 import numpy as np
 
+from indexer.cancellation import current_scope
 from indexer.embedder import Embedder
+from indexer.errors import Cancelled, ResourceExhausted
 
 _STOP = object()
 
@@ -34,7 +41,7 @@ class BatchingEmbedder:
         inner: the embedder doing the work (only ever called from the worker thread).
         max_batch: most texts per coalesced pass (larger calls are cut into chunks).
         max_wait_ms: longest a call waits for others to join its batch.
-        max_queue: calls that may wait; further callers block until there is room.
+        max_queue: calls that may wait; further callers get ResourceExhausted.
     """
 
     def __init__(self, inner: Embedder, *, max_batch: int = 32, max_wait_ms: float = 2.0, max_queue: int = 4096) -> None:
@@ -45,7 +52,10 @@ class BatchingEmbedder:
         self._inner = inner
         self._max_batch = max_batch
         self._max_wait = max_wait_ms / 1000.0
+        if max_queue < 1:
+            raise ValueError(f"max_queue must be >= 1, got {max_queue}")
         self._queue: queue.Queue[object] = queue.Queue(maxsize=max_queue)
+        self._dropped = 0
         self._worker = threading.Thread(target=self._run, name="promptprint-embedder", daemon=True)
         self._worker.start()
 
@@ -61,6 +71,16 @@ class BatchingEmbedder:
     def inner(self) -> Embedder:
         return self._inner
 
+    @property
+    def queue_depth(self) -> int:
+        """Calls waiting for the worker (a gauge for operators)."""
+        return self._queue.qsize()
+
+    @property
+    def dropped_calls(self) -> int:
+        """Queued calls dropped unembedded because their call was cancelled."""
+        return self._dropped
+
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embed texts; a call larger than ``max_batch`` goes in chunks, one at a time, so
         that lookups queued meanwhile are served between the chunks of a bulk ingest."""
@@ -72,19 +92,34 @@ class BatchingEmbedder:
         # lengths pad every text to the longest and cost ~2x (measured with bench.py).
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        scope = current_scope.get()
         for start in range(0, len(order), self._max_batch):
+            if scope is not None:
+                scope.check()
             chunk = order[start : start + self._max_batch]
             out[chunk] = self._submit([texts[i] for i in chunk])
         return out
 
     def _submit(self, texts: list[str]) -> np.ndarray:
         future: Future[np.ndarray] = Future()
-        self._queue.put((texts, future))
-        return future.result()
+        try:
+            self._queue.put_nowait((texts, future))
+        except queue.Full:
+            raise ResourceExhausted(
+                f"the embedding queue is full ({self._queue.maxsize} calls waiting); retry with backoff",
+                reason="EMBED_QUEUE_FULL",
+            ) from None
+        scope = current_scope.get()
+        if scope is not None:
+            scope.on_cancel(future.cancel)  # a no-op once the worker has started it
+        try:
+            return future.result()
+        except CancelledError:
+            raise Cancelled("the call was cancelled while its texts waited to be embedded", reason="CALL_CANCELLED") from None
 
     def close(self) -> None:
         """Stop the worker after the calls already queued."""
-        self._queue.put(_STOP)
+        self._queue.put(_STOP)  # blocking: close must not be refused by a full queue
         self._worker.join()
 
     def _run(self) -> None:
@@ -112,6 +147,11 @@ class BatchingEmbedder:
                 return
 
     def _embed(self, batch: list[tuple[list[str], Future]]) -> None:  # type: ignore[type-arg]
+        live = [(texts, future) for texts, future in batch if future.set_running_or_notify_cancel()]
+        self._dropped += len(batch) - len(live)
+        batch = live
+        if not batch:
+            return
         texts = [t for texts, _ in batch for t in texts]
         try:
             vectors = self._inner.embed(texts)

@@ -40,4 +40,10 @@ class FailedPrecondition(PromptprintError):
 
 
 class ResourceExhausted(PromptprintError):
-    """A bounded queue is full; retry with backoff (the request was not applied)."""
+    """A bounded queue or concurrency limit is full; retry later with backoff (the request
+    was not applied)."""
+
+
+class Cancelled(PromptprintError):
+    """The call this work belonged to was cancelled or ran past its deadline, so the work
+    was dropped rather than done for nobody."""

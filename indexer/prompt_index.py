@@ -49,9 +49,9 @@ from indexer.campaign_score import DEFAULT_FLAG_THRESHOLD, CampaignAssessment, a
 from indexer.embedder import Embedder
 from indexer.errors import AlreadyExists, InvalidArgument, NotFound, PromptprintError, ResourceExhausted
 from indexer.normalize import NORMALIZER_VERSION, canonical_text
-from indexer.records import DEFAULT_MAX_TEXT_BYTES, PromptRecord, validate_text, validate_time_ms
+from indexer.records import DEFAULT_MAX_TEXT_BYTES, PromptRecord, now_ms, validate_text, validate_time_ms
 from indexer.row_metadata import RowMetadata
-from indexer.skeleton import Signature, signature
+from indexer.skeleton import Signature, signature, signature_from_bytes, signature_to_bytes
 from indexer.snapshot import SnapshotDirectory, load_rows, save_rows
 from indexer.store import RecordStore, StoreIdentity, text_digest, to_stored_precision
 from indexer.templates import Event, Template, TemplateFeatures, TemplateTracker
@@ -98,6 +98,12 @@ class IndexConfig:
             write waits up to ``backlog_wait_s`` for room and then fails with
             RESOURCE_EXHAUSTED (nothing is recorded), so memory stays bounded when
             prompts arrive faster than the transformer can embed them.
+        privacy_mode: store fingerprints, metadata, the SHA-256 of the text and its
+            template signature, never the raw text (see indexer.store). What is lost:
+            texts in FindNearDuplicates(include_text) answers and any re-embedding from
+            the stored source (a model change needs the source data again).
+        retention_ms: records older than this (by created_at) are purged by
+            :meth:`PromptIndex.apply_retention`, in both modes; 0 keeps everything.
     """
 
     data_dir: Path
@@ -118,6 +124,8 @@ class IndexConfig:
     embed_batch: int = 64
     max_vector_backlog: int = 250_000
     backlog_wait_s: float = 5.0
+    privacy_mode: bool = False
+    retention_ms: int = 0
 
     def __post_init__(self) -> None:
         if self.tier not in TIERS:
@@ -128,6 +136,8 @@ class IndexConfig:
             raise ValueError(f"max_vector_backlog must be >= 1, got {self.max_vector_backlog}")
         if self.backlog_wait_s < 0:
             raise ValueError(f"backlog_wait_s must be >= 0, got {self.backlog_wait_s}")
+        if self.retention_ms < 0:
+            raise ValueError(f"retention_ms must be >= 0 (0 keeps everything), got {self.retention_ms}")
         if not 0.0 <= self.campaign_threshold <= 1.0:
             raise ValueError(f"campaign_threshold must be in [0, 1], got {self.campaign_threshold}")
         if self.template_window_ms <= 0:
@@ -267,7 +277,7 @@ class PromptIndex:
         self._embedder = embedder
         self._identity = StoreIdentity(embedder.model_id, embedder.dimension, NORMALIZER_VERSION)
         Path(config.data_dir).mkdir(parents=True, exist_ok=True)
-        self._store = RecordStore(config.store_path, self._identity)
+        self._store = RecordStore(config.store_path, self._identity, store_text=not config.privacy_mode)
         self._snapshots = SnapshotDirectory(config.snapshot_root)
         self._banks = Banks(config.store_path, max_text_bytes=config.max_text_bytes, seed_builtin=config.builtin_allow_bank)
         self._templates = TemplateTracker(config.template_window_ms)
@@ -281,6 +291,7 @@ class PromptIndex:
         self._since_snapshot = 0
         self._snapshot_watermark = 0
         self._snapshot_time: float | None = None
+        self._opened_at = time.time()
         self._closed = False
 
     def _new_vector_index(self) -> VectorIndex:
@@ -323,13 +334,53 @@ class PromptIndex:
             self._backlog.append(rows)
             self._index_ready_rows()  # no snapshot while loading: the vectorizer is not running yet
             replayed += len(rows.ids)
-        for row_id, account_id, org_id, created_at_ms, text in self._store.iter_texts():
-            self._templates.record(signature(text), Event(created_at_ms, account_id, org_id, row_id))
+        self._replay_templates()
         log.info(
             "index loaded: %d prompts (%d from snapshot, %d replayed, %d waiting for vectors), %d templates, in %.1fs",
             len(self), len(self._rows) - replayed + len(self._backlog), replayed, self._backlog.pending,
             len(self._templates), time.monotonic() - started,
         )
+
+    def _replay_templates(self) -> None:
+        """Feed every stored prompt to the template tracker, in time order (from the text,
+        or from the stored signature for rows written in privacy mode)."""
+        for row_id, account_id, org_id, created_at_ms, text, sig in self._store.iter_template_inputs():
+            signed = signature_from_bytes(sig) if sig is not None else signature(text)
+            self._templates.record(signed, Event(created_at_ms, account_id, org_id, row_id))
+
+    def apply_retention(self, now: int | None = None) -> int:
+        """Purge records created before ``now - retention_ms`` from the store, then rebuild
+        the in-memory index, metadata and templates from what remains, and snapshot.
+
+        Deliberately minimal (a full rebuild, under the writer lock; lookups keep running
+        on the old structures until the swap): fine for a periodic job over a store that
+        fits in memory. Returns the number of records purged (0 when retention is off).
+        """
+        if not self._config.retention_ms:
+            return 0
+        cutoff = (now if now is not None else now_ms()) - self._config.retention_ms
+        with self._write_lock:
+            purged = self._store.delete_created_before(cutoff)
+            if not purged:
+                return 0
+            vectors, rows, backlog = self._new_vector_index(), RowMetadata(), VectorBacklog(self._identity.dimension)
+            for batch in self._store.iter_rows():
+                backlog.append(batch)  # rows still waiting for their vector stay waiting
+                ready = backlog.pop_ready()
+                if ready is not None:
+                    vectors.add(ready.ids, ready.vectors)
+                    rows.add(ready.ids, ready.accounts, ready.orgs, ready.created_at_ms)
+            templates = self._templates
+            self._templates = TemplateTracker(self._config.template_window_ms)
+            try:
+                self._replay_templates()
+            except BaseException:
+                self._templates = templates
+                raise
+            self._rows, self._vectors, self._backlog = rows, vectors, backlog
+            self._snapshot_locked()
+        log.info("retention: purged %d records created before %d; %d remain", purged, cutoff, len(rows))
+        return purged
 
     def close(self) -> None:
         """Write a final snapshot (when anything changed) and close the store."""
@@ -439,6 +490,21 @@ class PromptIndex:
                 reason="VECTOR_BACKLOG_FULL",
             )
 
+    @property
+    def unsnapshotted(self) -> int:
+        """Records written since the last snapshot (what a restart would replay)."""
+        return self._since_snapshot
+
+    @property
+    def recovery_point_unix(self) -> float:
+        """When the newest snapshot was written, or when the index was opened if it has
+        none yet: records newer than this are only in the record store."""
+        return self._snapshot_time if self._snapshot_time is not None else self._opened_at
+
+    @property
+    def snapshot_time_unix(self) -> float | None:
+        return self._snapshot_time
+
     # -- fingerprints ------------------------------------------------------------------------
     def fingerprint(self, texts: Sequence[str]) -> np.ndarray:
         """Semantic fingerprints of raw texts (canonicalized, embedded, stored precision)."""
@@ -486,7 +552,8 @@ class PromptIndex:
             new_records = [records[p] for p in positions]
             if vectors is not None:
                 new_vectors: np.ndarray | None = vectors[positions]
-            elif (tier or self._config.tier) == "semantic":
+            elif (tier or self._config.tier) == "semantic" or self._config.privacy_mode:
+                # privacy mode keeps no text to embed later: vectors before the acknowledgement
                 new_vectors = self.fingerprint([r.text for r in new_records])
             else:
                 new_vectors = None
@@ -525,7 +592,10 @@ class PromptIndex:
                     outcomes[positions[i]] = self._replay_outcome(record, raced[record.prompt_id][1])
             if not keep:
                 return
-            rows = self._store.insert([records[i] for i in keep], vectors[keep] if vectors is not None else None)
+            stored_signatures = [signature_to_bytes(signatures[i]) for i in keep] if self._config.privacy_mode else None
+            rows = self._store.insert(
+                [records[i] for i in keep], vectors[keep] if vectors is not None else None, stored_signatures
+            )
             self._backlog.append(rows)
             self._index_ready_rows()
             for i, row_id in zip(keep, rows.ids.tolist()):

@@ -94,6 +94,8 @@ def _read_jsonl(path: Path) -> Iterator[RecordLine]:
                 yield RecordLine(str(path), number, record_from_mapping(row))
             except json.JSONDecodeError as exc:
                 yield RecordLine(str(path), number, None, InvalidArgument(f"malformed JSON: {exc.msg}", reason="MALFORMED_JSON"))
+            except RecursionError:  # e.g. "[[[[..." nested deeper than the parser's stack
+                yield RecordLine(str(path), number, None, InvalidArgument("malformed JSON: nested too deeply", reason="MALFORMED_JSON"))
             except InvalidArgument as exc:
                 yield RecordLine(str(path), number, None, exc)
 

@@ -23,6 +23,8 @@ import dataclasses
 import re
 import zlib
 
+import numpy as np
+
 from indexer.normalize import canonical_text
 
 SKELETON_VERSION = "skel-1"
@@ -106,3 +108,15 @@ def signature(text: str) -> Signature:
     """The template signature of a raw prompt."""
     canonical = canonical_text(text)
     return signature_of_tokens(_TOKEN.findall(skeleton(canonical)), canonical_hash(canonical))
+
+
+def signature_to_bytes(sig: Signature) -> bytes:
+    """A signature as stored in privacy mode (instead of the text it was computed from):
+    head, tail, text hash, then the sorted shingle hashes, as little-endian uint64."""
+    return np.array([sig.head, sig.tail, sig.text_hash, *sorted(sig.shingles)], dtype="<u8").tobytes()
+
+
+def signature_from_bytes(data: bytes) -> Signature:
+    """Inverse of :func:`signature_to_bytes`."""
+    values = np.frombuffer(data, dtype="<u8")
+    return Signature(frozenset(int(v) for v in values[3:]), int(values[0]), int(values[1]), int(values[2]))

@@ -15,6 +15,12 @@ Row ids (``prompts.id``) double as FAISS ids. Accounts and orgs are interned int
 integer codes (``accounts.id``, ``orgs.id``; org code 0 means "no org") so the server can
 keep per-prompt metadata in compact arrays.
 
+Privacy mode (``store_text=False``): the text column is left empty; the store keeps the
+fingerprint vector, the metadata, the SHA-256 of the text (idempotent replays still
+work) and the prompt's lexical template signature (``prompt_signatures``, so campaign
+activity survives a restart). Deleted rows are overwritten (``secure_delete``), not
+just unlinked.
+
 The store is bound to one fingerprint identity (model, dimension, normalizer version):
 opening it with another is refused, since mixing vectors of two models gives nonsense.
 """
@@ -50,6 +56,7 @@ CREATE TABLE IF NOT EXISTS prompts (
     text TEXT NOT NULL,
     vector BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS prompt_signatures (id INTEGER PRIMARY KEY, signature BLOB NOT NULL);
 """
 
 
@@ -139,7 +146,8 @@ class RecordStore:
     come from any thread: each thread gets its own read connection.
     """
 
-    def __init__(self, path: Path, identity: StoreIdentity) -> None:
+    def __init__(self, path: Path, identity: StoreIdentity, *, store_text: bool = True) -> None:
+        self._store_text = store_text
         self._path = Path(path)
         self._path.parent.mkdir(parents=True, exist_ok=True)
         self._identity = identity
@@ -157,6 +165,7 @@ class RecordStore:
         conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, timeout=30.0)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA secure_delete=ON")  # purged texts are overwritten, not left in free pages
         return conn
 
     def _check_identity(self) -> None:
@@ -204,18 +213,27 @@ class RecordStore:
         return self._path
 
     # -- writes ----------------------------------------------------------------------------
-    def insert(self, records: Sequence[PromptRecord], vectors: np.ndarray | None) -> IndexRows:
+    def insert(
+        self, records: Sequence[PromptRecord], vectors: np.ndarray | None, signatures: Sequence[bytes] | None = None
+    ) -> IndexRows:
         """Insert new records in one transaction; durable on return.
 
         ``vectors=None`` stores the records with their vectors pending (see the module
         docstring). The caller has checked that no prompt_id exists yet (under its writer
         lock). Returns the rows as the index should add them (vectors at stored precision).
+        In privacy mode ``signatures`` (indexer.skeleton.signature_to_bytes) are required
+        and stored in place of the texts; vectors cannot be pending then (no text to
+        embed later).
         """
         pending = vectors is None
         if vectors is None:
             vectors = np.zeros((len(records), self._identity.dimension), dtype=np.float32)
         if len(records) != len(vectors):
             raise ValueError(f"{len(records)} records but {len(vectors)} vectors")
+        if not self._store_text and (signatures is None or len(signatures) != len(records)):
+            raise ValueError("privacy mode stores a template signature per record instead of its text")
+        if not self._store_text and pending:
+            raise ValueError("privacy mode keeps no text to embed later: vectors must be computed before insert")
         stored = np.ascontiguousarray(vectors, dtype=np.float32).astype(VECTOR_DTYPE)
         new_accounts: dict[str, int] = {}
         new_orgs: dict[str, int] = {}
@@ -223,7 +241,7 @@ class RecordStore:
         accounts: list[int] = []
         orgs: list[int] = []
         with self._transaction() as conn:
-            for record, vector in zip(records, stored):
+            for position, (record, vector) in enumerate(zip(records, stored)):
                 account = self._account_codes.get(record.account_id) or new_accounts.get(record.account_id)
                 if account is None:
                     account = conn.execute("INSERT INTO accounts(name) VALUES (?)", (record.account_id,)).lastrowid
@@ -243,10 +261,12 @@ class RecordStore:
                         org,
                         record.created_at_ms,
                         text_digest(record.text),
-                        record.text,
+                        record.text if self._store_text else "",
                         b"" if pending else vector.tobytes(),
                     ),
                 ).lastrowid
+                if not self._store_text:
+                    conn.execute("INSERT INTO prompt_signatures(id, signature) VALUES (?, ?)", (row, signatures[position]))  # type: ignore[index]
                 ids.append(row)
                 accounts.append(account)
                 orgs.append(org)
@@ -356,18 +376,22 @@ class RecordStore:
         finally:
             conn.close()
 
-    def iter_texts(self, batch_size: int = 10_000) -> Iterator[tuple[int, str, str, int, str]]:
-        """(row id, account_id, org_id, created_at_ms, text) of every row in created_at
-        order: the replay source of the template tracker, whose windows need time order."""
+    def iter_template_inputs(self, batch_size: int = 10_000) -> Iterator[tuple[int, str, str, int, str, bytes | None]]:
+        """(row id, account_id, org_id, created_at_ms, text, signature) of every row in
+        created_at order: the replay source of the template tracker, whose windows need
+        time order. ``signature`` is set for rows written in privacy mode (text is then "")."""
         conn = self._connect()
         try:
-            cursor = conn.execute("SELECT id, account, org, created_at_ms, text FROM prompts ORDER BY created_at_ms, id")
+            cursor = conn.execute(
+                "SELECT p.id, p.account, p.org, p.created_at_ms, p.text, s.signature FROM prompts p"
+                " LEFT JOIN prompt_signatures s ON s.id = p.id ORDER BY p.created_at_ms, p.id"
+            )
             while True:
                 rows = cursor.fetchmany(batch_size)
                 if not rows:
                     return
-                for row_id, account, org, created, text in rows:
-                    yield row_id, self.account_name(account), self.org_name(org), created, text
+                for row_id, account, org, created, text, sig in rows:
+                    yield row_id, self.account_name(account), self.org_name(org), created, text, sig
         finally:
             conn.close()
 
@@ -396,6 +420,13 @@ class RecordStore:
                 yield [r[:5] for r in rows], vectors.reshape(len(rows), self._identity.dimension).astype(np.float32)
         finally:
             conn.close()
+
+    def delete_created_before(self, cutoff_ms: int) -> int:
+        """Retention: delete every record created before ``cutoff_ms``, in one transaction
+        (texts and signatures included). Returns how many were deleted."""
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM prompt_signatures WHERE id IN (SELECT id FROM prompts WHERE created_at_ms < ?)", (cutoff_ms,))
+            return conn.execute("DELETE FROM prompts WHERE created_at_ms < ?", (cutoff_ms,)).rowcount
 
     def account_code(self, account_id: str) -> int | None:
         """Interned code of an account name, or None when it never sent anything."""

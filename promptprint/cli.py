@@ -8,6 +8,9 @@
     promptprint bank    add (--allow | --deny) (TEXT | --file F) [--note N] | list [--allow | --deny] | remove ID
     promptprint campaigns (--data-dir D | SOURCE...) [--since T] [--until T] [--out DIR]
     promptprint campaign list [--min-score S] [--since T] [--until T] | show CAMPAIGN_ID [--json]
+    promptprint token   NAME --role ROLE [--role ROLE]
+
+Client verbs take --token (or $PROMPTPRINT_TOKEN) and --tls-ca/--tls-cert/--tls-key.
 
 Exit codes: 0 success, 1 the server answered with an error, 2 bad usage or input.
 """
@@ -29,6 +32,12 @@ DEFAULT_TARGET = "127.0.0.1:50051"
 def _add_target(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", default=DEFAULT_TARGET, help=f"server host:port (default {DEFAULT_TARGET})")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per call (default 30)")
+    parser.add_argument("--token", default=None, help="bearer token (default: $PROMPTPRINT_TOKEN); prefer the variable, "
+                        "a command line is visible to other users")
+    parser.add_argument("--tls-ca", default=None, help="connect with TLS, trusting this CA (PEM)")
+    parser.add_argument("--tls-cert", default=None, help="client certificate (PEM) for mutual TLS")
+    parser.add_argument("--tls-key", default=None, help="client key (PEM) for mutual TLS")
+    parser.add_argument("--tls-server-name", default=None, help="name to verify the server certificate against")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -57,6 +66,21 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--template-window-hours", type=float, default=24.0, help="sliding window of template activity")
     serve.add_argument("--no-builtin-allow-bank", action="store_true", help="do not seed a new data dir with public agent scaffolds")
     serve.add_argument("--port-file", default=None, help="write the bound port to this file once listening")
+    serve.add_argument("--privacy-mode", action="store_true",
+                       help="store fingerprints, metadata and a hash of each text, never the raw text (see README)")
+    serve.add_argument("--retention-days", type=float, default=0.0,
+                       help="purge records older than this (by created_at) at start and hourly; 0 keeps everything")
+    serve.add_argument("--tokens-file", default=None, help="bearer tokens and roles, one 'NAME ROLES TOKEN' a line "
+                       "(also read from $PROMPTPRINT_TOKENS); without tokens only a loopback --listen is allowed")
+    serve.add_argument("--tls-cert", default=None, help="server certificate chain (PEM): serve TLS")
+    serve.add_argument("--tls-key", default=None, help="server private key (PEM)")
+    serve.add_argument("--tls-client-ca", default=None, help="require client certificates signed by this CA (mutual TLS)")
+    serve.add_argument("--max-concurrent", type=int, default=64, help="FingerprintService calls running at once")
+    serve.add_argument("--max-queued", type=int, default=128, help="calls waiting for a slot; past it RESOURCE_EXHAUSTED")
+    serve.add_argument("--max-queue-wait", type=float, default=2.0, help="seconds a call may wait for a slot")
+    serve.add_argument("--metrics-listen", default=None, help="host:port for Prometheus /metrics (default: off)")
+    serve.add_argument("--max-staleness", type=float, default=0.0,
+                       help="health NOT_SERVING while records are older than this many seconds in no snapshot (0: off)")
     serve.add_argument("--log-level", default="INFO")
 
     ingest = verbs.add_parser("ingest", help="stream prompt files (JSONL/CSV/Parquet) to the server")
@@ -92,6 +116,11 @@ def _parser() -> argparse.ArgumentParser:
 
     stats = verbs.add_parser("stats", help="print index statistics")
     _add_target(stats)
+
+    token = verbs.add_parser("token", help="create a bearer token: prints it once, and the line for --tokens-file")
+    token.add_argument("name", help="who the token is for (shown in logs; the token never is)")
+    token.add_argument("--role", action="append", choices=("lookup", "ingest", "admin"), required=True,
+                       help="a role of the token (repeat for several)")
 
     bank = verbs.add_parser("bank", help="manage the allow and deny banks")
     bank_verbs = bank.add_subparsers(dest="bank_verb", required=True)
@@ -152,8 +181,13 @@ def _serve(args: argparse.Namespace) -> int:
     from indexer.batching import BatchingEmbedder
     from indexer.embedder import Embedder, SentenceTransformerEmbedder
     from indexer.prompt_index import IndexConfig
+    import os
+
     from server.app import ServerConfig, serve
+    from server.auth import TokenTable
+    from server.limits import LimitSettings
     from server.process import limit_malloc_arenas
+    from server.tls import TlsSettings
 
     limit_malloc_arenas(2)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -171,9 +205,26 @@ def _serve(args: argparse.Namespace) -> int:
             campaign_threshold=args.campaign_threshold,
             template_window_ms=int(args.template_window_hours * 3_600_000),
             builtin_allow_bank=not args.no_builtin_allow_bank,
+            privacy_mode=args.privacy_mode,
+            retention_ms=int(args.retention_days * 86_400_000),
         )
-        server_config = ServerConfig(listen=args.listen, workers=args.workers)
-    except ValueError as error:
+        if (args.tls_cert is None) != (args.tls_key is None):
+            raise ValueError("--tls-cert and --tls-key go together")
+        if args.tls_client_ca and not args.tls_cert:
+            raise ValueError("--tls-client-ca needs --tls-cert and --tls-key")
+        tls = TlsSettings(Path(args.tls_cert), Path(args.tls_key), Path(args.tls_client_ca) if args.tls_client_ca else None) if args.tls_cert else None
+        server_config = ServerConfig(
+            listen=args.listen,
+            workers=args.workers,
+            tokens=TokenTable.load(args.tokens_file, os.environ),
+            tls=tls,
+            limits=LimitSettings(args.max_concurrent, args.max_queued, args.max_queue_wait),
+            metrics_listen=args.metrics_listen,
+            max_staleness_s=args.max_staleness,
+        )
+        if tls is not None:
+            tls.credentials()  # unreadable files fail here, with exit code 2
+    except (ValueError, OSError) as error:
         print(f"promptprint serve: {error}", file=sys.stderr)
         return 2
 
@@ -190,9 +241,33 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _client(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    import os
+
     from promptprint.client import PromptprintClient
 
-    return PromptprintClient(args.target, timeout=args.timeout)
+    return PromptprintClient(
+        args.target,
+        timeout=args.timeout,
+        token=args.token or os.environ.get("PROMPTPRINT_TOKEN") or None,
+        tls_ca=args.tls_ca,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        tls_server_name=args.tls_server_name,
+    )
+
+
+def _token(args: argparse.Namespace) -> int:
+    from server.auth import new_token, token_digest
+
+    if any(c.isspace() or c in "#;" for c in args.name):
+        print("promptprint token: the name may not contain spaces, '#' or ';'", file=sys.stderr)
+        return 2
+    token = new_token()
+    roles = ",".join(sorted(set(args.role)))
+    print(f"token (shown once; give it to the caller as PROMPTPRINT_TOKEN): {token}")
+    print("line for --tokens-file (only the hash is stored):")
+    print(f"{args.name} {roles} sha256:{token_digest(token)}")
+    return 0
 
 
 def _report_rpc_error(error: Exception) -> int:
@@ -556,7 +631,7 @@ def _campaign(args: argparse.Namespace) -> int:
 
 _VERBS = {
     "serve": _serve, "ingest": _ingest, "query": _query, "replay": _replay, "stats": _stats, "bank": _bank,
-    "campaigns": _campaigns, "campaign": _campaign,
+    "campaigns": _campaigns, "campaign": _campaign, "token": _token,
 }
 
 

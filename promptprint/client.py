@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import time
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
 
 import grpc
@@ -77,6 +78,61 @@ class IngestSummary:
             self.rejections.append(shifted)
 
 
+class _BearerToken(grpc.UnaryUnaryClientInterceptor, grpc.StreamUnaryClientInterceptor):
+    """Adds ``authorization: Bearer <token>`` to every call (plaintext loopback channels
+    included, where gRPC's call credentials are refused)."""
+
+    def __init__(self, token: str) -> None:
+        self._header = ("authorization", f"Bearer {token}")
+
+    def _details(self, details: grpc.ClientCallDetails) -> grpc.ClientCallDetails:
+        metadata = [*(details.metadata or ()), self._header]
+        return details._replace(metadata=metadata)  # type: ignore[attr-defined]
+
+    def intercept_unary_unary(self, continuation, client_call_details, request):  # type: ignore[no-untyped-def]
+        return continuation(self._details(client_call_details), request)
+
+    def intercept_stream_unary(self, continuation, client_call_details, request_iterator):  # type: ignore[no-untyped-def]
+        return continuation(self._details(client_call_details), request_iterator)
+
+
+def make_channel(
+    target: str,
+    *,
+    token: str | None = None,
+    tls_ca: str | Path | None = None,
+    tls_cert: str | Path | None = None,
+    tls_key: str | Path | None = None,
+    tls_server_name: str | None = None,
+) -> grpc.Channel:
+    """A channel to ``target``: TLS when ``tls_ca`` is given (with a client certificate
+    for mutual TLS when ``tls_cert``/``tls_key`` are), and the bearer ``token`` on every call.
+
+    Args:
+        tls_server_name: the name to check the server certificate against, when it is not
+            the host of ``target`` (e.g. a certificate for "localhost" reached by IP).
+    """
+    options: list[tuple[str, object]] = [("grpc.max_send_message_length", 64 << 20), ("grpc.max_receive_message_length", 64 << 20)]
+    if (tls_cert is None) != (tls_key is None):
+        raise ValueError("tls_cert and tls_key go together")
+    if tls_ca is not None:
+        credentials = grpc.ssl_channel_credentials(
+            root_certificates=Path(tls_ca).read_bytes(),
+            private_key=Path(tls_key).read_bytes() if tls_key else None,
+            certificate_chain=Path(tls_cert).read_bytes() if tls_cert else None,
+        )
+        if tls_server_name:
+            options.append(("grpc.ssl_target_name_override", tls_server_name))
+        channel = grpc.secure_channel(target, credentials, options=options)
+    elif tls_cert is not None:
+        raise ValueError("a client certificate needs tls_ca (the CA of the server certificate)")
+    else:
+        channel = grpc.insecure_channel(target, options=options)
+    if token:
+        channel = grpc.intercept_channel(channel, _BearerToken(token))
+    return channel
+
+
 class PromptprintClient:
     """Blocking client over one gRPC channel.
 
@@ -85,13 +141,26 @@ class PromptprintClient:
         timeout: default deadline per call, in seconds (ingest streams get
             ``timeout`` per 1,000 prompts, since embedding takes time).
         channel: an existing channel (TLS, interceptors, ...); ``target`` is then ignored.
+        token: bearer token sent with every call (servers started with tokens).
+        tls_ca / tls_cert / tls_key / tls_server_name: TLS, see :func:`make_channel`.
     """
 
-    def __init__(self, target: str = DEFAULT_TARGET, *, timeout: float = 30.0, channel: grpc.Channel | None = None) -> None:
+    def __init__(
+        self,
+        target: str = DEFAULT_TARGET,
+        *,
+        timeout: float = 30.0,
+        channel: grpc.Channel | None = None,
+        token: str | None = None,
+        tls_ca: str | Path | None = None,
+        tls_cert: str | Path | None = None,
+        tls_key: str | Path | None = None,
+        tls_server_name: str | None = None,
+    ) -> None:
         if timeout <= 0:
             raise ValueError(f"timeout must be positive, got {timeout}")
-        self._channel = channel or grpc.insecure_channel(
-            target, options=[("grpc.max_send_message_length", 64 << 20), ("grpc.max_receive_message_length", 64 << 20)]
+        self._channel = channel or make_channel(
+            target, token=token, tls_ca=tls_ca, tls_cert=tls_cert, tls_key=tls_key, tls_server_name=tls_server_name
         )
         self._stub = pb_grpc.FingerprintServiceStub(self._channel)
         self._health = health_pb2_grpc.HealthStub(self._channel)

@@ -2,7 +2,10 @@
 
 * request ids: taken from the ``x-request-id`` metadata or generated, held in a
   contextvar for log lines, and returned in the trailing metadata;
-* latency and an access log line per call (method, status, milliseconds);
+* latency and an access log line per call (method, status, milliseconds, and the
+  caller's token *name* when authentication is on; never the token);
+* requests that do not even decode (e.g. invalid UTF-8 in a string field) become
+  INVALID_ARGUMENT with reason REQUEST_MALFORMED instead of gRPC's generic INTERNAL;
 * exceptions -> status: the library's domain errors become the gRPC status that fits,
   with a ``google.rpc.ErrorInfo`` detail (AIP-193); anything unexpected becomes
   INTERNAL with the request id, and the server keeps running.
@@ -10,11 +13,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
+import dataclasses
 import logging
 import time
 import uuid
-from typing import Any, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 import grpc
 from google.protobuf import any_pb2
@@ -22,6 +27,7 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from indexer.errors import (
     AlreadyExists,
+    Cancelled,
     FailedPrecondition,
     InvalidArgument,
     NotFound,
@@ -29,6 +35,7 @@ from indexer.errors import (
     ResourceExhausted,
     Unavailable,
 )
+from server.auth import PermissionDenied, Unauthenticated, caller
 
 ERROR_DOMAIN = "promptprint"
 REQUEST_ID_KEY = "x-request-id"
@@ -43,6 +50,9 @@ _STATUS_OF: list[tuple[type[PromptprintError], grpc.StatusCode]] = [
     (Unavailable, grpc.StatusCode.UNAVAILABLE),
     (FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
     (ResourceExhausted, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (Cancelled, grpc.StatusCode.CANCELLED),
+    (Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
+    (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
 ]
 
 
@@ -72,15 +82,63 @@ async def abort_with(context: grpc.aio.ServicerContext, error: PromptprintError)
     await context.abort(code, error.message, trailing_metadata=(("grpc-status-details-bin", details),))
 
 
+@dataclasses.dataclass(frozen=True)
+class _Undecodable:
+    """Stands in for a request message that failed to parse."""
+
+    error: str
+
+
+def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    """A deserializer that returns _Undecodable instead of raising (gRPC would answer
+    INTERNAL for a client's malformed bytes)."""
+    if deserializer is None:
+        return None
+
+    def parse(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except Exception as error:  # noqa: BLE001 - protobuf raises DecodeError and others
+            return _Undecodable(str(error)[:200])
+
+    return parse
+
+
+def _malformed(item: _Undecodable) -> InvalidArgument:
+    return InvalidArgument(
+        f"the request message could not be parsed ({item.error}); string fields must be valid UTF-8",
+        reason="REQUEST_MALFORMED",
+    )
+
+
+async def _checked_stream(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    async for item in requests:
+        if isinstance(item, _Undecodable):
+            raise _malformed(item)
+        yield item
+
+
 def _wrap(handler: grpc.RpcMethodHandler, wrap: Callable[[Callable[..., Awaitable[Any]]], Callable[..., Awaitable[Any]]]) -> grpc.RpcMethodHandler:
     """Rebuild a unary or client-streaming handler with its behaviour wrapped."""
     if handler.unary_unary is not None:
+        inner_uu = handler.unary_unary
+
+        async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            if isinstance(request, _Undecodable):
+                raise _malformed(request)
+            return await inner_uu(request, context)
+
         return grpc.unary_unary_rpc_method_handler(
-            wrap(handler.unary_unary), handler.request_deserializer, handler.response_serializer
+            wrap(unary), _tolerant(handler.request_deserializer), handler.response_serializer
         )
     if handler.stream_unary is not None:
+        inner_su = handler.stream_unary
+
+        async def client_stream(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext) -> Any:
+            return await inner_su(_checked_stream(requests), context)
+
         return grpc.stream_unary_rpc_method_handler(
-            wrap(handler.stream_unary), handler.request_deserializer, handler.response_serializer
+            wrap(client_stream), _tolerant(handler.request_deserializer), handler.response_serializer
         )
     return handler  # streaming responses: health Watch and reflection, left as they are
 
@@ -117,7 +175,11 @@ class RequestContextInterceptor(grpc.aio.ServerInterceptor):
                     outcome = status_code_for(error).name
                     await abort_with(context, error)
                 except grpc.aio.AbortError:
-                    outcome = "ABORTED_BY_HANDLER"
+                    code = context.code()
+                    outcome = code.name if isinstance(code, grpc.StatusCode) else "ABORTED_BY_HANDLER"
+                    raise
+                except asyncio.CancelledError:  # the client went away or the deadline passed
+                    outcome = "CANCELLED"
                     raise
                 except Exception:  # the server must survive any handler bug
                     outcome = "INTERNAL"
@@ -125,7 +187,8 @@ class RequestContextInterceptor(grpc.aio.ServerInterceptor):
                     await context.abort(grpc.StatusCode.INTERNAL, f"internal error (request id {rid})")
                 finally:
                     elapsed_ms = (time.perf_counter() - started) * 1000
-                    log.debug("%s %s %s %.2fms", rid, method, outcome, elapsed_ms)
+                    who = caller.get()
+                    log.debug("%s %s %s %s %.2fms", rid, who.name if who else "-", method, outcome, elapsed_ms)
                     if on_complete is not None:
                         on_complete(method, outcome, elapsed_ms)
                     request_id.reset(token)

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextvars
 import dataclasses
 import functools
 from typing import AsyncIterator, Callable, TypeVar
 
 import grpc
 
+from indexer.cancellation import CancelScope, current_scope
 from indexer.errors import InvalidArgument, NotFound, PromptprintError, Unavailable
 from indexer.prompt_index import IngestStatus, PromptIndex
 from indexer.reconstruct.catalog import CampaignCatalog
@@ -68,6 +70,10 @@ class IndexHolder:
     def fail(self, message: str) -> None:
         self._failure = message
 
+    def peek(self) -> PromptIndex | None:
+        """The index if loaded, else None (for gauges, which must not raise)."""
+        return self._index
+
     def get(self) -> PromptIndex:
         if self._index is not None:
             return self._index
@@ -92,8 +98,18 @@ class FingerprintServicer(pb_grpc.FingerprintServiceServicer):
         return self._catalog
 
     async def _run(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
+        """Run a library call on a worker thread, in a copy of this call's context (request
+        id) with a cancel scope: if the call is cancelled or its deadline passes, the
+        scope is cancelled and queued embedding work for it is dropped (indexer.batching)."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, functools.partial(fn, *args, **kwargs))
+        scope = CancelScope()
+        context = contextvars.copy_context()
+        context.run(current_scope.set, scope)
+        try:
+            return await loop.run_in_executor(self._executor, functools.partial(context.run, fn, *args, **kwargs))
+        except asyncio.CancelledError:
+            scope.cancel()
+            raise
 
     async def IngestPrompts(
         self, request_iterator: AsyncIterator[pb.IngestPromptsRequest], context: grpc.aio.ServicerContext
