@@ -32,13 +32,15 @@ from indexer.campaign_score import DEFAULT_FLAG_THRESHOLD, CampaignAssessment, a
 from indexer.embedder import Embedder
 from indexer.errors import AlreadyExists, InvalidArgument, NotFound, PromptprintError
 from indexer.normalize import NORMALIZER_VERSION, canonical_text
-from indexer.records import DEFAULT_MAX_TEXT_BYTES, PromptRecord, validate_text, validate_time_ms
-from indexer.row_metadata import RowMetadata
+from indexer.records import DEFAULT_MAX_TEXT_BYTES, PromptRecord, now_ms, validate_id, validate_text, validate_time_ms
+from indexer.index_build import AnyVectorIndex, BuildKind, IndexChoice, SearchTuning, load_index, new_live_index, remove, search
+from indexer.ivf_index import IvfParams
+from indexer.row_metadata import NO_TIME, RowMetadata
 from indexer.skeleton import Signature, signature
 from indexer.snapshot import SnapshotDirectory, load_rows, save_rows
 from indexer.store import RecordStore, StoreIdentity, text_digest, to_stored_precision
 from indexer.templates import Event, TemplateTracker
-from indexer.vector_index import HnswParams, IndexKind, VectorIndex
+from indexer.vector_index import HnswParams
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +61,11 @@ class IndexConfig:
         default_lookback_ms: CheckPrompt's window when the caller sets none (24 h).
         max_fanout_neighbors: most neighbours one CheckPrompt examines; past it the
             fan-out is reported as saturated (a lower bound).
-        index_kind / hnsw_threshold / hnsw: FAISS index choice (see VectorIndex).
+        index_kind / hnsw_threshold / hnsw / ivf_threshold / ivf: FAISS index choice
+            (see indexer.index_build): flat, HNSW past hnsw_threshold, IVF-PQ with
+            re-ranking past ivf_threshold (chosen when an index is built from the store).
+        retention_ms: prompts older than this are purged by :meth:`PromptIndex.purge_expired`
+            (0 keeps everything).
         snapshot_every: new records between automatic snapshots (0 disables them;
             one is still written on close).
         campaign_threshold: campaign score at which CheckPrompt sets ``flagged``
@@ -75,9 +81,12 @@ class IndexConfig:
     default_min_similarity: float = 0.8
     default_lookback_ms: int = DAY_MS
     max_fanout_neighbors: int = 1024
-    index_kind: IndexKind = "auto"
+    index_kind: BuildKind = "auto"
     hnsw_threshold: int = 20_000
     hnsw: HnswParams = HnswParams()
+    ivf_threshold: int = 2_000_000
+    ivf: IvfParams = IvfParams()
+    retention_ms: int = 0
     snapshot_every: int = 50_000
     campaign_threshold: float = DEFAULT_FLAG_THRESHOLD
     template_window_ms: int = DAY_MS
@@ -100,6 +109,15 @@ class IndexConfig:
             raise ValueError(f"max_fanout_neighbors must be >= 16, got {self.max_fanout_neighbors}")
         if self.snapshot_every < 0:
             raise ValueError(f"snapshot_every must be >= 0 (0 = only on close), got {self.snapshot_every}")
+        if self.retention_ms < 0:
+            raise ValueError(f"retention_ms must be >= 0 (0 = keep forever), got {self.retention_ms}")
+        self.choice  # validates the index settings
+
+    @property
+    def choice(self) -> IndexChoice:
+        return IndexChoice(
+            kind=self.index_kind, hnsw_threshold=self.hnsw_threshold, ivf_threshold=self.ivf_threshold, hnsw=self.hnsw, ivf=self.ivf
+        )
 
     @property
     def store_path(self) -> Path:
@@ -149,6 +167,7 @@ class NearDuplicateQuery:
     exclude_account_id: str = ""
     exclude_org_id: str = ""
     include_text: bool = False
+    tuning: SearchTuning | None = None  # per-request search effort (nprobe, ef_search, ...)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -197,6 +216,15 @@ class IndexStats:
     template_count: int
 
 
+@dataclasses.dataclass(frozen=True)
+class _Live:
+    """The vector index and the row metadata that describe the same rows, swapped as one
+    (a reader takes both from one reference, so a hot swap never mixes two builds)."""
+
+    vectors: AnyVectorIndex
+    rows: RowMetadata
+
+
 def _check_similarity(value: float, field: str) -> float:
     if not (0.0 <= value <= 1.0):  # also rejects NaN
         raise InvalidArgument(f"{field} must be in [0, 1], got {value}", reason="SIMILARITY_OUT_OF_RANGE", field=field)
@@ -220,17 +248,22 @@ class PromptIndex:
         self._snapshots = SnapshotDirectory(config.snapshot_root)
         self._banks = Banks(config.store_path, max_text_bytes=config.max_text_bytes, seed_builtin=config.builtin_allow_bank)
         self._templates = TemplateTracker(config.template_window_ms)
-        self._vectors = self._new_vector_index()
-        self._rows = RowMetadata()
+        self._live = _Live(new_live_index(self._identity.dimension, config.choice), RowMetadata())
         self._write_lock = threading.Lock()
         self._since_snapshot = 0
         self._snapshot_watermark = 0
         self._snapshot_time: float | None = None
+        self._snapshot_name: str | None = None
+        self._deleted_during_reload: list[np.ndarray] | None = None  # set while a reload runs
         self._closed = False
 
-    def _new_vector_index(self) -> VectorIndex:
-        c = self._config
-        return VectorIndex(self._identity.dimension, kind=c.index_kind, hnsw_threshold=c.hnsw_threshold, hnsw=c.hnsw)
+    @property
+    def _vectors(self) -> AnyVectorIndex:
+        return self._live.vectors
+
+    @property
+    def _rows(self) -> RowMetadata:
+        return self._live.rows
 
     # -- lifecycle ---------------------------------------------------------------------------
     @classmethod
@@ -242,30 +275,89 @@ class PromptIndex:
 
     def _load(self) -> None:
         started = time.monotonic()
-        snapshot = self._snapshots.current(self._identity)
-        watermark = 0
-        if snapshot is not None:
-            c = self._config
-            self._vectors = VectorIndex.load(
-                snapshot.index_path, self._identity.dimension, kind=c.index_kind, hnsw_threshold=c.hnsw_threshold, hnsw=c.hnsw
-            )
-            ids, accounts, orgs, created = load_rows(snapshot.rows_path)
-            self._rows.add(ids, accounts, orgs, created)
-            watermark = snapshot.manifest.watermark
-            self._snapshot_watermark = watermark
-            self._snapshot_time = snapshot.manifest.created_at_unix
-        replayed = 0
-        for rows in self._store.iter_rows(after_row_id=watermark):
-            self._vectors.add(rows.ids, rows.vectors)
-            self._rows.add(rows.ids, rows.accounts, rows.orgs, rows.created_at_ms)
-            replayed += len(rows.ids)
+        live, watermark, replayed = self._load_live()
+        self._live = live
         self._since_snapshot = replayed
         for account_id, org_id, created_at_ms, text in self._store.iter_texts():
             self._templates.record(signature(text), Event(created_at_ms, account_id, org_id, text))
         log.info(
-            "index loaded: %d prompts (%d from snapshot, %d replayed), %d templates, in %.1fs",
-            len(self._rows), len(self._rows) - replayed, replayed, len(self._templates), time.monotonic() - started,
+            "index loaded: %s, %d prompts (%d replayed after the snapshot), %d templates, in %.1fs",
+            live.vectors.description, len(live.rows), replayed, len(self._templates), time.monotonic() - started,
         )
+
+    def _load_live(self, after: int | None = None) -> tuple[_Live, int, int]:
+        """The live snapshot plus every stored row newer than it, with rows deleted
+        since the snapshot taken out. Without a snapshot, a store big enough for IVF-PQ
+        is built into a new snapshot first (see indexer.index_build). Returns
+        (live, snapshot watermark, rows replayed)."""
+        snapshot = self._snapshots.current(self._identity)
+        if snapshot is None and self._config.choice.kind_for(self._store.count()) == "ivfpq":
+            from indexer.reindex import build_snapshot  # the bulk build; rare, so imported late
+
+            build_snapshot(self._store, self._snapshots, self._identity, self._config.choice)
+            snapshot = self._snapshots.current(self._identity)
+        dimension = self._identity.dimension
+        if snapshot is None:
+            vectors, rows, watermark = new_live_index(dimension, self._config.choice), RowMetadata(), 0
+        else:
+            vectors = load_index(snapshot.index_path, dimension, self._config.choice)
+            rows = RowMetadata()
+            rows.add(*load_rows(snapshot.rows_path))
+            watermark = snapshot.manifest.watermark
+            self._snapshot_watermark = watermark
+            self._snapshot_time = snapshot.manifest.created_at_unix
+            self._snapshot_name = snapshot.index_path.parent.name
+        replayed = self._replay(vectors, rows, watermark)
+        if len(rows) > self._store.count():  # rows were deleted since the snapshot
+            gone = np.setdiff1d(rows.export()[0], self._store.all_ids(), assume_unique=True)
+            remove(vectors, gone)
+            rows.remove(gone)
+        return _Live(vectors, rows), watermark, replayed
+
+    def _replay(self, vectors: AnyVectorIndex, rows: RowMetadata, after: int) -> int:
+        replayed = 0
+        for batch in self._store.iter_rows(after_row_id=after):
+            vectors.add(batch.ids, batch.vectors)
+            rows.add(batch.ids, batch.accounts, batch.orgs, batch.created_at_ms)
+            replayed += len(batch.ids)
+        return replayed
+
+    def snapshot_changed(self) -> bool:
+        """Whether CURRENT names a snapshot other than the one in use (a file read)."""
+        return self._snapshots.current_name() not in (None, self._snapshot_name)
+
+    @property
+    def snapshot_name(self) -> str:
+        """Folder name of the snapshot in use ("" before the first one)."""
+        return self._snapshot_name or ""
+
+    def reload(self) -> bool:
+        """Hot swap: load the snapshot CURRENT names (written by a reindex), replay the
+        rows recorded since it was built, and swap it in while lookups continue.
+
+        Loading and most of the replay happen outside the writer lock; only the catch-up
+        of rows ingested meanwhile and the swap itself hold it. The previous index is
+        released when its last in-flight lookup ends. Returns False when CURRENT still
+        names the snapshot in use."""
+        if not self.snapshot_changed():
+            return False
+        started = time.monotonic()
+        with self._write_lock:
+            self._deleted_during_reload = []
+        try:
+            live, _, replayed = self._load_live()
+            with self._write_lock:
+                replayed += self._replay(live.vectors, live.rows, live.rows.max_id)
+                for gone in self._deleted_during_reload:
+                    remove(live.vectors, gone)
+                    live.rows.remove(gone)
+                self._live = live
+                self._since_snapshot = replayed
+        finally:
+            self._deleted_during_reload = None
+        log.info("hot swap to snapshot %s: %s, %d prompts (%d replayed) in %.1fs",
+                 self._snapshot_name, live.vectors.description, len(live.rows), replayed, time.monotonic() - started)
+        return True
 
     def close(self) -> None:
         """Write a final snapshot (when anything changed) and close the store."""
@@ -283,6 +375,11 @@ class PromptIndex:
             self._snapshot_locked()
 
     def _snapshot_locked(self) -> None:
+        if self._snapshots.current_name() != self._snapshot_name:
+            # A reindex switched CURRENT to its rebuild: never overwrite it with the old
+            # lineage; reload() picks it up and everything since is replayed onto it.
+            log.info("snapshot skipped: %s was switched in by another writer", self._snapshots.current_name())
+            return
         watermark = self._rows.max_id
         staging = self._snapshots.begin(watermark)
         self._vectors.save(SnapshotDirectory.index_path(staging))
@@ -293,10 +390,14 @@ class PromptIndex:
             count=len(self._rows),
             watermark=watermark,
             index_description=self._vectors.description,
+            replaces=self._snapshot_name,
         )
+        if manifest is None:
+            return
         self._since_snapshot = 0
         self._snapshot_watermark = manifest.watermark
         self._snapshot_time = manifest.created_at_unix
+        self._snapshot_name = self._snapshots.current_name()
 
     @property
     def config(self) -> IndexConfig:
@@ -395,6 +496,38 @@ class PromptIndex:
             if self._config.snapshot_every and self._since_snapshot >= self._config.snapshot_every:
                 self._snapshot_locked()
 
+    # -- deletion and retention -----------------------------------------------------------
+    def delete_account(self, account_id: str) -> int:
+        """Delete every prompt of an account from the store, the index and the stats;
+        returns how many. Durable when this returns (the store commits first; the index
+        follows, and a restart re-derives it from the store)."""
+        validate_id(account_id, "account_id", required=True)
+        with self._write_lock:
+            return self._forget(self._store.delete_account(account_id))
+
+    def purge_older_than(self, cutoff_ms: int) -> int:
+        """Retention: delete every prompt created before ``cutoff_ms``; returns how many."""
+        with self._write_lock:
+            return self._forget(self._store.purge_older_than(cutoff_ms))
+
+    def purge_expired(self, now: int | None = None) -> int:
+        """Apply ``retention_ms`` (no-op when it is 0); returns how many were purged."""
+        if not self._config.retention_ms:
+            return 0
+        return self.purge_older_than((now if now is not None else now_ms()) - self._config.retention_ms)
+
+    def _forget(self, ids: np.ndarray) -> int:
+        """Take deleted rows out of the live index (under the writer lock). FAISS drops
+        them from flat and IVF-PQ indexes; an HNSW graph keeps the nodes until the next
+        rebuild, and lookups skip them through the row metadata."""
+        if len(ids):
+            remove(self._vectors, ids)
+            self._rows.remove(ids)
+            if self._deleted_during_reload is not None:
+                self._deleted_during_reload.append(ids)
+            self._since_snapshot += len(ids)
+        return len(ids)
+
     # -- reads -------------------------------------------------------------------------------
     def _neighbours(
         self,
@@ -403,6 +536,7 @@ class PromptIndex:
         min_similarity: float,
         wanted: int | None,
         cap: int,
+        tuning: SearchTuning | None = None,
     ) -> tuple[np.ndarray, np.ndarray, bool]:
         """Neighbours passing ``accept`` and ``min_similarity``, most similar first.
 
@@ -410,16 +544,21 @@ class PromptIndex:
         found (``None``: all of them), the similarity drops below the threshold, or
         ``cap`` neighbours were examined. Returns (ids, similarities, saturated), where
         saturated means the cap cut the search short while matches continued."""
-        total = len(self._vectors)
+        live = self._live  # one build for the whole lookup, even across a hot swap
+        total = len(live.vectors)
         k = min(total, cap, max(64, 2 * wanted) if wanted is not None else 64)
         while True:
             if k == 0:
                 return np.zeros(0, np.int64), np.zeros(0, np.float32), False
-            (result,) = self._vectors.search(vector, k)
+            (result,) = search(live.vectors, vector, k, tuning, self._config.choice)
             ids, sims = result.ids, result.similarities
             above = sims >= min_similarity
             ids, sims = ids[above], sims[above]
-            mask = accept(ids, *self._rows.lookup(ids)) if len(ids) else np.zeros(0, bool)
+            if len(ids):
+                accounts, orgs, created = live.rows.lookup(ids)
+                mask = accept(ids, accounts, orgs, created) & (created != NO_TIME)
+            else:
+                mask = np.zeros(0, bool)
             exhausted = len(result.ids) < k or not above.all() or k >= total
             if (wanted is not None and mask.sum() >= wanted) or exhausted or k >= cap:
                 saturated = not exhausted and k >= cap
@@ -456,7 +595,7 @@ class PromptIndex:
             return mask
 
         cap = max(self._config.max_fanout_neighbors, 4 * query.k)
-        ids, sims, _ = self._neighbours(vector, accept, threshold, query.k, cap)
+        ids, sims, _ = self._neighbours(vector, accept, threshold, query.k, cap, query.tuning)
         ids, sims = ids[: query.k], sims[: query.k]
         rows = self._store.fetch(ids, with_text=query.include_text)
         return [
@@ -481,6 +620,7 @@ class PromptIndex:
         min_similarity: float | None = None,
         lookback_ms: int | None = None,
         example_count: int = 5,
+        tuning: SearchTuning | None = None,
     ) -> Verdict:
         """Fan-out of one live prompt, optionally recording it (after the lookup, so the
         prompt never counts itself)."""
@@ -508,7 +648,7 @@ class PromptIndex:
             return (ids != self_row) & (created >= start) & (created <= end)
 
         cap = self._config.max_fanout_neighbors
-        ids, sims, saturated = self._neighbours(vector[0], accept, threshold, None, cap)
+        ids, sims, saturated = self._neighbours(vector[0], accept, threshold, None, cap, tuning)
         fanout = self._fanout(ids, sims, saturated, own_account, own_org)
         examples: list[Hit] = []
         if example_count and len(ids):

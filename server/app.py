@@ -26,6 +26,7 @@ from indexer.prompt_index import IndexConfig, PromptIndex
 from promptprint.v1 import fingerprint_pb2 as pb
 from promptprint.v1 import fingerprint_pb2_grpc as pb_grpc
 from server.interceptors import RequestContextInterceptor
+from server.maintenance import Maintenance, MaintenanceSettings
 from server.servicer import FingerprintServicer, IndexHolder, IngestSettings
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ class ServerConfig:
         grace_seconds: how long in-flight calls may finish on shutdown.
         max_message_bytes: largest request message (an ingest batch of long prompts).
         ingest: how ingest streams are batched.
+        maintenance: hot-swap polling (with jitter) and retention purge schedule.
     """
 
     listen: str = "127.0.0.1:50051"
@@ -52,6 +54,7 @@ class ServerConfig:
     grace_seconds: float = 10.0
     max_message_bytes: int = 64 << 20
     ingest: IngestSettings = IngestSettings()
+    maintenance: MaintenanceSettings = MaintenanceSettings()
 
     def __post_init__(self) -> None:
         if ":" not in self.listen:
@@ -71,6 +74,7 @@ class RunningServer:
     health: health.aio.HealthServicer
     executor: concurrent.futures.ThreadPoolExecutor
     holder: IndexHolder
+    maintenance: asyncio.Task[None]
 
     async def mark_serving(self) -> None:
         for name in ("", SERVICE_NAME):
@@ -79,6 +83,7 @@ class RunningServer:
     async def stop(self, grace: float) -> None:
         """Health goes NOT_SERVING first (load balancers drain), then calls finish."""
         await self.health.enter_graceful_shutdown()
+        self.maintenance.cancel()
         await self.server.stop(grace)
         self.executor.shutdown(wait=True)
 
@@ -94,7 +99,10 @@ async def start_server(config: ServerConfig, holder: IndexHolder) -> RunningServ
             ("grpc.so_reuseport", 0),
         ],
     )
-    pb_grpc.add_FingerprintServiceServicer_to_server(FingerprintServicer(holder, executor, config.ingest), server)
+    maintenance = Maintenance(holder.get, executor, config.maintenance)
+    pb_grpc.add_FingerprintServiceServicer_to_server(
+        FingerprintServicer(holder, executor, config.ingest, maintenance.reload_lock), server
+    )
     health_servicer = health.aio.HealthServicer()
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
@@ -106,7 +114,7 @@ async def start_server(config: ServerConfig, holder: IndexHolder) -> RunningServ
     if port == 0:
         raise OSError(f"could not bind {config.listen}")
     await server.start()
-    return RunningServer(server, port, health_servicer, executor, holder)
+    return RunningServer(server, port, health_servicer, executor, holder, asyncio.create_task(maintenance.run()))
 
 
 async def serve(
