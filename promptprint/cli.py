@@ -41,8 +41,10 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir", default="var", help="record store and snapshots (default ./var)")
     serve.add_argument("--listen", default="127.0.0.1:50051", help="host:port to bind (default 127.0.0.1:50051; port 0 = any)")
     serve.add_argument("--model", default=None, help="local sentence-transformers model dir (default: packaged all-MiniLM-L6-v2)")
-    serve.add_argument("--index", choices=("auto", "flat", "hnsw"), default="auto", help="FAISS index kind (default auto)")
-    serve.add_argument("--hnsw-threshold", type=int, default=20_000, help="with --index auto: size at which HNSW replaces exact search")
+    _add_index_choice(serve)
+    serve.add_argument("--retention-days", type=float, default=0, help="purge prompts older than this, hourly (default 0: keep all)")
+    serve.add_argument("--reload-poll-seconds", type=float, default=5.0, help="how often to look for a rebuilt snapshot (0: only on ReloadIndex)")
+    serve.add_argument("--reload-jitter-seconds", type=float, default=30.0, help="most random delay before an automatic reload")
     serve.add_argument("--snapshot-every", type=int, default=50_000, help="new records between snapshots (0 = only on shutdown)")
     serve.add_argument("--max-text-bytes", type=int, default=1 << 20, help="longest accepted prompt in bytes (default 1 MiB)")
     serve.add_argument("--workers", type=int, default=8, help="worker threads for library calls")
@@ -148,24 +150,24 @@ def _add_scale_verbs(verbs) -> None:  # type: ignore[no-untyped-def]
 def _serve(args: argparse.Namespace) -> int:
     from indexer.batching import BatchingEmbedder
     from indexer.embedder import Embedder, SentenceTransformerEmbedder
-    from indexer.prompt_index import IndexConfig
     from server.app import ServerConfig, serve
+    from server.maintenance import MaintenanceSettings
     from server.process import limit_malloc_arenas
 
     limit_malloc_arenas(2)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        index_config = IndexConfig(
-            data_dir=Path(args.data_dir),
+        index_config = _index_config(
+            args,
             max_text_bytes=args.max_text_bytes,
-            index_kind=args.index,
-            hnsw_threshold=args.hnsw_threshold,
             snapshot_every=args.snapshot_every,
+            retention_ms=int(args.retention_days * 86_400_000),
             campaign_threshold=args.campaign_threshold,
             template_window_ms=int(args.template_window_hours * 3_600_000),
             builtin_allow_bank=not args.no_builtin_allow_bank,
         )
-        server_config = ServerConfig(listen=args.listen, workers=args.workers)
+        maintenance = MaintenanceSettings(poll_seconds=args.reload_poll_seconds, jitter_seconds=args.reload_jitter_seconds)
+        server_config = ServerConfig(listen=args.listen, workers=args.workers, maintenance=maintenance)
     except ValueError as error:
         print(f"promptprint serve: {error}", file=sys.stderr)
         return 2

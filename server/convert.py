@@ -11,6 +11,7 @@ from google.protobuf import duration_pb2, timestamp_pb2
 from indexer.banks import BankEntry
 from indexer.campaign_score import CampaignAssessment
 from indexer.errors import InvalidArgument
+from indexer.index_build import SearchTuning
 from indexer.prompt_index import Fanout, Hit, IndexStats, IngestStatus, NearDuplicateQuery, Verdict
 from indexer.records import PromptRecord, validate_record, validate_time_ms
 from promptprint.v1 import fingerprint_pb2 as pb
