@@ -29,9 +29,15 @@ class VectorBacklog:
         # row id -> [vector or None, account code, org code, created_at_ms]
         self._rows: collections.OrderedDict[int, list[object]] = collections.OrderedDict()
         self._pending = 0
+        self._last_id = 0
 
     def __len__(self) -> int:
         return len(self._rows)
+
+    @property
+    def last_id(self) -> int:
+        """The highest row id ever queued (0: none): where a replay of the store resumes."""
+        return self._last_id
 
     @property
     def pending(self) -> int:
@@ -45,6 +51,8 @@ class VectorBacklog:
             vector = None if rows.pending[i] else rows.vectors[i]
             self._rows[int(rows.ids[i])] = [vector, int(rows.accounts[i]), int(rows.orgs[i]), int(rows.created_at_ms[i])]
         self._pending += int(rows.pending.sum())
+        if len(rows):
+            self._last_id = max(self._last_id, int(rows.ids[-1]))
 
     def next_pending(self, limit: int) -> list[int]:
         """Ids of the oldest rows still waiting for a vector, at most ``limit``."""
@@ -62,6 +70,13 @@ class VectorBacklog:
             entry = self._rows.get(row_id)
             if entry is not None and entry[0] is None:
                 entry[0] = vector
+                self._pending -= 1
+
+    def discard(self, row_ids: np.ndarray) -> None:
+        """Forget rows that were deleted from the store (queued or not)."""
+        for row_id in row_ids.tolist():
+            entry = self._rows.pop(row_id, None)
+            if entry is not None and entry[0] is None:
                 self._pending -= 1
 
     def pop_ready(self) -> IndexRows | None:

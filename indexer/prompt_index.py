@@ -49,13 +49,15 @@ from indexer.campaign_score import DEFAULT_FLAG_THRESHOLD, CampaignAssessment, a
 from indexer.embedder import Embedder
 from indexer.errors import AlreadyExists, InvalidArgument, NotFound, PromptprintError, ResourceExhausted
 from indexer.normalize import NORMALIZER_VERSION, canonical_text
-from indexer.records import DEFAULT_MAX_TEXT_BYTES, PromptRecord, now_ms, validate_text, validate_time_ms
-from indexer.row_metadata import RowMetadata
+from indexer.records import DEFAULT_MAX_TEXT_BYTES, PromptRecord, now_ms, validate_id, validate_text, validate_time_ms
+from indexer.index_build import AnyVectorIndex, BuildKind, IndexChoice, SearchTuning, load_index, new_live_index, remove, search
+from indexer.ivf_index import IvfParams
+from indexer.row_metadata import NO_TIME, RowMetadata
 from indexer.skeleton import Signature, signature, signature_from_bytes, signature_to_bytes
 from indexer.snapshot import SnapshotDirectory, load_rows, save_rows
 from indexer.store import RecordStore, StoreIdentity, text_digest, to_stored_precision
 from indexer.templates import Event, Template, TemplateFeatures, TemplateTracker
-from indexer.vector_index import HnswParams, IndexKind, VectorIndex, VectorStorage
+from indexer.vector_index import HnswParams, VectorStorage
 
 log = logging.getLogger(__name__)
 
@@ -79,9 +81,12 @@ class IndexConfig:
         default_lookback_ms: CheckPrompt's window when the caller sets none (24 h).
         max_fanout_neighbors: most neighbours one CheckPrompt examines; past it the
             fan-out is reported as saturated (a lower bound).
-        index_kind / hnsw_threshold / hnsw: FAISS index choice (see VectorIndex).
-        vector_storage: how the index holds vectors in memory: ``"fp16"`` (default; the
-            store's precision, so nothing is lost) or ``"fp32"`` (twice the memory).
+        index_kind / hnsw_threshold / hnsw / ivf_threshold / ivf: FAISS index choice
+            (see indexer.index_build): flat, HNSW past hnsw_threshold, IVF-PQ with
+            re-ranking past ivf_threshold (chosen when an index is built from the store).
+        vector_storage: how flat and HNSW indexes hold vectors in memory: ``"fp16"``
+            (default; the store's precision, so nothing is lost) or ``"fp32"`` (twice the
+            memory).
         snapshot_every: new records between automatic snapshots (0 disables them;
             one is still written on close).
         campaign_threshold: campaign score at which CheckPrompt sets ``flagged``
@@ -102,8 +107,8 @@ class IndexConfig:
             template signature, never the raw text (see indexer.store). What is lost:
             texts in FindNearDuplicates(include_text) answers and any re-embedding from
             the stored source (a model change needs the source data again).
-        retention_ms: records older than this (by created_at) are purged by
-            :meth:`PromptIndex.apply_retention`, in both modes; 0 keeps everything.
+        retention_ms: prompts older than this are purged by :meth:`PromptIndex.purge_expired`
+            (0 keeps everything), in both privacy modes.
     """
 
     data_dir: Path
@@ -112,10 +117,12 @@ class IndexConfig:
     default_min_similarity: float = 0.8
     default_lookback_ms: int = DAY_MS
     max_fanout_neighbors: int = 1024
-    index_kind: IndexKind = "auto"
+    index_kind: BuildKind = "auto"
     hnsw_threshold: int = 20_000
     hnsw: HnswParams = HnswParams()
     vector_storage: VectorStorage = "fp16"
+    ivf_threshold: int = 2_000_000
+    ivf: IvfParams = IvfParams()
     snapshot_every: int = 50_000
     campaign_threshold: float = DEFAULT_FLAG_THRESHOLD
     template_window_ms: int = DAY_MS
@@ -136,8 +143,6 @@ class IndexConfig:
             raise ValueError(f"max_vector_backlog must be >= 1, got {self.max_vector_backlog}")
         if self.backlog_wait_s < 0:
             raise ValueError(f"backlog_wait_s must be >= 0, got {self.backlog_wait_s}")
-        if self.retention_ms < 0:
-            raise ValueError(f"retention_ms must be >= 0 (0 keeps everything), got {self.retention_ms}")
         if not 0.0 <= self.campaign_threshold <= 1.0:
             raise ValueError(f"campaign_threshold must be in [0, 1], got {self.campaign_threshold}")
         if self.template_window_ms <= 0:
@@ -154,6 +159,16 @@ class IndexConfig:
             raise ValueError(f"max_fanout_neighbors must be >= 16, got {self.max_fanout_neighbors}")
         if self.snapshot_every < 0:
             raise ValueError(f"snapshot_every must be >= 0 (0 = only on close), got {self.snapshot_every}")
+        if self.retention_ms < 0:
+            raise ValueError(f"retention_ms must be >= 0 (0 = keep forever), got {self.retention_ms}")
+        self.choice  # validates the index settings
+
+    @property
+    def choice(self) -> IndexChoice:
+        return IndexChoice(
+            kind=self.index_kind, hnsw_threshold=self.hnsw_threshold, ivf_threshold=self.ivf_threshold, hnsw=self.hnsw, ivf=self.ivf,
+            storage=self.vector_storage,
+        )
 
     @property
     def store_path(self) -> Path:
@@ -203,6 +218,7 @@ class NearDuplicateQuery:
     exclude_account_id: str = ""
     exclude_org_id: str = ""
     include_text: bool = False
+    tuning: SearchTuning | None = None  # per-request search effort (nprobe, ef_search, ...)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -258,6 +274,16 @@ class IndexStats:
     pending_vectors: int = 0
 
 
+@dataclasses.dataclass(frozen=True)
+class _Live:
+    """The vector index and the row metadata that describe the same rows, swapped as one
+    (a reader takes both from one reference, so a hot swap never mixes two builds)."""
+
+    vectors: AnyVectorIndex
+    rows: RowMetadata
+    backlog: VectorBacklog  # recorded rows not yet in ``vectors`` (see indexer.backlog)
+
+
 def _check_similarity(value: float, field: str) -> float:
     if not (0.0 <= value <= 1.0):  # also rejects NaN
         raise InvalidArgument(f"{field} must be in [0, 1], got {value}", reason="SIMILARITY_OUT_OF_RANGE", field=field)
@@ -281,9 +307,9 @@ class PromptIndex:
         self._snapshots = SnapshotDirectory(config.snapshot_root)
         self._banks = Banks(config.store_path, max_text_bytes=config.max_text_bytes, seed_builtin=config.builtin_allow_bank)
         self._templates = TemplateTracker(config.template_window_ms)
-        self._vectors = self._new_vector_index()
-        self._rows = RowMetadata()
-        self._backlog = VectorBacklog(self._identity.dimension)
+        self._live = _Live(
+            new_live_index(self._identity.dimension, config.choice), RowMetadata(), VectorBacklog(self._identity.dimension)
+        )
         self._write_lock = threading.Lock()
         self._backlog_changed = threading.Condition(threading.Lock())
         self._stopping = threading.Event()
@@ -292,13 +318,21 @@ class PromptIndex:
         self._snapshot_watermark = 0
         self._snapshot_time: float | None = None
         self._opened_at = time.time()
+        self._snapshot_name: str | None = None
+        self._deleted_during_reload: list[np.ndarray] | None = None  # set while a reload runs
         self._closed = False
 
-    def _new_vector_index(self) -> VectorIndex:
-        c = self._config
-        return VectorIndex(
-            self._identity.dimension, kind=c.index_kind, hnsw_threshold=c.hnsw_threshold, hnsw=c.hnsw, storage=c.vector_storage
-        )
+    @property
+    def _vectors(self) -> AnyVectorIndex:
+        return self._live.vectors
+
+    @property
+    def _rows(self) -> RowMetadata:
+        return self._live.rows
+
+    @property
+    def _backlog(self) -> VectorBacklog:
+        return self._live.backlog
 
     # -- lifecycle ---------------------------------------------------------------------------
     @classmethod
@@ -312,33 +346,14 @@ class PromptIndex:
 
     def _load(self) -> None:
         started = time.monotonic()
-        snapshot = self._snapshots.current(self._identity)
-        watermark = 0
-        if snapshot is not None:
-            c = self._config
-            self._vectors = VectorIndex.load(
-                snapshot.index_path,
-                self._identity.dimension,
-                kind=c.index_kind,
-                hnsw_threshold=c.hnsw_threshold,
-                hnsw=c.hnsw,
-                storage=c.vector_storage,
-            )
-            ids, accounts, orgs, created = load_rows(snapshot.rows_path)
-            self._rows.add(ids, accounts, orgs, created)
-            watermark = snapshot.manifest.watermark
-            self._snapshot_watermark = watermark
-            self._snapshot_time = snapshot.manifest.created_at_unix
-        replayed = 0
-        for rows in self._store.iter_rows(after_row_id=watermark):
-            self._backlog.append(rows)
-            self._index_ready_rows()  # no snapshot while loading: the vectorizer is not running yet
-            replayed += len(rows.ids)
+        live, watermark, replayed = self._load_live()
+        self._live = live
+        self._since_snapshot = replayed
         self._replay_templates()
         log.info(
-            "index loaded: %d prompts (%d from snapshot, %d replayed, %d waiting for vectors), %d templates, in %.1fs",
-            len(self), len(self._rows) - replayed + len(self._backlog), replayed, self._backlog.pending,
-            len(self._templates), time.monotonic() - started,
+            "index loaded: %s, %d prompts (%d replayed after the snapshot, %d waiting for vectors), %d templates, in %.1fs",
+            live.vectors.description, len(self), replayed, live.backlog.pending, len(self._templates),
+            time.monotonic() - started,
         )
 
     def _replay_templates(self) -> None:
@@ -348,39 +363,94 @@ class PromptIndex:
             signed = signature_from_bytes(sig) if sig is not None else signature(text)
             self._templates.record(signed, Event(created_at_ms, account_id, org_id, row_id))
 
-    def apply_retention(self, now: int | None = None) -> int:
-        """Purge records created before ``now - retention_ms`` from the store, then rebuild
-        the in-memory index, metadata and templates from what remains, and snapshot.
+    def _load_live(self, after: int | None = None) -> tuple[_Live, int, int]:
+        """The live snapshot plus every stored row newer than it, with rows deleted
+        since the snapshot taken out. Without a snapshot, a store big enough for IVF-PQ
+        is built into a new snapshot first (see indexer.index_build). Returns
+        (live, snapshot watermark, rows replayed)."""
+        snapshot = self._snapshots.current(self._identity)
+        if snapshot is None and self._config.choice.kind_for(self._store.count()) == "ivfpq":
+            from indexer.reindex import build_snapshot  # the bulk build; rare, so imported late
 
-        Deliberately minimal (a full rebuild, under the writer lock; lookups keep running
-        on the old structures until the swap): fine for a periodic job over a store that
-        fits in memory. Returns the number of records purged (0 when retention is off).
-        """
-        if not self._config.retention_ms:
+            build_snapshot(self._store, self._snapshots, self._identity, self._config.choice)
+            snapshot = self._snapshots.current(self._identity)
+        dimension = self._identity.dimension
+        backlog = VectorBacklog(dimension)
+        if snapshot is None:
+            vectors, rows, watermark = new_live_index(dimension, self._config.choice), RowMetadata(), 0
+        else:
+            vectors = load_index(snapshot.index_path, dimension, self._config.choice)
+            rows = RowMetadata()
+            rows.add(*load_rows(snapshot.rows_path))
+            watermark = snapshot.manifest.watermark
+            self._snapshot_watermark = watermark
+            self._snapshot_time = snapshot.manifest.created_at_unix
+            self._snapshot_name = snapshot.index_path.parent.name
+        live = _Live(vectors, rows, backlog)
+        replayed = self._replay(live, watermark)
+        if len(rows) > self._store.count():  # rows were deleted since the snapshot
+            gone = np.setdiff1d(rows.export()[0], self._store.all_ids(), assume_unique=True)
+            remove(vectors, gone)
+            rows.remove(gone)
+        return live, watermark, replayed
+
+    @staticmethod
+    def _index_from_backlog(live: "_Live") -> int:
+        """Move the backlog's oldest ready rows into the live index; how many moved."""
+        ready = live.backlog.pop_ready()
+        if ready is None:
             return 0
-        cutoff = (now if now is not None else now_ms()) - self._config.retention_ms
+        live.vectors.add(ready.ids, ready.vectors)
+        live.rows.add(ready.ids, ready.accounts, ready.orgs, ready.created_at_ms)
+        return len(ready)
+
+    def _replay(self, live: "_Live", after: int) -> int:
+        """Stored rows newer than ``after`` onto ``live``, through its backlog: rows whose
+        vector is still pending (and every row after the first of them) wait there for
+        the vectorizer. Returns how many rows were read."""
+        replayed = 0
+        for batch in self._store.iter_rows(after_row_id=max(after, live.backlog.last_id)):
+            live.backlog.append(batch)
+            self._index_from_backlog(live)
+            replayed += len(batch.ids)
+        return replayed
+
+    def snapshot_changed(self) -> bool:
+        """Whether CURRENT names a snapshot other than the one in use (a file read)."""
+        return self._snapshots.current_name() not in (None, self._snapshot_name)
+
+    @property
+    def snapshot_name(self) -> str:
+        """Folder name of the snapshot in use ("" before the first one)."""
+        return self._snapshot_name or ""
+
+    def reload(self) -> bool:
+        """Hot swap: load the snapshot CURRENT names (written by a reindex), replay the
+        rows recorded since it was built, and swap it in while lookups continue.
+
+        Loading and most of the replay happen outside the writer lock; only the catch-up
+        of rows ingested meanwhile and the swap itself hold it. The previous index is
+        released when its last in-flight lookup ends. Returns False when CURRENT still
+        names the snapshot in use."""
+        if not self.snapshot_changed():
+            return False
+        started = time.monotonic()
         with self._write_lock:
-            purged = self._store.delete_created_before(cutoff)
-            if not purged:
-                return 0
-            vectors, rows, backlog = self._new_vector_index(), RowMetadata(), VectorBacklog(self._identity.dimension)
-            for batch in self._store.iter_rows():
-                backlog.append(batch)  # rows still waiting for their vector stay waiting
-                ready = backlog.pop_ready()
-                if ready is not None:
-                    vectors.add(ready.ids, ready.vectors)
-                    rows.add(ready.ids, ready.accounts, ready.orgs, ready.created_at_ms)
-            templates = self._templates
-            self._templates = TemplateTracker(self._config.template_window_ms)
-            try:
-                self._replay_templates()
-            except BaseException:
-                self._templates = templates
-                raise
-            self._rows, self._vectors, self._backlog = rows, vectors, backlog
-            self._snapshot_locked()
-        log.info("retention: purged %d records created before %d; %d remain", purged, cutoff, len(rows))
-        return purged
+            self._deleted_during_reload = []
+        try:
+            live, _, replayed = self._load_live()
+            with self._write_lock:
+                replayed += self._replay(live, live.rows.max_id)
+                for gone in self._deleted_during_reload:
+                    remove(live.vectors, gone)
+                    live.rows.remove(gone)
+                self._live = live
+                self._since_snapshot = replayed
+        finally:
+            self._deleted_during_reload = None
+        log.info("hot swap to snapshot %s: %s, %d prompts (%d replayed) in %.1fs",
+                 self._snapshot_name, live.vectors.description, len(live.rows), replayed, time.monotonic() - started)
+        return True
 
     def close(self) -> None:
         """Write a final snapshot (when anything changed) and close the store."""
@@ -403,6 +473,11 @@ class PromptIndex:
             self._snapshot_locked()
 
     def _snapshot_locked(self) -> None:
+        if self._snapshots.current_name() != self._snapshot_name:
+            # A reindex switched CURRENT to its rebuild: never overwrite it with the old
+            # lineage; reload() picks it up and everything since is replayed onto it.
+            log.info("snapshot skipped: %s was switched in by another writer", self._snapshots.current_name())
+            return
         watermark = self._rows.max_id
         staging = self._snapshots.begin(watermark)
         self._vectors.save(SnapshotDirectory.index_path(staging))
@@ -413,10 +488,14 @@ class PromptIndex:
             count=len(self._rows),
             watermark=watermark,
             index_description=self._vectors.description,
+            replaces=self._snapshot_name,
         )
+        if manifest is None:
+            return
         self._since_snapshot = 0
         self._snapshot_watermark = manifest.watermark
         self._snapshot_time = manifest.created_at_unix
+        self._snapshot_name = self._snapshots.current_name()
 
     @property
     def config(self) -> IndexConfig:
@@ -445,11 +524,9 @@ class PromptIndex:
     def _index_ready_rows(self) -> None:
         """Move the oldest rows whose vectors are ready into FAISS (caller holds the
         writer lock, or is _load before any other thread exists)."""
-        ready = self._backlog.pop_ready()
-        if ready is not None:
-            self._vectors.add(ready.ids, ready.vectors)
-            self._rows.add(ready.ids, ready.accounts, ready.orgs, ready.created_at_ms)
-            self._since_snapshot += len(ready)
+        moved = self._index_from_backlog(self._live)
+        if moved:
+            self._since_snapshot += moved
             every = self._config.snapshot_every
             if self._vectorizer is not None and every and self._since_snapshot >= every:
                 self._snapshot_locked()  # snapshots follow the index, not the store
@@ -468,10 +545,12 @@ class PromptIndex:
                 continue
             try:
                 texts = self._store.fetch(ids, with_text=True)
-                vectors = self.fingerprint([texts[i].text or "" for i in ids])
+                present = np.asarray([i for i in ids if i in texts], dtype=np.int64)  # others were deleted meanwhile
+                vectors = self.fingerprint([texts[i].text or "" for i in present.tolist()])
                 with self._write_lock:
-                    stored = self._store.set_vectors(np.asarray(ids, dtype=np.int64), vectors)
-                    self._backlog.fill(np.asarray(ids, dtype=np.int64), stored)
+                    stored = self._store.set_vectors(present, vectors)
+                    self._backlog.fill(present, stored)
+                    self._backlog.discard(np.setdiff1d(np.asarray(ids, dtype=np.int64), present))
                     self._index_ready_rows()
             except Exception:  # keep going: the rows stay pending and are retried
                 log.exception("embedding %d pending rows failed; retrying in 1 s", len(ids))
@@ -602,6 +681,40 @@ class PromptIndex:
                 r = records[i]
                 self._templates.record(signatures[i], Event(r.created_at_ms, r.account_id, r.org_id, row_id))
 
+    # -- deletion and retention -----------------------------------------------------------
+    def delete_account(self, account_id: str) -> int:
+        """Delete every prompt of an account from the store, the index and the stats;
+        returns how many. Durable when this returns (the store commits first; the index
+        follows, and a restart re-derives it from the store)."""
+        validate_id(account_id, "account_id", required=True)
+        with self._write_lock:
+            return self._forget(self._store.delete_account(account_id))
+
+    def purge_older_than(self, cutoff_ms: int) -> int:
+        """Retention: delete every prompt created before ``cutoff_ms``; returns how many."""
+        with self._write_lock:
+            return self._forget(self._store.purge_older_than(cutoff_ms))
+
+    def purge_expired(self, now: int | None = None) -> int:
+        """Apply ``retention_ms`` (no-op when it is 0); returns how many were purged."""
+        if not self._config.retention_ms:
+            return 0
+        return self.purge_older_than((now if now is not None else now_ms()) - self._config.retention_ms)
+
+    def _forget(self, ids: np.ndarray) -> int:
+        """Take deleted rows out of the live index (under the writer lock). FAISS drops
+        them from flat and IVF-PQ indexes; an HNSW graph keeps the nodes until the next
+        rebuild, and lookups skip them through the row metadata."""
+        if len(ids):
+            remove(self._vectors, ids)
+            self._rows.remove(ids)
+            self._backlog.discard(ids)
+            self._index_ready_rows()
+            if self._deleted_during_reload is not None:
+                self._deleted_during_reload.append(ids)
+            self._since_snapshot += len(ids)
+        return len(ids)
+
     # -- reads -------------------------------------------------------------------------------
     def _neighbours(
         self,
@@ -610,6 +723,7 @@ class PromptIndex:
         min_similarity: float,
         wanted: int | None,
         cap: int,
+        tuning: SearchTuning | None = None,
     ) -> tuple[np.ndarray, np.ndarray, bool]:
         """Neighbours passing ``accept`` and ``min_similarity``, most similar first.
 
@@ -617,16 +731,21 @@ class PromptIndex:
         found (``None``: all of them), the similarity drops below the threshold, or
         ``cap`` neighbours were examined. Returns (ids, similarities, saturated), where
         saturated means the cap cut the search short while matches continued."""
-        total = len(self._vectors)
+        live = self._live  # one build for the whole lookup, even across a hot swap
+        total = len(live.vectors)
         k = min(total, cap, max(64, 2 * wanted) if wanted is not None else 64)
         while True:
             if k == 0:
                 return np.zeros(0, np.int64), np.zeros(0, np.float32), False
-            (result,) = self._vectors.search(vector, k)
+            (result,) = search(live.vectors, vector, k, tuning, self._config.choice)
             ids, sims = result.ids, result.similarities
             above = sims >= min_similarity
             ids, sims = ids[above], sims[above]
-            mask = accept(ids, *self._rows.lookup(ids)) if len(ids) else np.zeros(0, bool)
+            if len(ids):
+                accounts, orgs, created = live.rows.lookup(ids)
+                mask = accept(ids, accounts, orgs, created) & (created != NO_TIME)
+            else:
+                mask = np.zeros(0, bool)
             exhausted = len(result.ids) < k or not above.all() or k >= total
             if (wanted is not None and mask.sum() >= wanted) or exhausted or k >= cap:
                 saturated = not exhausted and k >= cap
@@ -664,7 +783,7 @@ class PromptIndex:
             return mask
 
         cap = max(self._config.max_fanout_neighbors, 4 * query.k)
-        ids, sims, _ = self._neighbours(vector, accept, threshold, query.k, cap)
+        ids, sims, _ = self._neighbours(vector, accept, threshold, query.k, cap, query.tuning)
         ids, sims = ids[: query.k], sims[: query.k]
         rows = self._store.fetch(ids, with_text=query.include_text)
         return [
@@ -690,6 +809,7 @@ class PromptIndex:
         lookback_ms: int | None = None,
         example_count: int = 5,
         tier: Tier | None = None,
+        tuning: SearchTuning | None = None,
     ) -> Verdict:
         """Fan-out and campaign score of one live prompt, optionally recording it (after
         the lookup, so the prompt never counts itself).
@@ -742,7 +862,7 @@ class PromptIndex:
         def accept(ids: np.ndarray, accounts: np.ndarray, orgs: np.ndarray, created: np.ndarray) -> np.ndarray:
             return (ids != self_row) & (created >= start) & (created <= end)
 
-        ids, sims, saturated = self._neighbours(vector, accept, threshold, None, self._config.max_fanout_neighbors)
+        ids, sims, saturated = self._neighbours(vector, accept, threshold, None, self._config.max_fanout_neighbors, tuning)
         fanout = self._fanout(ids, sims, saturated, own_account, own_org)
         examples: list[Hit] = []
         if example_count and len(ids):

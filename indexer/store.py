@@ -121,9 +121,9 @@ def to_stored_precision(vectors: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(vectors, dtype=np.float32).astype(VECTOR_DTYPE).astype(np.float32)
 
 
-def stored_identity(path: Path) -> StoreIdentity | None:
-    """The fingerprint identity a record store was written with (None: no store there).
-    Lets a batch job reuse the stored vectors without loading the model first."""
+def read_identity(path: Path) -> StoreIdentity | None:
+    """The identity a store was written with, without binding to it (None: no store yet).
+    Lets a rebuild from stored vectors run without loading the model."""
     if not Path(path).exists():
         return None
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
@@ -241,6 +241,7 @@ class RecordStore:
         accounts: list[int] = []
         orgs: list[int] = []
         with self._transaction() as conn:
+            next_id = self._next_row_id(conn)
             for position, (record, vector) in enumerate(zip(records, stored)):
                 account = self._account_codes.get(record.account_id) or new_accounts.get(record.account_id)
                 if account is None:
@@ -253,9 +254,10 @@ class RecordStore:
                         org = conn.execute("INSERT INTO orgs(name) VALUES (?)", (record.org_id,)).lastrowid
                         new_orgs[record.org_id] = org
                 row = conn.execute(
-                    "INSERT INTO prompts(prompt_id, account, org, created_at_ms, text_sha256, text, vector)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO prompts(id, prompt_id, account, org, created_at_ms, text_sha256, text, vector)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     (
+                        next_id,
                         record.prompt_id,
                         account,
                         org,
@@ -268,6 +270,7 @@ class RecordStore:
                 if not self._store_text:
                     conn.execute("INSERT INTO prompt_signatures(id, signature) VALUES (?, ?)", (row, signatures[position]))  # type: ignore[index]
                 ids.append(row)
+                next_id += 1
                 accounts.append(account)
                 orgs.append(org)
         with self._names_lock:
@@ -297,9 +300,49 @@ class RecordStore:
             )
         return stored.astype(np.float32)
 
+    def indexable_watermark(self) -> int:
+        """The largest row id up to which every stored row has its vector: what an index
+        built from the store can cover (the rows after it are replayed through the
+        vector backlog)."""
+        conn = self._reader()
+        first_pending = conn.execute("SELECT min(id) FROM prompts WHERE length(vector) = 0").fetchone()[0]
+        if first_pending is None:
+            return self.max_row_id()
+        return int(first_pending) - 1
+
     def pending_count(self) -> int:
         """Rows whose vector is not computed yet."""
         return int(self._reader().execute("SELECT count(*) FROM prompts WHERE length(vector) = 0").fetchone()[0])
+
+    def delete_account(self, account_id: str) -> np.ndarray:
+        """Delete every prompt of an account (text, vector, metadata) in one transaction;
+        returns the deleted row ids. The account's name stays interned (a code, no text)."""
+        code = self._account_codes.get(account_id)
+        if code is None:
+            return np.zeros(0, np.int64)
+        return self._delete_where("account = ?", (code,))
+
+    def purge_older_than(self, cutoff_ms: int) -> np.ndarray:
+        """Retention: delete every prompt created before ``cutoff_ms``; returns the row ids."""
+        return self._delete_where("created_at_ms < ?", (int(cutoff_ms),))
+
+    def _delete_where(self, condition: str, args: tuple[object, ...]) -> np.ndarray:
+        with self._transaction() as conn:
+            ids = [r[0] for r in conn.execute(f"SELECT id FROM prompts WHERE {condition}", args)]
+            if ids:
+                floor = max(self._next_row_id(conn) - 1, max(ids))
+                conn.execute(f"DELETE FROM prompt_signatures WHERE id IN (SELECT id FROM prompts WHERE {condition})", args)
+                conn.execute(f"DELETE FROM prompts WHERE {condition}", args)
+                conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('row_id_floor', ?)", (str(floor),))
+        return np.asarray(ids, dtype=np.int64)
+
+    @staticmethod
+    def _next_row_id(conn: sqlite3.Connection) -> int:
+        """Row ids are never reused, even after the newest rows are deleted (SQLite would
+        reuse max(id)+1): a snapshot and the vector file key on them."""
+        top = conn.execute("SELECT coalesce(max(id), 0) FROM prompts").fetchone()[0]
+        floor = conn.execute("SELECT value FROM meta WHERE key = 'row_id_floor'").fetchone()
+        return max(int(top), int(floor[0]) if floor else 0) + 1
 
     # -- reads -----------------------------------------------------------------------------
     def existing(self, prompt_ids: Sequence[str]) -> dict[str, tuple[int, bytes]]:
@@ -347,16 +390,18 @@ class RecordStore:
                 )
         return out
 
-    def iter_rows(self, after_row_id: int = 0, batch_size: int = 10_000) -> Iterator[IndexRows]:
-        """All rows with id > after_row_id, in id order, in batches: the replay source
-        (pending rows included, flagged in ``pending``)."""
+    def iter_rows(self, after_row_id: int = 0, batch_size: int = 10_000, up_to: int | None = None) -> Iterator[IndexRows]:
+        """All rows with after_row_id < id <= up_to, in id order, in batches: the replay
+        and rebuild source (``up_to`` bounds a build to its watermark while others insert;
+        pending rows included, flagged in ``pending``)."""
         conn = self._connect()
+        top = (1 << 63) - 1 if up_to is None else up_to
         try:
             last = after_row_id
             while True:
                 rows = conn.execute(
-                    "SELECT id, account, org, created_at_ms, vector FROM prompts WHERE id > ? ORDER BY id LIMIT ?",
-                    (last, batch_size),
+                    "SELECT id, account, org, created_at_ms, vector FROM prompts WHERE id > ? AND id <= ? ORDER BY id LIMIT ?",
+                    (last, top, batch_size),
                 ).fetchall()
                 if not rows:
                     return
@@ -421,12 +466,22 @@ class RecordStore:
         finally:
             conn.close()
 
-    def delete_created_before(self, cutoff_ms: int) -> int:
-        """Retention: delete every record created before ``cutoff_ms``, in one transaction
-        (texts and signatures included). Returns how many were deleted."""
-        with self._transaction() as conn:
-            conn.execute("DELETE FROM prompt_signatures WHERE id IN (SELECT id FROM prompts WHERE created_at_ms < ?)", (cutoff_ms,))
-            return conn.execute("DELETE FROM prompts WHERE created_at_ms < ?", (cutoff_ms,)).rowcount
+    def count(self) -> int:
+        """Number of recorded prompts."""
+        return int(self._reader().execute("SELECT count(*) FROM prompts").fetchone()[0])
+
+    def max_row_id(self) -> int:
+        """Largest row id ever used (0 for an empty store): the watermark a full build covers."""
+        return self._next_row_id(self._reader()) - 1
+
+    def all_ids(self) -> np.ndarray:
+        """Every row id, ascending: tells a loaded snapshot which of its rows were deleted since."""
+        conn = self._connect()
+        try:
+            ids = [r[0] for r in conn.execute("SELECT id FROM prompts ORDER BY id")]
+        finally:
+            conn.close()
+        return np.asarray(ids, dtype=np.int64)
 
     def account_code(self, account_id: str) -> int | None:
         """Interned code of an account name, or None when it never sent anything."""

@@ -198,6 +198,15 @@ class VectorIndex:
         with self._lock.write():
             self._index = replacement
 
+    def remove(self, ids: np.ndarray) -> bool:
+        """Remove ids from a flat index; returns False for HNSW, whose graph cannot drop
+        nodes (the caller filters those ids out until the next rebuild)."""
+        if self.is_hnsw:
+            return False
+        with self._write_mutex, self._lock.write():
+            self._index.remove_ids(faiss.IDSelectorBatch(np.ascontiguousarray(ids, dtype=np.int64)))
+        return True
+
     # -- reads ---------------------------------------------------------------------------
     def search(self, queries: np.ndarray, k: int, *, ef_search: int | None = None) -> list[SearchResult]:
         """Top-k neighbours of each query row by inner product, padding removed."""

@@ -11,6 +11,10 @@
     promptprint token   NAME --role ROLE [--role ROLE]
 
 Client verbs take --token (or $PROMPTPRINT_TOKEN) and --tls-ca/--tls-cert/--tls-key.
+    promptprint reindex [SOURCE...] --data-dir D [--from-store] [--strict] [--index KIND] [--ray-address ADDR|auto]
+    promptprint reload  [--target HOST:PORT]
+    promptprint delete-account ACCOUNT_ID [--target HOST:PORT]
+    promptprint purge   --data-dir D --older-than-days N
 
 Exit codes: 0 success, 1 the server answered with an error, 2 bad usage or input.
 """
@@ -48,8 +52,6 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir", default="var", help="record store and snapshots (default ./var)")
     serve.add_argument("--listen", default="127.0.0.1:50051", help="host:port to bind (default 127.0.0.1:50051; port 0 = any)")
     serve.add_argument("--model", default=None, help="local sentence-transformers model dir (default: packaged all-MiniLM-L6-v2)")
-    serve.add_argument("--index", choices=("auto", "flat", "hnsw"), default="auto", help="FAISS index kind (default auto)")
-    serve.add_argument("--hnsw-threshold", type=int, default=20_000, help="with --index auto: size at which HNSW replaces exact search")
     serve.add_argument("--tier", choices=("fingerprint", "semantic"), default="fingerprint",
                        help="fingerprint (default): acknowledge once durable, embed behind, CheckPrompt from templates "
                        "(sub-ms); semantic: embed before acknowledging, CheckPrompt fan-out by transformer search")
@@ -57,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="most prompts waiting for their vector before writes get RESOURCE_EXHAUSTED")
     serve.add_argument("--vector-storage", choices=("fp16", "fp32"), default="fp16",
                        help="in-memory vector precision (default fp16: the store's precision, half the RAM)")
+    _add_index_choice(serve)
+    serve.add_argument("--reload-poll-seconds", type=float, default=5.0, help="how often to look for a rebuilt snapshot (0: only on ReloadIndex)")
+    serve.add_argument("--reload-jitter-seconds", type=float, default=30.0, help="most random delay before an automatic reload")
     serve.add_argument("--snapshot-every", type=int, default=50_000, help="new records between snapshots (0 = only on shutdown)")
     serve.add_argument("--max-text-bytes", type=int, default=1 << 20, help="longest accepted prompt in bytes (default 1 MiB)")
     serve.add_argument("--workers", type=int, default=8, help="worker threads for library calls")
@@ -174,29 +179,67 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--accounts", type=int, default=20, help="accounts to print (0 = all)")
     show.add_argument("--json", action="store_true", help="print the whole campaign as JSON")
     _add_target(show)
+
+    _add_scale_verbs(verbs)
     return parser
+
+
+def _add_index_choice(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--index", choices=("auto", "flat", "hnsw", "ivfpq"), default="auto",
+                        help="index kind (default auto: flat, HNSW past --hnsw-threshold, IVF-PQ past --ivf-threshold)")
+    parser.add_argument("--hnsw-threshold", type=int, default=20_000)
+    parser.add_argument("--ivf-threshold", type=int, default=2_000_000, help="size at which auto builds IVF-PQ (default 2,000,000)")
+    parser.add_argument("--nlist", type=int, default=0, help="IVF lists (default: ~2*sqrt(n), a power of two)")
+    parser.add_argument("--pq-m", type=int, default=64, help="IVF-PQ 4-bit sub-quantizers (default 64 = 32 bytes per prompt; must divide 384)")
+    parser.add_argument("--nprobe", type=int, default=64, help="IVF lists scanned per lookup by default (default 64)")
+    parser.add_argument("--rerank-factor", type=int, default=16, help="IVF-PQ candidates re-ranked per hit (default 16)")
+
+
+def _add_scale_verbs(verbs) -> None:  # type: ignore[no-untyped-def]
+    reindex = verbs.add_parser("reindex", help="take prompt files (or the stored records) into a freshly built index")
+    reindex.add_argument("sources", nargs="*", help="JSONL/CSV/Parquet files or globs (quote globs)")
+    reindex.add_argument("--data-dir", required=True, help="data directory (a server may be serving it)")
+    reindex.add_argument("--from-store", action="store_true", help="no sources: rebuild from the stored vectors (no embedding)")
+    reindex.add_argument("--strict", action="store_true", help="the first bad line stops the job (exit 2)")
+    reindex.add_argument("--batch-size", type=int, default=256, help="lines per embed + commit + checkpoint")
+    reindex.add_argument("--model", default=None)
+    reindex.add_argument("--threads", type=int, default=None, help="torch threads (default: number of cores)")
+    reindex.add_argument("--max-text-bytes", type=int, default=1 << 20)
+    reindex.add_argument("--ray-address", default=None, help="Ray cluster to embed and build on ('auto' = the local one); default: in-process")
+    reindex.add_argument("--no-progress", action="store_true")
+    _add_index_choice(reindex)
+
+    reload = verbs.add_parser("reload", help="make a server switch to the newest snapshot now")
+    _add_target(reload)
+
+    delete = verbs.add_parser("delete-account", help="delete every prompt of an account (store, index, stats)")
+    delete.add_argument("account_id")
+    _add_target(delete)
+
+    purge = verbs.add_parser("purge", help="retention: delete prompts older than N days, then rebuild the index")
+    purge.add_argument("--data-dir", required=True)
+    purge.add_argument("--older-than-days", type=float, required=True)
+    _add_index_choice(purge)
 
 
 def _serve(args: argparse.Namespace) -> int:
     from indexer.batching import BatchingEmbedder
     from indexer.embedder import Embedder, SentenceTransformerEmbedder
-    from indexer.prompt_index import IndexConfig
     import os
 
     from server.app import ServerConfig, serve
     from server.auth import TokenTable
     from server.limits import LimitSettings
+    from server.maintenance import MaintenanceSettings
     from server.process import limit_malloc_arenas
     from server.tls import TlsSettings
 
     limit_malloc_arenas(2)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        index_config = IndexConfig(
-            data_dir=Path(args.data_dir),
+        index_config = _index_config(
+            args,
             max_text_bytes=args.max_text_bytes,
-            index_kind=args.index,
-            hnsw_threshold=args.hnsw_threshold,
             vector_storage=args.vector_storage,
             tier=args.tier,
             max_vector_backlog=args.max_vector_backlog,
@@ -221,6 +264,7 @@ def _serve(args: argparse.Namespace) -> int:
             limits=LimitSettings(args.max_concurrent, args.max_queued, args.max_queue_wait),
             metrics_listen=args.metrics_listen,
             max_staleness_s=args.max_staleness,
+            maintenance=MaintenanceSettings(poll_seconds=args.reload_poll_seconds, jitter_seconds=args.reload_jitter_seconds),
         )
         if tls is not None:
             tls.credentials()  # unreadable files fail here, with exit code 2
@@ -626,12 +670,108 @@ def _campaign(args: argparse.Namespace) -> int:
     except InvalidArgument as error:
         print(f"promptprint campaign: {error.message}", file=sys.stderr)
         return 2
+
+def _index_config(args: argparse.Namespace, **extra: object):  # type: ignore[no-untyped-def]
+    from indexer.ivf_index import IvfParams
+    from indexer.prompt_index import IndexConfig
+
+    return IndexConfig(
+        data_dir=Path(args.data_dir),
+        index_kind=args.index,
+        hnsw_threshold=args.hnsw_threshold,
+        ivf_threshold=args.ivf_threshold,
+        ivf=IvfParams(nlist=args.nlist, pq_m=args.pq_m, nprobe=args.nprobe, k_factor=args.rerank_factor),
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def _reindex(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from indexer.errors import PromptprintError
+    from indexer.reindex import ReindexJob, open_job
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if bool(args.sources) == args.from_store:
+        print("promptprint reindex: give SOURCE files, or --from-store (not both)", file=sys.stderr)
+        return 2
+    bar = tqdm(unit="prompt", disable=args.no_progress, desc="reindex", dynamic_ncols=True)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    def bad(line) -> None:  # type: ignore[no-untyped-def]
+        bar.clear()
+        print(f"{line}", file=sys.stderr)
+
+    try:
+        config = _index_config(args, max_text_bytes=args.max_text_bytes)
+        job: ReindexJob
+        with open_job(config, sources=args.sources, model=args.model, threads=args.threads, ray_address=args.ray_address,
+                      strict=args.strict, batch_size=args.batch_size, on_bad=bad, on_progress=progress) as job:
+            summary = job.run(args.sources)
+    except (PromptprintError, ValueError, OSError) as error:
+        bar.close()
+        print(f"promptprint reindex: {getattr(error, 'message', error)}", file=sys.stderr)
+        return 2
+    bar.close()
+    rate = f", {summary.prompts_per_second:.1f} prompts/s embedded" if summary.embedded else ""
+    print(
+        f"lines {summary.lines} (resumed after {summary.resumed_at_line}): recorded {summary.recorded}, "
+        f"duplicate {summary.duplicates}, bad {summary.bad}{rate}; index {summary.index_description} of "
+        f"{summary.indexed} prompts built in {summary.build_seconds:.1f}s; now serving snapshot {summary.snapshot}"
+    )
+    return 0
+
+
+def _reload(args: argparse.Namespace) -> int:
+    import grpc
+
+    try:
+        with _client(args) as client:
+            answer = client.reload_index()
+    except grpc.RpcError as error:
+        return _report_rpc_error(error)
+    state = "reloaded" if answer.reloaded else "already serving"
+    print(f"{state} snapshot {answer.snapshot}: {answer.index_type}, {answer.prompt_count} prompts")
+    return 0
+
+
+def _delete_account(args: argparse.Namespace) -> int:
+    import grpc
+
+    try:
+        with _client(args) as client:
+            deleted = client.delete_account_prompts(args.account_id)
+    except grpc.RpcError as error:
+        return _report_rpc_error(error)
+    print(f"deleted {deleted} prompts of account {args.account_id}")
+    return 0
+
+
+def _purge(args: argparse.Namespace) -> int:
+    from indexer.errors import PromptprintError
+    from indexer.reindex import purge_data_dir
+    from indexer.records import now_ms
+
+    if args.older_than_days <= 0:
+        print("promptprint purge: --older-than-days must be positive", file=sys.stderr)
+        return 2
+    try:
+        purged, snapshot = purge_data_dir(_index_config(args), now_ms() - int(args.older_than_days * 86_400_000))
+    except (PromptprintError, ValueError, OSError) as error:
+        print(f"promptprint purge: {getattr(error, 'message', error)}", file=sys.stderr)
+        return 2
+    print(f"purged {purged} prompts older than {args.older_than_days:g} days; index rebuilt as snapshot {snapshot}")
     return 0
 
 
 _VERBS = {
     "serve": _serve, "ingest": _ingest, "query": _query, "replay": _replay, "stats": _stats, "bank": _bank,
     "campaigns": _campaigns, "campaign": _campaign, "token": _token,
+    "reindex": _reindex, "reload": _reload, "delete-account": _delete_account, "purge": _purge,
 }
 
 

@@ -255,8 +255,10 @@ class PromptprintClient:
         exclude_account_id: str = "",
         exclude_org_id: str = "",
         include_text: bool = False,
+        search: pb.SearchOptions | None = None,
     ) -> Sequence[pb.NearDuplicate]:
-        """Most similar indexed prompts to ``text`` or to the indexed ``prompt_id``."""
+        """Most similar indexed prompts to ``text`` or to the indexed ``prompt_id``
+        (``search``: per-request nprobe / ef_search / rerank_factor)."""
         request = pb.FindNearDuplicatesRequest(
             k=k, exclude_account_id=exclude_account_id, exclude_org_id=exclude_org_id, include_text=include_text
         )
@@ -269,6 +271,8 @@ class PromptprintClient:
         if start is not None or end is not None:
             window = pb.TimeWindow(start_time=to_timestamp(start), end_time=to_timestamp(end))
             request.window.CopyFrom(window)
+        if search is not None:
+            request.search.CopyFrom(search)
         return self._stub.FindNearDuplicates(request, timeout=self._timeout).hits
 
     def check_prompt(
@@ -384,6 +388,16 @@ class PromptprintClient:
         """One campaign of the latest reconstruction: templates, accounts, counts."""
         request = pb.GetCampaignRequest(campaign_id=campaign_id, account_limit=account_limit)
         return self._stub.GetCampaign(request, timeout=self._timeout).campaign
+
+    # -- admin -------------------------------------------------------------------------------
+    def reload_index(self) -> pb.ReloadIndexResponse:
+        """Make the server switch to the snapshot CURRENT names (after a reindex)."""
+        return self._stub.ReloadIndex(pb.ReloadIndexRequest(), timeout=self._timeout)
+
+    def delete_account_prompts(self, account_id: str) -> int:
+        """Delete every prompt of an account; returns how many were deleted."""
+        request = pb.DeleteAccountPromptsRequest(account_id=account_id)
+        return self._stub.DeleteAccountPrompts(request, timeout=self._timeout).deleted_count
 
 
 _BANK_KINDS = {"allow": pb.BANK_KIND_ALLOW, "deny": pb.BANK_KIND_DENY}

@@ -11,6 +11,7 @@ from google.protobuf import duration_pb2, timestamp_pb2
 from indexer.banks import BankEntry
 from indexer.campaign_score import CampaignAssessment
 from indexer.errors import InvalidArgument
+from indexer.index_build import SearchTuning
 from indexer.prompt_index import Fanout, Hit, IndexStats, IngestStatus, NearDuplicateQuery, Tier, Verdict
 from indexer.records import PromptRecord, validate_record, validate_time_ms
 from promptprint.v1 import fingerprint_pb2 as pb
@@ -70,6 +71,23 @@ def near_duplicate_query(request: pb.FindNearDuplicatesRequest) -> NearDuplicate
         exclude_account_id=request.exclude_account_id,
         exclude_org_id=request.exclude_org_id,
         include_text=request.include_text,
+        tuning=search_tuning(request.search) if request.HasField("search") else None,
+    )
+
+
+_MAX_SEARCH_KNOB = 1 << 20
+
+
+def search_tuning(options: pb.SearchOptions) -> SearchTuning:
+    """Per-request search effort; 0 = default. Negative values are refused; large ones
+    are clamped by the index to its configured maxima."""
+    for field in ("nprobe", "ef_search", "rerank_factor"):
+        value = getattr(options, field)
+        if not 0 <= value <= _MAX_SEARCH_KNOB:
+            raise InvalidArgument(f"search.{field} must be >= 0 (0 = server default), got {value}",
+                                  reason="SEARCH_OPTION_OUT_OF_RANGE", field=f"search.{field}")
+    return SearchTuning(
+        ef_search=options.ef_search or None, nprobe=options.nprobe or None, k_factor=options.rerank_factor or None
     )
 
 

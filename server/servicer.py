@@ -25,6 +25,7 @@ from indexer.records import PromptRecord, now_ms
 from promptprint.v1 import fingerprint_pb2 as pb
 from promptprint.v1 import fingerprint_pb2_grpc as pb_grpc
 from server import convert
+from server.maintenance import reload_now
 from server.process import resident_memory_bytes
 
 T = TypeVar("T")
@@ -85,10 +86,13 @@ class IndexHolder:
 class FingerprintServicer(pb_grpc.FingerprintServiceServicer):
     """gRPC handlers over a PromptIndex held by an IndexHolder."""
 
-    def __init__(self, holder: IndexHolder, executor: concurrent.futures.Executor, ingest: IngestSettings) -> None:
+    def __init__(
+        self, holder: IndexHolder, executor: concurrent.futures.Executor, ingest: IngestSettings, reload_lock: asyncio.Lock
+    ) -> None:
         self._holder = holder
         self._executor = executor
         self._ingest = ingest
+        self._reload_lock = reload_lock
         self._catalog: CampaignCatalog | None = None
 
     def _campaigns(self) -> CampaignCatalog:
@@ -183,6 +187,7 @@ class FingerprintServicer(pb_grpc.FingerprintServiceServicer):
             raise InvalidArgument(
                 f"example_count must be in 0..100, got {request.example_count}", reason="EXAMPLE_COUNT_OUT_OF_RANGE", field="example_count"
             )
+        tuning = convert.search_tuning(request.search) if request.HasField("search") else None
         verdict = await self._run(
             index.check,
             record,
@@ -191,6 +196,7 @@ class FingerprintServicer(pb_grpc.FingerprintServiceServicer):
             lookback_ms=lookback,
             example_count=request.example_count or convert.DEFAULT_EXAMPLE_COUNT,
             tier=convert.tier_from_proto(request.tier),
+            tuning=tuning,
         )
         return convert.verdict_to_proto(verdict, index.config.campaign_threshold)
 
@@ -261,3 +267,19 @@ class FingerprintServicer(pb_grpc.FingerprintServiceServicer):
             raise InvalidArgument("account_limit must be >= 0", reason="ACCOUNT_LIMIT_OUT_OF_RANGE", field="account_limit")
         campaign = await self._run(catalog.get, request.campaign_id)
         return pb.GetCampaignResponse(campaign=convert.campaign_to_proto(campaign, request.account_limit or DEFAULT_ACCOUNT_LIMIT))
+
+    async def ReloadIndex(self, request: pb.ReloadIndexRequest, context: grpc.aio.ServicerContext) -> pb.ReloadIndexResponse:
+        index = self._holder.get()
+        async with self._reload_lock:
+            reloaded = await self._run(reload_now, index)
+        stats = await self._run(index.stats)
+        return pb.ReloadIndexResponse(
+            reloaded=reloaded, snapshot=index.snapshot_name, index_type=stats.index_type, prompt_count=stats.prompt_count
+        )
+
+    async def DeleteAccountPrompts(
+        self, request: pb.DeleteAccountPromptsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DeleteAccountPromptsResponse:
+        index = self._holder.get()
+        deleted = await self._run(index.delete_account, request.account_id)
+        return pb.DeleteAccountPromptsResponse(deleted_count=deleted)

@@ -27,7 +27,7 @@ from indexer.errors import FailedPrecondition
 from indexer.readers import read_records
 from indexer.reconstruct.knn_graph import BatchExecutor, InProcess
 from indexer.records import PromptRecord
-from indexer.store import RecordStore, stored_identity, to_stored_precision
+from indexer.store import RecordStore, read_identity, to_stored_precision
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ def corpus_from_files(
 def corpus_from_store(data_dir: str | Path, *, since_ms: int | None = None, until_ms: int | None = None) -> Corpus:
     """The prompts of a data directory in [since, until), with their stored vectors."""
     path = Path(data_dir) / "records.sqlite"
-    identity = stored_identity(path)
+    identity = read_identity(path)
     if identity is None:
         raise FailedPrecondition(
             f"{data_dir} holds no record store (records.sqlite); ingest prompts with `promptprint ingest` first, "

@@ -109,7 +109,7 @@ class IngestPromptsResponse(_message.Message):
     def __init__(self, accepted_count: _Optional[int] = ..., duplicate_count: _Optional[int] = ..., rejected_count: _Optional[int] = ..., rejections: _Optional[_Iterable[_Union[IngestRejection, _Mapping]]] = ...) -> None: ...
 
 class FindNearDuplicatesRequest(_message.Message):
-    __slots__ = ("text", "prompt_id", "k", "min_similarity", "window", "exclude_account_id", "exclude_org_id", "include_text")
+    __slots__ = ("text", "prompt_id", "k", "min_similarity", "window", "exclude_account_id", "exclude_org_id", "include_text", "search")
     TEXT_FIELD_NUMBER: _ClassVar[int]
     PROMPT_ID_FIELD_NUMBER: _ClassVar[int]
     K_FIELD_NUMBER: _ClassVar[int]
@@ -118,6 +118,7 @@ class FindNearDuplicatesRequest(_message.Message):
     EXCLUDE_ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     EXCLUDE_ORG_ID_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_TEXT_FIELD_NUMBER: _ClassVar[int]
+    SEARCH_FIELD_NUMBER: _ClassVar[int]
     text: str
     prompt_id: str
     k: int
@@ -126,7 +127,8 @@ class FindNearDuplicatesRequest(_message.Message):
     exclude_account_id: str
     exclude_org_id: str
     include_text: bool
-    def __init__(self, text: _Optional[str] = ..., prompt_id: _Optional[str] = ..., k: _Optional[int] = ..., min_similarity: _Optional[float] = ..., window: _Optional[_Union[TimeWindow, _Mapping]] = ..., exclude_account_id: _Optional[str] = ..., exclude_org_id: _Optional[str] = ..., include_text: _Optional[bool] = ...) -> None: ...
+    search: SearchOptions
+    def __init__(self, text: _Optional[str] = ..., prompt_id: _Optional[str] = ..., k: _Optional[int] = ..., min_similarity: _Optional[float] = ..., window: _Optional[_Union[TimeWindow, _Mapping]] = ..., exclude_account_id: _Optional[str] = ..., exclude_org_id: _Optional[str] = ..., include_text: _Optional[bool] = ..., search: _Optional[_Union[SearchOptions, _Mapping]] = ...) -> None: ...
 
 class FindNearDuplicatesResponse(_message.Message):
     __slots__ = ("hits",)
@@ -135,20 +137,22 @@ class FindNearDuplicatesResponse(_message.Message):
     def __init__(self, hits: _Optional[_Iterable[_Union[NearDuplicate, _Mapping]]] = ...) -> None: ...
 
 class CheckPromptRequest(_message.Message):
-    __slots__ = ("prompt", "record", "min_similarity", "lookback", "example_count", "tier")
+    __slots__ = ("prompt", "record", "min_similarity", "lookback", "example_count", "tier", "search")
     PROMPT_FIELD_NUMBER: _ClassVar[int]
     RECORD_FIELD_NUMBER: _ClassVar[int]
     MIN_SIMILARITY_FIELD_NUMBER: _ClassVar[int]
     LOOKBACK_FIELD_NUMBER: _ClassVar[int]
     EXAMPLE_COUNT_FIELD_NUMBER: _ClassVar[int]
     TIER_FIELD_NUMBER: _ClassVar[int]
+    SEARCH_FIELD_NUMBER: _ClassVar[int]
     prompt: Prompt
     record: bool
     min_similarity: float
     lookback: _duration_pb2.Duration
     example_count: int
     tier: Tier
-    def __init__(self, prompt: _Optional[_Union[Prompt, _Mapping]] = ..., record: _Optional[bool] = ..., min_similarity: _Optional[float] = ..., lookback: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., example_count: _Optional[int] = ..., tier: _Optional[_Union[Tier, str]] = ...) -> None: ...
+    search: SearchOptions
+    def __init__(self, prompt: _Optional[_Union[Prompt, _Mapping]] = ..., record: _Optional[bool] = ..., min_similarity: _Optional[float] = ..., lookback: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., example_count: _Optional[int] = ..., tier: _Optional[_Union[Tier, str]] = ..., search: _Optional[_Union[SearchOptions, _Mapping]] = ...) -> None: ...
 
 class Fanout(_message.Message):
     __slots__ = ("matching_prompts", "distinct_accounts", "distinct_other_accounts", "distinct_orgs", "distinct_other_orgs", "first_seen", "last_seen", "max_similarity", "saturated")
@@ -487,3 +491,41 @@ class GetCampaignResponse(_message.Message):
     CAMPAIGN_FIELD_NUMBER: _ClassVar[int]
     campaign: Campaign
     def __init__(self, campaign: _Optional[_Union[Campaign, _Mapping]] = ...) -> None: ...
+
+class SearchOptions(_message.Message):
+    __slots__ = ("nprobe", "ef_search", "rerank_factor")
+    NPROBE_FIELD_NUMBER: _ClassVar[int]
+    EF_SEARCH_FIELD_NUMBER: _ClassVar[int]
+    RERANK_FACTOR_FIELD_NUMBER: _ClassVar[int]
+    nprobe: int
+    ef_search: int
+    rerank_factor: int
+    def __init__(self, nprobe: _Optional[int] = ..., ef_search: _Optional[int] = ..., rerank_factor: _Optional[int] = ...) -> None: ...
+
+class ReloadIndexRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ReloadIndexResponse(_message.Message):
+    __slots__ = ("reloaded", "snapshot", "index_type", "prompt_count")
+    RELOADED_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
+    INDEX_TYPE_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    reloaded: bool
+    snapshot: str
+    index_type: str
+    prompt_count: int
+    def __init__(self, reloaded: _Optional[bool] = ..., snapshot: _Optional[str] = ..., index_type: _Optional[str] = ..., prompt_count: _Optional[int] = ...) -> None: ...
+
+class DeleteAccountPromptsRequest(_message.Message):
+    __slots__ = ("account_id",)
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    def __init__(self, account_id: _Optional[str] = ...) -> None: ...
+
+class DeleteAccountPromptsResponse(_message.Message):
+    __slots__ = ("deleted_count",)
+    DELETED_COUNT_FIELD_NUMBER: _ClassVar[int]
+    deleted_count: int
+    def __init__(self, deleted_count: _Optional[int] = ...) -> None: ...

@@ -86,6 +86,16 @@ class FingerprintServiceStub:
                 request_serializer=promptprint_dot_v1_dot_fingerprint__pb2.GetCampaignRequest.SerializeToString,
                 response_deserializer=promptprint_dot_v1_dot_fingerprint__pb2.GetCampaignResponse.FromString,
                 _registered_method=True)
+        self.ReloadIndex = channel.unary_unary(
+                '/promptprint.v1.FingerprintService/ReloadIndex',
+                request_serializer=promptprint_dot_v1_dot_fingerprint__pb2.ReloadIndexRequest.SerializeToString,
+                response_deserializer=promptprint_dot_v1_dot_fingerprint__pb2.ReloadIndexResponse.FromString,
+                _registered_method=True)
+        self.DeleteAccountPrompts = channel.unary_unary(
+                '/promptprint.v1.FingerprintService/DeleteAccountPrompts',
+                request_serializer=promptprint_dot_v1_dot_fingerprint__pb2.DeleteAccountPromptsRequest.SerializeToString,
+                response_deserializer=promptprint_dot_v1_dot_fingerprint__pb2.DeleteAccountPromptsResponse.FromString,
+                _registered_method=True)
 
 
 class FingerprintServiceServicer:
@@ -175,6 +185,25 @@ class FingerprintServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReloadIndex(self, request, context):
+        """Admin: switches to the snapshot the data directory's CURRENT pointer names
+        (written by `promptprint reindex`) while lookups continue. Records ingested
+        since the snapshot was built are replayed onto it. Servers also do this on
+        their own when CURRENT changes (after a random delay, so that replicas do
+        not all reload at once).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteAccountPrompts(self, request, context):
+        """Deletes every prompt of an account: text, fingerprint and metadata leave
+        the record store, the index and the stats before the response.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FingerprintServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -222,6 +251,16 @@ def add_FingerprintServiceServicer_to_server(servicer, server):
                     servicer.GetCampaign,
                     request_deserializer=promptprint_dot_v1_dot_fingerprint__pb2.GetCampaignRequest.FromString,
                     response_serializer=promptprint_dot_v1_dot_fingerprint__pb2.GetCampaignResponse.SerializeToString,
+            ),
+            'ReloadIndex': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReloadIndex,
+                    request_deserializer=promptprint_dot_v1_dot_fingerprint__pb2.ReloadIndexRequest.FromString,
+                    response_serializer=promptprint_dot_v1_dot_fingerprint__pb2.ReloadIndexResponse.SerializeToString,
+            ),
+            'DeleteAccountPrompts': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteAccountPrompts,
+                    request_deserializer=promptprint_dot_v1_dot_fingerprint__pb2.DeleteAccountPromptsRequest.FromString,
+                    response_serializer=promptprint_dot_v1_dot_fingerprint__pb2.DeleteAccountPromptsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -474,6 +513,60 @@ class FingerprintService:
             '/promptprint.v1.FingerprintService/GetCampaign',
             promptprint_dot_v1_dot_fingerprint__pb2.GetCampaignRequest.SerializeToString,
             promptprint_dot_v1_dot_fingerprint__pb2.GetCampaignResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReloadIndex(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/promptprint.v1.FingerprintService/ReloadIndex',
+            promptprint_dot_v1_dot_fingerprint__pb2.ReloadIndexRequest.SerializeToString,
+            promptprint_dot_v1_dot_fingerprint__pb2.ReloadIndexResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteAccountPrompts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/promptprint.v1.FingerprintService/DeleteAccountPrompts',
+            promptprint_dot_v1_dot_fingerprint__pb2.DeleteAccountPromptsRequest.SerializeToString,
+            promptprint_dot_v1_dot_fingerprint__pb2.DeleteAccountPromptsResponse.FromString,
             options,
             channel_credentials,
             insecure,
