@@ -239,7 +239,7 @@ def campaign_summary_to_proto(c: dict) -> pb.CampaignSummary:  # type: ignore[ty
     )
 
 
-def campaign_to_proto(c: dict, account_limit: int) -> pb.Campaign:  # type: ignore[type-arg]
+def reconstructed_campaign_to_proto(c: dict, account_limit: int) -> pb.Campaign:  # type: ignore[type-arg]
     """A campaign of campaigns.jsonl in full, with at most ``account_limit`` accounts."""
     return pb.Campaign(
         summary=campaign_summary_to_proto(c),

@@ -266,7 +266,7 @@ class FingerprintServicer(pb_grpc.FingerprintServiceServicer):
         if request.account_limit < 0:
             raise InvalidArgument("account_limit must be >= 0", reason="ACCOUNT_LIMIT_OUT_OF_RANGE", field="account_limit")
         campaign = await self._run(catalog.get, request.campaign_id)
-        return pb.GetCampaignResponse(campaign=convert.campaign_to_proto(campaign, request.account_limit or DEFAULT_ACCOUNT_LIMIT))
+        return pb.GetCampaignResponse(campaign=convert.reconstructed_campaign_to_proto(campaign, request.account_limit or DEFAULT_ACCOUNT_LIMIT))
 
     async def ReloadIndex(self, request: pb.ReloadIndexRequest, context: grpc.aio.ServicerContext) -> pb.ReloadIndexResponse:
         index = self._holder.get()
