@@ -163,6 +163,10 @@ def test_sigkill_campaign_loses_no_acknowledged_prompt(tmp_path: Path, alpaca_te
         channel = grpc.insecure_channel(target)
         stub = pb_grpc.FingerprintServiceStub(channel)
         stats = stub.GetIndexStats(pb.GetIndexStatsRequest(), timeout=60)
+        deadline = time.monotonic() + 600
+        while stats.pending_vectors and time.monotonic() < deadline:  # acknowledged before embedded: catch up
+            time.sleep(0.2)
+            stats = stub.GetIndexStats(pb.GetIndexStatsRequest(), timeout=60)
         with sqlite3.connect(data_dir / "records.sqlite") as db:
             stored = dict(db.execute("SELECT prompt_id, text_sha256 FROM prompts"))
         missing = [pid_ for pid_ in campaign.acked if pid_ not in stored]

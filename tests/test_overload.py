@@ -162,7 +162,7 @@ def test_cancelled_calls_are_dropped_from_the_embedding_queue(
         busy = threading.Thread(target=batching.embed, args=(["the worker is busy with this"],))
         busy.start()
         _until(lambda: recording.passes == 1, "the worker to be busy")
-        request = pb.CheckPromptRequest(prompt=pb.Prompt(account_id="a", text=marker))
+        request = pb.CheckPromptRequest(prompt=pb.Prompt(account_id="a", text=marker), tier=pb.TIER_SEMANTIC)  # one forward pass
         call = stub.CheckPrompt.future(request, timeout=1.0)
         with pytest.raises(grpc.RpcError) as caught:
             call.result()
@@ -173,7 +173,9 @@ def test_cancelled_calls_are_dropped_from_the_embedding_queue(
         _until(lambda: batching.dropped_calls == 1, "the cancelled call to be dropped")  # type: ignore[attr-defined]
         assert marker not in recording.seen
         # and the server goes on serving
-        answer = stub.CheckPrompt(pb.CheckPromptRequest(prompt=pb.Prompt(account_id="a", text="still here?")), timeout=120)
+        answer = stub.CheckPrompt(
+            pb.CheckPromptRequest(prompt=pb.Prompt(account_id="a", text="still here?"), tier=pb.TIER_SEMANTIC), timeout=120
+        )
         assert answer.fanout.matching_prompts == 0
     finally:
         recording.gate.set()

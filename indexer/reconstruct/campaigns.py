@@ -153,6 +153,8 @@ def score_campaign(stats: CampaignStats, core_size: int, bank: BankHit | None) -
         accounts=stats.accounts,
         other_accounts=stats.accounts,
         orgs=stats.orgs,
+        named_orgs=stats.orgs,  # not used by the score
+        other_named_orgs=stats.orgs,
         repeat_accounts=stats.repeat_accounts,
         distinct_texts=stats.distinct_texts,
         top_org_volume=stats.top_org_prompts,
