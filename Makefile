@@ -14,7 +14,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run test lint proto check-proto bench clean
+.PHONY: install run test lint proto check-proto bench clean chromium
 
 install: $(STAMP) $(NODE_STAMP)
 
@@ -33,8 +33,12 @@ $(NODE_STAMP): package.json package-lock.json
 run: install
 	$(VENV)/bin/promptprint serve --data-dir $(DATA_DIR) --listen $(LISTEN)
 
-test: install lint
+test: install lint chromium
 	$(PY) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+# Headless Chromium renders report.html in the tests (Debian's package; CI runs as root).
+chromium:
+	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
 lint: install check-proto
 	npx --no-install buf lint

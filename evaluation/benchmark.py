@@ -34,6 +34,7 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import datetime as dt
+import functools
 import hashlib
 import importlib.metadata
 import json
@@ -84,8 +85,10 @@ log = logging.getLogger(__name__)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-TARGET_INGEST_RATIO = 0.90  # ingest through the server >= 90% of stock encode throughput
-TARGET_CHECK_P99_MS = 50.0  # CheckPrompt p99, one caller, at 100k prompts
+TARGET_INGEST_RATIO = 0.90  # ingest through the server (to indexed) >= 90% of stock encode throughput
+TARGET_CHECK_P99_MS = 50.0  # CheckPrompt p99, one caller, default tier, at 100k prompts (v1)
+TARGET_FAST_P99_MS = 10.0  # CheckPrompt p99, fast_concurrency callers, default tier, at 100k (fast path)
+TARGET_FAST_INGEST = 10_000.0  # acknowledged prompts/s in the fingerprint tier (fast path)
 TARGET_CHECK_SIZE = 100_000
 TARGET_BYTES_PER_PROMPT = 2048  # resident memory per indexed prompt
 
@@ -544,6 +547,8 @@ def _index_stats(client: PromptprintClient) -> dict[str, Any]:
         "index_memory_bytes": s.index_memory_bytes,
         "resident_memory_bytes": s.resident_memory_bytes,
         "disk_bytes": s.disk_bytes,
+        "pending_vectors": s.pending_vectors,
+        "template_count": s.template_count,
     }
 
 
@@ -635,8 +640,12 @@ class BenchConfig:
         baseline_prompts: prompts for the stock-vs-server throughput comparison; they are
             the first prompts ingested, so at most the smallest size.
         calls: one-caller CheckPrompt and FindNearDuplicates calls per size.
-        concurrency: concurrent CheckPrompt callers.
+        concurrency: concurrent semantic-tier CheckPrompt callers.
+        fast_concurrency: concurrent fingerprint-tier (default) CheckPrompt callers.
         calls_per_caller: CheckPrompt calls per concurrent caller.
+        wait_vectors_up_to: after filling to a size at most this, wait until every vector
+            is in before measuring (larger fills are measured with the backlog draining,
+            since embedding 100k prompts takes most of an hour on two cores).
         seed: seed of the prompt stream and the lookups.
         data_dir: the shared/data folder.
         keep: keep the server's data dir and log after the run.
@@ -646,7 +655,9 @@ class BenchConfig:
     baseline_prompts: int = 2000
     calls: int = 300
     concurrency: int = 8
+    fast_concurrency: int = 16
     calls_per_caller: int = 100
+    wait_vectors_up_to: int = 20_000
     seed: int = 7
     data_dir: Path = DEFAULT_DATA_DIR
     keep: bool = False
@@ -656,7 +667,7 @@ class BenchConfig:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
         if not self.sizes or any(s < 1 for s in self.sizes) or list(self.sizes) != sorted(set(self.sizes)):
             raise ValueError(f"sizes must be distinct positive integers in ascending order, got {list(self.sizes)}")
-        for name in ("baseline_prompts", "calls", "concurrency", "calls_per_caller"):
+        for name in ("baseline_prompts", "calls", "concurrency", "fast_concurrency", "calls_per_caller"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.baseline_prompts > self.sizes[0]:
@@ -743,12 +754,29 @@ class Ingester:
         added = self.accepted - start_count
         return {"prompts": added, "seconds": seconds, "prompts_per_second": added / seconds if seconds > 0 else None}
 
+    def wait_for_vectors(self) -> dict[str, Any]:
+        """Wait until the server has embedded everything acknowledged; the drain rate."""
+        started = time.perf_counter()
+        pending = self.client.stats().pending_vectors
+        last_log = [0.0]
+
+        def progress(left: int) -> None:
+            now = time.perf_counter()
+            if now - last_log[0] > 60:
+                last_log[0] = now
+                log.info("embedding behind: %s prompts pending", f"{left:,}")
+
+        _interruptible(functools.partial(self.client.wait_indexed, 24 * 3600.0, on_progress=progress))
+        seconds = time.perf_counter() - started
+        return {"prompts": pending, "seconds": seconds, "prompts_per_second": pending / seconds if seconds > 0 and pending else None}
+
 
 def measure_size(
     config: BenchConfig, client: PromptprintClient, server_pid: int, reservoir: Reservoir, size: int, empty_rss: int,
 ) -> dict[str, Any]:
-    """At the current index size: memory, GetIndexStats, CheckPrompt (record=False) with
-    one caller and with ``concurrency`` callers, FindNearDuplicates k=10 with one caller."""
+    """At the current index size: memory, GetIndexStats, CheckPrompt (record=False) in the
+    default fingerprint tier with one and ``fast_concurrency`` callers and in the semantic
+    tier with one and ``concurrency`` callers, FindNearDuplicates k=10 with one caller."""
     rng = random.Random(f"promptprint-bench-queries-{config.seed}-{size}")
     memory = process_memory(server_pid)
     result: dict[str, Any] = {
@@ -759,67 +787,77 @@ def measure_size(
         "rss_per_prompt_bytes": (memory["rss_bytes"] - empty_rss) / size,
     }
 
-    def check(text: str) -> object:
+    def fast(text: str) -> object:
         return client.check_prompt(text=text, account_id="acct-bench-probe", record=False)
+
+    def semantic(text: str) -> object:
+        return client.check_prompt(text=text, account_id="acct-bench-probe", record=False, tier="semantic")
 
     def near(text: str) -> object:
         return client.find_near_duplicates(text=text, k=10)
 
     warm, _ = make_queries(reservoir, WARMUP_CALLS, rng)
-    timed_calls(check, warm, 1)
-    queries, exact = make_queries(reservoir, config.calls, rng)
-    cpu0 = process_cpu_seconds(server_pid)
-    c1 = result["check_1"] = timed_calls(check, queries, 1)
-    c1["exact_queries"] = exact
-    c1["server_cpu_ms_per_call"] = (process_cpu_seconds(server_pid) - cpu0) * 1000 / max(1, config.calls)
-    log.info("size %s: CheckPrompt 1 caller p50 %.1f ms, p99 %.1f ms", f"{size:,}", c1["p50_ms"], c1["p99_ms"])
-
-    queries, exact = make_queries(reservoir, config.concurrency * config.calls_per_caller, rng)
-    cn = result["check_n"] = timed_calls(check, queries, config.concurrency)
-    cn["exact_queries"] = exact
-    log.info("size %s: CheckPrompt %d callers p50 %.1f ms, p99 %.1f ms, %.1f calls/s",
-             f"{size:,}", config.concurrency, cn["p50_ms"], cn["p99_ms"], cn["calls_per_second"])
-
-    queries, exact = make_queries(reservoir, config.calls, rng)
-    n1 = result["near_1"] = timed_calls(near, queries, 1)
-    n1["exact_queries"] = exact
-    n1["k"] = 10
-    log.info("size %s: FindNearDuplicates k=10 p50 %.1f ms, p99 %.1f ms", f"{size:,}", n1["p50_ms"], n1["p99_ms"])
+    timed_calls(fast, warm, 1)
+    timed_calls(semantic, warm, 1)
+    phases: list[tuple[str, str, Callable[[str], object], int, int]] = [
+        ("check_1", "CheckPrompt fingerprint", fast, 1, config.calls),
+        ("check_n", "CheckPrompt fingerprint", fast, config.fast_concurrency, config.fast_concurrency * config.calls_per_caller),
+        ("semantic_1", "CheckPrompt semantic", semantic, 1, config.calls),
+        ("semantic_n", "CheckPrompt semantic", semantic, config.concurrency, config.concurrency * config.calls_per_caller),
+        ("near_1", "FindNearDuplicates k=10", near, 1, config.calls),
+    ]
+    for key, name, call, callers, count in phases:
+        queries, exact = make_queries(reservoir, count, rng)
+        cpu0 = process_cpu_seconds(server_pid)
+        phase = result[key] = timed_calls(call, queries, callers)
+        phase["exact_queries"] = exact
+        phase["server_cpu_ms_per_call"] = (process_cpu_seconds(server_pid) - cpu0) * 1000 / max(1, count)
+        log.info("size %s: %s, %d caller(s): p50 %.2f ms, p99 %.2f ms, %.1f calls/s",
+                 f"{size:,}", name, callers, phase["p50_ms"], phase["p99_ms"], phase["calls_per_second"])
+    result["near_1"]["k"] = 10
+    result["pending_vectors_after"] = client.stats().pending_vectors
     result["rss_after_lookups_bytes"] = process_memory(server_pid)["rss_bytes"]
     return result
 
 
 def evaluate_targets(report: dict[str, Any]) -> list[dict[str, Any]]:
-    """Judge the v1 targets on a report's ``ingest_baseline`` and ``sizes``. The latency
-    target is only judged at :data:`TARGET_CHECK_SIZE` (``pass`` None otherwise)."""
+    """Judge the v1 and fast-path targets on a report's ``ingest_baseline``, ``fast_ingest``
+    and ``sizes``. Latency targets are only judged at :data:`TARGET_CHECK_SIZE` (``pass``
+    None otherwise)."""
     targets = []
     ratio = report["ingest_baseline"]["ratio_to_stock"]
     targets.append({
-        "target": f"ingest through the server >= {TARGET_INGEST_RATIO:.0%} of stock encode throughput",
+        "target": f"ingest through the server, until indexed, >= {TARGET_INGEST_RATIO:.0%} of stock encode throughput",
         "measured": ratio, "threshold": TARGET_INGEST_RATIO, "unit": "ratio",
         "where": f"same {report['ingest_baseline']['prompts']} prompts",
         "pass": ratio >= TARGET_INGEST_RATIO,
     })
+    fast_rate = report["fast_ingest"]["prompts_per_second"]
+    targets.append({
+        "target": f"fingerprint-tier ingest >= {TARGET_FAST_INGEST:,.0f} acknowledged prompts/s",
+        "measured": fast_rate, "threshold": TARGET_FAST_INGEST, "unit": "prompts/s",
+        "where": f"{report['fast_ingest']['prompts']:,} prompts, one client stream", "pass": fast_rate >= TARGET_FAST_INGEST,
+    })
     at = {s["size"]: s for s in report["sizes"]}
-    latency_target = f"CheckPrompt p99 <= {TARGET_CHECK_P99_MS:.0f} ms, one caller, at {TARGET_CHECK_SIZE:,} prompts"
-    if TARGET_CHECK_SIZE in at:
-        p99 = at[TARGET_CHECK_SIZE]["check_1"]["p99_ms"]
+    judged = at.get(TARGET_CHECK_SIZE) or report["sizes"][-1]
+    where = f"at {judged['size']:,}" + ("" if judged["size"] == TARGET_CHECK_SIZE else f", not {TARGET_CHECK_SIZE:,}: not judged")
+    for key, threshold, what in (
+        ("check_1", TARGET_CHECK_P99_MS, "one caller"),
+        ("check_n", TARGET_FAST_P99_MS, f"{report['config']['fast_concurrency']} callers"),
+    ):
+        p99 = judged[key]["p99_ms"]
         targets.append({
-            "target": latency_target, "measured": p99, "threshold": TARGET_CHECK_P99_MS, "unit": "ms",
-            "where": f"at {TARGET_CHECK_SIZE:,}", "pass": p99 <= TARGET_CHECK_P99_MS,
-        })
-    else:
-        largest = report["sizes"][-1]
-        targets.append({
-            "target": latency_target, "measured": largest["check_1"]["p99_ms"], "threshold": TARGET_CHECK_P99_MS,
-            "unit": "ms", "where": f"at {largest['size']:,}, not {TARGET_CHECK_SIZE:,}: not judged", "pass": None,
+            "target": f"CheckPrompt (default tier) p99 <= {threshold:.0f} ms, {what}, at {TARGET_CHECK_SIZE:,} prompts",
+            "measured": p99, "threshold": threshold, "unit": "ms", "where": where,
+            "pass": (p99 <= threshold) if judged["size"] == TARGET_CHECK_SIZE else None,
         })
     largest = report["sizes"][-1]
     per = largest["rss_per_prompt_bytes"]
     targets.append({
         "target": f"resident memory <= {TARGET_BYTES_PER_PROMPT / 1024:.0f} KiB per indexed prompt",
         "measured": per, "threshold": TARGET_BYTES_PER_PROMPT, "unit": "bytes",
-        "where": f"(RSS - RSS empty) / size at {largest['size']:,}", "pass": per <= TARGET_BYTES_PER_PROMPT,
+        "where": f"(RSS - RSS empty) / size at {largest['size']:,}, {largest['stats']['pending_vectors']:,} vectors pending",
+        "pass": per <= TARGET_BYTES_PER_PROMPT,
     })
     marginal = largest.get("marginal_rss_per_prompt_bytes")
     if marginal is not None:
@@ -876,7 +914,7 @@ def render_markdown(report: dict[str, Any]) -> str:
         "|---|---|---|",
         f"| stock `SentenceTransformer.encode`, batch {stock['batch_size']} | {stock['prompts_per_second']:.1f} "
         f"| {stock['prompts_per_cpu_second']:.1f} |",
-        f"| `PromptprintClient.ingest` through the server | {ingest['prompts_per_second']:.1f} "
+        f"| `PromptprintClient.ingest` through the server, until every vector is indexed | {ingest['prompts_per_second']:.1f} "
         f"(**{ingest['ratio_to_stock']:.0%}** of stock) | {_num(ingest['prompts_per_server_cpu_second'])} "
         f"({_pct(ingest['cpu_ratio_to_stock'])} of stock; server process only) |",
         "",
@@ -884,22 +922,30 @@ def render_markdown(report: dict[str, Any]) -> str:
         f"{_mib(report['rss_empty_bytes'])} MiB empty after warm-up lookups, "
         f"{_mib(ingest['rss_after_bytes'])} MiB after the baseline ingest.",
         "",
-        f"| prompts | index | RSS MiB | B/prompt (marginal) | index MiB | CheckPrompt 1 caller p50 / p99 / mean ms "
-        f"| CheckPrompt {report['config']['concurrency']} callers p50 / p99 / mean ms (calls/s) "
-        f"| FindNearDuplicates k=10 p50 / p99 ms | fill rate prompts/s |",
-        "|---|---|---|---|---|---|---|---|---|",
+        f"Fingerprint-tier ingest (the default): {report['fast_ingest']['prompts_per_second']:,.0f} prompts/s acknowledged "
+        f"({report['fast_ingest']['prompts']:,} prompts, one client stream); the vectors follow at the embedder's rate.",
+        "",
+        f"| prompts | index | vectors pending | RSS MiB | B/prompt (marginal) | index MiB "
+        f"| CheckPrompt fingerprint 1 caller p50 / p99 ms "
+        f"| CheckPrompt fingerprint {report['config']['fast_concurrency']} callers p50 / p99 ms (calls/s) "
+        f"| CheckPrompt semantic 1 caller p50 / p99 ms "
+        f"| CheckPrompt semantic {report['config']['concurrency']} callers p50 / p99 ms (calls/s) "
+        f"| FindNearDuplicates k=10 p50 / p99 ms |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for s in report["sizes"]:
-        c1, cn, n1 = s["check_1"], s["check_n"], s["near_1"]
+        c1, cn, s1, sn, n1 = s["check_1"], s["check_n"], s["semantic_1"], s["semantic_n"], s["near_1"]
         lines.append(
-            f"| {s['size']:,} | {s['stats']['index_type']} | {_mib(s['rss_bytes'])} | {s['rss_per_prompt_bytes']:,.0f} "
-            f"({_marginal(s['marginal_rss_per_prompt_bytes'])}) "
+            f"| {s['size']:,} | {s['stats']['index_type']} | {s['stats']['pending_vectors']:,} | {_mib(s['rss_bytes'])} "
+            f"| {s['rss_per_prompt_bytes']:,.0f} ({_marginal(s['marginal_rss_per_prompt_bytes'])}) "
             f"| {s['stats']['index_memory_bytes'] / (1 << 20):,.1f} "
-            f"| {c1['p50_ms']:.1f} / {c1['p99_ms']:.1f} / {c1['mean_ms']:.1f} "
-            f"| {cn['p50_ms']:.1f} / {cn['p99_ms']:.1f} / {cn['mean_ms']:.1f} ({cn['calls_per_second']:.1f}) "
-            f"| {n1['p50_ms']:.1f} / {n1['p99_ms']:.1f} | {s['fill']['prompts_per_second'] or 0:.1f} |"
+            f"| {c1['p50_ms']:.2f} / {c1['p99_ms']:.2f} "
+            f"| {cn['p50_ms']:.2f} / {cn['p99_ms']:.2f} ({cn['calls_per_second']:.0f}) "
+            f"| {s1['p50_ms']:.1f} / {s1['p99_ms']:.1f} "
+            f"| {sn['p50_ms']:.1f} / {sn['p99_ms']:.1f} ({sn['calls_per_second']:.1f}) "
+            f"| {n1['p50_ms']:.1f} / {n1['p99_ms']:.1f} |"
         )
-    errors = sum(s[k]["errors"] for s in report["sizes"] for k in ("check_1", "check_n", "near_1"))
+    errors = sum(s[k]["errors"] for s in report["sizes"] for k in ("check_1", "check_n", "semantic_1", "semantic_n", "near_1"))
     lines += [
         "",
         "B/prompt = (RSS at size - RSS empty) / size; marginal = RSS growth per prompt since the previous point. "
@@ -982,6 +1028,10 @@ def run_benchmark(config: BenchConfig, *, command: str) -> dict[str, Any]:
         cpu0 = process_cpu_seconds(server.pid)
         t0 = time.perf_counter()
         ingester.ingest(baseline)
+        ack_seconds = time.perf_counter() - t0
+        # The default tier acknowledges before embedding: the comparable figure is the
+        # time until every vector is in the index.
+        _interruptible(functools.partial(client.wait_indexed, 3600.0, poll_s=0.05))
         seconds = time.perf_counter() - t0
         server_cpu = process_cpu_seconds(server.pid) - cpu0
         rate = len(baseline) / seconds
@@ -989,6 +1039,7 @@ def run_benchmark(config: BenchConfig, *, command: str) -> dict[str, Any]:
         ingest = report["ingest_baseline"] = {
             "prompts": len(baseline),
             "accepted": ingester.accepted,
+            "acknowledged_seconds": ack_seconds,
             "seconds": seconds,
             "prompts_per_second": rate,
             "ratio_to_stock": rate / stock["prompts_per_second"],
@@ -1003,8 +1054,13 @@ def run_benchmark(config: BenchConfig, *, command: str) -> dict[str, Any]:
 
         report["sizes"] = []
         previous = (ingester.accepted, ingest["rss_after_bytes"])
+        fills = []
         for size in config.sizes:
             fill = ingester.fill_to(size)
+            fills.append(fill)
+            log.info("fill to %s: %.0f prompts/s acknowledged", f"{size:,}", fill["prompts_per_second"] or 0)
+            if size <= config.wait_vectors_up_to:
+                fill["vectors"] = ingester.wait_for_vectors()
             report["load_average"][f"before_lookups_{size}"] = os.getloadavg()
             measured = measure_size(config, client, server.pid, reservoir, size, report["rss_empty_bytes"])
             measured["fill"] = fill
@@ -1015,6 +1071,9 @@ def run_benchmark(config: BenchConfig, *, command: str) -> dict[str, Any]:
             )
             previous = (size, measured["rss_bytes"])
             report["sizes"].append(measured)
+        biggest = max(fills, key=lambda f: f["prompts"])
+        report["fast_ingest"] = {"prompts": biggest["prompts"], "seconds": biggest["seconds"],
+                                 "prompts_per_second": biggest["prompts_per_second"] or 0.0}
         report["ingest_trace"] = ingester.trace
         report["load_average"]["end"] = os.getloadavg()
         report["prompt_kinds"] = dict(sorted(ingester.kinds.items()))

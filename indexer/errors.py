@@ -40,7 +40,8 @@ class FailedPrecondition(PromptprintError):
 
 
 class ResourceExhausted(PromptprintError):
-    """A bounded queue or concurrency limit is full; retry later with backoff."""
+    """A bounded queue or concurrency limit is full; retry later with backoff (the request
+    was not applied)."""
 
 
 class Cancelled(PromptprintError):

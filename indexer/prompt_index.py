@@ -3,16 +3,32 @@
 :class:`PromptIndex` ties the pieces together; it is what the gRPC server and the batch
 scripts drive:
 
-    normalize (canonical_text) -> embed -> record (SQLite, durable) -> index (FAISS)
+    normalize (canonical_text) -> signature + record (SQLite, durable) -> template tracker
+                                 -> embed -> index (FAISS)
 
-Durability: a prompt is acknowledged only after its SQLite transaction commits. The
-FAISS index is a cache of the store: it is snapshotted every ``snapshot_every`` new
-records and on close, and on open the snapshot is loaded and every record newer than
-its watermark is replayed from the store. A crash therefore loses nothing acknowledged;
-it only costs a longer replay.
+Two tiers (``IndexConfig.tier``, per CheckPrompt call overridable):
 
-Concurrency: lookups run in parallel; writes (ingest, snapshots) are serialized by one
-writer lock. Embedding happens outside the writer lock.
+* ``"fingerprint"`` (default): a prompt is acknowledged once its record is durable and
+  the template tracker has seen it; its transformer vector is computed *behind* the
+  acknowledgement, in batches, by one background thread (rows wait in a
+  :class:`~indexer.backlog.VectorBacklog`). CheckPrompt answers from the template
+  tracker — campaign score and the template's fan-out — without a forward pass, so it
+  costs well under a millisecond. Semantic lookups (FindNearDuplicates) see a prompt
+  once its vector is in (``IndexStats.pending_vectors`` says how far behind that is).
+* ``"semantic"``: the v1 path. Vectors are computed before the acknowledgement and
+  CheckPrompt's fan-out is the transformer near-duplicate search.
+
+Campaign detection is the same in both tiers: it only ever used the template tracker.
+
+Durability: a prompt is acknowledged only after its SQLite transaction commits, text
+included, so a pending vector is late, never lost. The FAISS index is a cache of the
+store: it is snapshotted every ``snapshot_every`` new records and on close, and on open
+the snapshot is loaded and every record newer than its watermark is replayed from the
+store (pending vectors are computed then). A crash therefore loses nothing
+acknowledged; it only costs a longer replay.
+
+Concurrency: lookups run in parallel; writes (ingest, snapshots, vectors arriving from
+the background thread) are serialized by one writer lock. Embedding happens outside it.
 """
 
 from __future__ import annotations
@@ -23,26 +39,32 @@ import logging
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Literal, Sequence
 
 import numpy as np
 
+from indexer.backlog import VectorBacklog
 from indexer.banks import BankEntry, Banks
 from indexer.campaign_score import DEFAULT_FLAG_THRESHOLD, CampaignAssessment, assess
 from indexer.embedder import Embedder
-from indexer.errors import AlreadyExists, InvalidArgument, NotFound, PromptprintError
+from indexer.errors import AlreadyExists, InvalidArgument, NotFound, PromptprintError, ResourceExhausted
 from indexer.normalize import NORMALIZER_VERSION, canonical_text
-from indexer.records import DEFAULT_MAX_TEXT_BYTES, PromptRecord, now_ms, validate_text, validate_time_ms
-from indexer.row_metadata import RowMetadata
+from indexer.records import DEFAULT_MAX_TEXT_BYTES, PromptRecord, now_ms, validate_id, validate_text, validate_time_ms
+from indexer.index_build import AnyVectorIndex, BuildKind, IndexChoice, SearchTuning, load_index, new_live_index, remove, search
+from indexer.ivf_index import IvfParams
+from indexer.row_metadata import NO_TIME, RowMetadata
 from indexer.skeleton import Signature, signature, signature_from_bytes, signature_to_bytes
 from indexer.snapshot import SnapshotDirectory, load_rows, save_rows
 from indexer.store import RecordStore, StoreIdentity, text_digest, to_stored_precision
-from indexer.templates import Event, TemplateTracker
-from indexer.vector_index import HnswParams, IndexKind, VectorIndex
+from indexer.templates import Event, Template, TemplateFeatures, TemplateTracker
+from indexer.vector_index import HnswParams, VectorStorage
 
 log = logging.getLogger(__name__)
 
 DAY_MS = 24 * 3600 * 1000
+
+Tier = Literal["fingerprint", "semantic"]
+TIERS: tuple[Tier, ...] = ("fingerprint", "semantic")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,7 +81,12 @@ class IndexConfig:
         default_lookback_ms: CheckPrompt's window when the caller sets none (24 h).
         max_fanout_neighbors: most neighbours one CheckPrompt examines; past it the
             fan-out is reported as saturated (a lower bound).
-        index_kind / hnsw_threshold / hnsw: FAISS index choice (see VectorIndex).
+        index_kind / hnsw_threshold / hnsw / ivf_threshold / ivf: FAISS index choice
+            (see indexer.index_build): flat, HNSW past hnsw_threshold, IVF-PQ with
+            re-ranking past ivf_threshold (chosen when an index is built from the store).
+        vector_storage: how flat and HNSW indexes hold vectors in memory: ``"fp16"``
+            (default; the store's precision, so nothing is lost) or ``"fp32"`` (twice the
+            memory).
         snapshot_every: new records between automatic snapshots (0 disables them;
             one is still written on close).
         campaign_threshold: campaign score at which CheckPrompt sets ``flagged``
@@ -67,12 +94,21 @@ class IndexConfig:
         template_window_ms: sliding window of the per-template activity counters.
         builtin_allow_bank: seed a new data directory with the public agent-framework
             scaffolds (indexer.builtin_banks).
+        tier: ``"fingerprint"`` (default: vectors computed behind the acknowledgement,
+            CheckPrompt answered from the template tracker) or ``"semantic"`` (vectors
+            before the acknowledgement, CheckPrompt fan-out by transformer search). See
+            the module docstring.
+        embed_batch: most rows the background thread embeds per batch.
+        max_vector_backlog: most rows waiting for their vector; past it a fingerprint-tier
+            write waits up to ``backlog_wait_s`` for room and then fails with
+            RESOURCE_EXHAUSTED (nothing is recorded), so memory stays bounded when
+            prompts arrive faster than the transformer can embed them.
         privacy_mode: store fingerprints, metadata, the SHA-256 of the text and its
             template signature, never the raw text (see indexer.store). What is lost:
             texts in FindNearDuplicates(include_text) answers and any re-embedding from
             the stored source (a model change needs the source data again).
-        retention_ms: records older than this (by created_at) are purged by
-            :meth:`PromptIndex.apply_retention`, in both modes; 0 keeps everything.
+        retention_ms: prompts older than this are purged by :meth:`PromptIndex.purge_expired`
+            (0 keeps everything), in both privacy modes.
     """
 
     data_dir: Path
@@ -81,19 +117,32 @@ class IndexConfig:
     default_min_similarity: float = 0.8
     default_lookback_ms: int = DAY_MS
     max_fanout_neighbors: int = 1024
-    index_kind: IndexKind = "auto"
+    index_kind: BuildKind = "auto"
     hnsw_threshold: int = 20_000
     hnsw: HnswParams = HnswParams()
+    vector_storage: VectorStorage = "fp16"
+    ivf_threshold: int = 2_000_000
+    ivf: IvfParams = IvfParams()
     snapshot_every: int = 50_000
     campaign_threshold: float = DEFAULT_FLAG_THRESHOLD
     template_window_ms: int = DAY_MS
     builtin_allow_bank: bool = True
+    tier: Tier = "fingerprint"
+    embed_batch: int = 64
+    max_vector_backlog: int = 250_000
+    backlog_wait_s: float = 5.0
     privacy_mode: bool = False
     retention_ms: int = 0
 
     def __post_init__(self) -> None:
-        if self.retention_ms < 0:
-            raise ValueError(f"retention_ms must be >= 0 (0 keeps everything), got {self.retention_ms}")
+        if self.tier not in TIERS:
+            raise ValueError(f"tier must be one of {', '.join(TIERS)}, got {self.tier!r}")
+        if self.embed_batch < 1:
+            raise ValueError(f"embed_batch must be >= 1, got {self.embed_batch}")
+        if self.max_vector_backlog < 1:
+            raise ValueError(f"max_vector_backlog must be >= 1, got {self.max_vector_backlog}")
+        if self.backlog_wait_s < 0:
+            raise ValueError(f"backlog_wait_s must be >= 0, got {self.backlog_wait_s}")
         if not 0.0 <= self.campaign_threshold <= 1.0:
             raise ValueError(f"campaign_threshold must be in [0, 1], got {self.campaign_threshold}")
         if self.template_window_ms <= 0:
@@ -110,6 +159,16 @@ class IndexConfig:
             raise ValueError(f"max_fanout_neighbors must be >= 16, got {self.max_fanout_neighbors}")
         if self.snapshot_every < 0:
             raise ValueError(f"snapshot_every must be >= 0 (0 = only on close), got {self.snapshot_every}")
+        if self.retention_ms < 0:
+            raise ValueError(f"retention_ms must be >= 0 (0 = keep forever), got {self.retention_ms}")
+        self.choice  # validates the index settings
+
+    @property
+    def choice(self) -> IndexChoice:
+        return IndexChoice(
+            kind=self.index_kind, hnsw_threshold=self.hnsw_threshold, ivf_threshold=self.ivf_threshold, hnsw=self.hnsw, ivf=self.ivf,
+            storage=self.vector_storage,
+        )
 
     @property
     def store_path(self) -> Path:
@@ -159,11 +218,17 @@ class NearDuplicateQuery:
     exclude_account_id: str = ""
     exclude_org_id: str = ""
     include_text: bool = False
+    tuning: SearchTuning | None = None  # per-request search effort (nprobe, ef_search, ...)
 
 
 @dataclasses.dataclass(frozen=True)
 class Fanout:
-    """Near-duplicates of a checked prompt in its window, across accounts and orgs."""
+    """Near-duplicates of a checked prompt in its window, across accounts and orgs.
+
+    In the semantic tier they are the transformer neighbours above the similarity
+    threshold; in the fingerprint tier, the prompts of the template the checked prompt
+    matches (``max_similarity`` is then the share of the template's constant part that
+    the prompt contains)."""
 
     matching_prompts: int
     distinct_accounts: int
@@ -188,6 +253,7 @@ class Verdict:
     window_start_ms: int
     window_end_ms: int
     campaign: CampaignAssessment
+    tier: Tier = "semantic"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -205,6 +271,17 @@ class IndexStats:
     snapshot_watermark: int
     snapshot_time_unix: float | None
     template_count: int
+    pending_vectors: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class _Live:
+    """The vector index and the row metadata that describe the same rows, swapped as one
+    (a reader takes both from one reference, so a hot swap never mixes two builds)."""
+
+    vectors: AnyVectorIndex
+    rows: RowMetadata
+    backlog: VectorBacklog  # recorded rows not yet in ``vectors`` (see indexer.backlog)
 
 
 def _check_similarity(value: float, field: str) -> float:
@@ -230,18 +307,32 @@ class PromptIndex:
         self._snapshots = SnapshotDirectory(config.snapshot_root)
         self._banks = Banks(config.store_path, max_text_bytes=config.max_text_bytes, seed_builtin=config.builtin_allow_bank)
         self._templates = TemplateTracker(config.template_window_ms)
-        self._vectors = self._new_vector_index()
-        self._rows = RowMetadata()
+        self._live = _Live(
+            new_live_index(self._identity.dimension, config.choice), RowMetadata(), VectorBacklog(self._identity.dimension)
+        )
         self._write_lock = threading.Lock()
+        self._backlog_changed = threading.Condition(threading.Lock())
+        self._stopping = threading.Event()
+        self._vectorizer: threading.Thread | None = None
         self._since_snapshot = 0
         self._snapshot_watermark = 0
         self._snapshot_time: float | None = None
         self._opened_at = time.time()
+        self._snapshot_name: str | None = None
+        self._deleted_during_reload: list[np.ndarray] | None = None  # set while a reload runs
         self._closed = False
 
-    def _new_vector_index(self) -> VectorIndex:
-        c = self._config
-        return VectorIndex(self._identity.dimension, kind=c.index_kind, hnsw_threshold=c.hnsw_threshold, hnsw=c.hnsw)
+    @property
+    def _vectors(self) -> AnyVectorIndex:
+        return self._live.vectors
+
+    @property
+    def _rows(self) -> RowMetadata:
+        return self._live.rows
+
+    @property
+    def _backlog(self) -> VectorBacklog:
+        return self._live.backlog
 
     # -- lifecycle ---------------------------------------------------------------------------
     @classmethod
@@ -249,76 +340,127 @@ class PromptIndex:
         """Open the data directory: load the snapshot, replay newer records."""
         index = cls(config, embedder)
         index._load()
+        index._vectorizer = threading.Thread(target=index._vectorize_forever, name="promptprint-vectorizer", daemon=True)
+        index._vectorizer.start()
         return index
 
     def _load(self) -> None:
         started = time.monotonic()
-        snapshot = self._snapshots.current(self._identity)
-        watermark = 0
-        if snapshot is not None:
-            c = self._config
-            self._vectors = VectorIndex.load(
-                snapshot.index_path, self._identity.dimension, kind=c.index_kind, hnsw_threshold=c.hnsw_threshold, hnsw=c.hnsw
-            )
-            ids, accounts, orgs, created = load_rows(snapshot.rows_path)
-            self._rows.add(ids, accounts, orgs, created)
-            watermark = snapshot.manifest.watermark
-            self._snapshot_watermark = watermark
-            self._snapshot_time = snapshot.manifest.created_at_unix
-        replayed = 0
-        for rows in self._store.iter_rows(after_row_id=watermark):
-            self._vectors.add(rows.ids, rows.vectors)
-            self._rows.add(rows.ids, rows.accounts, rows.orgs, rows.created_at_ms)
-            replayed += len(rows.ids)
+        live, watermark, replayed = self._load_live()
+        self._live = live
         self._since_snapshot = replayed
         self._replay_templates()
         log.info(
-            "index loaded: %d prompts (%d from snapshot, %d replayed), %d templates, in %.1fs",
-            len(self._rows), len(self._rows) - replayed, replayed, len(self._templates), time.monotonic() - started,
+            "index loaded: %s, %d prompts (%d replayed after the snapshot, %d waiting for vectors), %d templates, in %.1fs",
+            live.vectors.description, len(self), replayed, live.backlog.pending, len(self._templates),
+            time.monotonic() - started,
         )
 
     def _replay_templates(self) -> None:
         """Feed every stored prompt to the template tracker, in time order (from the text,
         or from the stored signature for rows written in privacy mode)."""
-        for account_id, org_id, created_at_ms, text, sig in self._store.iter_template_inputs():
+        for row_id, account_id, org_id, created_at_ms, text, sig in self._store.iter_template_inputs():
             signed = signature_from_bytes(sig) if sig is not None else signature(text)
-            self._templates.record(signed, Event(created_at_ms, account_id, org_id, text))
+            self._templates.record(signed, Event(created_at_ms, account_id, org_id, row_id))
 
-    def apply_retention(self, now: int | None = None) -> int:
-        """Purge records created before ``now - retention_ms`` from the store, then rebuild
-        the in-memory index, metadata and templates from what remains, and snapshot.
+    def _load_live(self, after: int | None = None) -> tuple[_Live, int, int]:
+        """The live snapshot plus every stored row newer than it, with rows deleted
+        since the snapshot taken out. Without a snapshot, a store big enough for IVF-PQ
+        is built into a new snapshot first (see indexer.index_build). Returns
+        (live, snapshot watermark, rows replayed)."""
+        snapshot = self._snapshots.current(self._identity)
+        if snapshot is None and self._config.choice.kind_for(self._store.count()) == "ivfpq":
+            from indexer.reindex import build_snapshot  # the bulk build; rare, so imported late
 
-        Deliberately minimal (a full rebuild, under the writer lock; lookups keep running
-        on the old structures until the swap): fine for a periodic job over a store that
-        fits in memory. Returns the number of records purged (0 when retention is off).
-        """
-        if not self._config.retention_ms:
+            build_snapshot(self._store, self._snapshots, self._identity, self._config.choice)
+            snapshot = self._snapshots.current(self._identity)
+        dimension = self._identity.dimension
+        backlog = VectorBacklog(dimension)
+        if snapshot is None:
+            vectors, rows, watermark = new_live_index(dimension, self._config.choice), RowMetadata(), 0
+        else:
+            vectors = load_index(snapshot.index_path, dimension, self._config.choice)
+            rows = RowMetadata()
+            rows.add(*load_rows(snapshot.rows_path))
+            watermark = snapshot.manifest.watermark
+            self._snapshot_watermark = watermark
+            self._snapshot_time = snapshot.manifest.created_at_unix
+            self._snapshot_name = snapshot.index_path.parent.name
+        live = _Live(vectors, rows, backlog)
+        replayed = self._replay(live, watermark)
+        if len(rows) > self._store.count():  # rows were deleted since the snapshot
+            gone = np.setdiff1d(rows.export()[0], self._store.all_ids(), assume_unique=True)
+            remove(vectors, gone)
+            rows.remove(gone)
+        return live, watermark, replayed
+
+    @staticmethod
+    def _index_from_backlog(live: "_Live") -> int:
+        """Move the backlog's oldest ready rows into the live index; how many moved."""
+        ready = live.backlog.pop_ready()
+        if ready is None:
             return 0
-        cutoff = (now if now is not None else now_ms()) - self._config.retention_ms
+        live.vectors.add(ready.ids, ready.vectors)
+        live.rows.add(ready.ids, ready.accounts, ready.orgs, ready.created_at_ms)
+        return len(ready)
+
+    def _replay(self, live: "_Live", after: int) -> int:
+        """Stored rows newer than ``after`` onto ``live``, through its backlog: rows whose
+        vector is still pending (and every row after the first of them) wait there for
+        the vectorizer. Returns how many rows were read."""
+        replayed = 0
+        for batch in self._store.iter_rows(after_row_id=max(after, live.backlog.last_id)):
+            live.backlog.append(batch)
+            self._index_from_backlog(live)
+            replayed += len(batch.ids)
+        return replayed
+
+    def snapshot_changed(self) -> bool:
+        """Whether CURRENT names a snapshot other than the one in use (a file read)."""
+        return self._snapshots.current_name() not in (None, self._snapshot_name)
+
+    @property
+    def snapshot_name(self) -> str:
+        """Folder name of the snapshot in use ("" before the first one)."""
+        return self._snapshot_name or ""
+
+    def reload(self) -> bool:
+        """Hot swap: load the snapshot CURRENT names (written by a reindex), replay the
+        rows recorded since it was built, and swap it in while lookups continue.
+
+        Loading and most of the replay happen outside the writer lock; only the catch-up
+        of rows ingested meanwhile and the swap itself hold it. The previous index is
+        released when its last in-flight lookup ends. Returns False when CURRENT still
+        names the snapshot in use."""
+        if not self.snapshot_changed():
+            return False
+        started = time.monotonic()
         with self._write_lock:
-            purged = self._store.delete_created_before(cutoff)
-            if not purged:
-                return 0
-            vectors, rows = self._new_vector_index(), RowMetadata()
-            for batch in self._store.iter_rows():
-                vectors.add(batch.ids, batch.vectors)
-                rows.add(batch.ids, batch.accounts, batch.orgs, batch.created_at_ms)
-            templates = self._templates
-            self._templates = TemplateTracker(self._config.template_window_ms)
-            try:
-                self._replay_templates()
-            except BaseException:
-                self._templates = templates
-                raise
-            self._rows, self._vectors = rows, vectors
-            self._snapshot_locked()
-        log.info("retention: purged %d records created before %d; %d remain", purged, cutoff, len(rows))
-        return purged
+            self._deleted_during_reload = []
+        try:
+            live, _, replayed = self._load_live()
+            with self._write_lock:
+                replayed += self._replay(live, live.rows.max_id)
+                for gone in self._deleted_during_reload:
+                    remove(live.vectors, gone)
+                    live.rows.remove(gone)
+                self._live = live
+                self._since_snapshot = replayed
+        finally:
+            self._deleted_during_reload = None
+        log.info("hot swap to snapshot %s: %s, %d prompts (%d replayed) in %.1fs",
+                 self._snapshot_name, live.vectors.description, len(live.rows), replayed, time.monotonic() - started)
+        return True
 
     def close(self) -> None:
         """Write a final snapshot (when anything changed) and close the store."""
         if self._closed:
             return
+        self._stopping.set()
+        with self._backlog_changed:
+            self._backlog_changed.notify_all()
+        if self._vectorizer is not None:
+            self._vectorizer.join()
         if self._since_snapshot:
             self.snapshot()
         self._banks.close()
@@ -331,6 +473,11 @@ class PromptIndex:
             self._snapshot_locked()
 
     def _snapshot_locked(self) -> None:
+        if self._snapshots.current_name() != self._snapshot_name:
+            # A reindex switched CURRENT to its rebuild: never overwrite it with the old
+            # lineage; reload() picks it up and everything since is replayed onto it.
+            log.info("snapshot skipped: %s was switched in by another writer", self._snapshots.current_name())
+            return
         watermark = self._rows.max_id
         staging = self._snapshots.begin(watermark)
         self._vectors.save(SnapshotDirectory.index_path(staging))
@@ -341,10 +488,14 @@ class PromptIndex:
             count=len(self._rows),
             watermark=watermark,
             index_description=self._vectors.description,
+            replaces=self._snapshot_name,
         )
+        if manifest is None:
+            return
         self._since_snapshot = 0
         self._snapshot_watermark = manifest.watermark
         self._snapshot_time = manifest.created_at_unix
+        self._snapshot_name = self._snapshots.current_name()
 
     @property
     def config(self) -> IndexConfig:
@@ -355,7 +506,68 @@ class PromptIndex:
         return self._embedder
 
     def __len__(self) -> int:
-        return len(self._rows)
+        """Recorded prompts, those still waiting for their vector included."""
+        return len(self._rows) + len(self._backlog)
+
+    @property
+    def pending_vectors(self) -> int:
+        """Recorded prompts whose transformer vector is not computed yet."""
+        return self._backlog.pending
+
+    def wait_indexed(self, timeout_s: float | None = None) -> bool:
+        """Block until every recorded prompt is in the vector index (what a batch job or
+        a test does before semantic lookups). Returns False on timeout."""
+        with self._backlog_changed:
+            return self._backlog_changed.wait_for(lambda: not len(self._backlog) or self._stopping.is_set(), timeout_s)
+
+    # -- the vector backlog --------------------------------------------------------------------
+    def _index_ready_rows(self) -> None:
+        """Move the oldest rows whose vectors are ready into FAISS (caller holds the
+        writer lock, or is _load before any other thread exists)."""
+        moved = self._index_from_backlog(self._live)
+        if moved:
+            self._since_snapshot += moved
+            every = self._config.snapshot_every
+            if self._vectorizer is not None and every and self._since_snapshot >= every:
+                self._snapshot_locked()  # snapshots follow the index, not the store
+        with self._backlog_changed:
+            self._backlog_changed.notify_all()
+
+    def _vectorize_forever(self) -> None:
+        """The background half of the fingerprint tier: embed pending rows oldest first,
+        store their vectors durably, then index them."""
+        while not self._stopping.is_set():
+            with self._write_lock:
+                ids = self._backlog.next_pending(self._config.embed_batch)
+            if not ids:
+                with self._backlog_changed:
+                    self._backlog_changed.wait_for(lambda: self._backlog.pending > 0 or self._stopping.is_set(), 1.0)
+                continue
+            try:
+                texts = self._store.fetch(ids, with_text=True)
+                present = np.asarray([i for i in ids if i in texts], dtype=np.int64)  # others were deleted meanwhile
+                vectors = self.fingerprint([texts[i].text or "" for i in present.tolist()])
+                with self._write_lock:
+                    stored = self._store.set_vectors(present, vectors)
+                    self._backlog.fill(present, stored)
+                    self._backlog.discard(np.setdiff1d(np.asarray(ids, dtype=np.int64), present))
+                    self._index_ready_rows()
+            except Exception:  # keep going: the rows stay pending and are retried
+                log.exception("embedding %d pending rows failed; retrying in 1 s", len(ids))
+                self._stopping.wait(1.0)
+
+    def _wait_for_backlog_room(self) -> None:
+        limit = self._config.max_vector_backlog
+        if len(self._backlog) < limit:
+            return
+        with self._backlog_changed:
+            room = self._backlog_changed.wait_for(lambda: len(self._backlog) < limit, self._config.backlog_wait_s)
+        if not room:
+            raise ResourceExhausted(
+                f"{len(self._backlog):,} recorded prompts are waiting for their vectors (limit {limit:,}); "
+                "prompts arrive faster than the embedder keeps up: retry with backoff",
+                reason="VECTOR_BACKLOG_FULL",
+            )
 
     @property
     def unsnapshotted(self) -> int:
@@ -383,6 +595,8 @@ class PromptIndex:
         records: Sequence[PromptRecord],
         vectors: np.ndarray | None = None,
         signatures: Sequence[Signature] | None = None,
+        *,
+        tier: Tier | None = None,
     ) -> list[IngestOutcome]:
         """Record valid prompts; idempotent on prompt_id. Durable when this returns.
 
@@ -393,8 +607,10 @@ class PromptIndex:
         Args:
             records: validated records (see indexer.records.validate_record).
             vectors: their fingerprints, when the caller already has them (CheckPrompt
-                embeds before it records); computed here otherwise.
+                embeds before it records); otherwise computed here (semantic tier) or
+                behind the acknowledgement (fingerprint tier).
             signatures: their template signatures, likewise.
+            tier: overrides ``IndexConfig.tier`` for this call.
         """
         if not records:
             return []
@@ -413,7 +629,14 @@ class PromptIndex:
         positions = list(fresh.values())
         if positions:
             new_records = [records[p] for p in positions]
-            new_vectors = vectors[positions] if vectors is not None else self.fingerprint([r.text for r in new_records])
+            if vectors is not None:
+                new_vectors: np.ndarray | None = vectors[positions]
+            elif (tier or self._config.tier) == "semantic" or self._config.privacy_mode:
+                # privacy mode keeps no text to embed later: vectors before the acknowledgement
+                new_vectors = self.fingerprint([r.text for r in new_records])
+            else:
+                new_vectors = None
+                self._wait_for_backlog_room()
             new_signatures = [signatures[p] for p in positions] if signatures is not None else [signature(r.text) for r in new_records]
             self._record(new_records, new_vectors, new_signatures, positions, outcomes)
         return [o if o is not None else IngestOutcome(IngestStatus.RECORDED) for o in outcomes]
@@ -434,7 +657,7 @@ class PromptIndex:
     def _record(
         self,
         records: list[PromptRecord],
-        vectors: np.ndarray,
+        vectors: np.ndarray | None,
         signatures: list[Signature],
         positions: list[int],
         outcomes: list[IngestOutcome | None],
@@ -448,18 +671,49 @@ class PromptIndex:
                     outcomes[positions[i]] = self._replay_outcome(record, raced[record.prompt_id][1])
             if not keep:
                 return
-            kept = [records[i] for i in keep]
             stored_signatures = [signature_to_bytes(signatures[i]) for i in keep] if self._config.privacy_mode else None
-            rows = self._store.insert(kept, vectors[keep], stored_signatures)
-            self._vectors.add(rows.ids, rows.vectors)
-            self._rows.add(rows.ids, rows.accounts, rows.orgs, rows.created_at_ms)
-            for i in keep:
+            rows = self._store.insert(
+                [records[i] for i in keep], vectors[keep] if vectors is not None else None, stored_signatures
+            )
+            self._backlog.append(rows)
+            self._index_ready_rows()
+            for i, row_id in zip(keep, rows.ids.tolist()):
                 r = records[i]
-                text = "" if self._config.privacy_mode else r.text  # privacy: not even a founder text in memory
-                self._templates.record(signatures[i], Event(r.created_at_ms, r.account_id, r.org_id, text))
-            self._since_snapshot += len(keep)
-            if self._config.snapshot_every and self._since_snapshot >= self._config.snapshot_every:
-                self._snapshot_locked()
+                self._templates.record(signatures[i], Event(r.created_at_ms, r.account_id, r.org_id, row_id))
+
+    # -- deletion and retention -----------------------------------------------------------
+    def delete_account(self, account_id: str) -> int:
+        """Delete every prompt of an account from the store, the index and the stats;
+        returns how many. Durable when this returns (the store commits first; the index
+        follows, and a restart re-derives it from the store)."""
+        validate_id(account_id, "account_id", required=True)
+        with self._write_lock:
+            return self._forget(self._store.delete_account(account_id))
+
+    def purge_older_than(self, cutoff_ms: int) -> int:
+        """Retention: delete every prompt created before ``cutoff_ms``; returns how many."""
+        with self._write_lock:
+            return self._forget(self._store.purge_older_than(cutoff_ms))
+
+    def purge_expired(self, now: int | None = None) -> int:
+        """Apply ``retention_ms`` (no-op when it is 0); returns how many were purged."""
+        if not self._config.retention_ms:
+            return 0
+        return self.purge_older_than((now if now is not None else now_ms()) - self._config.retention_ms)
+
+    def _forget(self, ids: np.ndarray) -> int:
+        """Take deleted rows out of the live index (under the writer lock). FAISS drops
+        them from flat and IVF-PQ indexes; an HNSW graph keeps the nodes until the next
+        rebuild, and lookups skip them through the row metadata."""
+        if len(ids):
+            remove(self._vectors, ids)
+            self._rows.remove(ids)
+            self._backlog.discard(ids)
+            self._index_ready_rows()
+            if self._deleted_during_reload is not None:
+                self._deleted_during_reload.append(ids)
+            self._since_snapshot += len(ids)
+        return len(ids)
 
     # -- reads -------------------------------------------------------------------------------
     def _neighbours(
@@ -469,6 +723,7 @@ class PromptIndex:
         min_similarity: float,
         wanted: int | None,
         cap: int,
+        tuning: SearchTuning | None = None,
     ) -> tuple[np.ndarray, np.ndarray, bool]:
         """Neighbours passing ``accept`` and ``min_similarity``, most similar first.
 
@@ -476,16 +731,21 @@ class PromptIndex:
         found (``None``: all of them), the similarity drops below the threshold, or
         ``cap`` neighbours were examined. Returns (ids, similarities, saturated), where
         saturated means the cap cut the search short while matches continued."""
-        total = len(self._vectors)
+        live = self._live  # one build for the whole lookup, even across a hot swap
+        total = len(live.vectors)
         k = min(total, cap, max(64, 2 * wanted) if wanted is not None else 64)
         while True:
             if k == 0:
                 return np.zeros(0, np.int64), np.zeros(0, np.float32), False
-            (result,) = self._vectors.search(vector, k)
+            (result,) = search(live.vectors, vector, k, tuning, self._config.choice)
             ids, sims = result.ids, result.similarities
             above = sims >= min_similarity
             ids, sims = ids[above], sims[above]
-            mask = accept(ids, *self._rows.lookup(ids)) if len(ids) else np.zeros(0, bool)
+            if len(ids):
+                accounts, orgs, created = live.rows.lookup(ids)
+                mask = accept(ids, accounts, orgs, created) & (created != NO_TIME)
+            else:
+                mask = np.zeros(0, bool)
             exhausted = len(result.ids) < k or not above.all() or k >= total
             if (wanted is not None and mask.sum() >= wanted) or exhausted or k >= cap:
                 saturated = not exhausted and k >= cap
@@ -509,7 +769,8 @@ class PromptIndex:
             found = self._store.vector_of(query.prompt_id or "")
             if found is None:
                 raise NotFound(f"no prompt with prompt_id {query.prompt_id!r}", reason="PROMPT_NOT_FOUND", field="prompt_id")
-            self_row, vector = found
+            self_row, stored_vector, text = found
+            vector = stored_vector if stored_vector is not None else self.fingerprint([text])[0]
         exclude_account = self._store.account_code(query.exclude_account_id) if query.exclude_account_id else None
         exclude_org = self._store.org_code(query.exclude_org_id) if query.exclude_org_id else None
 
@@ -522,7 +783,7 @@ class PromptIndex:
             return mask
 
         cap = max(self._config.max_fanout_neighbors, 4 * query.k)
-        ids, sims, _ = self._neighbours(vector, accept, threshold, query.k, cap)
+        ids, sims, _ = self._neighbours(vector, accept, threshold, query.k, cap, query.tuning)
         ids, sims = ids[: query.k], sims[: query.k]
         rows = self._store.fetch(ids, with_text=query.include_text)
         return [
@@ -547,9 +808,18 @@ class PromptIndex:
         min_similarity: float | None = None,
         lookback_ms: int | None = None,
         example_count: int = 5,
+        tier: Tier | None = None,
+        tuning: SearchTuning | None = None,
     ) -> Verdict:
-        """Fan-out of one live prompt, optionally recording it (after the lookup, so the
-        prompt never counts itself)."""
+        """Fan-out and campaign score of one live prompt, optionally recording it (after
+        the lookup, so the prompt never counts itself).
+
+        ``tier`` (default ``IndexConfig.tier``) picks the fan-out: the template's
+        prompts in the template window (fingerprint: no forward pass) or the transformer
+        neighbours above ``min_similarity`` in ``lookback_ms`` (semantic)."""
+        tier = tier or self._config.tier
+        if tier not in TIERS:
+            raise InvalidArgument(f"tier must be one of {', '.join(TIERS)}, got {tier!r}", reason="TIER_UNKNOWN", field="tier")
         threshold = (
             self._config.default_min_similarity if min_similarity is None else _check_similarity(min_similarity, "min_similarity")
         )
@@ -560,11 +830,30 @@ class PromptIndex:
             raise InvalidArgument(
                 f"example_count must be in 0..100, got {example_count}", reason="EXAMPLE_COUNT_OUT_OF_RANGE", field="example_count"
             )
-        end = record.created_at_ms
-        start = max(0, end - lookback)
-        vector = self.fingerprint([record.text])
         sig = signature(record.text)
-        campaign = self.assess_campaign(record, sig)
+        template, features = self._template_view(record, sig)
+        campaign = self._assess(sig, template, features)
+        vector: np.ndarray | None = None
+        if tier == "semantic":
+            vector = self.fingerprint([record.text])
+            end = record.created_at_ms
+            start = max(0, end - lookback)
+            fanout, examples = self._semantic_fanout(record, vector[0], threshold, start, end, example_count)
+        else:
+            end = record.created_at_ms
+            start = max(0, end - self._config.template_window_ms)
+            fanout, examples = self._template_fanout(record, sig, template, features, example_count)
+        recorded: IngestStatus | None = None
+        if store:
+            outcome = self.ingest([record], vector, [sig], tier=tier)[0]
+            if outcome.error is not None:
+                raise outcome.error
+            recorded = outcome.status
+        return Verdict(record.prompt_id, recorded, fanout, examples, threshold, start, end, campaign, tier)
+
+    def _semantic_fanout(
+        self, record: PromptRecord, vector: np.ndarray, threshold: float, start: int, end: int, example_count: int
+    ) -> tuple[Fanout, list[Hit]]:
         own = self._store.existing([record.prompt_id]) if record.prompt_id else {}
         self_row = own[record.prompt_id][0] if own else -1
         own_account = self._store.account_code(record.account_id) if record.account_id else None
@@ -573,8 +862,7 @@ class PromptIndex:
         def accept(ids: np.ndarray, accounts: np.ndarray, orgs: np.ndarray, created: np.ndarray) -> np.ndarray:
             return (ids != self_row) & (created >= start) & (created <= end)
 
-        cap = self._config.max_fanout_neighbors
-        ids, sims, saturated = self._neighbours(vector[0], accept, threshold, None, cap)
+        ids, sims, saturated = self._neighbours(vector, accept, threshold, None, self._config.max_fanout_neighbors, tuning)
         fanout = self._fanout(ids, sims, saturated, own_account, own_org)
         examples: list[Hit] = []
         if example_count and len(ids):
@@ -584,22 +872,60 @@ class PromptIndex:
                 for i, s in zip(ids[:example_count].tolist(), sims[:example_count].tolist())
                 if (r := rows.get(i)) is not None
             ]
-        recorded: IngestStatus | None = None
-        if store:
-            outcome = self.ingest([record], vector, [sig])[0]
-            if outcome.error is not None:
-                raise outcome.error
-            recorded = outcome.status
-        return Verdict(record.prompt_id, recorded, fanout, examples, threshold, start, end, campaign)
+        return fanout, examples
+
+    def _template_fanout(
+        self, record: PromptRecord, sig: Signature, template: Template | None, features: TemplateFeatures | None, example_count: int
+    ) -> tuple[Fanout, list[Hit]]:
+        """The fingerprint tier's fan-out: the matched template's prompts in its window.
+        Similarity is the share of the template's constant part the prompt contains."""
+        if template is None or features is None or not features.volume:
+            return Fanout(0, 0, 0, 0, 0, None, None, 0.0, False), []
+        share = template.shared(sig.shingles) / max(1, len(template.core))
+        fanout = Fanout(
+            matching_prompts=features.volume,
+            distinct_accounts=features.accounts,
+            distinct_other_accounts=features.other_accounts,
+            distinct_orgs=features.named_orgs,
+            distinct_other_orgs=features.other_named_orgs,
+            first_seen_ms=features.first_seen_ms,
+            last_seen_ms=features.last_seen_ms,
+            max_similarity=share,
+            saturated=False,
+        )
+        examples: list[Hit] = []
+        if example_count:
+            ids = [i for i in self._templates.recent_rows(template, example_count + 1) if i][:example_count]
+            rows = self._store.fetch(ids)
+            examples = [
+                Hit(r.prompt_id, r.account_id, r.org_id, r.created_at_ms, share)
+                for i in ids
+                if (r := rows.get(i)) is not None and r.prompt_id != record.prompt_id
+            ][:example_count]
+        return fanout, examples
+
+    def _template_view(self, record: PromptRecord, sig: Signature) -> tuple[Template | None, TemplateFeatures | None]:
+        """The template a prompt matches and its activity before the prompt (a prompt_id
+        checked again after it was recorded is left out of its own counts)."""
+        template = self._templates.match(sig)
+        if template is None:
+            return None, None
+        own = self._store.existing([record.prompt_id]) if record.prompt_id else {}
+        own_row = own[record.prompt_id][0] if own else 0
+        features = self._templates.features(
+            template, record.created_at_ms, record.account_id, record.org_id, exclude_row_id=own_row
+        )
+        return template, features
+
+    def _assess(self, sig: Signature, template: Template | None, features: TemplateFeatures | None) -> CampaignAssessment:
+        bank = self._banks.match(sig, template.core if template else None)
+        return assess(features, bank, threshold=self._config.campaign_threshold, window_ms=self._config.template_window_ms)
 
     def assess_campaign(self, record: PromptRecord, sig: Signature | None = None) -> CampaignAssessment:
         """Campaign score of a prompt from its template's activity before the prompt
         (the prompt itself is not counted), with bank matches applied."""
         sig = sig if sig is not None else signature(record.text)
-        template = self._templates.match(sig)
-        features = self._templates.features(template, record.created_at_ms, record.account_id) if template else None
-        bank = self._banks.match(sig, template.core if template else None)
-        return assess(features, bank, threshold=self._config.campaign_threshold, window_ms=self._config.template_window_ms)
+        return self._assess(sig, *self._template_view(record, sig))
 
     # -- banks -------------------------------------------------------------------------------
     def add_bank_entry(self, kind: str, text: str, note: str = "") -> BankEntry:
@@ -638,7 +964,7 @@ class PromptIndex:
         data_dir = Path(self._config.data_dir)
         disk = sum(p.stat().st_size for p in data_dir.rglob("*") if p.is_file())
         return IndexStats(
-            prompt_count=len(self._rows),
+            prompt_count=len(self),
             indexed_count=len(self._vectors),
             account_count=self._store.account_count(),
             org_count=self._store.org_count(),
@@ -651,4 +977,5 @@ class PromptIndex:
             snapshot_watermark=self._snapshot_watermark,
             snapshot_time_unix=self._snapshot_time,
             template_count=len(self._templates),
+            pending_vectors=self._backlog.pending,
         )

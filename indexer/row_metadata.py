@@ -13,6 +13,7 @@ import threading
 import numpy as np
 
 _NO_TIME = np.iinfo(np.int64).min
+NO_TIME = _NO_TIME  # created_at of a row that is absent or deleted
 
 
 class RowMetadata:
@@ -53,9 +54,25 @@ class RowMetadata:
             self._count += len(ids)
             self._max_id = max(self._max_id, top)
 
+    def remove(self, ids: np.ndarray) -> None:
+        """Forget rows (deleted prompts): they read back as absent (created_at = NO_TIME),
+        which is how lookups drop them when the vector index cannot (HNSW)."""
+        with self._lock:
+            ids = np.asarray(ids, dtype=np.int64)
+            ids = ids[(ids >= 0) & (ids < len(self._created))]
+            present = ids[self._created[ids] != _NO_TIME]
+            self._created[present] = _NO_TIME
+            self._accounts[present] = 0
+            self._orgs[present] = 0
+            self._count -= len(np.unique(present))
+
     def lookup(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(accounts, orgs, created_at_ms) of the given row ids."""
         accounts, orgs, created = self._accounts, self._orgs, self._created
+        if len(ids) and int(ids.max()) >= len(created):  # ids of another build (hot swap)
+            inside = ids < len(created)
+            safe = np.where(inside, ids, 0)
+            return accounts[safe], orgs[safe], np.where(inside, created[safe], _NO_TIME)
         return accounts[ids], orgs[ids], created[ids]
 
     def export(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:

@@ -9,11 +9,22 @@ The manifest records what the vectors were made with (model, dimension, normaliz
 version), how many rows and up to which record id (the watermark) they cover, and each
 file's size. On start a snapshot of other settings is refused with an error that says
 which setting differs; records newer than the watermark are replayed from the store.
+
+Two writers may share a data directory: the server (periodic snapshots) and a reindex
+job (a rebuilt index). The pointer switch happens under an exclusive ``flock`` on
+``snapshots/.lock``, and a writer can make it conditional (``replaces=``): the server
+only replaces the snapshot it loaded, so it never overwrites a rebuild it has not yet
+picked up. Cleanup removes finished snapshots only, never another writer's staging.
+
+An IVF-PQ snapshot carries its float16 vector file (``index.faiss.f16``), which the
+live server keeps appending to and hard-links into its next snapshot; the manifest
+records its size at sealing time and a larger file is accepted on read.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import json
 import logging
 import os
@@ -31,6 +42,9 @@ _INDEX_FILE = "index.faiss"
 _META_FILE = "rows.npz"
 _MANIFEST = "manifest.json"
 _CURRENT = "CURRENT"
+_LOCK = ".lock"
+_GROWING_SUFFIX = ".f16"  # see indexer.ivf_index.SIDECAR_SUFFIX
+ANY = "*"  # commit(replaces=ANY): switch whatever CURRENT names
 
 log = logging.getLogger(__name__)
 
@@ -103,8 +117,13 @@ class SnapshotDirectory:
         count: int,
         watermark: int,
         index_description: str,
-    ) -> Manifest:
-        """Seal a staging folder (index and rows already written into it) and make it live."""
+        replaces: str | None = ANY,
+    ) -> Manifest | None:
+        """Seal a staging folder (index and rows already written into it) and make it live.
+
+        With ``replaces`` other than ANY, the switch happens only if CURRENT still names
+        that snapshot (None: no snapshot yet); otherwise the staging folder is discarded
+        and None returned."""
         files = {p.name: p.stat().st_size for p in sorted(staging.iterdir())}
         manifest = Manifest(
             format_version=FORMAT_VERSION,
@@ -122,19 +141,40 @@ class SnapshotDirectory:
         for path in staging.iterdir():
             _fsync_file(path)
         _fsync_dir(staging)
-        final = self._root / f"{watermark:012d}-{time.time_ns()}"
-        os.replace(staging, final)
-        pointer_tmp = self._root / (_CURRENT + ".tmp")
-        pointer_tmp.write_text(final.name + "\n")
-        _fsync_file(pointer_tmp)
-        os.replace(pointer_tmp, self._root / _CURRENT)
-        _fsync_dir(self._root)
-        self._remove_all_but(final.name)
+        with open(self._root / _LOCK, "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if replaces != ANY and self.current_name() != replaces:
+                log.info("snapshot not switched: CURRENT now names %s, not %s", self.current_name(), replaces)
+                shutil.rmtree(staging, ignore_errors=True)
+                return None
+            final = self._root / f"{watermark:012d}-{time.time_ns()}"
+            os.replace(staging, final)
+            pointer_tmp = self._root / (_CURRENT + ".tmp")
+            pointer_tmp.write_text(final.name + "\n")
+            _fsync_file(pointer_tmp)
+            os.replace(pointer_tmp, self._root / _CURRENT)
+            _fsync_dir(self._root)
+            self._remove_all_but(final.name)
         return manifest
 
     def _remove_all_but(self, keep: str) -> None:
         for path in self._root.iterdir():
-            if path.is_dir() and path.name != keep:
+            if path.is_dir() and path.name != keep and not path.name.startswith("."):
+                shutil.rmtree(path, ignore_errors=True)
+
+    def current_name(self) -> str | None:
+        """Name of the snapshot CURRENT points at (None when there is none): cheap enough
+        to poll, which is how a server notices a rebuild."""
+        try:
+            return (self._root / _CURRENT).read_text().strip() or None
+        except FileNotFoundError:
+            return None
+
+    def remove_stale_staging(self) -> None:
+        """Remove staging folders left by killed writers (call only when no other writer
+        is building: a reindex job owns the directory while it runs)."""
+        if self._root.exists():
+            for path in self._root.glob(".staging-*"):
                 shutil.rmtree(path, ignore_errors=True)
 
     def current(self, expected: StoreIdentity) -> SnapshotPaths | None:
@@ -169,7 +209,8 @@ class SnapshotDirectory:
             )
         for name, size in manifest.files.items():
             path = folder / name
-            if not path.exists() or path.stat().st_size != size:
+            actual = path.stat().st_size if path.exists() else -1
+            if actual != size and not (name.endswith(_GROWING_SUFFIX) and actual > size):
                 log.warning("snapshot %s: %s is missing or has the wrong size; rebuilding", folder, name)
                 return None
         return SnapshotPaths(manifest, folder / _INDEX_FILE, folder / _META_FILE)

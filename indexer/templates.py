@@ -53,6 +53,8 @@ class TemplateFeatures:
     accounts: int  # distinct accounts in the window
     other_accounts: int  # ... other than the checking account
     orgs: int  # distinct orgs (an account without org counts as its own)
+    named_orgs: int  # distinct orgs, accounts without org not counted
+    other_named_orgs: int  # ... other than the checking org
     repeat_accounts: int  # accounts with 2+ prompts of it in the window
     distinct_texts: int  # distinct canonical texts in the window
     top_org_volume: int  # prompts of the busiest org in the window
@@ -65,24 +67,28 @@ class TemplateFeatures:
 class _Activity:
     """Sliding-window counters of one template."""
 
-    __slots__ = ("events", "accounts", "orgs", "texts", "repeat", "buckets", "payload")
+    __slots__ = ("events", "accounts", "orgs", "named_orgs", "texts", "repeat", "buckets", "payload")
 
     def __init__(self) -> None:
-        self.events: collections.deque[tuple[int, str, str, int, float]] = collections.deque()
+        # (created_at_ms, account, org key, text hash, payload share, row id)
+        self.events: collections.deque[tuple[int, str, str, int, float, int]] = collections.deque()
         self.payload = 0.0
         self.accounts: dict[str, int] = {}
         self.orgs: dict[str, int] = {}
+        self.named_orgs = 0  # keys of self.orgs that are real orgs
         self.texts: dict[int, int] = {}
         self.repeat = 0
         self.buckets: dict[int, dict[str, int]] = {}
 
-    def add(self, t: int, account: str, org: str, text_hash: int, payload_share: float) -> None:
-        self.events.append((t, account, org, text_hash, payload_share))
+    def add(self, t: int, account: str, org: str, text_hash: int, payload_share: float, row_id: int) -> None:
+        self.events.append((t, account, org, text_hash, payload_share, row_id))
         self.payload += payload_share
         n = self.accounts.get(account, 0) + 1
         self.accounts[account] = n
         if n == 2:
             self.repeat += 1
+        if org not in self.orgs and not org.startswith("\x00"):
+            self.named_orgs += 1
         self.orgs[org] = self.orgs.get(org, 0) + 1
         self.texts[text_hash] = self.texts.get(text_hash, 0) + 1
         bucket = self.buckets.setdefault(t // BUCKET_MS, {})
@@ -90,7 +96,7 @@ class _Activity:
 
     def expire(self, before: int) -> None:
         while self.events and self.events[0][0] < before:
-            t, account, org, text_hash, payload_share = self.events.popleft()
+            t, account, org, text_hash, payload_share, _ = self.events.popleft()
             self.payload -= payload_share
             n = self.accounts[account] - 1
             if n == 1:
@@ -100,6 +106,8 @@ class _Activity:
             else:
                 del self.accounts[account]
             _decrement(self.orgs, org)
+            if org not in self.orgs and not org.startswith("\x00"):
+                self.named_orgs -= 1
             _decrement(self.texts, text_hash)
             bucket = self.buckets.get(t // BUCKET_MS)
             if bucket is not None:
@@ -117,19 +125,22 @@ def _decrement(counts: dict, key: object) -> None:  # type: ignore[type-arg]
 
 
 class Template:
-    """One template: its founder, member counts per founder shingle, and its activity."""
+    """One template: its founder's shingles, member counts per shingle, and its activity.
 
-    __slots__ = ("template_id", "founder_text", "hits", "members", "core", "anchors", "activity")
+    Most prompts found a template nobody else joins, so a one-member template is kept
+    lean: ``hits`` (member counts per founder shingle) is only built by the first join.
+    """
 
-    def __init__(self, template_id: int, founder_text: str, signature: Signature) -> None:
+    __slots__ = ("template_id", "hits", "members", "core", "anchors", "activity")
+
+    def __init__(self, template_id: int, signature: Signature) -> None:
         self.template_id = template_id
-        self.founder_text = founder_text
         kept = signature.shingles
         if len(kept) > FOUNDER_SHINGLES:
             anchors = {a for a in (signature.head, signature.tail) if a}
             rest = sorted(kept - anchors)[: FOUNDER_SHINGLES - len(anchors)]
             kept = frozenset(rest) | anchors
-        self.hits = dict.fromkeys(kept, 1)
+        self.hits: dict[int, int] | None = None  # None: every founder shingle seen once
         self.members = 1
         self.core: frozenset[int] = kept
         self.anchors = (signature.head, signature.tail)
@@ -148,6 +159,8 @@ class Template:
 
     def join(self, shingles: frozenset[int]) -> None:
         hits = self.hits
+        if hits is None:
+            hits = self.hits = dict.fromkeys(self.core, 1)
         for s in shingles & hits.keys():
             hits[s] += 1
         self.members += 1
@@ -162,7 +175,7 @@ class Event:
     created_at_ms: int
     account_id: str
     org_id: str
-    text: str  # kept as the founder text when the prompt founds a template
+    row_id: int = 0  # the record store's row (0: not stored, e.g. in offline replays)
 
 
 def org_key(account_id: str, org_id: str) -> str:
@@ -188,7 +201,9 @@ class TemplateTracker:
         self._sweep_every = sweep_every
         self._since_sweep = 0
         self._templates: dict[int, Template] = {}
-        self._postings: dict[int, list[int]] = {}
+        # shingle -> template ids founded with it; a lone id is kept as a bare int, not
+        # a one-element list (most shingles belong to one template: ~5 KB per template).
+        self._postings: dict[int, int | list[int]] = {}
         self._next_id = 1
         self._lock = threading.Lock()
 
@@ -207,8 +222,14 @@ class TemplateTracker:
         counts: dict[int, int] = {}
         postings = self._postings
         for s in shingles:
-            for tid in postings.get(s, ()):
-                counts[tid] = counts.get(tid, 0) + 1
+            posting = postings.get(s)
+            if posting is None:
+                continue
+            if isinstance(posting, int):
+                counts[posting] = counts.get(posting, 0) + 1
+            else:
+                for tid in posting:
+                    counts[tid] = counts.get(tid, 0) + 1
         best: Template | None = None
         best_key: tuple[bool, bool, float, int] | None = None
         for tid, _ in sorted(counts.items(), key=lambda kv: -kv[1])[:8]:
@@ -244,19 +265,28 @@ class TemplateTracker:
             template, _ = self._best(signature)
             payload_share = 0.0
             if template is None:
-                template = Template(self._next_id, event.text, signature)
-                self._templates[template.template_id] = template
+                template = Template(self._next_id, signature)
+                tid = template.template_id
+                self._templates[tid] = template
                 self._next_id += 1
+                postings = self._postings
                 for s in template.core:
-                    posting = self._postings.setdefault(s, [])
-                    if len(posting) < POSTINGS_PER_SHINGLE:
-                        posting.append(template.template_id)
+                    posting = postings.get(s)
+                    if posting is None:
+                        postings[s] = tid
+                    elif isinstance(posting, int):
+                        postings[s] = [posting, tid]
+                    elif len(posting) < POSTINGS_PER_SHINGLE:
+                        posting.append(tid)
             else:
                 template.join(shingles)
                 payload_share = 1.0 - len(template.core & shingles) / len(shingles)
             activity = template.activity
             account = sys.intern(event.account_id)
-            activity.add(event.created_at_ms, account, sys.intern(org_key(account, event.org_id)), signature.text_hash, payload_share)
+            activity.add(
+                event.created_at_ms, account, sys.intern(org_key(account, event.org_id)), signature.text_hash,
+                payload_share, event.row_id,
+            )
             horizon = _expiry_horizon(event.created_at_ms) - self._window
             activity.expire(horizon)
             self._since_sweep += 1
@@ -276,13 +306,26 @@ class TemplateTracker:
             del self._templates[tid]
             for s in template.core:
                 posting = self._postings.get(s)
-                if posting is not None and tid in posting:
+                if posting == tid:
+                    del self._postings[s]
+                elif isinstance(posting, list) and tid in posting:
                     posting.remove(tid)
-                    if not posting:
-                        del self._postings[s]
+                    if len(posting) == 1:
+                        self._postings[s] = posting[0]
 
-    def features(self, template: Template, now_ms: int, account_id: str) -> TemplateFeatures:
-        """The template's activity in [now - window, now], seen from ``account_id``."""
+    def recent_rows(self, template: Template, limit: int) -> list[int]:
+        """Row ids of the template's latest prompts in its window, newest first."""
+        with self._lock:
+            events = template.activity.events
+            return [events[i][5] for i in range(len(events) - 1, max(-1, len(events) - 1 - limit), -1) if events[i][5]]
+
+    def features(
+        self, template: Template, now_ms: int, account_id: str, org_id: str = "", *, exclude_row_id: int = 0
+    ) -> TemplateFeatures:
+        """The template's activity in [now - window, now], seen from ``account_id`` (of
+        ``org_id``). ``exclude_row_id``: a prompt checked again after it was recorded
+        (a replay) is left out of the counts, so it never counts itself (first/last
+        seen and the burst bucket still include it)."""
         with self._lock:
             activity = template.activity
             activity.expire(_expiry_horizon(now_ms) - self._window)
@@ -296,19 +339,37 @@ class TemplateTracker:
                 first = last = None
                 top_org = burst = 0
             accounts = len(activity.accounts)
+            other_accounts = accounts - (1 if account_id in activity.accounts else 0)
+            orgs, named_orgs, repeat = len(activity.orgs), activity.named_orgs, activity.repeat
+            texts, payload = len(activity.texts), activity.payload
+            own = next((e for e in reversed(activity.events) if e[5] == exclude_row_id), None) if exclude_row_id else None
+            own_org_events = 1 if own is not None and own[2] == org_id else 0
+            if own is not None:
+                _, account, org, text_hash, share, _ = own
+                volume -= 1
+                payload -= share
+                n = activity.accounts[account]
+                accounts -= n == 1
+                repeat -= n == 2
+                if activity.orgs[org] == 1:
+                    orgs -= 1
+                    named_orgs -= not org.startswith("\x00")
+                texts -= activity.texts[text_hash] == 1
             return TemplateFeatures(
                 template_id=template.template_id,
                 core_size=len(template.core),
-                members_total=template.members,
+                members_total=template.members - (own is not None),
                 volume=volume,
                 accounts=accounts,
-                other_accounts=accounts - (1 if account_id in activity.accounts else 0),
-                orgs=len(activity.orgs),
-                repeat_accounts=activity.repeat,
-                distinct_texts=len(activity.texts),
+                other_accounts=other_accounts,
+                orgs=orgs,
+                named_orgs=named_orgs,
+                other_named_orgs=named_orgs - (1 if org_id and activity.orgs.get(org_id, 0) > own_org_events else 0),
+                repeat_accounts=repeat,
+                distinct_texts=texts,
                 top_org_volume=top_org,
                 burst_accounts=burst,
-                payload_share=activity.payload / volume if volume else 0.0,
-                first_seen_ms=first,
-                last_seen_ms=last,
+                payload_share=payload / volume if volume > 0 else 0.0,
+                first_seen_ms=first if volume > 0 else None,
+                last_seen_ms=last if volume > 0 else None,
             )

@@ -5,6 +5,12 @@ store's int64 row ids (kept by an ``IndexIDMap``), so a hit maps straight back t
 record. FAISS pads missing results with id ``-1``; :meth:`VectorIndex.search` strips
 that padding here and nowhere else.
 
+Vectors are held as float16 (FAISS scalar quantizer ``QT_fp16``), half of float32's
+1,536 bytes per 384-d vector. That loses nothing: the record store keeps float16 vectors
+and :func:`indexer.store.to_stored_precision` rounds every vector through float16 before
+it reaches the index, so float32 storage would only hold the same values in twice the
+memory. Distances are computed in float32 after decoding.
+
 The index kind follows the size (``kind="auto"``): exact ``Flat`` search while the index
 is small (exact, instant to build, ~3 ms per query at 20k), then HNSW (approximate,
 ~0.3 ms per query at 1M) once it reaches ``hnsw_threshold`` vectors. The switch is done
@@ -29,6 +35,7 @@ import numpy as np
 from indexer.rwlock import ReadWriteLock
 
 IndexKind = Literal["auto", "flat", "hnsw"]
+VectorStorage = Literal["fp16", "fp32"]
 
 # FAISS switches exact search to BLAS at 20 queries by default only past 128,000 of them
 # (faiss.cvar.distance_compute_blas_threshold). Measured here: 64 queries over 1M vectors
@@ -62,12 +69,17 @@ class SearchResult:
     similarities: np.ndarray  # float32
 
 
-def _make_flat(dimension: int) -> faiss.Index:
+def _make_flat(dimension: int, storage: VectorStorage) -> faiss.Index:
+    if storage == "fp16":
+        return faiss.IndexIDMap(faiss.IndexScalarQuantizer(dimension, faiss.ScalarQuantizer.QT_fp16, faiss.METRIC_INNER_PRODUCT))
     return faiss.IndexIDMap(faiss.IndexFlatIP(dimension))
 
 
-def _make_hnsw(dimension: int, params: HnswParams) -> faiss.Index:
-    hnsw = faiss.IndexHNSWFlat(dimension, params.m, faiss.METRIC_INNER_PRODUCT)
+def _make_hnsw(dimension: int, params: HnswParams, storage: VectorStorage) -> faiss.Index:
+    if storage == "fp16":
+        hnsw = faiss.IndexHNSWSQ(dimension, faiss.ScalarQuantizer.QT_fp16, params.m, faiss.METRIC_INNER_PRODUCT)
+    else:
+        hnsw = faiss.IndexHNSWFlat(dimension, params.m, faiss.METRIC_INNER_PRODUCT)
     hnsw.hnsw.efConstruction = params.ef_construction
     hnsw.hnsw.efSearch = params.ef_search
     return faiss.IndexIDMap(hnsw)
@@ -75,6 +87,14 @@ def _make_hnsw(dimension: int, params: HnswParams) -> faiss.Index:
 
 def _inner(index: faiss.Index) -> faiss.Index:
     return faiss.downcast_index(faiss.downcast_index(index).index)
+
+
+def _storage_of(index: faiss.Index) -> VectorStorage:
+    """How an (IDMap-wrapped) index holds its vectors."""
+    inner = _inner(index)
+    if isinstance(inner, faiss.IndexHNSW):
+        inner = faiss.downcast_index(inner.storage)
+    return "fp16" if isinstance(inner, faiss.IndexScalarQuantizer) else "fp32"
 
 
 class VectorIndex:
@@ -85,6 +105,7 @@ class VectorIndex:
         kind: ``"flat"`` (always exact), ``"hnsw"`` (always HNSW) or ``"auto"``.
         hnsw_threshold: with ``"auto"``, the size at which the index becomes HNSW.
         hnsw: graph parameters.
+        storage: ``"fp16"`` (default, see the module docstring) or ``"fp32"``.
     """
 
     def __init__(
@@ -94,6 +115,7 @@ class VectorIndex:
         kind: IndexKind = "auto",
         hnsw_threshold: int = 20_000,
         hnsw: HnswParams = HnswParams(),
+        storage: VectorStorage = "fp16",
     ) -> None:
         if dimension < 1:
             raise ValueError(f"dimension must be positive, got {dimension}")
@@ -101,14 +123,17 @@ class VectorIndex:
             raise ValueError(f"kind must be 'auto', 'flat' or 'hnsw', got {kind!r}")
         if hnsw_threshold < 1:
             raise ValueError(f"hnsw_threshold must be >= 1, got {hnsw_threshold}")
+        if storage not in ("fp16", "fp32"):
+            raise ValueError(f"storage must be 'fp16' or 'fp32', got {storage!r}")
         faiss.cvar.distance_compute_blas_threshold = _BLAS_THRESHOLD
         self._dimension = dimension
         self._kind = kind
         self._threshold = hnsw_threshold
         self._hnsw = hnsw
+        self._storage = storage
         self._lock = ReadWriteLock()
         self._write_mutex = threading.Lock()
-        self._index = _make_hnsw(dimension, hnsw) if kind == "hnsw" else _make_flat(dimension)
+        self._index = _make_hnsw(dimension, hnsw, storage) if kind == "hnsw" else _make_flat(dimension, storage)
 
     # -- facts ---------------------------------------------------------------------------
     @property
@@ -123,14 +148,20 @@ class VectorIndex:
         return isinstance(_inner(self._index), faiss.IndexHNSW)
 
     @property
+    def storage(self) -> VectorStorage:
+        return self._storage
+
+    @property
     def description(self) -> str:
-        """Short FAISS-style description, e.g. ``IDMap,HNSW32`` or ``IDMap,Flat``."""
-        return f"IDMap,HNSW{self._hnsw.m}" if self.is_hnsw else "IDMap,Flat"
+        """Short FAISS-factory-style description, e.g. ``IDMap,HNSW32_SQfp16`` or ``IDMap,Flat``."""
+        if self.is_hnsw:
+            return f"IDMap,HNSW{self._hnsw.m}" + ("_SQfp16" if self._storage == "fp16" else "")
+        return "IDMap,SQfp16" if self._storage == "fp16" else "IDMap,Flat"
 
     def memory_bytes(self) -> int:
         """Approximate bytes the index holds: vectors, graph links and the id map."""
         n = len(self)
-        total = n * self._dimension * 4 + n * 8
+        total = n * self._dimension * (2 if self._storage == "fp16" else 4) + n * 8
         inner = _inner(self._index)
         if isinstance(inner, faiss.IndexHNSW):
             graph = inner.hnsw
@@ -161,11 +192,20 @@ class VectorIndex:
             n = int(flat.ntotal)
             ids = faiss.vector_to_array(faiss.downcast_index(flat).id_map).astype(np.int64)
             vectors = _inner(flat).reconstruct_n(0, n) if n else np.zeros((0, self._dimension), np.float32)
-        replacement = _make_hnsw(self._dimension, self._hnsw)
+        replacement = _make_hnsw(self._dimension, self._hnsw, self._storage)
         if n:
             replacement.add_with_ids(vectors, ids)
         with self._lock.write():
             self._index = replacement
+
+    def remove(self, ids: np.ndarray) -> bool:
+        """Remove ids from a flat index; returns False for HNSW, whose graph cannot drop
+        nodes (the caller filters those ids out until the next rebuild)."""
+        if self.is_hnsw:
+            return False
+        with self._write_mutex, self._lock.write():
+            self._index.remove_ids(faiss.IDSelectorBatch(np.ascontiguousarray(ids, dtype=np.int64)))
+        return True
 
     # -- reads ---------------------------------------------------------------------------
     def search(self, queries: np.ndarray, k: int, *, ef_search: int | None = None) -> list[SearchResult]:
@@ -216,12 +256,24 @@ class VectorIndex:
         kind: IndexKind = "auto",
         hnsw_threshold: int = 20_000,
         hnsw: HnswParams = HnswParams(),
+        storage: VectorStorage = "fp16",
     ) -> "VectorIndex":
-        """Read an index written by :meth:`save`; refuse one of another dimension."""
+        """Read an index written by :meth:`save`; refuse one of another dimension.
+
+        An index saved with the other storage (e.g. a float32 index written before
+        float16 became the default) is rebuilt from its own vectors in the configured
+        storage, so a configuration change takes effect on the next start."""
         loaded = faiss.read_index(str(path))
         if loaded.d != dimension:
             raise ValueError(f"index file {path} holds {loaded.d}-d vectors, expected {dimension}")
-        index = cls(dimension, kind=kind, hnsw_threshold=hnsw_threshold, hnsw=hnsw)
+        index = cls(dimension, kind=kind, hnsw_threshold=hnsw_threshold, hnsw=hnsw, storage=storage)
+        if _storage_of(loaded) != storage:
+            n = int(loaded.ntotal)
+            ids = faiss.vector_to_array(faiss.downcast_index(loaded).id_map).astype(np.int64)
+            vectors = _inner(loaded).reconstruct_n(0, n) if n else np.zeros((0, dimension), np.float32)
+            del loaded
+            index.add(ids, vectors)
+            return index
         index._index = loaded
         inner = _inner(loaded)
         if isinstance(inner, faiss.IndexHNSW):

@@ -6,9 +6,15 @@
     promptprint replay  FILE --out VERDICTS.jsonl [--target HOST:PORT]
     promptprint stats   [--target HOST:PORT]
     promptprint bank    add (--allow | --deny) (TEXT | --file F) [--note N] | list [--allow | --deny] | remove ID
+    promptprint campaigns (--data-dir D | SOURCE...) [--since T] [--until T] [--out DIR]
+    promptprint campaign list [--min-score S] [--since T] [--until T] | show CAMPAIGN_ID [--json]
     promptprint token   NAME --role ROLE [--role ROLE]
 
 Client verbs take --token (or $PROMPTPRINT_TOKEN) and --tls-ca/--tls-cert/--tls-key.
+    promptprint reindex [SOURCE...] --data-dir D [--from-store] [--strict] [--index KIND] [--ray-address ADDR|auto]
+    promptprint reload  [--target HOST:PORT]
+    promptprint delete-account ACCOUNT_ID [--target HOST:PORT]
+    promptprint purge   --data-dir D --older-than-days N
 
 Exit codes: 0 success, 1 the server answered with an error, 2 bad usage or input.
 """
@@ -46,8 +52,16 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--data-dir", default="var", help="record store and snapshots (default ./var)")
     serve.add_argument("--listen", default="127.0.0.1:50051", help="host:port to bind (default 127.0.0.1:50051; port 0 = any)")
     serve.add_argument("--model", default=None, help="local sentence-transformers model dir (default: packaged all-MiniLM-L6-v2)")
-    serve.add_argument("--index", choices=("auto", "flat", "hnsw"), default="auto", help="FAISS index kind (default auto)")
-    serve.add_argument("--hnsw-threshold", type=int, default=20_000, help="with --index auto: size at which HNSW replaces exact search")
+    serve.add_argument("--tier", choices=("fingerprint", "semantic"), default="fingerprint",
+                       help="fingerprint (default): acknowledge once durable, embed behind, CheckPrompt from templates "
+                       "(sub-ms); semantic: embed before acknowledging, CheckPrompt fan-out by transformer search")
+    serve.add_argument("--max-vector-backlog", type=int, default=250_000,
+                       help="most prompts waiting for their vector before writes get RESOURCE_EXHAUSTED")
+    serve.add_argument("--vector-storage", choices=("fp16", "fp32"), default="fp16",
+                       help="in-memory vector precision (default fp16: the store's precision, half the RAM)")
+    _add_index_choice(serve)
+    serve.add_argument("--reload-poll-seconds", type=float, default=5.0, help="how often to look for a rebuilt snapshot (0: only on ReloadIndex)")
+    serve.add_argument("--reload-jitter-seconds", type=float, default=30.0, help="most random delay before an automatic reload")
     serve.add_argument("--snapshot-every", type=int, default=50_000, help="new records between snapshots (0 = only on shutdown)")
     serve.add_argument("--max-text-bytes", type=int, default=1 << 20, help="longest accepted prompt in bytes (default 1 MiB)")
     serve.add_argument("--workers", type=int, default=8, help="worker threads for library calls")
@@ -78,6 +92,9 @@ def _parser() -> argparse.ArgumentParser:
     ingest.add_argument("files", nargs="+")
     ingest.add_argument("--batch-size", type=int, default=256, help="prompts per message")
     ingest.add_argument("--no-progress", action="store_true")
+    ingest.add_argument("--no-wait", action="store_true",
+                        help="return once every prompt is acknowledged, without waiting for the vectors the server "
+                        "computes behind (semantic lookups see a prompt only once its vector is in)")
     _add_target(ingest)
 
     query = verbs.add_parser("query", help="print near-duplicates of a text")
@@ -92,6 +109,8 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--out", required=True, help="verdicts, one JSON object per input line")
     replay.add_argument("--min-similarity", type=float, default=None)
     replay.add_argument("--lookback-hours", type=float, default=None)
+    replay.add_argument("--tier", choices=("fingerprint", "semantic"), default=None,
+                        help="CheckPrompt tier (default: the server's; semantic applies --min-similarity/--lookback-hours)")
     replay.add_argument(
         "--concurrency", type=int, default=1,
         help="calls in flight (default 1: each prompt sees every earlier one; N > 1 is faster but a prompt "
@@ -128,29 +147,103 @@ def _parser() -> argparse.ArgumentParser:
     remove = bank_verbs.add_parser("remove", help="remove a bank entry")
     remove.add_argument("entry_id", type=int)
     _add_target(remove)
+
+    campaigns = verbs.add_parser(
+        "campaigns", help="reconstruct campaigns offline from a data dir or prompt files (writes JSONL, Parquet, report.html)"
+    )
+    campaigns.add_argument("sources", nargs="*", help="prompt files (JSONL/CSV/Parquet); embedded here")
+    campaigns.add_argument("--data-dir", default=None, help="reuse the prompts and vectors of a data dir (published there for the server)")
+    campaigns.add_argument("--since", default=None, help="only prompts at or after this time (ISO-8601)")
+    campaigns.add_argument("--until", default=None, help="only prompts before this time (ISO-8601)")
+    campaigns.add_argument("--out", default=None, help="output folder (default with --data-dir: DATA_DIR/reconstructions/<time>)")
+    campaigns.add_argument("--model", default=None, help="local sentence-transformers model dir for SOURCE files (default: packaged MiniLM)")
+    campaigns.add_argument("--threads", type=int, default=None, help="torch threads for embedding SOURCE files")
+    campaigns.add_argument("--k", type=int, default=30, help="neighbours per prompt in the k-NN graph")
+    campaigns.add_argument("--min-weight", type=float, default=0.05, help="lexical similarity at which a k-NN pair is an edge")
+    campaigns.add_argument("--resolution", type=float, default=1.0, help="Leiden resolution (higher: smaller template clusters)")
+    campaigns.add_argument("--min-accounts", type=int, default=3, help="fewest accounts a reported campaign has")
+    campaigns.add_argument("--report-campaigns", type=int, default=50, help="campaigns given a full section in report.html")
+    campaigns.add_argument("--log-level", default="WARNING")
+
+    campaign = verbs.add_parser("campaign", help="browse the server's latest reconstruction")
+    campaign_verbs = campaign.add_subparsers(dest="campaign_verb", required=True)
+    listed = campaign_verbs.add_parser("list", help="campaigns, best score first")
+    listed.add_argument("--min-score", type=float, default=0.0)
+    listed.add_argument("--since", default=None, help="only campaigns active at or after this time (ISO-8601)")
+    listed.add_argument("--until", default=None, help="only campaigns active before this time (ISO-8601)")
+    listed.add_argument("--limit", type=int, default=None, help="at most this many")
+    listed.add_argument("--json", action="store_true", help="print JSON lines")
+    _add_target(listed)
+    show = campaign_verbs.add_parser("show", help="one campaign: templates, accounts, counts")
+    show.add_argument("campaign_id")
+    show.add_argument("--accounts", type=int, default=20, help="accounts to print (0 = all)")
+    show.add_argument("--json", action="store_true", help="print the whole campaign as JSON")
+    _add_target(show)
+
+    _add_scale_verbs(verbs)
     return parser
+
+
+def _add_index_choice(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--index", choices=("auto", "flat", "hnsw", "ivfpq"), default="auto",
+                        help="index kind (default auto: flat, HNSW past --hnsw-threshold, IVF-PQ past --ivf-threshold)")
+    parser.add_argument("--hnsw-threshold", type=int, default=20_000)
+    parser.add_argument("--ivf-threshold", type=int, default=2_000_000, help="size at which auto builds IVF-PQ (default 2,000,000)")
+    parser.add_argument("--nlist", type=int, default=0, help="IVF lists (default: ~2*sqrt(n), a power of two)")
+    parser.add_argument("--pq-m", type=int, default=64, help="IVF-PQ 4-bit sub-quantizers (default 64 = 32 bytes per prompt; must divide 384)")
+    parser.add_argument("--nprobe", type=int, default=64, help="IVF lists scanned per lookup by default (default 64)")
+    parser.add_argument("--rerank-factor", type=int, default=16, help="IVF-PQ candidates re-ranked per hit (default 16)")
+
+
+def _add_scale_verbs(verbs) -> None:  # type: ignore[no-untyped-def]
+    reindex = verbs.add_parser("reindex", help="take prompt files (or the stored records) into a freshly built index")
+    reindex.add_argument("sources", nargs="*", help="JSONL/CSV/Parquet files or globs (quote globs)")
+    reindex.add_argument("--data-dir", required=True, help="data directory (a server may be serving it)")
+    reindex.add_argument("--from-store", action="store_true", help="no sources: rebuild from the stored vectors (no embedding)")
+    reindex.add_argument("--strict", action="store_true", help="the first bad line stops the job (exit 2)")
+    reindex.add_argument("--batch-size", type=int, default=256, help="lines per embed + commit + checkpoint")
+    reindex.add_argument("--model", default=None)
+    reindex.add_argument("--threads", type=int, default=None, help="torch threads (default: number of cores)")
+    reindex.add_argument("--max-text-bytes", type=int, default=1 << 20)
+    reindex.add_argument("--ray-address", default=None, help="Ray cluster to embed and build on ('auto' = the local one); default: in-process")
+    reindex.add_argument("--no-progress", action="store_true")
+    _add_index_choice(reindex)
+
+    reload = verbs.add_parser("reload", help="make a server switch to the newest snapshot now")
+    _add_target(reload)
+
+    delete = verbs.add_parser("delete-account", help="delete every prompt of an account (store, index, stats)")
+    delete.add_argument("account_id")
+    _add_target(delete)
+
+    purge = verbs.add_parser("purge", help="retention: delete prompts older than N days, then rebuild the index")
+    purge.add_argument("--data-dir", required=True)
+    purge.add_argument("--older-than-days", type=float, required=True)
+    _add_index_choice(purge)
 
 
 def _serve(args: argparse.Namespace) -> int:
     from indexer.batching import BatchingEmbedder
     from indexer.embedder import Embedder, SentenceTransformerEmbedder
-    from indexer.prompt_index import IndexConfig
     import os
 
     from server.app import ServerConfig, serve
     from server.auth import TokenTable
     from server.limits import LimitSettings
+    from server.maintenance import MaintenanceSettings
     from server.process import limit_malloc_arenas
     from server.tls import TlsSettings
 
     limit_malloc_arenas(2)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        index_config = IndexConfig(
-            data_dir=Path(args.data_dir),
+        index_config = _index_config(
+            args,
             max_text_bytes=args.max_text_bytes,
-            index_kind=args.index,
-            hnsw_threshold=args.hnsw_threshold,
+            vector_storage=args.vector_storage,
+            tier=args.tier,
+            max_vector_backlog=args.max_vector_backlog,
+            embed_batch=args.embed_batch,
             snapshot_every=args.snapshot_every,
             campaign_threshold=args.campaign_threshold,
             template_window_ms=int(args.template_window_hours * 3_600_000),
@@ -171,6 +264,7 @@ def _serve(args: argparse.Namespace) -> int:
             limits=LimitSettings(args.max_concurrent, args.max_queued, args.max_queue_wait),
             metrics_listen=args.metrics_listen,
             max_staleness_s=args.max_staleness,
+            maintenance=MaintenanceSettings(poll_seconds=args.reload_poll_seconds, jitter_seconds=args.reload_jitter_seconds),
         )
         if tls is not None:
             tls.credentials()  # unreadable files fail here, with exit code 2
@@ -267,9 +361,15 @@ def _ingest(args: argparse.Namespace) -> int:
     try:
         with _client(args) as client:
             summary = client.ingest(records(), batch_size=args.batch_size, on_sent=bar.update, on_acknowledged=acknowledged)
+            bar.close()
+            if not args.no_wait:
+                _wait_for_vectors(client, args.no_progress)
     except grpc.RpcError as error:
         bar.close()
         return _report_rpc_error(error)
+    except TimeoutError as error:
+        print(f"promptprint ingest: {error}", file=sys.stderr)
+        return 1
     except (OSError, ValueError) as error:
         bar.close()
         print(f"promptprint ingest: {error}", file=sys.stderr)
@@ -286,6 +386,26 @@ def _ingest(args: argparse.Namespace) -> int:
         f"rejected {summary.rejected + unreadable} ({unreadable} unreadable, {summary.rejected} refused by the server)"
     )
     return 0
+
+
+def _wait_for_vectors(client: "PromptprintClient", quiet: bool) -> None:
+    """Wait until the server has embedded everything acknowledged, with a progress bar."""
+    from tqdm import tqdm
+
+    bar: tqdm | None = None  # type: ignore[type-arg]
+
+    def progress(pending: int) -> None:
+        nonlocal bar
+        if bar is None and pending:
+            bar = tqdm(total=pending, unit="prompt", disable=quiet, desc="embedding", dynamic_ncols=True)
+        if bar is not None:
+            bar.update(max(0, bar.total - pending - bar.n))
+
+    try:
+        client.wait_indexed(on_progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def _query(args: argparse.Namespace) -> int:
@@ -345,6 +465,8 @@ def _replay(args: argparse.Namespace) -> int:
         options["min_similarity"] = args.min_similarity
     if args.lookback_hours is not None:
         options["lookback"] = timedelta(hours=args.lookback_hours)
+    if args.tier is not None:
+        options["tier"] = args.tier
     if args.concurrency < 1:
         print("promptprint replay: --concurrency must be >= 1", file=sys.stderr)
         return 2
@@ -434,7 +556,223 @@ def _bank(args: argparse.Namespace) -> int:
     return 0
 
 
-_VERBS = {"serve": _serve, "ingest": _ingest, "query": _query, "replay": _replay, "stats": _stats, "bank": _bank, "token": _token}
+def _campaigns(args: argparse.Namespace) -> int:
+    from datetime import datetime, timezone
+
+    from indexer.banks import Banks
+    from indexer.errors import PromptprintError
+    from indexer.reconstruct.clustering import ClusterParams
+    from indexer.reconstruct.campaigns import CampaignParams
+    from indexer.reconstruct.corpus import corpus_from_files, corpus_from_store
+    from indexer.reconstruct.graph import GraphParams
+    from indexer.reconstruct.knn_graph import KnnParams
+    from indexer.reconstruct.outputs import RECONSTRUCTIONS_DIR, publish, write_reconstruction
+    from indexer.reconstruct.pipeline import ReconstructConfig, reconstruct
+    from indexer.reconstruct.report import write_report
+    from indexer.records import parse_timestamp
+
+    logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if bool(args.data_dir) == bool(args.sources):
+        print("promptprint campaigns: give either --data-dir or SOURCE files (not both)", file=sys.stderr)
+        return 2
+    if args.sources and not args.out:
+        print("promptprint campaigns: --out is required with SOURCE files", file=sys.stderr)
+        return 2
+    try:
+        since = parse_timestamp(args.since, "since") if args.since else None
+        until = parse_timestamp(args.until, "until") if args.until else None
+        config = ReconstructConfig(
+            knn=KnnParams(k=args.k),
+            graph=GraphParams(min_weight=args.min_weight),
+            clusters=ClusterParams(resolution=args.resolution),
+            campaigns=CampaignParams(min_accounts=args.min_accounts),
+        )
+        if args.data_dir:
+            corpus = corpus_from_store(args.data_dir, since_ms=since, until_ms=until)
+            banks = Banks(Path(args.data_dir) / "records.sqlite", seed_builtin=False)
+            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+            out = Path(args.out) if args.out else Path(args.data_dir) / RECONSTRUCTIONS_DIR / stamp
+        else:
+            from indexer.embedder import SentenceTransformerEmbedder
+
+            corpus, unreadable = corpus_from_files(
+                args.sources, SentenceTransformerEmbedder(args.model, threads=args.threads), since_ms=since, until_ms=until
+            )
+            if unreadable:
+                print(f"skipped {unreadable} unreadable or incomplete lines", file=sys.stderr)
+            banks = Banks(Path(":memory:"))  # the built-in allow bank of public agent scaffolds
+            out = Path(args.out)
+    except (PromptprintError, ValueError, OSError) as error:
+        print(f"promptprint campaigns: {getattr(error, 'message', error)}", file=sys.stderr)
+        return 2
+    if not len(corpus):
+        print("promptprint campaigns: no prompts in the given time range", file=sys.stderr)
+        return 2
+    try:
+        result = reconstruct(corpus, config, bank_match=banks.match)
+    finally:
+        banks.close()
+    write_reconstruction(result, out, since_ms=since, until_ms=until)
+    report = write_report(result, out, max_campaigns=args.report_campaigns)
+    if args.data_dir:
+        publish(args.data_dir, out)
+    print(f"{len(result.campaigns)} campaigns from {len(corpus)} prompts; wrote {out}/campaigns.jsonl, *.parquet and {report}")
+    for c in result.campaigns[:10]:
+        text = c.templates[0].template.render() if c.templates else ""
+        print(f"  {c.campaign_id}  score {c.score:.2f}  {c.stats.accounts:>5} accounts  {c.stats.prompts:>6} prompts  {text[:70]}")
+    return 0
+
+
+def _campaign(args: argparse.Namespace) -> int:
+    import grpc
+    from google.protobuf.json_format import MessageToDict
+
+    from indexer.errors import InvalidArgument
+    from indexer.records import format_timestamp, parse_timestamp
+
+    def when(ts) -> str:  # type: ignore[no-untyped-def]
+        return format_timestamp(ts.seconds * 1000 + ts.nanos // 1_000_000)
+
+    try:
+        with _client(args) as client:
+            if args.campaign_verb == "list":
+                campaigns = client.list_campaigns(
+                    min_score=args.min_score,
+                    start=parse_timestamp(args.since, "since") if args.since else None,
+                    end=parse_timestamp(args.until, "until") if args.until else None,
+                    limit=args.limit,
+                )
+                for c in campaigns:
+                    if args.json:
+                        print(json.dumps(MessageToDict(c, preserving_proto_field_name=True), ensure_ascii=False))
+                    else:
+                        print(f"{c.campaign_id}  score {c.score:.2f}  {c.account_count:>5} accounts  {c.prompt_count:>6} prompts  "
+                              f"{when(c.first_seen)[:10]}..{when(c.last_seen)[:10]}  {c.template_text[:60]}")
+                if not campaigns and not args.json:
+                    print("no campaigns match")
+            else:
+                c = client.get_campaign(args.campaign_id, account_limit=args.accounts)
+                if args.json:
+                    print(json.dumps(MessageToDict(c, preserving_proto_field_name=True), ensure_ascii=False, indent=1))
+                    return 0
+                s = c.summary
+                print(f"{s.campaign_id} (rank {s.rank}): score {s.score:.2f}; {s.account_count} accounts in {s.org_count} orgs, "
+                      f"{s.prompt_count} prompts, {when(s.first_seen)} .. {when(s.last_seen)}")
+                for reason in s.reasons:
+                    print(f"  - {reason}")
+                for t in c.templates:
+                    print(f"template {t.template_id}: {t.prompt_count} prompts, {t.account_count} accounts\n  {t.text[:300]}")
+                print("accounts (prompts here / all):")
+                for a in c.accounts:
+                    print(f"  {a.account_id:<24} {a.org_id or '-':<16} {a.prompt_count:>5} / {a.total_prompt_count}")
+    except grpc.RpcError as error:
+        return _report_rpc_error(error)
+    except InvalidArgument as error:
+        print(f"promptprint campaign: {error.message}", file=sys.stderr)
+        return 2
+
+def _index_config(args: argparse.Namespace, **extra: object):  # type: ignore[no-untyped-def]
+    from indexer.ivf_index import IvfParams
+    from indexer.prompt_index import IndexConfig
+
+    return IndexConfig(
+        data_dir=Path(args.data_dir),
+        index_kind=args.index,
+        hnsw_threshold=args.hnsw_threshold,
+        ivf_threshold=args.ivf_threshold,
+        ivf=IvfParams(nlist=args.nlist, pq_m=args.pq_m, nprobe=args.nprobe, k_factor=args.rerank_factor),
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def _reindex(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from indexer.errors import PromptprintError
+    from indexer.reindex import ReindexJob, open_job
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if bool(args.sources) == args.from_store:
+        print("promptprint reindex: give SOURCE files, or --from-store (not both)", file=sys.stderr)
+        return 2
+    bar = tqdm(unit="prompt", disable=args.no_progress, desc="reindex", dynamic_ncols=True)
+
+    def progress(done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    def bad(line) -> None:  # type: ignore[no-untyped-def]
+        bar.clear()
+        print(f"{line}", file=sys.stderr)
+
+    try:
+        config = _index_config(args, max_text_bytes=args.max_text_bytes)
+        job: ReindexJob
+        with open_job(config, sources=args.sources, model=args.model, threads=args.threads, ray_address=args.ray_address,
+                      strict=args.strict, batch_size=args.batch_size, on_bad=bad, on_progress=progress) as job:
+            summary = job.run(args.sources)
+    except (PromptprintError, ValueError, OSError) as error:
+        bar.close()
+        print(f"promptprint reindex: {getattr(error, 'message', error)}", file=sys.stderr)
+        return 2
+    bar.close()
+    rate = f", {summary.prompts_per_second:.1f} prompts/s embedded" if summary.embedded else ""
+    print(
+        f"lines {summary.lines} (resumed after {summary.resumed_at_line}): recorded {summary.recorded}, "
+        f"duplicate {summary.duplicates}, bad {summary.bad}{rate}; index {summary.index_description} of "
+        f"{summary.indexed} prompts built in {summary.build_seconds:.1f}s; now serving snapshot {summary.snapshot}"
+    )
+    return 0
+
+
+def _reload(args: argparse.Namespace) -> int:
+    import grpc
+
+    try:
+        with _client(args) as client:
+            answer = client.reload_index()
+    except grpc.RpcError as error:
+        return _report_rpc_error(error)
+    state = "reloaded" if answer.reloaded else "already serving"
+    print(f"{state} snapshot {answer.snapshot}: {answer.index_type}, {answer.prompt_count} prompts")
+    return 0
+
+
+def _delete_account(args: argparse.Namespace) -> int:
+    import grpc
+
+    try:
+        with _client(args) as client:
+            deleted = client.delete_account_prompts(args.account_id)
+    except grpc.RpcError as error:
+        return _report_rpc_error(error)
+    print(f"deleted {deleted} prompts of account {args.account_id}")
+    return 0
+
+
+def _purge(args: argparse.Namespace) -> int:
+    from indexer.errors import PromptprintError
+    from indexer.reindex import purge_data_dir
+    from indexer.records import now_ms
+
+    if args.older_than_days <= 0:
+        print("promptprint purge: --older-than-days must be positive", file=sys.stderr)
+        return 2
+    try:
+        purged, snapshot = purge_data_dir(_index_config(args), now_ms() - int(args.older_than_days * 86_400_000))
+    except (PromptprintError, ValueError, OSError) as error:
+        print(f"promptprint purge: {getattr(error, 'message', error)}", file=sys.stderr)
+        return 2
+    print(f"purged {purged} prompts older than {args.older_than_days:g} days; index rebuilt as snapshot {snapshot}")
+    return 0
+
+
+_VERBS = {
+    "serve": _serve, "ingest": _ingest, "query": _query, "replay": _replay, "stats": _stats, "bank": _bank,
+    "campaigns": _campaigns, "campaign": _campaign, "token": _token,
+    "reindex": _reindex, "reload": _reload, "delete-account": _delete_account, "purge": _purge,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

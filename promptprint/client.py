@@ -33,6 +33,7 @@ from promptprint.wire import to_timestamp
 
 DEFAULT_TARGET = "127.0.0.1:50051"
 _RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED)
+TIERS = {None: pb.TIER_UNSPECIFIED, "fingerprint": pb.TIER_FINGERPRINT, "semantic": pb.TIER_SEMANTIC}
 
 
 def record_to_proto(record: PromptRecord) -> pb.Prompt:
@@ -254,8 +255,10 @@ class PromptprintClient:
         exclude_account_id: str = "",
         exclude_org_id: str = "",
         include_text: bool = False,
+        search: pb.SearchOptions | None = None,
     ) -> Sequence[pb.NearDuplicate]:
-        """Most similar indexed prompts to ``text`` or to the indexed ``prompt_id``."""
+        """Most similar indexed prompts to ``text`` or to the indexed ``prompt_id``
+        (``search``: per-request nprobe / ef_search / rerank_factor)."""
         request = pb.FindNearDuplicatesRequest(
             k=k, exclude_account_id=exclude_account_id, exclude_org_id=exclude_org_id, include_text=include_text
         )
@@ -268,6 +271,8 @@ class PromptprintClient:
         if start is not None or end is not None:
             window = pb.TimeWindow(start_time=to_timestamp(start), end_time=to_timestamp(end))
             request.window.CopyFrom(window)
+        if search is not None:
+            request.search.CopyFrom(search)
         return self._stub.FindNearDuplicates(request, timeout=self._timeout).hits
 
     def check_prompt(
@@ -282,10 +287,12 @@ class PromptprintClient:
         min_similarity: float | None = None,
         lookback: timedelta | None = None,
         example_count: int = 0,
+        tier: str | None = None,
     ) -> pb.CheckPromptResponse:
-        """Fan-out of one live prompt; with ``record=True`` it is also recorded."""
+        """Fan-out of one live prompt; with ``record=True`` it is also recorded.
+        ``tier``: ``"fingerprint"``, ``"semantic"`` or None for the server's default."""
         prompt = pb.Prompt(prompt_id=prompt_id, account_id=account_id, org_id=org_id, text=text, created_at=to_timestamp(created_at))
-        request = pb.CheckPromptRequest(prompt=prompt, record=record, example_count=example_count)
+        request = pb.CheckPromptRequest(prompt=prompt, record=record, example_count=example_count, tier=TIERS[tier])
         if min_similarity is not None:
             request.min_similarity = min_similarity
         if lookback is not None:
@@ -306,6 +313,24 @@ class PromptprintClient:
 
     def stats(self) -> pb.GetIndexStatsResponse:
         return self._stub.GetIndexStats(pb.GetIndexStatsRequest(), timeout=self._timeout)
+
+    def wait_indexed(
+        self, timeout: float = 3600.0, *, poll_s: float = 0.5, on_progress: Callable[[int], None] | None = None
+    ) -> pb.GetIndexStatsResponse:
+        """Block until every recorded prompt has its vector in the index (the fingerprint
+        tier embeds behind the acknowledgement; semantic lookups see a prompt only then).
+        ``on_progress`` gets the number still pending after each poll. TimeoutError
+        when ``timeout`` seconds pass first."""
+        deadline = time.monotonic() + timeout
+        while True:
+            stats = self.stats()
+            if on_progress is not None:
+                on_progress(stats.pending_vectors)
+            if stats.pending_vectors == 0:
+                return stats
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{stats.pending_vectors} prompts still waiting for their vectors after {timeout:.0f}s")
+            time.sleep(poll_s)
 
     # -- banks -------------------------------------------------------------------------------
     def create_bank_entry(self, kind: str, text: str, note: str = "") -> pb.BankEntry:
@@ -329,6 +354,50 @@ class PromptprintClient:
 
     def delete_bank_entry(self, entry_id: int) -> pb.BankEntry:
         return self._stub.DeleteBankEntry(pb.DeleteBankEntryRequest(entry_id=entry_id), timeout=self._timeout).entry
+
+    # -- offline campaigns -------------------------------------------------------------------
+    def list_campaigns(
+        self,
+        *,
+        min_score: float = 0.0,
+        start: datetime | int | None = None,
+        end: datetime | int | None = None,
+        page_size: int = 100,
+        limit: int | None = None,
+    ) -> list[pb.CampaignSummary]:
+        """Campaigns of the latest reconstruction, best first, following the pages
+        (at most ``limit`` of them)."""
+        window = pb.TimeWindow()
+        if start is not None:
+            window.start_time.CopyFrom(to_timestamp(start))
+        if end is not None:
+            window.end_time.CopyFrom(to_timestamp(end))
+        campaigns: list[pb.CampaignSummary] = []
+        token = ""
+        while True:
+            request = pb.ListCampaignsRequest(page_size=page_size, page_token=token, min_score=min_score)
+            if start is not None or end is not None:
+                request.window.CopyFrom(window)
+            page = self._stub.ListCampaigns(request, timeout=self._timeout)
+            campaigns.extend(page.campaigns)
+            token = page.next_page_token
+            if not token or (limit is not None and len(campaigns) >= limit):
+                return campaigns[:limit] if limit is not None else campaigns
+
+    def get_campaign(self, campaign_id: str, *, account_limit: int = 0) -> pb.Campaign:
+        """One campaign of the latest reconstruction: templates, accounts, counts."""
+        request = pb.GetCampaignRequest(campaign_id=campaign_id, account_limit=account_limit)
+        return self._stub.GetCampaign(request, timeout=self._timeout).campaign
+
+    # -- admin -------------------------------------------------------------------------------
+    def reload_index(self) -> pb.ReloadIndexResponse:
+        """Make the server switch to the snapshot CURRENT names (after a reindex)."""
+        return self._stub.ReloadIndex(pb.ReloadIndexRequest(), timeout=self._timeout)
+
+    def delete_account_prompts(self, account_id: str) -> int:
+        """Delete every prompt of an account; returns how many were deleted."""
+        request = pb.DeleteAccountPromptsRequest(account_id=account_id)
+        return self._stub.DeleteAccountPrompts(request, timeout=self._timeout).deleted_count
 
 
 _BANK_KINDS = {"allow": pb.BANK_KIND_ALLOW, "deny": pb.BANK_KIND_DENY}

@@ -55,7 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="prompts for the stock-vs-server throughput comparison (default 2000)")
     parser.add_argument("--calls", type=_positive, default=300,
                         help="one-caller CheckPrompt and FindNearDuplicates calls per size (default 300)")
-    parser.add_argument("--concurrency", type=_positive, default=8, help="concurrent CheckPrompt callers (default 8)")
+    parser.add_argument("--concurrency", type=_positive, default=8, help="concurrent semantic-tier CheckPrompt callers (default 8)")
+    parser.add_argument("--fast-concurrency", type=_positive, default=16,
+                        help="concurrent fingerprint-tier (default tier) CheckPrompt callers (default 16)")
+    parser.add_argument("--wait-vectors-up-to", type=int, default=20_000,
+                        help="wait for every vector before measuring sizes up to this (default 20000)")
     parser.add_argument("--calls-per-caller", type=_positive, default=100,
                         help="CheckPrompt calls per concurrent caller (default 100)")
     parser.add_argument("--seed", type=int, default=7, help="seed of the prompt stream and the lookups (default 7)")
@@ -78,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = BenchConfig(
             sizes=tuple(args.sizes), baseline_prompts=args.baseline_prompts, calls=args.calls,
-            concurrency=args.concurrency, calls_per_caller=args.calls_per_caller, seed=args.seed,
+            concurrency=args.concurrency, fast_concurrency=args.fast_concurrency,
+            wait_vectors_up_to=args.wait_vectors_up_to, calls_per_caller=args.calls_per_caller, seed=args.seed,
             data_dir=args.data_dir, keep=args.keep,
         )
     except ValueError as error:

@@ -56,7 +56,7 @@ def main() -> int:
             features = tracker.features(template, now, row["account_id"]) if template else None
             verdict = assess(features, banks.match(sig, template.core if template else None))
             t1 = time.perf_counter()
-            tracker.record(sig, Event(now, row["account_id"], row.get("org_id") or "", row["text"]))
+            tracker.record(sig, Event(now, row["account_id"], row.get("org_id") or ""))
             t2 = time.perf_counter()
             lookup.append(t1 - t0)
             record.append(t2 - t1)

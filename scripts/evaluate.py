@@ -47,6 +47,8 @@ def main() -> int:
     parser.add_argument("--target", help="replay against this running server instead of starting a fresh one")
     parser.add_argument("--verdicts", help="reuse verdicts from an earlier replay (skips the server)")
     parser.add_argument("--concurrency", type=int, default=1, help="replay calls in flight (see promptprint replay)")
+    parser.add_argument("--tier", choices=("fingerprint", "semantic"), default="semantic",
+                        help="CheckPrompt tier of the replay (default semantic: its fan-out is the semantic kNN baseline)")
     args = parser.parse_args()
 
     out = Path(args.out_dir)
@@ -68,7 +70,7 @@ def main() -> int:
             subprocess.run(
                 [sys.executable, "-m", "promptprint.cli", "replay", str(sim_dir / "traffic.jsonl"),
                  "--out", str(verdicts_path), "--target", target, "--timeout", "120",
-                 "--concurrency", str(args.concurrency), "--no-progress"],
+                 "--concurrency", str(args.concurrency), "--tier", args.tier, "--no-progress"],
                 check=True,
                 env=os.environ | {"HF_HUB_OFFLINE": "1"},
             )
@@ -89,14 +91,17 @@ def main() -> int:
     ours = score_detector("promptprint (template view + banks), default threshold", sim, campaign, threshold)
     ours_best = best_threshold("promptprint, best threshold on the truth", sim, campaign, [i / 20 for i in range(1, 20)])
     lsh = best_threshold("baseline: MinHash-LSH raw-text fan-out", sim, minhash_lsh_fanout(sim), FANOUT_THRESHOLDS)
-    knn = best_threshold("baseline: semantic kNN fan-out (cos >= 0.8)", sim, semantic, FANOUT_THRESHOLDS)
+    fanout_name = (
+        "baseline: semantic kNN fan-out (cos >= 0.8)" if args.tier == "semantic" else "baseline: template fan-out (fingerprint tier)"
+    )
+    knn = best_threshold(fanout_name, sim, semantic, FANOUT_THRESHOLDS)
     results = [ours, ours_best, lsh, knn]
 
     table = markdown_table(results)
     header = (
         f"# Campaign detection on {len(sim.traffic):,} simulated prompts, "
         f"{len(sim.accounts):,} accounts ({sum(1 for a in sim.accounts.values() if a['label'] == 'campaign'):,} campaign)\n\n"
-        f"Simulation: `{sim_dir}`; replay {'%.0f s' % replay_seconds if replay_seconds else 'reused'}; "
+        f"Simulation: `{sim_dir}`; CheckPrompt tier {args.tier}; replay {'%.0f s' % replay_seconds if replay_seconds else 'reused'}; "
         f"command: `{' '.join(sys.argv)}`\n\n"
     )
     (out / "report.md").write_text(header + table + "\n")

@@ -36,6 +36,7 @@ from server.auth import AuthInterceptor, TokenTable
 from server.interceptors import RequestContextInterceptor
 from server.limits import AdmissionLimiter, LimitInterceptor, LimitSettings
 from server.metrics import GaugeSources, ServerMetrics
+from server.maintenance import Maintenance, MaintenanceSettings
 from server.servicer import FingerprintServicer, IndexHolder, IngestSettings
 from server.tls import TlsSettings
 
@@ -64,6 +65,7 @@ class ServerConfig:
         max_staleness_s: health says NOT_SERVING while records older than this are in
             no snapshot (a restart would replay them: the snapshotter is stuck or
             failing); 0 disables the check.
+        maintenance: hot-swap polling (with jitter) and retention purge schedule.
     """
 
     listen: str = "127.0.0.1:50051"
@@ -76,6 +78,7 @@ class ServerConfig:
     limits: LimitSettings = LimitSettings()
     metrics_listen: str | None = None
     max_staleness_s: float = 0.0
+    maintenance: MaintenanceSettings = MaintenanceSettings()
 
     def __post_init__(self) -> None:
         if ":" not in self.listen:
@@ -123,6 +126,7 @@ class RunningServer:
     config: ServerConfig
     limiter: AdmissionLimiter
     metrics: ServerMetrics
+    maintenance: asyncio.Task[None]
     metrics_port: int | None = None
     serving: bool = False
     _monitor: asyncio.Task[None] | None = None
@@ -158,6 +162,7 @@ class RunningServer:
             self._monitor.cancel()
         self.serving = False
         await self.health.enter_graceful_shutdown()
+        self.maintenance.cancel()
         await self.server.stop(grace)
         self.executor.shutdown(wait=True)
         self.metrics.close()
@@ -208,7 +213,10 @@ async def start_server(config: ServerConfig, holder: IndexHolder) -> RunningServ
             ("grpc.so_reuseport", 0),
         ],
     )
-    pb_grpc.add_FingerprintServiceServicer_to_server(FingerprintServicer(holder, executor, config.ingest), server)
+    maintenance = Maintenance(holder.get, executor, config.maintenance)
+    pb_grpc.add_FingerprintServiceServicer_to_server(
+        FingerprintServicer(holder, executor, config.ingest, maintenance.reload_lock), server
+    )
     health_servicer = health.aio.HealthServicer()
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
@@ -224,23 +232,11 @@ async def start_server(config: ServerConfig, holder: IndexHolder) -> RunningServ
         raise OSError(f"could not bind {config.listen}")
     metrics_port = metrics.serve_http(config.metrics_listen) if config.metrics_listen is not None else None
     await server.start()
-    running = RunningServer(server, port, health_servicer, executor, holder, config, limiter, metrics, metrics_port)
+    running = RunningServer(
+        server, port, health_servicer, executor, holder, config, limiter, metrics, asyncio.create_task(maintenance.run()), metrics_port
+    )
     started.append(running)
     return running
-
-
-RETENTION_INTERVAL_S = 3600.0
-
-
-async def _retention_loop(index: PromptIndex, executor: concurrent.futures.Executor) -> None:
-    """Purge expired records at start and then hourly (on a worker thread)."""
-    loop = asyncio.get_running_loop()
-    while True:
-        try:
-            await loop.run_in_executor(executor, index.apply_retention)
-        except (PromptprintError, OSError) as error:  # keep serving; try again next round
-            log.error("retention purge failed: %s", getattr(error, "message", error))
-        await asyncio.sleep(RETENTION_INTERVAL_S)
 
 
 async def serve(
@@ -290,10 +286,7 @@ async def serve(
             holder.set(index)
             await running.mark_serving()
             log.info("serving %d prompts (%s)", len(index), index.stats().index_type)
-    retention = asyncio.ensure_future(_retention_loop(index, running.executor)) if index and index.config.retention_ms else None
     await stop.wait()
-    if retention is not None:
-        retention.cancel()
     log.info("shutting down: draining calls for up to %.0fs", server_config.grace_seconds)
     await running.stop(server_config.grace_seconds)
     if index is None and not loading.done():

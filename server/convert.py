@@ -11,7 +11,8 @@ from google.protobuf import duration_pb2, timestamp_pb2
 from indexer.banks import BankEntry
 from indexer.campaign_score import CampaignAssessment
 from indexer.errors import InvalidArgument
-from indexer.prompt_index import Fanout, Hit, IndexStats, IngestStatus, NearDuplicateQuery, Verdict
+from indexer.index_build import SearchTuning
+from indexer.prompt_index import Fanout, Hit, IndexStats, IngestStatus, NearDuplicateQuery, Tier, Verdict
 from indexer.records import PromptRecord, validate_record, validate_time_ms
 from promptprint.v1 import fingerprint_pb2 as pb
 from promptprint.wire import ms_to_timestamp
@@ -70,6 +71,23 @@ def near_duplicate_query(request: pb.FindNearDuplicatesRequest) -> NearDuplicate
         exclude_account_id=request.exclude_account_id,
         exclude_org_id=request.exclude_org_id,
         include_text=request.include_text,
+        tuning=search_tuning(request.search) if request.HasField("search") else None,
+    )
+
+
+_MAX_SEARCH_KNOB = 1 << 20
+
+
+def search_tuning(options: pb.SearchOptions) -> SearchTuning:
+    """Per-request search effort; 0 = default. Negative values are refused; large ones
+    are clamped by the index to its configured maxima."""
+    for field in ("nprobe", "ef_search", "rerank_factor"):
+        value = getattr(options, field)
+        if not 0 <= value <= _MAX_SEARCH_KNOB:
+            raise InvalidArgument(f"search.{field} must be >= 0 (0 = server default), got {value}",
+                                  reason="SEARCH_OPTION_OUT_OF_RANGE", field=f"search.{field}")
+    return SearchTuning(
+        ef_search=options.ef_search or None, nprobe=options.nprobe or None, k_factor=options.rerank_factor or None
     )
 
 
@@ -164,7 +182,21 @@ def verdict_to_proto(verdict: Verdict, campaign_threshold: float) -> pb.CheckPro
         window_start=ms_to_timestamp(verdict.window_start_ms),
         window_end=ms_to_timestamp(verdict.window_end_ms),
         campaign=campaign_to_proto(verdict.campaign, campaign_threshold),
+        tier=_TIERS[verdict.tier],
     )
+
+
+_TIERS: dict[str, "pb.Tier.ValueType"] = {"fingerprint": pb.TIER_FINGERPRINT, "semantic": pb.TIER_SEMANTIC}
+_TIER_NAMES = {v: k for k, v in _TIERS.items()}
+
+
+def tier_from_proto(tier: "pb.Tier.ValueType") -> Tier | None:
+    """The library's tier name for a request's Tier (None: the server default)."""
+    if tier == pb.TIER_UNSPECIFIED:
+        return None
+    if tier not in _TIER_NAMES:
+        raise InvalidArgument(f"unknown tier {int(tier)}", reason="TIER_UNKNOWN", field="tier")
+    return _TIER_NAMES[tier]  # type: ignore[return-value]
 
 
 def stats_to_proto(stats: IndexStats, resident_memory_bytes: int) -> pb.GetIndexStatsResponse:
@@ -182,7 +214,66 @@ def stats_to_proto(stats: IndexStats, resident_memory_bytes: int) -> pb.GetIndex
         index_memory_bytes=stats.index_memory_bytes,
         snapshot_watermark=stats.snapshot_watermark,
         template_count=stats.template_count,
+        pending_vectors=stats.pending_vectors,
     )
     if stats.snapshot_time_unix is not None:
         message.snapshot_time.FromNanoseconds(int(stats.snapshot_time_unix * 1e9))
     return message
+
+
+def campaign_summary_to_proto(c: dict) -> pb.CampaignSummary:  # type: ignore[type-arg]
+    """A campaign of campaigns.jsonl (see indexer.reconstruct.outputs) as listed."""
+    return pb.CampaignSummary(
+        campaign_id=c["campaign_id"],
+        rank=c["rank"],
+        score=c["score"],
+        reasons=c["reasons"],
+        prompt_count=c["prompts"],
+        account_count=c["accounts"],
+        org_count=c["orgs"],
+        template_count=len(c["templates"]),
+        first_seen=ms_to_timestamp(c["first_seen_ms"]),
+        last_seen=ms_to_timestamp(c["last_seen_ms"]),
+        dedication=c["dedication"],
+        template_text=c["templates"][0]["text"] if c["templates"] else "",
+    )
+
+
+def reconstructed_campaign_to_proto(c: dict, account_limit: int) -> pb.Campaign:  # type: ignore[type-arg]
+    """A campaign of campaigns.jsonl in full, with at most ``account_limit`` accounts."""
+    return pb.Campaign(
+        summary=campaign_summary_to_proto(c),
+        templates=[
+            pb.CampaignTemplate(
+                template_id=t["template_id"],
+                prompt_count=t["prompts"],
+                account_count=t["accounts"],
+                text=t["text"],
+                parts=[
+                    pb.TemplatePart(slot=True, slot_type=p["value"]) if p["kind"] == "slot" else pb.TemplatePart(text=p["value"])
+                    for p in t["parts"]
+                ],
+                variants=[pb.TemplateVariant(variant_id=v["variant_id"], prompt_count=v["prompts"], text=v["text"]) for v in t["variants"]],
+                examples=[
+                    pb.Prompt(prompt_id=e["prompt_id"], account_id=e["account_id"], created_at=ms_to_timestamp(e["created_at_ms"]), text=e["text"])
+                    for e in t["examples"]
+                ],
+            )
+            for t in c["templates"]
+        ],
+        accounts=[
+            pb.CampaignAccount(
+                account_id=a["account_id"],
+                org_id=a["org_id"],
+                prompt_count=a["prompts"],
+                total_prompt_count=a["total_prompts"],
+                first_seen=ms_to_timestamp(a["first_seen_ms"]),
+                last_seen=ms_to_timestamp(a["last_seen_ms"]),
+            )
+            for a in c["account_list"][:account_limit]
+        ],
+        volume_per_day=[pb.DailyVolume(day=ms_to_timestamp(d["day_ms"]), prompt_count=d["prompts"]) for d in c["volume_per_day"]],
+        repeat_account_count=c["repeat_accounts"],
+        burst_account_count=c["burst_accounts"],
+        distinct_text_count=c["distinct_texts"],
+    )

@@ -33,3 +33,18 @@ def limit_malloc_arenas(arenas: int = 2) -> bool:
         return bool(libc.mallopt(_M_ARENA_MAX, arenas))
     except (OSError, AttributeError):
         return False
+
+
+def release_free_memory() -> bool:
+    """Hand freed heap pages back to the OS (glibc ``malloc_trim``).
+
+    After a hot swap the old index's many small FAISS allocations (inverted lists,
+    graph levels) are freed but stay in malloc's arenas; without a trim the resident
+    set would grow by one index per swap. Returns False where glibc is not the allocator."""
+    name = ctypes.util.find_library("c")
+    if not name:
+        return False
+    try:
+        return bool(ctypes.CDLL(name).malloc_trim(0))
+    except (OSError, AttributeError):
+        return False

@@ -20,10 +20,12 @@ import grpc
 from indexer.cancellation import CancelScope, current_scope
 from indexer.errors import InvalidArgument, NotFound, PromptprintError, Unavailable
 from indexer.prompt_index import IngestStatus, PromptIndex
+from indexer.reconstruct.catalog import CampaignCatalog
 from indexer.records import PromptRecord, now_ms
 from promptprint.v1 import fingerprint_pb2 as pb
 from promptprint.v1 import fingerprint_pb2_grpc as pb_grpc
 from server import convert
+from server.maintenance import reload_now
 from server.process import resident_memory_bytes
 
 T = TypeVar("T")
@@ -31,6 +33,7 @@ T = TypeVar("T")
 MAX_PROMPTS_PER_MESSAGE = 1024
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
+DEFAULT_ACCOUNT_LIMIT = 1000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,10 +86,20 @@ class IndexHolder:
 class FingerprintServicer(pb_grpc.FingerprintServiceServicer):
     """gRPC handlers over a PromptIndex held by an IndexHolder."""
 
-    def __init__(self, holder: IndexHolder, executor: concurrent.futures.Executor, ingest: IngestSettings) -> None:
+    def __init__(
+        self, holder: IndexHolder, executor: concurrent.futures.Executor, ingest: IngestSettings, reload_lock: asyncio.Lock
+    ) -> None:
         self._holder = holder
         self._executor = executor
         self._ingest = ingest
+        self._reload_lock = reload_lock
+        self._catalog: CampaignCatalog | None = None
+
+    def _campaigns(self) -> CampaignCatalog:
+        """The latest offline reconstruction of the index's data directory."""
+        if self._catalog is None:
+            self._catalog = CampaignCatalog(self._holder.get().config.data_dir)
+        return self._catalog
 
     async def _run(self, fn: Callable[..., T], *args: object, **kwargs: object) -> T:
         """Run a library call on a worker thread, in a copy of this call's context (request
@@ -174,6 +187,7 @@ class FingerprintServicer(pb_grpc.FingerprintServiceServicer):
             raise InvalidArgument(
                 f"example_count must be in 0..100, got {request.example_count}", reason="EXAMPLE_COUNT_OUT_OF_RANGE", field="example_count"
             )
+        tuning = convert.search_tuning(request.search) if request.HasField("search") else None
         verdict = await self._run(
             index.check,
             record,
@@ -181,6 +195,8 @@ class FingerprintServicer(pb_grpc.FingerprintServiceServicer):
             min_similarity=request.min_similarity if request.HasField("min_similarity") else None,
             lookback_ms=lookback,
             example_count=request.example_count or convert.DEFAULT_EXAMPLE_COUNT,
+            tier=convert.tier_from_proto(request.tier),
+            tuning=tuning,
         )
         return convert.verdict_to_proto(verdict, index.config.campaign_threshold)
 
@@ -219,3 +235,51 @@ class FingerprintServicer(pb_grpc.FingerprintServiceServicer):
             raise NotFound(f"no bank entry {request.entry_id}", reason="BANK_ENTRY_NOT_FOUND", field="entry_id")
         entry = await self._run(index.remove_bank_entry, request.entry_id)
         return pb.DeleteBankEntryResponse(entry=convert.bank_entry_to_proto(entry))
+
+    async def ListCampaigns(self, request: pb.ListCampaignsRequest, context: grpc.aio.ServicerContext) -> pb.ListCampaignsResponse:
+        catalog = self._campaigns()
+        if not 0 <= request.page_size <= MAX_PAGE_SIZE:
+            raise InvalidArgument(f"page_size must be in 0..{MAX_PAGE_SIZE}", reason="PAGE_SIZE_OUT_OF_RANGE", field="page_size")
+        start = end = None
+        if request.HasField("window"):
+            if request.window.HasField("start_time"):
+                start = convert.timestamp_to_ms(request.window.start_time, "window.start_time")
+            if request.window.HasField("end_time"):
+                end = convert.timestamp_to_ms(request.window.end_time, "window.end_time")
+        page = await self._run(
+            catalog.list,
+            page_size=request.page_size or DEFAULT_PAGE_SIZE,
+            page_token=request.page_token,
+            min_score=request.min_score,
+            start_ms=start,
+            end_ms=end,
+        )
+        return pb.ListCampaignsResponse(
+            campaigns=[convert.campaign_summary_to_proto(c) for c in page.campaigns],
+            next_page_token=page.next_page_token,
+            total_size=page.total_size,
+            reconstruction_time=convert.ms_to_timestamp(page.reconstruction_time_ms),
+        )
+
+    async def GetCampaign(self, request: pb.GetCampaignRequest, context: grpc.aio.ServicerContext) -> pb.GetCampaignResponse:
+        catalog = self._campaigns()
+        if request.account_limit < 0:
+            raise InvalidArgument("account_limit must be >= 0", reason="ACCOUNT_LIMIT_OUT_OF_RANGE", field="account_limit")
+        campaign = await self._run(catalog.get, request.campaign_id)
+        return pb.GetCampaignResponse(campaign=convert.reconstructed_campaign_to_proto(campaign, request.account_limit or DEFAULT_ACCOUNT_LIMIT))
+
+    async def ReloadIndex(self, request: pb.ReloadIndexRequest, context: grpc.aio.ServicerContext) -> pb.ReloadIndexResponse:
+        index = self._holder.get()
+        async with self._reload_lock:
+            reloaded = await self._run(reload_now, index)
+        stats = await self._run(index.stats)
+        return pb.ReloadIndexResponse(
+            reloaded=reloaded, snapshot=index.snapshot_name, index_type=stats.index_type, prompt_count=stats.prompt_count
+        )
+
+    async def DeleteAccountPrompts(
+        self, request: pb.DeleteAccountPromptsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.DeleteAccountPromptsResponse:
+        index = self._holder.get()
+        deleted = await self._run(index.delete_account, request.account_id)
+        return pb.DeleteAccountPromptsResponse(deleted_count=deleted)

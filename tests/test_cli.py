@@ -72,7 +72,9 @@ def test_serve_ingest_query_replay_restart(tmp_path: Path, corpus: list[PromptRe
     restarted = LocalServer(data, log_path=tmp_path / "server.log").start()
     try:
         stats = json.loads(_cli("stats", "--target", restarted.target).stdout)
-        assert stats["prompt_count"] == "160" and stats["indexed_count"] == "160"
+        # prompts recorded by the replay may still wait for their vectors (embedded behind)
+        assert stats["prompt_count"] == "160"
+        assert int(stats["indexed_count"]) + int(stats.get("pending_vectors", 0)) == 160
         again = _cli("query", corpus[5].text, "--target", restarted.target, "--k", "3")
         assert again.stdout == query.stdout
     finally:

@@ -79,13 +79,13 @@ def test_retention_purges_old_records_in_both_modes(
     new = _campaign(6, start_ms=BASE)
     index = PromptIndex.open(config, embedder)
     index.ingest(old + new)
-    assert index.apply_retention(now=BASE + day) == len(old)
+    assert index.purge_expired(now=BASE + day) == len(old)
     assert len(index) == len(new) and index.stats().indexed_count == len(new)
     with pytest.raises(NotFound):
         index.find_near_duplicates(NearDuplicateQuery(prompt_id=old[0].prompt_id))
     hits = index.find_near_duplicates(NearDuplicateQuery(text=old[0].text, k=20))
     assert {h.prompt_id for h in hits} == {r.prompt_id for r in new}
-    assert index.apply_retention(now=BASE + day) == 0  # nothing more to purge
+    assert index.purge_expired(now=BASE + day) == 0  # nothing more to purge
     index.close()
     reopened = PromptIndex.open(config, embedder)  # the purge is durable; the snapshot agrees
     assert len(reopened) == len(new)
@@ -100,7 +100,7 @@ def test_retention_purges_old_records_in_both_modes(
 def test_retention_off_purges_nothing(index_config: IndexConfig, embedder: SentenceTransformerEmbedder) -> None:
     index = PromptIndex.open(index_config, embedder)
     index.ingest(_campaign(3, start_ms=0))
-    assert index.apply_retention(now=BASE) == 0 and len(index) == 3
+    assert index.purge_expired(now=BASE) == 0 and len(index) == 3
     index.close()
 
 

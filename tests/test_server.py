@@ -25,6 +25,7 @@ from conftest import ServerThread
 def _ingest(client: PromptprintClient, records: list[PromptRecord]) -> None:
     summary = client.ingest(records, batch_size=64)
     assert (summary.accepted, summary.rejected) == (len(records), 0), summary.rejections
+    client.wait_indexed(600)  # the default tier embeds behind the acknowledgement
 
 
 def _answers(client: PromptprintClient, queries: list[str]) -> list[list[tuple[str, float]]]:
@@ -41,7 +42,7 @@ def test_ingest_query_restart_same_answers(index_config: IndexConfig, embedder: 
         assert stats.prompt_count == stats.indexed_count == len(corpus)
         assert stats.account_count == 17 and stats.org_count == 5
         assert stats.dimension == 384 and "all-MiniLM-L6-v2" in stats.model
-        assert stats.index_type == "IDMap,Flat" and stats.disk_bytes > 0 and stats.resident_memory_bytes > 0
+        assert stats.index_type == "IDMap,SQfp16" and stats.disk_bytes > 0 and stats.resident_memory_bytes > 0
     first.stop()
     second = ServerThread(index_config, embedder).start()
     with second.client() as client:
@@ -94,7 +95,9 @@ def test_check_prompt_reports_fanout_across_accounts(client: PromptprintClient) 
         min_similarity=0.8,
         lookback=timedelta(hours=1),
         example_count=3,
+        tier="semantic",
     )
+    assert verdict.tier == pb.TIER_SEMANTIC
     assert verdict.fanout.matching_prompts == 4
     assert verdict.fanout.distinct_accounts == 4 and verdict.fanout.distinct_other_accounts == 3
     assert verdict.fanout.distinct_orgs == 2 and verdict.fanout.distinct_other_orgs == 1
@@ -103,12 +106,21 @@ def test_check_prompt_reports_fanout_across_accounts(client: PromptprintClient) 
     assert verdict.record_outcome == pb.RECORD_OUTCOME_UNSPECIFIED
     # the window is honoured: an hour later nothing is in a 1-minute lookback
     later = client.check_prompt(
-        text=template.format("count the primes below 90"), account_id="acct-0", created_at=base + 3_600_000, lookback=timedelta(minutes=1)
+        text=template.format("count the primes below 90"), account_id="acct-0", created_at=base + 3_600_000, lookback=timedelta(minutes=1),
+        tier="semantic",
     )
     assert later.fanout.matching_prompts == 0
-    recorded = client.check_prompt(text=template.format("count the primes below 100"), account_id="acct-9", prompt_id="c-9", created_at=base + 5000, record=True)
+    recorded = client.check_prompt(
+        text=template.format("count the primes below 100"), account_id="acct-9", prompt_id="c-9", created_at=base + 5000, record=True,
+        tier="semantic",
+    )
     assert recorded.record_outcome == pb.RECORD_OUTCOME_RECORDED
     assert recorded.fanout.matching_prompts >= 1
+    # the server's default tier answers from the template tracker, no forward pass
+    fast = client.check_prompt(text=template.format("list the primes below 30"), account_id="acct-0", created_at=base + 60_000)
+    assert fast.tier == pb.TIER_FINGERPRINT
+    assert fast.fanout.matching_prompts >= 4 and fast.fanout.distinct_other_accounts >= 3
+    assert fast.examples and fast.examples[0].prompt_id == "c-9"  # newest first
     replayed = client.check_prompt(text=template.format("count the primes below 100"), account_id="acct-9", prompt_id="c-9", created_at=base + 5000, record=True)
     assert replayed.record_outcome == pb.RECORD_OUTCOME_DUPLICATE
     assert replayed.fanout.matching_prompts == recorded.fanout.matching_prompts

@@ -25,7 +25,7 @@ SUMMARY = "Give a 3-bullet summary of this:\n\n{}"
 
 
 def _record(tracker: TemplateTracker, text: str, account: str, t: int, org: str = "") -> int:
-    return tracker.record(signature(text), Event(t, account, org, text))
+    return tracker.record(signature(text), Event(t, account, org))
 
 
 def test_skeleton_masks_slots_and_cosmetics() -> None:

@@ -11,7 +11,9 @@ from indexer.vector_index import HnswParams, VectorIndex
 
 
 def _unit(rows: np.ndarray) -> np.ndarray:
-    return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float32)
+    """Unit rows rounded through float16, as every vector reaching the index is
+    (indexer.store.to_stored_precision)."""
+    return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float16).astype(np.float32)
 
 
 def _clustered(n: int, d: int = 64, clusters: int = 200, seed: int = 0) -> np.ndarray:
@@ -26,16 +28,27 @@ def _oracle(base: np.ndarray, ids: np.ndarray, queries: np.ndarray, k: int) -> l
     return [ids[row] for row in order]
 
 
-def test_flat_matches_oracle_exactly() -> None:
+@pytest.mark.parametrize("storage", ["fp16", "fp32"])
+def test_flat_matches_oracle_exactly(storage: str) -> None:
     data = _clustered(3050)
     base, queries = data[:3000], data[3000:]
     ids = np.arange(1, 3001, dtype=np.int64) * 7  # sparse ids: the id map must hold
-    index = VectorIndex(64, kind="flat")
+    index = VectorIndex(64, kind="flat", storage=storage)  # type: ignore[arg-type]
     index.add(ids, base)
     expected = _oracle(base, ids, queries, 10)
     for got, want, q in zip(index.search(queries, 10), expected, queries):
         assert got.ids.tolist() == want.tolist()
         np.testing.assert_allclose(got.similarities, base[(want // 7) - 1] @ q, rtol=1e-5, atol=1e-5)
+
+
+def test_fp16_storage_halves_vector_memory() -> None:
+    base = _clustered(2000)
+    ids = np.arange(2000, dtype=np.int64)
+    small, large = VectorIndex(64, kind="hnsw", storage="fp16"), VectorIndex(64, kind="hnsw", storage="fp32")
+    small.add(ids, base)
+    large.add(ids, base)
+    assert small.description == "IDMap,HNSW32_SQfp16" and large.description == "IDMap,HNSW32"
+    assert large.memory_bytes() - small.memory_bytes() == 2000 * 64 * 2
 
 
 def test_hnsw_recall_against_oracle() -> None:
@@ -48,7 +61,7 @@ def test_hnsw_recall_against_oracle() -> None:
     found = index.search(queries, 10)
     recall = np.mean([len(set(g.ids.tolist()) & set(w.tolist())) / 10 for g, w in zip(found, expected)])
     assert recall >= 0.9, recall
-    assert index.description == "IDMap,HNSW16"
+    assert index.description == "IDMap,HNSW16_SQfp16"
 
 
 def test_empty_single_and_padding() -> None:
@@ -58,7 +71,7 @@ def test_empty_single_and_padding() -> None:
     index.add(np.array([42], np.int64), vector)
     (result,) = index.search(vector[0], 5)  # k above size: no -1 padding leaks out
     assert result.ids.tolist() == [42]
-    assert result.similarities[0] == pytest.approx(1.0, abs=1e-6)
+    assert result.similarities[0] == pytest.approx(float(vector[0] @ vector[0]), abs=1e-6)
 
 
 def test_duplicate_vectors_keep_both_ids() -> None:
@@ -93,6 +106,21 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
     assert [r.ids.tolist() for r in loaded.search(q, 5)] == [r.ids.tolist() for r in index.search(q, 5)]
     with pytest.raises(ValueError, match="16-d"):
         VectorIndex.load(path, 32)
+
+
+def test_load_converts_an_index_saved_with_the_other_storage(tmp_path: Path) -> None:
+    base = _clustered(300, d=16)
+    ids = np.arange(300, dtype=np.int64) * 3 + 5
+    old = VectorIndex(16, kind="flat", storage="fp32")
+    old.add(ids, base)
+    path = tmp_path / "index.faiss"
+    old.save(path)
+    loaded = VectorIndex.load(path, 16, kind="flat", storage="fp16")
+    assert loaded.description == "IDMap,SQfp16" and len(loaded) == 300
+    q = base[:25]
+    for got, want in zip(loaded.search(q, 5), old.search(q, 5)):
+        assert got.ids.tolist() == want.ids.tolist()
+        np.testing.assert_allclose(got.similarities, want.similarities, atol=1e-6)
 
 
 def test_rejects_bad_arguments() -> None:

@@ -76,6 +76,26 @@ class FingerprintServiceStub:
                 request_serializer=promptprint_dot_v1_dot_fingerprint__pb2.DeleteBankEntryRequest.SerializeToString,
                 response_deserializer=promptprint_dot_v1_dot_fingerprint__pb2.DeleteBankEntryResponse.FromString,
                 _registered_method=True)
+        self.ListCampaigns = channel.unary_unary(
+                '/promptprint.v1.FingerprintService/ListCampaigns',
+                request_serializer=promptprint_dot_v1_dot_fingerprint__pb2.ListCampaignsRequest.SerializeToString,
+                response_deserializer=promptprint_dot_v1_dot_fingerprint__pb2.ListCampaignsResponse.FromString,
+                _registered_method=True)
+        self.GetCampaign = channel.unary_unary(
+                '/promptprint.v1.FingerprintService/GetCampaign',
+                request_serializer=promptprint_dot_v1_dot_fingerprint__pb2.GetCampaignRequest.SerializeToString,
+                response_deserializer=promptprint_dot_v1_dot_fingerprint__pb2.GetCampaignResponse.FromString,
+                _registered_method=True)
+        self.ReloadIndex = channel.unary_unary(
+                '/promptprint.v1.FingerprintService/ReloadIndex',
+                request_serializer=promptprint_dot_v1_dot_fingerprint__pb2.ReloadIndexRequest.SerializeToString,
+                response_deserializer=promptprint_dot_v1_dot_fingerprint__pb2.ReloadIndexResponse.FromString,
+                _registered_method=True)
+        self.DeleteAccountPrompts = channel.unary_unary(
+                '/promptprint.v1.FingerprintService/DeleteAccountPrompts',
+                request_serializer=promptprint_dot_v1_dot_fingerprint__pb2.DeleteAccountPromptsRequest.SerializeToString,
+                response_deserializer=promptprint_dot_v1_dot_fingerprint__pb2.DeleteAccountPromptsResponse.FromString,
+                _registered_method=True)
 
 
 class FingerprintServiceServicer:
@@ -148,6 +168,42 @@ class FingerprintServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListCampaigns(self, request, context):
+        """Lists the campaigns of the data directory's latest offline reconstruction
+        (`promptprint campaigns --data-dir`), best score first, a page at a time.
+        FAILED_PRECONDITION (NO_RECONSTRUCTION) until one has been run.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetCampaign(self, request, context):
+        """Gets one campaign of the latest reconstruction: its templates with their
+        slots, its accounts and its counts.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReloadIndex(self, request, context):
+        """Admin: switches to the snapshot the data directory's CURRENT pointer names
+        (written by `promptprint reindex`) while lookups continue. Records ingested
+        since the snapshot was built are replayed onto it. Servers also do this on
+        their own when CURRENT changes (after a random delay, so that replicas do
+        not all reload at once).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteAccountPrompts(self, request, context):
+        """Deletes every prompt of an account: text, fingerprint and metadata leave
+        the record store, the index and the stats before the response.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_FingerprintServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -185,6 +241,26 @@ def add_FingerprintServiceServicer_to_server(servicer, server):
                     servicer.DeleteBankEntry,
                     request_deserializer=promptprint_dot_v1_dot_fingerprint__pb2.DeleteBankEntryRequest.FromString,
                     response_serializer=promptprint_dot_v1_dot_fingerprint__pb2.DeleteBankEntryResponse.SerializeToString,
+            ),
+            'ListCampaigns': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListCampaigns,
+                    request_deserializer=promptprint_dot_v1_dot_fingerprint__pb2.ListCampaignsRequest.FromString,
+                    response_serializer=promptprint_dot_v1_dot_fingerprint__pb2.ListCampaignsResponse.SerializeToString,
+            ),
+            'GetCampaign': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetCampaign,
+                    request_deserializer=promptprint_dot_v1_dot_fingerprint__pb2.GetCampaignRequest.FromString,
+                    response_serializer=promptprint_dot_v1_dot_fingerprint__pb2.GetCampaignResponse.SerializeToString,
+            ),
+            'ReloadIndex': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReloadIndex,
+                    request_deserializer=promptprint_dot_v1_dot_fingerprint__pb2.ReloadIndexRequest.FromString,
+                    response_serializer=promptprint_dot_v1_dot_fingerprint__pb2.ReloadIndexResponse.SerializeToString,
+            ),
+            'DeleteAccountPrompts': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteAccountPrompts,
+                    request_deserializer=promptprint_dot_v1_dot_fingerprint__pb2.DeleteAccountPromptsRequest.FromString,
+                    response_serializer=promptprint_dot_v1_dot_fingerprint__pb2.DeleteAccountPromptsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -383,6 +459,114 @@ class FingerprintService:
             '/promptprint.v1.FingerprintService/DeleteBankEntry',
             promptprint_dot_v1_dot_fingerprint__pb2.DeleteBankEntryRequest.SerializeToString,
             promptprint_dot_v1_dot_fingerprint__pb2.DeleteBankEntryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListCampaigns(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/promptprint.v1.FingerprintService/ListCampaigns',
+            promptprint_dot_v1_dot_fingerprint__pb2.ListCampaignsRequest.SerializeToString,
+            promptprint_dot_v1_dot_fingerprint__pb2.ListCampaignsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetCampaign(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/promptprint.v1.FingerprintService/GetCampaign',
+            promptprint_dot_v1_dot_fingerprint__pb2.GetCampaignRequest.SerializeToString,
+            promptprint_dot_v1_dot_fingerprint__pb2.GetCampaignResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReloadIndex(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/promptprint.v1.FingerprintService/ReloadIndex',
+            promptprint_dot_v1_dot_fingerprint__pb2.ReloadIndexRequest.SerializeToString,
+            promptprint_dot_v1_dot_fingerprint__pb2.ReloadIndexResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteAccountPrompts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/promptprint.v1.FingerprintService/DeleteAccountPrompts',
+            promptprint_dot_v1_dot_fingerprint__pb2.DeleteAccountPromptsRequest.SerializeToString,
+            promptprint_dot_v1_dot_fingerprint__pb2.DeleteAccountPromptsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,128 @@
+"""Quality of offline campaign reconstruction, against two kinds of truth.
+
+* :func:`jailbreak_communities`: the in-the-wild jailbreak prompts
+  (``shared/data/jailbreak_llms``) whose authors grouped them into template
+  *communities*; clusters are scored by ARI and NMI on the rows in communities of at
+  least ``min_size`` members (every prompt is clustered; only those rows are scored).
+* :func:`simulation_match`: simulated traffic (:mod:`evaluation.simulate`); per true
+  campaign, the reconstructed campaign with the highest account Jaccard, its prompt
+  recall, and where the benign look-alikes ended up.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import gzip
+import json
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from indexer.records import PromptRecord, parse_timestamp
+from indexer.reconstruct.pipeline import Reconstruction
+
+JAILBREAK_FILE = "jailbreak_llms/jailbreak_prompts_2023_12_25.jsonl.gz"
+
+
+@dataclasses.dataclass(frozen=True)
+class JailbreakRows:
+    records: list[PromptRecord]
+    community: np.ndarray  # community id, -1 = none
+
+
+def load_jailbreak(data_dir: Path, limit: int | None = None) -> JailbreakRows:
+    """Every prompt of the 2023-12-25 release as a record (account = source), in file order."""
+    records: list[PromptRecord] = []
+    community: list[int] = []
+    with gzip.open(Path(data_dir) / JAILBREAK_FILE, "rt", encoding="utf-8") as fh:
+        for line in fh:
+            row = json.loads(line)
+            created = row.get("created_at") or "2023-01-01T00:00:00Z"
+            records.append(
+                PromptRecord(f"jb-{row['row']}", f"src:{row['source']}", f"platform:{row['platform']}", parse_timestamp(created), row["prompt"])
+            )
+            community.append(-1 if row["community_id"] is None else int(row["community_id"]))
+            if limit is not None and len(records) >= limit:
+                break
+    return JailbreakRows(records, np.asarray(community, dtype=np.int64))
+
+
+@dataclasses.dataclass(frozen=True)
+class ClusterScore:
+    ari: float
+    nmi: float
+    scored_rows: int
+    communities: int
+    clusters: int
+
+
+def score_clusters(labels: np.ndarray, community: np.ndarray, min_size: int = 5) -> ClusterScore:
+    """ARI/NMI of ``labels`` against ``community`` on rows of communities >= min_size."""
+    from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
+
+    counts = collections.Counter(community[community >= 0].tolist())
+    mask = np.array([c >= 0 and counts[c] >= min_size for c in community.tolist()])
+    truth, found = community[mask], labels[mask]
+    return ClusterScore(
+        ari=float(adjusted_rand_score(truth, found)),
+        nmi=float(normalized_mutual_info_score(truth, found)),
+        scored_rows=int(mask.sum()),
+        communities=len(set(truth.tolist())),
+        clusters=len(set(labels.tolist())),
+    )
+
+
+def simulation_match(result: Reconstruction, sim_dir: Path) -> dict[str, Any]:
+    """Per true campaign: best reconstructed campaign by account Jaccard, its prompt
+    recall and precision; per look-alike family: the best rank and score it got."""
+    def lines(name: str) -> list[dict[str, Any]]:
+        with open(Path(sim_dir) / name, encoding="utf-8") as fh:
+            return [json.loads(x) for x in fh if x.strip()]
+
+    accounts_truth = lines("truth.jsonl")
+    prompts_truth = lines("prompts_truth.jsonl")
+    true_accounts: dict[str, set[str]] = collections.defaultdict(set)
+    for row in accounts_truth:
+        if row["label"] == "campaign":
+            true_accounts[row["campaign_id"]].add(row["account_id"])
+    true_prompts: dict[str, set[str]] = collections.defaultdict(set)
+    kind_of: dict[str, str] = {}
+    family_of: dict[str, str] = {}
+    for row in prompts_truth:
+        kind_of[row["prompt_id"]] = row["kind"]
+        family_of[row["prompt_id"]] = row.get("family_id") or ""
+        if row["label"] == "campaign":
+            true_prompts[row["campaign_id"]].add(row["prompt_id"])
+    corpus = result.corpus
+    found = []
+    for c in result.campaigns:
+        prompts = {corpus.prompt_ids[r] for r in c.prompt_rows.tolist()}
+        found.append((c, {a.account_id for a in c.accounts}, prompts))
+    per_campaign = {}
+    for cid in sorted(true_accounts):
+        best = max(found, key=lambda f: len(f[1] & true_accounts[cid]) / len(f[1] | true_accounts[cid]), default=None)
+        if best is None:
+            per_campaign[cid] = None
+            continue
+        c, accounts, prompts = best
+        per_campaign[cid] = {
+            "campaign_id": c.campaign_id,
+            "rank": c.rank,
+            "score": c.score,
+            "account_jaccard": round(len(accounts & true_accounts[cid]) / len(accounts | true_accounts[cid]), 4),
+            "prompt_recall": round(len(prompts & true_prompts[cid]) / len(true_prompts[cid]), 4),
+            "prompt_precision": round(len(prompts & true_prompts[cid]) / len(prompts), 4),
+            "true_accounts": len(true_accounts[cid]),
+            "found_accounts": len(accounts),
+        }
+    campaign_ids = {v["campaign_id"] for v in per_campaign.values() if v}
+    lookalikes = []
+    for c, accounts, prompts in found:
+        if c.campaign_id in campaign_ids:
+            continue
+        kinds = collections.Counter(kind_of.get(p, "?") for p in prompts)
+        lookalikes.append({"campaign_id": c.campaign_id, "rank": c.rank, "score": c.score, "accounts": len(accounts),
+                           "prompts": len(prompts), "kinds": dict(kinds.most_common(3))})
+    return {"campaigns": per_campaign, "others": lookalikes}

@@ -1,0 +1,252 @@
+"""Index benchmark at scale on synthetic vectors: build time, RAM per vector, recall, latency.
+
+Why synthetic: embedding 10M prompts at ~30-200 prompts/s on this machine would take
+days; the index does not care where unit vectors come from, only how they cluster.
+So vectors are drawn around fixed random cluster centres (deterministic: chunk ``c`` is
+always generated from seed ``(seed, c)``, whatever the total size), rounded through
+float16 exactly as the record store keeps them.
+
+Why the numbers can be trusted:
+
+* Ground truth is exact inner-product search over the same float16-rounded vectors,
+  computed chunk by chunk while the data is generated (a running top-k merge), so it
+  never needs the whole matrix in RAM.
+* Memory is the anonymous resident set (``RssAnon``) of a **fresh process that loads
+  the saved index** and the per-row metadata arrays, minus that process's baseline:
+  what a server serving the snapshot pays. The float16 re-ranking vectors are
+  memory-mapped (file-backed); their resident pages are reported apart (``RssFile``).
+* Latency is one query per call, client-side wall time around ``search``, at the
+  index defaults, over 1,000 queries not in the index.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+DIMENSION = 384
+CHUNK = 100_000
+
+
+@dataclasses.dataclass(frozen=True)
+class SyntheticSpec:
+    """The vector distribution: ``clusters`` random centres, Gaussian spread ``sigma``
+    per coordinate (0.045 gives a point-to-centre cosine of ~0.75, neighbours within a
+    cluster at ~0.5-0.6, as paraphrases sit in MiniLM space)."""
+
+    clusters: int = 20_000
+    sigma: float = 0.045
+    seed: int = 7
+    dimension: int = DIMENSION
+
+
+def _unit(rows: np.ndarray) -> np.ndarray:
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    return rows
+
+
+def _centres(spec: SyntheticSpec) -> np.ndarray:
+    rng = np.random.default_rng([spec.seed, 0xC0FFEE])
+    return _unit(rng.standard_normal((spec.clusters, spec.dimension), dtype=np.float32))
+
+
+def synthetic_chunks(spec: SyntheticSpec, total: int, *, stream: int = 1) -> Iterator[tuple[int, np.ndarray]]:
+    """(first row, float16-rounded float32 vectors) for rows 0..total-1, ``CHUNK`` at a time.
+
+    ``stream`` 1 is the base set; another value gives other points of the same clusters
+    (queries)."""
+    centres = _centres(spec)
+    for chunk, start in enumerate(range(0, total, CHUNK)):
+        count = min(CHUNK, total - start)
+        rng = np.random.default_rng([spec.seed, stream, chunk])
+        labels = rng.integers(0, spec.clusters, count)
+        rows = centres[labels] + spec.sigma * rng.standard_normal((count, spec.dimension), dtype=np.float32)
+        yield start, _unit(rows).astype(np.float16).astype(np.float32)
+
+
+def _merge_topk(best_sims: np.ndarray, best_ids: np.ndarray, queries: np.ndarray, rows: np.ndarray, ids: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-k of the queries over one more chunk, merged into the running top-k."""
+    import faiss
+
+    sims, pos = faiss.knn(queries, rows, k, metric=faiss.METRIC_INNER_PRODUCT)
+    cand_sims = np.concatenate([best_sims, sims], axis=1)
+    cand_ids = np.concatenate([best_ids, ids[pos]], axis=1)
+    order = np.argsort(-cand_sims, axis=1, kind="stable")[:, :k]
+    return np.take_along_axis(cand_sims, order, 1), np.take_along_axis(cand_ids, order, 1)
+
+
+def rss_kib() -> dict[str, int]:
+    """RssAnon / RssFile of this process in KiB (Linux /proc)."""
+    out: dict[str, int] = {}
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith(("RssAnon:", "RssFile:", "VmHWM:")):
+                key, value = line.split(":", 1)
+                out[key] = int(value.split()[0])
+    return out
+
+
+def build(n: int, workdir: Path, spec: SyntheticSpec, queries: int, k: int, pq_m: int, nlist: int) -> dict[str, object]:
+    """Generate ``n`` vectors (ids 1..n), train and fill an IVF-PQ index, save it with the
+    per-row metadata; returns timings and the ground truth file."""
+    import faiss
+
+    from indexer.ivf_index import IvfParams, IvfPqIndex, VectorFile, train_ivfpq
+    from indexer.snapshot import save_rows
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    params = IvfParams(pq_m=pq_m, nlist=nlist)
+    nlist_used = params.lists_for(n)
+    train_size = min(n, nlist_used * params.train_per_list)
+    step = max(1, n // train_size)
+    query_vectors = next(synthetic_chunks(spec, queries, stream=2))[1]
+    gt_sims = np.full((queries, k), -np.inf, np.float32)
+    gt_ids = np.full((queries, k), -1, np.int64)
+    vector_path = workdir / "index.faiss.f16"
+    if vector_path.exists():
+        vector_path.unlink()
+    vectors = VectorFile(vector_path, spec.dimension)
+    sample: list[np.ndarray] = []
+    started = time.monotonic()
+    for start, rows in synthetic_chunks(spec, n):
+        ids = np.arange(start + 1, start + 1 + len(rows), dtype=np.int64)
+        vectors.write(ids, rows)
+        sample.append(rows[(-start) % step :: step])
+        gt_sims, gt_ids = _merge_topk(gt_sims, gt_ids, query_vectors, rows, ids, k)
+    vectors.flush()
+    generate_s = time.monotonic() - started
+    log.info("n=%d: generated + ground truth in %.0fs", n, generate_s)
+
+    started = time.monotonic()
+    trained = train_ivfpq(np.concatenate(sample)[:train_size], params, n)
+    del sample
+    train_s = time.monotonic() - started
+    log.info("n=%d: trained IVF%d,PQ%dx4fs on %d vectors in %.0fs", n, trained.nlist, pq_m, train_size, train_s)
+
+    started = time.monotonic()
+    index = IvfPqIndex(trained, vectors, params)
+    for start in range(0, n, CHUNK):
+        ids = np.arange(start + 1, min(n, start + CHUNK) + 1, dtype=np.int64)
+        index.add_preassigned(ids, vectors.read(ids))
+        if start % (10 * CHUNK) == 0:
+            log.info("n=%d: %d added, %.0fs", n, start + len(ids), time.monotonic() - started)
+    add_s = time.monotonic() - started
+    log.info("n=%d: added in %.0fs", n, add_s)
+    index.save(workdir / "index.faiss")
+    rng = np.random.default_rng(3)
+    save_rows(
+        workdir / "rows.npz",
+        np.arange(1, n + 1, dtype=np.int64),
+        rng.integers(1, 50_000, n, dtype=np.int32),
+        rng.integers(0, 500, n, dtype=np.int32),
+        1_760_000_000_000 + np.arange(n, dtype=np.int64) * 300,
+    )
+    np.save(workdir / "queries.npy", query_vectors)
+    np.save(workdir / "truth.npy", gt_ids)
+    return {
+        "n": n,
+        "index": index.description,
+        "nlist": int(trained.nlist),
+        "pq_m": pq_m,
+        "train_size": train_size,
+        "generate_and_truth_s": round(generate_s, 1),
+        "train_s": round(train_s, 1),
+        "add_s": round(add_s, 1),
+        "build_s": round(train_s + add_s, 1),
+        "faiss_threads": faiss.omp_get_max_threads(),
+    }
+
+
+def serve_measure(workdir: Path, k: int) -> dict[str, object]:
+    """In a fresh process: load the index and the row metadata as a server would, then
+    measure memory, recall@k against the ground truth and single-query latency."""
+    from indexer.ivf_index import IvfParams, IvfPqIndex
+    from indexer.row_metadata import RowMetadata
+    from indexer.snapshot import load_rows
+
+    queries = np.load(workdir / "queries.npy")
+    truth = np.load(workdir / "truth.npy")
+    base = rss_kib()
+    started = time.monotonic()
+    index = IvfPqIndex.load(workdir / "index.faiss", DIMENSION, IvfParams())
+    rows = RowMetadata()
+    rows.add(*load_rows(workdir / "rows.npz"))
+    load_s = time.monotonic() - started
+    loaded = rss_kib()
+    n = len(index)
+    report: dict[str, object] = {
+        "load_s": round(load_s, 1),
+        "index_bytes_per_vector_estimate": round(index.memory_bytes() / n, 1),
+        "metadata_bytes_per_vector": round(rows.nbytes() / n, 1),
+        "rss_anon_bytes_per_vector": round((loaded["RssAnon"] - base["RssAnon"]) * 1024 / n, 1),
+    }
+    for q in queries[:50]:  # warm the page cache of the vector file as steady traffic would
+        index.search(q, k)
+    latencies = []
+    found = []
+    for q in queries:
+        t0 = time.perf_counter()
+        (result,) = index.search(q, k)
+        latencies.append(time.perf_counter() - t0)
+        found.append(result.ids)
+    recall = float(np.mean([len(set(f.tolist()) & set(t.tolist())) / k for f, t in zip(found, truth)]))
+    after = rss_kib()
+    report |= {
+        "recall_at_10": round(recall, 4),
+        "p50_ms": round(float(np.percentile(latencies, 50)) * 1000, 2),
+        "p99_ms": round(float(np.percentile(latencies, 99)) * 1000, 2),
+        "rss_file_mib_after_queries": round(after["RssFile"] / 1024, 1),
+        "defaults": dataclasses.asdict(index.params),
+    }
+    sweep = {}
+    for nprobe, k_factor in ((32, 16), (64, 8), (64, 32), (128, 16), (128, 32)):
+        t0 = time.perf_counter()
+        res = index.search(queries, k, nprobe=nprobe, k_factor=k_factor)
+        elapsed = time.perf_counter() - t0
+        r = float(np.mean([len(set(f.ids.tolist()) & set(t.tolist())) / k for f, t in zip(res, truth)]))
+        sweep[f"nprobe={nprobe},k_factor={k_factor}"] = {"recall_at_10": round(r, 4), "batch_ms_per_query": round(elapsed * 1000 / len(queries), 2)}
+    report["sweep"] = sweep
+    return report
+
+
+def run(sizes: list[int], workdir: Path, *, queries: int = 1000, k: int = 10, pq_m: int = 64, nlist: int = 0, keep: bool = False) -> list[dict[str, object]]:
+    """Build and measure each size; the measurement runs in a child process."""
+    spec = SyntheticSpec()
+    reports = []
+    for n in sizes:
+        folder = workdir / f"n{n}"
+        report = build(n, folder, spec, queries, k, pq_m, nlist)
+        child = subprocess.run(
+            [sys.executable, "-m", "evaluation.scale", "--measure", str(folder), "--k", str(k)],
+            check=True, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1],
+        )
+        report |= json.loads(child.stdout.strip().splitlines()[-1])
+        report["disk_bytes_per_vector"] = round(sum(p.stat().st_size for p in folder.iterdir()) / n, 1)
+        log.info("n=%d: %s", n, json.dumps(report))
+        reports.append(report)
+        if not keep:
+            for path in folder.iterdir():
+                path.unlink()
+            folder.rmdir()
+    return reports
+
+
+if __name__ == "__main__":  # the measuring child of run()
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--measure", required=True)
+    parser.add_argument("--k", type=int, default=10)
+    args = parser.parse_args()
+    print(json.dumps(serve_measure(Path(args.measure), args.k)))

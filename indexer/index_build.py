@@ -1,0 +1,184 @@
+"""Choosing, building and loading the vector index by size.
+
+Three kinds, by how many vectors there are:
+
+* ``flat`` / ``hnsw`` (:class:`indexer.vector_index.VectorIndex`): exact while small, an
+  HNSW graph past ``hnsw_threshold`` (~1.8 KB per vector: fine to a few million).
+* ``ivfpq`` (:class:`indexer.ivf_index.IvfPqIndex`): past ``ivf_threshold``, compressed
+  codes (~40 B per vector) re-ranked against memory-mapped float16 vectors.
+
+``auto`` picks among them by size whenever an index is built from the record store (a
+reindex, or a start without a usable snapshot). A live index that grows past
+``ivf_threshold`` stays what it is until the next reindex (training a quantizer is a
+batch job, not something to do inside an ingest call).
+
+A bulk build reads the stored float16 vectors twice at most: once to write the vector
+file and draw the training sample, then it encodes from the (memory-mapped) file. The
+sample is every ``step``-th row, so the same store always trains the same quantizer.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Callable, Literal, Protocol
+
+import numpy as np
+
+from indexer.ivf_index import IvfParams, IvfPqIndex, VectorFile, is_ivfpq_file, sidecar_path, train_ivfpq
+from indexer.row_metadata import RowMetadata
+from indexer.store import RecordStore
+from indexer.vector_index import HnswParams, SearchResult, VectorIndex, VectorStorage
+
+BuildKind = Literal["auto", "flat", "hnsw", "ivfpq"]
+KINDS: tuple[str, ...] = ("auto", "flat", "hnsw", "ivfpq")
+
+
+class AnyVectorIndex(Protocol):
+    """What the prompt index needs of a vector index, whichever kind it is."""
+
+    def __len__(self) -> int: ...
+    @property
+    def dimension(self) -> int: ...
+    @property
+    def description(self) -> str: ...
+    def memory_bytes(self) -> int: ...
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
+    def save(self, path: Path) -> None: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchTuning:
+    """Per-request search effort; ``None`` means the index default. Each index kind uses
+    the knobs that apply to it (HNSW: ef_search; IVF-PQ: nprobe and k_factor) and
+    clamps them to its configured maxima."""
+
+    ef_search: int | None = None
+    nprobe: int | None = None
+    k_factor: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class IndexChoice:
+    """Index settings: the kind and the parameters of each kind."""
+
+    kind: BuildKind = "auto"
+    hnsw_threshold: int = 20_000
+    ivf_threshold: int = 2_000_000
+    hnsw: HnswParams = HnswParams()
+    ivf: IvfParams = IvfParams()
+    max_ef_search: int = 1024
+    storage: VectorStorage = "fp16"  # flat and HNSW (see indexer.vector_index)
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"index kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
+        if self.ivf_threshold < 1:
+            raise ValueError(f"ivf_threshold must be >= 1, got {self.ivf_threshold}")
+
+    def kind_for(self, n: int) -> str:
+        """The concrete kind for ``n`` vectors."""
+        if self.kind != "auto":
+            return self.kind
+        if n >= self.ivf_threshold:
+            return "ivfpq"
+        return "hnsw" if n >= self.hnsw_threshold else "flat"
+
+
+def search(index: AnyVectorIndex, queries: np.ndarray, k: int, tuning: SearchTuning | None, choice: IndexChoice) -> list[SearchResult]:
+    """Search any kind of index with the tuning that applies to it."""
+    if isinstance(index, IvfPqIndex):
+        if tuning is None:
+            return index.search(queries, k)
+        return index.search(queries, k, nprobe=tuning.nprobe, k_factor=tuning.k_factor)
+    ef = None if tuning is None or tuning.ef_search is None else min(tuning.ef_search, choice.max_ef_search)
+    return index.search(queries, k, ef_search=ef)  # type: ignore[attr-defined]
+
+
+def remove(index: AnyVectorIndex, ids: np.ndarray) -> bool:
+    """Remove ids from an index that supports it (flat, IVF-PQ). HNSW graphs cannot drop
+    nodes: the caller keeps filtering those ids out until the next rebuild. Returns
+    whether they were removed from the index itself."""
+    if len(ids) == 0:
+        return True
+    if isinstance(index, IvfPqIndex):
+        index.remove(ids)
+        return True
+    return index.remove(ids)  # type: ignore[attr-defined]
+
+
+def new_live_index(dimension: int, choice: IndexChoice) -> AnyVectorIndex:
+    """An empty index for live ingest (flat growing into HNSW; IVF needs a build)."""
+    kind = "auto" if choice.kind in ("auto", "ivfpq") else choice.kind
+    return VectorIndex(dimension, kind=kind, hnsw_threshold=choice.hnsw_threshold, hnsw=choice.hnsw, storage=choice.storage)  # type: ignore[arg-type]
+
+
+def load_index(path: Path, dimension: int, choice: IndexChoice) -> AnyVectorIndex:
+    """Load a saved index of any kind (an IVF-PQ one has its vector file beside it)."""
+    if is_ivfpq_file(path):
+        return IvfPqIndex.load(path, dimension, choice.ivf)
+    kind = "auto" if choice.kind in ("auto", "ivfpq") else choice.kind
+    return VectorIndex.load(  # type: ignore[arg-type]
+        path, dimension, kind=kind, hnsw_threshold=choice.hnsw_threshold, hnsw=choice.hnsw, storage=choice.storage
+    )
+
+
+Progress = Callable[[int], None]
+
+
+def build_from_store(
+    store: RecordStore,
+    dimension: int,
+    choice: IndexChoice,
+    index_path: Path,
+    *,
+    up_to: int | None = None,
+    progress: Progress | None = None,
+    shard_builder: Callable[[IvfPqIndex, list[np.ndarray]], None] | None = None,
+) -> tuple[AnyVectorIndex, RowMetadata]:
+    """Build a fresh index of the kind ``choice`` gives for the store's size, from the
+    stored float16 vectors (no re-embedding). IVF-PQ writes its vector file beside
+    ``index_path``. Returns the index (not yet saved) and the row metadata.
+
+    ``shard_builder`` (used by the Ray engine) encodes the id shards into the trained
+    index in parallel; without it they are encoded here, in-process."""
+    n = store.count()
+    kind = choice.kind_for(n)
+    rows = RowMetadata(capacity=max(1024, (up_to if up_to is not None else store.max_row_id()) + 1))
+    if kind != "ivfpq":
+        index = VectorIndex(dimension, kind=kind, hnsw=choice.hnsw, storage=choice.storage)  # type: ignore[arg-type]
+        for batch in store.iter_rows(up_to=up_to):
+            index.add(batch.ids, batch.vectors)
+            rows.add(batch.ids, batch.accounts, batch.orgs, batch.created_at_ms)
+            if progress:
+                progress(len(batch.ids))
+        return index, rows
+
+    params = choice.ivf
+    train_size = min(n, params.lists_for(n) * params.train_per_list)
+    step = max(1, n // max(1, train_size))
+    vectors = VectorFile(sidecar_path(index_path), dimension)
+    sample: list[np.ndarray] = []
+    id_chunks: list[np.ndarray] = []
+    seen = 0
+    for batch in store.iter_rows(up_to=up_to):
+        vectors.write(batch.ids, batch.vectors)
+        rows.add(batch.ids, batch.accounts, batch.orgs, batch.created_at_ms)
+        positions = np.arange(seen, seen + len(batch.ids))
+        sample.append(batch.vectors[positions % step == 0])
+        id_chunks.append(batch.ids)
+        seen += len(batch.ids)
+        if progress:
+            progress(len(batch.ids) // 2)
+    vectors.flush()
+    trained = train_ivfpq(np.concatenate(sample)[:train_size], params, n)
+    del sample
+    index = IvfPqIndex(trained, vectors, params)
+    if shard_builder is not None:
+        shard_builder(index, id_chunks)
+    else:
+        for ids in id_chunks:
+            index.add_preassigned(ids, vectors.read(ids))
+            if progress:
+                progress(len(ids) - len(ids) // 2)
+    return index, rows

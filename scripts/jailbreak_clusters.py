@@ -1,0 +1,72 @@
+"""Cluster the in-the-wild jailbreak prompts and score the clusters against the
+authors' communities (ARI, NMI on rows in communities of >= 5): thin CLI over
+:mod:`evaluation.reconstruction` and :mod:`indexer.reconstruct`.
+
+    python scripts/jailbreak_clusters.py [--vectors-cache /tmp/jb.npy] [--k 30] [--min-weight 0.05]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+try:
+    from evaluation import reconstruction as ev
+except ModuleNotFoundError:  # a checkout without `pip install -e .`
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from evaluation import reconstruction as ev
+from evaluation.simulate import DEFAULT_DATA_DIR
+from indexer.reconstruct.clustering import ClusterParams
+from indexer.reconstruct.corpus import corpus_from_records
+from indexer.reconstruct.graph import GraphParams
+from indexer.reconstruct.knn_graph import KnnParams
+from indexer.reconstruct.pipeline import ReconstructConfig, template_clusters
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="the shared/data folder")
+    parser.add_argument("--vectors-cache", type=Path, default=None, help="reuse (or write) the MiniLM vectors here (.npy)")
+    parser.add_argument("--k", type=int, default=KnnParams.k)
+    parser.add_argument("--min-weight", type=float, default=GraphParams.min_weight)
+    parser.add_argument("--semantic-weight", type=float, default=GraphParams.semantic_weight)
+    parser.add_argument("--resolution", type=float, default=ClusterParams.resolution)
+    parser.add_argument("--no-lexical-templates", action="store_true")
+    args = parser.parse_args(argv)
+    rows = ev.load_jailbreak(args.data_dir)
+    if args.vectors_cache and args.vectors_cache.exists():
+        cached = np.load(args.vectors_cache)
+        embed = lambda texts: cached[[index[t] for t in texts]]  # noqa: E731
+        index = {r.text: i for i, r in enumerate(rows.records)}
+    else:
+        from indexer.embedder import SentenceTransformerEmbedder
+
+        embed = SentenceTransformerEmbedder(threads=2).embed
+    started = time.perf_counter()
+    corpus = corpus_from_records(rows.records, embed)
+    embed_s = time.perf_counter() - started
+    if args.vectors_cache and not args.vectors_cache.exists():
+        order = {p: i for i, p in enumerate(corpus.prompt_ids)}
+        np.save(args.vectors_cache, corpus.vectors[[order[r.prompt_id] for r in rows.records]])
+    config = ReconstructConfig(
+        knn=KnnParams(k=args.k),
+        graph=GraphParams(min_weight=args.min_weight, semantic_weight=args.semantic_weight, lexical_templates=not args.no_lexical_templates),
+        clusters=ClusterParams(resolution=args.resolution),
+    )
+    view = template_clusters(corpus, config)
+    position = {p: i for i, p in enumerate(corpus.prompt_ids)}
+    labels = view.labels[[position[r.prompt_id] for r in rows.records]]
+    score = ev.score_clusters(labels, rows.community)
+    print(json.dumps({"config": dataclasses.asdict(config), "embed_s": round(embed_s, 1), "edges": view.edge_count,
+                      "timings_s": {k: round(v, 2) for k, v in view.timings_s.items()}, **dataclasses.asdict(score)}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

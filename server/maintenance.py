@@ -1,0 +1,93 @@
+"""Background upkeep of a serving index: hot swap to a rebuilt snapshot, retention purge.
+
+A reindex job (``promptprint reindex``) switches the data directory's CURRENT pointer;
+every replica polls it (a file read every ``poll_seconds``) and, on a change, waits a
+random delay in ``[0, jitter_seconds]`` before reloading, so that replicas sharing a
+snapshot do not all spend CPU and memory on loading it in the same instant (and a
+load balancer always has most of them at full speed). The reload itself runs on the
+worker pool: lookups keep being answered from the old index until the swap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import dataclasses
+import logging
+import random
+import time
+
+from indexer.errors import PromptprintError
+from indexer.prompt_index import PromptIndex
+from server.process import release_free_memory
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass(frozen=True)
+class MaintenanceSettings:
+    """Attributes:
+    poll_seconds: how often CURRENT is checked for a rebuilt snapshot (0: never;
+        ReloadIndex still works).
+    jitter_seconds: most random delay before an automatic reload.
+    retention_every_seconds: how often IndexConfig.retention_ms is applied.
+    """
+
+    poll_seconds: float = 5.0
+    jitter_seconds: float = 30.0
+    retention_every_seconds: float = 3600.0
+
+    def __post_init__(self) -> None:
+        if self.poll_seconds < 0 or self.jitter_seconds < 0 or self.retention_every_seconds <= 0:
+            raise ValueError("poll_seconds and jitter_seconds must be >= 0, retention_every_seconds > 0")
+
+
+def reload_now(index: PromptIndex) -> bool:
+    """Reload if CURRENT changed, then give the old index's memory back."""
+    reloaded = index.reload()
+    if reloaded:
+        release_free_memory()
+    return reloaded
+
+
+class Maintenance:
+    """The loop; ``get_index`` returns the index or raises while it is loading."""
+
+    def __init__(self, get_index, executor: concurrent.futures.Executor, settings: MaintenanceSettings, rng: random.Random | None = None) -> None:  # type: ignore[no-untyped-def]
+        self._get_index = get_index
+        self._executor = executor
+        self._settings = settings
+        self._rng = rng or random.Random()
+        self._reload_lock = asyncio.Lock()
+        self._last_retention = 0.0
+
+    @property
+    def reload_lock(self) -> asyncio.Lock:
+        """Held during any reload, so an admin ReloadIndex and the poller never overlap."""
+        return self._reload_lock
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        interval = self._settings.poll_seconds or self._settings.retention_every_seconds
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                index = self._get_index()
+            except PromptprintError:
+                continue  # still loading
+            try:
+                if self._settings.poll_seconds and index.snapshot_changed():
+                    delay = self._rng.uniform(0, self._settings.jitter_seconds)
+                    log.info("CURRENT changed; reloading in %.1fs", delay)
+                    await asyncio.sleep(delay)
+                    async with self._reload_lock:
+                        await loop.run_in_executor(self._executor, reload_now, index)
+                if index.config.retention_ms and time.monotonic() - self._last_retention >= self._settings.retention_every_seconds:
+                    self._last_retention = time.monotonic()
+                    purged = await loop.run_in_executor(self._executor, index.purge_expired)
+                    if purged:
+                        log.info("retention: purged %d prompts older than %d ms", purged, index.config.retention_ms)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a failed reload keeps the old index serving; say so and retry later
+                log.exception("maintenance step failed; still serving the previous index")

@@ -1,0 +1,119 @@
+"""The steps of offline reconstruction, each against an oracle or a known answer:
+FAISS k-NN graph vs brute force, components + Leiden on a chained graph, slots by
+alignment, campaigns from the account x template graph, and the jailbreak communities."""
+
+from __future__ import annotations
+
+import collections
+
+import numpy as np
+import pytest
+
+from evaluation.reconstruction import load_jailbreak, score_clusters
+from indexer.reconstruct.clustering import ClusterParams, cluster, components
+from indexer.reconstruct.corpus import Corpus, corpus_from_records
+from indexer.reconstruct.knn_graph import Edges, KnnParams, knn_edges
+from indexer.reconstruct.pipeline import template_clusters
+from indexer.reconstruct.slots import extract_template
+
+from conftest import SHARED_DATA
+
+
+def _unit(n: int, d: int, seed: int) -> np.ndarray:
+    x = np.random.default_rng(seed).normal(size=(n, d)).astype(np.float32)
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def _oracle(vectors: np.ndarray, k: int, threshold: float) -> set[tuple[int, int]]:
+    sims = vectors @ vectors.T
+    np.fill_diagonal(sims, -np.inf)
+    pairs = set()
+    for i, row in enumerate(sims):
+        for j in np.argsort(-row)[:k]:
+            if row[j] >= threshold:
+                pairs.add((min(i, int(j)), max(i, int(j))))
+    return pairs
+
+
+def test_knn_graph_matches_brute_force_and_batches_do_not_matter() -> None:
+    centres = _unit(20, 32, 1)
+    vectors = centres[np.arange(600) % 20] + 0.15 * _unit(600, 32, 2)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    expected = _oracle(vectors, 5, 0.5)
+    for batch in (7, 4096):
+        edges = knn_edges(vectors, KnnParams(k=5, min_similarity=0.5, batch_size=batch))
+        assert set(zip(edges.src.tolist(), edges.dst.tolist())) == expected
+        assert (edges.src < edges.dst).all() and len(edges) == len(expected)
+    ivf = knn_edges(vectors, KnnParams(k=5, min_similarity=0.5, exact_limit=100, nprobe=8))
+    assert len(set(zip(ivf.src.tolist(), ivf.dst.tolist())) & expected) >= 0.9 * len(expected)
+
+
+def test_knn_graph_edge_cases() -> None:
+    assert len(knn_edges(np.zeros((0, 8), np.float32))) == 0
+    assert len(knn_edges(_unit(1, 8, 0))) == 0
+    same = np.repeat(_unit(1, 8, 0), 3, axis=0)  # duplicates: each pair once, no self-loops
+    edges = knn_edges(same, KnnParams(k=5, min_similarity=0.9))
+    assert sorted(zip(edges.src.tolist(), edges.dst.tolist())) == [(0, 1), (0, 2), (1, 2)]
+    with pytest.raises(ValueError, match="k must be"):
+        KnnParams(k=0)
+
+
+def test_leiden_cuts_the_bridge_that_chains_two_templates() -> None:
+    src, dst = [], []
+    for base in (0, 10):  # two 10-cliques
+        for i in range(10):
+            for j in range(i + 1, 10):
+                src.append(base + i)
+                dst.append(base + j)
+    src.append(9)
+    dst.append(10)  # one borderline edge between them
+    weight = np.ones(len(src), np.float32)
+    weight[-1] = 0.1
+    edges = Edges(np.asarray(src, np.int32), np.asarray(dst, np.int32), weight)
+    assert len(set(components(21, edges).tolist())) == 2  # 20 chained + the lone node 20
+    labels = cluster(21, edges, ClusterParams(chain_min_size=8))
+    assert len(set(labels[:10].tolist())) == 1 and len(set(labels[10:20].tolist())) == 1
+    assert labels[0] != labels[10] and labels[20] not in (labels[0], labels[10])
+    assert (cluster(21, edges) == labels).all()  # seeded: same graph, same clusters
+
+
+def test_slots_are_found_by_alignment() -> None:
+    template = "You are a strict grader. Rate the answer below from 1 to 10 for correctness.\nQuestion: {}\nAnswer: {}\nReply with the score only."
+    fills = [("what is the capital of peru", "lima of course"), ("who wrote the odyssey", "homer, probably around 700 bc"),
+             ("how many legs has a spider", "eight legs"), ("what colour is the sky at noon", "blue, because of rayleigh scattering")]
+    result = extract_template([template.format(q, a) for q, a in fills])
+    rendered = result.render()
+    assert rendered.startswith("you are a strict grader. rate the answer below from {1:num} to {2:num} for correctness.")
+    assert "question: {3} answer: {4} reply with the score only." in rendered
+    assert result.slot_count == 4 and result.members_aligned == 4
+    assert extract_template(["one single prompt without any siblings at all"]).slot_count == 0
+
+
+def test_jailbreak_communities_are_recovered(embedder) -> None:  # type: ignore[no-untyped-def]
+    """A light version of scripts/jailbreak_clusters.py: the 5 biggest communities (12
+    prompts each) among 20 unlabelled prompts, with the real model. MiniLM + connected
+    components (cos >= 0.8) scores ARI 0.30 on the same rows; ours 0.79."""
+    rows = load_jailbreak(SHARED_DATA)
+    biggest = [c for c, _ in collections.Counter(rows.community[rows.community >= 0].tolist()).most_common(5)]
+    picked = [i for c in biggest for i in np.flatnonzero(rows.community == c)[:12].tolist()]
+    picked += np.flatnonzero(rows.community < 0)[:20].tolist()
+    records = [rows.records[i] for i in picked]
+    corpus = corpus_from_records(records, embedder.embed)
+    view = template_clusters(corpus)
+    position = {p: i for i, p in enumerate(corpus.prompt_ids)}
+    labels = view.labels[[position[r.prompt_id] for r in records]]
+    score = score_clusters(labels, rows.community[picked])
+    assert score.scored_rows == 60 and score.communities == 5
+    chained = components(len(corpus), knn_edges(corpus.vectors, KnnParams(k=30, min_similarity=0.8)))
+    baseline = score_clusters(chained[[position[r.prompt_id] for r in records]], rows.community[picked])
+    assert score.ari >= 0.7 and score.ari >= baseline.ari + 0.3, (score, baseline)
+
+
+def test_corpus_time_filter_and_interning(embedder) -> None:  # type: ignore[no-untyped-def]
+    from indexer.records import PromptRecord
+
+    records = [PromptRecord(f"p{i}", f"a{i % 2}", "o" if i % 2 else "", 1000 * (5 - i), f"prompt number {i}") for i in range(5)]
+    corpus: Corpus = corpus_from_records(records, embedder.embed, since_ms=1000, until_ms=5000)
+    assert corpus.prompt_ids == ["p3", "p2", "p1"]  # time order, bounds [since, until)
+    assert corpus.account_names == ["a1", "a0"] and corpus.org_names == ["", "o"]
+    assert corpus.orgs.tolist() == [1, 0, 1] and corpus.vectors.shape == (3, embedder.dimension)
