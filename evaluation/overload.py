@@ -36,7 +36,7 @@ class OverloadConfig:
     queued: int = 4
     queue_wait_s: float = 0.5
     seconds: float = 20.0
-    seed_prompts: int = 2000
+    seed_prompts: int = 500
     call_timeout_s: float = 30.0
     refusal_backoff_s: float = 0.05
 
@@ -139,7 +139,7 @@ def run_overload(config: OverloadConfig, texts: list[str]) -> dict[str, object]:
         for name, flags in phases.items():
             with LocalServer(data_dir, flags, kill_with_parent=True) as server:
                 if seed:
-                    with PromptprintClient(server.target, timeout=120) as client:
+                    with PromptprintClient(server.target, timeout=600) as client:
                         client.ingest(seed)
                     seed = []
                 result = _phase(server, texts, config)

@@ -39,7 +39,7 @@ def main() -> int:
     parser.add_argument("--queued", type=int, default=4, help="--max-queued of the limited phase")
     parser.add_argument("--queue-wait", type=float, default=0.5, help="--max-queue-wait of the limited phase")
     parser.add_argument("--seconds", type=float, default=20.0, help="duration of each phase")
-    parser.add_argument("--seed-prompts", type=int, default=2000, help="prompts indexed before the run")
+    parser.add_argument("--seed-prompts", type=int, default=500, help="prompts indexed before the run")
     parser.add_argument("--prompts", type=Path, default=DEFAULT_PROMPTS, help="Alpaca-format JSONL.gz of prompts")
     parser.add_argument("--out", default=None, help="also write the report here")
     args = parser.parse_args()

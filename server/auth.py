@@ -3,14 +3,15 @@
 Callers send ``authorization: Bearer <token>`` metadata. Tokens map to roles:
 
 * ``lookup``: read-only questions (FindNearDuplicates, CheckPrompt without recording,
-  GetIndexStats, the campaign listings);
+  the campaign listings);
 * ``ingest``: writes of traffic (IngestPrompts, CheckPrompt with ``record=true``);
 * ``admin``: everything, including banks and data-lifecycle calls.
 
 The table :data:`METHOD_ROLES` is keyed by full method name and **denies by default**:
 an RPC missing from it needs ``admin``, so a new RPC is never accidentally open. Health
 and reflection are open (a load balancer probes health without credentials; reflection
-describes the public API, not data).
+describes the public API, not data); GetIndexStats (counts, no prompt data) takes any
+valid token, since ingest clients poll it to wait for their vectors.
 
 Tokens are loaded from a file or an environment variable, one entry a line::
 
@@ -42,6 +43,7 @@ TOKENS_ENV = "PROMPTPRINT_TOKENS"
 _SERVICE = "/promptprint.v1.FingerprintService/"
 
 OPEN = "open"  # no credentials needed
+AUTHENTICATED = "authenticated"  # any valid token, whatever its roles
 
 
 class Unauthenticated(PromptprintError):
@@ -60,13 +62,12 @@ def _check_prompt_role(request: Any) -> str:
 RoleRule = Union[str, Callable[[Any], str]]
 
 #: Full method name -> role (or a function of the request giving the role). Methods not
-#: listed need ``admin``. Names of RPCs that other branches add are listed already so they
-#: get the intended role once merged.
+#: listed need ``admin``.
 METHOD_ROLES: Mapping[str, RoleRule] = {
     _SERVICE + "IngestPrompts": "ingest",
     _SERVICE + "FindNearDuplicates": "lookup",
     _SERVICE + "CheckPrompt": _check_prompt_role,
-    _SERVICE + "GetIndexStats": "lookup",
+    _SERVICE + "GetIndexStats": "authenticated",  # counts only; `promptprint ingest` polls it
     _SERVICE + "ListCampaigns": "lookup",
     _SERVICE + "GetCampaign": "lookup",
     _SERVICE + "CreateBankEntry": "admin",
@@ -95,7 +96,7 @@ class Principal:
     roles: frozenset[str]
 
     def may(self, role: str) -> bool:
-        return role == OPEN or "admin" in self.roles or role in self.roles
+        return role in (OPEN, AUTHENTICATED) or "admin" in self.roles or role in self.roles
 
 
 #: The caller of the current request (for access logs); None when auth is off.

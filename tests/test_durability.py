@@ -39,6 +39,7 @@ class Campaign:
         self.acked: dict[str, str] = {}
         self.sent = 0
         self.failed_calls = 0
+        self.anomalies: list[str] = []  # answers that are neither an acknowledgement nor a cut call
         self._lock = threading.Lock()
         self._counter = 0
 
@@ -66,7 +67,9 @@ class Campaign:
                     if writer == 0:  # one writer records through CheckPrompt, one prompt a call
                         for prompt in prompts:
                             answer = stub.CheckPrompt(pb.CheckPromptRequest(prompt=prompt, record=True), timeout=30)
-                            assert answer.record_outcome in (pb.RECORD_OUTCOME_RECORDED, pb.RECORD_OUTCOME_DUPLICATE)
+                            if answer.record_outcome not in (pb.RECORD_OUTCOME_RECORDED, pb.RECORD_OUTCOME_DUPLICATE):
+                                self.anomalies.append(f"{prompt.prompt_id}: {answer.record_outcome}")
+                                continue
                             with self._lock:
                                 self.acked[prompt.prompt_id] = prompt.text
                                 self.sent += 1
@@ -74,7 +77,9 @@ class Campaign:
                         half = len(prompts) // 2
                         messages = [pb.IngestPromptsRequest(prompts=prompts[:half]), pb.IngestPromptsRequest(prompts=prompts[half:])]
                         response = stub.IngestPrompts(iter(messages), timeout=30)
-                        assert response.accepted_count + response.duplicate_count == len(prompts), response
+                        if response.accepted_count + response.duplicate_count != len(prompts):
+                            self.anomalies.append(str(response))
+                            continue
                         with self._lock:
                             self.acked.update((p.prompt_id, p.text) for p in prompts)
                             self.sent += len(prompts)
@@ -162,11 +167,11 @@ def test_sigkill_campaign_loses_no_acknowledged_prompt(tmp_path: Path, alpaca_te
         pid, target = start()  # the restart after the last kill
         channel = grpc.insecure_channel(target)
         stub = pb_grpc.FingerprintServiceStub(channel)
-        stats = stub.GetIndexStats(pb.GetIndexStatsRequest(), timeout=60)
-        deadline = time.monotonic() + 600
-        while stats.pending_vectors and time.monotonic() < deadline:  # acknowledged before embedded: catch up
+        # the fingerprint tier acknowledges before embedding: vectors pending at a kill are
+        # embedded after the restart; wait for them (bounded), then compare
+        deadline = time.monotonic() + 300
+        while (stats := stub.GetIndexStats(pb.GetIndexStatsRequest(), timeout=60)).pending_vectors and time.monotonic() < deadline:
             time.sleep(0.2)
-            stats = stub.GetIndexStats(pb.GetIndexStatsRequest(), timeout=60)
         with sqlite3.connect(data_dir / "records.sqlite") as db:
             stored = dict(db.execute("SELECT prompt_id, text_sha256 FROM prompts"))
         missing = [pid_ for pid_ in campaign.acked if pid_ not in stored]
@@ -187,9 +192,9 @@ def test_sigkill_campaign_loses_no_acknowledged_prompt(tmp_path: Path, alpaca_te
             f"missing {len(missing)}, changed {len(changed)}, sample not found {len(not_found)}; "
             f"acked per life {[life['acked'] for life in lives]}"
         )
-        assert len(lives) == KILLS
+        assert len(lives) == KILLS and not campaign.anomalies
         assert not missing and not changed and not not_found
-        assert stats.prompt_count == stats.indexed_count == len(stored)
+        assert stats.pending_vectors == 0 and stats.prompt_count == stats.indexed_count == len(stored)
         assert len(campaign.acked) >= KILLS  # the kills did land during real ingest
         assert sum(1 for life in lives if life["acked"] > 0) >= KILLS // 2
     finally:

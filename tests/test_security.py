@@ -80,7 +80,7 @@ def _calls(client: PromptprintClient) -> dict[str, object]:
 
 ALLOWED = {
     LOOKUP: {"FindNearDuplicates", "CheckPrompt", "GetIndexStats"},
-    INGEST: {"CheckPrompt(record)", "IngestPrompts"},
+    INGEST: {"CheckPrompt(record)", "IngestPrompts", "GetIndexStats"},
     ADMIN: {"FindNearDuplicates", "CheckPrompt", "CheckPrompt(record)", "IngestPrompts", "GetIndexStats", "ListBankEntries"},
 }
 
@@ -141,6 +141,7 @@ def test_tokens_are_never_logged(secured: ServerThread, caplog: pytest.LogCaptur
 def test_deny_by_default_and_table_names() -> None:
     assert required_role("/promptprint.v1.FingerprintService/SomeFutureRpc") == "admin"
     assert required_role("/promptprint.v1.FingerprintService/ListCampaigns") == "lookup"
+    assert required_role("/promptprint.v1.FingerprintService/DeleteAccountPrompts") == "admin"
     assert required_role("/promptprint.v1.FingerprintService/CheckPrompt", pb.CheckPromptRequest(record=True)) == "ingest"
     assert required_role("/promptprint.v1.FingerprintService/CheckPrompt", pb.CheckPromptRequest()) == "lookup"
     # every RPC of the service is listed explicitly (unlisted would mean admin-only)
