@@ -28,11 +28,15 @@ from indexer.reconstruct.corpus import Corpus
 from indexer.reconstruct.graph import GraphParams, weigh
 from indexer.reconstruct.knn_graph import BatchExecutor, KnnParams, knn_edges
 from indexer.reconstruct.slots import TemplateText, extract_template
+from indexer.reconstruct.minhash import PERMUTATIONS, sketches
 from indexer.skeleton import Signature, canonical_hash, signature
 from indexer.templates import Event, TemplateTracker
 
 log = logging.getLogger(__name__)
 
+# The tracker's window when replayed offline: it only decides when a one-prompt
+# template is forgotten (memory); joined templates are kept for the whole corpus.
+LEXICAL_WINDOW_MS = 7 * DAY_MS
 BankMatcher = Callable[[Signature, "frozenset[int] | None"], "BankHit | None"]
 
 
@@ -121,17 +125,34 @@ class Reconstruction:
     config: ReconstructConfig
 
 
-def lexical_view(corpus: Corpus) -> tuple[list[Signature], np.ndarray, TemplateTracker]:
-    """Signatures of every prompt and its lexical template from the online tracker,
-    replayed over the corpus in time order with an unbounded window."""
-    tracker = TemplateTracker(window_ms=1 << 50, sweep_every=1 << 30)
-    signatures: list[Signature] = []
+@dataclasses.dataclass
+class LexicalView:
+    """What the skeletons say about each prompt, kept compact (no per-prompt sets)."""
+
+    sketches: np.ndarray  # (n, PERMUTATIONS) uint32 MinHash of the skeleton shingles
+    text_hashes: np.ndarray  # int64 canonical-text hash (tells payloads apart)
+    template_ids: np.ndarray  # online lexical template per prompt (0 = too short)
+    tracker: TemplateTracker  # its templates with 2+ members (their cores)
+
+
+def lexical_view(corpus: Corpus, *, window_ms: int = LEXICAL_WINDOW_MS, batch: int = 4096) -> LexicalView:
+    """Replay the online template tracker over the corpus in time order, and sketch
+    every prompt's shingles. One-prompt templates older than ``window_ms`` are swept
+    as online (bounded memory); templates that found a second member stay."""
+    tracker = TemplateTracker(window_ms=window_ms)
     ids = np.zeros(len(corpus), dtype=np.int64)
-    for i, text in enumerate(corpus.texts):
-        sig = signature(text)
-        signatures.append(sig)
-        ids[i] = tracker.record(sig, Event(int(corpus.created_at_ms[i]), "", "", ""))
-    return signatures, ids, tracker
+    hashes = np.zeros(len(corpus), dtype=np.int64)
+    sketch_parts = []
+    for start in range(0, len(corpus), batch):
+        shingle_sets = []
+        for i in range(start, min(len(corpus), start + batch)):
+            sig = signature(corpus.texts[i])
+            ids[i] = tracker.record(sig, Event(int(corpus.created_at_ms[i]), "", "", ""))
+            hashes[i] = sig.text_hash
+            shingle_sets.append(sig.shingles)
+        sketch_parts.append(sketches(shingle_sets))
+    empty = np.zeros((0, PERMUTATIONS), dtype=np.uint32)
+    return LexicalView(np.concatenate(sketch_parts) if sketch_parts else empty, hashes, ids, tracker)
 
 
 def _examples(corpus: Corpus, rows: np.ndarray, count: int) -> tuple[Example, ...]:
@@ -198,9 +219,7 @@ def _accounts(corpus: Corpus, rows: np.ndarray, account_totals: np.ndarray) -> t
 class ClusterView:
     """The template clusters of a corpus and the lexical view they were made from."""
 
-    signatures: list[Signature]
-    template_ids: np.ndarray  # online lexical template per prompt (0 = too short)
-    tracker: TemplateTracker
+    lexical: LexicalView
     labels: np.ndarray  # cluster per prompt, 0 = biggest
     edge_count: int
     timings_s: dict[str, float]
@@ -210,17 +229,17 @@ def template_clusters(corpus: Corpus, config: ReconstructConfig = ReconstructCon
     """Steps 1-2 of a reconstruction: the near-duplicate graph and its clusters."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    signatures, template_ids, tracker = lexical_view(corpus)
+    lexical = lexical_view(corpus)
     timings["lexical"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     candidates = knn_edges(corpus.vectors, config.knn, executor)
     timings["knn"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    edges = weigh(candidates, signatures, template_ids, config.graph)
+    edges = weigh(candidates, lexical.sketches, lexical.template_ids, config.graph)
     del candidates
-    labels = cluster(len(corpus), edges, config.clusters, template_ids)
+    labels = cluster(len(corpus), edges, config.clusters, lexical.template_ids)
     timings["cluster"] = time.perf_counter() - t0
-    return ClusterView(signatures, template_ids, tracker, labels, len(edges), timings)
+    return ClusterView(lexical, labels, len(edges), timings)
 
 
 def reconstruct(
@@ -239,12 +258,12 @@ def reconstruct(
         executor: runs the k-NN query batches (default in-process; the Ray seam).
     """
     view = template_clusters(corpus, config, executor)
-    signatures, template_ids, tracker, labels = view.signatures, view.template_ids, view.tracker, view.labels
+    template_ids, tracker, labels = view.lexical.template_ids, view.lexical.tracker, view.labels
     timings = dict(view.timings_s)
     t0 = time.perf_counter()
     groups = group_templates(corpus, labels, config.campaigns)
     account_totals = np.bincount(corpus.accounts, minlength=len(corpus.account_names))
-    text_hashes = np.fromiter((s.text_hash for s in signatures), dtype=np.int64, count=len(signatures))
+    text_hashes = view.lexical.text_hashes
     order = np.argsort(labels, kind="stable")  # rows of each cluster: contiguous, in time order
     starts = np.concatenate([[0], np.cumsum(np.bincount(labels))])
     results: list[CampaignResult] = []
@@ -259,7 +278,7 @@ def reconstruct(
         lead_tid = collections.Counter(template_ids[lead_rows].tolist()).most_common(1)[0][0]
         lexical = tracker.template(lead_tid) if lead_tid else None
         core = lexical.core if lexical is not None else None
-        lead_sig = signatures[int(lead_rows[0])]
+        lead_sig = signature(corpus.texts[int(lead_rows[0])])
         bank = bank_match(lead_sig, core) if bank_match else None
         score, reasons = score_campaign(stats, len(core) if core is not None else 0, bank)
         days, per_day = np.unique(corpus.created_at_ms[rows] // DAY_MS, return_counts=True)
