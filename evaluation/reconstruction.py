@@ -25,6 +25,7 @@ from indexer.reconstruct.pipeline import Reconstruction
 
 if TYPE_CHECKING:
     from indexer.reconstruct.corpus import Corpus
+    from indexer.reconstruct.pipeline import LexicalView
 
 JAILBREAK_FILE = "jailbreak_llms/jailbreak_prompts_2023_12_25.jsonl.gz"
 
@@ -204,3 +205,22 @@ def synthetic_corpus(prompts: int, *, seed: int = 0, dimension: int = 384, days:
         org_names=[""],
     )
     return corpus, truth
+
+
+def synthetic_lexical_view(corpus: "Corpus") -> "LexicalView":
+    """A stand-in lexical view for scale runs: MinHash of each text's hashed word
+    3-grams, no skeletons and no tracker (template ids all 0). It exercises the same
+    vectorized graph code at a fraction of the per-prompt Python cost."""
+    import zlib
+
+    from indexer.reconstruct.minhash import sketches
+    from indexer.reconstruct.pipeline import LexicalView
+    from indexer.templates import TemplateTracker
+
+    sets = []
+    for text in corpus.texts:
+        w = text.split()
+        sets.append(frozenset(hash(" ".join(w[i : i + 3])) & 0x7FFFFFFFFFFFFFFF for i in range(len(w) - 2)))
+    hashes = np.fromiter((zlib.crc32(t.encode()) for t in corpus.texts), dtype=np.int64, count=len(corpus.texts))
+    sizes = np.fromiter((len(x) for x in sets), dtype=np.int32, count=len(sets))
+    return LexicalView(sketches(sets), sizes, hashes, np.zeros(len(corpus.texts), dtype=np.int64), TemplateTracker())

@@ -37,12 +37,18 @@ class GraphParams:
     """Edge weighting (see module docstring).
 
     Attributes:
-        min_weight: weight at which a candidate pair is kept.
+        min_weight: weight at which a candidate pair is kept...
+        min_shared: ... when the two also share at least this many shingles (estimated
+            from the Jaccard and the set sizes: ~10 words verbatim), so that two
+            ordinary prompts opening with the same idiom are not tied;
+        near_copy: ... or, whatever their length, at this Jaccard (short near-copies).
         semantic_weight: factor on the cosine in the combined weight (0 = lexical only).
         lexical_templates: add the tracker's template edges.
     """
 
     min_weight: float = 0.04
+    min_shared: int = 8
+    near_copy: float = 0.5
     semantic_weight: float = 0.0
     lexical_templates: bool = True
 
@@ -68,12 +74,14 @@ def template_edges(template_ids: np.ndarray) -> Edges:
     return Edges(src[keep].astype(np.int32), pos[keep].astype(np.int32), np.ones(int(keep.sum()), np.float32))
 
 
-def weigh(candidates: Edges, sketches: np.ndarray, template_ids: np.ndarray | None, params: GraphParams) -> Edges:
+def weigh(candidates: Edges, sketches: np.ndarray, sizes: np.ndarray, template_ids: np.ndarray | None, params: GraphParams) -> Edges:
     """The kept, weighted edges of the near-duplicate graph (``sketches``: MinHash of
     each prompt's skeleton shingles, see indexer.reconstruct.minhash)."""
     lexical = estimate_jaccard(sketches, candidates.src, candidates.dst)
     weight = np.maximum(lexical, params.semantic_weight * candidates.weight)
-    keep = weight >= params.min_weight
+    total = sizes[candidates.src].astype(np.float32) + sizes[candidates.dst]
+    shared = lexical / (1.0 + lexical) * total  # |A ∩ B| = J (|A| + |B|) / (1 + J)
+    keep = (weight >= params.min_weight) & ((shared >= params.min_shared) | (weight >= params.near_copy))
     parts = [Edges(candidates.src[keep], candidates.dst[keep], weight[keep])]
     if params.lexical_templates and template_ids is not None:
         parts.append(template_edges(template_ids))

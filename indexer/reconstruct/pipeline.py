@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import logging
 import time
 from typing import Callable
 
@@ -27,12 +26,10 @@ from indexer.reconstruct.clustering import ClusterParams, cluster
 from indexer.reconstruct.corpus import Corpus
 from indexer.reconstruct.graph import GraphParams, weigh
 from indexer.reconstruct.knn_graph import BatchExecutor, KnnParams, knn_edges
-from indexer.reconstruct.slots import TemplateText, extract_template
 from indexer.reconstruct.minhash import PERMUTATIONS, sketches
+from indexer.reconstruct.slots import TemplateText, extract_template
 from indexer.skeleton import Signature, canonical_hash, signature
 from indexer.templates import Event, TemplateTracker
-
-log = logging.getLogger(__name__)
 
 # The tracker's window when replayed offline: it only decides when a one-prompt
 # template is forgotten (memory); joined templates are kept for the whole corpus.
@@ -47,7 +44,6 @@ class ReconstructConfig:
     Attributes:
         examples: example prompts kept per template.
         max_variants: lexical variants (paraphrases, translations) shown per template.
-        timeline_accounts: accounts drawn in a campaign's timeline (the busiest ones).
     """
 
     knn: KnnParams = KnnParams()
@@ -56,11 +52,10 @@ class ReconstructConfig:
     campaigns: CampaignParams = CampaignParams()
     examples: int = 5
     max_variants: int = 5
-    timeline_accounts: int = 40
 
     def __post_init__(self) -> None:
-        if self.examples < 1 or self.max_variants < 1 or self.timeline_accounts < 1:
-            raise ValueError("examples, max_variants and timeline_accounts must be >= 1")
+        if self.examples < 1 or self.max_variants < 1:
+            raise ValueError("examples and max_variants must be >= 1")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,6 +125,7 @@ class LexicalView:
     """What the skeletons say about each prompt, kept compact (no per-prompt sets)."""
 
     sketches: np.ndarray  # (n, PERMUTATIONS) uint32 MinHash of the skeleton shingles
+    sizes: np.ndarray  # int32 number of shingles of each prompt
     text_hashes: np.ndarray  # int64 canonical-text hash (tells payloads apart)
     template_ids: np.ndarray  # online lexical template per prompt (0 = too short)
     tracker: TemplateTracker  # its templates with 2+ members (their cores)
@@ -142,6 +138,7 @@ def lexical_view(corpus: Corpus, *, window_ms: int = LEXICAL_WINDOW_MS, batch: i
     tracker = TemplateTracker(window_ms=window_ms)
     ids = np.zeros(len(corpus), dtype=np.int64)
     hashes = np.zeros(len(corpus), dtype=np.int64)
+    sizes = np.zeros(len(corpus), dtype=np.int32)
     sketch_parts = []
     for start in range(0, len(corpus), batch):
         shingle_sets = []
@@ -149,10 +146,11 @@ def lexical_view(corpus: Corpus, *, window_ms: int = LEXICAL_WINDOW_MS, batch: i
             sig = signature(corpus.texts[i])
             ids[i] = tracker.record(sig, Event(int(corpus.created_at_ms[i]), "", "", ""))
             hashes[i] = sig.text_hash
+            sizes[i] = len(sig.shingles)
             shingle_sets.append(sig.shingles)
         sketch_parts.append(sketches(shingle_sets))
     empty = np.zeros((0, PERMUTATIONS), dtype=np.uint32)
-    return LexicalView(np.concatenate(sketch_parts) if sketch_parts else empty, hashes, ids, tracker)
+    return LexicalView(np.concatenate(sketch_parts) if sketch_parts else empty, sizes, hashes, ids, tracker)
 
 
 def _examples(corpus: Corpus, rows: np.ndarray, count: int) -> tuple[Example, ...]:
@@ -225,17 +223,25 @@ class ClusterView:
     timings_s: dict[str, float]
 
 
-def template_clusters(corpus: Corpus, config: ReconstructConfig = ReconstructConfig(), executor: BatchExecutor | None = None) -> ClusterView:
-    """Steps 1-2 of a reconstruction: the near-duplicate graph and its clusters."""
+def template_clusters(
+    corpus: Corpus,
+    config: ReconstructConfig = ReconstructConfig(),
+    executor: BatchExecutor | None = None,
+    lexical: LexicalView | None = None,
+) -> ClusterView:
+    """Steps 1-2 of a reconstruction: the near-duplicate graph and its clusters.
+    ``lexical`` may be given precomputed (e.g. by a job that sketched the corpus in
+    parallel); by default it is computed here."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    lexical = lexical_view(corpus)
+    if lexical is None:
+        lexical = lexical_view(corpus)
     timings["lexical"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     candidates = knn_edges(corpus.vectors, config.knn, executor)
     timings["knn"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    edges = weigh(candidates, lexical.sketches, lexical.template_ids, config.graph)
+    edges = weigh(candidates, lexical.sketches, lexical.sizes, lexical.template_ids, config.graph)
     del candidates
     labels = cluster(len(corpus), edges, config.clusters, lexical.template_ids)
     timings["cluster"] = time.perf_counter() - t0
@@ -248,6 +254,7 @@ def reconstruct(
     *,
     bank_match: BankMatcher | None = None,
     executor: BatchExecutor | None = None,
+    lexical: LexicalView | None = None,
 ) -> Reconstruction:
     """Reconstruct the campaigns of a corpus, ranked by score (best first).
 
@@ -256,8 +263,9 @@ def reconstruct(
         config: parameters of every step.
         bank_match: allow/deny bank lookup (``Banks.match``); None = no banks.
         executor: runs the k-NN query batches (default in-process; the Ray seam).
+        lexical: a precomputed lexical view (see :func:`template_clusters`).
     """
-    view = template_clusters(corpus, config, executor)
+    view = template_clusters(corpus, config, executor, lexical)
     template_ids, tracker, labels = view.lexical.template_ids, view.lexical.tracker, view.labels
     timings = dict(view.timings_s)
     t0 = time.perf_counter()
