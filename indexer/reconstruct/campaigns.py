@@ -8,7 +8,7 @@ least ``link_share`` of the smaller template's regulars. An ordinary user who to
 two templates once each links nothing (measured on simulated traffic: linking on any
 shared account chained every campaign, an org's app and ordinary traffic into one
 group). A campaign is a connected group of linked templates that reaches
-``min_accounts`` accounts.
+``min_accounts`` accounts of its own (:func:`core_accounts`).
 The accounts keep their mixed traffic: each one's share of prompts inside the campaign
 (*dedication*) is reported, not used to cut them out.
 
@@ -119,12 +119,26 @@ def group_templates(corpus: Corpus, labels: np.ndarray, params: CampaignParams) 
     campaigns: list[np.ndarray] = []
     order = np.argsort(groups, kind="stable")
     bounds = np.flatnonzero(np.diff(groups[order])) + 1
+    account_totals = np.bincount(corpus.accounts, minlength=n_accounts)
     for members in np.split(order, bounds):
         templates = eligible[members]
-        accounts = np.unique(incidence[:, templates].nonzero()[0])
-        if len(accounts) >= params.min_accounts:
+        block = counts[:, templates]
+        per_account = np.asarray(block.sum(axis=1)).ravel()
+        used = np.flatnonzero(per_account)
+        own = (per_account[used] >= params.min_regular_prompts) | (per_account[used] == account_totals[used])
+        if own.sum() >= params.min_accounts:
             campaigns.append(np.sort(templates))
     return campaigns
+
+
+def core_accounts(accounts: np.ndarray, account_totals: np.ndarray, params: CampaignParams) -> np.ndarray:
+    """The campaign's own accounts among those with prompts in its templates: regulars
+    (``min_regular_prompts`` or more of them) and accounts that sent nothing else.
+    The rest are incidental — an ordinary user whose one prompt resembles the template
+    or shares its payload, a person pasting a popular prompt once among many others —
+    and neither they nor their prompts count as the campaign's."""
+    uniq, counts = np.unique(accounts, return_counts=True)
+    return uniq[(counts >= params.min_regular_prompts) | (counts == account_totals[uniq])]
 
 
 def campaign_stats(corpus: Corpus, rows: np.ndarray, account_totals: np.ndarray, text_hashes: np.ndarray) -> CampaignStats:

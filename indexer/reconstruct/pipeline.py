@@ -21,7 +21,15 @@ import numpy as np
 
 from indexer.campaign_score import BankHit
 from indexer.normalize import canonical_text
-from indexer.reconstruct.campaigns import DAY_MS, CampaignParams, CampaignStats, campaign_stats, group_templates, score_campaign
+from indexer.reconstruct.campaigns import (
+    DAY_MS,
+    CampaignParams,
+    CampaignStats,
+    campaign_stats,
+    core_accounts,
+    group_templates,
+    score_campaign,
+)
 from indexer.reconstruct.clustering import ClusterParams, cluster
 from indexer.reconstruct.corpus import Corpus
 from indexer.reconstruct.graph import GraphParams, weigh
@@ -279,16 +287,22 @@ def reconstruct(
         per_template = sorted(((order[starts[t] : starts[t + 1]], int(t)) for t in templates.tolist()), key=lambda x: -len(x[0]))
         rows = np.concatenate([r for r, _ in per_template])
         template_of = np.concatenate([np.full(len(r), i, dtype=np.int32) for i, (r, _) in enumerate(per_template)])
+        core = core_accounts(corpus.accounts[rows], account_totals, config.campaigns)
+        if len(core) < config.campaigns.min_accounts:
+            continue
+        mine = np.isin(corpus.accounts[rows], core)  # incidental accounts' prompts are not the campaign's
+        rows, template_of = rows[mine], template_of[mine]
+        kept = [(r[np.isin(corpus.accounts[r], core)], label) for r, label in per_template]
         by_time = np.lexsort((rows, corpus.created_at_ms[rows]))
         rows, template_of = rows[by_time], template_of[by_time]
         stats = campaign_stats(corpus, rows, account_totals, text_hashes)
         lead_rows = per_template[0][0]
         lead_tid = collections.Counter(template_ids[lead_rows].tolist()).most_common(1)[0][0]
         lexical = tracker.template(lead_tid) if lead_tid else None
-        core = lexical.core if lexical is not None else None
+        template_core = lexical.core if lexical is not None else None
         lead_sig = signature(corpus.texts[int(lead_rows[0])])
-        bank = bank_match(lead_sig, core) if bank_match else None
-        score, reasons = score_campaign(stats, len(core) if core is not None else 0, bank)
+        bank = bank_match(lead_sig, template_core) if bank_match else None
+        score, reasons = score_campaign(stats, len(template_core) if template_core is not None else 0, bank)
         days, per_day = np.unique(corpus.created_at_ms[rows] // DAY_MS, return_counts=True)
         results.append(
             CampaignResult(
@@ -297,7 +311,7 @@ def reconstruct(
                 score=score,
                 reasons=tuple(reasons),
                 stats=stats,
-                templates=tuple(_template(corpus, label, r, template_ids, config) for r, label in per_template),
+                templates=tuple(_template(corpus, label, r, template_ids, config) for r, label in kept if len(r)),
                 accounts=_accounts(corpus, rows, account_totals),
                 volume_per_day=tuple((int(d) * DAY_MS, int(c)) for d, c in zip(days, per_day)),
                 bank=bank,
