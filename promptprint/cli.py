@@ -159,7 +159,7 @@ def _parser() -> argparse.ArgumentParser:
     campaigns.add_argument("--model", default=None, help="local sentence-transformers model dir for SOURCE files (default: packaged MiniLM)")
     campaigns.add_argument("--threads", type=int, default=None, help="torch threads for embedding SOURCE files")
     campaigns.add_argument("--k", type=int, default=30, help="neighbours per prompt in the k-NN graph")
-    campaigns.add_argument("--min-weight", type=float, default=0.05, help="lexical similarity at which a k-NN pair is an edge")
+    campaigns.add_argument("--min-weight", type=float, default=0.04, help="lexical similarity at which a k-NN pair is an edge")
     campaigns.add_argument("--resolution", type=float, default=1.0, help="Leiden resolution (higher: smaller template clusters)")
     campaigns.add_argument("--min-accounts", type=int, default=3, help="fewest accounts a reported campaign has")
     campaigns.add_argument("--report-campaigns", type=int, default=50, help="campaigns given a full section in report.html")
