@@ -155,6 +155,7 @@ def build_from_store(
     train_size = min(n, params.lists_for(n) * params.train_per_list)
     step = max(1, n // max(1, train_size))
     vectors = VectorFile(sidecar_path(index_path), dimension)
+    vectors.reserve((up_to if up_to is not None else store.max_row_id()) + 1)
     sample: list[np.ndarray] = []
     id_chunks: list[np.ndarray] = []
     seen = 0

@@ -128,6 +128,20 @@ class VectorFile:
     def capacity(self) -> int:
         return 0 if self._map is None else len(self._map)
 
+    def reserve(self, rows: int) -> None:
+        """Grow the file to hold row ids below ``rows`` at once (a bulk build knows its
+        size: one resize instead of one per growth step)."""
+        with self._grow_lock:
+            if rows > self.capacity:
+                self._resize(rows)
+
+    def _resize(self, rows: int) -> None:
+        if self._map is not None:
+            self._map.flush()
+        with open(self._path, "r+b") as fh:
+            fh.truncate(rows * self._row_bytes)
+        self._map = self._open(rows)
+
     def write(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         """Store vectors under row ids (growing the file as needed)."""
         if len(ids) == 0:
@@ -135,12 +149,7 @@ class VectorFile:
         top = int(ids.max())
         with self._grow_lock:
             if top >= self.capacity:
-                rows = max(top + 1, int(self.capacity * 1.5))
-                if self._map is not None:
-                    self._map.flush()
-                with open(self._path, "r+b") as fh:
-                    fh.truncate(rows * self._row_bytes)
-                self._map = self._open(rows)
+                self._resize(max(top + 1, int(self.capacity * 1.5)))
             target = self._map
         target[ids] = np.asarray(vectors, dtype=np.float32).astype(VECTOR_DTYPE)  # type: ignore[index]
 
