@@ -64,13 +64,14 @@ def _centres(spec: SyntheticSpec) -> np.ndarray:
     return _unit(rng.standard_normal((spec.clusters, spec.dimension), dtype=np.float32))
 
 
-def synthetic_chunks(spec: SyntheticSpec, total: int, *, stream: int = 1) -> Iterator[tuple[int, np.ndarray]]:
-    """(first row, float16-rounded float32 vectors) for rows 0..total-1, ``CHUNK`` at a time.
+def synthetic_chunks(spec: SyntheticSpec, total: int, *, stream: int = 1, first_chunk: int = 0) -> Iterator[tuple[int, np.ndarray]]:
+    """(first row, float16-rounded float32 vectors) for ``total`` rows from chunk
+    ``first_chunk`` on, ``CHUNK`` at a time (chunk c is the same whoever generates it).
 
     ``stream`` 1 is the base set; another value gives other points of the same clusters
     (queries)."""
     centres = _centres(spec)
-    for chunk, start in enumerate(range(0, total, CHUNK)):
+    for chunk, start in enumerate(range(0, total, CHUNK), start=first_chunk):
         count = min(CHUNK, total - start)
         rng = np.random.default_rng([spec.seed, stream, chunk])
         labels = rng.integers(0, spec.clusters, count)
@@ -100,12 +101,37 @@ def rss_kib() -> dict[str, int]:
     return out
 
 
-def build(n: int, workdir: Path, spec: SyntheticSpec, queries: int, k: int, pq_m: int, nlist: int) -> dict[str, object]:
-    """Generate ``n`` vectors (ids 1..n), train and fill an IVF-PQ index, save it with the
-    per-row metadata; returns timings and the ground truth file."""
+def _generate(spec: SyntheticSpec, n: int, chunks: list[int], vector_path: str, queries: np.ndarray, k: int, step: int) -> tuple[np.ndarray, np.ndarray, dict[int, np.ndarray]]:
+    """Worker: generate the given chunks into the (pre-sized) vector file; return their
+    exact top-k for the queries and their training-sample rows, by chunk."""
+    from indexer.ivf_index import VectorFile
+
+    vectors = VectorFile(Path(vector_path), spec.dimension)
+    gt_sims = np.full((len(queries), k), -np.inf, np.float32)
+    gt_ids = np.full((len(queries), k), -1, np.int64)
+    samples: dict[int, np.ndarray] = {}
+    for chunk in chunks:
+        start = chunk * CHUNK
+        rows = next(synthetic_chunks(spec, min(n, start + CHUNK) - start, first_chunk=chunk))[1]
+        ids = np.arange(start + 1, start + 1 + len(rows), dtype=np.int64)
+        vectors.write(ids, rows)
+        samples[chunk] = rows[(-start) % step :: step]
+        gt_sims, gt_ids = _merge_topk(gt_sims, gt_ids, queries, rows, ids, k)
+    vectors.flush()
+    return gt_sims, gt_ids, samples
+
+
+def build(n: int, workdir: Path, spec: SyntheticSpec, queries: int, k: int, pq_m: int, nlist: int, workers: int) -> dict[str, object]:
+    """Generate ``n`` vectors (ids 1..n) with ``workers`` processes, train the IVF-PQ on a
+    sample, encode it in ``workers`` shards against the one trained quantizer and merge
+    them (indexer.ivf_index.encode_shard / merge_shards), save it with the per-row
+    metadata; returns timings. Ground truth and queries are saved beside it."""
+    import concurrent.futures
+    import multiprocessing
+
     import faiss
 
-    from indexer.ivf_index import IvfParams, IvfPqIndex, VectorFile, train_ivfpq
+    from indexer.ivf_index import IvfParams, IvfPqIndex, VectorFile, encode_in_processes, train_ivfpq
     from indexer.snapshot import save_rows
 
     workdir.mkdir(parents=True, exist_ok=True)
@@ -114,39 +140,42 @@ def build(n: int, workdir: Path, spec: SyntheticSpec, queries: int, k: int, pq_m
     train_size = min(n, nlist_used * params.train_per_list)
     step = max(1, n // train_size)
     query_vectors = next(synthetic_chunks(spec, queries, stream=2))[1]
-    gt_sims = np.full((queries, k), -np.inf, np.float32)
-    gt_ids = np.full((queries, k), -1, np.int64)
     vector_path = workdir / "index.faiss.f16"
     if vector_path.exists():
         vector_path.unlink()
     vectors = VectorFile(vector_path, spec.dimension)
     vectors.reserve(n + 1)
-    sample: list[np.ndarray] = []
+    chunks = list(range((n + CHUNK - 1) // CHUNK))
     started = time.monotonic()
-    for start, rows in synthetic_chunks(spec, n):
-        ids = np.arange(start + 1, start + 1 + len(rows), dtype=np.int64)
-        vectors.write(ids, rows)
-        sample.append(rows[(-start) % step :: step])
-        gt_sims, gt_ids = _merge_topk(gt_sims, gt_ids, query_vectors, rows, ids, k)
-    vectors.flush()
+    gt_sims = np.full((queries, k), -np.inf, np.float32)
+    gt_ids = np.full((queries, k), -1, np.int64)
+    samples: dict[int, np.ndarray] = {}
+    spawn = multiprocessing.get_context("spawn")  # fork after OpenMP has started can hang the child
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=spawn) as pool:
+        parts = [pool.submit(_generate, spec, n, chunks[w::workers], str(vector_path), query_vectors, k, step) for w in range(workers)]
+        for part in parts:
+            sims, ids, chunk_samples = part.result()
+            both_sims = np.concatenate([gt_sims, sims], axis=1)
+            both_ids = np.concatenate([gt_ids, ids], axis=1)
+            order = np.argsort(-both_sims, axis=1, kind="stable")[:, :k]
+            gt_sims, gt_ids = np.take_along_axis(both_sims, order, 1), np.take_along_axis(both_ids, order, 1)
+            samples |= chunk_samples
     generate_s = time.monotonic() - started
-    log.info("n=%d: generated + ground truth in %.0fs", n, generate_s)
+    log.info("n=%d: generated + ground truth in %.0fs (%d processes)", n, generate_s, workers)
 
     started = time.monotonic()
-    trained = train_ivfpq(np.concatenate(sample)[:train_size], params, n)
+    sample = np.concatenate([samples[c] for c in sorted(samples)])[:train_size]
+    del samples
+    trained = train_ivfpq(sample, params, n)
     del sample
     train_s = time.monotonic() - started
     log.info("n=%d: trained IVF%d,PQ%dx4fs on %d vectors in %.0fs", n, trained.nlist, pq_m, train_size, train_s)
 
     started = time.monotonic()
     index = IvfPqIndex(trained, vectors, params)
-    for start in range(0, n, CHUNK):
-        ids = np.arange(start + 1, min(n, start + CHUNK) + 1, dtype=np.int64)
-        index.add_preassigned(ids, vectors.read(ids))
-        if start % (10 * CHUNK) == 0:
-            log.info("n=%d: %d added, %.0fs", n, start + len(ids), time.monotonic() - started)
+    encode_in_processes(index, np.array_split(np.arange(1, n + 1, dtype=np.int64), workers), workdir)
     add_s = time.monotonic() - started
-    log.info("n=%d: added in %.0fs", n, add_s)
+    log.info("n=%d: encoded in %d shards and merged in %.0fs", n, workers, add_s)
     index.save(workdir / "index.faiss")
     rng = np.random.default_rng(3)
     save_rows(
@@ -164,11 +193,12 @@ def build(n: int, workdir: Path, spec: SyntheticSpec, queries: int, k: int, pq_m
         "nlist": int(trained.nlist),
         "pq_m": pq_m,
         "train_size": train_size,
+        "processes": workers,
         "generate_and_truth_s": round(generate_s, 1),
         "train_s": round(train_s, 1),
-        "add_s": round(add_s, 1),
+        "encode_and_merge_s": round(add_s, 1),
         "build_s": round(train_s + add_s, 1),
-        "faiss_threads": faiss.omp_get_max_threads(),
+        "faiss_threads_per_process": faiss.omp_get_max_threads(),
     }
 
 
@@ -234,13 +264,13 @@ def serve_measure(workdir: Path, k: int) -> dict[str, object]:
     return report
 
 
-def run(sizes: list[int], workdir: Path, *, queries: int = 1000, k: int = 10, pq_m: int = 64, nlist: int = 0, keep: bool = False) -> list[dict[str, object]]:
+def run(sizes: list[int], workdir: Path, *, queries: int = 1000, k: int = 10, pq_m: int = 64, nlist: int = 0, workers: int = 1, keep: bool = False) -> list[dict[str, object]]:
     """Build and measure each size; the measurement runs in a child process."""
     spec = SyntheticSpec()
     reports = []
     for n in sizes:
         folder = workdir / f"n{n}"
-        report = build(n, folder, spec, queries, k, pq_m, nlist)
+        report = build(n, folder, spec, queries, k, pq_m, nlist, workers)
         child = subprocess.run(
             [sys.executable, "-m", "evaluation.scale", "--measure", str(folder), "--k", str(k)],
             check=True, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1],

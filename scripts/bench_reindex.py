@@ -1,13 +1,12 @@
 #!/usr/bin/env python3
 """Real reindex through the embedding model: prompts/s of `promptprint reindex`.
 
-    nice -n 10 .venv/bin/python scripts/bench_reindex.py --prompts 2000 [--ray-address auto]
+    nice -n 10 .venv/bin/python scripts/bench_reindex.py --prompts 2000
 
 Writes --prompts distinct realistic prompts (evaluation.benchmark.PromptStream over
 ../shared/data, seeded) to a JSONL file, then runs the reindex job on a fresh data
-directory in-process (and, with --ray-address, again on a fresh directory through Ray),
-in one run. Reports lines, recorded, embedding prompts/s, index build time and the
-wall time of the whole job for each engine, as JSON.
+directory in-process. Reports lines, recorded, embedding prompts/s, index build time
+and the wall time of the whole job, as JSON. (A Ray engine is not built yet.)
 """
 
 from __future__ import annotations
@@ -33,7 +32,6 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--prompts", type=int, default=2000)
     parser.add_argument("--workdir", default="build/bench_reindex")
-    parser.add_argument("--ray-address", default=None, help="also run through this Ray cluster ('auto': a local one)")
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
@@ -49,11 +47,10 @@ def main() -> int:
             row = {"prompt_id": f"p-{i}", "account_id": f"a-{i % 97}", "created_at": format_timestamp(1_767_225_600_000 + i * 1000), "text": text}
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
     reports = {}
-    engines = [("in-process", None)] + ([("ray", args.ray_address)] if args.ray_address else [])
-    for name, address in engines:
+    for name in ("in-process",):
         config = IndexConfig(data_dir=work / name)
         started = time.monotonic()
-        with open_job(config, sources=[str(source)], threads=args.threads, ray_address=address) as job:
+        with open_job(config, sources=[str(source)], threads=args.threads) as job:
             opened = time.monotonic()
             summary = job.run([str(source)])
         wall = time.monotonic() - opened
