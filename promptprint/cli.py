@@ -9,12 +9,12 @@
     promptprint campaigns (--data-dir D | SOURCE...) [--since T] [--until T] [--out DIR]
     promptprint campaign list [--min-score S] [--since T] [--until T] | show CAMPAIGN_ID [--json]
     promptprint token   NAME --role ROLE [--role ROLE]
-
-Client verbs take --token (or $PROMPTPRINT_TOKEN) and --tls-ca/--tls-cert/--tls-key.
     promptprint reindex [SOURCE...] --data-dir D [--from-store] [--strict] [--index KIND]
     promptprint reload  [--target HOST:PORT]
     promptprint delete-account ACCOUNT_ID [--target HOST:PORT]
     promptprint purge   --data-dir D --older-than-days N
+
+Client verbs take --token (or $PROMPTPRINT_TOKEN) and --tls-ca/--tls-cert/--tls-key.
 
 Exit codes: 0 success, 1 the server answered with an error, 2 bad usage or input.
 """
