@@ -98,7 +98,10 @@ class IndexConfig:
             CheckPrompt answered from the template tracker) or ``"semantic"`` (vectors
             before the acknowledgement, CheckPrompt fan-out by transformer search). See
             the module docstring.
-        embed_batch: most rows the background thread embeds per batch.
+        embed_batch: most pending rows the background thread takes at once (oldest
+            first). The embedder sorts them by length and runs them in forward passes of
+            its own batch size, so a wide window pads less (see the README's
+            Performance section for the measured difference).
         max_vector_backlog: most rows waiting for their vector; past it a fingerprint-tier
             write waits up to ``backlog_wait_s`` for room and then fails with
             RESOURCE_EXHAUSTED (nothing is recorded), so memory stays bounded when
@@ -128,7 +131,7 @@ class IndexConfig:
     template_window_ms: int = DAY_MS
     builtin_allow_bank: bool = True
     tier: Tier = "fingerprint"
-    embed_batch: int = 64
+    embed_batch: int = 512
     max_vector_backlog: int = 250_000
     backlog_wait_s: float = 5.0
     privacy_mode: bool = False
