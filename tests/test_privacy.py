@@ -79,6 +79,7 @@ def test_retention_purges_old_records_in_both_modes(
     new = _campaign(6, start_ms=BASE)
     index = PromptIndex.open(config, embedder)
     index.ingest(old + new)
+    assert index.wait_indexed(600)  # the default tier embeds behind the acknowledgement
     assert index.purge_expired(now=BASE + day) == len(old)
     assert len(index) == len(new) and index.stats().indexed_count == len(new)
     with pytest.raises(NotFound):
@@ -106,5 +107,6 @@ def test_retention_off_purges_nothing(index_config: IndexConfig, embedder: Sente
 
 def test_include_text_in_full_text_mode_returns_text(client, corpus: list[PromptRecord]) -> None:  # type: ignore[no-untyped-def]
     client.ingest(corpus[:5])
+    client.wait_indexed(600)
     hit = client.find_near_duplicates(text=corpus[2].text, k=1, include_text=True)[0]
     assert isinstance(hit, pb.NearDuplicate) and hit.text == corpus[2].text
