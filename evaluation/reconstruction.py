@@ -16,12 +16,16 @@ import dataclasses
 import gzip
 import json
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
 from indexer.records import PromptRecord, parse_timestamp
 from indexer.reconstruct.pipeline import Reconstruction
+
+if TYPE_CHECKING:
+    from indexer.reconstruct.corpus import Corpus
+    from indexer.reconstruct.pipeline import LexicalView
 
 JAILBREAK_FILE = "jailbreak_llms/jailbreak_prompts_2023_12_25.jsonl.gz"
 
@@ -126,3 +130,97 @@ def simulation_match(result: Reconstruction, sim_dir: Path) -> dict[str, Any]:
         lookalikes.append({"campaign_id": c.campaign_id, "rank": c.rank, "score": c.score, "accounts": len(accounts),
                            "prompts": len(prompts), "kinds": dict(kinds.most_common(3))})
     return {"campaigns": per_campaign, "others": lookalikes}
+
+
+def synthetic_corpus(prompts: int, *, seed: int = 0, dimension: int = 384, days: int = 30) -> tuple["Corpus", dict[int, set[int]]]:
+    """A corpus of the given size for scale runs: synthetic words and synthetic vectors.
+
+    20% of the prompts belong to campaigns (one per 20,000 prompts, at least 5; each
+    runs two templates of ~35 fixed words around a payload, through 40-200 accounts);
+    the rest are ordinary prompts of 15-60 Zipf-distributed words from 30,000 words.
+    Vectors: a campaign template's prompts lie near its centre (cosine ~0.8), ordinary
+    prompts near one of 2,000 topic centres (~0.5). Returns the corpus and, per
+    campaign, the account codes it used (the truth for a recovery count).
+    """
+    from indexer.reconstruct.corpus import Corpus
+
+    rng = np.random.default_rng(seed)
+    words = np.array([f"w{i}" for i in range(30_000)])
+    zipf = 1.0 / np.arange(1, len(words) + 1)
+    cumulative = np.cumsum(zipf / zipf.sum())
+
+    def draw(count: int) -> str:
+        return " ".join(words[np.minimum(np.searchsorted(cumulative, rng.random(count)), len(words) - 1)])
+    n_campaigns = max(5, prompts // 20_000)
+    campaign_prompts = prompts // 5
+    ordinary_accounts = max(50, prompts // 20)
+    texts: list[str] = []
+    accounts = np.empty(prompts, dtype=np.int32)
+    centres_of = np.empty(prompts, dtype=np.int64)
+    truth: dict[int, set[int]] = {}
+    topics = rng.normal(size=(2000 + 2 * n_campaigns, dimension)).astype(np.float32)
+    next_account = ordinary_accounts
+    per_campaign = np.full(n_campaigns, campaign_prompts // n_campaigns)
+    i = 0
+    for c in range(n_campaigns):
+        size = int(per_campaign[c])
+        n_acc = int(min(max(40, size // 15), 200, size))
+        members = np.arange(next_account, next_account + n_acc, dtype=np.int32)
+        next_account += n_acc
+        truth[c] = set(members.tolist())
+        templates = [" ".join(rng.choice(words[:5000], 25)) + " {} " + " ".join(rng.choice(words[:5000], 10)) for _ in range(2)]
+        for j in range(size):
+            t = 0 if j < size // 2 else 1
+            payload = draw(int(rng.integers(5, 30)))
+            texts.append(templates[t].format(payload))
+            accounts[i] = members[j % n_acc]
+            centres_of[i] = 2000 + 2 * c + t
+            i += 1
+    while i < prompts:
+        texts.append(draw(int(rng.integers(15, 60))))
+        accounts[i] = int(rng.integers(0, ordinary_accounts))
+        centres_of[i] = int(rng.integers(0, 2000))
+        i += 1
+    vectors = np.empty((prompts, dimension), dtype=np.float32)
+    for start in range(0, prompts, 65536):
+        stop = min(prompts, start + 65536)
+        centre = topics[centres_of[start:stop]]
+        centre /= np.linalg.norm(centre, axis=1, keepdims=True)
+        noise = rng.normal(size=(stop - start, dimension)).astype(np.float32)
+        noise /= np.linalg.norm(noise, axis=1, keepdims=True)
+        campaign = (centres_of[start:stop] >= 2000)[:, None]
+        v = np.where(campaign, centre * 1.6 + noise, centre + noise)
+        vectors[start:stop] = v / np.linalg.norm(v, axis=1, keepdims=True)
+    created = np.sort(rng.integers(0, days * 86_400_000, prompts)) + 1_767_225_600_000  # from 2026-01-01
+    order = rng.permutation(prompts)  # campaigns interleaved with the rest over the period
+    texts = [texts[k] for k in order.tolist()]
+    corpus = Corpus(
+        prompt_ids=[f"s-{k:07d}" for k in range(prompts)],
+        accounts=accounts[order],
+        orgs=np.zeros(prompts, dtype=np.int32),
+        created_at_ms=created.astype(np.int64),
+        texts=texts,
+        vectors=vectors[order],
+        account_names=[f"acct-{k}" for k in range(next_account)],
+        org_names=[""],
+    )
+    return corpus, truth
+
+
+def synthetic_lexical_view(corpus: "Corpus") -> "LexicalView":
+    """A stand-in lexical view for scale runs: MinHash of each text's hashed word
+    3-grams, no skeletons and no tracker (template ids all 0). It exercises the same
+    vectorized graph code at a fraction of the per-prompt Python cost."""
+    import zlib
+
+    from indexer.reconstruct.minhash import sketches
+    from indexer.reconstruct.pipeline import LexicalView
+    from indexer.templates import TemplateTracker
+
+    sets = []
+    for text in corpus.texts:
+        w = text.split()
+        sets.append(frozenset(hash(" ".join(w[i : i + 3])) & 0x7FFFFFFFFFFFFFFF for i in range(len(w) - 2)))
+    hashes = np.fromiter((zlib.crc32(t.encode()) for t in corpus.texts), dtype=np.int64, count=len(corpus.texts))
+    sizes = np.fromiter((len(x) for x in sets), dtype=np.int32, count=len(sets))
+    return LexicalView(sketches(sets), sizes, hashes, np.zeros(len(corpus.texts), dtype=np.int64), TemplateTracker())

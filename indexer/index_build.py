@@ -25,7 +25,7 @@ from typing import Callable, Literal, Protocol
 
 import numpy as np
 
-from indexer.ivf_index import IvfParams, IvfPqIndex, VectorFile, is_ivfpq_file, sidecar_path, train_ivfpq
+from indexer.ivf_index import IvfParams, IvfPqIndex, VectorFile, encode_in_processes, is_ivfpq_file, sidecar_path, train_ivfpq
 from indexer.row_metadata import RowMetadata
 from indexer.store import RecordStore
 from indexer.vector_index import HnswParams, SearchResult, VectorIndex, VectorStorage
@@ -134,14 +134,14 @@ def build_from_store(
     *,
     up_to: int | None = None,
     progress: Progress | None = None,
-    shard_builder: Callable[[IvfPqIndex, list[np.ndarray]], None] | None = None,
+    workers: int = 1,
 ) -> tuple[AnyVectorIndex, RowMetadata]:
     """Build a fresh index of the kind ``choice`` gives for the store's size, from the
     stored float16 vectors (no re-embedding). IVF-PQ writes its vector file beside
     ``index_path``. Returns the index (not yet saved) and the row metadata.
 
-    ``shard_builder`` (used by the Ray engine) encodes the id shards into the trained
-    index in parallel; without it they are encoded here, in-process."""
+    With ``workers`` > 1 an IVF-PQ is encoded in that many processes (shards against the
+    one trained quantizer, merged); otherwise here, in this process."""
     n = store.count()
     kind = choice.kind_for(n)
     rows = RowMetadata(capacity=max(1024, (up_to if up_to is not None else store.max_row_id()) + 1))
@@ -158,6 +158,7 @@ def build_from_store(
     train_size = min(n, params.lists_for(n) * params.train_per_list)
     step = max(1, n // max(1, train_size))
     vectors = VectorFile(sidecar_path(index_path), dimension)
+    vectors.reserve((up_to if up_to is not None else store.max_row_id()) + 1)
     sample: list[np.ndarray] = []
     id_chunks: list[np.ndarray] = []
     seen = 0
@@ -174,8 +175,10 @@ def build_from_store(
     trained = train_ivfpq(np.concatenate(sample)[:train_size], params, n)
     del sample
     index = IvfPqIndex(trained, vectors, params)
-    if shard_builder is not None:
-        shard_builder(index, id_chunks)
+    if workers > 1:
+        encode_in_processes(index, np.array_split(np.concatenate(id_chunks), workers), Path(index_path).parent)
+        if progress:
+            progress(n - n // 2)
     else:
         for ids in id_chunks:
             index.add_preassigned(ids, vectors.read(ids))

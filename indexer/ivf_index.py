@@ -128,6 +128,20 @@ class VectorFile:
     def capacity(self) -> int:
         return 0 if self._map is None else len(self._map)
 
+    def reserve(self, rows: int) -> None:
+        """Grow the file to hold row ids below ``rows`` at once (a bulk build knows its
+        size: one resize instead of one per growth step)."""
+        with self._grow_lock:
+            if rows > self.capacity:
+                self._resize(rows)
+
+    def _resize(self, rows: int) -> None:
+        if self._map is not None:
+            self._map.flush()
+        with open(self._path, "r+b") as fh:
+            fh.truncate(rows * self._row_bytes)
+        self._map = self._open(rows)
+
     def write(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         """Store vectors under row ids (growing the file as needed)."""
         if len(ids) == 0:
@@ -135,12 +149,7 @@ class VectorFile:
         top = int(ids.max())
         with self._grow_lock:
             if top >= self.capacity:
-                rows = max(top + 1, int(self.capacity * 1.5))
-                if self._map is not None:
-                    self._map.flush()
-                with open(self._path, "r+b") as fh:
-                    fh.truncate(rows * self._row_bytes)
-                self._map = self._open(rows)
+                self._resize(max(top + 1, int(self.capacity * 1.5)))
             target = self._map
         target[ids] = np.asarray(vectors, dtype=np.float32).astype(VECTOR_DTYPE)  # type: ignore[index]
 
@@ -366,3 +375,53 @@ def sidecar_path(index_path: Path) -> Path:
 def is_ivfpq_file(path: Path) -> bool:
     """Whether a saved index is an IVF-PQ one (it has a vector file beside it)."""
     return sidecar_path(path).exists()
+
+
+def encode_shard(trained_path: Path, vector_path: Path, dimension: int, ids: np.ndarray, out_path: Path) -> int:
+    """Encode the rows ``ids`` of a vector file into a copy of the trained (empty) index
+    saved at ``trained_path`` and save the shard to ``out_path``.
+
+    A top-level function of plain arguments so that it runs in another process or on
+    another machine (a Ray task): shards built against one trained quantizer have
+    compatible inverted lists, which :func:`merge_shards` concatenates. Returns the
+    number of vectors encoded."""
+    faiss.cvar.distance_compute_blas_threshold = _BLAS_THRESHOLD
+    shard = faiss.read_index(str(trained_path))
+    vectors = VectorFile(vector_path, dimension)
+    ids = np.asarray(ids, dtype=np.int64)
+    for start in range(0, len(ids), 100_000):
+        chunk = ids[start : start + 100_000]
+        shard.add_with_ids(vectors.read(chunk), chunk)
+    faiss.write_index(shard, str(out_path))
+    return int(shard.ntotal)
+
+
+def encode_in_processes(index: IvfPqIndex, id_shards: list[np.ndarray], workdir: Path) -> None:
+    """Encode ``id_shards`` (rows already in the index's vector file) in one process
+    each, against the index's trained quantizer, and merge them into ``index``.
+
+    Processes are spawned, not forked: a child forked after OpenMP started can hang."""
+    import concurrent.futures
+    import multiprocessing
+
+    trained_path = workdir / ".trained.faiss"
+    faiss.write_index(index._ivf, str(trained_path))
+    paths = [workdir / f".shard-{i}.faiss" for i in range(len(id_shards))]
+    spawn = multiprocessing.get_context("spawn")
+    try:
+        with concurrent.futures.ProcessPoolExecutor(len(id_shards), mp_context=spawn) as pool:
+            n = len(id_shards)
+            list(pool.map(encode_shard, [trained_path] * n, [index.vector_file.path] * n, [index.dimension] * n, id_shards, paths))
+        merge_shards(index, paths)
+    finally:
+        for path in [trained_path, *paths]:
+            path.unlink(missing_ok=True)
+
+
+def merge_shards(index: IvfPqIndex, shard_paths: list[Path]) -> None:
+    """Append the inverted lists of saved shards (see :func:`encode_shard`) to ``index``,
+    in the order given (so the merged lists are the same whatever ran the shards)."""
+    for path in shard_paths:
+        shard = faiss.read_index(str(path))
+        with index._lock.write():
+            index._ivf.merge_from(shard, 0)

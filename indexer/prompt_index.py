@@ -571,8 +571,9 @@ class PromptIndex:
 
     @property
     def unsnapshotted(self) -> int:
-        """Records written since the last snapshot (what a restart would replay)."""
-        return self._since_snapshot
+        """Records written since the last snapshot (what a restart would replay): rows
+        indexed since it plus rows still waiting for their vector."""
+        return self._since_snapshot + len(self._backlog)
 
     @property
     def recovery_point_unix(self) -> float:
@@ -838,7 +839,7 @@ class PromptIndex:
             vector = self.fingerprint([record.text])
             end = record.created_at_ms
             start = max(0, end - lookback)
-            fanout, examples = self._semantic_fanout(record, vector[0], threshold, start, end, example_count)
+            fanout, examples = self._semantic_fanout(record, vector[0], threshold, start, end, example_count, tuning)
         else:
             end = record.created_at_ms
             start = max(0, end - self._config.template_window_ms)
@@ -852,7 +853,14 @@ class PromptIndex:
         return Verdict(record.prompt_id, recorded, fanout, examples, threshold, start, end, campaign, tier)
 
     def _semantic_fanout(
-        self, record: PromptRecord, vector: np.ndarray, threshold: float, start: int, end: int, example_count: int
+        self,
+        record: PromptRecord,
+        vector: np.ndarray,
+        threshold: float,
+        start: int,
+        end: int,
+        example_count: int,
+        tuning: SearchTuning | None,
     ) -> tuple[Fanout, list[Hit]]:
         own = self._store.existing([record.prompt_id]) if record.prompt_id else {}
         self_row = own[record.prompt_id][0] if own else -1

@@ -39,7 +39,6 @@ import numpy as np
 
 from indexer.errors import InvalidArgument, PromptprintError
 from indexer.index_build import IndexChoice, build_from_store
-from indexer.ivf_index import IvfPqIndex
 from indexer.normalize import canonical_text
 from indexer.readers import RecordLine, read_records
 from indexer.records import DEFAULT_MAX_TEXT_BYTES, PromptRecord, validate_record
@@ -137,7 +136,7 @@ def build_snapshot(
     choice: IndexChoice,
     *,
     progress: Callable[[int], None] | None = None,
-    shard_builder: Callable[[IvfPqIndex, list[np.ndarray]], None] | None = None,
+    workers: int = 1,
 ) -> tuple[Manifest, str]:
     """Build the index of the whole store (kind by size) into a new snapshot and switch
     CURRENT to it. Returns the manifest and the snapshot's folder name."""
@@ -146,7 +145,7 @@ def build_snapshot(
     watermark = store.indexable_watermark()
     staging = snapshots.begin(watermark)
     index_path = SnapshotDirectory.index_path(staging)
-    index, rows = build_from_store(store, identity.dimension, choice, index_path, up_to=watermark, progress=progress, shard_builder=shard_builder)
+    index, rows = build_from_store(store, identity.dimension, choice, index_path, up_to=watermark, progress=progress, workers=workers)
     index.save(index_path)
     save_rows(SnapshotDirectory.rows_path(staging), *rows.export())
     manifest = snapshots.commit(
@@ -202,6 +201,7 @@ class ReindexJob:
         max_text_bytes: longest accepted prompt.
         on_bad: called with every bad line as it is found (the CLI prints it).
         on_progress: called with (lines done, lines expected) after each batch.
+        workers: processes encoding an IVF-PQ build in parallel shards.
     """
 
     def __init__(
@@ -218,7 +218,7 @@ class ReindexJob:
         max_text_bytes: int = DEFAULT_MAX_TEXT_BYTES,
         on_bad: Callable[[BadLine], None] | None = None,
         on_progress: Callable[[int, int], None] | None = None,
-        shard_builder: Callable[[IvfPqIndex, list[np.ndarray]], None] | None = None,
+        workers: int = 1,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -233,7 +233,7 @@ class ReindexJob:
         self._max_text_bytes = max_text_bytes
         self._on_bad = on_bad or (lambda bad: None)
         self._on_progress = on_progress or (lambda done, total: None)
-        self._shard_builder = shard_builder
+        self._workers = workers
 
     def run(self, sources: Sequence[str]) -> ReindexSummary:
         """Take every source in (resuming from the checkpoint), then rebuild and switch.
@@ -270,7 +270,7 @@ class ReindexJob:
             checkpoint = dataclasses.replace(checkpoint, file=file_index + 1, line=0)
             checkpoint.write(self._checkpoint_path)
         started = time.monotonic()
-        manifest, name = build_snapshot(self._store, self._snapshots, self._identity, self._choice, shard_builder=self._shard_builder)
+        manifest, name = build_snapshot(self._store, self._snapshots, self._identity, self._choice, workers=self._workers)
         summary.build_seconds = time.monotonic() - started
         summary.index_description = manifest.index_description
         summary.indexed = manifest.count
@@ -351,36 +351,23 @@ def open_job(
     sources: Sequence[str],
     model: str | None = None,
     threads: int | None = None,
-    ray_address: str | None = None,
     embedder: "Embedder | None" = None,
     **job_options: object,
 ) -> Iterator[ReindexJob]:
     """A ReindexJob over a data directory, with its store opened and closed around it.
 
     File sources need the model (``embedder``, or loaded here from ``model``); a rebuild
-    from the store reads the store's identity and loads no model. With ``ray_address``
-    embedding and shard encoding run on that Ray cluster (indexer.ray_engine)."""
+    from the store reads the store's identity and loads no model."""
     from indexer.normalize import NORMALIZER_VERSION
 
-    shard_builder = None
     engine: EmbedEngine | None = None
-    cluster = None
-    if ray_address is not None:
-        from indexer.ray_engine import RayCluster
-
-        cluster = RayCluster.connect(ray_address)
-        shard_builder = cluster.build_shards
     if sources:
-        if embedder is None and cluster is not None:
-            engine = cluster.embedder(model, threads)
-            identity = StoreIdentity(engine.model_id, engine.dimension, NORMALIZER_VERSION)  # type: ignore[attr-defined]
-        else:
-            if embedder is None:
-                from indexer.embedder import SentenceTransformerEmbedder
+        if embedder is None:
+            from indexer.embedder import SentenceTransformerEmbedder
 
-                embedder = SentenceTransformerEmbedder(model, threads=threads)
-            engine = embedder
-            identity = StoreIdentity(embedder.model_id, embedder.dimension, NORMALIZER_VERSION)
+            embedder = SentenceTransformerEmbedder(model, threads=threads)
+        engine = embedder
+        identity = StoreIdentity(embedder.model_id, embedder.dimension, NORMALIZER_VERSION)
     else:
         found = read_identity(config.store_path)
         if found is None:
@@ -391,12 +378,10 @@ def open_job(
         yield ReindexJob(
             store, SnapshotDirectory(config.snapshot_root), identity, config.choice, engine=engine,
             checkpoint_path=Path(config.data_dir) / CHECKPOINT, max_text_bytes=config.max_text_bytes,
-            shard_builder=shard_builder, **job_options,  # type: ignore[arg-type]
+            **job_options,  # type: ignore[arg-type]
         )
     finally:
         store.close()
-        if cluster is not None:
-            cluster.close()
 
 
 def purge_data_dir(config: "IndexConfig", cutoff_ms: int) -> tuple[int, str]:

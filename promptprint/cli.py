@@ -9,12 +9,12 @@
     promptprint campaigns (--data-dir D | SOURCE...) [--since T] [--until T] [--out DIR]
     promptprint campaign list [--min-score S] [--since T] [--until T] | show CAMPAIGN_ID [--json]
     promptprint token   NAME --role ROLE [--role ROLE]
-
-Client verbs take --token (or $PROMPTPRINT_TOKEN) and --tls-ca/--tls-cert/--tls-key.
-    promptprint reindex [SOURCE...] --data-dir D [--from-store] [--strict] [--index KIND] [--ray-address ADDR|auto]
+    promptprint reindex [SOURCE...] --data-dir D [--from-store] [--strict] [--index KIND]
     promptprint reload  [--target HOST:PORT]
     promptprint delete-account ACCOUNT_ID [--target HOST:PORT]
     promptprint purge   --data-dir D --older-than-days N
+
+Client verbs take --token (or $PROMPTPRINT_TOKEN) and --tls-ca/--tls-cert/--tls-key.
 
 Exit codes: 0 success, 1 the server answered with an error, 2 bad usage or input.
 """
@@ -159,7 +159,7 @@ def _parser() -> argparse.ArgumentParser:
     campaigns.add_argument("--model", default=None, help="local sentence-transformers model dir for SOURCE files (default: packaged MiniLM)")
     campaigns.add_argument("--threads", type=int, default=None, help="torch threads for embedding SOURCE files")
     campaigns.add_argument("--k", type=int, default=30, help="neighbours per prompt in the k-NN graph")
-    campaigns.add_argument("--min-weight", type=float, default=0.05, help="lexical similarity at which a k-NN pair is an edge")
+    campaigns.add_argument("--min-weight", type=float, default=0.04, help="lexical similarity at which a k-NN pair is an edge")
     campaigns.add_argument("--resolution", type=float, default=1.0, help="Leiden resolution (higher: smaller template clusters)")
     campaigns.add_argument("--min-accounts", type=int, default=3, help="fewest accounts a reported campaign has")
     campaigns.add_argument("--report-campaigns", type=int, default=50, help="campaigns given a full section in report.html")
@@ -205,7 +205,7 @@ def _add_scale_verbs(verbs) -> None:  # type: ignore[no-untyped-def]
     reindex.add_argument("--model", default=None)
     reindex.add_argument("--threads", type=int, default=None, help="torch threads (default: number of cores)")
     reindex.add_argument("--max-text-bytes", type=int, default=1 << 20)
-    reindex.add_argument("--ray-address", default=None, help="Ray cluster to embed and build on ('auto' = the local one); default: in-process")
+    reindex.add_argument("--workers", type=int, default=1, help="processes encoding an IVF-PQ index in parallel shards (merged)")
     reindex.add_argument("--no-progress", action="store_true")
     _add_index_choice(reindex)
 
@@ -709,8 +709,8 @@ def _reindex(args: argparse.Namespace) -> int:
     try:
         config = _index_config(args, max_text_bytes=args.max_text_bytes)
         job: ReindexJob
-        with open_job(config, sources=args.sources, model=args.model, threads=args.threads, ray_address=args.ray_address,
-                      strict=args.strict, batch_size=args.batch_size, on_bad=bad, on_progress=progress) as job:
+        with open_job(config, sources=args.sources, model=args.model, threads=args.threads, strict=args.strict,
+                      batch_size=args.batch_size, workers=args.workers, on_bad=bad, on_progress=progress) as job:
             summary = job.run(args.sources)
     except (PromptprintError, ValueError, OSError) as error:
         bar.close()

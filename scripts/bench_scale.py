@@ -35,12 +35,13 @@ def main() -> int:
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--pq-m", type=int, default=64, help="4-bit PQ sub-quantizers (default 64 = 32 bytes per vector)")
     parser.add_argument("--nlist", type=int, default=0, help="inverted lists (default: by size)")
+    parser.add_argument("--workers", type=int, default=1, help="processes generating and encoding shards (merged into one index)")
     parser.add_argument("--keep", action="store_true", help="keep the built indexes")
     parser.add_argument("--out", default="build/bench_scale.json")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     sizes = [int(s.replace("_", "")) for s in args.sizes.split(",") if s.strip()]
-    reports = run(sizes, Path(args.workdir), queries=args.queries, pq_m=args.pq_m, nlist=args.nlist, keep=args.keep)
+    reports = run(sizes, Path(args.workdir), queries=args.queries, pq_m=args.pq_m, nlist=args.nlist, workers=args.workers, keep=args.keep)
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"command": shlex.join(sys.argv), "reports": reports}, indent=2))
     for report in reports:

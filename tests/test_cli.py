@@ -97,3 +97,50 @@ def test_server_refuses_a_data_dir_of_another_model(tmp_path: Path) -> None:
 def test_client_verbs_report_an_unreachable_server() -> None:
     result = _cli("stats", "--target", "127.0.0.1:1", "--timeout", "2")
     assert result.returncode == 1 and "UNAVAILABLE" in result.stderr
+
+
+@pytest.mark.slow
+def test_reindex_killed_then_resumed_and_strict(tmp_path: Path, corpus: list[PromptRecord]) -> None:
+    """A real `promptprint reindex` process is SIGKILLed mid-way; the rerun continues from
+    its checkpoint and ends with every record, the bad lines reported as file:line."""
+    import signal
+    import time
+
+    source = tmp_path / "in.jsonl"
+    bad_text = json.dumps({"prompt_id": "no-text", "account_id": "a-1", "created_at": "2026-02-01T00:00:00Z", "text": ""})
+    _write_jsonl(source, corpus[:120], ["{broken", bad_text])
+    data = tmp_path / "data"
+    checkpoint = data / "reindex.checkpoint.json"
+    job = subprocess.Popen([*PROMPTPRINT, "reindex", str(source), "--data-dir", str(data), "--batch-size", "16", "--no-progress"],
+                           cwd=REPO, env=os.environ | {"HF_HUB_OFFLINE": "1"}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and job.poll() is None:
+            if checkpoint.exists() and json.loads(checkpoint.read_text() or "{}").get("line", 0) >= 48:
+                break
+            time.sleep(0.05)
+        assert job.poll() is None, "the job ended before it could be killed"
+        job.send_signal(signal.SIGKILL)
+    finally:
+        job.wait(30)
+    done = json.loads(checkpoint.read_text())["line"]
+    assert 48 <= done < 120
+
+    again = _cli("reindex", str(source), "--data-dir", str(data), "--no-progress")
+    assert again.returncode == 0, again.stderr
+    resumed = int(again.stdout.split("(resumed after ")[1].split(")")[0])
+    assert resumed >= done
+    assert "lines 122 " in again.stdout and "recorded 120, duplicate 0, bad 2" in again.stdout, again.stdout
+    assert f"{source}:121: [MALFORMED_JSON]" in again.stderr and f"{source}:122: [TEXT_EMPTY]" in again.stderr
+    assert "index IDMap,Flat of 120 prompts" in again.stdout and not checkpoint.exists()
+
+    rebuilt = _cli("reindex", "--data-dir", str(data), "--from-store", "--index", "ivfpq", "--pq-m", "16", "--no-progress")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "index IVF" in rebuilt.stdout and "of 120 prompts" in rebuilt.stdout
+
+    small = tmp_path / "small.jsonl"
+    _write_jsonl(small, corpus[:1], ["{broken"])
+    strict = _cli("reindex", str(small), "--data-dir", str(tmp_path / "strict"), "--strict", "--no-progress")
+    assert strict.returncode == 2 and f"{small}:2: [MALFORMED_JSON]" in strict.stderr
+    usage = _cli("reindex", "--data-dir", str(data))
+    assert usage.returncode == 2 and "--from-store" in usage.stderr

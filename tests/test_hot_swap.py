@@ -74,6 +74,7 @@ def test_reload_under_load_replays_and_releases(
     try:
         with server.client() as client:
             client.ingest(corpus[:200])
+            client.wait_indexed(600)  # a rebuild covers the stored vectors (embedded behind the acknowledgement)
             old_live = weakref.ref(server.index._live)  # type: ignore[union-attr]
             with _Lookups(server, [r.text for r in corpus[:40]]) as lookups:
                 snapshot = _rebuild(with_config(config, index_kind="ivfpq"))  # another process would do the same
@@ -86,6 +87,7 @@ def test_reload_under_load_replays_and_releases(
                 assert not client.reload_index().reloaded  # nothing new: no second swap
                 time.sleep(0.5)  # lookups keep running on the new index
             assert lookups.failures == [] and lookups.ok > 0
+            client.wait_indexed(600)
             hits = client.find_near_duplicates(text=corpus[250].text, k=1)
             assert hits[0].prompt_id == corpus[250].prompt_id  # ingested during the rebuild, found after the swap
             gc.collect()
@@ -113,11 +115,12 @@ def test_automatic_pickup_and_account_deletion(
     try:
         with server.client() as client:
             client.ingest(corpus[:120])
+            client.wait_indexed(600)
             snapshot = _rebuild(with_config(config, index_kind="hnsw"))
             deadline = time.monotonic() + 60
-            while client.stats().index_type != "IDMap,HNSW32" and time.monotonic() < deadline:
+            while client.stats().index_type != "IDMap,HNSW32_SQfp16" and time.monotonic() < deadline:
                 time.sleep(0.1)
-            assert client.stats().index_type == "IDMap,HNSW32"
+            assert client.stats().index_type == "IDMap,HNSW32_SQfp16"
             assert server.index.snapshot_name == snapshot  # type: ignore[union-attr]
 
             victim = corpus[7].account_id

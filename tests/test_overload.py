@@ -79,7 +79,6 @@ def test_past_the_limits_calls_get_resource_exhausted_and_admitted_ones_finish(
         assert [s.result().accepted_count for s in streams] == [1, 1]
         assert all(q.result().fanout.matching_prompts >= 0 for q in queued)
         assert (limiter.in_flight, limiter.queued) == (0, 0)
-        server.index.wait_indexed(600)  # type: ignore[union-attr]  # the default tier embeds behind the acknowledgement
         samples = _metrics(server.running.metrics_port)  # type: ignore[arg-type, union-attr]
         assert samples[("promptprint_requests_total", (("code", "RESOURCE_EXHAUSTED"), ("method", "CheckPrompt")))] == 5
         assert samples[("promptprint_requests_total", (("code", "OK"), ("method", "CheckPrompt")))] == 2
@@ -163,7 +162,7 @@ def test_cancelled_calls_are_dropped_from_the_embedding_queue(
         busy = threading.Thread(target=batching.embed, args=(["the worker is busy with this"],))
         busy.start()
         _until(lambda: recording.passes == 1, "the worker to be busy")
-        request = pb.CheckPromptRequest(prompt=pb.Prompt(account_id="a", text=marker), tier=pb.TIER_SEMANTIC)  # the tier that embeds
+        request = pb.CheckPromptRequest(prompt=pb.Prompt(account_id="a", text=marker), tier=pb.TIER_SEMANTIC)  # one forward pass
         call = stub.CheckPrompt.future(request, timeout=1.0)
         with pytest.raises(grpc.RpcError) as caught:
             call.result()
@@ -174,7 +173,9 @@ def test_cancelled_calls_are_dropped_from_the_embedding_queue(
         _until(lambda: batching.dropped_calls == 1, "the cancelled call to be dropped")  # type: ignore[attr-defined]
         assert marker not in recording.seen
         # and the server goes on serving
-        answer = stub.CheckPrompt(pb.CheckPromptRequest(prompt=pb.Prompt(account_id="a", text="still here?")), timeout=120)
+        answer = stub.CheckPrompt(
+            pb.CheckPromptRequest(prompt=pb.Prompt(account_id="a", text="still here?"), tier=pb.TIER_SEMANTIC), timeout=120
+        )
         assert answer.fanout.matching_prompts == 0
     finally:
         recording.gate.set()

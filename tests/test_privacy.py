@@ -79,7 +79,7 @@ def test_retention_purges_old_records_in_both_modes(
     new = _campaign(6, start_ms=BASE)
     index = PromptIndex.open(config, embedder)
     index.ingest(old + new)
-    assert index.wait_indexed(600)  # the default tier embeds behind the acknowledgement
+    assert index.wait_indexed(600)
     assert index.purge_expired(now=BASE + day) == len(old)
     assert len(index) == len(new) and index.stats().indexed_count == len(new)
     with pytest.raises(NotFound):

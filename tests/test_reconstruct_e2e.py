@@ -95,7 +95,7 @@ def test_cli_writes_every_output(reconstructed) -> None:  # type: ignore[no-unty
     assert "question: {3} response: {4}" in grader["text"] and "exercise: {1}" in pivot["text"]
     assert all(a["total_prompts"] == a["prompts"] for a in top["account_list"])  # dedicated accounts
     public = [c for c in campaigns if any("travel guide" in t["text"] for t in c["templates"])]
-    assert all(c["score"] < 0.1 < top["score"] for c in public)  # the look-alike ranks far below
+    assert not public  # 20 people who pasted it once among other things are incidental, not a campaign
     prompts = pq.read_table(out / "campaign_prompts.parquet").to_pylist()
     assert sum(p["campaign_id"] == "c-0001" for p in prompts) == 60
     assert {p["prompt_id"][:2] for p in prompts if p["campaign_id"] == "c-0001"} == {"c-", "v-"}

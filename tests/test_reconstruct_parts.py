@@ -114,6 +114,6 @@ def test_corpus_time_filter_and_interning(embedder) -> None:  # type: ignore[no-
 
     records = [PromptRecord(f"p{i}", f"a{i % 2}", "o" if i % 2 else "", 1000 * (5 - i), f"prompt number {i}") for i in range(5)]
     corpus: Corpus = corpus_from_records(records, embedder.embed, since_ms=1000, until_ms=5000)
-    assert corpus.prompt_ids == ["p3", "p2", "p1"]  # time order, bounds [since, until)
-    assert corpus.account_names == ["a1", "a0"] and corpus.org_names == ["", "o"]
-    assert corpus.orgs.tolist() == [1, 0, 1] and corpus.vectors.shape == (3, embedder.dimension)
+    assert corpus.prompt_ids == ["p4", "p3", "p2", "p1"]  # time order, bounds [since, until)
+    assert corpus.account_names == ["a0", "a1"] and corpus.org_names == ["", "o"]
+    assert corpus.orgs.tolist() == [0, 1, 0, 1] and corpus.vectors.shape == (4, embedder.dimension)

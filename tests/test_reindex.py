@@ -69,7 +69,7 @@ def test_bad_lines_are_reported_and_counted(tmp_path: Path, embedder: SentenceTr
         ("a.jsonl", 65, "PROMPT_ID_CONFLICT"),
     ]
     assert (summary.lines, summary.recorded, summary.duplicates, summary.bad) == (125, 120, 1, 4)
-    assert summary.indexed == 120 and summary.index_description == "IDMap,Flat"
+    assert summary.indexed == 120 and summary.index_description == "IDMap,SQfp16"
     assert SnapshotDirectory(config.snapshot_root).current_name() == summary.snapshot
     assert not (config.data_dir / "reindex.checkpoint.json").exists()
 
@@ -111,9 +111,10 @@ def test_rebuild_from_store_as_ivfpq_then_retention(tmp_path: Path, embedder: Se
     config = IndexConfig(data_dir=tmp_path / "d", builtin_allow_bank=False)
     index = PromptIndex.open(config, embedder)
     index.ingest(corpus)
+    assert index.wait_indexed(600)  # a rebuild reuses stored vectors: let the server-side embedding finish
     index.close()
     ivf = with_config(config, index_kind="ivfpq", ivf=IvfParams(pq_m=16, nprobe=8))
-    with open_job(ivf, sources=[]) as job:  # no embedder: the stored vectors are reused
+    with open_job(ivf, sources=[], workers=2) as job:  # no embedder: stored vectors reused; 2 shard processes merged
         summary = job.run([])
     assert summary.indexed == len(corpus) and summary.index_description.startswith("IVF")
     assert summary.embedded == 0
@@ -156,6 +157,7 @@ def test_deleted_rows_are_skipped_by_an_hnsw_index(tmp_path: Path, embedder: Sen
     index = PromptIndex.open(config, embedder)
     try:
         index.ingest(corpus[:200])
+        assert index.wait_indexed(600)
         assert index.stats().index_type.startswith("IDMap,HNSW")
         victim = corpus[10].account_id
         deleted = index.delete_account(victim)

@@ -6,12 +6,13 @@ The graph therefore takes its *candidates* from the semantic k-NN (FAISS, see
 :mod:`indexer.reconstruct.knn_graph`) and *weighs* each candidate pair by both views:
 
     weight = max(lexical, semantic_weight × cosine) where
-    lexical = Jaccard of the two prompts' skeleton shingles (indexer.skeleton)
+    lexical = Jaccard of the two prompts' skeleton shingles (indexer.skeleton),
+              estimated from MinHash sketches (indexer.reconstruct.minhash)
 
 and keeps pairs with ``weight >= min_weight``. The default is lexical only
-(``semantic_weight=0``, ``min_weight=0.05``): measured on the in-the-wild jailbreak
+(``semantic_weight=0``, ``min_weight=0.04``): measured on the in-the-wild jailbreak
 communities (scripts/jailbreak_clusters.py), any semantic term chains families that
-share a topic (ARI 0.50-0.58 with it, 0.885 without), while a weak lexical edge inside
+share a topic (ARI 0.50-0.58 with it, 0.87 without), while a weak lexical edge inside
 a dense family is kept and Leiden cuts the weak bridges between families. Paraphrase
 and translation variants of a campaign, which share no words, are joined one level up,
 by the accounts that run them (:mod:`indexer.reconstruct.campaigns`).
@@ -25,12 +26,10 @@ cluster.
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
-
 import numpy as np
 
 from indexer.reconstruct.knn_graph import Edges
-from indexer.skeleton import Signature
+from indexer.reconstruct.minhash import estimate_jaccard
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,12 +37,18 @@ class GraphParams:
     """Edge weighting (see module docstring).
 
     Attributes:
-        min_weight: weight at which a candidate pair is kept.
+        min_weight: weight at which a candidate pair is kept...
+        min_shared: ... when the two also share at least this many shingles (estimated
+            from the Jaccard and the set sizes: ~10 words verbatim), so that two
+            ordinary prompts opening with the same idiom are not tied;
+        near_copy: ... or, whatever their length, at this Jaccard (short near-copies).
         semantic_weight: factor on the cosine in the combined weight (0 = lexical only).
         lexical_templates: add the tracker's template edges.
     """
 
-    min_weight: float = 0.05
+    min_weight: float = 0.04
+    min_shared: int = 8
+    near_copy: float = 0.5
     semantic_weight: float = 0.0
     lexical_templates: bool = True
 
@@ -52,17 +57,6 @@ class GraphParams:
             raise ValueError(f"min_weight must be in (0, 1], got {self.min_weight}")
         if self.semantic_weight < 0:
             raise ValueError(f"semantic_weight must be >= 0, got {self.semantic_weight}")
-
-
-def jaccard(signatures: Sequence[Signature], src: np.ndarray, dst: np.ndarray) -> np.ndarray:
-    """Jaccard similarity of the shingle sets of each pair."""
-    out = np.zeros(len(src), dtype=np.float32)
-    for i, (a, b) in enumerate(zip(src.tolist(), dst.tolist())):
-        sa, sb = signatures[a].shingles, signatures[b].shingles
-        if sa and sb:
-            inter = len(sa & sb)
-            out[i] = inter / (len(sa) + len(sb) - inter)
-    return out
 
 
 def template_edges(template_ids: np.ndarray) -> Edges:
@@ -80,11 +74,14 @@ def template_edges(template_ids: np.ndarray) -> Edges:
     return Edges(src[keep].astype(np.int32), pos[keep].astype(np.int32), np.ones(int(keep.sum()), np.float32))
 
 
-def weigh(candidates: Edges, signatures: Sequence[Signature], template_ids: np.ndarray | None, params: GraphParams) -> Edges:
-    """The kept, weighted edges of the near-duplicate graph."""
-    lexical = jaccard(signatures, candidates.src, candidates.dst)
+def weigh(candidates: Edges, sketches: np.ndarray, sizes: np.ndarray, template_ids: np.ndarray | None, params: GraphParams) -> Edges:
+    """The kept, weighted edges of the near-duplicate graph (``sketches``: MinHash of
+    each prompt's skeleton shingles, see indexer.reconstruct.minhash)."""
+    lexical = estimate_jaccard(sketches, candidates.src, candidates.dst)
     weight = np.maximum(lexical, params.semantic_weight * candidates.weight)
-    keep = weight >= params.min_weight
+    total = sizes[candidates.src].astype(np.float32) + sizes[candidates.dst]
+    shared = lexical / (1.0 + lexical) * total  # |A ∩ B| = J (|A| + |B|) / (1 + J)
+    keep = (weight >= params.min_weight) & ((shared >= params.min_shared) | (weight >= params.near_copy))
     parts = [Edges(candidates.src[keep], candidates.dst[keep], weight[keep])]
     if params.lexical_templates and template_ids is not None:
         parts.append(template_edges(template_ids))

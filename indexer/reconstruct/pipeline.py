@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import logging
 import time
 from typing import Callable
 
@@ -22,17 +21,27 @@ import numpy as np
 
 from indexer.campaign_score import BankHit
 from indexer.normalize import canonical_text
-from indexer.reconstruct.campaigns import DAY_MS, CampaignParams, CampaignStats, campaign_stats, group_templates, score_campaign
+from indexer.reconstruct.campaigns import (
+    DAY_MS,
+    CampaignParams,
+    CampaignStats,
+    campaign_stats,
+    core_accounts,
+    group_templates,
+    score_campaign,
+)
 from indexer.reconstruct.clustering import ClusterParams, cluster
 from indexer.reconstruct.corpus import Corpus
 from indexer.reconstruct.graph import GraphParams, weigh
 from indexer.reconstruct.knn_graph import BatchExecutor, KnnParams, knn_edges
+from indexer.reconstruct.minhash import PERMUTATIONS, sketches
 from indexer.reconstruct.slots import TemplateText, extract_template
 from indexer.skeleton import Signature, canonical_hash, signature
 from indexer.templates import Event, TemplateTracker
 
-log = logging.getLogger(__name__)
-
+# The tracker's window when replayed offline: it only decides when a one-prompt
+# template is forgotten (memory); joined templates are kept for the whole corpus.
+LEXICAL_WINDOW_MS = 7 * DAY_MS
 BankMatcher = Callable[[Signature, "frozenset[int] | None"], "BankHit | None"]
 
 
@@ -43,7 +52,6 @@ class ReconstructConfig:
     Attributes:
         examples: example prompts kept per template.
         max_variants: lexical variants (paraphrases, translations) shown per template.
-        timeline_accounts: accounts drawn in a campaign's timeline (the busiest ones).
     """
 
     knn: KnnParams = KnnParams()
@@ -52,11 +60,10 @@ class ReconstructConfig:
     campaigns: CampaignParams = CampaignParams()
     examples: int = 5
     max_variants: int = 5
-    timeline_accounts: int = 40
 
     def __post_init__(self) -> None:
-        if self.examples < 1 or self.max_variants < 1 or self.timeline_accounts < 1:
-            raise ValueError("examples, max_variants and timeline_accounts must be >= 1")
+        if self.examples < 1 or self.max_variants < 1:
+            raise ValueError("examples and max_variants must be >= 1")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -121,17 +128,37 @@ class Reconstruction:
     config: ReconstructConfig
 
 
-def lexical_view(corpus: Corpus) -> tuple[list[Signature], np.ndarray, TemplateTracker]:
-    """Signatures of every prompt and its lexical template from the online tracker,
-    replayed over the corpus in time order with an unbounded window."""
-    tracker = TemplateTracker(window_ms=1 << 50, sweep_every=1 << 30)
-    signatures: list[Signature] = []
+@dataclasses.dataclass
+class LexicalView:
+    """What the skeletons say about each prompt, kept compact (no per-prompt sets)."""
+
+    sketches: np.ndarray  # (n, PERMUTATIONS) uint32 MinHash of the skeleton shingles
+    sizes: np.ndarray  # int32 number of shingles of each prompt
+    text_hashes: np.ndarray  # int64 canonical-text hash (tells payloads apart)
+    template_ids: np.ndarray  # online lexical template per prompt (0 = too short)
+    tracker: TemplateTracker  # its templates with 2+ members (their cores)
+
+
+def lexical_view(corpus: Corpus, *, window_ms: int = LEXICAL_WINDOW_MS, batch: int = 4096) -> LexicalView:
+    """Replay the online template tracker over the corpus in time order, and sketch
+    every prompt's shingles. One-prompt templates older than ``window_ms`` are swept
+    as online (bounded memory); templates that found a second member stay."""
+    tracker = TemplateTracker(window_ms=window_ms)
     ids = np.zeros(len(corpus), dtype=np.int64)
-    for i, text in enumerate(corpus.texts):
-        sig = signature(text)
-        signatures.append(sig)
-        ids[i] = tracker.record(sig, Event(int(corpus.created_at_ms[i]), "", ""))
-    return signatures, ids, tracker
+    hashes = np.zeros(len(corpus), dtype=np.int64)
+    sizes = np.zeros(len(corpus), dtype=np.int32)
+    sketch_parts = []
+    for start in range(0, len(corpus), batch):
+        shingle_sets = []
+        for i in range(start, min(len(corpus), start + batch)):
+            sig = signature(corpus.texts[i])
+            ids[i] = tracker.record(sig, Event(int(corpus.created_at_ms[i]), "", ""))
+            hashes[i] = sig.text_hash
+            sizes[i] = len(sig.shingles)
+            shingle_sets.append(sig.shingles)
+        sketch_parts.append(sketches(shingle_sets))
+    empty = np.zeros((0, PERMUTATIONS), dtype=np.uint32)
+    return LexicalView(np.concatenate(sketch_parts) if sketch_parts else empty, sizes, hashes, ids, tracker)
 
 
 def _examples(corpus: Corpus, rows: np.ndarray, count: int) -> tuple[Example, ...]:
@@ -198,29 +225,35 @@ def _accounts(corpus: Corpus, rows: np.ndarray, account_totals: np.ndarray) -> t
 class ClusterView:
     """The template clusters of a corpus and the lexical view they were made from."""
 
-    signatures: list[Signature]
-    template_ids: np.ndarray  # online lexical template per prompt (0 = too short)
-    tracker: TemplateTracker
+    lexical: LexicalView
     labels: np.ndarray  # cluster per prompt, 0 = biggest
     edge_count: int
     timings_s: dict[str, float]
 
 
-def template_clusters(corpus: Corpus, config: ReconstructConfig = ReconstructConfig(), executor: BatchExecutor | None = None) -> ClusterView:
-    """Steps 1-2 of a reconstruction: the near-duplicate graph and its clusters."""
+def template_clusters(
+    corpus: Corpus,
+    config: ReconstructConfig = ReconstructConfig(),
+    executor: BatchExecutor | None = None,
+    lexical: LexicalView | None = None,
+) -> ClusterView:
+    """Steps 1-2 of a reconstruction: the near-duplicate graph and its clusters.
+    ``lexical`` may be given precomputed (e.g. by a job that sketched the corpus in
+    parallel); by default it is computed here."""
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
-    signatures, template_ids, tracker = lexical_view(corpus)
+    if lexical is None:
+        lexical = lexical_view(corpus)
     timings["lexical"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     candidates = knn_edges(corpus.vectors, config.knn, executor)
     timings["knn"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    edges = weigh(candidates, signatures, template_ids, config.graph)
+    edges = weigh(candidates, lexical.sketches, lexical.sizes, lexical.template_ids, config.graph)
     del candidates
-    labels = cluster(len(corpus), edges, config.clusters, template_ids)
+    labels = cluster(len(corpus), edges, config.clusters, lexical.template_ids)
     timings["cluster"] = time.perf_counter() - t0
-    return ClusterView(signatures, template_ids, tracker, labels, len(edges), timings)
+    return ClusterView(lexical, labels, len(edges), timings)
 
 
 def reconstruct(
@@ -229,6 +262,7 @@ def reconstruct(
     *,
     bank_match: BankMatcher | None = None,
     executor: BatchExecutor | None = None,
+    lexical: LexicalView | None = None,
 ) -> Reconstruction:
     """Reconstruct the campaigns of a corpus, ranked by score (best first).
 
@@ -237,14 +271,15 @@ def reconstruct(
         config: parameters of every step.
         bank_match: allow/deny bank lookup (``Banks.match``); None = no banks.
         executor: runs the k-NN query batches (default in-process; the Ray seam).
+        lexical: a precomputed lexical view (see :func:`template_clusters`).
     """
-    view = template_clusters(corpus, config, executor)
-    signatures, template_ids, tracker, labels = view.signatures, view.template_ids, view.tracker, view.labels
+    view = template_clusters(corpus, config, executor, lexical)
+    template_ids, tracker, labels = view.lexical.template_ids, view.lexical.tracker, view.labels
     timings = dict(view.timings_s)
     t0 = time.perf_counter()
     groups = group_templates(corpus, labels, config.campaigns)
     account_totals = np.bincount(corpus.accounts, minlength=len(corpus.account_names))
-    text_hashes = np.fromiter((s.text_hash for s in signatures), dtype=np.int64, count=len(signatures))
+    text_hashes = view.lexical.text_hashes
     order = np.argsort(labels, kind="stable")  # rows of each cluster: contiguous, in time order
     starts = np.concatenate([[0], np.cumsum(np.bincount(labels))])
     results: list[CampaignResult] = []
@@ -252,16 +287,22 @@ def reconstruct(
         per_template = sorted(((order[starts[t] : starts[t + 1]], int(t)) for t in templates.tolist()), key=lambda x: -len(x[0]))
         rows = np.concatenate([r for r, _ in per_template])
         template_of = np.concatenate([np.full(len(r), i, dtype=np.int32) for i, (r, _) in enumerate(per_template)])
+        core = core_accounts(corpus.accounts[rows], account_totals, config.campaigns)
+        if len(core) < config.campaigns.min_accounts:
+            continue
+        mine = np.isin(corpus.accounts[rows], core)  # incidental accounts' prompts are not the campaign's
+        rows, template_of = rows[mine], template_of[mine]
+        kept = [(r[np.isin(corpus.accounts[r], core)], label) for r, label in per_template]
         by_time = np.lexsort((rows, corpus.created_at_ms[rows]))
         rows, template_of = rows[by_time], template_of[by_time]
         stats = campaign_stats(corpus, rows, account_totals, text_hashes)
         lead_rows = per_template[0][0]
         lead_tid = collections.Counter(template_ids[lead_rows].tolist()).most_common(1)[0][0]
         lexical = tracker.template(lead_tid) if lead_tid else None
-        core = lexical.core if lexical is not None else None
-        lead_sig = signatures[int(lead_rows[0])]
-        bank = bank_match(lead_sig, core) if bank_match else None
-        score, reasons = score_campaign(stats, len(core) if core is not None else 0, bank)
+        template_core = lexical.core if lexical is not None else None
+        lead_sig = signature(corpus.texts[int(lead_rows[0])])
+        bank = bank_match(lead_sig, template_core) if bank_match else None
+        score, reasons = score_campaign(stats, len(template_core) if template_core is not None else 0, bank)
         days, per_day = np.unique(corpus.created_at_ms[rows] // DAY_MS, return_counts=True)
         results.append(
             CampaignResult(
@@ -270,7 +311,7 @@ def reconstruct(
                 score=score,
                 reasons=tuple(reasons),
                 stats=stats,
-                templates=tuple(_template(corpus, label, r, template_ids, config) for r, label in per_template),
+                templates=tuple(_template(corpus, label, r, template_ids, config) for r, label in kept if len(r)),
                 accounts=_accounts(corpus, rows, account_totals),
                 volume_per_day=tuple((int(d) * DAY_MS, int(c)) for d, c in zip(days, per_day)),
                 bank=bank,
