@@ -39,6 +39,7 @@ class OverloadConfig:
     seed_prompts: int = 500
     call_timeout_s: float = 30.0
     refusal_backoff_s: float = 0.05
+    tier: str = "semantic"  # the tier whose calls run a forward pass: where overload bites
 
 
 def _rss_kib(pid: int, field: str = "VmRSS") -> int:
@@ -68,13 +69,15 @@ def _phase(server: LocalServer, texts: list[str], config: OverloadConfig) -> dic
             rss.append(_rss_kib(server.pid))
             time.sleep(0.1)
 
+    tier = pb.TIER_SEMANTIC if config.tier == "semantic" else pb.TIER_FINGERPRINT
+
     def caller(n: int) -> None:
         rng = random.Random(n)
         channel = grpc.insecure_channel(server.target)
         stub = pb_grpc.FingerprintServiceStub(channel)
         while not stop.is_set():
             refused_now = False
-            request = pb.CheckPromptRequest(prompt=pb.Prompt(account_id=f"load-{n}", text=rng.choice(texts)))
+            request = pb.CheckPromptRequest(prompt=pb.Prompt(account_id=f"load-{n}", text=rng.choice(texts)), tier=tier)
             started = time.perf_counter()
             try:
                 stub.CheckPrompt(request, timeout=config.call_timeout_s)

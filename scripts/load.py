@@ -40,13 +40,17 @@ def main() -> int:
     parser.add_argument("--queue-wait", type=float, default=0.5, help="--max-queue-wait of the limited phase")
     parser.add_argument("--seconds", type=float, default=20.0, help="duration of each phase")
     parser.add_argument("--seed-prompts", type=int, default=500, help="prompts indexed before the run")
+    parser.add_argument("--tier", choices=("semantic", "fingerprint"), default="semantic",
+                        help="CheckPrompt tier (default semantic: one forward pass per call, where overload bites)")
     parser.add_argument("--prompts", type=Path, default=DEFAULT_PROMPTS, help="Alpaca-format JSONL.gz of prompts")
     parser.add_argument("--out", default=None, help="also write the report here")
     args = parser.parse_args()
     if args.callers <= args.limit:
         parser.error("--callers must exceed --limit: the point is more callers than the limit")
     texts = _texts(args.prompts)
-    config = OverloadConfig(args.callers, args.limit, args.queued, args.queue_wait, args.seconds, args.seed_prompts)
+    config = OverloadConfig(
+        args.callers, args.limit, args.queued, args.queue_wait, args.seconds, args.seed_prompts, tier=args.tier
+    )
     report = run_overload(config, texts)
     text = json.dumps(report, indent=2)
     print(text)

@@ -79,6 +79,7 @@ def test_past_the_limits_calls_get_resource_exhausted_and_admitted_ones_finish(
         assert [s.result().accepted_count for s in streams] == [1, 1]
         assert all(q.result().fanout.matching_prompts >= 0 for q in queued)
         assert (limiter.in_flight, limiter.queued) == (0, 0)
+        server.index.wait_indexed(600)  # type: ignore[union-attr]  # the default tier embeds behind the acknowledgement
         samples = _metrics(server.running.metrics_port)  # type: ignore[arg-type, union-attr]
         assert samples[("promptprint_requests_total", (("code", "RESOURCE_EXHAUSTED"), ("method", "CheckPrompt")))] == 5
         assert samples[("promptprint_requests_total", (("code", "OK"), ("method", "CheckPrompt")))] == 2
