@@ -232,7 +232,7 @@ class FingerprintServicer(pb_grpc.FingerprintServiceServicer):
             end_ms=end,
         )
         return pb.ListCampaignsResponse(
-            campaigns=[convert.campaign_summary_to_proto(c) for c in page.campaigns],
+            campaigns=[convert.reconstructed_summary_to_proto(c) for c in page.campaigns],
             next_page_token=page.next_page_token,
             total_size=page.total_size,
             reconstruction_time=convert.ms_to_timestamp(page.reconstruction_time_ms),
@@ -243,4 +243,4 @@ class FingerprintServicer(pb_grpc.FingerprintServiceServicer):
         if request.account_limit < 0:
             raise InvalidArgument("account_limit must be >= 0", reason="ACCOUNT_LIMIT_OUT_OF_RANGE", field="account_limit")
         campaign = await self._run(catalog.get, request.campaign_id)
-        return pb.GetCampaignResponse(campaign=convert.campaign_to_proto(campaign, request.account_limit or DEFAULT_ACCOUNT_LIMIT))
+        return pb.GetCampaignResponse(campaign=convert.reconstructed_campaign_to_proto(campaign, request.account_limit or DEFAULT_ACCOUNT_LIMIT))
