@@ -720,6 +720,7 @@ class PromptIndex:
             self._rows.remove(ids)
             self._backlog.discard(ids)
             self._index_ready_rows()
+            self._templates.forget_rows(set(ids.tolist()))
             if self._deleted_during_reload is not None:
                 self._deleted_during_reload.append(ids)
             self._since_snapshot += len(ids)

@@ -313,6 +313,24 @@ class TemplateTracker:
                     if len(posting) == 1:
                         self._postings[s] = posting[0]
 
+    def forget_rows(self, row_ids: set[int]) -> int:
+        """Take deleted prompts (by store row id) out of every template's window, so a
+        deleted account stops counting at once. An admin path: it scans every event in
+        the window. Returns how many events were removed."""
+        removed = 0
+        with self._lock:
+            for template in self._templates.values():
+                events = template.activity.events
+                if not any(e[5] in row_ids for e in events):
+                    continue
+                kept = [e for e in events if e[5] not in row_ids]
+                removed += len(events) - len(kept)
+                activity = _Activity()
+                for event in kept:
+                    activity.add(*event)
+                template.activity = activity
+        return removed
+
     def recent_rows(self, template: Template, limit: int) -> list[int]:
         """Row ids of the template's latest prompts in its window, newest first."""
         with self._lock:

@@ -68,6 +68,7 @@ def reconstructed(tmp_path_factory, embedder, alpaca_texts):  # type: ignore[no-
     server = ServerThread(IndexConfig(data_dir=data_dir), embedder).start()
     with server.client() as client:
         assert client.ingest(_traffic(alpaca_texts)).accepted == 140
+        client.wait_indexed(600)  # the reconstruction reuses stored vectors, embedded behind the acknowledgement
         with pytest.raises(grpc.RpcError) as before:
             client.list_campaigns()
         assert before.value.code() == grpc.StatusCode.FAILED_PRECONDITION

@@ -181,3 +181,19 @@ def test_batching_embedder_chunks_large_calls_in_order() -> None:
     out = batcher.embed([str(i) for i in range(20)])
     batcher.close()
     assert out[:, 0].tolist() == list(range(20)) and inner.calls == [8, 8, 4]
+
+
+def test_forgotten_rows_leave_the_window_counts(alpaca_texts: list[str]) -> None:
+    tracker = TemplateTracker()
+    tid = 0
+    for i, payload in enumerate(alpaca_texts[:6]):
+        tid = tracker.record(signature(ANALYST.format(payload)), Event(T0 + i * MIN, f"acct-{i % 3}", "org-x" if i < 2 else "", 100 + i))
+    template = tracker.template(tid)
+    assert template is not None
+    before = tracker.features(template, T0 + 10 * MIN, "probe")
+    assert (before.volume, before.accounts, before.named_orgs) == (6, 3, 1)
+    # acct-0 (rows 100 and 103) is deleted; org-x loses its only other member too (row 101)
+    assert tracker.forget_rows({100, 103, 101}) == 3
+    after = tracker.features(template, T0 + 10 * MIN, "probe")
+    assert (after.volume, after.accounts, after.named_orgs) == (3, 2, 0)
+    assert sorted(tracker.recent_rows(template, 10)) == [102, 104, 105]
