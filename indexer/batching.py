@@ -19,7 +19,9 @@ server by ~1 GB before it levelled off (measured with scripts/bench.py).
 
 from __future__ import annotations
 
+import os
 import queue
+import sys
 import threading
 import time
 from concurrent.futures import CancelledError, Future
@@ -42,9 +44,16 @@ class BatchingEmbedder:
         max_batch: most texts per coalesced pass (larger calls are cut into chunks).
         max_wait_ms: longest a call waits for others to join its batch.
         max_queue: calls that may wait; further callers get ResourceExhausted.
+        nice: CPU priority of the embedding work (Linux: the worker thread's nice value,
+            inherited by the math library's threads it starts). A positive value lets
+            request handling preempt forward passes: with the fingerprint tier the
+            synchronous path is pure Python and must not queue behind the background
+            embedding of a backlog. 0 leaves the priority alone.
     """
 
-    def __init__(self, inner: Embedder, *, max_batch: int = 32, max_wait_ms: float = 2.0, max_queue: int = 4096) -> None:
+    def __init__(
+        self, inner: Embedder, *, max_batch: int = 32, max_wait_ms: float = 2.0, max_queue: int = 4096, nice: int = 0
+    ) -> None:
         if max_batch < 1:
             raise ValueError(f"max_batch must be >= 1, got {max_batch}")
         if max_wait_ms < 0:
@@ -56,6 +65,9 @@ class BatchingEmbedder:
             raise ValueError(f"max_queue must be >= 1, got {max_queue}")
         self._queue: queue.Queue[object] = queue.Queue(maxsize=max_queue)
         self._dropped = 0
+        if not 0 <= nice <= 19:
+            raise ValueError(f"nice must be in 0..19, got {nice}")
+        self._nice = nice
         self._worker = threading.Thread(target=self._run, name="promptprint-embedder", daemon=True)
         self._worker.start()
 
@@ -84,10 +96,19 @@ class BatchingEmbedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         """Embed texts; a call larger than ``max_batch`` goes in chunks, one at a time, so
         that lookups queued meanwhile are served between the chunks of a bulk ingest."""
+        return self._embed_call(texts, background=False)
+
+    def embed_background(self, texts: Sequence[str]) -> np.ndarray:
+        """Like :meth:`embed`, for work nobody waits on (the vector backlog): its chunks
+        never ride in a lookup's forward pass, so a lookup queued behind a backlog waits
+        for at most the one chunk already running, not for a full batch of long texts."""
+        return self._embed_call(texts, background=True)
+
+    def _embed_call(self, texts: Sequence[str], *, background: bool) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         if len(texts) <= self._max_batch:
-            return self._submit(list(texts))
+            return self._submit(list(texts), background)
         # Chunk by length, as sentence-transformers does inside one call: chunks of mixed
         # lengths pad every text to the longest and cost ~2x (measured with bench.py).
         order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
@@ -97,13 +118,13 @@ class BatchingEmbedder:
             if scope is not None:
                 scope.check()
             chunk = order[start : start + self._max_batch]
-            out[chunk] = self._submit([texts[i] for i in chunk])
+            out[chunk] = self._submit([texts[i] for i in chunk], background)
         return out
 
-    def _submit(self, texts: list[str]) -> np.ndarray:
+    def _submit(self, texts: list[str], background: bool) -> np.ndarray:
         future: Future[np.ndarray] = Future()
         try:
-            self._queue.put_nowait((texts, future))
+            self._queue.put_nowait((texts, future, background))
         except queue.Full:
             raise ResourceExhausted(
                 f"the embedding queue is full ({self._queue.maxsize} calls waiting); retry with backoff",
@@ -123,15 +144,18 @@ class BatchingEmbedder:
         self._worker.join()
 
     def _run(self) -> None:
+        if self._nice and sys.platform.startswith("linux"):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self._nice)  # this thread only
+        held: object = None  # a background chunk taken while coalescing lookups: it runs next
         while True:
-            item = self._queue.get()
+            item, held = (held, None) if held is not None else (self._queue.get(), None)
             if item is _STOP:
                 return
-            batch = [item]
+            batch = [item[:2]]  # type: ignore[index]
             size = len(item[0])  # type: ignore[index]
             deadline = time.monotonic() + self._max_wait
             stop = False
-            while size < self._max_batch:
+            while size < self._max_batch and not item[2]:  # type: ignore[index]  # background work runs alone
                 remaining = deadline - time.monotonic()
                 try:
                     nxt = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
@@ -140,10 +164,15 @@ class BatchingEmbedder:
                 if nxt is _STOP:
                     stop = True
                     break
-                batch.append(nxt)
+                if nxt[2]:  # type: ignore[index]
+                    held = nxt
+                    break
+                batch.append(nxt[:2])  # type: ignore[index]
                 size += len(nxt[0])  # type: ignore[index]
             self._embed(batch)  # type: ignore[arg-type]
             if stop:
+                if held is not None:
+                    self._embed([held[:2]])  # type: ignore[index]
                 return
 
     def _embed(self, batch: list[tuple[list[str], Future]]) -> None:  # type: ignore[type-arg]

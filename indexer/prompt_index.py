@@ -555,7 +555,7 @@ class PromptIndex:
             try:
                 texts = self._store.fetch(ids, with_text=True)
                 present = np.asarray([i for i in ids if i in texts], dtype=np.int64)  # others were deleted meanwhile
-                vectors = self.fingerprint([texts[i].text or "" for i in present.tolist()])
+                vectors = self.fingerprint([texts[i].text or "" for i in present.tolist()], background=True)
                 with self._write_lock:
                     stored = self._store.set_vectors(present, vectors)
                     self._backlog.fill(present, stored)
@@ -595,9 +595,12 @@ class PromptIndex:
         return self._snapshot_time
 
     # -- fingerprints ------------------------------------------------------------------------
-    def fingerprint(self, texts: Sequence[str]) -> np.ndarray:
-        """Semantic fingerprints of raw texts (canonicalized, embedded, stored precision)."""
-        return to_stored_precision(self._embedder.embed([canonical_text(t) for t in texts]))
+    def fingerprint(self, texts: Sequence[str], *, background: bool = False) -> np.ndarray:
+        """Semantic fingerprints of raw texts (canonicalized, embedded, stored precision).
+        ``background``: nobody waits on the answer (the vector backlog); an embedder that
+        can tell (indexer.batching) then keeps it out of lookups' forward passes."""
+        embed = getattr(self._embedder, "embed_background", self._embedder.embed) if background else self._embedder.embed
+        return to_stored_precision(embed([canonical_text(t) for t in texts]))
 
     # -- writes ------------------------------------------------------------------------------
     def ingest(

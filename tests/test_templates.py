@@ -154,6 +154,36 @@ def test_batching_embedder_coalesces_concurrent_calls() -> None:
     assert len(inner.calls) < 12 and max(inner.calls) <= 8
 
 
+def test_background_chunks_never_ride_in_a_lookups_forward_pass() -> None:
+    class Recorder:
+        model_id, dimension = "recorder", 2
+
+        def __init__(self) -> None:
+            self.batches: list[list[str]] = []
+
+        def embed(self, texts):  # type: ignore[no-untyped-def]
+            self.batches.append(list(texts))
+            time.sleep(0.03)
+            return np.array([[len(t), 0] for t in texts], dtype=np.float32)
+
+    inner = Recorder()
+    batcher = BatchingEmbedder(inner, max_batch=8, max_wait_ms=20)
+    backlog = [f"background {i}" for i in range(40)]
+    worker = threading.Thread(target=batcher.embed_background, args=(backlog,))
+    worker.start()
+    lookups = []
+    for i in range(6):
+        time.sleep(0.01)
+        lookups.append(batcher.embed([f"lookup {i}"]))
+    worker.join()
+    batcher.close()
+    for batch in inner.batches:  # a pass is all background or all lookups, never both
+        kinds = {t.split()[0] for t in batch}
+        assert len(kinds) == 1, batch
+    assert sum(len(b) for b in inner.batches if b[0].startswith("background")) == 40
+    assert [v[0, 0] for v in lookups] == [len(f"lookup {i}") for i in range(6)]
+
+
 def test_a_prompt_from_the_far_future_does_not_empty_the_windows() -> None:
     tracker = TemplateTracker(window_ms=24 * 60 * MIN)
     now = int(time.time() * 1000)
