@@ -66,6 +66,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-text-bytes", type=int, default=1 << 20, help="longest accepted prompt in bytes (default 1 MiB)")
     serve.add_argument("--workers", type=int, default=8, help="worker threads for library calls")
     serve.add_argument("--embed-batch", type=int, default=32, help="most texts per coalesced forward pass")
+    serve.add_argument("--embedder-nice", type=int, default=10,
+                       help="CPU priority (nice, 0-19) of forward passes, so request handling preempts the background "
+                       "embedding of a backlog (default 10; 0 leaves it alone)")
     serve.add_argument("--threads", type=int, default=None, help="torch threads (default: number of cores)")
     serve.add_argument("--campaign-threshold", type=float, default=0.5, help="campaign score at which a prompt is flagged")
     serve.add_argument("--template-window-hours", type=float, default=24.0, help="sliding window of template activity")
@@ -278,7 +281,9 @@ def _serve(args: argparse.Namespace) -> int:
             tmp.replace(args.port_file)
 
     def embedder() -> Embedder:
-        return BatchingEmbedder(SentenceTransformerEmbedder(args.model, threads=args.threads), max_batch=args.embed_batch)
+        return BatchingEmbedder(
+            SentenceTransformerEmbedder(args.model, threads=args.threads), max_batch=args.embed_batch, nice=args.embedder_nice
+        )
 
     return asyncio.run(serve(index_config, server_config, embedder, on_listening))
 
