@@ -644,8 +644,9 @@ class BenchConfig:
         fast_concurrency: concurrent fingerprint-tier (default) CheckPrompt callers.
         calls_per_caller: CheckPrompt calls per concurrent caller (fingerprint tier).
         semantic_calls: semantic-tier CheckPrompt calls, with one caller and again with
-            ``concurrency`` callers (each waits for a forward pass, and for the
-            background embedding's current batch while a backlog drains).
+            ``concurrency`` callers, and FindNearDuplicates calls (each waits for a
+            forward pass, and for the background embedding's running chunk while a
+            backlog drains).
         wait_vectors_up_to: after filling to a size at most this, wait until every vector
             is in before measuring (larger fills are measured with the backlog draining,
             since embedding 100k prompts takes most of an hour on two cores).
@@ -808,7 +809,7 @@ def measure_size(
         ("check_n", "CheckPrompt fingerprint", fast, config.fast_concurrency, config.fast_concurrency * config.calls_per_caller),
         ("semantic_1", "CheckPrompt semantic", semantic, 1, config.semantic_calls),
         ("semantic_n", "CheckPrompt semantic", semantic, config.concurrency, max(config.concurrency, config.semantic_calls)),
-        ("near_1", "FindNearDuplicates k=10", near, 1, config.calls),
+        ("near_1", "FindNearDuplicates k=10", near, 1, config.semantic_calls),
     ]
     for key, name, call, callers, count in phases:
         queries, exact = make_queries(reservoir, count, rng)
