@@ -642,7 +642,10 @@ class BenchConfig:
         calls: one-caller CheckPrompt and FindNearDuplicates calls per size.
         concurrency: concurrent semantic-tier CheckPrompt callers.
         fast_concurrency: concurrent fingerprint-tier (default) CheckPrompt callers.
-        calls_per_caller: CheckPrompt calls per concurrent caller.
+        calls_per_caller: CheckPrompt calls per concurrent caller (fingerprint tier).
+        semantic_calls: semantic-tier CheckPrompt calls, with one caller and again with
+            ``concurrency`` callers (each waits for a forward pass, and for the
+            background embedding's current batch while a backlog drains).
         wait_vectors_up_to: after filling to a size at most this, wait until every vector
             is in before measuring (larger fills are measured with the backlog draining,
             since embedding 100k prompts takes most of an hour on two cores).
@@ -657,6 +660,7 @@ class BenchConfig:
     concurrency: int = 8
     fast_concurrency: int = 16
     calls_per_caller: int = 100
+    semantic_calls: int = 50
     wait_vectors_up_to: int = 20_000
     seed: int = 7
     data_dir: Path = DEFAULT_DATA_DIR
@@ -667,7 +671,7 @@ class BenchConfig:
         object.__setattr__(self, "data_dir", Path(self.data_dir))
         if not self.sizes or any(s < 1 for s in self.sizes) or list(self.sizes) != sorted(set(self.sizes)):
             raise ValueError(f"sizes must be distinct positive integers in ascending order, got {list(self.sizes)}")
-        for name in ("baseline_prompts", "calls", "concurrency", "fast_concurrency", "calls_per_caller"):
+        for name in ("baseline_prompts", "calls", "concurrency", "fast_concurrency", "calls_per_caller", "semantic_calls"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.baseline_prompts > self.sizes[0]:
@@ -802,8 +806,8 @@ def measure_size(
     phases: list[tuple[str, str, Callable[[str], object], int, int]] = [
         ("check_1", "CheckPrompt fingerprint", fast, 1, config.calls),
         ("check_n", "CheckPrompt fingerprint", fast, config.fast_concurrency, config.fast_concurrency * config.calls_per_caller),
-        ("semantic_1", "CheckPrompt semantic", semantic, 1, config.calls),
-        ("semantic_n", "CheckPrompt semantic", semantic, config.concurrency, config.concurrency * config.calls_per_caller),
+        ("semantic_1", "CheckPrompt semantic", semantic, 1, config.semantic_calls),
+        ("semantic_n", "CheckPrompt semantic", semantic, config.concurrency, max(config.concurrency, config.semantic_calls)),
         ("near_1", "FindNearDuplicates k=10", near, 1, config.calls),
     ]
     for key, name, call, callers, count in phases:

@@ -32,6 +32,7 @@ from indexer.vector_index import HnswParams, SearchResult, VectorIndex, VectorSt
 
 BuildKind = Literal["auto", "flat", "hnsw", "ivfpq"]
 KINDS: tuple[str, ...] = ("auto", "flat", "hnsw", "ivfpq")
+MIN_IVF_ROWS = 64  # k-means needs 39 points per list and 4-bit PQ codebooks 16 centroids: below this, exact search
 
 
 class AnyVectorIndex(Protocol):
@@ -77,11 +78,12 @@ class IndexChoice:
             raise ValueError(f"ivf_threshold must be >= 1, got {self.ivf_threshold}")
 
     def kind_for(self, n: int) -> str:
-        """The concrete kind for ``n`` vectors."""
+        """The concrete kind for ``n`` vectors. IVF-PQ needs a training sample, so below
+        :data:`MIN_IVF_ROWS` vectors even ``kind="ivfpq"`` builds an exact index."""
+        if self.kind == "ivfpq" or (self.kind == "auto" and n >= self.ivf_threshold):
+            return "ivfpq" if n >= MIN_IVF_ROWS else "flat"
         if self.kind != "auto":
             return self.kind
-        if n >= self.ivf_threshold:
-            return "ivfpq"
         return "hnsw" if n >= self.hnsw_threshold else "flat"
 
 

@@ -98,7 +98,10 @@ class IndexConfig:
             CheckPrompt answered from the template tracker) or ``"semantic"`` (vectors
             before the acknowledgement, CheckPrompt fan-out by transformer search). See
             the module docstring.
-        embed_batch: most rows the background thread embeds per batch.
+        embed_batch: most pending rows the background thread takes at once (oldest
+            first). The embedder sorts them by length and runs them in forward passes of
+            its own batch size, so a wide window pads less (see the README's
+            Performance section for the measured difference).
         max_vector_backlog: most rows waiting for their vector; past it a fingerprint-tier
             write waits up to ``backlog_wait_s`` for room and then fails with
             RESOURCE_EXHAUSTED (nothing is recorded), so memory stays bounded when
@@ -128,7 +131,7 @@ class IndexConfig:
     template_window_ms: int = DAY_MS
     builtin_allow_bank: bool = True
     tier: Tier = "fingerprint"
-    embed_batch: int = 64
+    embed_batch: int = 512
     max_vector_backlog: int = 250_000
     backlog_wait_s: float = 5.0
     privacy_mode: bool = False
@@ -363,7 +366,7 @@ class PromptIndex:
             signed = signature_from_bytes(sig) if sig is not None else signature(text)
             self._templates.record(signed, Event(created_at_ms, account_id, org_id, row_id))
 
-    def _load_live(self, after: int | None = None) -> tuple[_Live, int, int]:
+    def _load_live(self) -> tuple[_Live, int, int]:
         """The live snapshot plus every stored row newer than it, with rows deleted
         since the snapshot taken out. Without a snapshot, a store big enough for IVF-PQ
         is built into a new snapshot first (see indexer.index_build). Returns
@@ -378,6 +381,8 @@ class PromptIndex:
         backlog = VectorBacklog(dimension)
         if snapshot is None:
             vectors, rows, watermark = new_live_index(dimension, self._config.choice), RowMetadata(), 0
+            # a damaged snapshot (if any) is ours to replace with the next snapshot
+            self._snapshot_name = self._snapshots.current_name()
         else:
             vectors = load_index(snapshot.index_path, dimension, self._config.choice)
             rows = RowMetadata()
@@ -435,6 +440,7 @@ class PromptIndex:
         if not self.snapshot_changed():
             return False
         started = time.monotonic()
+        before = (self._snapshot_name, self._snapshot_watermark, self._snapshot_time)
         with self._write_lock:
             self._deleted_during_reload = []
         try:
@@ -446,6 +452,9 @@ class PromptIndex:
                     live.rows.remove(gone)
                 self._live = live
                 self._since_snapshot = replayed
+        except BaseException:
+            self._snapshot_name, self._snapshot_watermark, self._snapshot_time = before  # retried on the next poll
+            raise
         finally:
             self._deleted_during_reload = None
         log.info("hot swap to snapshot %s: %s, %d prompts (%d replayed) in %.1fs",

@@ -243,7 +243,6 @@ def _serve(args: argparse.Namespace) -> int:
             vector_storage=args.vector_storage,
             tier=args.tier,
             max_vector_backlog=args.max_vector_backlog,
-            embed_batch=args.embed_batch,
             snapshot_every=args.snapshot_every,
             campaign_threshold=args.campaign_threshold,
             template_window_ms=int(args.template_window_hours * 3_600_000),

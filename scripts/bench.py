@@ -58,6 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--concurrency", type=_positive, default=8, help="concurrent semantic-tier CheckPrompt callers (default 8)")
     parser.add_argument("--fast-concurrency", type=_positive, default=16,
                         help="concurrent fingerprint-tier (default tier) CheckPrompt callers (default 16)")
+    parser.add_argument("--semantic-calls", type=_positive, default=50,
+                        help="semantic-tier CheckPrompt calls, 1 caller and --concurrency callers (default 50)")
     parser.add_argument("--wait-vectors-up-to", type=int, default=20_000,
                         help="wait for every vector before measuring sizes up to this (default 20000)")
     parser.add_argument("--calls-per-caller", type=_positive, default=100,
@@ -83,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         config = BenchConfig(
             sizes=tuple(args.sizes), baseline_prompts=args.baseline_prompts, calls=args.calls,
             concurrency=args.concurrency, fast_concurrency=args.fast_concurrency,
-            wait_vectors_up_to=args.wait_vectors_up_to, calls_per_caller=args.calls_per_caller, seed=args.seed,
+            wait_vectors_up_to=args.wait_vectors_up_to, semantic_calls=args.semantic_calls, calls_per_caller=args.calls_per_caller, seed=args.seed,
             data_dir=args.data_dir, keep=args.keep,
         )
     except ValueError as error:

@@ -221,7 +221,7 @@ def stats_to_proto(stats: IndexStats, resident_memory_bytes: int) -> pb.GetIndex
     return message
 
 
-def campaign_summary_to_proto(c: dict) -> pb.CampaignSummary:  # type: ignore[type-arg]
+def reconstructed_summary_to_proto(c: dict) -> pb.CampaignSummary:  # type: ignore[type-arg]
     """A campaign of campaigns.jsonl (see indexer.reconstruct.outputs) as listed."""
     return pb.CampaignSummary(
         campaign_id=c["campaign_id"],
@@ -242,7 +242,7 @@ def campaign_summary_to_proto(c: dict) -> pb.CampaignSummary:  # type: ignore[ty
 def reconstructed_campaign_to_proto(c: dict, account_limit: int) -> pb.Campaign:  # type: ignore[type-arg]
     """A campaign of campaigns.jsonl in full, with at most ``account_limit`` accounts."""
     return pb.Campaign(
-        summary=campaign_summary_to_proto(c),
+        summary=reconstructed_summary_to_proto(c),
         templates=[
             pb.CampaignTemplate(
                 template_id=t["template_id"],

@@ -255,7 +255,7 @@ class FingerprintServicer(pb_grpc.FingerprintServiceServicer):
             end_ms=end,
         )
         return pb.ListCampaignsResponse(
-            campaigns=[convert.campaign_summary_to_proto(c) for c in page.campaigns],
+            campaigns=[convert.reconstructed_summary_to_proto(c) for c in page.campaigns],
             next_page_token=page.next_page_token,
             total_size=page.total_size,
             reconstruction_time=convert.ms_to_timestamp(page.reconstruction_time_ms),

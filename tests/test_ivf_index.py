@@ -112,7 +112,8 @@ def test_vector_file_grows_and_reads_back(tmp_path: Path) -> None:
 def test_kind_by_size() -> None:
     choice = IndexChoice(hnsw_threshold=20_000, ivf_threshold=2_000_000)
     assert [choice.kind_for(n) for n in (10, 20_000, 1_999_999, 2_000_000)] == ["flat", "hnsw", "hnsw", "ivfpq"]
-    assert IndexChoice(kind="ivfpq").kind_for(10) == "ivfpq"
+    assert IndexChoice(kind="ivfpq").kind_for(1000) == "ivfpq"
+    assert IndexChoice(kind="ivfpq").kind_for(10) == "flat"  # too few to train a quantizer
     assert (auto_nlist(1_000_000), auto_nlist(10_000_000), auto_nlist(100_000_000), auto_nlist(10)) == (1024, 4096, 8192, 256)
     with pytest.raises(ValueError, match="index kind"):
         IndexChoice(kind="ivf")  # type: ignore[arg-type]

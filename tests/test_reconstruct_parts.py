@@ -117,3 +117,14 @@ def test_corpus_time_filter_and_interning(embedder) -> None:  # type: ignore[no-
     assert corpus.prompt_ids == ["p4", "p3", "p2", "p1"]  # time order, bounds [since, until)
     assert corpus.account_names == ["a0", "a1"] and corpus.org_names == ["", "o"]
     assert corpus.orgs.tolist() == [0, 1, 0, 1] and corpus.vectors.shape == (4, embedder.dimension)
+
+
+def test_minhash_estimates_jaccard() -> None:
+    from indexer.reconstruct.minhash import estimate_jaccard, sketches
+
+    rng = np.random.default_rng(3)
+    base = rng.integers(0, 2**63, 300)
+    sets = [frozenset(base[:300].tolist()), frozenset(base[:200].tolist()), frozenset(base[250:].tolist()), frozenset()]
+    estimate = estimate_jaccard(sketches(sets), np.array([0, 0, 1, 0]), np.array([1, 2, 2, 3]))
+    exact = [200 / 300, 50 / 300, 0.0, 0.0]
+    assert np.allclose(estimate, exact, atol=0.1) and estimate[2] == 0.0 and estimate[3] == 0.0  # empty set: 0, not 1

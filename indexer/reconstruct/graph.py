@@ -26,6 +26,7 @@ cluster.
 from __future__ import annotations
 
 import dataclasses
+
 import numpy as np
 
 from indexer.reconstruct.knn_graph import Edges

@@ -12,8 +12,6 @@ hash ``(a_i·x + b_i) >> 32`` with odd random ``a_i`` (two operations per elemen
 
 from __future__ import annotations
 
-from typing import Iterable
-
 import numpy as np
 
 PERMUTATIONS = 128
@@ -36,14 +34,6 @@ def _permute(values: np.ndarray) -> np.ndarray:
     mixed = _splitmix(values)
     with np.errstate(over="ignore"):
         return ((mixed[:, None] * _MULTIPLIERS[None, :] + _OFFSETS[None, :]) >> np.uint64(32)).astype(np.uint32)
-
-
-def sketch(shingles: Iterable[int]) -> np.ndarray:
-    """The ``PERMUTATIONS`` minima (uint32) of one shingle set; all ``EMPTY`` for an empty set."""
-    values = np.fromiter(shingles, dtype=np.uint64)
-    if not len(values):
-        return np.full(PERMUTATIONS, EMPTY, dtype=np.uint32)
-    return _permute(values).min(axis=0)
 
 
 def sketches(sets: "list[frozenset[int]] | list[set[int]]", *, batch_shingles: int = 20_000) -> np.ndarray:
