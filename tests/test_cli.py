@@ -132,7 +132,7 @@ def test_reindex_killed_then_resumed_and_strict(tmp_path: Path, corpus: list[Pro
     assert resumed >= done
     assert "lines 122 " in again.stdout and "recorded 120, duplicate 0, bad 2" in again.stdout, again.stdout
     assert f"{source}:121: [MALFORMED_JSON]" in again.stderr and f"{source}:122: [TEXT_EMPTY]" in again.stderr
-    assert "index IDMap,Flat of 120 prompts" in again.stdout and not checkpoint.exists()
+    assert "index IDMap,SQfp16 of 120 prompts" in again.stdout and not checkpoint.exists()
 
     rebuilt = _cli("reindex", "--data-dir", str(data), "--from-store", "--index", "ivfpq", "--pq-m", "16", "--no-progress")
     assert rebuilt.returncode == 0, rebuilt.stderr
