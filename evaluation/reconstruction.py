@@ -217,10 +217,14 @@ def synthetic_lexical_view(corpus: "Corpus") -> "LexicalView":
     from indexer.reconstruct.pipeline import LexicalView
     from indexer.templates import TemplateTracker
 
-    sets = []
-    for text in corpus.texts:
-        w = text.split()
-        sets.append(frozenset(hash(" ".join(w[i : i + 3])) & 0x7FFFFFFFFFFFFFFF for i in range(len(w) - 2)))
+    parts, sizes_list = [], []
+    for start in range(0, len(corpus.texts), 4096):  # a batch of sets at a time: bounded memory
+        sets = []
+        for text in corpus.texts[start : start + 4096]:
+            w = text.split()
+            sets.append(frozenset(hash(" ".join(w[i : i + 3])) & 0x7FFFFFFFFFFFFFFF for i in range(len(w) - 2)))
+        parts.append(sketches(sets))
+        sizes_list.extend(len(x) for x in sets)
     hashes = np.fromiter((zlib.crc32(t.encode()) for t in corpus.texts), dtype=np.int64, count=len(corpus.texts))
-    sizes = np.fromiter((len(x) for x in sets), dtype=np.int32, count=len(sets))
-    return LexicalView(sketches(sets), sizes, hashes, np.zeros(len(corpus.texts), dtype=np.int64), TemplateTracker())
+    sizes = np.asarray(sizes_list, dtype=np.int32)
+    return LexicalView(np.concatenate(parts), sizes, hashes, np.zeros(len(corpus.texts), dtype=np.int64), TemplateTracker())
