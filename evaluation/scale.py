@@ -123,15 +123,14 @@ def _generate(spec: SyntheticSpec, n: int, chunks: list[int], vector_path: str, 
 
 def build(n: int, workdir: Path, spec: SyntheticSpec, queries: int, k: int, pq_m: int, nlist: int, workers: int) -> dict[str, object]:
     """Generate ``n`` vectors (ids 1..n) with ``workers`` processes, train the IVF-PQ on a
-    sample, encode it in ``workers`` shards against the one trained quantizer and merge
-    them (indexer.ivf_index.encode_shard / merge_shards), save it with the per-row
+    sample, encode everything in this process, save it with the per-row
     metadata; returns timings. Ground truth and queries are saved beside it."""
     import concurrent.futures
     import multiprocessing
 
     import faiss
 
-    from indexer.ivf_index import IvfParams, IvfPqIndex, VectorFile, encode_in_processes, train_ivfpq
+    from indexer.ivf_index import IvfParams, IvfPqIndex, VectorFile, train_ivfpq
     from indexer.snapshot import save_rows
 
     workdir.mkdir(parents=True, exist_ok=True)
@@ -173,9 +172,11 @@ def build(n: int, workdir: Path, spec: SyntheticSpec, queries: int, k: int, pq_m
 
     started = time.monotonic()
     index = IvfPqIndex(trained, vectors, params)
-    encode_in_processes(index, np.array_split(np.arange(1, n + 1, dtype=np.int64), workers), workdir)
+    for start in range(1, n + 1, CHUNK):
+        ids = np.arange(start, min(n, start + CHUNK - 1) + 1, dtype=np.int64)
+        index.add_preassigned(ids, vectors.read(ids))
     add_s = time.monotonic() - started
-    log.info("n=%d: encoded in %d shards and merged in %.0fs", n, workers, add_s)
+    log.info("n=%d: encoded in %.0fs", n, add_s)
     index.save(workdir / "index.faiss")
     rng = np.random.default_rng(3)
     save_rows(

@@ -25,7 +25,7 @@ from typing import Callable, Literal, Protocol
 
 import numpy as np
 
-from indexer.ivf_index import IvfParams, IvfPqIndex, VectorFile, encode_in_processes, is_ivfpq_file, sidecar_path, train_ivfpq
+from indexer.ivf_index import IvfParams, IvfPqIndex, VectorFile, is_ivfpq_file, sidecar_path, train_ivfpq
 from indexer.row_metadata import RowMetadata
 from indexer.store import RecordStore
 from indexer.vector_index import HnswParams, SearchResult, VectorIndex, VectorStorage
@@ -136,14 +136,13 @@ def build_from_store(
     *,
     up_to: int | None = None,
     progress: Progress | None = None,
-    workers: int = 1,
 ) -> tuple[AnyVectorIndex, RowMetadata]:
     """Build a fresh index of the kind ``choice`` gives for the store's size, from the
     stored float16 vectors (no re-embedding). IVF-PQ writes its vector file beside
     ``index_path``. Returns the index (not yet saved) and the row metadata.
 
-    With ``workers`` > 1 an IVF-PQ is encoded in that many processes (shards against the
-    one trained quantizer, merged); otherwise here, in this process."""
+    Encoding runs in this process: merging fast-scan shards with FAISS 1.15's merge_from
+    corrupted the heap at 3M vectors (BlockInvertedLists), so there is no sharded build."""
     n = store.count()
     kind = choice.kind_for(n)
     rows = RowMetadata(capacity=max(1024, (up_to if up_to is not None else store.max_row_id()) + 1))
@@ -177,13 +176,8 @@ def build_from_store(
     trained = train_ivfpq(np.concatenate(sample)[:train_size], params, n)
     del sample
     index = IvfPqIndex(trained, vectors, params)
-    if workers > 1:
-        encode_in_processes(index, np.array_split(np.concatenate(id_chunks), workers), Path(index_path).parent)
+    for ids in id_chunks:
+        index.add_preassigned(ids, vectors.read(ids))
         if progress:
-            progress(n - n // 2)
-    else:
-        for ids in id_chunks:
-            index.add_preassigned(ids, vectors.read(ids))
-            if progress:
-                progress(len(ids) - len(ids) // 2)
+            progress(len(ids) - len(ids) // 2)
     return index, rows

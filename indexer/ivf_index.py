@@ -283,11 +283,6 @@ class IvfPqIndex:
         with self._lock.write():
             return int(self._ivf.remove_ids(faiss.IDSelectorBatch(ids)))
 
-    def merge_from(self, other: "IvfPqIndex") -> None:
-        """Move every entry of ``other`` (trained from the same quantizer) into this one."""
-        with self._lock.write():
-            self._ivf.merge_from(other._ivf, 0)
-
     # -- reads ---------------------------------------------------------------------------
     def search(
         self,
@@ -376,52 +371,3 @@ def is_ivfpq_file(path: Path) -> bool:
     """Whether a saved index is an IVF-PQ one (it has a vector file beside it)."""
     return sidecar_path(path).exists()
 
-
-def encode_shard(trained_path: Path, vector_path: Path, dimension: int, ids: np.ndarray, out_path: Path) -> int:
-    """Encode the rows ``ids`` of a vector file into a copy of the trained (empty) index
-    saved at ``trained_path`` and save the shard to ``out_path``.
-
-    A top-level function of plain arguments so that it runs in another process or on
-    another machine (a Ray task): shards built against one trained quantizer have
-    compatible inverted lists, which :func:`merge_shards` concatenates. Returns the
-    number of vectors encoded."""
-    faiss.cvar.distance_compute_blas_threshold = _BLAS_THRESHOLD
-    shard = faiss.read_index(str(trained_path))
-    vectors = VectorFile(vector_path, dimension)
-    ids = np.asarray(ids, dtype=np.int64)
-    for start in range(0, len(ids), 100_000):
-        chunk = ids[start : start + 100_000]
-        shard.add_with_ids(vectors.read(chunk), chunk)
-    faiss.write_index(shard, str(out_path))
-    return int(shard.ntotal)
-
-
-def encode_in_processes(index: IvfPqIndex, id_shards: list[np.ndarray], workdir: Path) -> None:
-    """Encode ``id_shards`` (rows already in the index's vector file) in one process
-    each, against the index's trained quantizer, and merge them into ``index``.
-
-    Processes are spawned, not forked: a child forked after OpenMP started can hang."""
-    import concurrent.futures
-    import multiprocessing
-
-    trained_path = workdir / ".trained.faiss"
-    faiss.write_index(index._ivf, str(trained_path))
-    paths = [workdir / f".shard-{i}.faiss" for i in range(len(id_shards))]
-    spawn = multiprocessing.get_context("spawn")
-    try:
-        with concurrent.futures.ProcessPoolExecutor(len(id_shards), mp_context=spawn) as pool:
-            n = len(id_shards)
-            list(pool.map(encode_shard, [trained_path] * n, [index.vector_file.path] * n, [index.dimension] * n, id_shards, paths))
-        merge_shards(index, paths)
-    finally:
-        for path in [trained_path, *paths]:
-            path.unlink(missing_ok=True)
-
-
-def merge_shards(index: IvfPqIndex, shard_paths: list[Path]) -> None:
-    """Append the inverted lists of saved shards (see :func:`encode_shard`) to ``index``,
-    in the order given (so the merged lists are the same whatever ran the shards)."""
-    for path in shard_paths:
-        shard = faiss.read_index(str(path))
-        with index._lock.write():
-            index._ivf.merge_from(shard, 0)

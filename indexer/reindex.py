@@ -136,7 +136,6 @@ def build_snapshot(
     choice: IndexChoice,
     *,
     progress: Callable[[int], None] | None = None,
-    workers: int = 1,
 ) -> tuple[Manifest, str]:
     """Build the index of the whole store (kind by size) into a new snapshot and switch
     CURRENT to it. Returns the manifest and the snapshot's folder name."""
@@ -145,7 +144,7 @@ def build_snapshot(
     watermark = store.indexable_watermark()
     staging = snapshots.begin(watermark)
     index_path = SnapshotDirectory.index_path(staging)
-    index, rows = build_from_store(store, identity.dimension, choice, index_path, up_to=watermark, progress=progress, workers=workers)
+    index, rows = build_from_store(store, identity.dimension, choice, index_path, up_to=watermark, progress=progress)
     index.save(index_path)
     save_rows(SnapshotDirectory.rows_path(staging), *rows.export())
     manifest = snapshots.commit(
@@ -201,7 +200,6 @@ class ReindexJob:
         max_text_bytes: longest accepted prompt.
         on_bad: called with every bad line as it is found (the CLI prints it).
         on_progress: called with (lines done, lines expected) after each batch.
-        workers: processes encoding an IVF-PQ build in parallel shards.
     """
 
     def __init__(
@@ -218,7 +216,6 @@ class ReindexJob:
         max_text_bytes: int = DEFAULT_MAX_TEXT_BYTES,
         on_bad: Callable[[BadLine], None] | None = None,
         on_progress: Callable[[int, int], None] | None = None,
-        workers: int = 1,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -233,7 +230,6 @@ class ReindexJob:
         self._max_text_bytes = max_text_bytes
         self._on_bad = on_bad or (lambda bad: None)
         self._on_progress = on_progress or (lambda done, total: None)
-        self._workers = workers
 
     def run(self, sources: Sequence[str]) -> ReindexSummary:
         """Take every source in (resuming from the checkpoint), then rebuild and switch.
@@ -270,7 +266,7 @@ class ReindexJob:
             checkpoint = dataclasses.replace(checkpoint, file=file_index + 1, line=0)
             checkpoint.write(self._checkpoint_path)
         started = time.monotonic()
-        manifest, name = build_snapshot(self._store, self._snapshots, self._identity, self._choice, workers=self._workers)
+        manifest, name = build_snapshot(self._store, self._snapshots, self._identity, self._choice)
         summary.build_seconds = time.monotonic() - started
         summary.index_description = manifest.index_description
         summary.indexed = manifest.count

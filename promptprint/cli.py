@@ -208,7 +208,6 @@ def _add_scale_verbs(verbs) -> None:  # type: ignore[no-untyped-def]
     reindex.add_argument("--model", default=None)
     reindex.add_argument("--threads", type=int, default=None, help="torch threads (default: number of cores)")
     reindex.add_argument("--max-text-bytes", type=int, default=1 << 20)
-    reindex.add_argument("--workers", type=int, default=1, help="processes encoding an IVF-PQ index in parallel shards (merged)")
     reindex.add_argument("--no-progress", action="store_true")
     _add_index_choice(reindex)
 
@@ -714,7 +713,7 @@ def _reindex(args: argparse.Namespace) -> int:
         config = _index_config(args, max_text_bytes=args.max_text_bytes)
         job: ReindexJob
         with open_job(config, sources=args.sources, model=args.model, threads=args.threads, strict=args.strict,
-                      batch_size=args.batch_size, workers=args.workers, on_bad=bad, on_progress=progress) as job:
+                      batch_size=args.batch_size, on_bad=bad, on_progress=progress) as job:
             summary = job.run(args.sources)
     except (PromptprintError, ValueError, OSError) as error:
         bar.close()

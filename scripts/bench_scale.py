@@ -35,7 +35,7 @@ def main() -> int:
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--pq-m", type=int, default=64, help="4-bit PQ sub-quantizers (default 64 = 32 bytes per vector)")
     parser.add_argument("--nlist", type=int, default=0, help="inverted lists (default: by size)")
-    parser.add_argument("--workers", type=int, default=1, help="processes generating and encoding shards (merged into one index)")
+    parser.add_argument("--workers", type=int, default=1, help="processes generating vectors and ground truth (encoding runs in one)")
     parser.add_argument("--keep", action="store_true", help="keep the built indexes")
     parser.add_argument("--out", default="build/bench_scale.json")
     args = parser.parse_args()

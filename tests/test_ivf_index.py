@@ -64,7 +64,7 @@ def test_request_overrides_are_clamped(tmp_path: Path, data: tuple[np.ndarray, n
     assert [r.ids.tolist() for r in capped] == [r.ids.tolist() for r in at_max]
 
 
-def test_save_load_remove_and_merge(tmp_path: Path, data: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+def test_save_load_and_remove(tmp_path: Path, data: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
     base, ids, queries = data
     (tmp_path / "a").mkdir()
     index = _built(tmp_path / "a", base, ids)
@@ -77,25 +77,6 @@ def test_save_load_remove_and_merge(tmp_path: Path, data: tuple[np.ndarray, np.n
     assert loaded.remove(hit.ids) == 1
     assert hit.ids[0] not in loaded.search(queries[0], 10)[0].ids
     assert len(loaded) == len(base) - 1
-
-    # shards encoded against one trained quantizer and merged = one index built in one go
-    trained = train_ivfpq(base, PARAMS, len(base))
-    (tmp_path / "b").mkdir()
-    whole = IvfPqIndex.create(faiss_clone(trained), tmp_path / "b" / "v.f16", PARAMS)
-    whole.add(ids, base)
-    merged = IvfPqIndex.create(faiss_clone(trained), tmp_path / "b" / "m.f16", PARAMS)
-    merged.add(ids[:5000], base[:5000])
-    shard = IvfPqIndex(faiss_clone(trained), merged.vector_file, PARAMS)
-    shard.add(ids[5000:], base[5000:])
-    merged.merge_from(shard)
-    assert len(merged) == len(base) and len(shard) == 0
-    assert [r.ids.tolist() for r in merged.search(queries, 10)] == [r.ids.tolist() for r in whole.search(queries, 10)]
-
-
-def faiss_clone(index):  # type: ignore[no-untyped-def]
-    import faiss
-
-    return faiss.clone_index(index)
 
 
 def test_vector_file_grows_and_reads_back(tmp_path: Path) -> None:

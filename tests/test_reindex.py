@@ -114,7 +114,7 @@ def test_rebuild_from_store_as_ivfpq_then_retention(tmp_path: Path, embedder: Se
     assert index.wait_indexed(600)  # a rebuild reuses stored vectors: let the server-side embedding finish
     index.close()
     ivf = with_config(config, index_kind="ivfpq", ivf=IvfParams(pq_m=16, nprobe=8))
-    with open_job(ivf, sources=[], workers=2) as job:  # no embedder: stored vectors reused; 2 shard processes merged
+    with open_job(ivf, sources=[]) as job:  # no embedder: the stored vectors are reused
         summary = job.run([])
     assert summary.indexed == len(corpus) and summary.index_description.startswith("IVF")
     assert summary.embedded == 0
