@@ -146,6 +146,7 @@ def test_rebuild_from_store_as_ivfpq_then_retention(tmp_path: Path, embedder: Se
         assert victim not in [h.account_id for h in hits]
         # a new prompt after the deletions gets a fresh row id (never a reused one)
         again.ingest([PromptRecord("p-new", "a-new", "", corpus[-1].created_at_ms + 1, "A brand new prompt about sailing.")])
+        assert again.wait_indexed(600)
         hits = again.find_near_duplicates(NearDuplicateQuery(text="A brand new prompt about sailing.", k=1))
         assert hits[0].prompt_id == "p-new"
     finally:
