@@ -30,7 +30,7 @@ import faiss
 import numpy as np
 
 from indexer.rwlock import ReadWriteLock
-from indexer.vector_index import SearchResult
+from indexer.vector_index import SearchResult, checked_rows
 
 VECTOR_DTYPE = np.dtype("<f2")
 SIDECAR_SUFFIX = ".f16"
@@ -255,12 +255,7 @@ class IvfPqIndex:
     # -- writes --------------------------------------------------------------------------
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         """Add vectors under new int64 ids (written to the vector file, then encoded)."""
-        ids = np.ascontiguousarray(ids, dtype=np.int64)
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        if vectors.ndim != 2 or vectors.shape[1] != self.dimension:
-            raise ValueError(f"vectors must have shape (n, {self.dimension}), got {vectors.shape}")
-        if ids.shape != (vectors.shape[0],):
-            raise ValueError(f"ids must have shape ({vectors.shape[0]},), got {ids.shape}")
+        ids, vectors = checked_rows(ids, vectors, self.dimension)
         if len(ids) == 0:
             return
         if ids.min() < 0:

@@ -85,6 +85,17 @@ def _make_hnsw(dimension: int, params: HnswParams, storage: VectorStorage) -> fa
     return faiss.IndexIDMap(hnsw)
 
 
+def checked_rows(ids: np.ndarray, vectors: np.ndarray, dimension: int) -> tuple[np.ndarray, np.ndarray]:
+    """Ids and vectors as FAISS wants them (contiguous int64 / float32), shapes checked."""
+    ids = np.ascontiguousarray(ids, dtype=np.int64)
+    vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+    if vectors.ndim != 2 or vectors.shape[1] != dimension:
+        raise ValueError(f"vectors must have shape (n, {dimension}), got {vectors.shape}")
+    if ids.shape != (vectors.shape[0],):
+        raise ValueError(f"ids must have shape ({vectors.shape[0]},), got {ids.shape}")
+    return ids, vectors
+
+
 def _inner(index: faiss.Index) -> faiss.Index:
     return faiss.downcast_index(faiss.downcast_index(index).index)
 
@@ -171,12 +182,7 @@ class VectorIndex:
     # -- writes --------------------------------------------------------------------------
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         """Add vectors under the given int64 ids (ids must be new; FAISS does not check)."""
-        ids = np.ascontiguousarray(ids, dtype=np.int64)
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        if vectors.ndim != 2 or vectors.shape[1] != self._dimension:
-            raise ValueError(f"vectors must have shape (n, {self._dimension}), got {vectors.shape}")
-        if ids.shape != (vectors.shape[0],):
-            raise ValueError(f"ids must have shape ({vectors.shape[0]},), got {ids.shape}")
+        ids, vectors = checked_rows(ids, vectors, self._dimension)
         if len(ids) == 0:
             return
         with self._write_mutex:
