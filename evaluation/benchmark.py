@@ -653,6 +653,7 @@ class BenchConfig:
         seed: seed of the prompt stream and the lookups.
         data_dir: the shared/data folder.
         keep: keep the server's data dir and log after the run.
+        server_args: extra `promptprint serve` flags (A/B runs of a server setting).
     """
 
     sizes: tuple[int, ...] = (10_000, 100_000)
@@ -662,6 +663,7 @@ class BenchConfig:
     fast_concurrency: int = 16
     calls_per_caller: int = 100
     semantic_calls: int = 50
+    server_args: tuple[str, ...] = ()
     wait_vectors_up_to: int = 20_000
     seed: int = 7
     data_dir: Path = DEFAULT_DATA_DIR
@@ -669,6 +671,7 @@ class BenchConfig:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sizes", tuple(self.sizes))
+        object.__setattr__(self, "server_args", tuple(self.server_args))
         object.__setattr__(self, "data_dir", Path(self.data_dir))
         if not self.sizes or any(s < 1 for s in self.sizes) or list(self.sizes) != sorted(set(self.sizes)):
             raise ValueError(f"sizes must be distinct positive integers in ascending order, got {list(self.sizes)}")
@@ -1009,7 +1012,7 @@ def run_benchmark(config: BenchConfig, *, command: str) -> dict[str, Any]:
         log.info("stock baseline: %.1f prompts/s", stock["prompts_per_second"])
 
         server = LocalServer(
-            workdir / "data", ["--snapshot-every", "0"], log_path=workdir / "server.log",
+            workdir / "data", ["--snapshot-every", "0", *config.server_args], log_path=workdir / "server.log",
             start_timeout=SERVER_START_TIMEOUT_S, env={"PYTHONUNBUFFERED": "1"}, new_session=True, kill_with_parent=True,
         )
         t0 = time.perf_counter()

@@ -66,6 +66,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-text-bytes", type=int, default=1 << 20, help="longest accepted prompt in bytes (default 1 MiB)")
     serve.add_argument("--workers", type=int, default=8, help="worker threads for library calls")
     serve.add_argument("--embed-batch", type=int, default=32, help="most texts per coalesced forward pass")
+    serve.add_argument("--gil-switch-ms", type=float, default=5.0,
+                       help="Python's thread switch interval (sys.setswitchinterval), in ms (default 5, Python's own)")
     serve.add_argument("--embedder-nice", type=int, default=10,
                        help="CPU priority (nice, 0-19) of forward passes, so request handling preempts the background "
                        "embedding of a backlog (default 10; 0 leaves it alone)")
@@ -238,6 +240,10 @@ def _serve(args: argparse.Namespace) -> int:
 
     limit_malloc_arenas(2)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not 0.1 <= args.gil_switch_ms <= 100:
+        print("promptprint serve: --gil-switch-ms must be in 0.1..100", file=sys.stderr)
+        return 2
+    sys.setswitchinterval(args.gil_switch_ms / 1000)
     try:
         index_config = _index_config(
             args,

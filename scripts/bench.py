@@ -60,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="concurrent fingerprint-tier (default tier) CheckPrompt callers (default 16)")
     parser.add_argument("--semantic-calls", type=_positive, default=50,
                         help="semantic-tier CheckPrompt calls, 1 caller and --concurrency callers (default 50)")
+    parser.add_argument("--server-arg", action="append", default=[],
+                        help="extra `promptprint serve` flag, repeatable (e.g. --server-arg=--gil-switch-ms=1)")
     parser.add_argument("--wait-vectors-up-to", type=int, default=20_000,
                         help="wait for every vector before measuring sizes up to this (default 20000)")
     parser.add_argument("--calls-per-caller", type=_positive, default=100,
@@ -85,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         config = BenchConfig(
             sizes=tuple(args.sizes), baseline_prompts=args.baseline_prompts, calls=args.calls,
             concurrency=args.concurrency, fast_concurrency=args.fast_concurrency,
-            wait_vectors_up_to=args.wait_vectors_up_to, semantic_calls=args.semantic_calls, calls_per_caller=args.calls_per_caller, seed=args.seed,
+            wait_vectors_up_to=args.wait_vectors_up_to, server_args=tuple(args.server_arg), semantic_calls=args.semantic_calls, calls_per_caller=args.calls_per_caller, seed=args.seed,
             data_dir=args.data_dir, keep=args.keep,
         )
     except ValueError as error:
