@@ -30,7 +30,7 @@ import faiss
 import numpy as np
 
 from indexer.rwlock import ReadWriteLock
-from indexer.vector_index import SearchResult, checked_rows
+from indexer.vector_index import SearchResult, checked_rows, write_index_atomically
 
 VECTOR_DTYPE = np.dtype("<f2")
 SIDECAR_SUFFIX = ".f16"
@@ -325,15 +325,8 @@ class IvfPqIndex:
         """Write the IVF-PQ to ``path`` atomically and hard-link the vector file beside it
         (``path`` + ``.f16``): later snapshots share one growing file, no copy."""
         path = Path(path)
-        tmp = path.with_name(path.name + ".tmp")
         with self._lock.read():
-            faiss.write_index(self._ivf, str(tmp))
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
+            write_index_atomically(self._ivf, path)
         self._vectors.flush()
         sidecar = sidecar_path(path)
         if sidecar.exists() and not sidecar.samefile(self._vectors.path):

@@ -845,14 +845,15 @@ class PromptIndex:
                 f"example_count must be in 0..100, got {example_count}", reason="EXAMPLE_COUNT_OUT_OF_RANGE", field="example_count"
             )
         sig = signature(record.text)
-        template, features = self._template_view(record, sig)
+        own_row = self._own_row(record)
+        template, features = self._template_view(record, sig, own_row)
         campaign = self._assess(sig, template, features)
         vector: np.ndarray | None = None
         if tier == "semantic":
             vector = self.fingerprint([record.text])
             end = record.created_at_ms
             start = max(0, end - lookback)
-            fanout, examples = self._semantic_fanout(record, vector[0], threshold, start, end, example_count, tuning)
+            fanout, examples = self._semantic_fanout(record, own_row, vector[0], threshold, start, end, example_count, tuning)
         else:
             end = record.created_at_ms
             start = max(0, end - self._config.template_window_ms)
@@ -868,6 +869,7 @@ class PromptIndex:
     def _semantic_fanout(
         self,
         record: PromptRecord,
+        own_row: int,
         vector: np.ndarray,
         threshold: float,
         start: int,
@@ -875,8 +877,7 @@ class PromptIndex:
         example_count: int,
         tuning: SearchTuning | None,
     ) -> tuple[Fanout, list[Hit]]:
-        own = self._store.existing([record.prompt_id]) if record.prompt_id else {}
-        self_row = own[record.prompt_id][0] if own else -1
+        self_row = own_row or -1
         own_account = self._store.account_code(record.account_id) if record.account_id else None
         own_org = self._store.org_code(record.org_id) if record.org_id else None
 
@@ -925,14 +926,19 @@ class PromptIndex:
             ][:example_count]
         return fanout, examples
 
-    def _template_view(self, record: PromptRecord, sig: Signature) -> tuple[Template | None, TemplateFeatures | None]:
+    def _own_row(self, record: PromptRecord) -> int:
+        """The store row of a prompt_id already recorded (a replay), else 0."""
+        own = self._store.existing([record.prompt_id]) if record.prompt_id else {}
+        return own[record.prompt_id][0] if own else 0
+
+    def _template_view(
+        self, record: PromptRecord, sig: Signature, own_row: int
+    ) -> tuple[Template | None, TemplateFeatures | None]:
         """The template a prompt matches and its activity before the prompt (a prompt_id
-        checked again after it was recorded is left out of its own counts)."""
+        checked again after it was recorded, ``own_row``, is left out of its own counts)."""
         template = self._templates.match(sig)
         if template is None:
             return None, None
-        own = self._store.existing([record.prompt_id]) if record.prompt_id else {}
-        own_row = own[record.prompt_id][0] if own else 0
         features = self._templates.features(
             template, record.created_at_ms, record.account_id, record.org_id, exclude_row_id=own_row
         )
@@ -946,7 +952,7 @@ class PromptIndex:
         """Campaign score of a prompt from its template's activity before the prompt
         (the prompt itself is not counted), with bank matches applied."""
         sig = sig if sig is not None else signature(record.text)
-        return self._assess(sig, *self._template_view(record, sig))
+        return self._assess(sig, *self._template_view(record, sig, self._own_row(record)))
 
     # -- banks -------------------------------------------------------------------------------
     def add_bank_entry(self, kind: str, text: str, note: str = "") -> BankEntry:

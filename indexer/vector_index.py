@@ -96,6 +96,19 @@ def checked_rows(ids: np.ndarray, vectors: np.ndarray, dimension: int) -> tuple[
     return ids, vectors
 
 
+def write_index_atomically(index: faiss.Index, path: Path) -> None:
+    """Write a FAISS index to ``path`` so that a crash leaves the old file or the new one,
+    never half of one: temp file, fsync, rename."""
+    tmp = path.with_name(path.name + ".tmp")
+    faiss.write_index(index, str(tmp))
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
 def _inner(index: faiss.Index) -> faiss.Index:
     return faiss.downcast_index(faiss.downcast_index(index).index)
 
@@ -242,16 +255,9 @@ class VectorIndex:
 
     # -- persistence ---------------------------------------------------------------------
     def save(self, path: Path) -> None:
-        """Write the index to ``path`` atomically (temp file, fsync, rename)."""
-        tmp = path.with_name(path.name + ".tmp")
+        """Write the index to ``path`` atomically (see :func:`write_index_atomically`)."""
         with self._lock.read():
-            faiss.write_index(self._index, str(tmp))
-        fd = os.open(tmp, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, path)
+            write_index_atomically(self._index, Path(path))
 
     @classmethod
     def load(
