@@ -32,7 +32,7 @@ from indexer.prompt_index import IndexConfig, PromptIndex
 from indexer.records import PromptRecord
 from indexer.skeleton import signature
 from indexer.templates import Event, TemplateTracker
-from server.process import resident_memory_bytes
+from server.process import resident_memory_bytes, tune_malloc
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,9 @@ def _vectors(n: int, rng: np.random.Generator, centers: np.ndarray) -> np.ndarra
 
 
 def run_memory_bench(sizes: Sequence[int], *, seed: int = 7, data_dir: Path | None = None, batch: int = 1000) -> dict[str, Any]:
-    """Fill a tracker, then an index, with the same prompts; RSS at each size."""
+    """Fill a tracker, then an index, with the same prompts; RSS at each size. malloc is
+    set up as ``promptprint serve`` sets it up (:func:`server.process.tune_malloc`)."""
+    tune_malloc()
     sizes = sorted(sizes)
     pools = load_bench_pools(data_dir)
     stream = PromptStream(pools, seed)

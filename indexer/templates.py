@@ -16,18 +16,22 @@ first/last seen, and the busiest 10-minute bucket (synchronized bursts).
 
 from __future__ import annotations
 
-import collections
 import dataclasses
 import sys
 import threading
 import time
+from array import array
+
+import numpy as np
 
 from indexer.skeleton import Signature
+from indexer.template_postings import ShinglePostings
 
 MIN_CORE = 6  # shingles (8+ words): shorter templates are not distinctive
 ABS_SHARED = 10
 JOIN_SHARE = 0.6
 POSTINGS_PER_SHINGLE = 8
+CANDIDATES = 8  # templates sharing most shingles with a prompt, checked for a join
 # A template remembers at most this many of its founder's shingles: the ones with the
 # smallest hashes (a bottom-k sample, so two prompts sharing a text sample the same
 # shingles of it). Bounds memory per template whatever the prompt's length.
@@ -64,25 +68,54 @@ class TemplateFeatures:
     last_seen_ms: int | None
 
 
-class _Activity:
-    """Sliding-window counters of one template."""
+# A member's payload share (in [0, 1]) is kept as an integer in 1/65535ths, so a window's
+# sum adds and subtracts exactly: a float sum would drift over millions of events.
+_SHARE_SCALE = 65535
 
-    __slots__ = ("events", "accounts", "orgs", "named_orgs", "texts", "repeat", "buckets", "payload")
+
+class _Activity:
+    """Sliding-window counters of one template, over its events in arrival order.
+
+    Events are columns (arrays of machine integers, lists of interned strings) read
+    from ``start``; expiry moves ``start`` forward and drops the expired prefix once it
+    is half the columns. About 30 bytes an event, against ~200 for a deque of tuples.
+    """
+
+    __slots__ = (
+        "times", "rows", "text_hashes", "shares", "accounts_seq", "orgs_seq", "start",
+        "payload", "accounts", "orgs", "named_orgs", "texts", "repeat", "buckets",
+    )
 
     def __init__(self) -> None:
-        # (created_at_ms, account, org key, text hash, payload share, row id)
-        self.events: collections.deque[tuple[int, str, str, int, float, int]] = collections.deque()
-        self.payload = 0.0
+        self.times = array("q")
+        self.rows = array("q")
+        self.text_hashes = array("I")
+        self.shares = array("H")
+        self.accounts_seq: list[str] = []
+        self.orgs_seq: list[str] = []
+        self.start = 0
+        self.payload = 0  # sum of shares in the window, in 1/_SHARE_SCALE
         self.accounts: dict[str, int] = {}
         self.orgs: dict[str, int] = {}
         self.named_orgs = 0  # keys of self.orgs that are real orgs
         self.texts: dict[int, int] = {}
         self.repeat = 0
-        self.buckets: dict[int, dict[str, int]] = {}
+        # 10-minute bucket -> its accounts' event counts; a bucket holding one event is
+        # just that event's account (most do: a dict per bucket was 40% of the tracker)
+        self.buckets: dict[int, str | dict[str, int]] = {}
 
-    def add(self, t: int, account: str, org: str, text_hash: int, payload_share: float, row_id: int) -> None:
-        self.events.append((t, account, org, text_hash, payload_share, row_id))
-        self.payload += payload_share
+    def __len__(self) -> int:
+        return len(self.times) - self.start
+
+    def add(self, t: int, account: str, org: str, text_hash: int, share: int, row_id: int) -> None:
+        text_hash &= 0xFFFFFFFF
+        self.times.append(t)
+        self.rows.append(row_id)
+        self.text_hashes.append(text_hash)
+        self.shares.append(share)
+        self.accounts_seq.append(account)
+        self.orgs_seq.append(org)
+        self.payload += share
         n = self.accounts.get(account, 0) + 1
         self.accounts[account] = n
         if n == 2:
@@ -91,29 +124,50 @@ class _Activity:
             self.named_orgs += 1
         self.orgs[org] = self.orgs.get(org, 0) + 1
         self.texts[text_hash] = self.texts.get(text_hash, 0) + 1
-        bucket = self.buckets.setdefault(t // BUCKET_MS, {})
-        bucket[account] = bucket.get(account, 0) + 1
+        key = t // BUCKET_MS
+        bucket = self.buckets.get(key)
+        if bucket is None:
+            self.buckets[key] = account
+        elif isinstance(bucket, str):
+            self.buckets[key] = {account: 2} if bucket == account else {bucket: 1, account: 1}
+        else:
+            bucket[account] = bucket.get(account, 0) + 1
+
+    def event(self, i: int) -> tuple[int, str, str, int, int, int]:
+        """The i-th event still in the window (0: the oldest)."""
+        j = self.start + i
+        return self.times[j], self.accounts_seq[j], self.orgs_seq[j], self.text_hashes[j], self.shares[j], self.rows[j]
 
     def expire(self, before: int) -> None:
-        while self.events and self.events[0][0] < before:
-            t, account, org, text_hash, payload_share, _ = self.events.popleft()
-            self.payload -= payload_share
-            n = self.accounts[account] - 1
-            if n == 1:
+        times, i, n = self.times, self.start, len(self.times)
+        while i < n and times[i] < before:
+            t, account, org, text_hash = times[i], self.accounts_seq[i], self.orgs_seq[i], self.text_hashes[i]
+            self.payload -= self.shares[i]
+            left = self.accounts[account] - 1
+            if left == 1:
                 self.repeat -= 1
-            if n:
-                self.accounts[account] = n
+            if left:
+                self.accounts[account] = left
             else:
                 del self.accounts[account]
             _decrement(self.orgs, org)
             if org not in self.orgs and not org.startswith("\x00"):
                 self.named_orgs -= 1
             _decrement(self.texts, text_hash)
-            bucket = self.buckets.get(t // BUCKET_MS)
-            if bucket is not None:
+            key = t // BUCKET_MS
+            bucket = self.buckets.get(key)
+            if isinstance(bucket, str):
+                del self.buckets[key]
+            elif bucket is not None:
                 _decrement(bucket, account)
                 if not bucket:
-                    del self.buckets[t // BUCKET_MS]
+                    del self.buckets[key]
+            i += 1
+        self.start = i
+        if i and (i == n or (i >= 64 and 2 * i >= n)):
+            for column in (self.times, self.rows, self.text_hashes, self.shares, self.accounts_seq, self.orgs_seq):
+                del column[:i]
+            self.start = 0
 
 
 def _decrement(counts: dict, key: object) -> None:  # type: ignore[type-arg]
@@ -125,13 +179,16 @@ def _decrement(counts: dict, key: object) -> None:  # type: ignore[type-arg]
 
 
 class Template:
-    """One template: its founder's shingles, member counts per shingle, and its activity.
+    """One template: its founder's shingles, member counts per shingle, its core, and its
+    activity.
 
     Most prompts found a template nobody else joins, so a one-member template is kept
-    lean: ``hits`` (member counts per founder shingle) is only built by the first join.
+    lean: ``hits`` (member counts per founder shingle) is only built by the first join,
+    its core is its founder array, and its one event is a tuple until a second arrives.
+    Shingle sets are sorted ``array('Q')`` (8 bytes a shingle, not ~70 in a frozenset).
     """
 
-    __slots__ = ("template_id", "hits", "members", "core", "anchors", "activity")
+    __slots__ = ("template_id", "founder", "hits", "members", "core", "head", "tail", "_activity", "_first")
 
     def __init__(self, template_id: int, signature: Signature) -> None:
         self.template_id = template_id
@@ -140,32 +197,71 @@ class Template:
             anchors = {a for a in (signature.head, signature.tail) if a}
             rest = sorted(kept - anchors)[: FOUNDER_SHINGLES - len(anchors)]
             kept = frozenset(rest) | anchors
-        self.hits: dict[int, int] | None = None  # None: every founder shingle seen once
+        self.founder = array("Q", sorted(kept))
+        self.hits: array[int] | None = None  # None: every founder shingle seen once
         self.members = 1
-        self.core: frozenset[int] = kept
-        self.anchors = (signature.head, signature.tail)
-        self.activity = _Activity()
+        self.core: array[int] = self.founder  # the founder shingles at least half the members share
+        self.head, self.tail = signature.head, signature.tail
+        self._activity: _Activity | None = None
+        self._first: tuple[int, str, str, int, int, int] | None = None  # the only event, before a second
 
     def shared(self, shingles: frozenset[int]) -> int:
-        return len(self.core & shingles)
+        """How many of the template's core shingles a prompt has."""
+        return len(shingles.intersection(self.core))
 
     def anchored(self, signature: Signature) -> tuple[bool, bool]:
         """Whether the prompt starts / ends like the template's founder, with that anchor
         still part of the template's core (the members share it)."""
-        head, tail = self.anchors
-        head_hit = bool(head) and head == signature.head and head in self.core
-        tail_hit = bool(tail) and tail == signature.tail and tail in self.core
+        head_hit = bool(self.head) and self.head == signature.head and self.head in self.core
+        tail_hit = bool(self.tail) and self.tail == signature.tail and self.tail in self.core
         return head_hit, tail_hit
 
-    def join(self, shingles: frozenset[int]) -> None:
-        hits = self.hits
-        if hits is None:
-            hits = self.hits = dict.fromkeys(self.core, 1)
-        for s in shingles & hits.keys():
-            hits[s] += 1
+    def join(self, shingles: np.ndarray) -> None:
+        """Count a new member (its shingles, ``uint64``) and recompute the core."""
+        founder = np.frombuffer(self.founder, dtype=np.uint64)
+        if self.hits is None:
+            self.hits = array("I", [1]) * len(founder)
+        hits = np.frombuffer(self.hits, dtype=np.uint32)
+        at = np.minimum(founder.searchsorted(shingles), len(founder) - 1)
+        hits[at[founder[at] == shingles]] += 1
         self.members += 1
         need = max(2, (self.members + 1) // 2)
-        self.core = frozenset(s for s, n in hits.items() if n >= need)
+        self.core = array("Q", founder[hits >= need].tobytes())
+
+    def add_event(self, event: tuple[int, str, str, int, int, int]) -> None:
+        if self._activity is None and self._first is None:
+            self._first = event
+            return
+        self.activity().add(*event)
+
+    def activity(self) -> _Activity:
+        """The template's activity, built from its one event on first use."""
+        if self._activity is None:
+            self._activity = _Activity()
+            if self._first is not None:
+                self._activity.add(*self._first)
+                self._first = None
+        return self._activity
+
+    def peek_activity(self) -> _Activity:
+        """The activity for reading: a one-event template's is built apart and not kept
+        (a lookup must not grow the template it looks at)."""
+        if self._activity is not None:
+            return self._activity
+        view = _Activity()
+        if self._first is not None:
+            view.add(*self._first)
+        return view
+
+    def replace_activity(self, activity: _Activity) -> None:
+        self._activity, self._first = activity, None
+
+    def expired(self, before: int) -> bool:
+        """Whether none of the template's events is still in the window (``before``)."""
+        if self._activity is None:
+            return self._first is None or self._first[0] < before
+        self._activity.expire(before)
+        return not len(self._activity)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -201,9 +297,7 @@ class TemplateTracker:
         self._sweep_every = sweep_every
         self._since_sweep = 0
         self._templates: dict[int, Template] = {}
-        # shingle -> template ids founded with it; a lone id is kept as a bare int, not
-        # a one-element list (most shingles belong to one template: ~5 KB per template).
-        self._postings: dict[int, int | list[int]] = {}
+        self._postings = ShinglePostings(cap=POSTINGS_PER_SHINGLE)
         self._next_id = 1
         self._lock = threading.Lock()
 
@@ -217,22 +311,11 @@ class TemplateTracker:
     def template(self, template_id: int) -> Template | None:
         return self._templates.get(template_id)
 
-    def _best(self, signature: Signature) -> tuple[Template | None, int]:
+    def _best(self, signature: Signature, shingle_array: np.ndarray) -> Template | None:
         shingles = signature.shingles
-        counts: dict[int, int] = {}
-        postings = self._postings
-        for s in shingles:
-            posting = postings.get(s)
-            if posting is None:
-                continue
-            if isinstance(posting, int):
-                counts[posting] = counts.get(posting, 0) + 1
-            else:
-                for tid in posting:
-                    counts[tid] = counts.get(tid, 0) + 1
         best: Template | None = None
         best_key: tuple[bool, bool, float, int] | None = None
-        for tid, _ in sorted(counts.items(), key=lambda kv: -kv[1])[:8]:
+        for tid, _ in self._postings.ranked(shingle_array, CANDIDATES):
             template = self._templates[tid]
             shared = template.shared(shingles)
             if shared < MIN_CORE:
@@ -246,14 +329,15 @@ class TemplateTracker:
             key = (head, tail, containment, shared)
             if best_key is None or key > best_key:
                 best, best_key = template, key
-        return best, (best_key[3] if best_key else 0)
+        return best
 
     def match(self, signature: Signature) -> Template | None:
         """The template a prompt with this signature would join (no change is made)."""
         if len(signature) < MIN_CORE:
             return None
+        shingle_array = _as_array(signature.shingles)
         with self._lock:
-            return self._best(signature)[0]
+            return self._best(signature, shingle_array)
 
     def record(self, signature: Signature, event: Event) -> int:
         """Join (or found) a template and count the event. Returns the template id,
@@ -261,34 +345,26 @@ class TemplateTracker:
         if len(signature) < MIN_CORE:
             return 0
         shingles = signature.shingles
+        shingle_array = _as_array(shingles)
         with self._lock:
-            template, _ = self._best(signature)
-            payload_share = 0.0
+            template = self._best(signature, shingle_array)
+            share = 0
             if template is None:
                 template = Template(self._next_id, signature)
-                tid = template.template_id
-                self._templates[tid] = template
+                self._templates[template.template_id] = template
                 self._next_id += 1
-                postings = self._postings
-                for s in template.core:
-                    posting = postings.get(s)
-                    if posting is None:
-                        postings[s] = tid
-                    elif isinstance(posting, int):
-                        postings[s] = [posting, tid]
-                    elif len(posting) < POSTINGS_PER_SHINGLE:
-                        posting.append(tid)
+                self._postings.add(template.template_id, np.frombuffer(template.founder, dtype=np.uint64))
             else:
-                template.join(shingles)
-                payload_share = 1.0 - len(template.core & shingles) / len(shingles)
-            activity = template.activity
+                template.join(shingle_array)
+                share = round(_SHARE_SCALE * (1.0 - template.shared(shingles) / len(shingles)))
             account = sys.intern(event.account_id)
-            activity.add(
-                event.created_at_ms, account, sys.intern(org_key(account, event.org_id)), signature.text_hash,
-                payload_share, event.row_id,
+            template.add_event(
+                (event.created_at_ms, account, sys.intern(org_key(account, event.org_id)), signature.text_hash,
+                 share, event.row_id)
             )
             horizon = _expiry_horizon(event.created_at_ms) - self._window
-            activity.expire(horizon)
+            if template._activity is not None:
+                template._activity.expire(horizon)
             self._since_sweep += 1
             if self._since_sweep >= self._sweep_every:
                 self._sweep(horizon)
@@ -300,18 +376,9 @@ class TemplateTracker:
         self._since_sweep = 0
         for tid in [t.template_id for t in self._templates.values() if t.members == 1]:
             template = self._templates[tid]
-            template.activity.expire(before)
-            if template.activity.events:
-                continue
-            del self._templates[tid]
-            for s in template.core:
-                posting = self._postings.get(s)
-                if posting == tid:
-                    del self._postings[s]
-                elif isinstance(posting, list) and tid in posting:
-                    posting.remove(tid)
-                    if len(posting) == 1:
-                        self._postings[s] = posting[0]
+            if template.expired(before):
+                del self._templates[tid]
+                self._postings.remove(tid, template.founder)
 
     def forget_rows(self, row_ids: set[int]) -> int:
         """Take deleted prompts (by store row id) out of every template's window, so a
@@ -320,22 +387,25 @@ class TemplateTracker:
         removed = 0
         with self._lock:
             for template in self._templates.values():
-                events = template.activity.events
-                if not any(e[5] in row_ids for e in events):
+                activity = template.peek_activity()
+                if row_ids.isdisjoint(activity.rows[activity.start :]):
                     continue
-                kept = [e for e in events if e[5] not in row_ids]
-                removed += len(events) - len(kept)
-                activity = _Activity()
-                for event in kept:
-                    activity.add(*event)
-                template.activity = activity
+                kept = _Activity()
+                for i in range(len(activity)):
+                    event = activity.event(i)
+                    if event[5] in row_ids:
+                        removed += 1
+                    else:
+                        kept.add(*event)
+                template.replace_activity(kept)
         return removed
 
     def recent_rows(self, template: Template, limit: int) -> list[int]:
         """Row ids of the template's latest prompts in its window, newest first."""
         with self._lock:
-            events = template.activity.events
-            return [events[i][5] for i in range(len(events) - 1, max(-1, len(events) - 1 - limit), -1) if events[i][5]]
+            activity = template.peek_activity()
+            rows = activity.rows[max(activity.start, len(activity.rows) - limit) :]
+            return [r for r in reversed(rows) if r]
 
     def features(
         self, template: Template, now_ms: int, account_id: str, org_id: str = "", *, exclude_row_id: int = 0
@@ -345,14 +415,14 @@ class TemplateTracker:
         (a replay) is left out of the counts, so it never counts itself (first/last
         seen and the burst bucket still include it)."""
         with self._lock:
-            activity = template.activity
+            activity = template.peek_activity()
             activity.expire(_expiry_horizon(now_ms) - self._window)
-            volume = len(activity.events)
+            volume = len(activity)
             if volume:
-                last = max(activity.events[-1][0], activity.events[0][0])
-                first = activity.events[0][0]
+                first = activity.times[activity.start]
+                last = max(activity.times[-1], first)
                 top_org = max(activity.orgs.values())
-                burst = max(len(b) for b in activity.buckets.values())
+                burst = max(1 if isinstance(b, str) else len(b) for b in activity.buckets.values())
             else:
                 first = last = None
                 top_org = burst = 0
@@ -360,7 +430,13 @@ class TemplateTracker:
             other_accounts = accounts - (1 if account_id in activity.accounts else 0)
             orgs, named_orgs, repeat = len(activity.orgs), activity.named_orgs, activity.repeat
             texts, payload = len(activity.texts), activity.payload
-            own = next((e for e in reversed(activity.events) if e[5] == exclude_row_id), None) if exclude_row_id else None
+            own = None
+            if exclude_row_id:
+                rows = activity.rows
+                for j in range(len(rows) - 1, activity.start - 1, -1):
+                    if rows[j] == exclude_row_id:
+                        own = activity.event(j - activity.start)
+                        break
             own_org_events = 1 if own is not None and own[2] == org_id else 0
             if own is not None:
                 _, account, org, text_hash, share, _ = own
@@ -387,7 +463,15 @@ class TemplateTracker:
                 distinct_texts=texts,
                 top_org_volume=top_org,
                 burst_accounts=burst,
-                payload_share=payload / volume if volume > 0 else 0.0,
+                payload_share=payload / _SHARE_SCALE / volume if volume > 0 else 0.0,
                 first_seen_ms=first if volume > 0 else None,
                 last_seen_ms=last if volume > 0 else None,
             )
+
+
+def _as_array(shingles: frozenset[int]) -> np.ndarray:
+    """A signature's shingles as a sorted ``uint64`` array (sorted keys make the postings'
+    binary searches walk forward through memory)."""
+    shingle_array = np.fromiter(shingles, dtype=np.uint64, count=len(shingles))
+    shingle_array.sort()
+    return shingle_array

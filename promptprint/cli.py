@@ -235,10 +235,10 @@ def _serve(args: argparse.Namespace) -> int:
     from server.auth import TokenTable
     from server.limits import LimitSettings
     from server.maintenance import MaintenanceSettings
-    from server.process import limit_malloc_arenas
+    from server.process import tune_malloc
     from server.tls import TlsSettings
 
-    limit_malloc_arenas(2)
+    tune_malloc()
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not 0.1 <= args.gil_switch_ms <= 100:
         print("promptprint serve: --gil-switch-ms must be in 0.1..100", file=sys.stderr)

@@ -227,3 +227,94 @@ def test_forgotten_rows_leave_the_window_counts(alpaca_texts: list[str]) -> None
     after = tracker.features(template, T0 + 10 * MIN, "probe")
     assert (after.volume, after.accounts, after.named_orgs) == (3, 2, 0)
     assert sorted(tracker.recent_rows(template, 10)) == [102, 104, 105]
+
+
+def test_shingle_postings_rank_like_a_dict_across_merges_and_removals() -> None:
+    """The array-backed postings against a plain dict oracle: same counts, same order,
+    whether an entry sits in the arrays or in the dict of new entries; removed
+    templates never come back, before or after the arrays are compacted."""
+    from indexer.template_postings import ShinglePostings
+
+    rng = np.random.default_rng(3)
+    vocabulary = rng.integers(0, 2**64 - 1, 400, dtype=np.uint64, endpoint=True)
+    postings = ShinglePostings(cap=4, merge_at=64)  # merges every few templates
+    oracle: dict[int, list[int]] = {}
+    live: set[int] = set()
+    posted: dict[int, np.ndarray] = {}
+    for tid in range(1, 301):
+        shingles = posted[tid] = np.unique(rng.choice(vocabulary, int(rng.integers(6, 40)), replace=False))
+        postings.add(tid, shingles)
+        for key in shingles.tolist():
+            posting = oracle.setdefault(key, [])
+            if len(posting) < 4:
+                posting.append(tid)
+        live.add(tid)
+        query = np.sort(rng.choice(vocabulary, 50, replace=False))
+        counts: dict[int, int] = {}
+        for key in query.tolist():
+            for t in oracle.get(key, []):
+                counts[t] = counts.get(t, 0) + 1
+        expected = sorted(counts.items(), key=lambda kv: kv[1], reverse=True)[:8]
+        assert postings.ranked(query, 8) == expected
+    for tid in range(1, 301, 3):  # remove a third: dead entries are compacted along the way
+        postings.remove(tid, posted[tid].tolist())
+        live.discard(tid)
+    for _ in range(20):
+        ranked = postings.ranked(np.sort(rng.choice(vocabulary, 80, replace=False)), 50)
+        assert ranked and {tid for tid, _ in ranked} <= live
+    assert len(postings) < sum(len(p) for p in oracle.values())  # the dead entries are gone
+
+
+def test_activity_counters_match_a_recount_of_the_window(alpaca_texts: list[str]) -> None:
+    """The incremental window counters against a recount from the raw events, through
+    out-of-order arrivals, repeats, orgs and expiry."""
+    from indexer.templates import BUCKET_MS, org_key
+
+    rng = np.random.default_rng(5)
+    window = 90 * MIN
+    tracker = TemplateTracker(window_ms=window)
+    events: list[tuple[int, str, str, str]] = []  # arrival order, as the tracker keeps them
+    now = T0
+    template_id = 0
+    for i in range(400):
+        now += int(rng.integers(0, 2 * MIN))
+        t = now - int(rng.integers(0, 5 * MIN))  # some arrive late
+        account = f"a{int(rng.integers(0, 25))}"
+        org = f"o{int(rng.integers(0, 4))}" if rng.random() < 0.5 else ""
+        text = ANALYST.format(alpaca_texts[int(rng.integers(0, 60))])
+        tid = _record(tracker, text, account, t, org)
+        template_id = template_id or tid
+        assert tid == template_id
+        events.append((t, account, org_key(account, org), text))
+        if i % 7:
+            continue
+        horizon = now - window
+        while events and events[0][0] < horizon:  # the window drops its oldest arrivals
+            events.pop(0)
+        template = tracker.template(template_id)
+        assert template is not None
+        f = tracker.features(template, now, "a1", "o1")
+        accounts = [e[1] for e in events]
+        per_org = {o: sum(1 for e in events if e[2] == o) for o in {e[2] for e in events}}
+        per_bucket: dict[int, set[str]] = {}
+        for e in events:
+            per_bucket.setdefault(e[0] // BUCKET_MS, set()).add(e[1])
+        assert f.volume == len(events)
+        assert f.accounts == len(set(accounts)) and f.other_accounts == len(set(accounts) - {"a1"})
+        assert f.repeat_accounts == sum(1 for a in set(accounts) if accounts.count(a) >= 2)
+        assert f.orgs == len(per_org) and f.named_orgs == sum(1 for o in per_org if not o.startswith("\x00"))
+        assert f.top_org_volume == max(per_org.values())
+        assert f.distinct_texts == len({signature(e[3]).text_hash for e in events})
+        assert f.burst_accounts == max(len(s) for s in per_bucket.values())
+        assert f.first_seen_ms == events[0][0]
+    # quiet hours after the traffic: one prompt per 20 minutes, then nothing; the busy
+    # buckets leave with their events and an empty window keeps nothing behind
+    for k in range(12):
+        now += 20 * MIN
+        assert _record(tracker, ANALYST.format(alpaca_texts[k]), f"q{k}", now) == template_id
+    template = tracker.template(template_id)
+    assert template is not None
+    assert tracker.features(template, now, "a1").burst_accounts == 1
+    assert tracker.features(template, now + window + 1, "a1").volume == 0
+    activity = template.peek_activity()
+    assert (len(activity), activity.buckets, activity.accounts, activity.texts) == (0, {}, {}, {})

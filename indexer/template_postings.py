@@ -1,0 +1,147 @@
+"""Shingle → template postings for the template tracker, most of them in sorted arrays.
+
+A Python dict of boxed 64-bit ints costs about 100 bytes per (shingle, template) entry,
+and the tracker holds up to 64 entries per template: at 100k prompts that was a third
+of the tracker's memory. Here the bulk of the entries lives in two parallel sorted
+machine arrays (shingle, template id: 16 bytes an entry), searched with one vectorized
+binary search per lookup. New templates go to a small dict first, merged into the
+arrays once it holds ``merge_at`` entries; template ids only grow, so a merge is one
+``searchsorted`` + ``insert`` (linear, milliseconds at a million entries), never a sort.
+
+numpy does the binary search, and Python then reads the few entries after each position
+through a ``memoryview`` of the arrays, which hands out plain ints several times faster
+than indexing numpy would (a lookup touches ~100 entries: per-call overhead, not
+arithmetic, is what costs there). A merge allocates each array once (``np.insert``):
+no further copies, which would stay resident as heap fragments.
+
+A removed template's entries are not rewritten at once: its id goes to a dead set,
+lookups never return it, and the arrays are compacted when dead entries reach an eighth
+of them. Each shingle points at no more than ``cap`` templates (the oldest still
+posted): a shingle shared by more templates tells them apart no better than the rest.
+Dead entries keep their place in the cap until the next compaction.
+
+Not thread-safe: the tracker calls it under its own lock.
+"""
+
+from __future__ import annotations
+
+from operator import itemgetter
+from typing import Sequence
+
+import numpy as np
+
+
+class ShinglePostings:
+    """Which templates were posted under each shingle.
+
+    Args:
+        cap: the most templates one shingle points at.
+        merge_at: entries held in the dict before they are merged into the arrays.
+    """
+
+    def __init__(self, cap: int = 8, merge_at: int = 8192) -> None:
+        if cap < 1 or merge_at < 1:
+            raise ValueError(f"cap and merge_at must be >= 1, got {cap}, {merge_at}")
+        self._cap = cap
+        self._merge_at = merge_at
+        self._keys = np.empty(0, dtype=np.uint64)
+        self._tids = np.empty(0, dtype=np.int64)
+        self._key_items, self._tid_items = memoryview(self._keys), memoryview(self._tids)
+        self._new: dict[int, list[int]] = {}
+        self._new_entries = 0
+        self._dead: set[int] = set()
+        self._dead_entries = 0
+
+    def __len__(self) -> int:
+        """Entries held, dead ones not yet compacted included."""
+        return len(self._keys) + self._new_entries
+
+    def add(self, template_id: int, shingles: np.ndarray) -> None:
+        """Post a new template (its id larger than every id posted before) under its
+        shingles (``uint64``, distinct)."""
+        at = self._keys.searchsorted(shingles).tolist()
+        keys, n = self._key_items, len(self._keys)
+        new, cap, added = self._new, self._cap, 0
+        for key, j in zip(shingles.tolist(), at):
+            posting = new.get(key)
+            count = len(posting) if posting else 0
+            while j < n and keys[j] == key:  # the array entries after its search position
+                count += 1
+                j += 1
+            if count >= cap:
+                continue
+            if posting is None:
+                new[key] = [template_id]
+            else:
+                posting.append(template_id)
+            added += 1
+        self._new_entries += added
+        if self._new_entries >= self._merge_at:
+            self._merge()
+
+    def remove(self, template_id: int, shingles: Sequence[int]) -> None:
+        """Unpost a template (the shingles it was posted under)."""
+        new = self._new
+        for key in shingles:
+            posting = new.get(key)
+            if posting is not None and template_id in posting:
+                posting.remove(template_id)
+                self._new_entries -= 1
+                if not posting:
+                    del new[key]
+        self._dead.add(template_id)
+        self._dead_entries += len(shingles)  # an upper bound: some were past the cap or in the dict
+        if self._dead_entries * 8 >= max(len(self._keys), self._merge_at):
+            self._merge()
+
+    def ranked(self, shingles: np.ndarray, limit: int) -> list[tuple[int, int]]:
+        """The ``limit`` live templates posted under most of these shingles (``uint64``),
+        as (template id, shingles shared) pairs. Ties go to the template met first when
+        the shingles are read in the given order (the tracker gives them sorted; each
+        shingle's templates oldest first), so a ranking never depends on when the
+        postings were last merged."""
+        counts: dict[int, int] = {}
+        get = counts.get
+        keys, tids, n = self._key_items, self._tid_items, len(self._keys)
+        new = self._new
+        at = self._keys.searchsorted(shingles).tolist() if n else None
+        for i, key in enumerate(shingles.tolist()):
+            if at is not None:
+                j = at[i]
+                while j < n and keys[j] == key:
+                    tid = tids[j]
+                    counts[tid] = get(tid, 0) + 1
+                    j += 1
+            posting = new.get(key)
+            if posting is not None:
+                for tid in posting:
+                    counts[tid] = get(tid, 0) + 1
+        if self._dead:
+            for tid in self._dead.intersection(counts):
+                del counts[tid]
+        # a stable sort: equal counts keep the order they were met in
+        return sorted(counts.items(), key=itemgetter(1), reverse=True)[:limit]
+
+    def _merge(self) -> None:
+        """Fold the dict into the sorted arrays and drop dead templates' entries."""
+        keys, tids = self._keys, self._tids
+        if self._dead:
+            live = ~np.isin(tids, np.fromiter(self._dead, dtype=np.int64, count=len(self._dead)))
+            keys, tids = keys[live], tids[live]
+            self._dead = set()
+            self._dead_entries = 0
+        if self._new:
+            items = sorted(self._new.items())
+            count = self._new_entries
+            new_keys = np.fromiter((key for key, posting in items for _ in posting), dtype=np.uint64, count=count)
+            new_tids = np.fromiter((tid for _, posting in items for tid in posting), dtype=np.int64, count=count)
+            # new ids are larger than every posted id: after a key's old entries, each
+            # key's entries stay oldest first
+            at = keys.searchsorted(new_keys, "right")
+            keys, tids = np.insert(keys, at, new_keys), np.insert(tids, at, new_tids)
+            self._new = {}
+            self._new_entries = 0
+        self._key_items.release()
+        self._tid_items.release()
+        self._keys, self._tids = keys, tids
+        self._key_items, self._tid_items = memoryview(keys), memoryview(tids)
