@@ -25,6 +25,7 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
+from typing import Collection
 
 from indexer.builtin_banks import BUILTIN_ALLOW
 from indexer.campaign_score import BankHit, BankKind
@@ -155,13 +156,13 @@ class Banks:
             raise NotFound(f"no bank entry {entry_id}", reason="BANK_ENTRY_NOT_FOUND", field="entry_id")
         return entry
 
-    def match(self, sig: Signature, core: frozenset[int] | None) -> BankHit | None:
+    def match(self, sig: Signature, core: Collection[int] | None) -> BankHit | None:
         """The entry matching a prompt (by its signature) or its template (by its core);
         the one with the largest overlap, deny winning ties."""
         with self._lock:
             return self._match(sig, core)
 
-    def _match(self, sig: Signature, core: frozenset[int] | None) -> BankHit | None:
+    def _match(self, sig: Signature, core: Collection[int] | None) -> BankHit | None:
         candidates: set[int] = set()
         for s in sig.shingles:
             posting = self._postings.get(s)
@@ -182,7 +183,7 @@ class Banks:
             matched = prompt_overlap >= MATCH_SHARE * len(shingles)
             overlap = prompt_overlap
             if not matched and core:
-                core_overlap = len(core & shingles)
+                core_overlap = len(shingles.intersection(core))
                 matched = core_overlap >= MIN_CORE and core_overlap >= MATCH_SHARE * len(core)
                 overlap = core_overlap
             if matched:
