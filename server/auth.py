@@ -230,11 +230,10 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         method = handler_call_details.method
         if handler is None or METHOD_ROLES.get(method) == OPEN:
             return handler
+        metadata = {k: v for k, v in (handler_call_details.invocation_metadata or ()) if isinstance(v, str)}
         tokens = self._tokens
 
-        def check(request: Any, context: grpc.aio.ServicerContext) -> None:
-            # per call, from the context: the handler is built once per method
-            metadata = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
+        def check(request: Any) -> None:
             principal = tokens.authenticate(metadata)
             caller.set(principal)
             authorize(principal, method, request)
@@ -243,7 +242,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             inner_uu = handler.unary_unary
 
             async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
-                check(request, context)
+                check(request)
                 return await inner_uu(request, context)
 
             return grpc.unary_unary_rpc_method_handler(unary_unary, handler.request_deserializer, handler.response_serializer)
@@ -251,7 +250,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             inner_su = handler.stream_unary
 
             async def stream_unary(requests: Any, context: grpc.aio.ServicerContext) -> Any:
-                check(None, context)
+                check(None)
                 return await inner_su(requests, context)
 
             return grpc.stream_unary_rpc_method_handler(stream_unary, handler.request_deserializer, handler.response_serializer)
@@ -260,7 +259,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
 
         async def streaming(request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:
-                check(request if handler.unary_stream is not None else None, context)
+                check(request if handler.unary_stream is not None else None)
             except PromptprintError as error:
                 await abort_with(context, error)
             async for item in inner_stream(request, context):
