@@ -30,7 +30,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import socket
+import tempfile
 import uuid
+from pathlib import Path
 from typing import Any, Callable, Generic, Iterable, Iterator, Protocol, TypeVar
 
 import faiss
@@ -246,11 +249,12 @@ class RayExecutor:
         self._owns_connection = False
         if not ray.is_initialized():
             if address == LOCAL:
-                ray.init(
-                    num_cpus=num_cpus, object_store_memory=object_store_memory, include_dashboard=False,
+                ray.init(  # "local": a new instance even if RAY_ADDRESS or `ray start` name another
+                    address="local", num_cpus=num_cpus, object_store_memory=object_store_memory, include_dashboard=False,
                     log_to_driver=False, logging_level=logging.WARNING,
                 )
             else:
+                _check_reachable(address)
                 ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
             self._owns_connection = True
         cpus = int(ray.cluster_resources().get("CPU", 1))
@@ -284,6 +288,31 @@ class RayExecutor:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _check_reachable(address: str, timeout_s: float = 10.0) -> None:
+    """Fail fast on an unreachable ``host:port`` (Ray itself retries for minutes)."""
+    if address == "auto":
+        # Ray resolves "auto" from RAY_ADDRESS or the file `ray start` leaves behind, which
+        # outlives a stopped cluster (and then Ray waits for minutes): check that too.
+        found = os.environ.get("RAY_ADDRESS") or _read(Path(tempfile.gettempdir()) / "ray" / "ray_current_cluster")
+        if not found:
+            return  # Ray says at once that there is no cluster
+        address = found
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"Ray address {address!r} is not host:port, ray://host:port, 'auto' or 'local'")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as error:
+        raise ConnectionError(f"no Ray cluster answers at {address} ({error}); check the address (`ray status` on the head)") from error
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return ""
 
 
 def executor_for(address: str | None, *, workers: int | None = None) -> InProcess | RayExecutor:

@@ -39,7 +39,7 @@ ray = pytest.importorskip("ray")
 @pytest.fixture(scope="module")
 def ray_engine() -> Iterator[RayExecutor]:
     """One small local Ray instance for the module (its start-up is the slow part)."""
-    ray.init(num_cpus=2, object_store_memory=200 * 1024 * 1024, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, object_store_memory=200 * 1024 * 1024, include_dashboard=False, log_to_driver=False)
     try:
         yield RayExecutor("local", workers=2)  # joins the instance above; does not own it
     finally:
