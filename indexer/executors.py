@@ -198,9 +198,12 @@ class _RayPool(Generic[S]):
 
     def close(self) -> None:
         """Free every worker's state of this pool (the actors stay for other pools)."""
-        if not self._closed:
+        if not self._closed and self._ray.is_initialized():
             self._closed = True
-            self._ray.get([actor.drop.remote(self._key) for actor in self._actors])
+            try:
+                self._ray.get([actor.drop.remote(self._key) for actor in self._actors])
+            except self._ray.exceptions.RayActorError:
+                pass  # the executor was closed first: its actors, and their states, are gone
 
     def __enter__(self) -> "_RayPool[S]":
         return self
@@ -218,8 +221,9 @@ class RayExecutor:
             ``local`` (start a private instance here, stopped by :meth:`close`). If this
             process is already connected to Ray (``ray.init`` done), that connection is
             used whatever the address.
-        workers: actors per pool; default: the cluster's CPUs / ``cpus_per_worker``.
-        cpus_per_worker: CPUs each actor reserves (and its FAISS/torch threads).
+        workers: actors (shared by all pools); default: the cluster's CPUs /
+            ``cpus_per_worker``.
+        cpus_per_worker: CPUs each actor reserves (and its FAISS threads).
         num_cpus / object_store_memory: only for ``local``: the instance's size.
         window: items in flight per worker (keeps every worker busy while the
             driver waits for the oldest result).
