@@ -15,13 +15,17 @@ policy are never mixed with these.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
 import os
 import threading
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import TYPE_CHECKING, Protocol, Sequence
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from indexer.executors import BatchExecutor
 
 PACKAGED_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 _HEAD_SHARE = 2 / 3
@@ -154,3 +158,66 @@ class SentenceTransformerEmbedder:
                 show_progress_bar=False,
             )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelLoader:
+    """What a remote worker needs to load the model itself: the model's *path* (None =
+    the packaged MiniLM, found in the worker's own site-packages) and its threads. It is
+    what crosses the network, never the model object; a worker calls it once."""
+
+    model_path: str | None = None
+    threads: int = 1
+    batch_size: int = 32
+
+    def __call__(self) -> SentenceTransformerEmbedder:
+        return SentenceTransformerEmbedder(self.model_path, threads=self.threads, batch_size=self.batch_size)
+
+
+def _embed_on_worker(embedder: SentenceTransformerEmbedder, texts: Sequence[str]) -> np.ndarray:
+    return embedder.embed(texts)
+
+
+def _identity_on_worker(embedder: SentenceTransformerEmbedder, _: object) -> tuple[str, int]:
+    return embedder.model_id, embedder.dimension
+
+
+class PooledEmbedder:
+    """An :class:`Embedder` whose texts are embedded by a pool of workers (e.g. Ray
+    actors), each with its own copy of the model, loaded once.
+
+    A call is cut into up to ``pool.workers`` chunks of at most ``max_chunk`` texts that
+    run at once; the vectors come back in the order of the texts. The identity is asked
+    of a worker, so the fingerprints are labelled by the model that made them.
+
+    Args:
+        executor: where the workers run (see :mod:`indexer.executors`).
+        loader: how a worker loads the model.
+        max_chunk: most texts per worker task.
+    """
+
+    def __init__(self, executor: "BatchExecutor", loader: ModelLoader = ModelLoader(), *, max_chunk: int = 256) -> None:
+        if max_chunk < 1:
+            raise ValueError(f"max_chunk must be >= 1, got {max_chunk}")
+        self._pool = executor.pool(loader)
+        self._max_chunk = max_chunk
+        self._model_id, self._dimension = next(iter(self._pool.map(_identity_on_worker, [None])))
+
+    @property
+    def model_id(self) -> str:
+        return self._model_id
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self._dimension), dtype=np.float32)
+        size = min(self._max_chunk, -(-len(texts) // self._pool.workers))
+        chunks = [list(texts[i : i + size]) for i in range(0, len(texts), size)]
+        return np.concatenate(list(self._pool.map(_embed_on_worker, chunks)))
+
+    def close(self) -> None:
+        """Stop the workers (their models are freed)."""
+        self._pool.close()

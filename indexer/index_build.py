@@ -15,20 +15,31 @@ batch job, not something to do inside an ingest call).
 A bulk build reads the stored float16 vectors twice at most: once to write the vector
 file and draw the training sample, then it encodes from the (memory-mapped) file. The
 sample is every ``step``-th row, so the same store always trains the same quantizer.
+
+With an executor (``--ray-address``) the IVF-PQ encoding is sharded: the quantizer and
+codebooks are trained once here, shipped once to every worker, each shard of
+:data:`SHARD_ROWS` vectors comes back as (row ids, list numbers, codes), and the lists
+are filled in one pass (:func:`indexer.ivf_index.fill_lists`, which avoids FAISS's
+unsafe fast-scan merge). Same store, same index, byte for byte, either way.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Callable, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Literal, Protocol
 
 import numpy as np
 
-from indexer.ivf_index import IvfParams, IvfPqIndex, VectorFile, is_ivfpq_file, sidecar_path, train_ivfpq
+from indexer.ivf_index import (
+    IvfParams, IvfPqIndex, VectorFile, encode_for_lists, is_ivfpq_file, sidecar_path, train_ivfpq,
+)
 from indexer.row_metadata import RowMetadata
 from indexer.store import RecordStore
 from indexer.vector_index import HnswParams, SearchResult, VectorIndex, VectorStorage
+
+if TYPE_CHECKING:
+    from indexer.executors import BatchExecutor
 
 BuildKind = Literal["auto", "flat", "hnsw", "ivfpq"]
 KINDS: tuple[str, ...] = ("auto", "flat", "hnsw", "ivfpq")
@@ -126,6 +137,61 @@ def load_index(path: Path, dimension: int, choice: IndexChoice) -> AnyVectorInde
 
 
 Progress = Callable[[int], None]
+SHARD_ROWS = 65_536  # vectors per encoding task: ~24 MB of float16 to ship, ~2 MB of codes back
+
+
+def _encode_shard(state: tuple[Any, Any], shard: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    trained, _ = state
+    ids, vectors = shard
+    lists, codes = encode_for_lists(trained, vectors)
+    return ids, lists, codes
+
+
+def _regroup(chunks: Iterable[np.ndarray], size: int) -> Iterator[np.ndarray]:
+    """Id chunks of any sizes as chunks of ``size`` (the last one shorter)."""
+    pending: list[np.ndarray] = []
+    held = 0
+    for chunk in chunks:
+        pending.append(chunk)
+        held += len(chunk)
+        while held >= size:
+            joined = np.concatenate(pending)
+            yield joined[:size]
+            pending, held = [joined[size:]], held - size
+    if held:
+        yield np.concatenate(pending)
+
+
+def encode_all(
+    index: IvfPqIndex,
+    vectors: VectorFile,
+    id_chunks: list[np.ndarray],
+    *,
+    executor: "BatchExecutor | None" = None,
+    progress: Progress | None = None,
+) -> None:
+    """Encode the rows ``id_chunks`` name (their vectors already in ``vectors``) into the
+    empty, trained ``index``: chunk by chunk here (FAISS's own add), or with an executor
+    in shards of :data:`SHARD_ROWS` on its workers against the one trained index, then
+    filled into the lists in one pass. The two give the same index, byte for byte."""
+    if executor is None:
+        for ids in id_chunks:
+            index.add_preassigned(ids, vectors.read(ids))
+            if progress:
+                progress(len(ids) - len(ids) // 2)
+        return
+    from indexer.executors import ShippedIndex
+
+    shards = ((ids, vectors.read(ids).astype(np.float16)) for ids in _regroup(id_chunks, SHARD_ROWS))
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    with executor.pool(ShippedIndex(index.trained)) as pool:
+        for ids, lists, codes in pool.map(_encode_shard, shards):
+            parts.append((ids, lists, codes))
+            if progress:
+                progress(len(ids) - len(ids) // 2)
+    index.fill_encoded(
+        np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]), np.concatenate([p[2] for p in parts])
+    )
 
 
 def build_from_store(
@@ -136,13 +202,14 @@ def build_from_store(
     *,
     up_to: int | None = None,
     progress: Progress | None = None,
+    executor: "BatchExecutor | None" = None,
 ) -> tuple[AnyVectorIndex, RowMetadata]:
     """Build a fresh index of the kind ``choice`` gives for the store's size, from the
     stored float16 vectors (no re-embedding). IVF-PQ writes its vector file beside
     ``index_path``. Returns the index (not yet saved) and the row metadata.
 
-    Encoding runs in this process: merging fast-scan shards with FAISS 1.15's merge_from
-    corrupted the heap at 3M vectors (BlockInvertedLists), so there is no sharded build."""
+    ``executor``: IVF-PQ shards are encoded on its workers (see the module docstring);
+    None encodes here, chunk by chunk. Flat and HNSW builds always run here."""
     n = store.count()
     kind = choice.kind_for(n)
     rows = RowMetadata(capacity=max(1024, (up_to if up_to is not None else store.max_row_id()) + 1))
@@ -176,8 +243,5 @@ def build_from_store(
     trained = train_ivfpq(np.concatenate(sample)[:train_size], params, n)
     del sample
     index = IvfPqIndex(trained, vectors, params)
-    for ids in id_chunks:
-        index.add_preassigned(ids, vectors.read(ids))
-        if progress:
-            progress(len(ids) - len(ids) // 2)
+    encode_all(index, vectors, id_chunks, executor=executor, progress=progress)
     return index, rows

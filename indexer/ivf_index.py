@@ -203,6 +203,61 @@ def train_ivfpq(sample: np.ndarray, params: IvfParams, expected_size: int) -> fa
     return index
 
 
+def encode_for_lists(trained: faiss.IndexIVFPQFastScan, vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The inverted list and the 4-bit PQ code of each vector, as ``add_with_ids`` would
+    compute them (``sa_encode``: nearest centroid, then the fine code), without adding
+    anything. Shards of a build call this in parallel against one trained index.
+    Returns (list numbers int32, codes uint8 of shape (n, code_size))."""
+    encoded = trained.sa_encode(np.ascontiguousarray(vectors, dtype=np.float32))
+    coarse = trained.coarse_code_size()  # the list number, little-endian, in front
+    lists = np.zeros(len(encoded), np.int64)
+    for byte in range(coarse):
+        lists |= encoded[:, byte].astype(np.int64) << (8 * byte)
+    return lists.astype(np.int32), np.ascontiguousarray(encoded[:, coarse:])
+
+
+def fill_lists(ivf: faiss.IndexIVFPQFastScan, ids: np.ndarray, lists: np.ndarray, codes: np.ndarray) -> None:
+    """Put encoded vectors into the *empty* inverted lists of ``ivf``, each list in one go.
+
+    Why not FAISS's ``merge_from`` of shard indexes: in FAISS 1.15,
+    ``BlockInvertedLists::add_entries`` (the fast-scan lists, which merge_from appends
+    through) copies whole blocks when the list's current size is a multiple of the
+    block size in *bytes* (1024 here) instead of in codes (32), so appending to a list
+    holding 1024·j codes writes past its buffer: a 1,024 + 40 vector merge aborts with
+    "malloc(): corrupted top size" (a 3M build crashed the same way). Here every list
+    is packed into fast-scan blocks (the index's own CodePacker) and added while empty,
+    where add_entries is a plain copy. Codes land in each list in the order given
+    (stable by list), which is what add_with_ids does: same input order, same index.
+    """
+    bil = faiss.downcast_InvertedLists(ivf.invlists)
+    if not isinstance(bil, faiss.BlockInvertedLists):
+        raise TypeError(f"expected fast-scan block lists, got {type(bil).__name__}")
+    if ivf.ntotal:
+        raise ValueError("fill_lists fills an empty index only (see the docstring)")
+    if not len(ids):
+        return
+    order = np.argsort(lists, kind="stable")
+    ids = np.ascontiguousarray(ids[order], dtype=np.int64)
+    lists = lists[order]
+    codes = codes[order]
+    packer = ivf.get_CodePacker()
+    nvec, block_bytes, code_size = int(packer.nvec), int(packer.block_size), int(packer.code_size)
+    if codes.shape[1] != code_size:
+        raise ValueError(f"codes have {codes.shape[1]} bytes, the index {code_size}")
+    bounds = np.searchsorted(lists, np.arange(ivf.nlist + 1))
+    for list_no in np.flatnonzero(np.diff(bounds)).tolist():
+        start, stop = int(bounds[list_no]), int(bounds[list_no + 1])
+        n = stop - start
+        blocks = -(-n // nvec)
+        flat = np.zeros((blocks * nvec, code_size), np.uint8)  # the last block zero-padded, as FAISS pads it
+        flat[:n] = codes[start:stop]
+        packed = np.empty(blocks * block_bytes, np.uint8)
+        for b in range(blocks):
+            packer.pack_all(faiss.swig_ptr(flat[b * nvec :]), faiss.swig_ptr(packed[b * block_bytes :]))
+        bil.add_entries(list_no, n, faiss.swig_ptr(ids[start:stop]), faiss.swig_ptr(packed))
+    ivf.ntotal = int(ivf.ntotal) + len(ids)
+
+
 class IvfPqIndex:
     """IVF-PQ candidates re-ranked exactly against memory-mapped float16 vectors.
 
@@ -269,6 +324,18 @@ class IvfPqIndex:
         ids = np.ascontiguousarray(ids, dtype=np.int64)
         with self._lock.write():
             self._ivf.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+
+    def fill_encoded(self, ids: np.ndarray, lists: np.ndarray, codes: np.ndarray) -> None:
+        """Fill an empty index with vectors encoded elsewhere (a sharded build: see
+        :func:`encode_for_lists` and :func:`fill_lists`); their vectors must already be
+        in the vector file."""
+        with self._lock.write():
+            fill_lists(self._ivf, ids, lists, codes)
+
+    @property
+    def trained(self) -> faiss.IndexIVFPQFastScan:
+        """The FAISS index itself (shards of a build encode against it)."""
+        return self._ivf
 
     def remove(self, ids: np.ndarray) -> int:
         """Remove ids from the inverted lists; returns how many were there."""

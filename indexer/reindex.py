@@ -1,7 +1,8 @@
 """Batch reindexing: take files (or the stored records) into a freshly built index.
 
     records (JSONL/CSV/Parquet) -> validate -> embed (in-process or Ray) -> record store
-        -> build the index by size from the stored vectors -> new snapshot -> switch CURRENT
+        -> build the index by size from the stored vectors (IVF shards in-process or Ray)
+        -> new snapshot -> switch CURRENT
 
 Why it is shaped this way:
 
@@ -47,6 +48,7 @@ from indexer.store import RecordStore, StoreIdentity, read_identity, text_digest
 
 if TYPE_CHECKING:
     from indexer.embedder import Embedder
+    from indexer.executors import BatchExecutor
     from indexer.prompt_index import IndexConfig
 
 log = logging.getLogger(__name__)
@@ -136,15 +138,19 @@ def build_snapshot(
     choice: IndexChoice,
     *,
     progress: Callable[[int], None] | None = None,
+    executor: "BatchExecutor | None" = None,
 ) -> tuple[Manifest, str]:
     """Build the index of the whole store (kind by size) into a new snapshot and switch
-    CURRENT to it. Returns the manifest and the snapshot's folder name."""
+    CURRENT to it (IVF-PQ shards encoded on ``executor``'s workers when given). Returns
+    the manifest and the snapshot's folder name."""
     # A build covers the stored vectors up to the first one still pending (the server
     # computes those behind the acknowledgement); the rest is replayed onto it on load.
     watermark = store.indexable_watermark()
     staging = snapshots.begin(watermark)
     index_path = SnapshotDirectory.index_path(staging)
-    index, rows = build_from_store(store, identity.dimension, choice, index_path, up_to=watermark, progress=progress)
+    index, rows = build_from_store(
+        store, identity.dimension, choice, index_path, up_to=watermark, progress=progress, executor=executor
+    )
     index.save(index_path)
     save_rows(SnapshotDirectory.rows_path(staging), *rows.export())
     manifest = snapshots.commit(
@@ -200,6 +206,8 @@ class ReindexJob:
         max_text_bytes: longest accepted prompt.
         on_bad: called with every bad line as it is found (the CLI prints it).
         on_progress: called with (lines done, lines expected) after each batch.
+        executor: encodes the IVF-PQ shards of the final build (None: in-process).
+            Embedding is spread by the ``engine`` itself (a PooledEmbedder).
     """
 
     def __init__(
@@ -216,6 +224,7 @@ class ReindexJob:
         max_text_bytes: int = DEFAULT_MAX_TEXT_BYTES,
         on_bad: Callable[[BadLine], None] | None = None,
         on_progress: Callable[[int, int], None] | None = None,
+        executor: "BatchExecutor | None" = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -230,6 +239,7 @@ class ReindexJob:
         self._max_text_bytes = max_text_bytes
         self._on_bad = on_bad or (lambda bad: None)
         self._on_progress = on_progress or (lambda done, total: None)
+        self._executor = executor
 
     def run(self, sources: Sequence[str]) -> ReindexSummary:
         """Take every source in (resuming from the checkpoint), then rebuild and switch.
@@ -266,7 +276,7 @@ class ReindexJob:
             checkpoint = dataclasses.replace(checkpoint, file=file_index + 1, line=0)
             checkpoint.write(self._checkpoint_path)
         started = time.monotonic()
-        manifest, name = build_snapshot(self._store, self._snapshots, self._identity, self._choice)
+        manifest, name = build_snapshot(self._store, self._snapshots, self._identity, self._choice, executor=self._executor)
         summary.build_seconds = time.monotonic() - started
         summary.index_description = manifest.index_description
         summary.indexed = manifest.count
@@ -348,17 +358,25 @@ def open_job(
     model: str | None = None,
     threads: int | None = None,
     embedder: "Embedder | None" = None,
+    executor: "BatchExecutor | None" = None,
     **job_options: object,
 ) -> Iterator[ReindexJob]:
     """A ReindexJob over a data directory, with its store opened and closed around it.
 
     File sources need the model (``embedder``, or loaded here from ``model``); a rebuild
-    from the store reads the store's identity and loads no model."""
+    from the store reads the store's identity and loads no model. With an ``executor``
+    (Ray), the model is loaded by its workers instead (one copy each, from ``model``'s
+    path: see PooledEmbedder) and the IVF-PQ shards are encoded there too."""
     from indexer.normalize import NORMALIZER_VERSION
 
     engine: EmbedEngine | None = None
+    pooled = None
     if sources:
-        if embedder is None:
+        if embedder is None and executor is not None:
+            from indexer.embedder import ModelLoader, PooledEmbedder
+
+            embedder = pooled = PooledEmbedder(executor, ModelLoader(model))
+        elif embedder is None:
             from indexer.embedder import SentenceTransformerEmbedder
 
             embedder = SentenceTransformerEmbedder(model, threads=threads)
@@ -369,15 +387,19 @@ def open_job(
         if found is None:
             raise ReindexError(f"no record store at {config.store_path} to rebuild from", reason="STORE_NOT_FOUND")
         identity = found
-    store = RecordStore(config.store_path, identity)
     try:
-        yield ReindexJob(
-            store, SnapshotDirectory(config.snapshot_root), identity, config.choice, engine=engine,
-            checkpoint_path=Path(config.data_dir) / CHECKPOINT, max_text_bytes=config.max_text_bytes,
-            **job_options,  # type: ignore[arg-type]
-        )
+        store = RecordStore(config.store_path, identity)
+        try:
+            yield ReindexJob(
+                store, SnapshotDirectory(config.snapshot_root), identity, config.choice, engine=engine,
+                checkpoint_path=Path(config.data_dir) / CHECKPOINT, max_text_bytes=config.max_text_bytes,
+                executor=executor, **job_options,  # type: ignore[arg-type]
+            )
+        finally:
+            store.close()
     finally:
-        store.close()
+        if pooled is not None:
+            pooled.close()
 
 
 def purge_data_dir(config: "IndexConfig", cutoff_ms: int) -> tuple[int, str]:

@@ -169,6 +169,7 @@ def _parser() -> argparse.ArgumentParser:
     campaigns.add_argument("--min-accounts", type=int, default=3, help="fewest accounts a reported campaign has")
     campaigns.add_argument("--report-campaigns", type=int, default=50, help="campaigns given a full section in report.html")
     campaigns.add_argument("--log-level", default="WARNING")
+    _add_ray_engine(campaigns, "embedding (SOURCE files) and the k-NN graph")
 
     campaign = verbs.add_parser("campaign", help="browse the server's latest reconstruction")
     campaign_verbs = campaign.add_subparsers(dest="campaign_verb", required=True)
@@ -200,6 +201,24 @@ def _add_index_choice(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rerank-factor", type=int, default=16, help="IVF-PQ candidates re-ranked per hit (default 16)")
 
 
+def _add_ray_engine(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument(
+        "--ray-address", default=None,
+        help=f"run {what} on a Ray cluster: its address (host:6379, ray://host:10001), 'auto' (the cluster this "
+        "machine joined with `ray start`) or 'local' (a private instance here). Default: in-process, no Ray",
+    )
+    parser.add_argument("--ray-workers", type=int, default=None, help="Ray workers (default: one per cluster CPU)")
+
+
+def _open_engine(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+    """The executor the --ray-address flag asks for (in-process without it)."""
+    from indexer.executors import executor_for
+
+    if args.ray_workers is not None and not args.ray_address:
+        raise ValueError("--ray-workers needs --ray-address")
+    return executor_for(args.ray_address, workers=args.ray_workers)
+
+
 def _add_scale_verbs(verbs) -> None:  # type: ignore[no-untyped-def]
     reindex = verbs.add_parser("reindex", help="take prompt files (or the stored records) into a freshly built index")
     reindex.add_argument("sources", nargs="*", help="JSONL/CSV/Parquet files or globs (quote globs)")
@@ -211,6 +230,7 @@ def _add_scale_verbs(verbs) -> None:  # type: ignore[no-untyped-def]
     reindex.add_argument("--threads", type=int, default=None, help="torch threads (default: number of cores)")
     reindex.add_argument("--max-text-bytes", type=int, default=1 << 20)
     reindex.add_argument("--no-progress", action="store_true")
+    _add_ray_engine(reindex, "embedding and the IVF-PQ shard encoding")
     _add_index_choice(reindex)
 
     reload = verbs.add_parser("reload", help="make a server switch to the newest snapshot now")
@@ -566,6 +586,20 @@ def _bank(args: argparse.Namespace) -> int:
 
 
 def _campaigns(args: argparse.Namespace) -> int:
+    try:
+        engine = _open_engine(args)
+    except (ValueError, ConnectionError, RuntimeError) as error:
+        print(f"promptprint campaigns: {error}", file=sys.stderr)
+        return 2
+    try:
+        return _run_campaigns(args, engine)
+    finally:
+        close = getattr(engine, "close", None)
+        if close:
+            close()
+
+
+def _run_campaigns(args: argparse.Namespace, engine) -> int:  # type: ignore[no-untyped-def]
     from datetime import datetime, timezone
 
     from indexer.banks import Banks
@@ -601,12 +635,23 @@ def _campaigns(args: argparse.Namespace) -> int:
             banks = Banks(Path(args.data_dir) / "records.sqlite", seed_builtin=False)
             stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
             out = Path(args.out) if args.out else Path(args.data_dir) / RECONSTRUCTIONS_DIR / stamp
+        elif args.ray_address:
+            from indexer.embedder import ModelLoader, PooledEmbedder
+
+            pooled = PooledEmbedder(engine, ModelLoader(args.model))
+            try:
+                corpus, unreadable = corpus_from_files(
+                    args.sources, pooled, since_ms=since, until_ms=until, batch_size=256 * engine.workers
+                )
+            finally:
+                pooled.close()
         else:
             from indexer.embedder import SentenceTransformerEmbedder
 
             corpus, unreadable = corpus_from_files(
                 args.sources, SentenceTransformerEmbedder(args.model, threads=args.threads), since_ms=since, until_ms=until
             )
+        if args.sources:
             if unreadable:
                 print(f"skipped {unreadable} unreadable or incomplete lines", file=sys.stderr)
             banks = Banks(Path(":memory:"))  # the built-in allow bank of public agent scaffolds
@@ -618,7 +663,7 @@ def _campaigns(args: argparse.Namespace) -> int:
         print("promptprint campaigns: no prompts in the given time range", file=sys.stderr)
         return 2
     try:
-        result = reconstruct(corpus, config, bank_match=banks.match)
+        result = reconstruct(corpus, config, bank_match=banks.match, executor=engine)
     finally:
         banks.close()
     write_reconstruction(result, out, since_ms=since, until_ms=until)
@@ -715,16 +760,21 @@ def _reindex(args: argparse.Namespace) -> int:
         bar.clear()
         print(f"{line}", file=sys.stderr)
 
+    engine = None
     try:
         config = _index_config(args, max_text_bytes=args.max_text_bytes)
+        engine = _open_engine(args) if args.ray_address else None
         job: ReindexJob
         with open_job(config, sources=args.sources, model=args.model, threads=args.threads, strict=args.strict,
-                      batch_size=args.batch_size, on_bad=bad, on_progress=progress) as job:
+                      batch_size=args.batch_size, on_bad=bad, on_progress=progress, executor=engine) as job:
             summary = job.run(args.sources)
-    except (PromptprintError, ValueError, OSError) as error:
+    except (PromptprintError, ValueError, OSError, RuntimeError) as error:
         bar.close()
         print(f"promptprint reindex: {getattr(error, 'message', error)}", file=sys.stderr)
         return 2
+    finally:
+        if engine is not None:
+            engine.close()
     bar.close()
     rate = f", {summary.prompts_per_second:.1f} prompts/s embedded" if summary.embedded else ""
     print(

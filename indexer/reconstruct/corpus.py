@@ -6,8 +6,8 @@ Two sources:
   stored float16 fingerprint vectors are read back from ``records.sqlite`` — nothing is
   re-embedded, so weeks of traffic load in seconds;
 * **files** (JSONL / CSV / Parquet, see :mod:`indexer.readers`): the texts are embedded
-  here, batch by batch, through an executor (the same seam as the k-NN step: a Ray
-  executor can embed on many machines).
+  here, batch by batch, by the embedder given: in-process, or a
+  :class:`indexer.embedder.PooledEmbedder` that spreads each batch over Ray workers.
 
 Accounts and orgs are interned into integer codes (org code 0 = none) so that the
 account × template graph is built with arrays, not dictionaries of strings.
@@ -25,7 +25,6 @@ import numpy as np
 from indexer.embedder import Embedder
 from indexer.errors import FailedPrecondition
 from indexer.readers import read_records
-from indexer.reconstruct.knn_graph import BatchExecutor, InProcess
 from indexer.records import PromptRecord
 from indexer.store import RecordStore, read_identity, to_stored_precision
 
@@ -74,11 +73,12 @@ def corpus_from_records(
     since_ms: int | None = None,
     until_ms: int | None = None,
     batch_size: int = 256,
-    executor: BatchExecutor | None = None,
 ) -> Corpus:
-    """Records in [since, until), sorted by time, embedded in batches via ``executor``.
-    Vectors are rounded through float16 like stored ones, so a corpus from files and
-    the same prompts read from a data directory cluster alike."""
+    """Records in [since, until), sorted by time, embedded ``batch_size`` texts per
+    ``embed`` call (a pooled embedder spreads each call over its workers, so give it
+    batches of several per worker). Vectors are rounded through float16 like stored
+    ones, so a corpus from files and the same prompts read from a data directory
+    cluster alike."""
     kept = [
         r for r in records
         if (since_ms is None or r.created_at_ms >= since_ms) and (until_ms is None or r.created_at_ms < until_ms)
@@ -87,8 +87,7 @@ def corpus_from_records(
     accounts, orgs = _Interner(), _Interner([""])
     texts = [r.text for r in kept]
     batches = [texts[i : i + batch_size] for i in range(0, len(texts), batch_size)]
-    runner = executor or InProcess()
-    parts = list(runner.map(embed, batches))
+    parts = [embed(batch) for batch in batches]
     dimension = parts[0].shape[1] if parts else 0
     vectors = to_stored_precision(np.concatenate(parts)) if parts else np.zeros((0, dimension), np.float32)
     return Corpus(
@@ -109,7 +108,7 @@ def corpus_from_files(
     *,
     since_ms: int | None = None,
     until_ms: int | None = None,
-    executor: BatchExecutor | None = None,
+    batch_size: int = 256,
 ) -> tuple[Corpus, int]:
     """Read and embed prompt files. Returns the corpus and the number of unreadable
     lines (skipped and logged: a reconstruction reports on what it could read)."""
@@ -124,7 +123,7 @@ def corpus_from_files(
                 records.append(line.record)
             else:
                 bad += 1
-    return corpus_from_records(records, embedder.embed, since_ms=since_ms, until_ms=until_ms, executor=executor), bad
+    return corpus_from_records(records, embedder.embed, since_ms=since_ms, until_ms=until_ms, batch_size=batch_size), bad
 
 
 def corpus_from_store(data_dir: str | Path, *, since_ms: int | None = None, until_ms: int | None = None) -> Corpus:

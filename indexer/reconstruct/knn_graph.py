@@ -9,36 +9,22 @@ vectors (exact k-NN of 100k vectors is ~2·10¹² flops, a minute on two cores),
 ``IndexIVFFlat`` beyond it (``nlist ≈ 4·√n`` lists, ``nprobe`` probed; measured
 in MEASURED.md: range recall 0.987 at nprobe 16 on 1M vectors).
 
-Distribution seam: the query batches are independent, so they are handed to
-``executor.map`` — anything with the ``concurrent.futures.Executor.map`` shape. The
-default runs them in this process; a Ray-backed executor (issue 4's reindex job) can
-be passed in unchanged to spread them over machines.
+Distribution: the query batches are independent, so they run on an executor's worker
+pool (:mod:`indexer.executors`): in this process by default; with ``--ray-address``
+the search index is shipped once to every Ray worker and each batch travels with its
+own query vectors only.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Callable, Iterable, Iterator, Protocol, TypeVar
+from typing import Any
 
 import faiss
 import numpy as np
 
-T = TypeVar("T")
-R = TypeVar("R")
-
-
-class BatchExecutor(Protocol):
-    """What the k-NN and embedding steps need from an executor: an ordered ``map``."""
-
-    def map(self, fn: Callable[[T], R], iterable: Iterable[T]) -> Iterator[R]: ...
-
-
-class InProcess:
-    """Runs batches one after another in this process (the default)."""
-
-    def map(self, fn: Callable[[T], R], iterable: Iterable[T]) -> Iterator[R]:
-        return map(fn, iterable)
+from indexer.executors import BatchExecutor, InProcess, ShippedIndex
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,9 +91,12 @@ def build_search_index(vectors: np.ndarray, params: KnnParams) -> faiss.Index:
     return index
 
 
-def _query(index: faiss.Index, vectors: np.ndarray, start: int, stop: int, k: int, min_similarity: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    sims, ids = index.search(vectors[start:stop], min(k + 1, index.ntotal))
-    rows = np.repeat(np.arange(start, stop, dtype=np.int64), sims.shape[1])
+def _query(state: tuple[faiss.Index, Any], batch: tuple[int, np.ndarray, int, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One query batch on a worker: (first row, its query vectors, k, threshold) -> edges."""
+    index, _ = state
+    start, queries, k, min_similarity = batch
+    sims, ids = index.search(queries, min(k + 1, index.ntotal))
+    rows = np.repeat(np.arange(start, start + len(queries), dtype=np.int64), sims.shape[1])
     ids = ids.ravel()
     sims = sims.ravel()
     keep = (ids >= 0) & (ids != rows) & (sims >= min_similarity)  # -1 is FAISS padding
@@ -130,13 +119,11 @@ def knn_edges(vectors: np.ndarray, params: KnnParams = KnnParams(), executor: Ba
     if n < 2:
         return Edges.empty()
     index = build_search_index(vectors, params)
-    starts = range(0, n, params.batch_size)
-    runner = executor or InProcess()
-    parts = list(
-        runner.map(
-            lambda s: _query(index, vectors, s, min(n, s + params.batch_size), params.k, params.min_similarity), starts
-        )
+    batches = (
+        (s, vectors[s : s + params.batch_size], params.k, params.min_similarity) for s in range(0, n, params.batch_size)
     )
+    with (executor or InProcess()).pool(ShippedIndex(index)) as pool:
+        parts = list(pool.map(_query, batches))
     lo = np.concatenate([p[0] for p in parts])
     hi = np.concatenate([p[1] for p in parts])
     sims = np.concatenate([p[2] for p in parts])

@@ -33,7 +33,8 @@ from indexer.reconstruct.campaigns import (
 from indexer.reconstruct.clustering import ClusterParams, cluster
 from indexer.reconstruct.corpus import Corpus
 from indexer.reconstruct.graph import GraphParams, weigh
-from indexer.reconstruct.knn_graph import BatchExecutor, KnnParams, knn_edges
+from indexer.executors import BatchExecutor
+from indexer.reconstruct.knn_graph import KnnParams, knn_edges
 from indexer.reconstruct.minhash import PERMUTATIONS, sketches
 from indexer.reconstruct.slots import TemplateText, extract_template
 from indexer.skeleton import Signature, canonical_hash, signature
@@ -270,7 +271,7 @@ def reconstruct(
         corpus: the prompts (see :mod:`indexer.reconstruct.corpus`).
         config: parameters of every step.
         bank_match: allow/deny bank lookup (``Banks.match``); None = no banks.
-        executor: runs the k-NN query batches (default in-process; the Ray seam).
+        executor: runs the k-NN query batches (default in-process; Ray: see indexer.executors).
         lexical: a precomputed lexical view (see :func:`template_clusters`).
     """
     view = template_clusters(corpus, config, executor, lexical)
