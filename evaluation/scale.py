@@ -290,7 +290,10 @@ def serve_measure(workdir: Path, k: int) -> dict[str, object]:
         "defaults": dataclasses.asdict(index.params),
     }
     sweep = {}
-    for nprobe, k_factor in ((16, 16), (32, 16), (128, 16), (256, 16), (64, 4)):
+    defaults = (index.params.nprobe, index.params.k_factor)
+    for nprobe, k_factor in ((16, 16), (64, 16), (64, 32), (16, 48), (32, 48), (64, 48), (128, 48), (256, 48), (64, 64)):
+        if (nprobe, k_factor) == defaults:
+            continue
         r, lat = one_by_one(nprobe=nprobe, k_factor=k_factor)
         sweep[f"nprobe={nprobe},k_factor={k_factor}"] = {
             "recall_at_10": round(r, 4),
