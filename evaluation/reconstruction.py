@@ -145,12 +145,22 @@ def synthetic_corpus(prompts: int, *, seed: int = 0, dimension: int = 384, days:
     from indexer.reconstruct.corpus import Corpus
 
     rng = np.random.default_rng(seed)
-    words = np.array([f"w{i}" for i in range(30_000)])
+    words = [f"w{i}" for i in range(30_000)]
     zipf = 1.0 / np.arange(1, len(words) + 1)
     cumulative = np.cumsum(zipf / zipf.sum())
 
-    def draw(count: int) -> str:
-        return " ".join(words[np.minimum(np.searchsorted(cumulative, rng.random(count)), len(words) - 1)])
+    def draw(lengths: np.ndarray) -> list[str]:
+        """One Zipf text per length, drawn a batch at a time (one numpy call per batch,
+        not per prompt: the per-prompt calls were most of the generation time)."""
+        out: list[str] = []
+        for start in range(0, len(lengths), 65_536):
+            part = lengths[start : start + 65_536]
+            idx = np.minimum(np.searchsorted(cumulative, rng.random(int(part.sum()))), len(words) - 1)
+            tokens = [words[i] for i in idx.tolist()]
+            ends = np.cumsum(part).tolist()
+            out.extend(" ".join(tokens[e - length : e]) for e, length in zip(ends, part.tolist()))
+        return out
+
     n_campaigns = max(5, prompts // 20_000)
     campaign_prompts = prompts // 5
     ordinary_accounts = max(50, prompts // 20)
@@ -161,6 +171,7 @@ def synthetic_corpus(prompts: int, *, seed: int = 0, dimension: int = 384, days:
     topics = rng.normal(size=(2000 + 2 * n_campaigns, dimension)).astype(np.float32)
     next_account = ordinary_accounts
     per_campaign = np.full(n_campaigns, campaign_prompts // n_campaigns)
+    frequent = words[:5000]
     i = 0
     for c in range(n_campaigns):
         size = int(per_campaign[c])
@@ -168,39 +179,42 @@ def synthetic_corpus(prompts: int, *, seed: int = 0, dimension: int = 384, days:
         members = np.arange(next_account, next_account + n_acc, dtype=np.int32)
         next_account += n_acc
         truth[c] = set(members.tolist())
-        templates = [" ".join(rng.choice(words[:5000], 25)) + " {} " + " ".join(rng.choice(words[:5000], 10)) for _ in range(2)]
-        for j in range(size):
-            t = 0 if j < size // 2 else 1
-            payload = draw(int(rng.integers(5, 30)))
-            texts.append(templates[t].format(payload))
-            accounts[i] = members[j % n_acc]
-            centres_of[i] = 2000 + 2 * c + t
-            i += 1
-    while i < prompts:
-        texts.append(draw(int(rng.integers(15, 60))))
-        accounts[i] = int(rng.integers(0, ordinary_accounts))
-        centres_of[i] = int(rng.integers(0, 2000))
-        i += 1
-    vectors = np.empty((prompts, dimension), dtype=np.float32)
+        templates = [
+            " ".join(frequent[j] for j in rng.integers(0, 5000, 25)) + " {} " + " ".join(frequent[j] for j in rng.integers(0, 5000, 10))
+            for _ in range(2)
+        ]
+        payloads = draw(rng.integers(5, 30, size))
+        half = size // 2
+        texts.extend(templates[0 if j < half else 1].format(payload) for j, payload in enumerate(payloads))
+        positions = np.arange(size)
+        accounts[i : i + size] = members[positions % n_acc]
+        centres_of[i : i + size] = 2000 + 2 * c + (positions >= half)
+        i += size
+    rest = prompts - i
+    texts.extend(draw(rng.integers(15, 60, rest)))
+    accounts[i:] = rng.integers(0, ordinary_accounts, rest)
+    centres_of[i:] = rng.integers(0, 2000, rest)
+    created = np.sort(rng.integers(0, days * 86_400_000, prompts)) + 1_767_225_600_000  # from 2026-01-01
+    order = rng.permutation(prompts)  # campaigns interleaved with the rest over the period
+    texts = [texts[k] for k in order.tolist()]
+    accounts, centres_of = accounts[order], centres_of[order]
+    vectors = np.empty((prompts, dimension), dtype=np.float32)  # made in the final order: no permuted copy
     for start in range(0, prompts, 65536):
         stop = min(prompts, start + 65536)
         centre = topics[centres_of[start:stop]]
         centre /= np.linalg.norm(centre, axis=1, keepdims=True)
-        noise = rng.normal(size=(stop - start, dimension)).astype(np.float32)
+        noise = rng.standard_normal((stop - start, dimension), dtype=np.float32)
         noise /= np.linalg.norm(noise, axis=1, keepdims=True)
         campaign = (centres_of[start:stop] >= 2000)[:, None]
         v = np.where(campaign, centre * 1.6 + noise, centre + noise)
         vectors[start:stop] = v / np.linalg.norm(v, axis=1, keepdims=True)
-    created = np.sort(rng.integers(0, days * 86_400_000, prompts)) + 1_767_225_600_000  # from 2026-01-01
-    order = rng.permutation(prompts)  # campaigns interleaved with the rest over the period
-    texts = [texts[k] for k in order.tolist()]
     corpus = Corpus(
         prompt_ids=[f"s-{k:07d}" for k in range(prompts)],
-        accounts=accounts[order],
+        accounts=accounts,
         orgs=np.zeros(prompts, dtype=np.int32),
         created_at_ms=created.astype(np.int64),
         texts=texts,
-        vectors=vectors[order],
+        vectors=vectors,
         account_names=[f"acct-{k}" for k in range(next_account)],
         org_names=[""],
     )

@@ -198,7 +198,7 @@ def _add_index_choice(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--nlist", type=int, default=0, help="IVF lists (default: ~2*sqrt(n), a power of two)")
     parser.add_argument("--pq-m", type=int, default=64, help="IVF-PQ 4-bit sub-quantizers (default 64 = 32 bytes per prompt; must divide 384)")
     parser.add_argument("--nprobe", type=int, default=64, help="IVF lists scanned per lookup by default (default 64)")
-    parser.add_argument("--rerank-factor", type=int, default=16, help="IVF-PQ candidates re-ranked per hit (default 16)")
+    parser.add_argument("--rerank-factor", type=int, default=48, help="IVF-PQ candidates re-ranked per hit (default 48)")
 
 
 def _add_ray_engine(parser: argparse.ArgumentParser, what: str) -> None:
