@@ -16,7 +16,9 @@ Why the numbers can be trusted:
   what a server serving the snapshot pays. The float16 re-ranking vectors are
   memory-mapped (file-backed); their resident pages are reported apart (``RssFile``).
 * Latency is one query per call, client-side wall time around ``search``, at the
-  index defaults, over 1,000 queries not in the index.
+  index defaults, over 1,000 queries not in the index, after every page of the vector
+  file has been mapped once (a long-running server's state; cold mappings add a page
+  fault per re-ranked row).
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-import os
 import subprocess
 import sys
 import time
