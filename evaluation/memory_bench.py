@@ -32,7 +32,7 @@ from indexer.prompt_index import IndexConfig, PromptIndex
 from indexer.records import PromptRecord
 from indexer.skeleton import signature
 from indexer.templates import Event, TemplateTracker
-from server.process import resident_memory_bytes, tune_malloc
+from server.process import limit_malloc_arenas, release_free_memory, resident_memory_bytes
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +58,10 @@ def _vectors(n: int, rng: np.random.Generator, centers: np.ndarray) -> np.ndarra
 
 def run_memory_bench(sizes: Sequence[int], *, seed: int = 7, data_dir: Path | None = None, batch: int = 1000) -> dict[str, Any]:
     """Fill a tracker, then an index, with the same prompts; RSS at each size. malloc is
-    set up as ``promptprint serve`` sets it up (:func:`server.process.tune_malloc`)."""
-    tune_malloc()
+    set up as ``promptprint serve`` sets it up (two arenas), and every RSS reading is
+    taken after the ``malloc_trim`` a server runs every minute (server.maintenance),
+    and also before it (``rss_untrimmed``)."""
+    limit_malloc_arenas(2)
     sizes = sorted(sizes)
     pools = load_bench_pools(data_dir)
     stream = PromptStream(pools, seed)
@@ -76,11 +78,13 @@ def run_memory_bench(sizes: Sequence[int], *, seed: int = 7, data_dir: Path | No
     report: dict[str, Any] = {"sizes": [], "seed": seed}
 
     gc.collect()
+    release_free_memory()
     base = resident_memory_bytes()
     tracker = TemplateTracker()
     for r, sig in zip(records, signatures):
         tracker.record(sig, Event(r.created_at_ms, r.account_id, r.org_id, 1))
     gc.collect()
+    release_free_memory()
     tracker_bytes = resident_memory_bytes() - base
     report["tracker_bytes_per_prompt"] = tracker_bytes / total
     report["tracker_templates"] = len(tracker)
@@ -93,6 +97,7 @@ def run_memory_bench(sizes: Sequence[int], *, seed: int = 7, data_dir: Path | No
         index = PromptIndex.open(IndexConfig(data_dir=Path(tmp), snapshot_every=0), _FixedEmbedder())  # type: ignore[arg-type]
         try:
             gc.collect()
+            release_free_memory()
             empty = resident_memory_bytes()
             done = 0
             for size in sizes:
@@ -102,12 +107,15 @@ def run_memory_bench(sizes: Sequence[int], *, seed: int = 7, data_dir: Path | No
                     index.ingest(chunk, _vectors(len(chunk), rng, centers), signatures[done : done + len(chunk)])
                     done += len(chunk)
                 gc.collect()
+                untrimmed = resident_memory_bytes()
+                release_free_memory()
                 rss = resident_memory_bytes()
                 stats = index.stats()
                 row = {
                     "size": size,
                     "rss_growth_bytes": rss - empty,
                     "bytes_per_prompt": (rss - empty) / size,
+                    "untrimmed_bytes_per_prompt": (untrimmed - empty) / size,
                     "index_type": stats.index_type,
                     "index_memory_bytes": stats.index_memory_bytes,
                     "index_bytes_per_prompt": stats.index_memory_bytes / size,
@@ -129,12 +137,13 @@ def render_memory_markdown(report: dict[str, Any], command: str) -> str:
         f"Template tracker alone, same prompts: {report['tracker_bytes_per_prompt']:,.0f} B per prompt "
         f"({report['tracker_templates']:,} templates; all prompts inside one 24 h window).",
         "",
-        "| prompts | index | resident growth per prompt | of which vector index | templates |",
-        "|---|---|---|---|---|",
+        "| prompts | index | resident growth per prompt | before malloc_trim | of which vector index | templates |",
+        "|---|---|---|---|---|---|",
     ]
     for row in report["sizes"]:
         lines.append(
-            f"| {row['size']:,} | {row['index_type']} | {row['bytes_per_prompt']:,.0f} B | {row['index_bytes_per_prompt']:,.0f} B "
+            f"| {row['size']:,} | {row['index_type']} | {row['bytes_per_prompt']:,.0f} B | {row['untrimmed_bytes_per_prompt']:,.0f} B "
+            f"| {row['index_bytes_per_prompt']:,.0f} B "
             f"| {row['templates']:,} |"
         )
     return "\n".join(lines)

@@ -62,6 +62,8 @@ def _parser() -> argparse.ArgumentParser:
     _add_index_choice(serve)
     serve.add_argument("--reload-poll-seconds", type=float, default=5.0, help="how often to look for a rebuilt snapshot (0: only on ReloadIndex)")
     serve.add_argument("--reload-jitter-seconds", type=float, default=30.0, help="most random delay before an automatic reload")
+    serve.add_argument("--malloc-trim-seconds", type=float, default=60.0,
+                       help="how often freed heap memory is handed back to the OS (glibc malloc_trim; 0: never; default 60)")
     serve.add_argument("--snapshot-every", type=int, default=50_000, help="new records between snapshots (0 = only on shutdown)")
     serve.add_argument("--max-text-bytes", type=int, default=1 << 20, help="longest accepted prompt in bytes (default 1 MiB)")
     serve.add_argument("--workers", type=int, default=8, help="worker threads for library calls")
@@ -255,10 +257,10 @@ def _serve(args: argparse.Namespace) -> int:
     from server.auth import TokenTable
     from server.limits import LimitSettings
     from server.maintenance import MaintenanceSettings
-    from server.process import tune_malloc
+    from server.process import limit_malloc_arenas
     from server.tls import TlsSettings
 
-    tune_malloc()
+    limit_malloc_arenas(2)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not 0.1 <= args.gil_switch_ms <= 100:
         print("promptprint serve: --gil-switch-ms must be in 0.1..100", file=sys.stderr)
@@ -291,7 +293,10 @@ def _serve(args: argparse.Namespace) -> int:
             limits=LimitSettings(args.max_concurrent, args.max_queued, args.max_queue_wait),
             metrics_listen=args.metrics_listen,
             max_staleness_s=args.max_staleness,
-            maintenance=MaintenanceSettings(poll_seconds=args.reload_poll_seconds, jitter_seconds=args.reload_jitter_seconds),
+            maintenance=MaintenanceSettings(
+                poll_seconds=args.reload_poll_seconds, jitter_seconds=args.reload_jitter_seconds,
+                trim_every_seconds=args.malloc_trim_seconds,
+            ),
         )
         if tls is not None:
             tls.credentials()  # unreadable files fail here, with exit code 2

@@ -135,3 +135,37 @@ def test_automatic_pickup_and_account_deletion(
             assert raised.value.code() == grpc.StatusCode.INVALID_ARGUMENT  # type: ignore[attr-defined]
     finally:
         server.stop()
+
+
+def test_maintenance_trims_the_heap_on_its_schedule(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The loop hands freed heap memory back every trim_every_seconds (and never with 0),
+    with no index to reload or purge; bad settings are refused."""
+    import asyncio
+    import concurrent.futures
+
+    import server.maintenance as maintenance
+
+    calls: list[float] = []
+    monkeypatch.setattr(maintenance, "release_free_memory", lambda: calls.append(time.monotonic()) or True)
+
+    class _Index:
+        config = IndexConfig(data_dir=Path("unused"))
+
+        def snapshot_changed(self) -> bool:
+            return False
+
+    async def run_for(settings: MaintenanceSettings, seconds: float) -> None:
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            task = asyncio.ensure_future(maintenance.Maintenance(lambda: _Index(), pool, settings).run())
+            await asyncio.sleep(seconds)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+    asyncio.run(run_for(MaintenanceSettings(poll_seconds=0.05, trim_every_seconds=0.2), 1.1))
+    assert len(calls) >= 2  # ~5 expected; a loaded machine may run the loop late, never early
+    calls.clear()
+    asyncio.run(run_for(MaintenanceSettings(poll_seconds=0.05, trim_every_seconds=0), 0.5))
+    assert calls == []
+    with pytest.raises(ValueError):
+        MaintenanceSettings(trim_every_seconds=-1)
