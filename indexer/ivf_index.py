@@ -30,7 +30,7 @@ import faiss
 import numpy as np
 
 from indexer.rwlock import ReadWriteLock
-from indexer.vector_index import SearchResult, checked_rows, write_index_atomically
+from indexer.vector_index import SearchResult, checked_queries, checked_rows, write_index_atomically
 
 VECTOR_DTYPE = np.dtype("<f2")
 SIDECAR_SUFFIX = ".f16"
@@ -363,13 +363,7 @@ class IvfPqIndex:
 
         ``nprobe`` and ``k_factor`` default to the index parameters and are clamped to
         their maxima; ``ef_search`` is accepted for interface parity and ignored."""
-        queries = np.ascontiguousarray(queries, dtype=np.float32)
-        if queries.ndim == 1:
-            queries = queries[None, :]
-        if queries.shape[1] != self.dimension:
-            raise ValueError(f"queries must have {self.dimension} columns, got {queries.shape[1]}")
-        if k < 1:
-            raise ValueError(f"k must be >= 1, got {k}")
+        queries = checked_queries(queries, k, self.dimension)
         p = self._params
         probe = min(max(1, nprobe or p.nprobe), p.max_nprobe, int(self._ivf.nlist))
         factor = min(max(1, k_factor or p.k_factor), p.max_k_factor)

@@ -256,8 +256,9 @@ class Template:
     def replace_activity(self, activity: _Activity) -> None:
         self._activity, self._first = activity, None
 
-    def expired(self, before: int) -> bool:
-        """Whether none of the template's events is still in the window (``before``)."""
+    def expire(self, before: int) -> bool:
+        """Drop the events older than ``before``; whether none is left in the window. A
+        one-event template keeps its tuple (the sweep forgets the template instead)."""
         if self._activity is None:
             return self._first is None or self._first[0] < before
         self._activity.expire(before)
@@ -363,8 +364,7 @@ class TemplateTracker:
                  share, event.row_id)
             )
             horizon = _expiry_horizon(event.created_at_ms) - self._window
-            if template._activity is not None:
-                template._activity.expire(horizon)
+            template.expire(horizon)
             self._since_sweep += 1
             if self._since_sweep >= self._sweep_every:
                 self._sweep(horizon)
@@ -376,7 +376,7 @@ class TemplateTracker:
         self._since_sweep = 0
         for tid in [t.template_id for t in self._templates.values() if t.members == 1]:
             template = self._templates[tid]
-            if template.expired(before):
+            if template.expire(before):
                 del self._templates[tid]
                 self._postings.remove(tid, template.founder)
 

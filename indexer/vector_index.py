@@ -96,6 +96,19 @@ def checked_rows(ids: np.ndarray, vectors: np.ndarray, dimension: int) -> tuple[
     return ids, vectors
 
 
+def checked_queries(queries: np.ndarray, k: int, dimension: int) -> np.ndarray:
+    """Query rows as FAISS wants them (one contiguous float32 row per query), with k and
+    the shape checked; a single vector becomes one row."""
+    queries = np.ascontiguousarray(queries, dtype=np.float32)
+    if queries.ndim == 1:
+        queries = queries[None, :]
+    if queries.shape[1] != dimension:
+        raise ValueError(f"queries must have {dimension} columns, got {queries.shape[1]}")
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    return queries
+
+
 def write_index_atomically(index: faiss.Index, path: Path) -> None:
     """Write a FAISS index to ``path`` so that a crash leaves the old file or the new one,
     never half of one: temp file, fsync, rename."""
@@ -229,13 +242,7 @@ class VectorIndex:
     # -- reads ---------------------------------------------------------------------------
     def search(self, queries: np.ndarray, k: int, *, ef_search: int | None = None) -> list[SearchResult]:
         """Top-k neighbours of each query row by inner product, padding removed."""
-        queries = np.ascontiguousarray(queries, dtype=np.float32)
-        if queries.ndim == 1:
-            queries = queries[None, :]
-        if queries.shape[1] != self._dimension:
-            raise ValueError(f"queries must have {self._dimension} columns, got {queries.shape[1]}")
-        if k < 1:
-            raise ValueError(f"k must be >= 1, got {k}")
+        queries = checked_queries(queries, k, self._dimension)
         with self._lock.read():
             n = len(self)
             if n == 0:
