@@ -230,10 +230,11 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         method = handler_call_details.method
         if handler is None or METHOD_ROLES.get(method) == OPEN:
             return handler
-        metadata = {k: v for k, v in (handler_call_details.invocation_metadata or ()) if isinstance(v, str)}
         tokens = self._tokens
 
-        def check(request: Any) -> None:
+        def check(request: Any, context: grpc.aio.ServicerContext) -> None:
+            # per call, from the context: the handler is built once per method
+            metadata = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
             principal = tokens.authenticate(metadata)
             caller.set(principal)
             authorize(principal, method, request)
@@ -242,7 +243,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             inner_uu = handler.unary_unary
 
             async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
-                check(request)
+                check(request, context)
                 return await inner_uu(request, context)
 
             return grpc.unary_unary_rpc_method_handler(unary_unary, handler.request_deserializer, handler.response_serializer)
@@ -250,7 +251,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             inner_su = handler.stream_unary
 
             async def stream_unary(requests: Any, context: grpc.aio.ServicerContext) -> Any:
-                check(None)
+                check(None, context)
                 return await inner_su(requests, context)
 
             return grpc.stream_unary_rpc_method_handler(stream_unary, handler.request_deserializer, handler.response_serializer)
@@ -259,7 +260,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
 
         async def streaming(request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:
-                check(request if handler.unary_stream is not None else None)
+                check(request if handler.unary_stream is not None else None, context)
             except PromptprintError as error:
                 await abort_with(context, error)
             async for item in inner_stream(request, context):
