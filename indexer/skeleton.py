@@ -25,6 +25,7 @@ import zlib
 
 import numpy as np
 
+from indexer import _shingles
 from indexer.normalize import canonical_text
 
 SKELETON_VERSION = "skel-1"
@@ -39,7 +40,6 @@ _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b")
 _NUMBER = re.compile(r"(?<![\w<])[-+]?\$?\d[\d,]*(?:\.\d+)?%?(?![\w>])")
 _QUOTE = re.compile(r"([\"“«])[^\"”»]{80,}?([\"”»])")
 _DIGIT = re.compile(r"\d")
-_TOKEN = re.compile(r"<\w+>|\w+", re.UNICODE)
 
 
 def skeleton(canonical: str) -> str:
@@ -58,18 +58,14 @@ def skeleton(canonical: str) -> str:
 
 
 def skeleton_tokens(text: str) -> list[str]:
-    """Word tokens of a raw prompt's skeleton (placeholders count as words)."""
-    return _TOKEN.findall(skeleton(canonical_text(text)))
+    """Word tokens of a raw prompt's skeleton (placeholders count as words): what
+    ``re.findall(r"<\\w+>|\\w+", skeleton)`` returns, from the same C scanner that hashes them."""
+    return _shingles.tokens(skeleton(canonical_text(text)))
 
 
 def canonical_hash(canonical: str) -> int:
     """A 32-bit hash of a canonical text: cosmetic variants of one text hash alike."""
     return zlib.crc32(canonical.encode("utf-8"))
-
-
-def _hash(gram: str) -> int:
-    data = gram.encode("utf-8")
-    return (zlib.crc32(data) << 32) | zlib.adler32(data)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -85,29 +81,15 @@ class Signature:
         return len(self.shingles)
 
 
-def signature_of_tokens(tokens: list[str], text_hash: int = 0) -> Signature:
-    """Shingles of the head and tail of a token list, plus the two anchors."""
-    if len(tokens) > HEAD_TOKENS + TAIL_TOKENS:
-        parts = [tokens[:HEAD_TOKENS], tokens[-TAIL_TOKENS:]]
-    else:
-        parts = [tokens]
-    hashes = {
-        _hash(" ".join(part[i : i + SHINGLE_WORDS]))
-        for part in parts
-        for i in range(len(part) - SHINGLE_WORDS + 1)
-    }
-    head = tail = 0
-    if len(tokens) > ANCHOR_TOKENS + 1:  # an anchor needs something after (or before) it
-        head = _hash("\x02" + " ".join(tokens[:ANCHOR_TOKENS]))
-        tail = _hash("\x03" + " ".join(tokens[-ANCHOR_TOKENS:]))
-        hashes.update((head, tail))
-    return Signature(frozenset(hashes), head, tail, text_hash)
-
-
 def signature(text: str) -> Signature:
-    """The template signature of a raw prompt."""
+    """The template signature of a raw prompt.
+
+    Tokenizing the skeleton and hashing its shingles run in C (indexer/_shingles.c, whose
+    header gives the definition it reproduces bit for bit); the regex steps before it stay
+    in Python."""
     canonical = canonical_text(text)
-    return signature_of_tokens(_TOKEN.findall(skeleton(canonical)), canonical_hash(canonical))
+    shingles, head, tail = _shingles.signature(skeleton(canonical), SHINGLE_WORDS, HEAD_TOKENS, TAIL_TOKENS, ANCHOR_TOKENS)
+    return Signature(shingles, head, tail, canonical_hash(canonical))
 
 
 def signature_to_bytes(sig: Signature) -> bytes:

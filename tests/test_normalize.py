@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from indexer.normalize import canonical_text, normalize
+import re
+import sys
+import unicodedata
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from evaluation.benchmark import load_bench_pools
+from indexer import normalize as _normalize
+from indexer.normalize import ID_PLACEHOLDER, canonical_text, normalize
 
 
 def test_zero_width_and_control_characters_vanish() -> None:
@@ -35,3 +44,50 @@ def test_request_id_prefixes_and_ids_are_masked() -> None:
 def test_content_numbers_survive() -> None:
     assert "2+2" in canonical_text("What is 2+2?")
     assert canonical_text("1. First step") == "1. first step"
+
+
+# -- the fast paths against the plain regex definition (norm-1) they must reproduce ---------
+
+_OLD_CONTROL = re.compile("[" + "".join(re.escape(chr(c)) for c in range(sys.maxunicode + 1)
+                                        if unicodedata.category(chr(c)) in ("Cc", "Zl", "Zp")) + "]")
+_OLD_WHITESPACE = re.compile(r"\s+", re.UNICODE)
+
+
+def oracle_canonical_text(text: str) -> str:
+    """canonical_text as first written: one regex pass per step, no shortcuts."""
+    text = unicodedata.normalize("NFKC", text)
+    text = _normalize._INVISIBLE.sub("", text)
+    text = _OLD_CONTROL.sub(" ", text)
+    text = _normalize._fold_homoglyphs(text)
+    text = _OLD_WHITESPACE.sub(" ", text).strip().casefold()
+    if re.search(r"\d", text):
+        text = _normalize._UUID.sub(ID_PLACEHOLDER, text)
+        text = _normalize._HEX.sub(ID_PLACEHOLDER, text)
+        text = _normalize._ALNUM_ID.sub(ID_PLACEHOLDER, text)
+    stripped = _normalize._ID_PREFIX.sub("", text, count=1)
+    return stripped if stripped else text
+
+
+def test_canonical_text_matches_the_plain_definition_on_every_real_prompt() -> None:
+    pools = load_bench_pools()
+    texts = [t for pool in pools.base.values() for t in pool] + pools.jailbreak_templates
+    masked = 0
+    for text in texts:
+        expected = oracle_canonical_text(text)
+        assert canonical_text(text) == expected, text[:200]
+        masked += ID_PLACEHOLDER in expected
+    assert masked > 10  # the identifier path was exercised, not only skipped
+
+
+_ID_PIECES = st.sampled_from(
+    ["7f3a9c1e", "deadbeef42", "abc123def456", "req-42", "x1", "a_b_c_d_e_1", "--", "-", "_", "0123456789",
+     "123e4567-e89b-12d3-a456-426614174000", "ſ", "K", "ı", "İ", "٣", "²", "\x00", "\x1c", "\x85", "\u2028",
+     "\t", "\n", " ", "\u200b", "\u00ad", "а", "е", "о", "Ω", "ß", "#12: ", "[req 9] ", "<id>", "(", ")"]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.one_of(_ID_PIECES, st.text(max_size=10)), max_size=60))
+def test_canonical_text_matches_the_plain_definition_on_generated_text(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    assert canonical_text(text) == oracle_canonical_text(text)
