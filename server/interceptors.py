@@ -24,8 +24,9 @@ import asyncio
 import contextvars
 import dataclasses
 import logging
+import itertools
+import os
 import time
-import uuid
 from typing import Any, AsyncIterator, Awaitable, Callable
 
 import grpc
@@ -156,6 +157,11 @@ class RequestContextInterceptor(grpc.aio.ServerInterceptor):
     def __init__(self, on_complete: Callable[[str, str, float], None] | None = None) -> None:
         self._on_complete = on_complete
         self._handlers: dict[str, grpc.RpcMethodHandler] = {}  # method -> its wrapped handler
+        # Request ids for calls that bring none: a random prefix per server and a counter.
+        # Unique like a uuid4 (within a server's life, and across servers by the prefix)
+        # without a getrandom() system call per call (~3% of a CheckPrompt's CPU).
+        self._id_prefix = os.urandom(8).hex()
+        self._id_counter = itertools.count(1)
 
     async def intercept_service(
         self,
@@ -170,11 +176,12 @@ class RequestContextInterceptor(grpc.aio.ServerInterceptor):
         if handler is None:
             return handler
         on_complete = self._on_complete
+        id_prefix, id_counter = self._id_prefix, self._id_counter
 
         def wrap(behaviour: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
             async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
                 given_id = _metadata_value(context, REQUEST_ID_KEY)
-                rid = given_id if given_id and len(given_id) <= 128 else uuid.uuid4().hex
+                rid = given_id if given_id and len(given_id) <= 128 else f"{id_prefix}-{next(id_counter):x}"
                 token = request_id.set(rid)
                 context.set_trailing_metadata(((REQUEST_ID_KEY, rid),))
                 started = time.perf_counter()

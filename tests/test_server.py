@@ -155,6 +155,13 @@ def test_request_id_is_echoed(client: PromptprintClient, server: ServerThread) -
     stub = pb_grpc.FingerprintServiceStub(channel)
     _, call = stub.GetIndexStats.with_call(pb.GetIndexStatsRequest(), metadata=(("x-request-id", "trace-123"),))
     assert ("x-request-id", "trace-123") in tuple(call.trailing_metadata())
+    # Calls that bring none get one each, distinct (the handler is cached per method, the
+    # id is not).
+    ids = set()
+    for _ in range(3):
+        _, call = stub.GetIndexStats.with_call(pb.GetIndexStatsRequest())
+        ids.update(v for k, v in call.trailing_metadata() if k == "x-request-id")
+    assert len(ids) == 3
     channel.close()
 
 
