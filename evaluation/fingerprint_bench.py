@@ -1,0 +1,144 @@
+"""CPU per prompt of the fingerprint tier, step by step, without gRPC or an embedder.
+
+The fingerprint tier's throughput target (issue 6: 10,000 acknowledged prompts/s) is set
+by the Python work one process does per prompt. This measures that work on real
+bench-stream prompts (../shared/data through :class:`evaluation.benchmark.PromptStream`),
+in one process, so that a change to one step can be judged on its own:
+
+* each step of the signature (normalization, identifier masks, skeleton, the C scanner);
+* the template tracker's ``record`` on those signatures;
+* ``PromptIndex.ingest`` in the fingerprint tier (store, tracker, backlog), with an
+  embedder that never returns, so no forward pass competes for the CPU.
+
+Times are process CPU (``time.process_time``), the median of ``repeats`` passes for the
+pure steps. Through the server the same work runs alongside gRPC and the embedder: see
+scripts/bench.py for the end-to-end figure.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from evaluation.benchmark import BenchPools, PromptStream, load_bench_pools
+from indexer import _shingles
+from indexer.normalize import canonical_text, mask_identifiers, normalize
+from indexer.prompt_index import IndexConfig, PromptIndex
+from indexer.records import PromptRecord
+from indexer.skeleton import ANCHOR_TOKENS, HEAD_TOKENS, SHINGLE_WORDS, TAIL_TOKENS, signature, skeleton
+from indexer.templates import Event, TemplateTracker
+
+DIMENSION = 384
+
+
+@dataclasses.dataclass(frozen=True)
+class _ParkedEmbedder:
+    """An embedder whose calls block until the measurement is over: the index's vectorizer
+    thread parks in it, so the backlog only grows and no forward pass competes for the
+    CPU. Released, it hands back placeholder vectors for the temporary index being closed."""
+
+    model_id: str = "fingerprint-bench|no-vectors"
+    dimension: int = DIMENSION
+    _stop: threading.Event = dataclasses.field(default_factory=threading.Event)
+
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        self._stop.wait()
+        return np.zeros((len(texts), DIMENSION), dtype=np.float32)
+
+
+def bench_records(pools: BenchPools, count: int, seed: int) -> list[PromptRecord]:
+    """Bench-stream prompts as records: 30% of traffic from 200 heavy accounts, the rest
+    from a long tail (as scripts/bench.py sends them), all inside one window."""
+    stream = PromptStream(pools, seed)
+    rng = random.Random(f"fingerprint-bench-{seed}")
+    now = int(time.time() * 1000)
+    records = []
+    for i in range(count):
+        _, text = stream.next()
+        account = rng.randrange(200) if rng.random() < 0.3 else rng.randrange(200, 20_000)
+        org = f"org-{account % 500:03d}" if account % 3 == 0 else ""
+        records.append(PromptRecord(f"fp-{seed}-{i:08d}", f"acct-{account:05d}", org, now - rng.randrange(3_600_000), text))
+    return records
+
+
+def _median_us(fn: Callable[[Any], object], items: Sequence[Any], repeats: int) -> float:
+    runs = []
+    for _ in range(repeats):
+        t0 = time.process_time()
+        for item in items:
+            fn(item)
+        runs.append(time.process_time() - t0)
+    return statistics.median(runs) / len(items) * 1e6
+
+
+def run_fingerprint_bench(count: int, *, seed: int = 5, repeats: int = 3, data_dir: Path | None = None) -> dict[str, Any]:
+    records = bench_records(load_bench_pools(data_dir), count, seed)
+    texts = [r.text for r in records]
+    normalized = [normalize(t) for t in texts]
+    canonical = [mask_identifiers(t) for t in normalized]
+    skeletons = [skeleton(t) for t in canonical]
+    steps = {
+        "normalize": _median_us(normalize, texts, repeats),
+        "mask_identifiers": _median_us(mask_identifiers, normalized, repeats),
+        "skeleton": _median_us(skeleton, canonical, repeats),
+        "tokens_and_shingles_c": _median_us(
+            lambda s: _shingles.signature(s, SHINGLE_WORDS, HEAD_TOKENS, TAIL_TOKENS, ANCHOR_TOKENS), skeletons, repeats
+        ),
+        "signature_total": _median_us(signature, texts, repeats),
+        "canonical_text": _median_us(canonical_text, texts, repeats),
+    }
+    signatures = [signature(t) for t in texts]
+    tracker = TemplateTracker()
+    t0 = time.process_time()
+    for row, (record, sig) in enumerate(zip(records, signatures), 1):
+        tracker.record(sig, Event(record.created_at_ms, record.account_id, record.org_id, row))
+    steps["tracker_record"] = (time.process_time() - t0) / count * 1e6
+
+    embedder = _ParkedEmbedder()
+    with tempfile.TemporaryDirectory(prefix="promptprint-fpbench-") as tmp:
+        index = PromptIndex.open(
+            IndexConfig(data_dir=Path(tmp), snapshot_every=0, max_vector_backlog=count + 1), embedder  # type: ignore[arg-type]
+        )
+        try:
+            t0, w0 = time.process_time(), time.perf_counter()
+            for start in range(0, count, 128):  # the server's IngestPrompts batch size
+                index.ingest(records[start : start + 128])
+            cpu, wall = time.process_time() - t0, time.perf_counter() - w0
+        finally:
+            embedder._stop.set()
+            index.close()
+    return {
+        "prompts": count,
+        "mean_chars": statistics.mean(len(t) for t in texts),
+        "templates": len(tracker),
+        "step_us_per_prompt": steps,
+        "ingest": {"prompts_per_second": count / wall, "cpu_us_per_prompt": cpu / count * 1e6},
+    }
+
+
+def render_fingerprint_markdown(report: dict[str, Any], command: str) -> str:
+    steps = report["step_us_per_prompt"]
+    lines = [
+        f"`{command}`",
+        "",
+        f"{report['prompts']:,} bench-stream prompts (mean {report['mean_chars']:.0f} chars), {report['templates']:,} templates.",
+        "",
+        "| step | CPU µs per prompt |",
+        "|---|---|",
+    ]
+    lines += [f"| {name} | {value:.1f} |" for name, value in steps.items()]
+    ingest = report["ingest"]
+    lines += [
+        "",
+        f"`PromptIndex.ingest`, fingerprint tier, batches of 128, no forward pass: **{ingest['prompts_per_second']:,.0f} prompts/s**, "
+        f"{ingest['cpu_us_per_prompt']:.0f} µs of CPU per prompt.",
+    ]
+    return "\n".join(lines)
