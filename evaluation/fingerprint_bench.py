@@ -112,6 +112,7 @@ def run_fingerprint_bench(count: int, *, seed: int = 5, repeats: int = 3, data_d
             for start in range(0, count, 128):  # the server's IngestPrompts batch size
                 index.ingest(records[start : start + 128])
             cpu, wall = time.process_time() - t0, time.perf_counter() - w0
+            recorded, pending = len(index), index.pending_vectors
         finally:
             embedder._stop.set()
             index.close()
@@ -120,7 +121,12 @@ def run_fingerprint_bench(count: int, *, seed: int = 5, repeats: int = 3, data_d
         "mean_chars": statistics.mean(len(t) for t in texts),
         "templates": len(tracker),
         "step_us_per_prompt": steps,
-        "ingest": {"prompts_per_second": count / wall, "cpu_us_per_prompt": cpu / count * 1e6},
+        "ingest": {
+            "prompts_per_second": count / wall,
+            "cpu_us_per_prompt": cpu / count * 1e6,
+            "recorded": recorded,
+            "pending_vectors": pending,
+        },
     }
 
 

@@ -148,3 +148,19 @@ def test_edit_text_is_seeded_and_changes_the_text() -> None:
     edits = [edit_text(text, random.Random(i)) for i in range(20)]
     assert edits == [edit_text(text, random.Random(i)) for i in range(20)]
     assert sum(e != text for e in edits) >= 18
+
+
+def test_fingerprint_bench_measures_every_step_and_really_ingests() -> None:
+    """A small run of scripts/bench_fingerprint.py's measurement: every step is timed, the
+    tracker found templates in the bench stream, and the index acknowledged every prompt
+    without a forward pass (the parked embedder would block one)."""
+    from evaluation.fingerprint_bench import render_fingerprint_markdown, run_fingerprint_bench
+
+    report = run_fingerprint_bench(400, repeats=1)
+    steps = report["step_us_per_prompt"]
+    assert set(steps) >= {"normalize", "mask_identifiers", "skeleton", "tokens_and_shingles_c", "signature_total", "tracker_record"}
+    assert all(v > 0 for v in steps.values())
+    assert 0 < report["templates"] < 400  # the stream's campaigns share templates
+    assert report["ingest"]["prompts_per_second"] > 0
+    assert report["ingest"]["recorded"] == 400 and report["ingest"]["pending_vectors"] == 400
+    assert "prompts/s" in render_fingerprint_markdown(report, "bench")
