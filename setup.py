@@ -6,4 +6,4 @@ headers."""
 
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("indexer._shingles", ["indexer/_shingles.c"], extra_compile_args=["-O2", "-Wall", "-Wextra"])])
+setup(ext_modules=[Extension("indexer._shingles", ["indexer/_shingles.c"], extra_compile_args=["-O2", "-Wall"])])

@@ -1,4 +1,5 @@
-/* Word tokens and shingle hashes of a prompt skeleton, in one pass over its characters.
+/* Word tokens and shingle hashes of a prompt skeleton, in one pass over its characters,
+ * and the two inner loops of the template tracker that read shingle arrays.
  *
  * Why C: at fingerprint-tier ingest and on every CheckPrompt, tokenizing the skeleton
  * (a regex findall) and hashing its word 3-grams (a join, an encode, crc32 and adler32
@@ -238,9 +239,243 @@ static PyObject *tokens(PyObject *module, PyObject *text) {
     return list;
 }
 
+/* ---- template tracker loops (indexer/templates.py, indexer/template_postings.py) ------
+ * Both read sorted uint64 arrays through the buffer protocol (numpy arrays, array('Q')).
+ * In Python they cost ~70 us (postings) and ~4 us per candidate (core overlap) of each
+ * prompt's ~200 us in the tracker: per-entry int objects, not arithmetic. */
+
+static int u64_buffer(PyObject *obj, Py_buffer *view, const char *what) {
+    if (PyObject_GetBuffer(obj, view, PyBUF_C_CONTIGUOUS) < 0) return -1;
+    if (view->len % 8 != 0) {
+        PyBuffer_Release(view);
+        PyErr_Format(PyExc_ValueError, "%s must be an array of 8-byte integers", what);
+        return -1;
+    }
+    return 0;
+}
+
+static Py_ssize_t lower_bound(const uint64_t *a, Py_ssize_t n, uint64_t key) {
+    Py_ssize_t lo = 0, hi = n;
+    while (lo < hi) {
+        Py_ssize_t mid = lo + (hi - lo) / 2;
+        if (a[mid] < key) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo;
+}
+
+PyDoc_STRVAR(shared_count_doc,
+"shared_count(a, b) -> how many values two sorted arrays of distinct uint64 have in common");
+
+static PyObject *shared_count(PyObject *module, PyObject *args) {
+    PyObject *a_obj, *b_obj;
+    if (!PyArg_ParseTuple(args, "OO:shared_count", &a_obj, &b_obj)) return NULL;
+    Py_buffer av, bv;
+    if (u64_buffer(a_obj, &av, "a") < 0) return NULL;
+    if (u64_buffer(b_obj, &bv, "b") < 0) {
+        PyBuffer_Release(&av);
+        return NULL;
+    }
+    const uint64_t *a = av.buf, *b = bv.buf;
+    Py_ssize_t na = av.len / 8, nb = bv.len / 8, i = 0, j = 0, shared = 0;
+    while (i < na && j < nb) {
+        if (a[i] < b[j]) i++;
+        else if (a[i] > b[j]) j++;
+        else {
+            shared++;
+            i++;
+            j++;
+        }
+    }
+    PyBuffer_Release(&av);
+    PyBuffer_Release(&bv);
+    return PyLong_FromSsize_t(shared);
+}
+
+/* Counts per template id in first-met order: a small open-addressing table over slots. */
+typedef struct {
+    int64_t *tid;
+    Py_ssize_t *count;
+    Py_ssize_t used, cap; /* slots used (in first-met order), table capacity (a power of 2) */
+    Py_ssize_t *table;    /* slot + 1, 0 = empty */
+} Counts;
+
+static int counts_init(Counts *c, Py_ssize_t expected) {
+    c->cap = 64;
+    while (c->cap < 2 * expected) c->cap <<= 1;
+    c->used = 0;
+    c->tid = PyMem_Malloc(sizeof(int64_t) * (size_t)c->cap);
+    c->count = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)c->cap);
+    c->table = PyMem_Calloc((size_t)c->cap, sizeof(Py_ssize_t));
+    if (!c->tid || !c->count || !c->table) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    return 0;
+}
+
+static void counts_free(Counts *c) {
+    PyMem_Free(c->tid);
+    PyMem_Free(c->count);
+    PyMem_Free(c->table);
+}
+
+static int counts_bump(Counts *c, int64_t tid) {
+    Py_ssize_t mask = c->cap - 1, h = (Py_ssize_t)(((uint64_t)tid * 0x9E3779B97F4A7C15ull) >> 20) & mask;
+    while (c->table[h]) {
+        Py_ssize_t slot = c->table[h] - 1;
+        if (c->tid[slot] == tid) {
+            c->count[slot]++;
+            return 0;
+        }
+        h = (h + 1) & mask;
+    }
+    if (2 * (c->used + 1) > c->cap) { /* grow: rehash the slots into a table twice the size */
+        Py_ssize_t cap = c->cap * 2;
+        int64_t *tids = PyMem_Realloc(c->tid, sizeof(int64_t) * (size_t)cap);
+        if (tids) c->tid = tids;
+        Py_ssize_t *cnt = PyMem_Realloc(c->count, sizeof(Py_ssize_t) * (size_t)cap);
+        if (cnt) c->count = cnt;
+        Py_ssize_t *table = PyMem_Calloc((size_t)cap, sizeof(Py_ssize_t));
+        if (!tids || !cnt || !table) {
+            PyMem_Free(table);
+            PyErr_NoMemory();
+            return -1;
+        }
+        PyMem_Free(c->table);
+        c->table = table;
+        c->cap = cap;
+        for (Py_ssize_t s = 0; s < c->used; s++) {
+            Py_ssize_t g = (Py_ssize_t)(((uint64_t)c->tid[s] * 0x9E3779B97F4A7C15ull) >> 20) & (cap - 1);
+            while (c->table[g]) g = (g + 1) & (cap - 1);
+            c->table[g] = s + 1;
+        }
+        return counts_bump(c, tid);
+    }
+    c->tid[c->used] = tid;
+    c->count[c->used] = 1;
+    c->table[h] = ++c->used;
+    return 0;
+}
+
+static const Counts *sort_counts;
+
+static int by_count_then_first_met(const void *x, const void *y) {
+    Py_ssize_t a = *(const Py_ssize_t *)x, b = *(const Py_ssize_t *)y;
+    Py_ssize_t ca = sort_counts->count[a], cb = sort_counts->count[b];
+    if (ca != cb) return ca > cb ? -1 : 1;
+    return a < b ? -1 : (a > b); /* slots are numbered in first-met order */
+}
+
+PyDoc_STRVAR(postings_ranked_doc,
+"postings_ranked(keys, tids, query, new, dead, limit) -> [(template id, shingles shared), ...]\n\n"
+"ShinglePostings.ranked: for each query shingle in order (uint64, sorted), the templates\n"
+"posted under it in the sorted run (keys uint64 / tids int64, each key's entries oldest\n"
+"first), then in the dict of new entries (int -> list of ids); ids in the set dead are\n"
+"left out. The limit best by count, ties to the template met first.");
+
+static PyObject *postings_ranked(PyObject *module, PyObject *args) {
+    PyObject *keys_obj, *tids_obj, *query_obj, *new_dict, *dead;
+    Py_ssize_t limit;
+    if (!PyArg_ParseTuple(args, "OOOO!On:postings_ranked", &keys_obj, &tids_obj, &query_obj, &PyDict_Type, &new_dict, &dead, &limit))
+        return NULL;
+    if (!PyAnySet_Check(dead)) {
+        PyErr_SetString(PyExc_TypeError, "dead must be a set");
+        return NULL;
+    }
+    Py_buffer kv, tv, qv;
+    if (u64_buffer(keys_obj, &kv, "keys") < 0) return NULL;
+    if (u64_buffer(tids_obj, &tv, "tids") < 0) {
+        PyBuffer_Release(&kv);
+        return NULL;
+    }
+    if (u64_buffer(query_obj, &qv, "query") < 0) {
+        PyBuffer_Release(&kv);
+        PyBuffer_Release(&tv);
+        return NULL;
+    }
+    PyObject *result = NULL;
+    Py_ssize_t *order = NULL;
+    Counts c = {0};
+    const uint64_t *keys = kv.buf, *query = qv.buf;
+    const int64_t *tids = tv.buf;
+    Py_ssize_t n = kv.len / 8, nq = qv.len / 8;
+    if (tv.len / 8 != n) {
+        PyErr_SetString(PyExc_ValueError, "keys and tids differ in length");
+        goto done;
+    }
+    if (counts_init(&c, nq * 2) < 0) goto done;
+    int has_new = PyDict_GET_SIZE(new_dict) > 0;
+    for (Py_ssize_t i = 0; i < nq; i++) {
+        uint64_t key = query[i];
+        for (Py_ssize_t j = lower_bound(keys, n, key); j < n && keys[j] == key; j++) {
+            if (counts_bump(&c, tids[j]) < 0) goto done;
+        }
+        if (!has_new) continue;
+        PyObject *k = PyLong_FromUnsignedLongLong(key);
+        if (k == NULL) goto done;
+        PyObject *posting = PyDict_GetItemWithError(new_dict, k); /* borrowed */
+        Py_DECREF(k);
+        if (posting == NULL) {
+            if (PyErr_Occurred()) goto done;
+            continue;
+        }
+        if (!PyList_Check(posting)) {
+            PyErr_SetString(PyExc_TypeError, "new postings must be lists of template ids");
+            goto done;
+        }
+        for (Py_ssize_t p = 0; p < PyList_GET_SIZE(posting); p++) {
+            long long tid = PyLong_AsLongLong(PyList_GET_ITEM(posting, p));
+            if (tid == -1 && PyErr_Occurred()) goto done;
+            if (counts_bump(&c, (int64_t)tid) < 0) goto done;
+        }
+    }
+    order = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(c.used + 1));
+    if (order == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    Py_ssize_t kept = 0;
+    int has_dead = PySet_GET_SIZE(dead) > 0;
+    for (Py_ssize_t s = 0; s < c.used; s++) {
+        if (has_dead) {
+            PyObject *t = PyLong_FromLongLong(c.tid[s]);
+            if (t == NULL) goto done;
+            int gone = PySet_Contains(dead, t);
+            Py_DECREF(t);
+            if (gone < 0) goto done;
+            if (gone) continue;
+        }
+        order[kept++] = s;
+    }
+    sort_counts = &c; /* qsort has no context argument; the GIL serializes callers */
+    qsort(order, (size_t)kept, sizeof(Py_ssize_t), by_count_then_first_met);
+    if (limit < 0) limit = 0;
+    if (kept > limit) kept = limit;
+    result = PyList_New(kept);
+    for (Py_ssize_t r = 0; result != NULL && r < kept; r++) {
+        Py_ssize_t s = order[r];
+        PyObject *pair = Py_BuildValue("(Ln)", (long long)c.tid[s], c.count[s]);
+        if (pair == NULL) {
+            Py_CLEAR(result);
+            break;
+        }
+        PyList_SET_ITEM(result, r, pair);
+    }
+done:
+    PyMem_Free(order);
+    counts_free(&c);
+    PyBuffer_Release(&kv);
+    PyBuffer_Release(&tv);
+    PyBuffer_Release(&qv);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"signature", signature, METH_VARARGS, signature_doc},
     {"tokens", tokens, METH_O, tokens_doc},
+    {"shared_count", shared_count, METH_VARARGS, shared_count_doc},
+    {"postings_ranked", postings_ranked, METH_VARARGS, postings_ranked_doc},
     {NULL, NULL, 0, NULL},
 };
 
