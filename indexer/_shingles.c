@@ -471,7 +471,70 @@ done:
     return result;
 }
 
+PyDoc_STRVAR(postings_add_doc,
+"postings_add(keys, new, shingles, template_id, cap) -> entries added\n\n"
+"ShinglePostings.add: post template_id under each shingle (uint64) that points at fewer\n"
+"than cap templates, counting its entries in the sorted run (keys, uint64) and in the\n"
+"dict of new entries (int -> list of ids), where the new entry goes.");
+
+static PyObject *postings_add(PyObject *module, PyObject *args) {
+    PyObject *keys_obj, *new_dict, *shingles_obj, *template_id;
+    Py_ssize_t cap;
+    if (!PyArg_ParseTuple(args, "OO!OOn:postings_add", &keys_obj, &PyDict_Type, &new_dict, &shingles_obj, &template_id, &cap))
+        return NULL;
+    if (!PyLong_Check(template_id)) {
+        PyErr_SetString(PyExc_TypeError, "template_id must be an int");
+        return NULL;
+    }
+    Py_buffer kv, sv;
+    if (u64_buffer(keys_obj, &kv, "keys") < 0) return NULL;
+    if (u64_buffer(shingles_obj, &sv, "shingles") < 0) {
+        PyBuffer_Release(&kv);
+        return NULL;
+    }
+    const uint64_t *keys = kv.buf, *shingles = sv.buf;
+    Py_ssize_t n = kv.len / 8, ns = sv.len / 8, added = 0;
+    int failed = 0;
+    for (Py_ssize_t i = 0; i < ns && !failed; i++) {
+        uint64_t key = shingles[i];
+        Py_ssize_t count = 0;
+        for (Py_ssize_t j = lower_bound(keys, n, key); j < n && keys[j] == key; j++) count++;
+        PyObject *k = PyLong_FromUnsignedLongLong(key);
+        if (k == NULL) {
+            failed = 1;
+            break;
+        }
+        PyObject *posting = PyDict_GetItemWithError(new_dict, k); /* borrowed */
+        if (posting == NULL && PyErr_Occurred()) {
+            failed = 1;
+        } else if (posting != NULL && !PyList_Check(posting)) {
+            PyErr_SetString(PyExc_TypeError, "new postings must be lists of template ids");
+            failed = 1;
+        } else if (count + (posting ? PyList_GET_SIZE(posting) : 0) < cap) {
+            if (posting != NULL) {
+                failed = PyList_Append(posting, template_id) < 0;
+            } else {
+                PyObject *list = PyList_New(1);
+                if (list == NULL) {
+                    failed = 1;
+                } else {
+                    Py_INCREF(template_id);
+                    PyList_SET_ITEM(list, 0, template_id);
+                    failed = PyDict_SetItem(new_dict, k, list) < 0;
+                    Py_DECREF(list);
+                }
+            }
+            added += !failed;
+        }
+        Py_DECREF(k);
+    }
+    PyBuffer_Release(&kv);
+    PyBuffer_Release(&sv);
+    return failed ? NULL : PyLong_FromSsize_t(added);
+}
+
 static PyMethodDef methods[] = {
+    {"postings_add", postings_add, METH_VARARGS, postings_add_doc},
     {"signature", signature, METH_VARARGS, signature_doc},
     {"tokens", tokens, METH_O, tokens_doc},
     {"shared_count", shared_count, METH_VARARGS, shared_count_doc},

@@ -3,8 +3,7 @@
 A Python dict of boxed 64-bit ints costs about 100 bytes per (shingle, template) entry,
 and the tracker holds up to 64 entries per template: at 100k prompts that was a third
 of the tracker's memory. Here the bulk of the entries lives in two parallel sorted
-machine arrays (shingle, template id: 16 bytes an entry), searched with one vectorized
-binary search per lookup. New templates go to a small dict first, merged into the
+machine arrays (shingle, template id: 16 bytes an entry), binary-searched per lookup. New templates go to a small dict first, merged into the
 arrays once it holds ``merge_at`` entries or a sixty-fourth of the arrays, whichever is
 more; template ids only grow, so a merge is one ``searchsorted`` + ``insert``, never a
 sort. A merge is linear in the arrays (~12 ms at 1M entries, ~40 ms at 6.5M), so a fixed
@@ -16,10 +15,11 @@ life, and the dict holds at most 1/64 of the entries (~180 bytes each there inst
 lookup a second binary search: +20-35 us per lookup at 666k entries, measured and
 dropped.
 
-A lookup (``ranked``) binary-searches and walks the arrays in C (``indexer/_shingles.c``),
-then the dict of new entries, in one pass in shingle order; ``add`` still reads the few
-entries after each search position through a ``memoryview`` of the arrays, which hands
-out plain ints several times faster than indexing numpy would. A merge allocates each array once (``np.insert``):
+A lookup (``ranked``) and a posting (``add``) binary-search and walk the arrays and the
+dict of new entries in C (``indexer/_shingles.c``), one pass in shingle order: in Python
+they cost ~70 and ~100 µs, one int object per entry read (per-call overhead, not
+arithmetic). A merge builds its arrays with numpy (one stable argsort), not a sort of
+Python tuples. A merge allocates each array once (``np.insert``):
 no further copies, which would stay resident as heap fragments.
 
 A removed template's entries are not rewritten at once: its id goes to a dead set,
@@ -33,6 +33,7 @@ Not thread-safe: the tracker calls it under its own lock.
 
 from __future__ import annotations
 
+import itertools
 from typing import Sequence
 
 import numpy as np
@@ -56,7 +57,6 @@ class ShinglePostings:
         self._merge_at = merge_at
         self._keys = np.empty(0, dtype=np.uint64)
         self._tids = np.empty(0, dtype=np.int64)
-        self._key_items, self._tid_items = memoryview(self._keys), memoryview(self._tids)
         self._new: dict[int, list[int]] = {}
         self._new_entries = 0
         self._dead: set[int] = set()
@@ -69,22 +69,7 @@ class ShinglePostings:
     def add(self, template_id: int, shingles: np.ndarray) -> None:
         """Post a new template (its id larger than every id posted before) under its
         shingles (``uint64``, distinct)."""
-        at = self._keys.searchsorted(shingles).tolist()
-        keys, n = self._key_items, len(self._keys)
-        new, cap, added = self._new, self._cap, 0
-        for key, j in zip(shingles.tolist(), at):
-            posting = new.get(key)
-            count = len(posting) if posting else 0
-            while j < n and keys[j] == key:  # the array entries after its search position
-                count += 1
-                j += 1
-            if count >= cap:
-                continue
-            if posting is None:
-                new[key] = [template_id]
-            else:
-                posting.append(template_id)
-            added += 1
+        added = _shingles.postings_add(self._keys, self._new, shingles, template_id, self._cap)
         self._new_entries += added
         if self._new_entries >= max(self._merge_at, len(self._keys) >> 6):
             self._merge()
@@ -123,17 +108,18 @@ class ShinglePostings:
             self._dead = set()
             self._dead_entries = 0
         if self._new:
-            items = sorted(self._new.items())
+            new = self._new
             count = self._new_entries
-            new_keys = np.fromiter((key for key, posting in items for _ in posting), dtype=np.uint64, count=count)
-            new_tids = np.fromiter((tid for _, posting in items for tid in posting), dtype=np.int64, count=count)
+            lengths = np.fromiter(map(len, new.values()), dtype=np.int64, count=len(new))
+            new_keys = np.repeat(np.fromiter(new.keys(), dtype=np.uint64, count=len(new)), lengths)
+            new_tids = np.fromiter(itertools.chain.from_iterable(new.values()), dtype=np.int64, count=count)
+            # by key; a stable sort keeps each key's ids in posting order (oldest first)
+            order = np.argsort(new_keys, kind="stable")
+            new_keys, new_tids = new_keys[order], new_tids[order]
             # new ids are larger than every posted id: after a key's old entries, each
             # key's entries stay oldest first
             at = keys.searchsorted(new_keys, "right")
             keys, tids = np.insert(keys, at, new_keys), np.insert(tids, at, new_tids)
             self._new = {}
             self._new_entries = 0
-        self._key_items.release()
-        self._tid_items.release()
         self._keys, self._tids = keys, tids
-        self._key_items, self._tid_items = memoryview(keys), memoryview(tids)

@@ -191,14 +191,15 @@ class Template:
 
     __slots__ = ("template_id", "founder", "hits", "members", "core", "head", "tail", "_activity", "_first")
 
-    def __init__(self, template_id: int, signature: Signature) -> None:
+    def __init__(self, template_id: int, signature: Signature, shingles: np.ndarray) -> None:
+        """``shingles``: the signature's shingles as from :func:`shingle_array` (sorted)."""
         self.template_id = template_id
-        kept = signature.shingles
-        if len(kept) > FOUNDER_SHINGLES:
-            anchors = {a for a in (signature.head, signature.tail) if a}
-            rest = sorted(kept - anchors)[: FOUNDER_SHINGLES - len(anchors)]
-            kept = frozenset(rest) | anchors
-        self.founder = array("Q", sorted(kept))
+        kept = shingles
+        if len(kept) > FOUNDER_SHINGLES:  # the anchors and the lowest other hashes
+            anchors = np.array([a for a in (signature.head, signature.tail) if a], dtype=np.uint64)
+            rest = kept[~np.isin(kept, anchors)][: FOUNDER_SHINGLES - len(anchors)]
+            kept = np.union1d(rest, anchors)
+        self.founder = array("Q", kept.tobytes())
         self.hits: array[int] | None = None  # None: every founder shingle seen once
         self.members = 1
         self.core: array[int] = self.founder  # the founder shingles at least half the members share
@@ -352,7 +353,7 @@ class TemplateTracker:
             template = self._best(signature, shingles)
             share = 0
             if template is None:
-                template = Template(self._next_id, signature)
+                template = Template(self._next_id, signature, shingles)
                 self._templates[template.template_id] = template
                 self._next_id += 1
                 self._postings.add(template.template_id, np.frombuffer(template.founder, dtype=np.uint64))
