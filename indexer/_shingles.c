@@ -160,24 +160,48 @@ static uint64_t hash_run(const Tokens *t, Py_ssize_t from, Py_ssize_t to, unsign
     return hasher_value(&h);
 }
 
-static int add_hash(PyObject *set, uint64_t value) {
+/* The signature's hashes: a frozenset for set algebra, plus every value in a buffer that
+ * is sorted and deduplicated at the end into the sorted uint64 array the tracker reads. */
+typedef struct {
+    PyObject *set;
+    uint64_t *values;
+    Py_ssize_t count, cap;
+} Hashes;
+
+static int add_hash(Hashes *h, uint64_t value) {
+    if (h->count == h->cap) {
+        Py_ssize_t cap = h->cap ? 2 * h->cap : 256;
+        uint64_t *values = PyMem_Realloc(h->values, sizeof(uint64_t) * (size_t)cap);
+        if (values == NULL) {
+            PyErr_NoMemory();
+            return -1;
+        }
+        h->values = values;
+        h->cap = cap;
+    }
+    h->values[h->count++] = value;
     PyObject *v = PyLong_FromUnsignedLongLong(value);
     if (v == NULL) return -1;
-    int rc = PySet_Add(set, v);
+    int rc = PySet_Add(h->set, v);
     Py_DECREF(v);
     return rc;
 }
 
-static int add_grams(PyObject *set, const Tokens *t, Py_ssize_t from, Py_ssize_t to, Py_ssize_t words) {
+static int add_grams(Hashes *h, const Tokens *t, Py_ssize_t from, Py_ssize_t to, Py_ssize_t words) {
     for (Py_ssize_t i = from; i + words <= to; i++) {
-        if (add_hash(set, hash_run(t, i, i + words, 0)) < 0) return -1;
+        if (add_hash(h, hash_run(t, i, i + words, 0)) < 0) return -1;
     }
     return 0;
 }
 
+static int by_value(const void *x, const void *y) {
+    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
+    return a < b ? -1 : (a > b);
+}
+
 PyDoc_STRVAR(signature_doc,
 "signature(skeleton, shingle_words, head_tokens, tail_tokens, anchor_tokens)\n"
-"-> (frozenset of 64-bit shingle hashes, head anchor, tail anchor)\n\n"
+"-> (frozenset of 64-bit shingle hashes, head anchor, tail anchor, the hashes as sorted uint64 bytes)\n\n"
 "Hashed word n-grams of the first head_tokens and last tail_tokens tokens of a skeleton\n"
 "(all of them when there are no more than head_tokens + tail_tokens), plus the two\n"
 "anchors when there are more than anchor_tokens + 1 tokens (else both are 0).");
@@ -192,29 +216,41 @@ static PyObject *signature(PyObject *module, PyObject *args) {
     }
     Tokens t;
     if (tokenize(text, &t) < 0) return NULL;
-    PyObject *set = PyFrozenSet_New(NULL);
-    if (set == NULL) {
+    Hashes h = {PyFrozenSet_New(NULL), NULL, 0, 0};
+    if (h.set == NULL) {
         tokens_free(&t);
         return NULL;
     }
     uint64_t head = 0, tail = 0;
     int failed;
     if (t.count > head_tokens + tail_tokens) {
-        failed = add_grams(set, &t, 0, head_tokens, words) < 0 || add_grams(set, &t, t.count - tail_tokens, t.count, words) < 0;
+        failed = add_grams(&h, &t, 0, head_tokens, words) < 0 || add_grams(&h, &t, t.count - tail_tokens, t.count, words) < 0;
     } else {
-        failed = add_grams(set, &t, 0, t.count, words) < 0;
+        failed = add_grams(&h, &t, 0, t.count, words) < 0;
     }
     if (!failed && t.count > anchor_tokens + 1) {
         head = hash_run(&t, 0, anchor_tokens, 0x02);
         tail = hash_run(&t, t.count - anchor_tokens, t.count, 0x03);
-        failed = add_hash(set, head) < 0 || add_hash(set, tail) < 0;
+        failed = add_hash(&h, head) < 0 || add_hash(&h, tail) < 0;
     }
     tokens_free(&t);
+    PyObject *sorted_bytes = NULL;
+    if (!failed) {
+        Py_ssize_t unique = 0;
+        if (h.count) {
+            qsort(h.values, (size_t)h.count, sizeof(uint64_t), by_value);
+            for (Py_ssize_t i = 0; i < h.count; i++)
+                if (i == 0 || h.values[i] != h.values[unique - 1]) h.values[unique++] = h.values[i];
+        }
+        sorted_bytes = PyBytes_FromStringAndSize((const char *)h.values, unique * (Py_ssize_t)sizeof(uint64_t));
+        failed = sorted_bytes == NULL;
+    }
+    PyMem_Free(h.values);
     if (failed) {
-        Py_DECREF(set);
+        Py_DECREF(h.set);
         return NULL;
     }
-    return Py_BuildValue("(NKK)", set, (unsigned long long)head, (unsigned long long)tail);
+    return Py_BuildValue("(NKKN)", h.set, (unsigned long long)head, (unsigned long long)tail, sorted_bytes);
 }
 
 PyDoc_STRVAR(tokens_doc, "tokens(skeleton) -> list of its word tokens (re.findall(r\"<\\w+>|\\w+\", skeleton))");

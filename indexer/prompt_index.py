@@ -56,7 +56,7 @@ from indexer.row_metadata import NO_TIME, RowMetadata
 from indexer.skeleton import Signature, signature, signature_from_bytes, signature_to_bytes
 from indexer.snapshot import SnapshotDirectory, load_rows, save_rows
 from indexer.store import RecordStore, StoreIdentity, text_digest, to_stored_precision
-from indexer.templates import Event, Template, TemplateFeatures, TemplateTracker, shingle_array
+from indexer.templates import Event, Template, TemplateFeatures, TemplateTracker
 from indexer.vector_index import HnswParams, VectorStorage
 
 log = logging.getLogger(__name__)
@@ -903,7 +903,7 @@ class PromptIndex:
         Similarity is the share of the template's constant part the prompt contains."""
         if template is None or features is None or not features.volume:
             return Fanout(0, 0, 0, 0, 0, None, None, 0.0, False), []
-        share = template.shared(shingle_array(sig.shingles)) / max(1, len(template.core))
+        share = template.shared(sig.sorted_shingles) / max(1, len(template.core))
         fanout = Fanout(
             matching_prompts=features.volume,
             distinct_accounts=features.accounts,

@@ -76,6 +76,9 @@ class Signature:
     head: int  # hash of the first ANCHOR_TOKENS words (0 when the prompt is too short)
     tail: int  # hash of the last ANCHOR_TOKENS words (0 when the prompt is too short)
     text_hash: int  # canonical_hash of the whole canonical text (tells payloads apart)
+    # The same hashes as a sorted uint64 array, what the template tracker reads (built
+    # with the set, so no lookup converts it again).
+    sorted_shingles: np.ndarray = dataclasses.field(compare=False, repr=False)
 
     def __len__(self) -> int:
         return len(self.shingles)
@@ -88,8 +91,10 @@ def signature(text: str) -> Signature:
     header gives the definition it reproduces bit for bit); the regex steps before it stay
     in Python."""
     canonical = canonical_text(text)
-    shingles, head, tail = _shingles.signature(skeleton(canonical), SHINGLE_WORDS, HEAD_TOKENS, TAIL_TOKENS, ANCHOR_TOKENS)
-    return Signature(shingles, head, tail, canonical_hash(canonical))
+    shingles, head, tail, sorted_bytes = _shingles.signature(
+        skeleton(canonical), SHINGLE_WORDS, HEAD_TOKENS, TAIL_TOKENS, ANCHOR_TOKENS
+    )
+    return Signature(shingles, head, tail, canonical_hash(canonical), np.frombuffer(sorted_bytes, dtype=np.uint64))
 
 
 def signature_to_bytes(sig: Signature) -> bytes:
@@ -101,4 +106,5 @@ def signature_to_bytes(sig: Signature) -> bytes:
 def signature_from_bytes(data: bytes) -> Signature:
     """Inverse of :func:`signature_to_bytes`."""
     values = np.frombuffer(data, dtype="<u8")
-    return Signature(frozenset(int(v) for v in values[3:]), int(values[0]), int(values[1]), int(values[2]))
+    shingles = values[3:].astype(np.uint64)  # stored sorted (signature_to_bytes)
+    return Signature(frozenset(shingles.tolist()), int(values[0]), int(values[1]), int(values[2]), shingles)

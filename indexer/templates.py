@@ -192,7 +192,7 @@ class Template:
     __slots__ = ("template_id", "founder", "hits", "members", "core", "head", "tail", "_activity", "_first")
 
     def __init__(self, template_id: int, signature: Signature, shingles: np.ndarray) -> None:
-        """``shingles``: the signature's shingles as from :func:`shingle_array` (sorted)."""
+        """``shingles``: the signature's ``sorted_shingles``."""
         self.template_id = template_id
         kept = shingles
         if len(kept) > FOUNDER_SHINGLES:  # the anchors and the lowest other hashes
@@ -208,9 +208,9 @@ class Template:
         self._first: tuple[int, str, str, int, int, int] | None = None  # the only event, before a second
 
     def shared(self, shingles: np.ndarray) -> int:
-        """How many of the template's core shingles a prompt has (its shingles as from
-        :func:`shingle_array`: a sorted merge in C instead of a set intersection that made an
-        int object of every core shingle)."""
+        """How many of the template's core shingles a prompt has (its shingles sorted, as in
+        ``Signature.sorted_shingles``: a sorted merge in C instead of a set intersection
+        that made an int object of every core shingle)."""
         return _shingles.shared_count(shingles, self.core)
 
     def anchored(self, signature: Signature) -> tuple[bool, bool]:
@@ -339,7 +339,7 @@ class TemplateTracker:
         """The template a prompt with this signature would join (no change is made)."""
         if len(signature) < MIN_CORE:
             return None
-        shingles = shingle_array(signature.shingles)
+        shingles = signature.sorted_shingles
         with self._lock:
             return self._best(signature, shingles)
 
@@ -348,7 +348,7 @@ class TemplateTracker:
         0 for prompts too short to carry a template."""
         if len(signature) < MIN_CORE:
             return 0
-        shingles = shingle_array(signature.shingles)
+        shingles = signature.sorted_shingles
         with self._lock:
             template = self._best(signature, shingles)
             share = 0
@@ -469,11 +469,3 @@ class TemplateTracker:
                 first_seen_ms=first if volume > 0 else None,
                 last_seen_ms=last if volume > 0 else None,
             )
-
-
-def shingle_array(shingles: frozenset[int]) -> np.ndarray:
-    """A signature's shingles as a sorted ``uint64`` array (sorted keys make the postings'
-    binary searches walk forward through memory)."""
-    out = np.fromiter(shingles, dtype=np.uint64, count=len(shingles))
-    out.sort()
-    return out

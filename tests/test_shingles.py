@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 import zlib
 
+import numpy as np
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -44,7 +46,9 @@ def oracle(skel: str) -> tuple[frozenset[int], int, int]:
 
 
 def c_signature(skel: str) -> tuple[frozenset[int], int, int]:
-    return _shingles.signature(skel, SHINGLE_WORDS, HEAD_TOKENS, TAIL_TOKENS, ANCHOR_TOKENS)
+    shingles, head, tail, sorted_bytes = _shingles.signature(skel, SHINGLE_WORDS, HEAD_TOKENS, TAIL_TOKENS, ANCHOR_TOKENS)
+    assert np.frombuffer(sorted_bytes, dtype=np.uint64).tolist() == sorted(shingles)
+    return shingles, head, tail
 
 
 def test_scanner_matches_the_python_definition_on_every_real_prompt() -> None:
@@ -60,6 +64,7 @@ def test_scanner_matches_the_python_definition_on_every_real_prompt() -> None:
         assert c_signature(skel) == expected, text[:200]
         sig = signature(text)
         assert (sig.shingles, sig.head, sig.tail, sig.text_hash) == (*expected, canonical_hash(canonical))
+        assert sig.sorted_shingles.tolist() == sorted(expected[0])
         long_ones += len(expected[0]) > 150
     assert long_ones > 100  # the head + tail split was exercised
 
