@@ -57,6 +57,7 @@ class ShinglePostings:
         self._merge_at = merge_at
         self._keys = np.empty(0, dtype=np.uint64)
         self._tids = np.empty(0, dtype=np.int64)
+        self._bits, self._directory = _directory(self._keys)
         self._new: dict[int, list[int]] = {}
         self._new_entries = 0
         self._dead: set[int] = set()
@@ -69,7 +70,7 @@ class ShinglePostings:
     def add(self, template_id: int, shingles: np.ndarray) -> None:
         """Post a new template (its id larger than every id posted before) under its
         shingles (``uint64``, distinct)."""
-        added = _shingles.postings_add(self._keys, self._new, shingles, template_id, self._cap)
+        added = _shingles.postings_add(self._keys, self._directory, self._bits, self._new, shingles, template_id, self._cap)
         self._new_entries += added
         if self._new_entries >= max(self._merge_at, len(self._keys) >> 6):
             self._merge()
@@ -97,7 +98,9 @@ class ShinglePostings:
         postings were last merged."""
         # The walk over the entries runs in C (indexer/_shingles.c, postings_ranked): in
         # Python it cost ~70 us a lookup, one int object per entry read.
-        return _shingles.postings_ranked(self._keys, self._tids, shingles, self._new, self._dead, limit)
+        return _shingles.postings_ranked(
+            self._keys, self._directory, self._bits, self._tids, shingles, self._new, self._dead, limit
+        )
 
     def _merge(self) -> None:
         """Fold the dict into the sorted arrays and drop dead templates' entries."""
@@ -123,3 +126,18 @@ class ShinglePostings:
             self._new = {}
             self._new_entries = 0
         self._keys, self._tids = keys, tids
+        self._bits, self._directory = _directory(keys)
+
+
+def _directory(keys: np.ndarray) -> tuple[int, np.ndarray]:
+    """A bucket directory over sorted uint64 keys: with ``bits`` top bits per bucket,
+    ``directory[b]`` is the first position whose key is in bucket ``b`` or later (and the
+    last entry is ``len(keys)``). Keys are uniform hashes, so ~8 fall in a bucket and a
+    search reads one or two cache lines instead of ~20 scattered ones. 8 bytes per 8
+    entries (+6% on the arrays' 16 bytes an entry)."""
+    bits = min(24, int(len(keys) // 8).bit_length())
+    starts = np.arange(1 << bits, dtype=np.uint64) << np.uint64(64 - bits) if bits else np.zeros(1, dtype=np.uint64)
+    directory = np.empty((1 << bits) + 1, dtype=np.int64)
+    directory[:-1] = keys.searchsorted(starts)
+    directory[-1] = len(keys)
+    return bits, directory

@@ -237,6 +237,8 @@ def test_shingle_postings_rank_like_a_dict_across_merges_and_removals() -> None:
 
     rng = np.random.default_rng(3)
     vocabulary = rng.integers(0, 2**64 - 1, 400, dtype=np.uint64, endpoint=True)
+    # the bucket directory's edges: the first and last buckets, a bucket boundary
+    vocabulary[:4] = np.array([0, 1, 2**63, 2**64 - 1], dtype=np.uint64)
     postings = ShinglePostings(cap=4, merge_at=64)  # merges every few templates
     oracle: dict[int, list[int]] = {}
     live: set[int] = set()
