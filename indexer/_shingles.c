@@ -620,7 +620,61 @@ static PyObject *postings_add(PyObject *module, PyObject *args) {
     return failed ? NULL : PyLong_FromSsize_t(added);
 }
 
+PyDoc_STRVAR(join_core_doc,
+"join_core(founder, hits, shingles, need) -> the new core as uint64 bytes\n\n"
+"Template.join: add one to hits[i] (uint32, written in place) for each founder shingle\n"
+"(sorted uint64) the new member has (shingles: sorted uint64), then keep the founder\n"
+"shingles with hits >= need.");
+
+static PyObject *join_core(PyObject *module, PyObject *args) {
+    PyObject *founder_obj, *hits_obj, *shingles_obj;
+    unsigned long long need;
+    if (!PyArg_ParseTuple(args, "OOOK:join_core", &founder_obj, &hits_obj, &shingles_obj, &need)) return NULL;
+    Py_buffer fv, hv, sv;
+    if (u64_buffer(founder_obj, &fv, "founder") < 0) return NULL;
+    if (PyObject_GetBuffer(hits_obj, &hv, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) < 0) {
+        PyBuffer_Release(&fv);
+        return NULL;
+    }
+    if (u64_buffer(shingles_obj, &sv, "shingles") < 0) {
+        PyBuffer_Release(&fv);
+        PyBuffer_Release(&hv);
+        return NULL;
+    }
+    PyObject *core = NULL;
+    const uint64_t *founder = fv.buf, *shingles = sv.buf;
+    uint32_t *hits = hv.buf;
+    Py_ssize_t nf = fv.len / 8, ns = sv.len / 8;
+    if (hv.len != nf * 4) {
+        PyErr_SetString(PyExc_ValueError, "hits must hold one uint32 per founder shingle");
+        goto done;
+    }
+    for (Py_ssize_t i = 0, j = 0; i < nf && j < ns;) {
+        if (founder[i] < shingles[j]) i++;
+        else if (founder[i] > shingles[j]) j++;
+        else {
+            hits[i]++;
+            i++;
+            j++;
+        }
+    }
+    Py_ssize_t kept = 0;
+    for (Py_ssize_t i = 0; i < nf; i++) kept += hits[i] >= need;
+    core = PyBytes_FromStringAndSize(NULL, kept * 8);
+    if (core != NULL) {
+        uint64_t *out = (uint64_t *)PyBytes_AS_STRING(core);
+        for (Py_ssize_t i = 0, k = 0; i < nf; i++)
+            if (hits[i] >= need) out[k++] = founder[i];
+    }
+done:
+    PyBuffer_Release(&fv);
+    PyBuffer_Release(&hv);
+    PyBuffer_Release(&sv);
+    return core;
+}
+
 static PyMethodDef methods[] = {
+    {"join_core", join_core, METH_VARARGS, join_core_doc},
     {"postings_add", postings_add, METH_VARARGS, postings_add_doc},
     {"signature", signature, METH_VARARGS, signature_doc},
     {"tokens", tokens, METH_O, tokens_doc},

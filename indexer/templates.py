@@ -196,9 +196,12 @@ class Template:
         self.template_id = template_id
         kept = shingles
         if len(kept) > FOUNDER_SHINGLES:  # the anchors and the lowest other hashes
-            anchors = np.array([a for a in (signature.head, signature.tail) if a], dtype=np.uint64)
-            rest = kept[~np.isin(kept, anchors)][: FOUNDER_SHINGLES - len(anchors)]
-            kept = np.union1d(rest, anchors)
+            anchors = [a for a in (signature.head, signature.tail) if a]
+            keep = np.ones(len(kept), dtype=bool)
+            for anchor in anchors:  # at most two: np.isin's general path cost ~140 us here
+                keep &= kept != np.uint64(anchor)
+            rest = kept[keep][: FOUNDER_SHINGLES - len(anchors)]
+            kept = np.union1d(rest, np.array(anchors, dtype=np.uint64))
         self.founder = array("Q", kept.tobytes())
         self.hits: array[int] | None = None  # None: every founder shingle seen once
         self.members = 1
@@ -222,15 +225,12 @@ class Template:
 
     def join(self, shingles: np.ndarray) -> None:
         """Count a new member (its shingles, ``uint64``) and recompute the core."""
-        founder = np.frombuffer(self.founder, dtype=np.uint64)
         if self.hits is None:
-            self.hits = array("I", [1]) * len(founder)
-        hits = np.frombuffer(self.hits, dtype=np.uint32)
-        at = np.minimum(founder.searchsorted(shingles), len(founder) - 1)
-        hits[at[founder[at] == shingles]] += 1
+            self.hits = array("I", [1]) * len(self.founder)
         self.members += 1
         need = max(2, (self.members + 1) // 2)
-        self.core = array("Q", founder[hits >= need].tobytes())
+        # one merge of the two sorted arrays in C (it was seven numpy calls)
+        self.core = array("Q", _shingles.join_core(self.founder, self.hits, shingles, need))
 
     def add_event(self, event: tuple[int, str, str, int, int, int]) -> None:
         if self._activity is None and self._first is None:
