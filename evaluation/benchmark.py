@@ -688,6 +688,16 @@ class BenchConfig:
                 for k, v in dataclasses.asdict(self).items()}
 
 
+def bench_record(rng: random.Random, prompt_id: str, text: str, epoch_ms: int) -> PromptRecord:
+    """One bench prompt as a record: 30% of traffic from 200 heavy accounts, the rest from
+    a long tail of 20,000, a third of accounts in one of 500 orgs, ``created_at`` spread
+    over the 20 h before ``epoch_ms`` (inside CheckPrompt's default lookback)."""
+    account = rng.randrange(200) if rng.random() < 0.3 else rng.randrange(200, 20_000)
+    org = f"org-{account % 500:03d}" if account % 3 == 0 else ""
+    created = epoch_ms - rng.randrange(LOOKBACK_SPREAD_MS)
+    return PromptRecord(prompt_id, f"acct-{account:05d}", org, created, text)
+
+
 class Ingester:
     """Turns the prompt stream into records and ingests them, counting what the index
     holds and tracing the server's RSS after every call (stopping at ``max_rss_bytes``)."""
@@ -712,11 +722,7 @@ class Ingester:
         out = []
         for kind, text in texts:
             i = self.sent + len(out)
-            # 30% of traffic from 200 heavy accounts, the rest from a long tail of 20,000.
-            account = self.rng.randrange(200) if self.rng.random() < 0.3 else self.rng.randrange(200, 20_000)
-            org = f"org-{account % 500:03d}" if account % 3 == 0 else ""
-            created = self.epoch_ms - self.rng.randrange(LOOKBACK_SPREAD_MS)
-            out.append(PromptRecord(f"bench-{self.seed}-{i:08d}", f"acct-{account:05d}", org, created, text))
+            out.append(bench_record(self.rng, f"bench-{self.seed}-{i:08d}", text, self.epoch_ms))
             self.kinds[kind] = self.kinds.get(kind, 0) + 1
         return out
 

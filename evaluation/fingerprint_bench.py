@@ -28,7 +28,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from evaluation.benchmark import BenchPools, PromptStream, load_bench_pools
+from evaluation.benchmark import BenchPools, PromptStream, bench_record, load_bench_pools
 from indexer import _shingles
 from indexer.normalize import canonical_text, mask_identifiers, normalize
 from indexer.prompt_index import IndexConfig, PromptIndex
@@ -55,18 +55,12 @@ class _ParkedEmbedder:
 
 
 def bench_records(pools: BenchPools, count: int, seed: int) -> list[PromptRecord]:
-    """Bench-stream prompts as records: 30% of traffic from 200 heavy accounts, the rest
-    from a long tail (as scripts/bench.py sends them), all inside one window."""
+    """Bench-stream prompts as records, with the accounts, orgs and times scripts/bench.py
+    gives them (:func:`evaluation.benchmark.bench_record`)."""
     stream = PromptStream(pools, seed)
     rng = random.Random(f"fingerprint-bench-{seed}")
     now = int(time.time() * 1000)
-    records = []
-    for i in range(count):
-        _, text = stream.next()
-        account = rng.randrange(200) if rng.random() < 0.3 else rng.randrange(200, 20_000)
-        org = f"org-{account % 500:03d}" if account % 3 == 0 else ""
-        records.append(PromptRecord(f"fp-{seed}-{i:08d}", f"acct-{account:05d}", org, now - rng.randrange(3_600_000), text))
-    return records
+    return [bench_record(rng, f"fp-{seed}-{i:08d}", stream.next()[1], now) for i in range(count)]
 
 
 def _median_us(fn: Callable[[Any], object], items: Sequence[Any], repeats: int) -> float:

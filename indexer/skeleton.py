@@ -100,7 +100,8 @@ def signature(text: str) -> Signature:
 def signature_to_bytes(sig: Signature) -> bytes:
     """A signature as stored in privacy mode (instead of the text it was computed from):
     head, tail, text hash, then the sorted shingle hashes, as little-endian uint64."""
-    return np.array([sig.head, sig.tail, sig.text_hash, *sorted(sig.shingles)], dtype="<u8").tobytes()
+    header = np.array([sig.head, sig.tail, sig.text_hash], dtype="<u8")
+    return header.tobytes() + sig.sorted_shingles.astype("<u8", copy=False).tobytes()
 
 
 def signature_from_bytes(data: bytes) -> Signature:
