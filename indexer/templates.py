@@ -191,10 +191,9 @@ class Template:
 
     __slots__ = ("template_id", "founder", "hits", "members", "core", "head", "tail", "_activity", "_first")
 
-    def __init__(self, template_id: int, signature: Signature, shingles: np.ndarray) -> None:
-        """``shingles``: the signature's ``sorted_shingles``."""
+    def __init__(self, template_id: int, signature: Signature) -> None:
         self.template_id = template_id
-        kept = shingles
+        kept = signature.sorted_shingles
         if len(kept) > FOUNDER_SHINGLES:  # the anchors and the lowest other hashes
             anchors = [a for a in (signature.head, signature.tail) if a]
             keep = np.ones(len(kept), dtype=bool)
@@ -353,7 +352,7 @@ class TemplateTracker:
             template = self._best(signature, shingles)
             share = 0
             if template is None:
-                template = Template(self._next_id, signature, shingles)
+                template = Template(self._next_id, signature)
                 self._templates[template.template_id] = template
                 self._next_id += 1
                 self._postings.add(template.template_id, np.frombuffer(template.founder, dtype=np.uint64))
