@@ -1,9 +1,16 @@
-"""The one compiled part of promptprint: indexer._shingles (see indexer/_shingles.c).
+"""The compiled parts of promptprint, both on the fingerprint path: indexer._ascii_text
+(indexer/_ascii_text.c: canonical text and skeleton of ASCII prompts) and indexer._shingles
+(indexer/_shingles.c: tokens, shingle hashes and the template tracker's merges).
 
-Project metadata lives in pyproject.toml; this file only declares the C extension, which
+Project metadata lives in pyproject.toml; this file only declares the C extensions, which
 `pip install -e .` (the Makefile) compiles with the machine's C compiler and Python
 headers."""
 
 from setuptools import Extension, setup
 
-setup(ext_modules=[Extension("indexer._shingles", ["indexer/_shingles.c"], extra_compile_args=["-O2", "-Wall"])])
+setup(
+    ext_modules=[
+        Extension(f"indexer.{name}", [f"indexer/{name}.c"], extra_compile_args=["-O2", "-Wall"])
+        for name in ("_ascii_text", "_shingles")
+    ]
+)

@@ -7,6 +7,10 @@ on the output of :func:`canonical_text`; the original text is kept for display.
 
 Bump :data:`NORMALIZER_VERSION` whenever the output of any function here changes:
 stored fingerprints are bound to it and a mismatch is refused at start-up.
+
+The regexes below are the definition. ASCII text (most prompts) takes a C path that
+reproduces them bit for bit at a fraction of the cost (indexer/_ascii_text.c; the tests
+compare the two on every real prompt and on generated text); edit both together.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import re
 import sys
 import unicodedata
 from typing import Callable
+
+from indexer import _ascii_text
 
 NORMALIZER_VERSION = "norm-1"
 
@@ -117,6 +123,8 @@ def _fold_homoglyphs(text: str) -> str:
 def normalize(text: str) -> str:
     """Canonical Unicode form of a prompt: NFKC, invisible characters removed, homoglyphs
     folded, whitespace collapsed, case folded. Meaning is kept; only cosmetics go."""
+    if text.isascii():
+        return _ascii_text.normalize(text)
     text = unicodedata.normalize("NFKC", text)
     text = strip_invisible(text)
     text = _fold_homoglyphs(text)
@@ -129,15 +137,23 @@ def mask_identifiers(normalized: str) -> str:
     """Replace per-request identifiers with ``<id>`` and drop a leading id tag.
 
     Expects :func:`normalize` output (lower case)."""
-    text = normalized
+    if normalized.isascii():
+        text = _ascii_text.mask_identifiers(normalized)
+    else:
+        text = _mask_identifier_patterns(normalized)
+    stripped = _ID_PREFIX.sub("", text, count=1)
+    return stripped if stripped else text
+
+
+def _mask_identifier_patterns(text: str) -> str:
+    """The identifier masks of :func:`mask_identifiers`, before its leading-tag strip."""
     if _HAS_DIGIT.search(text):  # every identifier pattern needs a digit
         if "-" in text:
             text = _UUID.sub(ID_PLACEHOLDER, text)
         if _has_long_run_with_digit(text):
             text = _HEX.sub(ID_PLACEHOLDER, text)
             text = _ALNUM_ID.sub(ID_PLACEHOLDER, text)
-    stripped = _ID_PREFIX.sub("", text, count=1)
-    return stripped if stripped else text
+    return text
 
 
 def _has_long_run_with_digit(text: str) -> bool:

@@ -14,7 +14,8 @@ changes. Two steps make that part comparable across prompts:
    instruction wrapped around a long payload ("Give a 3-bullet summary of this: ...")
    shares few shingles with its siblings, but always the same head anchor.
 
-Bump :data:`SKELETON_VERSION` whenever the output changes.
+Bump :data:`SKELETON_VERSION` whenever the output changes. The regexes below are the
+definition; ASCII text takes a C path that reproduces them (indexer/_ascii_text.c).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import zlib
 
 import numpy as np
 
-from indexer import _shingles
+from indexer import _ascii_text, _shingles
 from indexer.normalize import canonical_text
 
 SKELETON_VERSION = "skel-1"
@@ -44,6 +45,8 @@ _DIGIT = re.compile(r"\d")
 
 def skeleton(canonical: str) -> str:
     """Mask the slots of a canonical text (lower case, from normalize.canonical_text)."""
+    if canonical.isascii():
+        return _ascii_text.skeleton(canonical)
     text = canonical
     if "```" in text:
         text = _CODE.sub(" <code> ", text)

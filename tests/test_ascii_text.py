@@ -1,0 +1,132 @@
+"""The ASCII fast path (indexer/_ascii_text.c) against the regex definition it reproduces.
+
+Stored fingerprints and every template the tracker has learnt depend on the canonical
+text and the skeleton, so the C path must give exactly what the regexes of
+indexer/normalize.py and indexer/skeleton.py give (norm-1, skel-1): on every ASCII
+prompt of ../shared/data, and on generated ASCII text built from the pieces the patterns
+turn on (digits with separators, signs, '%', '$', '<', '>', quotes, fences, URLs,
+e-mail addresses, hex runs, hyphenated ids, control characters, upper case).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from evaluation.benchmark import load_bench_pools
+from indexer import _ascii_text
+from indexer import normalize as _normalize
+from indexer import skeleton as _skeleton
+from indexer.normalize import ID_PLACEHOLDER, canonical_text
+from indexer.skeleton import skeleton
+
+
+def oracle_normalize(text: str) -> str:
+    """normalize.normalize as the regex steps, with no ASCII shortcut."""
+    text = unicodedata.normalize("NFKC", text)
+    text = _normalize._INVISIBLE.sub("", text)
+    text = _normalize._CONTROL_NOT_SPACE.sub(" ", text)
+    text = _normalize._fold_homoglyphs(text)
+    return re.sub(r"\s+", " ", text).strip().casefold()
+
+
+def oracle_mask(text: str) -> str:
+    """The identifier masks of normalize.mask_identifiers, without its guards."""
+    text = _normalize._UUID.sub(ID_PLACEHOLDER, text)
+    text = _normalize._HEX.sub(ID_PLACEHOLDER, text)
+    return _normalize._ALNUM_ID.sub(ID_PLACEHOLDER, text)
+
+
+def oracle_skeleton(text: str) -> str:
+    """skeleton.skeleton as the regex steps. Its guards stay: on upper-case input "HTTP"
+    is left alone because the guard looks for "http" (canonical text is lower case)."""
+    if "```" in text:
+        text = _skeleton._CODE.sub(" <code> ", text)
+    if "http" in text or "www." in text:
+        text = _skeleton._URL.sub("<url>", text)
+    text = _skeleton._EMAIL.sub("<email>", text)
+    text = _skeleton._QUOTE.sub("<quote>", text)
+    return _skeleton._NUMBER.sub("<num>", text)
+
+
+def assert_c_path_matches(text: str) -> None:
+    assert text.isascii()
+    assert _ascii_text.normalize(text) == oracle_normalize(text)
+    assert _ascii_text.mask_identifiers(text) == oracle_mask(text)
+    assert _ascii_text.skeleton(text) == oracle_skeleton(text)
+
+
+def test_every_real_ascii_prompt_gets_what_the_regexes_give() -> None:
+    pools = load_bench_pools()
+    texts = [t for pool in pools.base.values() for t in pool] + pools.jailbreak_templates
+    ascii_texts = [t for t in texts if t.isascii()]
+    assert len(ascii_texts) > 15_000
+    changed = {"mask": 0, "num": 0, "quote": 0, "url": 0, "code": 0, "email": 0}
+    for text in ascii_texts:
+        assert_c_path_matches(text)
+        normalized = oracle_normalize(text)
+        masked = oracle_mask(normalized)
+        assert _ascii_text.mask_identifiers(normalized) == masked, text[:200]
+        skel = oracle_skeleton(canonical_text(text))
+        assert skeleton(canonical_text(text)) == skel, text[:200]
+        changed["mask"] += masked != normalized
+        for slot in ("num", "quote", "url", "code", "email"):
+            changed[slot] += f"<{slot}>" in skel
+    # every pattern actually replaced something on real text, not only passed it through
+    assert min(changed.values()) > 5, changed
+
+
+_ASCII_PIECES = st.sampled_from(
+    ["1", "12", "3.5", "1,000", "7.", ",", ".", "%", "$", "-", "+", "<", ">", "<num>", "<id>", "a", "f", "x", "_",
+     "A", "F", "Q", " ", "  ", "\t", "\n", "\x00", "\x1c", "\x1f", "\x7f", '"', "```", "http://", "https://x.y/z",
+     "www.", "HTTP://", "Www.", "@", "a@b.c", "foo.bar@baz-q.com", "x@-y.z-", "deadbeef42", "7f3a9c1e", "DEADBEEF99",
+     "abc123def456", "ab12cd34ef", "a1b2c3d4e5-", "123e4567-e89b-12d3-a456-426614174000", "--", "-x-", "0123456789",
+     "(", "[", "]", "#12: ", "[req 9] ", "q" * 40, "z" * 85]
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(st.one_of(_ASCII_PIECES, st.text(alphabet=st.characters(max_codepoint=127), max_size=8)), max_size=40))
+def test_generated_ascii_text_gets_what_the_regexes_give(pieces: list[str]) -> None:
+    text = "".join(pieces)
+    assert_c_path_matches(text)
+    assert skeleton(canonical_text(text)) == oracle_skeleton(canonical_text(text))
+
+
+def test_backtracking_decides_where_a_match_ends() -> None:
+    # [\d,]* gives back the digit before a letter, and stops at the comma
+    assert _ascii_text.skeleton("12,abc 3.14x 5% 6%x -$7,0") == "<num>,abc <num>.14x <num> <num>%x <num>"
+    # an id run gives back a trailing hyphen so that it ends on a word boundary
+    assert _ascii_text.mask_identifiers("see a1b2c3d4e5- now") == "see <id>- now"
+    # a quote needs 80 characters before the next quote
+    assert _ascii_text.skeleton('"' + "x" * 79 + '" "' + "y" * 80 + '"') == '"' + "x" * 79 + '" <quote>'
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "see ```code\n",  # an open fence ends at $, before a final newline
+        "see ```code\n\n",
+        "```a``` ```",
+        "deadbeefcafe and req a1b2c3d4e5f6",  # hex run without a digit stays; the id goes
+        "12345678 x 1234567890",  # digits only: no hex letter, no id letter
+        "x\x1cy\x7fz\x85",
+        "mail a.b+c@d-e.f.g- or @x.y or a@b. or a@.b",
+        "www.x HTTPS://y hTTp://z http:/ www x",
+    ],
+)
+def test_edge_cases_get_what_the_regexes_give(text: str) -> None:
+    if text.isascii():
+        assert_c_path_matches(text)
+    assert canonical_text(text) == _normalize.mask_identifiers(oracle_normalize(text))
+
+
+def test_other_text_is_refused_not_misread() -> None:
+    with pytest.raises(ValueError):
+        _ascii_text.skeleton("café")
+    with pytest.raises(TypeError):
+        _ascii_text.normalize(b"bytes")  # type: ignore[arg-type]
