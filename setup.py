@@ -1,5 +1,5 @@
-"""The compiled parts of promptprint, both on the fingerprint path: indexer._ascii_text
-(indexer/_ascii_text.c: canonical text and skeleton of ASCII prompts) and indexer._shingles
+"""The compiled parts of promptprint, both on the fingerprint path: indexer._canonical
+(indexer/_canonical.c: canonical text and skeleton) and indexer._shingles
 (indexer/_shingles.c: tokens, shingle hashes and the template tracker's merges).
 
 Project metadata lives in pyproject.toml; this file only declares the C extensions, which
@@ -11,6 +11,6 @@ from setuptools import Extension, setup
 setup(
     ext_modules=[
         Extension(f"indexer.{name}", [f"indexer/{name}.c"], extra_compile_args=["-O2", "-Wall"])
-        for name in ("_ascii_text", "_shingles")
+        for name in ("_canonical", "_shingles")
     ]
 )

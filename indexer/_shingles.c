@@ -32,25 +32,42 @@ static void crc_init(void) {
     }
 }
 
+/* zlib's bound: this many bytes can be summed into unreduced adler32 halves (each below
+ * 65521 at the start) before the second one could overflow 32 bits. */
+#define ADLER_BASE 65521u
+#define ADLER_NMAX 5552
+
 typedef struct {
     uint32_t crc; /* running, pre-inverted */
-    uint32_t a, b; /* adler32 halves */
+    uint32_t a, b; /* adler32 halves, reduced modulo ADLER_BASE every ADLER_NMAX bytes */
+    Py_ssize_t unreduced; /* bytes summed since the last reduction */
 } Hasher;
 
 static inline void hasher_start(Hasher *h) {
     h->crc = 0xFFFFFFFFu;
     h->a = 1;
     h->b = 0;
+    h->unreduced = 0;
 }
 
 static inline void hasher_update(Hasher *h, const unsigned char *p, Py_ssize_t n) {
     uint32_t crc = h->crc, a = h->a, b = h->b;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        crc = crc_table[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
-        a += p[i];
-        if (a >= 65521u) a -= 65521u;
-        b += a;
-        if (b >= 65521u) b -= 65521u;
+    while (n > 0) {
+        Py_ssize_t chunk = ADLER_NMAX - h->unreduced;
+        if (chunk > n) chunk = n;
+        for (Py_ssize_t i = 0; i < chunk; i++) {
+            crc = crc_table[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
+            a += p[i];
+            b += a;
+        }
+        h->unreduced += chunk;
+        if (h->unreduced == ADLER_NMAX) {
+            a %= ADLER_BASE;
+            b %= ADLER_BASE;
+            h->unreduced = 0;
+        }
+        p += chunk;
+        n -= chunk;
     }
     h->crc = crc;
     h->a = a;
@@ -59,7 +76,7 @@ static inline void hasher_update(Hasher *h, const unsigned char *p, Py_ssize_t n
 
 static inline uint64_t hasher_value(const Hasher *h) {
     uint32_t crc = ~h->crc;
-    return ((uint64_t)crc << 32) | ((uint64_t)h->b << 16) | h->a;
+    return ((uint64_t)crc << 32) | ((uint64_t)(h->b % ADLER_BASE) << 16) | (h->a % ADLER_BASE);
 }
 
 /* Python's re \w for str patterns: alphanumeric (Py_UNICODE_ISALNUM) or underscore. */
@@ -160,10 +177,9 @@ static uint64_t hash_run(const Tokens *t, Py_ssize_t from, Py_ssize_t to, unsign
     return hasher_value(&h);
 }
 
-/* The signature's hashes: a frozenset for set algebra, plus every value in a buffer that
- * is sorted and deduplicated at the end into the sorted uint64 array the tracker reads. */
+/* The signature's hashes, sorted and deduplicated at the end into the uint64 array the
+ * tracker reads (Signature.sorted_shingles). */
 typedef struct {
-    PyObject *set;
     uint64_t *values;
     Py_ssize_t count, cap;
 } Hashes;
@@ -180,11 +196,7 @@ static int add_hash(Hashes *h, uint64_t value) {
         h->cap = cap;
     }
     h->values[h->count++] = value;
-    PyObject *v = PyLong_FromUnsignedLongLong(value);
-    if (v == NULL) return -1;
-    int rc = PySet_Add(h->set, v);
-    Py_DECREF(v);
-    return rc;
+    return 0;
 }
 
 static int add_grams(Hashes *h, const Tokens *t, Py_ssize_t from, Py_ssize_t to, Py_ssize_t words) {
@@ -201,7 +213,7 @@ static int by_value(const void *x, const void *y) {
 
 PyDoc_STRVAR(signature_doc,
 "signature(skeleton, shingle_words, head_tokens, tail_tokens, anchor_tokens)\n"
-"-> (frozenset of 64-bit shingle hashes, head anchor, tail anchor, the hashes as sorted uint64 bytes)\n\n"
+"-> (head anchor, tail anchor, the 64-bit shingle hashes as sorted, unique uint64 bytes)\n\n"
 "Hashed word n-grams of the first head_tokens and last tail_tokens tokens of a skeleton\n"
 "(all of them when there are no more than head_tokens + tail_tokens), plus the two\n"
 "anchors when there are more than anchor_tokens + 1 tokens (else both are 0).");
@@ -216,11 +228,7 @@ static PyObject *signature(PyObject *module, PyObject *args) {
     }
     Tokens t;
     if (tokenize(text, &t) < 0) return NULL;
-    Hashes h = {PyFrozenSet_New(NULL), NULL, 0, 0};
-    if (h.set == NULL) {
-        tokens_free(&t);
-        return NULL;
-    }
+    Hashes h = {NULL, 0, 0};
     uint64_t head = 0, tail = 0;
     int failed;
     if (t.count > head_tokens + tail_tokens) {
@@ -246,11 +254,8 @@ static PyObject *signature(PyObject *module, PyObject *args) {
         failed = sorted_bytes == NULL;
     }
     PyMem_Free(h.values);
-    if (failed) {
-        Py_DECREF(h.set);
-        return NULL;
-    }
-    return Py_BuildValue("(NKKN)", h.set, (unsigned long long)head, (unsigned long long)tail, sorted_bytes);
+    if (failed) return NULL;
+    return Py_BuildValue("(KKN)", (unsigned long long)head, (unsigned long long)tail, sorted_bytes);
 }
 
 PyDoc_STRVAR(tokens_doc, "tokens(skeleton) -> list of its word tokens (re.findall(r\"<\\w+>|\\w+\", skeleton))");

@@ -77,7 +77,7 @@ class Banks:
         self._max_text_bytes = max_text_bytes
         self._lock = threading.Lock()
         self._entries: dict[int, BankEntry] = {}
-        self._signatures: dict[int, Signature] = {}
+        self._shingles: dict[int, frozenset[int]] = {}  # per entry, for the overlap tests
         self._postings: dict[int, set[int]] = {}
         self._version = 0
         seeded = self._conn.execute("SELECT value FROM bank_meta WHERE key = 'builtin_seeded'").fetchone()
@@ -99,10 +99,10 @@ class Banks:
         return self._version
 
     def _load(self, entry: BankEntry) -> None:
-        sig = signature(entry.text)
+        shingles = signature(entry.text).shingles
         self._entries[entry.entry_id] = entry
-        self._signatures[entry.entry_id] = sig
-        for s in sig.shingles:
+        self._shingles[entry.entry_id] = shingles
+        for s in shingles:
             self._postings.setdefault(s, set()).add(entry.entry_id)
         self._version += 1
 
@@ -135,8 +135,7 @@ class Banks:
             if entry is None:
                 raise NotFound(f"no bank entry {entry_id}", reason="BANK_ENTRY_NOT_FOUND", field="entry_id")
             self._conn.execute("DELETE FROM bank_entries WHERE id = ?", (entry_id,))
-            sig = self._signatures.pop(entry_id)
-            for s in sig.shingles:
+            for s in self._shingles.pop(entry_id):
                 posting = self._postings.get(s)
                 if posting is not None:
                     posting.discard(entry_id)
@@ -164,7 +163,8 @@ class Banks:
 
     def _match(self, sig: Signature, core: Collection[int] | None) -> BankHit | None:
         candidates: set[int] = set()
-        for s in sig.shingles:
+        prompt = sig.sorted_shingles.tolist()
+        for s in prompt:
             posting = self._postings.get(s)
             if posting:
                 candidates |= posting
@@ -175,11 +175,10 @@ class Banks:
                     candidates |= posting
         best: tuple[int, bool, int] | None = None
         for entry_id in candidates:
-            entry_sig = self._signatures.get(entry_id)
-            if entry_sig is None:
+            shingles = self._shingles.get(entry_id)
+            if shingles is None:
                 continue
-            shingles = entry_sig.shingles
-            prompt_overlap = len(shingles & sig.shingles)
+            prompt_overlap = len(shingles.intersection(prompt))
             matched = prompt_overlap >= MATCH_SHARE * len(shingles)
             overlap = prompt_overlap
             if not matched and core:

@@ -8,9 +8,10 @@ on the output of :func:`canonical_text`; the original text is kept for display.
 Bump :data:`NORMALIZER_VERSION` whenever the output of any function here changes:
 stored fingerprints are bound to it and a mismatch is refused at start-up.
 
-The regexes below are the definition. ASCII text (most prompts) takes a C path that
-reproduces them bit for bit at a fraction of the cost (indexer/_ascii_text.c; the tests
-compare the two on every real prompt and on generated text); edit both together.
+The regexes below are the definition. The identifier masks, and the whole of
+:func:`normalize` for ASCII text (most prompts), run in C (indexer/_canonical.c), which
+reproduces them bit for bit at a fraction of the cost; tests/test_canonical_c.py compares
+the two on every real prompt and on generated text. Edit both together.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import sys
 import unicodedata
 from typing import Callable
 
-from indexer import _ascii_text
+from indexer import _canonical
 
 NORMALIZER_VERSION = "norm-1"
 
@@ -73,12 +74,9 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 _UUID = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b", re.I)
 _HEX = re.compile(r"\b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{8,}\b", re.I)
 _ALNUM_ID = re.compile(r"\b(?=\w*\d)(?=\w*[a-z])[a-z0-9_-]{10,}\b", re.I)
-# Both match inside one run of word characters and hyphens that holds a digit and is at
-# least this long; a text without such a run skips the two (slow, lookahead-driven) scans.
-_ID_MIN_RUN = 8
-_RUN = re.compile(r"[\w-]*")
+# (In C, mask_identifiers runs _HEX and _ALNUM_ID only where a run of word characters
+# and hyphens holds a digit and is at least 8 long: both match inside such a run.)
 ID_PLACEHOLDER = "<id>"
-_HAS_DIGIT = re.compile(r"\d")
 # A leading tag that carries an id or a number: "[req 7f3a9c1e] ", "#4821: ", "(id: <id>) ".
 _ID_PREFIX = re.compile(
     r"^\s*(?:[\[(<{]\s*[^\]\)>}\n]{0,40}?(?:<id>|\d)[^\]\)>}\n]{0,20}[\])>}]|#\s*\d+|<id>)\s*[:\-|]?\s*"
@@ -124,7 +122,7 @@ def normalize(text: str) -> str:
     """Canonical Unicode form of a prompt: NFKC, invisible characters removed, homoglyphs
     folded, whitespace collapsed, case folded. Meaning is kept; only cosmetics go."""
     if text.isascii():
-        return _ascii_text.normalize(text)
+        return _canonical.normalize(text)
     text = unicodedata.normalize("NFKC", text)
     text = strip_invisible(text)
     text = _fold_homoglyphs(text)
@@ -137,41 +135,9 @@ def mask_identifiers(normalized: str) -> str:
     """Replace per-request identifiers with ``<id>`` and drop a leading id tag.
 
     Expects :func:`normalize` output (lower case)."""
-    if normalized.isascii():
-        text = _ascii_text.mask_identifiers(normalized)
-    else:
-        text = _mask_identifier_patterns(normalized)
+    text = _canonical.mask_identifiers(normalized)  # _UUID, then _HEX and _ALNUM_ID
     stripped = _ID_PREFIX.sub("", text, count=1)
     return stripped if stripped else text
-
-
-def _mask_identifier_patterns(text: str) -> str:
-    """The identifier masks of :func:`mask_identifiers`, before its leading-tag strip."""
-    if _HAS_DIGIT.search(text):  # every identifier pattern needs a digit
-        if "-" in text:
-            text = _UUID.sub(ID_PLACEHOLDER, text)
-        if _has_long_run_with_digit(text):
-            text = _HEX.sub(ID_PLACEHOLDER, text)
-            text = _ALNUM_ID.sub(ID_PLACEHOLDER, text)
-    return text
-
-
-def _has_long_run_with_digit(text: str) -> bool:
-    """Whether a run of word characters and hyphens that contains a digit is at least
-    ``_ID_MIN_RUN`` long: a necessary condition for a match of ``_HEX`` or ``_ALNUM_ID``
-    (each matches 8+ such characters, and its digit lookahead stays inside the run)."""
-    reversed_text = None
-    at = 0
-    while (digit := _HAS_DIGIT.search(text, at)) is not None:
-        pos = digit.start()
-        end = _RUN.match(text, pos).end()  # type: ignore[union-attr]  # [\w-]* always matches
-        if reversed_text is None:
-            reversed_text = text[::-1]
-        start = len(text) - _RUN.match(reversed_text, len(text) - 1 - pos).end()  # type: ignore[union-attr]
-        if end - start >= _ID_MIN_RUN:
-            return True
-        at = max(end, pos + 1)
-    return False
 
 
 def canonical_text(text: str) -> str:

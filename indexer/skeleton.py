@@ -15,7 +15,8 @@ changes. Two steps make that part comparable across prompts:
    shares few shingles with its siblings, but always the same head anchor.
 
 Bump :data:`SKELETON_VERSION` whenever the output changes. The regexes below are the
-definition; ASCII text takes a C path that reproduces them (indexer/_ascii_text.c).
+definition; :func:`skeleton` runs them in C (indexer/_canonical.c), bit for bit (see
+tests/test_canonical_c.py). Edit both together.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import zlib
 
 import numpy as np
 
-from indexer import _ascii_text, _shingles
+from indexer import _canonical, _shingles
 from indexer.normalize import canonical_text
 
 SKELETON_VERSION = "skel-1"
@@ -40,24 +41,11 @@ _URL = re.compile(r"\b(?:https?://|www\.)\S+", re.I)
 _EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b")
 _NUMBER = re.compile(r"(?<![\w<])[-+]?\$?\d[\d,]*(?:\.\d+)?%?(?![\w>])")
 _QUOTE = re.compile(r"([\"“«])[^\"”»]{80,}?([\"”»])")
-_DIGIT = re.compile(r"\d")
 
 
 def skeleton(canonical: str) -> str:
     """Mask the slots of a canonical text (lower case, from normalize.canonical_text)."""
-    if canonical.isascii():
-        return _ascii_text.skeleton(canonical)
-    text = canonical
-    if "```" in text:
-        text = _CODE.sub(" <code> ", text)
-    if "http" in text or "www." in text:
-        text = _URL.sub("<url>", text)
-    if "@" in text:
-        text = _EMAIL.sub("<email>", text)
-    text = _QUOTE.sub("<quote>", text)
-    if _DIGIT.search(text):
-        text = _NUMBER.sub("<num>", text)
-    return text
+    return _canonical.skeleton(canonical)  # _CODE, _URL, _EMAIL, _QUOTE, _NUMBER in turn
 
 
 def skeleton_tokens(text: str) -> list[str]:
@@ -71,20 +59,35 @@ def canonical_hash(canonical: str) -> int:
     return zlib.crc32(canonical.encode("utf-8"))
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True, eq=False)
 class Signature:
     """The lexical template signature of one prompt."""
 
-    shingles: frozenset[int]  # 64-bit hashes, anchors included
+    # 64-bit shingle hashes, anchors included, sorted and unique (uint64): what the
+    # template tracker reads, straight from the C scanner.
+    sorted_shingles: np.ndarray = dataclasses.field(repr=False)
     head: int  # hash of the first ANCHOR_TOKENS words (0 when the prompt is too short)
     tail: int  # hash of the last ANCHOR_TOKENS words (0 when the prompt is too short)
     text_hash: int  # canonical_hash of the whole canonical text (tells payloads apart)
-    # The same hashes as a sorted uint64 array, what the template tracker reads (built
-    # with the set, so no lookup converts it again).
-    sorted_shingles: np.ndarray = dataclasses.field(compare=False, repr=False)
+
+    @property
+    def shingles(self) -> frozenset[int]:
+        """The hashes as a set, built on each call: for set algebra off the ingest path
+        (bank entries, offline reconstruction). Not kept, because every prompt would pay
+        ~10 us and ~5 KB for a set the tracker never reads."""
+        return frozenset(self.sorted_shingles.tolist())
 
     def __len__(self) -> int:
-        return len(self.shingles)
+        return len(self.sorted_shingles)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Signature):
+            return NotImplemented
+        return (self.head, self.tail, self.text_hash) == (other.head, other.tail, other.text_hash) and bool(
+            np.array_equal(self.sorted_shingles, other.sorted_shingles)
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable-looking array inside: not a dict key
 
 
 def signature(text: str) -> Signature:
@@ -94,10 +97,10 @@ def signature(text: str) -> Signature:
     header gives the definition it reproduces bit for bit); the regex steps before it stay
     in Python."""
     canonical = canonical_text(text)
-    shingles, head, tail, sorted_bytes = _shingles.signature(
+    head, tail, sorted_bytes = _shingles.signature(
         skeleton(canonical), SHINGLE_WORDS, HEAD_TOKENS, TAIL_TOKENS, ANCHOR_TOKENS
     )
-    return Signature(shingles, head, tail, canonical_hash(canonical), np.frombuffer(sorted_bytes, dtype=np.uint64))
+    return Signature(np.frombuffer(sorted_bytes, dtype=np.uint64), head, tail, canonical_hash(canonical))
 
 
 def signature_to_bytes(sig: Signature) -> bytes:
@@ -111,4 +114,4 @@ def signature_from_bytes(data: bytes) -> Signature:
     """Inverse of :func:`signature_to_bytes`."""
     values = np.frombuffer(data, dtype="<u8")
     shingles = values[3:].astype(np.uint64)  # stored sorted (signature_to_bytes)
-    return Signature(frozenset(shingles.tolist()), int(values[0]), int(values[1]), int(values[2]), shingles)
+    return Signature(shingles, int(values[0]), int(values[1]), int(values[2]))

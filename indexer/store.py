@@ -242,7 +242,8 @@ class RecordStore:
         orgs: list[int] = []
         with self._transaction() as conn:
             next_id = self._next_row_id(conn)
-            for position, (record, vector) in enumerate(zip(records, stored)):
+            rows = []
+            for record, vector in zip(records, stored):
                 account = self._account_codes.get(record.account_id) or new_accounts.get(record.account_id)
                 if account is None:
                     account = conn.execute("INSERT INTO accounts(name) VALUES (?)", (record.account_id,)).lastrowid
@@ -253,9 +254,7 @@ class RecordStore:
                     if not org:
                         org = conn.execute("INSERT INTO orgs(name) VALUES (?)", (record.org_id,)).lastrowid
                         new_orgs[record.org_id] = org
-                row = conn.execute(
-                    "INSERT INTO prompts(id, prompt_id, account, org, created_at_ms, text_sha256, text, vector)"
-                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                rows.append(
                     (
                         next_id,
                         record.prompt_id,
@@ -265,14 +264,20 @@ class RecordStore:
                         text_digest(record.text),
                         record.text if self._store_text else "",
                         b"" if pending else vector.tobytes(),
-                    ),
-                ).lastrowid
-                if not self._store_text:
-                    conn.execute("INSERT INTO prompt_signatures(id, signature) VALUES (?, ?)", (row, signatures[position]))  # type: ignore[index]
-                ids.append(row)
+                    )
+                )
+                ids.append(next_id)
                 next_id += 1
                 accounts.append(account)
                 orgs.append(org)
+            # one executemany per table: the per-row execute() calls cost more than SQLite's inserts
+            conn.executemany(
+                "INSERT INTO prompts(id, prompt_id, account, org, created_at_ms, text_sha256, text, vector)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            if not self._store_text:
+                conn.executemany("INSERT INTO prompt_signatures(id, signature) VALUES (?, ?)", zip(ids, signatures))  # type: ignore[arg-type]
         with self._names_lock:
             self._account_codes.update(new_accounts)
             self._org_codes.update(new_orgs)

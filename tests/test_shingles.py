@@ -46,9 +46,10 @@ def oracle(skel: str) -> tuple[frozenset[int], int, int]:
 
 
 def c_signature(skel: str) -> tuple[frozenset[int], int, int]:
-    shingles, head, tail, sorted_bytes = _shingles.signature(skel, SHINGLE_WORDS, HEAD_TOKENS, TAIL_TOKENS, ANCHOR_TOKENS)
-    assert np.frombuffer(sorted_bytes, dtype=np.uint64).tolist() == sorted(shingles)
-    return shingles, head, tail
+    head, tail, sorted_bytes = _shingles.signature(skel, SHINGLE_WORDS, HEAD_TOKENS, TAIL_TOKENS, ANCHOR_TOKENS)
+    hashes = np.frombuffer(sorted_bytes, dtype=np.uint64).tolist()
+    assert hashes == sorted(set(hashes))
+    return frozenset(hashes), head, tail
 
 
 def test_scanner_matches_the_python_definition_on_every_real_prompt() -> None:

@@ -1,0 +1,461 @@
+/* indexer._canonical: the canonical-text and skeleton steps of the fingerprint in C.
+ *
+ * The regexes of indexer/normalize.py and indexer/skeleton.py cost ~100 us on a prompt of
+ * 600 characters and ~350 us on one of 1,800, mostly in patterns that sre tries at every
+ * position (the number mask, the identifier masks). This module reproduces their output
+ * bit for bit, in a few microseconds:
+ *
+ *   mask_identifiers(text)  normalize.mask_identifiers up to the leading-tag strip, any str
+ *   skeleton(text)          skeleton.skeleton, any str
+ *   normalize(text)         normalize.normalize, ASCII str only (NFKC, format characters,
+ *                           homoglyphs and full case folding need Unicode tables that the
+ *                           C API does not offer; other text takes the Python path)
+ *
+ * It works on the text's code points with the classes sre uses for str patterns:
+ *
+ *   \w = Py_UNICODE_ISALNUM or '_'     \d = Py_UNICODE_ISDECIMAL    \s = Py_UNICODE_ISSPACE
+ *   re.I: [a-z] also takes U+0130, U+0131, U+017F and U+212A, 's' also U+017F; [0-9a-f],
+ *         [a-f], 'h', 't', 'p', 'w' take only their ASCII cases (IGNORECASE_EXTRAS below;
+ *         tests/test_canonical_c.py checks it against re over every code point)
+ *
+ * The Python functions stay the definition (edit both together); each matcher here
+ * follows one pattern, including the order in which sre backtracks, which decides where a
+ * match ends. tests/test_canonical_c.py compares the two on every real prompt of
+ * ../shared/data and on generated text.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <string.h>
+
+typedef Py_UCS4 Ch;
+
+/* -- character classes ------------------------------------------------------------- */
+
+static inline int is_digit(Ch c) { return c < 128 ? (c >= '0' && c <= '9') : Py_UNICODE_ISDECIMAL(c); }
+static inline int is_word(Ch c) {
+    if (c < 128) return (c >= '0' && c <= '9') || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || c == '_';
+    return Py_UNICODE_ISALNUM(c);
+}
+static inline int is_space(Ch c) { return c < 128 ? (c >= 0x09 && c <= 0x0d) || (c >= 0x1c && c <= 0x20) : Py_UNICODE_ISSPACE(c); }
+static inline int is_word_or_hyphen(Ch c) { return c == '-' || is_word(c); }
+/* [a-z] under re.I */
+static inline int is_letter_i(Ch c) {
+    return (c < 128 && (c | 0x20) >= 'a' && (c | 0x20) <= 'z') || c == 0x130 || c == 0x131 || c == 0x17f || c == 0x212a;
+}
+/* [a-f] and [0-9a-f] under re.I */
+static inline int is_hex_letter_i(Ch c) { return c < 128 && (c | 0x20) >= 'a' && (c | 0x20) <= 'f'; }
+static inline int is_hex_i(Ch c) { return (c >= '0' && c <= '9') || is_hex_letter_i(c); }
+/* one ASCII letter under re.I ('s' also takes U+017F, the long s) */
+static inline int is_letter_i_of(Ch c, char letter) { return (c < 128 && (c | 0x20) == (Ch)letter) || (letter == 's' && c == 0x17f); }
+
+/* \w at index i, with the string's ends counting as non-word (as \b sees them). */
+static inline int word_at(const Ch *s, Py_ssize_t n, Py_ssize_t i) { return i >= 0 && i < n && is_word(s[i]); }
+
+static inline int boundary(const Ch *s, Py_ssize_t n, Py_ssize_t i) { return word_at(s, n, i - 1) != word_at(s, n, i); }
+
+static int has_digit(const Ch *s, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (is_digit(s[i])) return 1;
+    return 0;
+}
+
+static int has_char(const Ch *s, Py_ssize_t n, Ch c) {
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (s[i] == c) return 1;
+    return 0;
+}
+
+/* whether the ASCII `needle` occurs in s (case-sensitive, as Python's `in`) */
+static int contains(const Ch *s, Py_ssize_t n, const char *needle) {
+    Py_ssize_t m = (Py_ssize_t)strlen(needle);
+    for (Py_ssize_t i = 0; i + m <= n; i++) {
+        Py_ssize_t k = 0;
+        while (k < m && s[i + k] == (Ch)(unsigned char)needle[k]) k++;
+        if (k == m) return 1;
+    }
+    return 0;
+}
+
+/* -- a growable buffer of code points ------------------------------------------------ */
+
+typedef struct {
+    Ch *data;
+    Py_ssize_t len, cap;
+} Buf;
+
+static int buf_init(Buf *b, Py_ssize_t cap) {
+    b->len = 0;
+    b->cap = cap < 64 ? 64 : cap;
+    b->data = PyMem_Malloc(sizeof(Ch) * (size_t)b->cap);
+    if (!b->data) { PyErr_NoMemory(); return -1; }
+    return 0;
+}
+
+static int buf_reserve(Buf *b, Py_ssize_t extra) {
+    if (b->len + extra <= b->cap) return 0;
+    Py_ssize_t cap = b->cap;
+    while (b->len + extra > cap) cap *= 2;
+    Ch *data = PyMem_Realloc(b->data, sizeof(Ch) * (size_t)cap);
+    if (!data) { PyErr_NoMemory(); return -1; }
+    b->data = data;
+    b->cap = cap;
+    return 0;
+}
+
+static int buf_put(Buf *b, const Ch *s, Py_ssize_t n) {
+    if (buf_reserve(b, n) < 0) return -1;
+    memcpy(b->data + b->len, s, sizeof(Ch) * (size_t)n);
+    b->len += n;
+    return 0;
+}
+
+static int buf_put_ascii(Buf *b, const char *s) {
+    Py_ssize_t n = (Py_ssize_t)strlen(s);
+    if (buf_reserve(b, n) < 0) return -1;
+    for (Py_ssize_t i = 0; i < n; i++) b->data[b->len++] = (Ch)(unsigned char)s[i];
+    return 0;
+}
+
+static void buf_free(Buf *b) { PyMem_Free(b->data); b->data = NULL; }
+
+/* The argument's code points (a copy the caller frees with PyMem_Free); NULL with an
+ * exception unless it is a str. */
+static Ch *code_points(PyObject *arg, Py_ssize_t *n) {
+    if (!PyUnicode_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "expected a str");
+        return NULL;
+    }
+    *n = PyUnicode_GET_LENGTH(arg);
+    return PyUnicode_AsUCS4Copy(arg);
+}
+
+/* One substitution pass: like re.sub, it scans the input left to right; at each position
+ * `match` returns the end of a match starting there (the replacement is written and the
+ * scan resumes at that end) or -1 (the character is copied). Matches are judged on the
+ * input, never on what was already written. */
+typedef Py_ssize_t (*match_fn)(const Ch *s, Py_ssize_t n, Py_ssize_t p);
+
+static int sub_pass(const Ch *s, Py_ssize_t n, match_fn match, const char *repl, Buf *out) {
+    Py_ssize_t p = 0, copied = 0;
+    out->len = 0;
+    while (p < n) {
+        Py_ssize_t end = match(s, n, p);
+        if (end < 0) { p++; continue; }
+        if (buf_put(out, s + copied, p - copied) < 0 || buf_put_ascii(out, repl) < 0) return -1;
+        p = copied = end;
+    }
+    return buf_put(out, s + copied, n - copied);
+}
+
+/* A chain of substitution passes over two buffers, each pass reading what the last one
+ * wrote; `changed` tells whether any pass ran. */
+typedef struct {
+    const Ch *cur;
+    Py_ssize_t len;
+    Buf bufs[2];
+    int next, changed;
+} Chain;
+
+static int chain_init(Chain *c, const Ch *s, Py_ssize_t n) {
+    c->cur = s;
+    c->len = n;
+    c->next = 0;
+    c->changed = 0;
+    if (buf_init(&c->bufs[0], n + n / 4) < 0) return -1;
+    if (buf_init(&c->bufs[1], n + n / 4) < 0) { buf_free(&c->bufs[0]); return -1; }
+    return 0;
+}
+
+static int chain_pass(Chain *c, match_fn match, const char *repl) {
+    Buf *out = &c->bufs[c->next];
+    if (sub_pass(c->cur, c->len, match, repl, out) < 0) return -1;
+    c->cur = out->data;
+    c->len = out->len;
+    c->next ^= 1;
+    c->changed = 1;
+    return 0;
+}
+
+static void chain_free(Chain *c) {
+    buf_free(&c->bufs[0]);
+    buf_free(&c->bufs[1]);
+}
+
+/* The chain's text as a str: the argument itself when no pass ran. */
+static PyObject *chain_result(Chain *c, PyObject *arg) {
+    if (!c->changed) return Py_NewRef(arg);
+    return PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, c->cur, c->len);
+}
+
+/* -- normalize.normalize (ASCII) --------------------------------------------------------- */
+
+/* NFKC, format-character removal and homoglyph folding do nothing to ASCII; the
+ * controls that are not whitespace (0x00-0x08, 0x0E-0x1B, 0x7F) become spaces, and
+ * " ".join(text.split()).casefold() then splits on every byte <= 0x20 and on 0x7F. */
+static PyObject *normalize(PyObject *self, PyObject *arg) {
+    if (!PyUnicode_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "expected a str");
+        return NULL;
+    }
+    if (!PyUnicode_IS_ASCII(arg)) {
+        PyErr_SetString(PyExc_ValueError, "expected an ASCII str (other text takes the Python path)");
+        return NULL;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(arg);
+    const unsigned char *s = PyUnicode_1BYTE_DATA(arg);
+    PyObject *out = PyUnicode_New(n, 127);
+    if (!out) return NULL;
+    unsigned char *o = PyUnicode_1BYTE_DATA(out);
+    Py_ssize_t len = 0;
+    int gap = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        if (c <= 0x20 || c == 0x7f) { gap = 1; continue; }
+        if (gap && len) o[len++] = ' ';
+        gap = 0;
+        o[len++] = (unsigned char)(c >= 'A' && c <= 'Z' ? c | 0x20 : c);
+    }
+    if (len == n) return out;
+    PyObject *result = PyUnicode_FromKindAndData(PyUnicode_1BYTE_KIND, o, len);
+    Py_DECREF(out);
+    return result;
+}
+
+/* -- normalize.mask_identifiers (all but the leading-tag strip, which stays in Python) - */
+
+/* _UUID: \b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b, re.I */
+static Py_ssize_t match_uuid(const Ch *s, Py_ssize_t n, Py_ssize_t p) {
+    if (n - p < 36 || word_at(s, n, p - 1)) return -1;
+    for (Py_ssize_t k = 0; k < 36; k++) {
+        if (k == 8 || k == 13 || k == 18 || k == 23) {
+            if (s[p + k] != '-') return -1;
+        } else if (!is_hex_i(s[p + k])) {
+            return -1;
+        }
+    }
+    return word_at(s, n, p + 36) ? -1 : p + 36;
+}
+
+/* _HEX: \b(?=[0-9a-f]*\d)(?=[0-9a-f]*[a-f])[0-9a-f]{8,}\b, re.I. The run of hex digits is
+ * taken whole (a shorter one would end between two word characters, never at \b); both
+ * lookaheads look inside that run. */
+static Py_ssize_t match_hex(const Ch *s, Py_ssize_t n, Py_ssize_t p) {
+    if (!is_hex_i(s[p]) || word_at(s, n, p - 1)) return -1;
+    Py_ssize_t e = p;
+    int digit = 0, letter = 0;
+    while (e < n && is_hex_i(s[e])) {
+        digit |= s[e] <= '9';
+        letter |= is_hex_letter_i(s[e]);
+        e++;
+    }
+    if (e - p < 8 || !digit || !letter || word_at(s, n, e)) return -1;
+    return e;
+}
+
+/* _ALNUM_ID: \b(?=\w*\d)(?=\w*[a-z])[a-z0-9_-]{10,}\b, re.I. The lookaheads look inside
+ * the word run that starts at p; the body takes its whole run of [a-z0-9_-] and, as sre
+ * does, gives back characters until it ends at a word boundary, no shorter than 10. */
+static inline int is_id_char_i(Ch c) { return (c >= '0' && c <= '9') || c == '_' || c == '-' || is_letter_i(c); }
+
+static Py_ssize_t match_alnum_id(const Ch *s, Py_ssize_t n, Py_ssize_t p) {
+    if (!is_word(s[p]) || word_at(s, n, p - 1)) return -1;
+    Py_ssize_t w = p;
+    int digit = 0, letter = 0;
+    while (w < n && is_word(s[w])) {
+        digit |= is_digit(s[w]);
+        letter |= is_letter_i(s[w]);
+        w++;
+    }
+    if (!digit || !letter) return -1;
+    Py_ssize_t r = p;
+    while (r < n && is_id_char_i(s[r])) r++;
+    for (Py_ssize_t e = r; e >= p + 10; e--)
+        if (boundary(s, n, e)) return e;
+    return -1;
+}
+
+/* _has_long_run_with_digit: a run of [\w-] that holds a \d and is at least 8 long. */
+static int has_long_run_with_digit(const Ch *s, Py_ssize_t n) {
+    Py_ssize_t i = 0;
+    while (i < n) {
+        if (!is_word_or_hyphen(s[i])) { i++; continue; }
+        Py_ssize_t start = i;
+        int digit = 0;
+        while (i < n && is_word_or_hyphen(s[i])) digit |= is_digit(s[i++]);
+        if (digit && i - start >= 8) return 1;
+    }
+    return 0;
+}
+
+static PyObject *mask_identifiers(PyObject *self, PyObject *arg) {
+    Py_ssize_t n;
+    Ch *s = code_points(arg, &n);
+    if (!s) return NULL;
+    PyObject *result = NULL;
+    Chain c;
+    if (chain_init(&c, s, n) < 0) goto free_input;
+    if (has_digit(s, n)) { /* every identifier pattern needs a digit */
+        if (has_char(s, n, '-') && chain_pass(&c, match_uuid, "<id>") < 0) goto done;
+        if (has_long_run_with_digit(c.cur, c.len)) {
+            if (chain_pass(&c, match_hex, "<id>") < 0 || chain_pass(&c, match_alnum_id, "<id>") < 0) goto done;
+        }
+    }
+    result = chain_result(&c, arg);
+done:
+    chain_free(&c);
+free_input:
+    PyMem_Free(s);
+    return result;
+}
+
+/* -- skeleton.skeleton -------------------------------------------------------------------- */
+
+/* _CODE: ```.*?(?:```|$), re.S. The lazy body stops at the first closing fence or at $
+ * (the end, or just before a newline that ends the text). */
+static inline int fence_at(const Ch *s, Py_ssize_t n, Py_ssize_t p) {
+    return n - p >= 3 && s[p] == '`' && s[p + 1] == '`' && s[p + 2] == '`';
+}
+
+static Py_ssize_t match_code(const Ch *s, Py_ssize_t n, Py_ssize_t p) {
+    if (!fence_at(s, n, p)) return -1;
+    for (Py_ssize_t k = p + 3;; k++) {
+        if (fence_at(s, n, k)) return k + 3;
+        if (k == n || (k == n - 1 && s[k] == '\n')) return k;
+    }
+}
+
+/* _URL: \b(?:https?://|www\.)\S+, re.I */
+static Py_ssize_t match_url(const Ch *s, Py_ssize_t n, Py_ssize_t p) {
+    if (word_at(s, n, p - 1)) return -1;
+    Py_ssize_t q;
+    if (n - p >= 4 && is_letter_i_of(s[p], 'h') && is_letter_i_of(s[p + 1], 't') && is_letter_i_of(s[p + 2], 't') &&
+        is_letter_i_of(s[p + 3], 'p')) {
+        q = p + 4;
+        if (q < n && is_letter_i_of(s[q], 's')) q++;
+        if (n - q < 3 || s[q] != ':' || s[q + 1] != '/' || s[q + 2] != '/') return -1;
+        q += 3;
+    } else if (n - p >= 4 && is_letter_i_of(s[p], 'w') && is_letter_i_of(s[p + 1], 'w') &&
+               is_letter_i_of(s[p + 2], 'w') && s[p + 3] == '.') {
+        q = p + 4;
+    } else {
+        return -1;
+    }
+    Py_ssize_t e = q;
+    while (e < n && !is_space(s[e])) e++;
+    return e > q ? e : -1;
+}
+
+/* _EMAIL: \b[\w.+-]+@[\w-]+\.[\w.-]+\b. The first two runs cannot give anything back
+ * (what follows them, '@' and '.', is outside their class), so each must end exactly
+ * there; the last run gives back characters until it ends at a word boundary. */
+static inline int is_local_part(Ch c) { return c == '.' || c == '+' || c == '-' || is_word(c); }
+static inline int is_domain_tail(Ch c) { return c == '.' || c == '-' || is_word(c); }
+
+static Py_ssize_t match_email(const Ch *s, Py_ssize_t n, Py_ssize_t p) {
+    if (!is_local_part(s[p]) || !boundary(s, n, p)) return -1;
+    Py_ssize_t at = p;
+    while (at < n && is_local_part(s[at])) at++;
+    if (at >= n || s[at] != '@') return -1;
+    Py_ssize_t dot = at + 1;
+    while (dot < n && is_word_or_hyphen(s[dot])) dot++;
+    if (dot == at + 1 || dot >= n || s[dot] != '.') return -1;
+    Py_ssize_t r = dot + 1;
+    while (r < n && is_domain_tail(s[r])) r++;
+    for (Py_ssize_t e = r; e >= dot + 2; e--)
+        if (boundary(s, n, e)) return e;
+    return -1;
+}
+
+/* _QUOTE: (["“«])[^"”»]{80,}?(["”»]): an opening quote whose first closing quote comes
+ * after at least 80 other characters. */
+static inline int is_close_quote(Ch c) { return c == '"' || c == 0x201d || c == 0xbb; }
+
+static Py_ssize_t match_quote(const Ch *s, Py_ssize_t n, Py_ssize_t p) {
+    if (s[p] != '"' && s[p] != 0x201c && s[p] != 0xab) return -1;
+    Py_ssize_t q = p + 1;
+    while (q < n && !is_close_quote(s[q])) q++;
+    if (q == n || q - p - 1 < 80) return -1;
+    return q + 1;
+}
+
+/* _NUMBER: (?<![\w<])[-+]?\$?\d[\d,]*(?:\.\d+)?%?(?![\w>]). The sign and '$' cannot be
+ * given back (without them \d would face them); [\d,]* gives back one character at a
+ * time, and for each length the fraction then the '%' are tried with and without, in
+ * sre's order, until the lookahead holds. */
+static inline int number_may_end(const Ch *s, Py_ssize_t n, Py_ssize_t e) {
+    return e == n || (!is_word(s[e]) && s[e] != '>');
+}
+
+static Py_ssize_t number_end_after(const Ch *s, Py_ssize_t n, Py_ssize_t x) {
+    if (x < n && s[x] == '%' && number_may_end(s, n, x + 1)) return x + 1;
+    return number_may_end(s, n, x) ? x : -1;
+}
+
+static Py_ssize_t match_number(const Ch *s, Py_ssize_t n, Py_ssize_t p) {
+    if (p > 0 && (is_word(s[p - 1]) || s[p - 1] == '<')) return -1;
+    Py_ssize_t i = p;
+    if (i < n && (s[i] == '-' || s[i] == '+')) i++;
+    if (i < n && s[i] == '$') i++;
+    if (i >= n || !is_digit(s[i])) return -1;
+    i++;
+    Py_ssize_t j = i;
+    while (j < n && (s[j] == ',' || is_digit(s[j]))) j++;
+    for (; j >= i; j--) {
+        if (j + 1 < n && s[j] == '.' && is_digit(s[j + 1])) {
+            Py_ssize_t k = j + 1;
+            while (k < n && is_digit(s[k])) k++;
+            Py_ssize_t e = number_end_after(s, n, k);
+            if (e >= 0) return e;
+        }
+        Py_ssize_t e = number_end_after(s, n, j);
+        if (e >= 0) return e;
+    }
+    return -1;
+}
+
+static PyObject *skeleton(PyObject *self, PyObject *arg) {
+    Py_ssize_t n;
+    Ch *s = code_points(arg, &n);
+    if (!s) return NULL;
+    PyObject *result = NULL;
+    Chain c;
+    if (chain_init(&c, s, n) < 0) goto free_input;
+    /* the same guards as skeleton.skeleton, on the text as each step leaves it */
+    if (contains(c.cur, c.len, "```") && chain_pass(&c, match_code, " <code> ") < 0) goto done;
+    if ((contains(c.cur, c.len, "http") || contains(c.cur, c.len, "www.")) && chain_pass(&c, match_url, "<url>") < 0) goto done;
+    if (has_char(c.cur, c.len, '@') && chain_pass(&c, match_email, "<email>") < 0) goto done;
+    if (chain_pass(&c, match_quote, "<quote>") < 0) goto done;
+    if (has_digit(c.cur, c.len) && chain_pass(&c, match_number, "<num>") < 0) goto done;
+    result = chain_result(&c, arg);
+done:
+    chain_free(&c);
+free_input:
+    PyMem_Free(s);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"normalize", normalize, METH_O, "normalize.normalize of an ASCII str (ValueError for any other)."},
+    {"mask_identifiers", mask_identifiers, METH_O,
+     "normalize.mask_identifiers up to its leading-tag strip (_ID_PREFIX), of any str."},
+    {"skeleton", skeleton, METH_O, "skeleton.skeleton of any str."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_canonical",
+                                    "The canonical-text and skeleton steps of the fingerprint, in C.", -1, methods};
+
+PyMODINIT_FUNC PyInit__canonical(void) {
+    PyObject *m = PyModule_Create(&module);
+    if (!m) return NULL;
+    /* the non-ASCII code points each re.I class above takes (checked against re by the tests) */
+    PyObject *extras = Py_BuildValue("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "[a-z]", "\xc4\xb0\xc4\xb1\xc5\xbf\xe2\x84\xaa",
+                                     "[a-z0-9_-]", "\xc4\xb0\xc4\xb1\xc5\xbf\xe2\x84\xaa", "[0-9a-f]", "", "[a-f]", "",
+                                     "h", "", "t", "", "p", "", "s", "\xc5\xbf", "w", "");
+    if (!extras || PyModule_AddObject(m, "IGNORECASE_EXTRAS", extras) < 0) {
+        Py_XDECREF(extras);
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
