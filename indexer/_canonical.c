@@ -7,9 +7,10 @@
  *
  *   mask_identifiers(text)  normalize.mask_identifiers up to the leading-tag strip, any str
  *   skeleton(text)          skeleton.skeleton, any str
- *   normalize(text)         normalize.normalize, ASCII str only (NFKC, format characters,
- *                           homoglyphs and full case folding need Unicode tables that the
- *                           C API does not offer; other text takes the Python path)
+ *   normalize(text)         normalize.normalize, ASCII str only (NFKC, homoglyphs and full
+ *                           case folding need Unicode tables that the C API does not offer)
+ *   strip_and_collapse(text, format_ranges)
+ *                           the rest of normalize.normalize, any str
  *
  * It works on the text's code points with the classes sre uses for str patterns:
  *
@@ -25,6 +26,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <stdint.h>
 #include <string.h>
 
 typedef Py_UCS4 Ch;
@@ -218,6 +220,61 @@ static PyObject *normalize(PyObject *self, PyObject *arg) {
     if (len == n) return out;
     PyObject *result = PyUnicode_FromKindAndData(PyUnicode_1BYTE_KIND, o, len);
     Py_DECREF(out);
+    return result;
+}
+
+/* The format-character removal, control-character replacement and whitespace collapse of
+ * normalize.normalize, for any str: `format_ranges` holds the Cf code points as sorted
+ * inclusive (first, last) uint32 pairs (normalize._FORMAT_RANGES, from unicodedata, so
+ * that both sides read the same Unicode version). Cf characters vanish; the controls that
+ * are not whitespace (Cc: below 0x20 and 0x7F-0x9F) and all whitespace separate words,
+ * which are joined by single spaces. */
+static int in_ranges(Ch c, const uint32_t *ranges, Py_ssize_t pairs) {
+    Py_ssize_t lo = 0, hi = pairs;
+    while (lo < hi) { /* first pair whose last is >= c */
+        Py_ssize_t mid = lo + (hi - lo) / 2;
+        if (ranges[2 * mid + 1] < c) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < pairs && ranges[2 * lo] <= c;
+}
+
+static PyObject *strip_and_collapse(PyObject *self, PyObject *args) {
+    PyObject *text, *ranges_obj;
+    if (!PyArg_ParseTuple(args, "UO:strip_and_collapse", &text, &ranges_obj)) return NULL;
+    Py_buffer rv;
+    if (PyObject_GetBuffer(ranges_obj, &rv, PyBUF_FORMAT | PyBUF_C_CONTIGUOUS) < 0) return NULL;
+    if (rv.itemsize != 4 || (rv.len / 4) % 2 != 0) {
+        PyBuffer_Release(&rv);
+        PyErr_SetString(PyExc_ValueError, "format_ranges must be (first, last) pairs of uint32");
+        return NULL;
+    }
+    const uint32_t *ranges = rv.buf;
+    Py_ssize_t pairs = rv.len / 8;
+    Ch first_format = pairs ? ranges[0] : 0x110000;
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text), len = 0;
+    Ch *out = PyMem_Malloc(sizeof(Ch) * (size_t)(n ? n : 1));
+    if (!out) {
+        PyBuffer_Release(&rv);
+        return PyErr_NoMemory();
+    }
+    int gap = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Ch c = PyUnicode_READ(kind, data, i);
+        if (c >= first_format && in_ranges(c, ranges, pairs)) continue;
+        if (c < 0x21 || (c >= 0x7f && c <= 0x9f) || Py_UNICODE_ISSPACE(c)) {
+            gap = 1;
+            continue;
+        }
+        if (gap && len) out[len++] = ' ';
+        gap = 0;
+        out[len++] = c;
+    }
+    PyBuffer_Release(&rv);
+    PyObject *result = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, out, len);
+    PyMem_Free(out);
     return result;
 }
 
@@ -436,6 +493,9 @@ free_input:
 
 static PyMethodDef methods[] = {
     {"normalize", normalize, METH_O, "normalize.normalize of an ASCII str (ValueError for any other)."},
+    {"strip_and_collapse", strip_and_collapse, METH_VARARGS,
+     "strip_and_collapse(text, format_ranges): normalize's format-character removal, control replacement and "
+     "whitespace collapse, for any str."},
     {"mask_identifiers", mask_identifiers, METH_O,
      "normalize.mask_identifiers up to its leading-tag strip (_ID_PREFIX), of any str."},
     {"skeleton", skeleton, METH_O, "skeleton.skeleton of any str."},

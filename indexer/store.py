@@ -246,14 +246,12 @@ class RecordStore:
             for record, vector in zip(records, stored):
                 account = self._account_codes.get(record.account_id) or new_accounts.get(record.account_id)
                 if account is None:
-                    account = conn.execute("INSERT INTO accounts(name) VALUES (?)", (record.account_id,)).lastrowid
-                    new_accounts[record.account_id] = account
+                    account = new_accounts[record.account_id] = self._next_code(conn, "accounts", new_accounts)
                 org = 0
                 if record.org_id:
                     org = self._org_codes.get(record.org_id) or new_orgs.get(record.org_id) or 0
                     if not org:
-                        org = conn.execute("INSERT INTO orgs(name) VALUES (?)", (record.org_id,)).lastrowid
-                        new_orgs[record.org_id] = org
+                        org = new_orgs[record.org_id] = self._next_code(conn, "orgs", new_orgs)
                 rows.append(
                     (
                         next_id,
@@ -271,6 +269,8 @@ class RecordStore:
                 accounts.append(account)
                 orgs.append(org)
             # one executemany per table: the per-row execute() calls cost more than SQLite's inserts
+            conn.executemany("INSERT INTO accounts(id, name) VALUES (?, ?)", [(c, n) for n, c in new_accounts.items()])
+            conn.executemany("INSERT INTO orgs(id, name) VALUES (?, ?)", [(c, n) for n, c in new_orgs.items()])
             conn.executemany(
                 "INSERT INTO prompts(id, prompt_id, account, org, created_at_ms, text_sha256, text, vector)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -291,6 +291,14 @@ class RecordStore:
             created_at_ms=np.asarray([r.created_at_ms for r in records], dtype=np.int64),
             pending=np.full(len(ids), pending, dtype=bool),
         )
+
+    @staticmethod
+    def _next_code(conn: sqlite3.Connection, table: str, new: dict[str, int]) -> int:
+        """The code for the next name interned into ``accounts`` or ``orgs`` in this
+        transaction (``new``: the ones given out in it so far, in increasing order)."""
+        if new:
+            return next(reversed(new.values())) + 1
+        return int(conn.execute(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {table}").fetchone()[0])
 
     def set_vectors(self, row_ids: np.ndarray, vectors: np.ndarray) -> np.ndarray:
         """Fill in pending vectors, in one transaction; durable on return. Returns the

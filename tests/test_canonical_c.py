@@ -23,7 +23,7 @@ from evaluation.benchmark import load_bench_pools
 from indexer import _canonical
 from indexer import normalize as _normalize
 from indexer import skeleton as _skeleton
-from indexer.normalize import ID_PLACEHOLDER, canonical_text
+from indexer.normalize import ID_PLACEHOLDER, canonical_text, normalize
 from indexer.skeleton import skeleton
 
 
@@ -58,6 +58,9 @@ def oracle_skeleton(text: str) -> str:
 def assert_c_path_matches(text: str) -> None:
     if text.isascii():
         assert _canonical.normalize(text) == oracle_normalize(text)
+    spaced = _normalize._CONTROL_NOT_SPACE.sub(" ", _normalize._INVISIBLE.sub("", text))
+    assert _canonical.strip_and_collapse(text, _normalize._FORMAT_RANGES) == " ".join(spaced.split())
+    assert normalize(text) == oracle_normalize(text)
     assert _canonical.mask_identifiers(text) == oracle_mask(text)
     assert _canonical.skeleton(text) == oracle_skeleton(text)
 
@@ -96,7 +99,7 @@ _PIECES = st.sampled_from(
 )
 _UNICODE_PIECES = st.sampled_from(
     ["ſ", "K", "ı", "İ", "ß", "é", "٣", "１", "²", "½", "Ⅻ", "日本", "Ωx", "\u201c", "\u201d", "«", "»", "\u00a0",
-     "\u2028", "\u3000", "\x85", "\u200b", "ꝁ", "ﬀ", "ǅ", "𝟏", "🙂", "-", "a1", "f" * 6, "ab٣cdef12", "hTtP://", "ſ@x.y"]
+     "\u2028", "\u2029", "\u3000", "\x85", "\x9f", "\u200b", "\u00ad", "\U000e0041", "\ufeff", "а", "е", "Ехр", "ꝁ", "ﬀ", "ǅ", "𝟏", "🙂", "-", "a1", "f" * 6, "ab٣cdef12", "hTtP://", "ſ@x.y"]
 )
 
 
