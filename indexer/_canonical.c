@@ -149,22 +149,33 @@ static int sub_pass(const Ch *s, Py_ssize_t n, match_fn match, const char *repl,
     return buf_put(out, s + copied, n - copied);
 }
 
-/* A chain of substitution passes over two buffers, each pass reading what the last one
- * wrote; `changed` tells whether any pass ran. */
+/* A chain of substitution passes over a str's code points: each pass reads what the last
+ * one wrote (two buffers, in turn). `changed` tells whether any pass ran. */
 typedef struct {
+    Ch *input; /* the argument's code points (owned) */
     const Ch *cur;
     Py_ssize_t len;
     Buf bufs[2];
     int next, changed;
 } Chain;
 
-static int chain_init(Chain *c, const Ch *s, Py_ssize_t n) {
-    c->cur = s;
+static int chain_open(Chain *c, PyObject *arg) {
+    Py_ssize_t n;
+    c->input = code_points(arg, &n);
+    if (!c->input) return -1;
+    c->cur = c->input;
     c->len = n;
     c->next = 0;
     c->changed = 0;
-    if (buf_init(&c->bufs[0], n + n / 4) < 0) return -1;
-    if (buf_init(&c->bufs[1], n + n / 4) < 0) { buf_free(&c->bufs[0]); return -1; }
+    if (buf_init(&c->bufs[0], n + n / 4) < 0) {
+        PyMem_Free(c->input);
+        return -1;
+    }
+    if (buf_init(&c->bufs[1], n + n / 4) < 0) {
+        buf_free(&c->bufs[0]);
+        PyMem_Free(c->input);
+        return -1;
+    }
     return 0;
 }
 
@@ -178,15 +189,15 @@ static int chain_pass(Chain *c, match_fn match, const char *repl) {
     return 0;
 }
 
-static void chain_free(Chain *c) {
+/* Frees the chain; returns its text as a str (the argument itself when no pass ran), or
+ * NULL when a pass failed (its exception set). */
+static PyObject *chain_close(Chain *c, PyObject *arg, int failed) {
+    PyObject *result = NULL;
+    if (!failed) result = c->changed ? PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, c->cur, c->len) : Py_NewRef(arg);
     buf_free(&c->bufs[0]);
     buf_free(&c->bufs[1]);
-}
-
-/* The chain's text as a str: the argument itself when no pass ran. */
-static PyObject *chain_result(Chain *c, PyObject *arg) {
-    if (!c->changed) return Py_NewRef(arg);
-    return PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, c->cur, c->len);
+    PyMem_Free(c->input);
+    return result;
 }
 
 /* -- normalize.normalize (ASCII) --------------------------------------------------------- */
@@ -345,24 +356,15 @@ static int has_long_run_with_digit(const Ch *s, Py_ssize_t n) {
 }
 
 static PyObject *mask_identifiers(PyObject *self, PyObject *arg) {
-    Py_ssize_t n;
-    Ch *s = code_points(arg, &n);
-    if (!s) return NULL;
-    PyObject *result = NULL;
     Chain c;
-    if (chain_init(&c, s, n) < 0) goto free_input;
-    if (has_digit(s, n)) { /* every identifier pattern needs a digit */
-        if (has_char(s, n, '-') && chain_pass(&c, match_uuid, "<id>") < 0) goto done;
-        if (has_long_run_with_digit(c.cur, c.len)) {
-            if (chain_pass(&c, match_hex, "<id>") < 0 || chain_pass(&c, match_alnum_id, "<id>") < 0) goto done;
-        }
+    if (chain_open(&c, arg) < 0) return NULL;
+    int failed = 0;
+    if (has_digit(c.cur, c.len)) { /* every identifier pattern needs a digit */
+        failed = has_char(c.cur, c.len, '-') && chain_pass(&c, match_uuid, "<id>") < 0;
+        if (!failed && has_long_run_with_digit(c.cur, c.len))
+            failed = chain_pass(&c, match_hex, "<id>") < 0 || chain_pass(&c, match_alnum_id, "<id>") < 0;
     }
-    result = chain_result(&c, arg);
-done:
-    chain_free(&c);
-free_input:
-    PyMem_Free(s);
-    return result;
+    return chain_close(&c, arg, failed);
 }
 
 /* -- skeleton.skeleton -------------------------------------------------------------------- */
@@ -471,24 +473,16 @@ static Py_ssize_t match_number(const Ch *s, Py_ssize_t n, Py_ssize_t p) {
 }
 
 static PyObject *skeleton(PyObject *self, PyObject *arg) {
-    Py_ssize_t n;
-    Ch *s = code_points(arg, &n);
-    if (!s) return NULL;
-    PyObject *result = NULL;
     Chain c;
-    if (chain_init(&c, s, n) < 0) goto free_input;
+    if (chain_open(&c, arg) < 0) return NULL;
     /* the same guards as skeleton.skeleton, on the text as each step leaves it */
-    if (contains(c.cur, c.len, "```") && chain_pass(&c, match_code, " <code> ") < 0) goto done;
-    if ((contains(c.cur, c.len, "http") || contains(c.cur, c.len, "www.")) && chain_pass(&c, match_url, "<url>") < 0) goto done;
-    if (has_char(c.cur, c.len, '@') && chain_pass(&c, match_email, "<email>") < 0) goto done;
-    if (chain_pass(&c, match_quote, "<quote>") < 0) goto done;
-    if (has_digit(c.cur, c.len) && chain_pass(&c, match_number, "<num>") < 0) goto done;
-    result = chain_result(&c, arg);
-done:
-    chain_free(&c);
-free_input:
-    PyMem_Free(s);
-    return result;
+    int failed = contains(c.cur, c.len, "```") && chain_pass(&c, match_code, " <code> ") < 0;
+    if (!failed && (contains(c.cur, c.len, "http") || contains(c.cur, c.len, "www.")))
+        failed = chain_pass(&c, match_url, "<url>") < 0;
+    if (!failed && has_char(c.cur, c.len, '@')) failed = chain_pass(&c, match_email, "<email>") < 0;
+    if (!failed) failed = chain_pass(&c, match_quote, "<quote>") < 0;
+    if (!failed && has_digit(c.cur, c.len)) failed = chain_pass(&c, match_number, "<num>") < 0;
+    return chain_close(&c, arg, failed);
 }
 
 static PyMethodDef methods[] = {
