@@ -42,14 +42,12 @@ class IngestSettings:
 
     Attributes:
         batch_size: prompts per embed+commit (bigger amortizes fsync and FAISS adds;
-            smaller bounds memory per stream). 512: in-process fingerprint-tier ingest
-            of 30,000 bench prompts ran ~10% faster than at 128 (two runs each: 5.8-6.6k
-            against 6.2-7.2k prompts/s), most of it one fsync'd commit instead of four.
+            smaller bounds memory per stream).
         max_rejections_listed: rejections itemized in one response; the rest are
             still counted in rejected_count.
     """
 
-    batch_size: int = 512
+    batch_size: int = 128
     max_rejections_listed: int = 1000
 
     def __post_init__(self) -> None:
