@@ -20,7 +20,6 @@ import re
 import sys
 import unicodedata
 from array import array
-from typing import Callable
 
 from indexer import _canonical
 
@@ -48,12 +47,12 @@ _CONFUSABLE_CHARS = frozenset(_CONFUSABLES)
 _HAS_CONFUSABLE = re.compile("[" + "".join(sorted(_CONFUSABLES)) + "]")
 
 
-def _category_ranges(categories: tuple[str, ...], unless: Callable[[str], bool] | None = None) -> list[tuple[int, int]]:
-    """Every code point in the given Unicode categories (except those ``unless``
-    accepts), as sorted inclusive (first, last) ranges."""
+def _category_ranges(categories: tuple[str, ...]) -> list[tuple[int, int]]:
+    """Every code point in the given Unicode categories, as sorted inclusive (first, last)
+    ranges."""
     ranges: list[tuple[int, int]] = []
     for c in range(sys.maxunicode + 1):
-        if unicodedata.category(chr(c)) in categories and not (unless and unless(chr(c))):
+        if unicodedata.category(chr(c)) in categories:
             if ranges and ranges[-1][1] == c - 1:
                 ranges[-1] = (ranges[-1][0], c)
             else:
@@ -61,18 +60,18 @@ def _category_ranges(categories: tuple[str, ...], unless: Callable[[str], bool] 
     return ranges
 
 
-def _character_class(ranges: list[tuple[int, int]]) -> str:
-    body = "".join(re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in ranges)
-    return "[" + body + "]"
-
-
-# Format characters (Cf: zero-width, bidi controls, soft hyphens) vanish.
+# Format characters (Cf: zero-width, bidi controls, soft hyphens) vanish. Cf grows with
+# Unicode versions, so the table comes from this Python's unicodedata (one scan at import).
 _FORMAT = _category_ranges(("Cf",))
-_INVISIBLE = re.compile(_character_class(_FORMAT) + "+")
+_INVISIBLE = re.compile(
+    "[" + "".join(re.escape(chr(a)) if a == b else f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in _FORMAT) + "]+"
+)
 _FORMAT_RANGES = array("I", [bound for pair in _FORMAT for bound in pair])  # what the C step reads
 # Control characters (Cc, Zl, Zp) that are not whitespace become spaces; with whitespace,
-# they are then collapsed to one space.
-_CONTROL_NOT_SPACE = re.compile(_character_class(_category_ranges(("Cc", "Zl", "Zp"), unless=str.isspace)))
+# they are then collapsed to one space. Cc is closed (Unicode assigns no new controls) and
+# Zl/Zp are whitespace, so the class is written out (tests/test_normalize.py checks it
+# against unicodedata).
+_CONTROL_NOT_SPACE = re.compile("[\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 # Identifiers that vary per request and say nothing about the prompt: UUIDs, long hex,

@@ -93,9 +93,9 @@ class Signature:
 def signature(text: str) -> Signature:
     """The template signature of a raw prompt.
 
-    Tokenizing the skeleton and hashing its shingles run in C (indexer/_shingles.c, whose
-    header gives the definition it reproduces bit for bit); the regex steps before it stay
-    in Python."""
+    Every step runs in C: the canonical text and skeleton in indexer/_canonical.c (but
+    NFKC, homoglyphs and case folding of non-ASCII text), tokenizing and hashing in
+    indexer/_shingles.c; each reproduces its Python definition bit for bit."""
     canonical = canonical_text(text)
     head, tail, sorted_bytes = _shingles.signature(
         skeleton(canonical), SHINGLE_WORDS, HEAD_TOKENS, TAIL_TOKENS, ANCHOR_TOKENS

@@ -3,9 +3,9 @@
 A Python dict of boxed 64-bit ints costs about 100 bytes per (shingle, template) entry,
 and the tracker holds up to 64 entries per template: at 100k prompts that was a third
 of the tracker's memory. Here the bulk of the entries lives in two parallel sorted
-machine arrays (shingle, template id: 16 bytes an entry), binary-searched per lookup. New templates go to a small dict first, merged into the
-arrays once it holds ``merge_at`` entries or a sixty-fourth of the arrays, whichever is
-more; template ids only grow, so a merge is one ``searchsorted`` + ``insert``, never a
+machine arrays (shingle, template id: 16 bytes an entry), binary-searched per lookup.
+New templates go to a small dict first, merged into the arrays once it holds
+``merge_at`` entries or a sixty-fourth of the arrays, whichever is more; template ids only grow, so a merge is one ``searchsorted`` + ``insert``, never a
 sort. A merge is linear in the arrays (~12 ms at 1M entries, ~40 ms at 6.5M), so a fixed
 threshold made each entry be rewritten once per 8,192 new ones: at a day of benign
 traffic (every prompt founding a template, ~64 entries each) that grew to milliseconds

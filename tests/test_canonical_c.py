@@ -13,7 +13,6 @@ letters, ſ, K, ı, İ, curly quotes, exotic spaces).
 from __future__ import annotations
 
 import re
-import unicodedata
 
 import pytest
 from hypothesis import given, settings
@@ -23,24 +22,9 @@ from evaluation.benchmark import load_bench_pools
 from indexer import _canonical
 from indexer import normalize as _normalize
 from indexer import skeleton as _skeleton
-from indexer.normalize import ID_PLACEHOLDER, canonical_text, normalize
+from indexer.normalize import canonical_text, normalize
 from indexer.skeleton import skeleton
-
-
-def oracle_normalize(text: str) -> str:
-    """normalize.normalize as the regex steps, with no ASCII shortcut."""
-    text = unicodedata.normalize("NFKC", text)
-    text = _normalize._INVISIBLE.sub("", text)
-    text = _normalize._CONTROL_NOT_SPACE.sub(" ", text)
-    text = _normalize._fold_homoglyphs(text)
-    return re.sub(r"\s+", " ", text).strip().casefold()
-
-
-def oracle_mask(text: str) -> str:
-    """The identifier masks of normalize.mask_identifiers, without its guards."""
-    text = _normalize._UUID.sub(ID_PLACEHOLDER, text)
-    text = _normalize._HEX.sub(ID_PLACEHOLDER, text)
-    return _normalize._ALNUM_ID.sub(ID_PLACEHOLDER, text)
+from test_normalize import oracle_mask, oracle_normalize
 
 
 def oracle_skeleton(text: str) -> str:

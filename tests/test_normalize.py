@@ -53,19 +53,35 @@ _OLD_CONTROL = re.compile("[" + "".join(re.escape(chr(c)) for c in range(sys.max
 _OLD_WHITESPACE = re.compile(r"\s+", re.UNICODE)
 
 
-def oracle_canonical_text(text: str) -> str:
-    """canonical_text as first written: one regex pass per step, no shortcuts."""
+def oracle_normalize(text: str) -> str:
+    """normalize as first written: one regex pass per step, no shortcuts."""
     text = unicodedata.normalize("NFKC", text)
     text = _normalize._INVISIBLE.sub("", text)
     text = _OLD_CONTROL.sub(" ", text)
     text = _normalize._fold_homoglyphs(text)
-    text = _OLD_WHITESPACE.sub(" ", text).strip().casefold()
-    if re.search(r"\d", text):
-        text = _normalize._UUID.sub(ID_PLACEHOLDER, text)
-        text = _normalize._HEX.sub(ID_PLACEHOLDER, text)
-        text = _normalize._ALNUM_ID.sub(ID_PLACEHOLDER, text)
+    return _OLD_WHITESPACE.sub(" ", text).strip().casefold()
+
+
+def oracle_mask(text: str) -> str:
+    """The identifier masks of mask_identifiers as first written, without its guards."""
+    text = _normalize._UUID.sub(ID_PLACEHOLDER, text)
+    text = _normalize._HEX.sub(ID_PLACEHOLDER, text)
+    return _normalize._ALNUM_ID.sub(ID_PLACEHOLDER, text)
+
+
+def oracle_canonical_text(text: str) -> str:
+    """canonical_text as first written."""
+    text = oracle_mask(oracle_normalize(text))
     stripped = _normalize._ID_PREFIX.sub("", text, count=1)
     return stripped if stripped else text
+
+
+def test_the_written_out_control_class_is_unicodes() -> None:
+    expected = "".join(
+        chr(c) for c in range(sys.maxunicode + 1)
+        if unicodedata.category(chr(c)) in ("Cc", "Zl", "Zp") and not chr(c).isspace()
+    )
+    assert "".join(_normalize._CONTROL_NOT_SPACE.findall(expected + "a \t\u2028")) == expected
 
 
 def test_canonical_text_matches_the_plain_definition_on_every_real_prompt() -> None:
