@@ -167,20 +167,13 @@ static int chain_open(Chain *c, PyObject *arg) {
     c->len = n;
     c->next = 0;
     c->changed = 0;
-    if (buf_init(&c->bufs[0], n + n / 4) < 0) {
-        PyMem_Free(c->input);
-        return -1;
-    }
-    if (buf_init(&c->bufs[1], n + n / 4) < 0) {
-        buf_free(&c->bufs[0]);
-        PyMem_Free(c->input);
-        return -1;
-    }
+    c->bufs[0] = c->bufs[1] = (Buf){NULL, 0, 0}; /* allocated by the first pass that writes them */
     return 0;
 }
 
 static int chain_pass(Chain *c, match_fn match, const char *repl) {
     Buf *out = &c->bufs[c->next];
+    if (!out->data && buf_init(out, c->len + c->len / 4) < 0) return -1;
     if (sub_pass(c->cur, c->len, match, repl, out) < 0) return -1;
     c->cur = out->data;
     c->len = out->len;
