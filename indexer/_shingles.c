@@ -295,12 +295,27 @@ static int u64_buffer(PyObject *obj, Py_buffer *view, const char *what) {
     return 0;
 }
 
+/* Acquire several uint64 buffers: all of them (0), or none (-1, with the exception). */
+static int u64_buffers(int n, PyObject *const objs[], Py_buffer views[], const char *const names[]) {
+    for (int i = 0; i < n; i++) {
+        if (u64_buffer(objs[i], &views[i], names[i]) < 0) {
+            while (i-- > 0) PyBuffer_Release(&views[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void release_buffers(int n, Py_buffer views[]) {
+    for (int i = 0; i < n; i++) PyBuffer_Release(&views[i]);
+}
+
 /* A sorted run of keys with its bucket directory: the keys are uniform 64-bit hashes, so
  * directory[b] (the first position whose key's top `bits` bits are >= b) narrows a binary
  * search to a handful of entries. Searching the whole array took ~20 dependent cache
  * misses per key at a million entries: the lookups were memory-bound, not CPU-bound. */
 typedef struct {
-    Py_buffer keys_view, dir_view;
+    Py_buffer views[2]; /* keys, directory */
     const uint64_t *keys;
     Py_ssize_t n;
     const int64_t *dir;
@@ -312,28 +327,20 @@ static int run_open(SortedRun *r, PyObject *keys, PyObject *directory, int bits)
         PyErr_SetString(PyExc_ValueError, "bits must be in 0..30");
         return -1;
     }
-    if (u64_buffer(keys, &r->keys_view, "keys") < 0) return -1;
-    if (u64_buffer(directory, &r->dir_view, "directory") < 0) {
-        PyBuffer_Release(&r->keys_view);
-        return -1;
-    }
-    r->keys = r->keys_view.buf;
-    r->n = r->keys_view.len / 8;
-    r->dir = r->dir_view.buf;
+    if (u64_buffers(2, (PyObject *[]){keys, directory}, r->views, (const char *[]){"keys", "directory"}) < 0) return -1;
+    r->keys = r->views[0].buf;
+    r->n = r->views[0].len / 8;
+    r->dir = r->views[1].buf;
     r->bits = bits;
-    if (r->dir_view.len / 8 != ((Py_ssize_t)1 << bits) + 1 || r->dir[(Py_ssize_t)1 << bits] != r->n) {
-        PyBuffer_Release(&r->keys_view);
-        PyBuffer_Release(&r->dir_view);
+    if (r->views[1].len / 8 != ((Py_ssize_t)1 << bits) + 1 || r->dir[(Py_ssize_t)1 << bits] != r->n) {
+        release_buffers(2, r->views);
         PyErr_SetString(PyExc_ValueError, "directory must hold 2**bits + 1 positions, the last one len(keys)");
         return -1;
     }
     return 0;
 }
 
-static void run_close(SortedRun *r) {
-    PyBuffer_Release(&r->keys_view);
-    PyBuffer_Release(&r->dir_view);
-}
+static void run_close(SortedRun *r) { release_buffers(2, r->views); }
 
 static Py_ssize_t run_lower_bound(const SortedRun *r, uint64_t key) {
     Py_ssize_t lo = 0, hi = r->n;
@@ -356,14 +363,10 @@ PyDoc_STRVAR(shared_count_doc,
 static PyObject *shared_count(PyObject *module, PyObject *args) {
     PyObject *a_obj, *b_obj;
     if (!PyArg_ParseTuple(args, "OO:shared_count", &a_obj, &b_obj)) return NULL;
-    Py_buffer av, bv;
-    if (u64_buffer(a_obj, &av, "a") < 0) return NULL;
-    if (u64_buffer(b_obj, &bv, "b") < 0) {
-        PyBuffer_Release(&av);
-        return NULL;
-    }
-    const uint64_t *a = av.buf, *b = bv.buf;
-    Py_ssize_t na = av.len / 8, nb = bv.len / 8, i = 0, j = 0, shared = 0;
+    Py_buffer v[2];
+    if (u64_buffers(2, (PyObject *[]){a_obj, b_obj}, v, (const char *[]){"a", "b"}) < 0) return NULL;
+    const uint64_t *a = v[0].buf, *b = v[1].buf;
+    Py_ssize_t na = v[0].len / 8, nb = v[1].len / 8, i = 0, j = 0, shared = 0;
     while (i < na && j < nb) {
         if (a[i] < b[j]) i++;
         else if (a[i] > b[j]) j++;
@@ -373,8 +376,7 @@ static PyObject *shared_count(PyObject *module, PyObject *args) {
             j++;
         }
     }
-    PyBuffer_Release(&av);
-    PyBuffer_Release(&bv);
+    release_buffers(2, v);
     return PyLong_FromSsize_t(shared);
 }
 
@@ -472,24 +474,19 @@ static PyObject *postings_ranked(PyObject *module, PyObject *args) {
         return NULL;
     }
     SortedRun run;
-    Py_buffer tv, qv;
+    Py_buffer v[2]; /* tids, query */
     if (run_open(&run, keys_obj, directory, bits) < 0) return NULL;
-    if (u64_buffer(tids_obj, &tv, "tids") < 0) {
+    if (u64_buffers(2, (PyObject *[]){tids_obj, query_obj}, v, (const char *[]){"tids", "query"}) < 0) {
         run_close(&run);
-        return NULL;
-    }
-    if (u64_buffer(query_obj, &qv, "query") < 0) {
-        run_close(&run);
-        PyBuffer_Release(&tv);
         return NULL;
     }
     PyObject *result = NULL;
     Py_ssize_t *order = NULL;
     Counts c = {0};
-    const uint64_t *keys = run.keys, *query = qv.buf;
-    const int64_t *tids = tv.buf;
-    Py_ssize_t n = run.n, nq = qv.len / 8;
-    if (tv.len / 8 != n) {
+    const uint64_t *keys = run.keys, *query = v[1].buf;
+    const int64_t *tids = v[0].buf;
+    Py_ssize_t n = run.n, nq = v[1].len / 8;
+    if (v[0].len / 8 != n) {
         PyErr_SetString(PyExc_ValueError, "keys and tids differ in length");
         goto done;
     }
@@ -555,8 +552,7 @@ done:
     PyMem_Free(order);
     counts_free(&c);
     run_close(&run);
-    PyBuffer_Release(&tv);
-    PyBuffer_Release(&qv);
+    release_buffers(2, v);
     return result;
 }
 
@@ -635,21 +631,16 @@ static PyObject *join_core(PyObject *module, PyObject *args) {
     PyObject *founder_obj, *hits_obj, *shingles_obj;
     unsigned long long need;
     if (!PyArg_ParseTuple(args, "OOOK:join_core", &founder_obj, &hits_obj, &shingles_obj, &need)) return NULL;
-    Py_buffer fv, hv, sv;
-    if (u64_buffer(founder_obj, &fv, "founder") < 0) return NULL;
+    Py_buffer v[2], hv; /* founder, shingles; hits */
+    if (u64_buffers(2, (PyObject *[]){founder_obj, shingles_obj}, v, (const char *[]){"founder", "shingles"}) < 0) return NULL;
     if (PyObject_GetBuffer(hits_obj, &hv, PyBUF_C_CONTIGUOUS | PyBUF_WRITABLE) < 0) {
-        PyBuffer_Release(&fv);
-        return NULL;
-    }
-    if (u64_buffer(shingles_obj, &sv, "shingles") < 0) {
-        PyBuffer_Release(&fv);
-        PyBuffer_Release(&hv);
+        release_buffers(2, v);
         return NULL;
     }
     PyObject *core = NULL;
-    const uint64_t *founder = fv.buf, *shingles = sv.buf;
+    const uint64_t *founder = v[0].buf, *shingles = v[1].buf;
     uint32_t *hits = hv.buf;
-    Py_ssize_t nf = fv.len / 8, ns = sv.len / 8;
+    Py_ssize_t nf = v[0].len / 8, ns = v[1].len / 8;
     if (hv.len != nf * 4) {
         PyErr_SetString(PyExc_ValueError, "hits must hold one uint32 per founder shingle");
         goto done;
@@ -672,9 +663,8 @@ static PyObject *join_core(PyObject *module, PyObject *args) {
             if (hits[i] >= need) out[k++] = founder[i];
     }
 done:
-    PyBuffer_Release(&fv);
+    release_buffers(2, v);
     PyBuffer_Release(&hv);
-    PyBuffer_Release(&sv);
     return core;
 }
 
