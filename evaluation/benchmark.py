@@ -688,6 +688,16 @@ class BenchConfig:
                 for k, v in dataclasses.asdict(self).items()}
 
 
+def emit_report(report: dict[str, Any], render: Callable[[dict[str, Any], str], str], out: Path | None) -> None:
+    """What a bench script ends with: its Markdown report (``render(report, command)``,
+    the command as the user typed it) on stdout and, when ``out`` is given, the report as
+    JSON there."""
+    print(render(report, shlex.join([Path(sys.executable).name, *sys.argv])))
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=2))
+
+
 def bench_record(rng: random.Random, prompt_id: str, text: str, epoch_ms: int) -> PromptRecord:
     """One bench prompt as a record: 30% of traffic from 200 heavy accounts, the rest from
     a long tail of 20,000, a third of accounts in one of 500 orgs, ``created_at`` spread

@@ -8,14 +8,13 @@ forward pass): see evaluation/fingerprint_bench.py.
 from __future__ import annotations
 
 import argparse
-import json
-import shlex
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from evaluation.benchmark import emit_report  # noqa: E402
 from evaluation.fingerprint_bench import render_fingerprint_markdown, run_fingerprint_bench  # noqa: E402
 
 
@@ -30,10 +29,7 @@ def main() -> int:
     if args.prompts < 1 or args.repeats < 1:
         parser.error("--prompts and --repeats must be positive")
     report = run_fingerprint_bench(args.prompts, seed=args.seed, repeats=args.repeats, data_dir=args.data_dir)
-    print(render_fingerprint_markdown(report, shlex.join([Path(sys.executable).name, *sys.argv])))
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=2))
+    emit_report(report, render_fingerprint_markdown, args.out)
     return 0
 
 

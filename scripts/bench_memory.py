@@ -8,15 +8,14 @@ evaluation/memory_bench.py for what is real and what is precomputed).
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import shlex
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from evaluation.benchmark import emit_report  # noqa: E402
 from evaluation.memory_bench import render_memory_markdown, run_memory_bench  # noqa: E402
 
 
@@ -35,10 +34,7 @@ def main() -> int:
     if not sizes or min(sizes) < 1:
         parser.error("--sizes: positive integers")
     report = run_memory_bench(sizes, seed=args.seed, data_dir=args.data_dir)
-    print(render_memory_markdown(report, shlex.join([Path(sys.executable).name, *sys.argv])))
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(report, indent=2))
+    emit_report(report, render_memory_markdown, args.out)
     return 0
 
 
