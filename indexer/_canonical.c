@@ -29,6 +29,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "_shingle_hash.h"
+
 typedef Py_UCS4 Ch;
 
 /* -- character classes ------------------------------------------------------------- */
@@ -85,20 +87,21 @@ typedef struct {
     Py_ssize_t len, cap;
 } Buf;
 
+/* The buffers use PyMem_Raw* and report a failed allocation as -1 without an exception:
+ * signatures() runs them with the GIL released. */
 static int buf_init(Buf *b, Py_ssize_t cap) {
     b->len = 0;
     b->cap = cap < 64 ? 64 : cap;
-    b->data = PyMem_Malloc(sizeof(Ch) * (size_t)b->cap);
-    if (!b->data) { PyErr_NoMemory(); return -1; }
-    return 0;
+    b->data = PyMem_RawMalloc(sizeof(Ch) * (size_t)b->cap);
+    return b->data ? 0 : -1;
 }
 
 static int buf_reserve(Buf *b, Py_ssize_t extra) {
     if (b->len + extra <= b->cap) return 0;
     Py_ssize_t cap = b->cap;
     while (b->len + extra > cap) cap *= 2;
-    Ch *data = PyMem_Realloc(b->data, sizeof(Ch) * (size_t)cap);
-    if (!data) { PyErr_NoMemory(); return -1; }
+    Ch *data = PyMem_RawRealloc(b->data, sizeof(Ch) * (size_t)cap);
+    if (!data) return -1;
     b->data = data;
     b->cap = cap;
     return 0;
@@ -118,18 +121,7 @@ static int buf_put_ascii(Buf *b, const char *s) {
     return 0;
 }
 
-static void buf_free(Buf *b) { PyMem_Free(b->data); b->data = NULL; }
-
-/* The argument's code points (a copy the caller frees with PyMem_Free); NULL with an
- * exception unless it is a str. */
-static Ch *code_points(PyObject *arg, Py_ssize_t *n) {
-    if (!PyUnicode_Check(arg)) {
-        PyErr_SetString(PyExc_TypeError, "expected a str");
-        return NULL;
-    }
-    *n = PyUnicode_GET_LENGTH(arg);
-    return PyUnicode_AsUCS4Copy(arg);
-}
+static void buf_free(Buf *b) { PyMem_RawFree(b->data); b->data = NULL; }
 
 /* One substitution pass: like re.sub, it scans the input left to right; at each position
  * `match` returns the end of a match starting there (the replacement is written and the
@@ -149,25 +141,50 @@ static int sub_pass(const Ch *s, Py_ssize_t n, match_fn match, const char *repl,
     return buf_put(out, s + copied, n - copied);
 }
 
-/* A chain of substitution passes over a str's code points: each pass reads what the last
- * one wrote (two buffers, in turn). `changed` tells whether any pass ran. */
+/* A chain of substitution passes over a text's code points: each pass reads what the
+ * last one wrote (two buffers, in turn). `changed` tells whether any pass ran. Needs no
+ * GIL once started; every failure is an allocation (-1, no exception set). */
 typedef struct {
-    Ch *input; /* the argument's code points (owned) */
+    Ch *input; /* the text's code points (owned, PyMem_Raw*) */
     const Ch *cur;
     Py_ssize_t len;
     Buf bufs[2];
     int next, changed;
 } Chain;
 
-static int chain_open(Chain *c, PyObject *arg) {
-    Py_ssize_t n;
-    c->input = code_points(arg, &n);
-    if (!c->input) return -1;
-    c->cur = c->input;
+static void chain_start(Chain *c, Ch *input, Py_ssize_t n) {
+    c->input = input;
+    c->cur = input;
     c->len = n;
     c->next = 0;
     c->changed = 0;
     c->bufs[0] = c->bufs[1] = (Buf){NULL, 0, 0}; /* allocated by the first pass that writes them */
+}
+
+static void chain_free(Chain *c) {
+    buf_free(&c->bufs[0]);
+    buf_free(&c->bufs[1]);
+    PyMem_RawFree(c->input);
+    c->input = NULL;
+}
+
+/* Starts a chain on a str's code points; -1 with an exception unless it is a str. */
+static int chain_open(Chain *c, PyObject *arg) {
+    if (!PyUnicode_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "expected a str");
+        return -1;
+    }
+    Py_ssize_t n = PyUnicode_GET_LENGTH(arg);
+    Ch *input = PyMem_RawMalloc(sizeof(Ch) * (size_t)(n ? n : 1));
+    if (!input) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    if (!PyUnicode_AsUCS4(arg, input, n ? n : 1, 0)) {
+        PyMem_RawFree(input);
+        return -1;
+    }
+    chain_start(c, input, n);
     return 0;
 }
 
@@ -183,13 +200,12 @@ static int chain_pass(Chain *c, match_fn match, const char *repl) {
 }
 
 /* Frees the chain; returns its text as a str (the argument itself when no pass ran), or
- * NULL when a pass failed (its exception set). */
+ * NULL with MemoryError when a pass failed. */
 static PyObject *chain_close(Chain *c, PyObject *arg, int failed) {
     PyObject *result = NULL;
-    if (!failed) result = c->changed ? PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, c->cur, c->len) : Py_NewRef(arg);
-    buf_free(&c->bufs[0]);
-    buf_free(&c->bufs[1]);
-    PyMem_Free(c->input);
+    if (failed) PyErr_NoMemory();
+    else result = c->changed ? PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, c->cur, c->len) : Py_NewRef(arg);
+    chain_free(c);
     return result;
 }
 
@@ -198,6 +214,19 @@ static PyObject *chain_close(Chain *c, PyObject *arg, int failed) {
 /* NFKC, format-character removal and homoglyph folding do nothing to ASCII; the
  * controls that are not whitespace (0x00-0x08, 0x0E-0x1B, 0x7F) become spaces, and
  * " ".join(text.split()).casefold() then splits on every byte <= 0x20 and on 0x7F. */
+static Py_ssize_t ascii_normalize(const unsigned char *s, Py_ssize_t n, unsigned char *o) {
+    Py_ssize_t len = 0;
+    int gap = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        if (c <= 0x20 || c == 0x7f) { gap = 1; continue; }
+        if (gap && len) o[len++] = ' ';
+        gap = 0;
+        o[len++] = (unsigned char)(c >= 'A' && c <= 'Z' ? c | 0x20 : c);
+    }
+    return len;
+}
+
 static PyObject *normalize(PyObject *self, PyObject *arg) {
     if (!PyUnicode_Check(arg)) {
         PyErr_SetString(PyExc_TypeError, "expected a str");
@@ -208,19 +237,10 @@ static PyObject *normalize(PyObject *self, PyObject *arg) {
         return NULL;
     }
     Py_ssize_t n = PyUnicode_GET_LENGTH(arg);
-    const unsigned char *s = PyUnicode_1BYTE_DATA(arg);
     PyObject *out = PyUnicode_New(n, 127);
     if (!out) return NULL;
     unsigned char *o = PyUnicode_1BYTE_DATA(out);
-    Py_ssize_t len = 0;
-    int gap = 0;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        unsigned char c = s[i];
-        if (c <= 0x20 || c == 0x7f) { gap = 1; continue; }
-        if (gap && len) o[len++] = ' ';
-        gap = 0;
-        o[len++] = (unsigned char)(c >= 'A' && c <= 'Z' ? c | 0x20 : c);
-    }
+    Py_ssize_t len = ascii_normalize(PyUnicode_1BYTE_DATA(arg), n, o);
     if (len == n) return out;
     PyObject *result = PyUnicode_FromKindAndData(PyUnicode_1BYTE_KIND, o, len);
     Py_DECREF(out);
@@ -348,16 +368,19 @@ static int has_long_run_with_digit(const Ch *s, Py_ssize_t n) {
     return 0;
 }
 
+/* _UUID, then _HEX and _ALNUM_ID, on the chain's text; -1 when out of memory. */
+static int mask_passes(Chain *c) {
+    if (!has_digit(c->cur, c->len)) return 0; /* every identifier pattern needs a digit */
+    if (has_char(c->cur, c->len, '-') && chain_pass(c, match_uuid, "<id>") < 0) return -1;
+    if (has_long_run_with_digit(c->cur, c->len))
+        if (chain_pass(c, match_hex, "<id>") < 0 || chain_pass(c, match_alnum_id, "<id>") < 0) return -1;
+    return 0;
+}
+
 static PyObject *mask_identifiers(PyObject *self, PyObject *arg) {
     Chain c;
     if (chain_open(&c, arg) < 0) return NULL;
-    int failed = 0;
-    if (has_digit(c.cur, c.len)) { /* every identifier pattern needs a digit */
-        failed = has_char(c.cur, c.len, '-') && chain_pass(&c, match_uuid, "<id>") < 0;
-        if (!failed && has_long_run_with_digit(c.cur, c.len))
-            failed = chain_pass(&c, match_hex, "<id>") < 0 || chain_pass(&c, match_alnum_id, "<id>") < 0;
-    }
-    return chain_close(&c, arg, failed);
+    return chain_close(&c, arg, mask_passes(&c) < 0);
 }
 
 /* -- skeleton.skeleton -------------------------------------------------------------------- */
@@ -465,17 +488,172 @@ static Py_ssize_t match_number(const Ch *s, Py_ssize_t n, Py_ssize_t p) {
     return -1;
 }
 
+/* _CODE, _URL, _EMAIL, _QUOTE and _NUMBER in turn, each only where the text (as the last
+ * step left it) could hold a match; -1 when out of memory. */
+static int skeleton_passes(Chain *c) {
+    if (contains(c->cur, c->len, "```") && chain_pass(c, match_code, " <code> ") < 0) return -1;
+    if ((contains(c->cur, c->len, "http") || contains(c->cur, c->len, "www.")) && chain_pass(c, match_url, "<url>") < 0)
+        return -1;
+    if (has_char(c->cur, c->len, '@') && chain_pass(c, match_email, "<email>") < 0) return -1;
+    if (chain_pass(c, match_quote, "<quote>") < 0) return -1;
+    if (has_digit(c->cur, c->len) && chain_pass(c, match_number, "<num>") < 0) return -1;
+    return 0;
+}
+
 static PyObject *skeleton(PyObject *self, PyObject *arg) {
     Chain c;
     if (chain_open(&c, arg) < 0) return NULL;
-    /* the same guards as skeleton.skeleton, on the text as each step leaves it */
-    int failed = contains(c.cur, c.len, "```") && chain_pass(&c, match_code, " <code> ") < 0;
-    if (!failed && (contains(c.cur, c.len, "http") || contains(c.cur, c.len, "www.")))
-        failed = chain_pass(&c, match_url, "<url>") < 0;
-    if (!failed && has_char(c.cur, c.len, '@')) failed = chain_pass(&c, match_email, "<email>") < 0;
-    if (!failed) failed = chain_pass(&c, match_quote, "<quote>") < 0;
-    if (!failed && has_digit(c.cur, c.len)) failed = chain_pass(&c, match_number, "<num>") < 0;
-    return chain_close(&c, arg, failed);
+    return chain_close(&c, arg, skeleton_passes(&c) < 0);
+}
+
+/* -- the whole signature, for a batch of texts, without the GIL ---------------------------- */
+
+/* Where a text enters the pipeline (skeleton.signatures decides, per text). */
+enum { STAGE_RAW_ASCII = 0, STAGE_NORMALIZED = 1, STAGE_CANONICAL = 2, STAGE_SKELETON = 3 };
+
+/* A batch of texts whose characters add up to this many or more is worked on with the
+ * GIL released (a batch of ingested prompts: milliseconds of work that another thread's
+ * Python can overlap). Smaller ones, such as CheckPrompt's single text, keep it: getting
+ * the GIL back can wait for another thread's switch interval (5 ms). */
+#define RELEASE_GIL_CHARS 8192
+
+typedef struct {
+    /* in: the text (a str the batch holds a reference to: immutable, readable without the GIL) */
+    int kind;
+    const void *data;
+    Py_ssize_t n;
+    int stage;
+    /* out */
+    int status; /* 0: done; 1: for the Python path (a possible leading id tag, or a lone surrogate); -1: out of memory */
+    uint64_t head, tail;
+    uint32_t text_hash;
+    Hashes hashes;
+} SignItem;
+
+/* _ID_PREFIX can match a canonical text (no leading whitespace: normalize strips it) only
+ * when it starts with one of these; such a text takes the Python path. */
+static inline int may_start_id_tag(Ch c) { return c == '[' || c == '(' || c == '<' || c == '{' || c == '#'; }
+
+/* zlib.crc32 of the text's UTF-8 (canonical_hash); 1 when it holds a lone surrogate,
+ * which has no UTF-8 (the Python path raises UnicodeEncodeError for it). */
+static int crc32_utf8(const Ch *s, Py_ssize_t n, uint32_t *out) {
+    uint32_t crc = 0xFFFFFFFFu;
+    unsigned char bytes[4];
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (s[i] >= 0xD800 && s[i] <= 0xDFFF) return 1;
+        Py_ssize_t k = utf8_put(bytes, s[i]);
+        for (Py_ssize_t j = 0; j < k; j++) crc = crc_table[(crc ^ bytes[j]) & 0xFF] ^ (crc >> 8);
+    }
+    *out = ~crc;
+    return 0;
+}
+
+static void sign_one(SignItem *it, const ShingleParams *params) {
+    Ch *input = PyMem_RawMalloc(sizeof(Ch) * (size_t)(it->n ? it->n : 1));
+    if (!input) {
+        it->status = -1;
+        return;
+    }
+    Py_ssize_t len = it->n;
+    if (it->stage == STAGE_RAW_ASCII) { /* normalize in place over the bytes' widening */
+        const unsigned char *s = it->data;
+        unsigned char *narrow = (unsigned char *)input; /* n bytes fit in the n code points' room */
+        len = ascii_normalize(s, it->n, narrow);
+        for (Py_ssize_t i = len; i-- > 0;) input[i] = narrow[i]; /* widen from the end: no overlap */
+    } else {
+        for (Py_ssize_t i = 0; i < len; i++) input[i] = PyUnicode_READ(it->kind, it->data, i);
+    }
+    Chain c;
+    chain_start(&c, input, len);
+    it->status = 0;
+    if (it->stage <= STAGE_NORMALIZED) {
+        if (mask_passes(&c) < 0) it->status = -1;
+        else if (c.len && may_start_id_tag(c.cur[0])) it->status = 1;
+    }
+    if (it->status == 0 && crc32_utf8(c.cur, c.len, &it->text_hash)) it->status = 1;
+    if (it->status == 0 && it->stage <= STAGE_CANONICAL && skeleton_passes(&c) < 0) it->status = -1;
+    if (it->status == 0 && shingle_hashes(PyUnicode_4BYTE_KIND, c.cur, c.len, params, &it->hashes, &it->head, &it->tail) < 0)
+        it->status = -1;
+    chain_free(&c);
+}
+
+PyDoc_STRVAR(signatures_doc,
+"signatures(texts, stages, shingle_words, head_tokens, tail_tokens, anchor_tokens)\n"
+"-> list of (head anchor, tail anchor, sorted unique uint64 shingle bytes, text hash) or None\n\n"
+"skeleton.signature for each text, from the stage given in the bytes `stages`: 0 a raw ASCII\n"
+"text (normalize, mask, skeleton, shingles), 1 a normalized text (mask on), 2 a canonical\n"
+"text (skeleton on), 3 a skeleton (shingles only). None where the Python path must finish\n"
+"(a text that may start with an id tag, which _ID_PREFIX strips, or a lone surrogate).\n"
+"The text hash is zlib.crc32 of the canonical text's UTF-8 (of the skeleton, at stage 3).\n"
+"A large batch is worked on with the GIL released.");
+
+static PyObject *signatures(PyObject *self, PyObject *args) {
+    PyObject *texts;
+    Py_buffer stages;
+    ShingleParams params;
+    if (!PyArg_ParseTuple(args, "O!y*nnnn:signatures", &PyList_Type, &texts, &stages, &params.words, &params.head_tokens,
+                          &params.tail_tokens, &params.anchor_tokens))
+        return NULL;
+    PyObject *result = NULL, *held = NULL;
+    SignItem *items = NULL;
+    Py_ssize_t count = PyList_GET_SIZE(texts), total = 0;
+    if (params.words < 1 || params.head_tokens < 0 || params.tail_tokens < 0 || params.anchor_tokens < 1) {
+        PyErr_SetString(PyExc_ValueError, "shingle_words and anchor_tokens must be >= 1, head and tail tokens >= 0");
+        goto done;
+    }
+    if (stages.len != count) {
+        PyErr_Format(PyExc_ValueError, "%zd texts but %zd stages", count, stages.len);
+        goto done;
+    }
+    /* a tuple of the texts: the list may change while the GIL is released, the tuple not */
+    held = PyList_AsTuple(texts);
+    items = PyMem_RawCalloc((size_t)(count ? count : 1), sizeof(SignItem));
+    if (!held || !items) {
+        if (held) PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < count; i++) {
+        PyObject *text = PyTuple_GET_ITEM(held, i);
+        int stage = ((const unsigned char *)stages.buf)[i];
+        if (!PyUnicode_Check(text) || stage > STAGE_SKELETON || (stage == STAGE_RAW_ASCII && !PyUnicode_IS_ASCII(text))) {
+            PyErr_Format(PyExc_ValueError, "text %zd: expected a str (ASCII at stage 0) and a stage in 0..3", i);
+            goto done;
+        }
+        items[i] = (SignItem){PyUnicode_KIND(text), PyUnicode_DATA(text), PyUnicode_GET_LENGTH(text), stage};
+        total += items[i].n;
+    }
+    if (total >= RELEASE_GIL_CHARS) {
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t i = 0; i < count; i++) sign_one(&items[i], &params);
+        Py_END_ALLOW_THREADS
+    } else {
+        for (Py_ssize_t i = 0; i < count; i++) sign_one(&items[i], &params);
+    }
+    result = PyList_New(count);
+    for (Py_ssize_t i = 0; result && i < count; i++) {
+        SignItem *it = &items[i];
+        PyObject *entry = NULL;
+        if (it->status < 0) {
+            PyErr_NoMemory();
+        } else if (it->status > 0) {
+            entry = Py_NewRef(Py_None);
+        } else {
+            PyObject *sorted_bytes = PyBytes_FromStringAndSize(it->hashes.values ? (const char *)it->hashes.values : "",
+                                                               it->hashes.count * (Py_ssize_t)sizeof(uint64_t));
+            if (sorted_bytes)
+                entry = Py_BuildValue("(KKNk)", (unsigned long long)it->head, (unsigned long long)it->tail, sorted_bytes,
+                                      (unsigned long)it->text_hash);
+        }
+        if (!entry) Py_CLEAR(result);
+        else PyList_SET_ITEM(result, i, entry);
+    }
+done:
+    if (items)
+        for (Py_ssize_t i = 0; i < count; i++) PyMem_RawFree(items[i].hashes.values);
+    PyMem_RawFree(items);
+    Py_XDECREF(held);
+    PyBuffer_Release(&stages);
+    return result;
 }
 
 static PyMethodDef methods[] = {
@@ -486,6 +664,7 @@ static PyMethodDef methods[] = {
     {"mask_identifiers", mask_identifiers, METH_O,
      "normalize.mask_identifiers up to its leading-tag strip (_ID_PREFIX), of any str."},
     {"skeleton", skeleton, METH_O, "skeleton.skeleton of any str."},
+    {"signatures", signatures, METH_VARARGS, signatures_doc},
     {NULL, NULL, 0, NULL},
 };
 
@@ -493,6 +672,7 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_canonical",
                                     "The canonical-text and skeleton steps of the fingerprint, in C.", -1, methods};
 
 PyMODINIT_FUNC PyInit__canonical(void) {
+    crc_init();
     PyObject *m = PyModule_Create(&module);
     if (!m) return NULL;
     /* the non-ASCII code points each re.I class above takes (checked against re by the tests) */

@@ -1,262 +1,18 @@
-/* Word tokens and shingle hashes of a prompt skeleton, in one pass over its characters,
- * and the two inner loops of the template tracker that read shingle arrays.
+/* Word tokens of a prompt skeleton, and the inner loops of the template tracker that
+ * read shingle arrays.
  *
- * Why C: at fingerprint-tier ingest and on every CheckPrompt, tokenizing the skeleton
- * (a regex findall) and hashing its word 3-grams (a join, an encode, crc32 and adler32
- * per gram) cost ~80 us of Python per prompt under the GIL, a third of the signature.
- * This does the same in ~5 us and creates no token strings.
- *
- * The output is bit-for-bit the one of the Python definition it replaces (kept as the
- * test oracle in tests/test_shingles.py), so stored signatures stay valid:
- *
- *   tokens  = re.findall(r"<\w+>|\w+", skeleton)        # \w as Python's re: str.isalnum() or "_"
- *   gram    = " ".join(three consecutive tokens)        # of the head and tail parts
- *   hash    = (zlib.crc32(gram_utf8) << 32) | zlib.adler32(gram_utf8)
- *   anchors = hash("\x02" + " ".join(tokens[:n])), hash("\x03" + " ".join(tokens[-n:]))
- *
- * crc32 and adler32 are zlib's (same polynomial, same start values), written out here so
- * the build needs nothing but the Python headers.
+ * Why C: on every ingested prompt and every CheckPrompt, the tracker's postings walk and
+ * core merges cost ~70 us and ~4 us per candidate in Python (an int object per entry
+ * read, not arithmetic). The tokenizer and shingle hashes live in _shingle_hash.h, shared
+ * with the signature pipeline (indexer/_canonical.c); tokens() here serves
+ * skeleton.skeleton_tokens and the tests.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
 
-static uint32_t crc_table[256];
-
-static void crc_init(void) {
-    for (uint32_t n = 0; n < 256; n++) {
-        uint32_t c = n;
-        for (int k = 0; k < 8; k++) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-        crc_table[n] = c;
-    }
-}
-
-/* zlib's bound: this many bytes can be summed into unreduced adler32 halves (each below
- * 65521 at the start) before the second one could overflow 32 bits. */
-#define ADLER_BASE 65521u
-#define ADLER_NMAX 5552
-
-typedef struct {
-    uint32_t crc; /* running, pre-inverted */
-    uint32_t a, b; /* adler32 halves, reduced modulo ADLER_BASE every ADLER_NMAX bytes */
-    Py_ssize_t unreduced; /* bytes summed since the last reduction */
-} Hasher;
-
-static inline void hasher_start(Hasher *h) {
-    h->crc = 0xFFFFFFFFu;
-    h->a = 1;
-    h->b = 0;
-    h->unreduced = 0;
-}
-
-static inline void hasher_update(Hasher *h, const unsigned char *p, Py_ssize_t n) {
-    uint32_t crc = h->crc, a = h->a, b = h->b;
-    while (n > 0) {
-        Py_ssize_t chunk = ADLER_NMAX - h->unreduced;
-        if (chunk > n) chunk = n;
-        for (Py_ssize_t i = 0; i < chunk; i++) {
-            crc = crc_table[(crc ^ p[i]) & 0xFF] ^ (crc >> 8);
-            a += p[i];
-            b += a;
-        }
-        h->unreduced += chunk;
-        if (h->unreduced == ADLER_NMAX) {
-            a %= ADLER_BASE;
-            b %= ADLER_BASE;
-            h->unreduced = 0;
-        }
-        p += chunk;
-        n -= chunk;
-    }
-    h->crc = crc;
-    h->a = a;
-    h->b = b;
-}
-
-static inline uint64_t hasher_value(const Hasher *h) {
-    uint32_t crc = ~h->crc;
-    return ((uint64_t)crc << 32) | ((uint64_t)(h->b % ADLER_BASE) << 16) | (h->a % ADLER_BASE);
-}
-
-/* Python's re \w for str patterns: alphanumeric (Py_UNICODE_ISALNUM) or underscore. */
-static inline int is_word(Py_UCS4 ch) { return ch == '_' || Py_UNICODE_ISALNUM(ch); }
-
-static inline Py_ssize_t utf8_put(unsigned char *out, Py_UCS4 ch) {
-    if (ch < 0x80) {
-        out[0] = (unsigned char)ch;
-        return 1;
-    }
-    if (ch < 0x800) {
-        out[0] = (unsigned char)(0xC0 | (ch >> 6));
-        out[1] = (unsigned char)(0x80 | (ch & 0x3F));
-        return 2;
-    }
-    if (ch < 0x10000) {
-        out[0] = (unsigned char)(0xE0 | (ch >> 12));
-        out[1] = (unsigned char)(0x80 | ((ch >> 6) & 0x3F));
-        out[2] = (unsigned char)(0x80 | (ch & 0x3F));
-        return 3;
-    }
-    out[0] = (unsigned char)(0xF0 | (ch >> 18));
-    out[1] = (unsigned char)(0x80 | ((ch >> 12) & 0x3F));
-    out[2] = (unsigned char)(0x80 | ((ch >> 6) & 0x3F));
-    out[3] = (unsigned char)(0x80 | (ch & 0x3F));
-    return 4;
-}
-
-/* The tokens of a skeleton: their UTF-8 bytes back to back in `bytes`, token i spanning
- * [start[i], start[i] + len[i]). Caller frees with tokens_free. */
-typedef struct {
-    unsigned char *bytes;
-    Py_ssize_t *start;
-    Py_ssize_t *len;
-    Py_ssize_t count;
-} Tokens;
-
-static void tokens_free(Tokens *t) {
-    PyMem_Free(t->bytes);
-    PyMem_Free(t->start);
-    PyMem_Free(t->len);
-}
-
-static int tokenize(PyObject *text, Tokens *out) {
-    int kind = PyUnicode_KIND(text);
-    const void *data = PyUnicode_DATA(text);
-    Py_ssize_t n = PyUnicode_GET_LENGTH(text);
-    /* at most n tokens (each takes a character) and 4 bytes per character */
-    out->bytes = PyMem_Malloc((size_t)(n > 0 ? n : 1) * 4);
-    out->start = PyMem_Malloc(sizeof(Py_ssize_t) * ((size_t)n + 1));
-    out->len = PyMem_Malloc(sizeof(Py_ssize_t) * ((size_t)n + 1));
-    out->count = 0;
-    if (!out->bytes || !out->start || !out->len) {
-        tokens_free(out);
-        PyErr_NoMemory();
-        return -1;
-    }
-    Py_ssize_t used = 0, i = 0;
-    while (i < n) {
-        Py_UCS4 ch = PyUnicode_READ(kind, data, i);
-        Py_ssize_t first = -1, last = -1; /* token characters [first, last) */
-        if (ch == '<') {
-            Py_ssize_t j = i + 1;
-            while (j < n && is_word(PyUnicode_READ(kind, data, j))) j++;
-            if (j > i + 1 && j < n && PyUnicode_READ(kind, data, j) == '>') {
-                first = i;
-                last = j + 1; /* "<word>" */
-            }
-        } else if (is_word(ch)) {
-            Py_ssize_t j = i + 1;
-            while (j < n && is_word(PyUnicode_READ(kind, data, j))) j++;
-            first = i;
-            last = j;
-        }
-        if (first < 0) {
-            i++;
-            continue;
-        }
-        out->start[out->count] = used;
-        for (Py_ssize_t k = first; k < last; k++) used += utf8_put(out->bytes + used, PyUnicode_READ(kind, data, k));
-        out->len[out->count] = used - out->start[out->count];
-        out->count++;
-        i = last;
-    }
-    return 0;
-}
-
-/* Hash of `prefix` (0: none) followed by tokens [from, to) joined by single spaces. */
-static uint64_t hash_run(const Tokens *t, Py_ssize_t from, Py_ssize_t to, unsigned char prefix) {
-    static const unsigned char space = ' ';
-    Hasher h;
-    hasher_start(&h);
-    if (prefix) hasher_update(&h, &prefix, 1);
-    for (Py_ssize_t k = from; k < to; k++) {
-        if (k > from) hasher_update(&h, &space, 1);
-        hasher_update(&h, t->bytes + t->start[k], t->len[k]);
-    }
-    return hasher_value(&h);
-}
-
-/* The signature's hashes, sorted and deduplicated at the end into the uint64 array the
- * tracker reads (Signature.sorted_shingles). */
-typedef struct {
-    uint64_t *values;
-    Py_ssize_t count, cap;
-} Hashes;
-
-static int add_hash(Hashes *h, uint64_t value) {
-    if (h->count == h->cap) {
-        Py_ssize_t cap = h->cap ? 2 * h->cap : 256;
-        uint64_t *values = PyMem_Realloc(h->values, sizeof(uint64_t) * (size_t)cap);
-        if (values == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        h->values = values;
-        h->cap = cap;
-    }
-    h->values[h->count++] = value;
-    return 0;
-}
-
-static int add_grams(Hashes *h, const Tokens *t, Py_ssize_t from, Py_ssize_t to, Py_ssize_t words) {
-    for (Py_ssize_t i = from; i + words <= to; i++) {
-        if (add_hash(h, hash_run(t, i, i + words, 0)) < 0) return -1;
-    }
-    return 0;
-}
-
-static int by_value(const void *x, const void *y) {
-    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
-    return a < b ? -1 : (a > b);
-}
-
-PyDoc_STRVAR(signature_doc,
-"signature(skeleton, shingle_words, head_tokens, tail_tokens, anchor_tokens)\n"
-"-> (head anchor, tail anchor, the 64-bit shingle hashes as sorted, unique uint64 bytes)\n\n"
-"Hashed word n-grams of the first head_tokens and last tail_tokens tokens of a skeleton\n"
-"(all of them when there are no more than head_tokens + tail_tokens), plus the two\n"
-"anchors when there are more than anchor_tokens + 1 tokens (else both are 0).");
-
-static PyObject *signature(PyObject *module, PyObject *args) {
-    PyObject *text;
-    Py_ssize_t words, head_tokens, tail_tokens, anchor_tokens;
-    if (!PyArg_ParseTuple(args, "Unnnn:signature", &text, &words, &head_tokens, &tail_tokens, &anchor_tokens)) return NULL;
-    if (words < 1 || head_tokens < 0 || tail_tokens < 0 || anchor_tokens < 1) {
-        PyErr_SetString(PyExc_ValueError, "shingle_words and anchor_tokens must be >= 1, head and tail tokens >= 0");
-        return NULL;
-    }
-    Tokens t;
-    if (tokenize(text, &t) < 0) return NULL;
-    Hashes h = {NULL, 0, 0};
-    uint64_t head = 0, tail = 0;
-    int failed;
-    if (t.count > head_tokens + tail_tokens) {
-        failed = add_grams(&h, &t, 0, head_tokens, words) < 0 || add_grams(&h, &t, t.count - tail_tokens, t.count, words) < 0;
-    } else {
-        failed = add_grams(&h, &t, 0, t.count, words) < 0;
-    }
-    if (!failed && t.count > anchor_tokens + 1) {
-        head = hash_run(&t, 0, anchor_tokens, 0x02);
-        tail = hash_run(&t, t.count - anchor_tokens, t.count, 0x03);
-        failed = add_hash(&h, head) < 0 || add_hash(&h, tail) < 0;
-    }
-    tokens_free(&t);
-    PyObject *sorted_bytes = NULL;
-    if (!failed) {
-        Py_ssize_t unique = 0;
-        if (h.count) {
-            qsort(h.values, (size_t)h.count, sizeof(uint64_t), by_value);
-            for (Py_ssize_t i = 0; i < h.count; i++)
-                if (i == 0 || h.values[i] != h.values[unique - 1]) h.values[unique++] = h.values[i];
-        }
-        sorted_bytes = PyBytes_FromStringAndSize((const char *)h.values, unique * (Py_ssize_t)sizeof(uint64_t));
-        failed = sorted_bytes == NULL;
-    }
-    PyMem_Free(h.values);
-    if (failed) return NULL;
-    return Py_BuildValue("(KKN)", (unsigned long long)head, (unsigned long long)tail, sorted_bytes);
-}
+#include "_shingle_hash.h"
 
 PyDoc_STRVAR(tokens_doc, "tokens(skeleton) -> list of its word tokens (re.findall(r\"<\\w+>|\\w+\", skeleton))");
 
@@ -266,7 +22,7 @@ static PyObject *tokens(PyObject *module, PyObject *text) {
         return NULL;
     }
     Tokens t;
-    if (tokenize(text, &t) < 0) return NULL;
+    if (tokenize(PyUnicode_KIND(text), PyUnicode_DATA(text), PyUnicode_GET_LENGTH(text), &t) < 0) return PyErr_NoMemory();
     PyObject *list = PyList_New(t.count);
     for (Py_ssize_t k = 0; list != NULL && k < t.count; k++) {
         PyObject *s = PyUnicode_DecodeUTF8((const char *)t.bytes + t.start[k], t.len[k], "strict");
@@ -671,7 +427,6 @@ done:
 static PyMethodDef methods[] = {
     {"join_core", join_core, METH_VARARGS, join_core_doc},
     {"postings_add", postings_add, METH_VARARGS, postings_add_doc},
-    {"signature", signature, METH_VARARGS, signature_doc},
     {"tokens", tokens, METH_O, tokens_doc},
     {"shared_count", shared_count, METH_VARARGS, shared_count_doc},
     {"postings_ranked", postings_ranked, METH_VARARGS, postings_ranked_doc},
@@ -679,10 +434,9 @@ static PyMethodDef methods[] = {
 };
 
 static struct PyModuleDef module_def = {
-    PyModuleDef_HEAD_INIT, "indexer._shingles", "Tokens and shingle hashes of prompt skeletons (see indexer.skeleton).", -1, methods,
+    PyModuleDef_HEAD_INIT, "indexer._shingles", "Skeleton tokens and the template tracker's loops over shingle arrays (see indexer.templates).", -1, methods,
 };
 
 PyMODINIT_FUNC PyInit__shingles(void) {
-    crc_init();
     return PyModule_Create(&module_def);
 }

@@ -33,8 +33,10 @@ the background thread) are serialized by one writer lock. Embedding happens outs
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import enum
+import itertools
 import logging
 import threading
 import time
@@ -54,6 +56,7 @@ from indexer.index_build import AnyVectorIndex, BuildKind, IndexChoice, SearchTu
 from indexer.ivf_index import IvfParams
 from indexer.row_metadata import NO_TIME, RowMetadata
 from indexer.skeleton import Signature, signature, signature_from_bytes, signature_to_bytes
+from indexer.skeleton import signatures as compute_signatures
 from indexer.snapshot import SnapshotDirectory, load_rows, save_rows
 from indexer.store import RecordStore, StoreIdentity, text_digest, to_stored_precision
 from indexer.templates import Event, Template, TemplateFeatures, TemplateTracker
@@ -62,6 +65,7 @@ from indexer.vector_index import HnswParams, VectorStorage
 log = logging.getLogger(__name__)
 
 DAY_MS = 24 * 3600 * 1000
+_REPLAY_CHUNK = 512  # rows signed at once when the tracker is rebuilt on start
 
 Tier = Literal["fingerprint", "semantic"]
 TIERS: tuple[Tier, ...] = ("fingerprint", "semantic")
@@ -361,10 +365,25 @@ class PromptIndex:
 
     def _replay_templates(self) -> None:
         """Feed every stored prompt to the template tracker, in time order (from the text,
-        or from the stored signature for rows written in privacy mode)."""
-        for row_id, account_id, org_id, created_at_ms, text, sig in self._store.iter_template_inputs():
-            signed = signature_from_bytes(sig) if sig is not None else signature(text)
-            self._templates.record(signed, Event(created_at_ms, account_id, org_id, row_id))
+        or from the stored signature for rows written in privacy mode). A worker thread
+        signs the next chunk of rows (without the GIL) while this one records the last:
+        start-up replays every stored prompt."""
+
+        def sign(rows: list[tuple[int, str, str, int, str, bytes | None]]) -> list[Signature]:
+            signed = compute_signatures([text for *_, text, sig in rows if sig is None])
+            stored = iter(signed)
+            return [signature_from_bytes(sig) if sig is not None else next(stored) for *_, sig in rows]
+
+        rows = self._store.iter_template_inputs()
+        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="promptprint-replay") as signer:
+            chunk = list(itertools.islice(rows, _REPLAY_CHUNK))
+            ahead = signer.submit(sign, chunk)
+            while chunk:
+                following = list(itertools.islice(rows, _REPLAY_CHUNK))
+                signed, ahead = ahead.result(), signer.submit(sign, following)
+                for (row_id, account_id, org_id, created_at_ms, _, _), sig in zip(chunk, signed):
+                    self._templates.record(sig, Event(created_at_ms, account_id, org_id, row_id))
+                chunk = following
 
     def _load_live(self) -> tuple[_Live, int, int]:
         """The live snapshot plus every stored row newer than it, with rows deleted
@@ -650,7 +669,7 @@ class PromptIndex:
             else:
                 new_vectors = None
                 self._wait_for_backlog_room()
-            new_signatures = [signatures[p] for p in positions] if signatures is not None else [signature(r.text) for r in new_records]
+            new_signatures = [signatures[p] for p in positions] if signatures is not None else compute_signatures([r.text for r in new_records])
             self._record(new_records, new_vectors, new_signatures, positions, outcomes)
         return [o if o is not None else IngestOutcome(IngestStatus.RECORDED) for o in outcomes]
 

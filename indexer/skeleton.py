@@ -24,11 +24,12 @@ from __future__ import annotations
 import dataclasses
 import re
 import zlib
+from typing import Sequence
 
 import numpy as np
 
 from indexer import _canonical, _shingles
-from indexer.normalize import canonical_text
+from indexer.normalize import canonical_text, normalize
 
 SKELETON_VERSION = "skel-1"
 SHINGLE_WORDS = 3
@@ -91,16 +92,39 @@ class Signature:
 
 
 def signature(text: str) -> Signature:
-    """The template signature of a raw prompt.
+    """The template signature of a raw prompt (see :func:`signatures`)."""
+    return signatures([text])[0]
 
-    Every step runs in C: the canonical text and skeleton in indexer/_canonical.c (but
-    NFKC, homoglyphs and case folding of non-ASCII text), tokenizing and hashing in
-    indexer/_shingles.c; each reproduces its Python definition bit for bit."""
-    canonical = canonical_text(text)
-    head, tail, sorted_bytes = _shingles.signature(
-        skeleton(canonical), SHINGLE_WORDS, HEAD_TOKENS, TAIL_TOKENS, ANCHOR_TOKENS
-    )
-    return Signature(np.frombuffer(sorted_bytes, dtype=np.uint64), head, tail, canonical_hash(canonical))
+
+_RAW_ASCII, _NORMALIZED, _CANONICAL = 0, 1, 2  # where a text enters _canonical.signatures
+
+
+def signatures(texts: Sequence[str]) -> list[Signature]:
+    """The template signatures of raw prompts, in order.
+
+    Every step runs in C, in one call for the batch (indexer/_canonical.c): the canonical
+    text, the skeleton, tokenizing and hashing, each reproducing its Python definition bit
+    for bit. A batch of ingested prompts is worked on with the GIL released, so another
+    thread's Python (the tracker, the store, gRPC) overlaps it. Two steps stay here:
+    normalizing non-ASCII text (NFKC, homoglyphs and case folding need Unicode tables the
+    C API lacks) and, for the few texts that may start with an id tag, the canonical text
+    (``_ID_PREFIX`` is a Python regex)."""
+    prepared = list(texts)
+    stages = bytearray(len(prepared))
+    for i, text in enumerate(prepared):
+        if not text.isascii():
+            prepared[i], stages[i] = normalize(text), _NORMALIZED
+    parts = _canonical.signatures(prepared, bytes(stages), SHINGLE_WORDS, HEAD_TOKENS, TAIL_TOKENS, ANCHOR_TOKENS)
+    out = []
+    for text, part in zip(texts, parts):
+        if part is None:  # may start with an id tag: the canonical text from Python, the rest in C
+            canonical = canonical_text(text)
+            part = _canonical.signatures([canonical], bytes([_CANONICAL]), SHINGLE_WORDS, HEAD_TOKENS, TAIL_TOKENS, ANCHOR_TOKENS)[0]
+            if part is None:  # a lone surrogate: no UTF-8 to hash
+                canonical.encode("utf-8")  # raises UnicodeEncodeError, as canonical_hash would
+        head, tail, sorted_bytes, text_hash = part
+        out.append(Signature(np.frombuffer(sorted_bytes, dtype=np.uint64), head, tail, text_hash))
+    return out
 
 
 def signature_to_bytes(sig: Signature) -> bytes:

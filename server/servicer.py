@@ -9,6 +9,7 @@ errors propagate to the interceptor, which turns them into statuses.
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import contextvars
 import dataclasses
@@ -19,9 +20,10 @@ import grpc
 
 from indexer.cancellation import CancelScope, current_scope
 from indexer.errors import InvalidArgument, NotFound, PromptprintError, Unavailable
-from indexer.prompt_index import IngestStatus, PromptIndex
+from indexer.prompt_index import IngestOutcome, IngestStatus, PromptIndex
 from indexer.reconstruct.catalog import CampaignCatalog
 from indexer.records import PromptRecord, now_ms
+from indexer.skeleton import signatures
 from promptprint.v1 import fingerprint_pb2 as pb
 from promptprint.v1 import fingerprint_pb2_grpc as pb_grpc
 from server import convert
@@ -43,16 +45,24 @@ class IngestSettings:
     Attributes:
         batch_size: prompts per embed+commit (bigger amortizes fsync and FAISS adds;
             smaller bounds memory per stream).
+        batches_in_flight: batches one stream has in the library at once. With two, a
+            batch's template signatures (computed without the GIL) overlap the previous
+            batch's commit and tracker update, and the next messages' decoding. Batches
+            still commit one after another, in stream order; each in flight holds its
+            prompts in memory.
         max_rejections_listed: rejections itemized in one response; the rest are
             still counted in rejected_count.
     """
 
     batch_size: int = 128
+    batches_in_flight: int = 2
     max_rejections_listed: int = 1000
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+        if self.batches_in_flight < 1:
+            raise ValueError(f"batches_in_flight must be >= 1, got {self.batches_in_flight}")
         if self.max_rejections_listed < 0:
             raise ValueError(f"max_rejections_listed must be >= 0, got {self.max_rejections_listed}")
 
@@ -132,39 +142,70 @@ class FingerprintServicer(pb_grpc.FingerprintServiceServicer):
                     position=pos, prompt_id=prompt_id[:256], code=code.value[0], reason=error.reason, message=error.message
                 )
 
-        async def flush() -> None:
-            outcomes = await self._run(index.ingest, pending)
-            for pos, record, outcome in zip(pending_positions, pending, outcomes):
+        async def ingest(records: list[PromptRecord], previous: asyncio.Future[list[IngestOutcome]] | None) -> list[IngestOutcome]:
+            signed = await self._run(signatures, [r.text for r in records])
+            if previous is not None:  # commit in stream order: a repeated prompt_id keeps its first text
+                await asyncio.wait([previous])
+            return await self._run(index.ingest, records, signatures=signed)
+
+        # Batches handed to the library and not yet counted, oldest first.
+        in_flight: collections.deque[tuple[asyncio.Future[list[IngestOutcome]], list[PromptRecord], list[int]]] = (
+            collections.deque()
+        )
+
+        async def settle_oldest() -> None:
+            future, records, positions = in_flight[0]
+            outcomes = await future
+            in_flight.popleft()
+            for pos, record, outcome in zip(positions, records, outcomes):
                 if outcome.status is IngestStatus.RECORDED:
                     response.accepted_count += 1
                 elif outcome.status is IngestStatus.DUPLICATE:
                     response.duplicate_count += 1
                 elif outcome.error is not None:
                     reject(pos, record.prompt_id, outcome.error, grpc.StatusCode.ALREADY_EXISTS)
+
+        async def flush() -> None:
+            while len(in_flight) >= self._ingest.batches_in_flight:
+                await settle_oldest()
+            records, positions = list(pending), list(pending_positions)
+            previous = in_flight[-1][0] if in_flight else None
+            in_flight.append((asyncio.ensure_future(ingest(records, previous)), records, positions))
             pending.clear()
             pending_positions.clear()
 
-        async for request in request_iterator:
-            if len(request.prompts) > MAX_PROMPTS_PER_MESSAGE:
-                raise InvalidArgument(
-                    f"a message carries {len(request.prompts)} prompts; send at most {MAX_PROMPTS_PER_MESSAGE} per message",
-                    reason="BATCH_TOO_LARGE",
-                    field="prompts",
-                )
-            receive = now_ms()
-            for prompt in request.prompts:
-                try:
-                    record = convert.prompt_to_record(prompt, max_text_bytes=max_text, receive_ms=receive)
-                except InvalidArgument as error:
-                    reject(position, prompt.prompt_id, error, grpc.StatusCode.INVALID_ARGUMENT)
-                else:
-                    pending.append(record)
-                    pending_positions.append(position)
-                position += 1
-            if len(pending) >= self._ingest.batch_size:
+        try:
+            async for request in request_iterator:
+                if len(request.prompts) > MAX_PROMPTS_PER_MESSAGE:
+                    raise InvalidArgument(
+                        f"a message carries {len(request.prompts)} prompts; send at most {MAX_PROMPTS_PER_MESSAGE} per message",
+                        reason="BATCH_TOO_LARGE",
+                        field="prompts",
+                    )
+                receive = now_ms()
+                for prompt in request.prompts:
+                    try:
+                        record = convert.prompt_to_record(prompt, max_text_bytes=max_text, receive_ms=receive)
+                    except InvalidArgument as error:
+                        reject(position, prompt.prompt_id, error, grpc.StatusCode.INVALID_ARGUMENT)
+                    else:
+                        pending.append(record)
+                        pending_positions.append(position)
+                    position += 1
+                if len(pending) >= self._ingest.batch_size:
+                    await flush()
+            if pending:
                 await flush()
-        if pending:
-            await flush()
+            while in_flight:
+                await settle_oldest()
+        finally:
+            # On an error or a cancellation, wait for the batches already handed over
+            # (their worker threads run to the end either way) and drop their outcomes:
+            # the stream fails, the client retries, and prompt_id makes the retry safe.
+            for future, _, _ in in_flight:
+                future.cancel()
+            if in_flight:
+                await asyncio.gather(*(f for f, _, _ in in_flight), return_exceptions=True)
         return response
 
     async def FindNearDuplicates(

@@ -158,9 +158,10 @@ def test_fingerprint_bench_measures_every_step_and_really_ingests() -> None:
 
     report = run_fingerprint_bench(400, repeats=1)
     steps = report["step_us_per_prompt"]
-    assert set(steps) >= {"normalize", "mask_identifiers", "skeleton", "tokens_and_shingles_c", "signature_total", "tracker_record"}
+    assert set(steps) >= {"normalize", "mask_identifiers", "skeleton", "tokens_and_shingles_c", "signature_total", "signatures_batch_of_128", "tracker_record"}
     assert all(v > 0 for v in steps.values())
     assert 0 < report["templates"] < 400  # the stream's campaigns share templates
     assert report["ingest"]["prompts_per_second"] > 0
-    assert report["ingest"]["recorded"] == 400 and report["ingest"]["pending_vectors"] == 400
+    for key in ("ingest", "ingest_two_in_flight"):
+        assert report[key]["recorded"] == 400 and report[key]["pending_vectors"] == 400
     assert "prompts/s" in render_fingerprint_markdown(report, "bench")

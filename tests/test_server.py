@@ -16,6 +16,8 @@ from indexer.embedder import SentenceTransformerEmbedder
 from indexer.prompt_index import IndexConfig
 from indexer.records import PromptRecord
 from promptprint.client import PromptprintClient, error_info
+from server.app import ServerConfig
+from server.servicer import IngestSettings
 from promptprint.v1 import fingerprint_pb2 as pb
 from promptprint.v1 import fingerprint_pb2_grpc as pb_grpc
 
@@ -227,6 +229,40 @@ def test_repeated_prompt_id_is_replay_or_already_exists(stub) -> None:  # type: 
         grpc.StatusCode.ALREADY_EXISTS,
         "PROMPT_ID_CONFLICT",
     )
+
+
+def test_one_stream_of_many_batches_commits_in_stream_order(index_config: IndexConfig, embedder: SentenceTransformerEmbedder) -> None:
+    """Batches of one stream are in the library two at a time (signatures overlap the
+    previous commit), yet commit in order: a prompt_id repeated in a later batch with
+    another text is the conflict, never the first one; every other prompt counts once."""
+    config = ServerConfig(listen="127.0.0.1:0", grace_seconds=2.0, ingest=IngestSettings(batch_size=4, batches_in_flight=2))
+    running = ServerThread(index_config, embedder, config).start()
+    try:
+        channel = grpc.insecure_channel(running.target)
+        stub = pb_grpc.FingerprintServiceStub(channel)
+        texts = [f"Summarize customer ticket number {i} about a delayed parcel in three short bullet points" for i in range(40)]
+        # the first batch is slow to sign (long texts), the second, which repeats its
+        # p-3 with another text, quick: committed as signed, the second would win
+        texts[:5] = [t + " " + f"details of the delivery route {i} " * 6000 for i, t in enumerate(texts[:5])]
+        messages = [
+            pb.IngestPromptsRequest(prompts=[pb.Prompt(prompt_id=f"p-{i}", account_id=f"acct-{i % 7}", text=texts[i]) for i in range(j, j + 5)])
+            for j in range(0, 40, 5)
+        ]
+        messages[1].prompts[2].CopyFrom(pb.Prompt(prompt_id="p-3", account_id="acct-9", text="a different text for p-3"))
+        messages[7].prompts[0].CopyFrom(pb.Prompt(prompt_id="p-4", account_id="acct-4", text=texts[4]))
+        response = stub.IngestPrompts(iter(messages))
+        assert (response.accepted_count, response.duplicate_count, response.rejected_count) == (38, 1, 1)
+        (conflict,) = response.rejections
+        assert (conflict.position, conflict.prompt_id, conflict.reason) == (7, "p-3", "PROMPT_ID_CONFLICT")
+        assert running.index is not None
+        assert running.index.stats().prompt_count == 38
+        store = running.index._store  # the stored texts: the first ones sent
+        rows = {pid: row for pid, (row, _) in store.existing(["p-3", "p-4"]).items()}
+        stored = store.fetch(list(rows.values()), with_text=True)
+        assert stored[rows["p-3"]].text == texts[3] and stored[rows["p-4"]].text == texts[4]
+        channel.close()
+    finally:
+        running.stop()
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""The C scanner (indexer/_shingles.c) against the Python definition it replaced.
+"""The C scanner (indexer/_shingle_hash.h, through indexer._canonical and _shingles) against the Python definition it replaced.
 
 Stored signatures (privacy mode) and every template the tracker has learnt depend on the
 exact hash values, so the C code must reproduce the regex tokenizer and the
@@ -13,14 +13,17 @@ import re
 import zlib
 
 import numpy as np
+import pytest
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evaluation.benchmark import load_bench_pools
-from indexer import _shingles
+from indexer import _canonical, _shingles
 from indexer.normalize import canonical_text
-from indexer.skeleton import ANCHOR_TOKENS, HEAD_TOKENS, SHINGLE_WORDS, TAIL_TOKENS, canonical_hash, signature, skeleton
+from indexer.skeleton import (
+    ANCHOR_TOKENS, HEAD_TOKENS, SHINGLE_WORDS, TAIL_TOKENS, canonical_hash, signature, signatures, skeleton,
+)
 
 _TOKEN = re.compile(r"<\w+>|\w+", re.UNICODE)
 
@@ -46,7 +49,9 @@ def oracle(skel: str) -> tuple[frozenset[int], int, int]:
 
 
 def c_signature(skel: str) -> tuple[frozenset[int], int, int]:
-    head, tail, sorted_bytes = _shingles.signature(skel, SHINGLE_WORDS, HEAD_TOKENS, TAIL_TOKENS, ANCHOR_TOKENS)
+    """The C pipeline entered at its last stage (3: the text is a skeleton)."""
+    [(head, tail, sorted_bytes, text_hash)] = _canonical.signatures([skel], b"\x03", SHINGLE_WORDS, HEAD_TOKENS, TAIL_TOKENS, ANCHOR_TOKENS)
+    assert text_hash == zlib.crc32(skel.encode("utf-8"))
     hashes = np.frombuffer(sorted_bytes, dtype=np.uint64).tolist()
     assert hashes == sorted(set(hashes))
     return frozenset(hashes), head, tail
@@ -68,6 +73,41 @@ def test_scanner_matches_the_python_definition_on_every_real_prompt() -> None:
         assert sig.sorted_shingles.tolist() == sorted(expected[0])
         long_ones += len(expected[0]) > 150
     assert long_ones > 100  # the head + tail split was exercised
+
+
+def test_a_batch_gives_each_text_its_own_signature() -> None:
+    """signatures() over batches (large enough to run without the GIL) equals the one-text
+    path; texts that may start with an id tag, non-ASCII texts and empty ones included."""
+    pools = load_bench_pools()
+    texts = [t for pool in pools.base.values() for t in pool][:3000]
+    texts += [
+        "[req 7f3a9c1e] Summarize the following report in three bullet points please",
+        "#4821: Summarize the following report in three bullet points please",
+        "(id: a1b2c3d4e5f6) Summarize the following report in three bullet points please",
+        "{ticket 42} Summarize the following report in three bullet points please",
+        "<id> Summarize the following report in three bullet points please",
+        "[not an id] Summarize the following report in three bullet points please",
+        "［req 7f3a9c1e］ Ｓummarize the following report in three bullet points please",
+        "", " ", "\u200b", "Привет, как дела? Расскажи мне о погоде в Москве сегодня",
+    ]
+    singles = [signature(t) for t in texts]
+    for start in range(0, len(texts), 128):
+        batch = texts[start : start + 128]
+        assert signatures(batch) == singles[start : start + 128]
+    tagged = signature(texts[-11])
+    assert tagged == signature("Summarize the following report in three bullet points please")  # the tag was stripped
+
+
+def test_a_batch_refuses_what_it_cannot_sign() -> None:
+    with pytest.raises(UnicodeEncodeError):
+        signatures(["a lone \ud800 surrogate in an otherwise long enough prompt text"])
+    with pytest.raises(ValueError):
+        _canonical.signatures(["café"], b"\x00", SHINGLE_WORDS, HEAD_TOKENS, TAIL_TOKENS, ANCHOR_TOKENS)
+    with pytest.raises(ValueError):
+        _canonical.signatures(["a", "b"], b"\x00", SHINGLE_WORDS, HEAD_TOKENS, TAIL_TOKENS, ANCHOR_TOKENS)
+    with pytest.raises(ValueError):
+        _canonical.signatures(["a"], b"\x04", SHINGLE_WORDS, HEAD_TOKENS, TAIL_TOKENS, ANCHOR_TOKENS)
+    assert signatures([]) == []
 
 
 _PIECES = st.sampled_from(
