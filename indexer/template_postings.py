@@ -4,19 +4,22 @@ A Python dict of boxed 64-bit ints costs about 100 bytes per (shingle, template)
 and the tracker holds up to 64 entries per template: at 100k prompts that was a third
 of the tracker's memory. Here the bulk of the entries lives in two parallel sorted
 machine arrays (shingle, template id: 16 bytes an entry), binary-searched per lookup.
-New templates go to a small dict first, merged into the arrays once it holds
-``merge_at`` entries or a sixty-fourth of the arrays, whichever is more; template ids only grow, so a merge is one ``searchsorted`` + ``insert``, never a
-sort. A merge is linear in the arrays (~12 ms at 1M entries, ~40 ms at 6.5M), so a fixed
+New templates go to a table of new entries first (``_shingles.NewPostings``, a hash
+table in C), merged into the arrays once it holds ``merge_at`` entries or a
+sixty-fourth of the arrays, whichever is more; template ids only grow, so a merge is one
+``searchsorted`` + ``insert``, never a sort. A merge is linear in the arrays (~12 ms at 1M entries, ~40 ms at 6.5M), so a fixed
 threshold made each entry be rewritten once per 8,192 new ones: at a day of benign
 traffic (every prompt founding a template, ~64 entries each) that grew to milliseconds
 per prompt. With the proportional threshold each entry is rewritten ~64 times in its
-life, and the dict holds at most 1/64 of the entries (~180 bytes each there instead of
-16). A second sorted run (a two-level LSM) avoided the dict's growth but cost every
+life, and the table holds at most 1/64 of the entries (~16 bytes an entry and ~32 a
+distinct shingle there). It was a dict of int -> list (~180 bytes an entry), whose
+lookups cost a PyLong and a Python hash per query shingle: ~13 of a lookup's ~31 µs at
+440k entries. A second sorted run (a two-level LSM) avoided the dict's growth but cost every
 lookup a second binary search: +20-35 us per lookup at 666k entries, measured and
 dropped.
 
 A lookup (``ranked``) and a posting (``add``) binary-search and walk the arrays and the
-dict of new entries in C (``indexer/_shingles.c``), one pass in shingle order: in Python
+table of new entries in C (``indexer/_shingles.c``), one pass in shingle order: in Python
 they cost ~70 and ~100 µs, one int object per entry read (per-call overhead, not
 arithmetic). A merge builds its arrays with numpy (one stable argsort), not a sort of
 Python tuples. A merge allocates each array once (``np.insert``):
@@ -33,8 +36,7 @@ Not thread-safe: the tracker calls it under its own lock.
 
 from __future__ import annotations
 
-import itertools
-from typing import Sequence
+from array import array
 
 import numpy as np
 
@@ -46,7 +48,7 @@ class ShinglePostings:
 
     Args:
         cap: the most templates one shingle points at.
-        merge_at: entries held in the dict before they are merged into the arrays (at
+        merge_at: new entries held apart before they are merged into the arrays (at
             least: a sixty-fourth of the arrays' entries once that is more).
     """
 
@@ -58,35 +60,26 @@ class ShinglePostings:
         self._keys = np.empty(0, dtype=np.uint64)
         self._tids = np.empty(0, dtype=np.int64)
         self._bits, self._directory = _directory(self._keys)
-        self._new: dict[int, list[int]] = {}
-        self._new_entries = 0
+        self._new = _shingles.NewPostings()  # entries since the last merge, in C
         self._dead: set[int] = set()
         self._dead_entries = 0
 
     def __len__(self) -> int:
         """Entries held, dead ones not yet compacted included."""
-        return len(self._keys) + self._new_entries
+        return len(self._keys) + len(self._new)
 
     def add(self, template_id: int, shingles: np.ndarray) -> None:
         """Post a new template (its id larger than every id posted before) under its
         shingles (``uint64``, distinct)."""
-        added = _shingles.postings_add(self._keys, self._directory, self._bits, self._new, shingles, template_id, self._cap)
-        self._new_entries += added
-        if self._new_entries >= max(self._merge_at, len(self._keys) >> 6):
+        _shingles.postings_add(self._keys, self._directory, self._bits, self._new, shingles, template_id, self._cap)
+        if len(self._new) >= max(self._merge_at, len(self._keys) >> 6):
             self._merge()
 
-    def remove(self, template_id: int, shingles: Sequence[int]) -> None:
-        """Unpost a template (the shingles it was posted under)."""
-        new = self._new
-        for key in shingles:
-            posting = new.get(key)
-            if posting is not None and template_id in posting:
-                posting.remove(template_id)
-                self._new_entries -= 1
-                if not posting:
-                    del new[key]
+    def remove(self, template_id: int, shingles: np.ndarray | array) -> None:  # type: ignore[type-arg]
+        """Unpost a template (the shingles it was posted under, ``uint64``)."""
+        self._new.remove(template_id, shingles)
         self._dead.add(template_id)
-        self._dead_entries += len(shingles)  # an upper bound: some were past the cap or in the dict
+        self._dead_entries += len(shingles)  # an upper bound: some were past the cap or new
         if self._dead_entries * 8 >= max(len(self._keys), self._merge_at):
             self._merge()
 
@@ -103,19 +96,17 @@ class ShinglePostings:
         )
 
     def _merge(self) -> None:
-        """Fold the dict into the sorted arrays and drop dead templates' entries."""
+        """Fold the new entries into the sorted arrays and drop dead templates' entries."""
         keys, tids = self._keys, self._tids
         if self._dead:
             live = ~np.isin(tids, np.fromiter(self._dead, dtype=np.int64, count=len(self._dead)))
             keys, tids = keys[live], tids[live]
             self._dead = set()
             self._dead_entries = 0
-        if self._new:
-            new = self._new
-            count = self._new_entries
-            lengths = np.fromiter(map(len, new.values()), dtype=np.int64, count=len(new))
-            new_keys = np.repeat(np.fromiter(new.keys(), dtype=np.uint64, count=len(new)), lengths)
-            new_tids = np.fromiter(itertools.chain.from_iterable(new.values()), dtype=np.int64, count=count)
+        if len(self._new):
+            exported_keys, exported_tids = self._new.export()  # each key's ids together, oldest first
+            new_keys = np.frombuffer(exported_keys, dtype=np.uint64)
+            new_tids = np.frombuffer(exported_tids, dtype=np.int64)
             # by key; a stable sort keeps each key's ids in posting order (oldest first)
             order = np.argsort(new_keys, kind="stable")
             new_keys, new_tids = new_keys[order], new_tids[order]
@@ -123,8 +114,7 @@ class ShinglePostings:
             # key's entries stay oldest first
             at = keys.searchsorted(new_keys, "right")
             keys, tids = np.insert(keys, at, new_keys), np.insert(tids, at, new_tids)
-            self._new = {}
-            self._new_entries = 0
+            self._new.clear()
         self._keys, self._tids = keys, tids
         self._bits, self._directory = _directory(keys)
 

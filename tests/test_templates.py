@@ -231,7 +231,7 @@ def test_forgotten_rows_leave_the_window_counts(alpaca_texts: list[str]) -> None
 
 def test_shingle_postings_rank_like_a_dict_across_merges_and_removals() -> None:
     """The array-backed postings against a plain dict oracle: same counts, same order,
-    whether an entry sits in the arrays or in the dict of new entries; removed
+    whether an entry sits in the arrays or in the table of new entries; removed
     templates never come back, before or after the arrays are compacted."""
     from indexer.template_postings import ShinglePostings
 
@@ -259,7 +259,7 @@ def test_shingle_postings_rank_like_a_dict_across_merges_and_removals() -> None:
         expected = sorted(counts.items(), key=lambda kv: kv[1], reverse=True)[:8]
         assert postings.ranked(query, 8) == expected
     for tid in range(1, 301, 3):  # remove a third: dead entries are compacted along the way
-        postings.remove(tid, posted[tid].tolist())
+        postings.remove(tid, posted[tid])
         live.discard(tid)
     for _ in range(20):
         ranked = postings.ranked(np.sort(rng.choice(vocabulary, 80, replace=False)), 50)
