@@ -113,16 +113,9 @@ static Py_ssize_t run_lower_bound(const SortedRun *r, uint64_t key) {
     return lo;
 }
 
-PyDoc_STRVAR(shared_count_doc,
-"shared_count(a, b) -> how many values two sorted arrays of distinct uint64 have in common");
-
-static PyObject *shared_count(PyObject *module, PyObject *args) {
-    PyObject *a_obj, *b_obj;
-    if (!PyArg_ParseTuple(args, "OO:shared_count", &a_obj, &b_obj)) return NULL;
-    Py_buffer v[2];
-    if (u64_buffers(2, (PyObject *[]){a_obj, b_obj}, v, (const char *[]){"a", "b"}) < 0) return NULL;
-    const uint64_t *a = v[0].buf, *b = v[1].buf;
-    Py_ssize_t na = v[0].len / 8, nb = v[1].len / 8, i = 0, j = 0, shared = 0;
+/* How many values two sorted arrays of distinct uint64 have in common. */
+static Py_ssize_t sorted_overlap(const uint64_t *a, Py_ssize_t na, const uint64_t *b, Py_ssize_t nb) {
+    Py_ssize_t i = 0, j = 0, shared = 0;
     while (i < na && j < nb) {
         if (a[i] < b[j]) i++;
         else if (a[i] > b[j]) j++;
@@ -132,6 +125,149 @@ static PyObject *shared_count(PyObject *module, PyObject *args) {
             j++;
         }
     }
+    return shared;
+}
+
+static int sorted_contains(const uint64_t *a, Py_ssize_t n, uint64_t key) {
+    Py_ssize_t lo = 0, hi = n;
+    while (lo < hi) {
+        Py_ssize_t mid = lo + (hi - lo) / 2;
+        if (a[mid] < key) lo = mid + 1;
+        else hi = mid;
+    }
+    return lo < n && a[lo] == key;
+}
+
+PyDoc_STRVAR(best_candidate_doc,
+"best_candidate(query, head, tail, cores, heads, tails, min_core, abs_shared, join_share) -> index or -1\n\n"
+"TemplateTracker._best over candidate templates (their cores: sorted uint64 arrays; their\n"
+"founders' anchors): a candidate qualifies when the prompt (query: its sorted shingles;\n"
+"head, tail: its anchors) shares at least min_core of its core and starts or ends like it\n"
+"(that anchor still in its core), or shares abs_shared, or join_share of the core. The best\n"
+"by (head hit, tail hit, share of the core, shared), the first of equals.");
+
+static PyObject *best_candidate(PyObject *module, PyObject *args) {
+    PyObject *query_obj, *cores, *heads, *tails;
+    unsigned long long head, tail;
+    Py_ssize_t min_core, abs_shared;
+    double join_share;
+    if (!PyArg_ParseTuple(args, "OKKO!O!O!nnd:best_candidate", &query_obj, &head, &tail, &PyList_Type, &cores, &PyList_Type,
+                          &heads, &PyList_Type, &tails, &min_core, &abs_shared, &join_share))
+        return NULL;
+    Py_ssize_t count = PyList_GET_SIZE(cores);
+    if (PyList_GET_SIZE(heads) != count || PyList_GET_SIZE(tails) != count) {
+        PyErr_SetString(PyExc_ValueError, "cores, heads and tails differ in length");
+        return NULL;
+    }
+    Py_buffer qv;
+    if (u64_buffer(query_obj, &qv, "query") < 0) return NULL;
+    const uint64_t *query = qv.buf;
+    Py_ssize_t nq = qv.len / 8, best = -1, best_shared = 0;
+    int best_head = 0, best_tail = 0;
+    double best_containment = 0.0;
+    for (Py_ssize_t i = 0; i < count; i++) {
+        unsigned long long t_head = PyLong_AsUnsignedLongLong(PyList_GET_ITEM(heads, i));
+        unsigned long long t_tail = PyLong_AsUnsignedLongLong(PyList_GET_ITEM(tails, i));
+        if (PyErr_Occurred()) goto fail;
+        Py_buffer cv;
+        if (u64_buffer(PyList_GET_ITEM(cores, i), &cv, "core") < 0) goto fail;
+        const uint64_t *core = cv.buf;
+        Py_ssize_t nc = cv.len / 8, shared = sorted_overlap(query, nq, core, nc);
+        int head_hit = 0, tail_hit = 0;
+        double containment = 0.0;
+        if (shared >= min_core) {
+            head_hit = t_head && t_head == head && sorted_contains(core, nc, t_head);
+            tail_hit = t_tail && t_tail == tail && sorted_contains(core, nc, t_tail);
+            containment = (double)shared / (double)nc;
+        }
+        PyBuffer_Release(&cv);
+        if (shared < min_core || !(head_hit || tail_hit || shared >= abs_shared || containment >= join_share)) continue;
+        /* key = (head hit, tail hit, containment, shared); strictly greater replaces */
+        int better = best < 0;
+        if (!better) {
+            if (head_hit != best_head) better = head_hit > best_head;
+            else if (tail_hit != best_tail) better = tail_hit > best_tail;
+            else if (containment != best_containment) better = containment > best_containment;
+            else better = shared > best_shared;
+        }
+        if (better) {
+            best = i;
+            best_head = head_hit;
+            best_tail = tail_hit;
+            best_containment = containment;
+            best_shared = shared;
+        }
+    }
+    PyBuffer_Release(&qv);
+    return PyLong_FromSsize_t(best);
+fail:
+    PyBuffer_Release(&qv);
+    return NULL;
+}
+
+PyDoc_STRVAR(founder_shingles_doc,
+"founder_shingles(shingles, head, tail, limit) -> sorted uint64 bytes\n\n"
+"What a new template keeps of its founder's shingles (sorted uint64): all of them when\n"
+"there are no more than limit; else its anchors (head, tail; 0: none) and the smallest\n"
+"others, limit less one per anchor (a bottom-k sample: two prompts sharing a text\n"
+"sample the same shingles of it).");
+
+static PyObject *founder_shingles(PyObject *module, PyObject *args) {
+    PyObject *shingles_obj;
+    unsigned long long head, tail;
+    Py_ssize_t limit;
+    if (!PyArg_ParseTuple(args, "OKKn:founder_shingles", &shingles_obj, &head, &tail, &limit)) return NULL;
+    Py_buffer sv;
+    if (u64_buffer(shingles_obj, &sv, "shingles") < 0) return NULL;
+    const uint64_t *in = sv.buf;
+    Py_ssize_t n = sv.len / 8;
+    if (n <= limit) {
+        PyObject *all = PyBytes_FromStringAndSize((const char *)sv.buf, sv.len);
+        PyBuffer_Release(&sv);
+        return all;
+    }
+    Py_ssize_t take = limit - (head != 0) - (tail != 0), kept = 0;
+    if (take < 0) take = 0;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, (take + 2) * 8);
+    if (!out) {
+        PyBuffer_Release(&sv);
+        return NULL;
+    }
+    uint64_t *o = (uint64_t *)PyBytes_AS_STRING(out);
+    uint64_t anchors[2];
+    int na = 0;
+    if (head) anchors[na++] = head;
+    if (tail && tail != head) anchors[na++] = tail;
+    if (na == 2 && anchors[1] < anchors[0]) {
+        uint64_t swap = anchors[0];
+        anchors[0] = anchors[1];
+        anchors[1] = swap;
+    }
+    /* the first `take` values that are not anchors, merged with the anchors, in order */
+    Py_ssize_t rest = 0;
+    int a = 0;
+    for (Py_ssize_t i = 0; i < n && rest < take; i++) {
+        uint64_t v = in[i];
+        if ((head && v == head) || (tail && v == tail)) continue;
+        while (a < na && anchors[a] < v) o[kept++] = anchors[a++];
+        o[kept++] = v;
+        rest++;
+    }
+    while (a < na) o[kept++] = anchors[a++];
+    PyBuffer_Release(&sv);
+    if (_PyBytes_Resize(&out, kept * 8) < 0) return NULL;
+    return out;
+}
+
+PyDoc_STRVAR(shared_count_doc,
+"shared_count(a, b) -> how many values two sorted arrays of distinct uint64 have in common");
+
+static PyObject *shared_count(PyObject *module, PyObject *args) {
+    PyObject *a_obj, *b_obj;
+    if (!PyArg_ParseTuple(args, "OO:shared_count", &a_obj, &b_obj)) return NULL;
+    Py_buffer v[2];
+    if (u64_buffers(2, (PyObject *[]){a_obj, b_obj}, v, (const char *[]){"a", "b"}) < 0) return NULL;
+    Py_ssize_t shared = sorted_overlap(v[0].buf, v[0].len / 8, v[1].buf, v[1].len / 8);
     release_buffers(2, v);
     return PyLong_FromSsize_t(shared);
 }
@@ -599,6 +735,8 @@ static PyMethodDef methods[] = {
     {"postings_add", postings_add, METH_VARARGS, postings_add_doc},
     {"tokens", tokens, METH_O, tokens_doc},
     {"shared_count", shared_count, METH_VARARGS, shared_count_doc},
+    {"best_candidate", best_candidate, METH_VARARGS, best_candidate_doc},
+    {"founder_shingles", founder_shingles, METH_VARARGS, founder_shingles_doc},
     {"postings_ranked", postings_ranked, METH_VARARGS, postings_ranked_doc},
     {NULL, NULL, 0, NULL},
 };

@@ -193,15 +193,11 @@ class Template:
 
     def __init__(self, template_id: int, signature: Signature) -> None:
         self.template_id = template_id
-        kept = signature.sorted_shingles
-        if len(kept) > FOUNDER_SHINGLES:  # the anchors and the lowest other hashes
-            anchors = [a for a in (signature.head, signature.tail) if a]
-            keep = np.ones(len(kept), dtype=bool)
-            for anchor in anchors:  # at most two: np.isin's general path cost ~140 us here
-                keep &= kept != np.uint64(anchor)
-            rest = kept[keep][: FOUNDER_SHINGLES - len(anchors)]
-            kept = np.union1d(rest, np.array(anchors, dtype=np.uint64))
-        self.founder = array("Q", kept.tobytes())
+        # the anchors and the lowest other hashes, in C (numpy's union1d and masks cost
+        # ~10 us a template, and most prompts found one)
+        self.founder = array(
+            "Q", _shingles.founder_shingles(signature.sorted_shingles, signature.head, signature.tail, FOUNDER_SHINGLES)
+        )
         self.hits: array[int] | None = None  # None: every founder shingle seen once
         self.members = 1
         self.core: array[int] = self.founder  # the founder shingles at least half the members share
@@ -214,13 +210,6 @@ class Template:
         ``Signature.sorted_shingles``: a sorted merge in C instead of a set intersection
         that made an int object of every core shingle)."""
         return _shingles.shared_count(shingles, self.core)
-
-    def anchored(self, signature: Signature) -> tuple[bool, bool]:
-        """Whether the prompt starts / ends like the template's founder, with that anchor
-        still part of the template's core (the members share it)."""
-        head_hit = bool(self.head) and self.head == signature.head and self.head in self.core
-        tail_hit = bool(self.tail) and self.tail == signature.tail and self.tail in self.core
-        return head_hit, tail_hit
 
     def join(self, shingles: np.ndarray) -> None:
         """Count a new member (its shingles, ``uint64``) and recompute the core."""
@@ -316,23 +305,21 @@ class TemplateTracker:
         return self._templates.get(template_id)
 
     def _best(self, signature: Signature, shingles: np.ndarray) -> Template | None:
-        best: Template | None = None
-        best_key: tuple[bool, bool, float, int] | None = None
-        for tid, _ in self._postings.ranked(shingles, CANDIDATES):
-            template = self._templates[tid]
-            shared = template.shared(shingles)
-            if shared < MIN_CORE:
-                continue
-            head, tail = template.anchored(signature)
-            containment = shared / len(template.core)
-            if not (head or tail or shared >= ABS_SHARED or containment >= JOIN_SHARE):
-                continue
-            # A prompt can hold two templates' constant parts (an instruction wrapped around
-            # a popular pasted text): the one it *starts* with is its template.
-            key = (head, tail, containment, shared)
-            if best_key is None or key > best_key:
-                best, best_key = template, key
-        return best
+        """The candidate template the prompt joins, if any: among the templates sharing
+        most shingles with it, one whose core it shares at least MIN_CORE of, and starts
+        or ends like (that anchor still in the core), or shares ABS_SHARED of, or
+        JOIN_SHARE of the core. The best by (head hit, tail hit, share of the core, shared):
+        a prompt can hold two templates' constant parts (an instruction wrapped around a
+        popular pasted text), and the one it *starts* with is its template. Scored in C
+        (``_shingles.best_candidate``): in Python the loop cost ~15 us a prompt."""
+        candidates = [self._templates[tid] for tid, _ in self._postings.ranked(shingles, CANDIDATES)]
+        if not candidates:
+            return None
+        best = _shingles.best_candidate(
+            shingles, signature.head, signature.tail, [t.core for t in candidates], [t.head for t in candidates],
+            [t.tail for t in candidates], MIN_CORE, ABS_SHARED, JOIN_SHARE,
+        )
+        return candidates[best] if best >= 0 else None
 
     def match(self, signature: Signature) -> Template | None:
         """The template a prompt with this signature would join (no change is made)."""

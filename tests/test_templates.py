@@ -320,3 +320,66 @@ def test_activity_counters_match_a_recount_of_the_window(alpaca_texts: list[str]
     assert tracker.features(template, now + window + 1, "a1").volume == 0
     activity = template.peek_activity()
     assert (len(activity), activity.buckets, activity.accounts, activity.texts) == (0, {}, {}, {})
+
+
+def _oracle_founder(shingles: np.ndarray, head: int, tail: int, limit: int) -> list[int]:
+    """Template's founder sample as it was written in numpy."""
+    if len(shingles) <= limit:
+        return shingles.tolist()
+    anchors = [a for a in (head, tail) if a]
+    keep = np.ones(len(shingles), dtype=bool)
+    for anchor in anchors:
+        keep &= shingles != np.uint64(anchor)
+    rest = shingles[keep][: limit - len(anchors)]
+    return np.union1d(rest, np.array(anchors, dtype=np.uint64)).tolist()
+
+
+def _oracle_best(query: np.ndarray, head: int, tail: int, cores: list[np.ndarray], heads: list[int], tails: list[int]) -> int:
+    """TemplateTracker._best's choice as it was written in Python."""
+    from indexer.templates import ABS_SHARED, JOIN_SHARE, MIN_CORE
+
+    best, best_key = -1, None
+    for i, core in enumerate(cores):
+        values = set(core.tolist())
+        shared = len(values & set(query.tolist()))
+        if shared < MIN_CORE:
+            continue
+        head_hit = bool(heads[i]) and heads[i] == head and heads[i] in values
+        tail_hit = bool(tails[i]) and tails[i] == tail and tails[i] in values
+        containment = shared / len(core)
+        if not (head_hit or tail_hit or shared >= ABS_SHARED or containment >= JOIN_SHARE):
+            continue
+        key = (head_hit, tail_hit, containment, shared)
+        if best_key is None or key > best_key:
+            best, best_key = i, key
+    return best
+
+
+def test_founder_sample_and_candidate_choice_in_c_match_their_python_definitions() -> None:
+    """_shingles.founder_shingles and best_candidate against the Python they replaced, on
+    random sets with anchors inside, outside, equal to each other or absent, cores that
+    tie, and joins by anchor, by count and by share."""
+    from indexer import _shingles
+    from indexer.templates import ABS_SHARED, FOUNDER_SHINGLES, JOIN_SHARE, MIN_CORE
+
+    rng = np.random.default_rng(11)
+    vocabulary = np.unique(rng.integers(1, 2**64 - 1, 300, dtype=np.uint64))
+    chosen = 0
+    for trial in range(3000):
+        shingles = np.unique(rng.choice(vocabulary, int(rng.integers(0, 120)), replace=False))
+        pick = lambda: int(rng.choice(shingles)) if len(shingles) and rng.random() < 0.8 else int(rng.choice([0, int(vocabulary[0])]))  # noqa: E731
+        head, tail = pick(), pick()
+        if rng.random() < 0.1:
+            tail = head
+        founder = np.frombuffer(_shingles.founder_shingles(shingles, head, tail, FOUNDER_SHINGLES), dtype=np.uint64)
+        assert founder.tolist() == _oracle_founder(shingles, head, tail, FOUNDER_SHINGLES)
+        cores = [np.unique(rng.choice(vocabulary, int(rng.integers(1, 30)), replace=False)) for _ in range(int(rng.integers(0, 9)))]
+        if cores and rng.random() < 0.5:
+            cores[-1] = cores[0].copy()  # a tie: the first one met wins
+        core_heads = [int(c[0]) if rng.random() < 0.5 else head for c in cores]
+        core_tails = [int(c[-1]) if rng.random() < 0.5 else tail for c in cores]
+        expected = _oracle_best(shingles, head, tail, cores, core_heads, core_tails)
+        got = _shingles.best_candidate(shingles, head, tail, cores, core_heads, core_tails, MIN_CORE, ABS_SHARED, JOIN_SHARE)
+        assert got == expected, trial
+        chosen += expected >= 0
+    assert chosen > 300  # joins happened, not only refusals
