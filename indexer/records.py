@@ -61,19 +61,26 @@ def validate_id(value: str, field: str, *, required: bool) -> str:
 
 def validate_text(text: str, max_text_bytes: int, field: str = "text") -> str:
     """Reject empty (or whitespace-only) text and text over the configured byte limit."""
-    if not text or not text.strip():
+    if not text or text.isspace():
         raise InvalidArgument(f"{field} is empty", reason="TEXT_EMPTY", field=field)
-    size = len(text.encode("utf-8", errors="surrogatepass"))
+    # One encoding at most (none for ASCII): this runs for every ingested prompt.
+    not_utf8: UnicodeEncodeError | None = None
+    if text.isascii():
+        size = len(text)
+    else:
+        try:
+            size = len(text.encode("utf-8"))
+        except UnicodeEncodeError as exc:  # lone surrogates: still measured, the size error first
+            not_utf8 = exc
+            size = len(text.encode("utf-8", errors="surrogatepass"))
     if size > max_text_bytes:
         raise InvalidArgument(
             f"{field} is {size} bytes; the limit is {max_text_bytes} bytes (max_text_bytes)",
             reason="TEXT_TOO_LONG",
             field=field,
         )
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise InvalidArgument(f"{field} is not valid UTF-8 ({exc.reason})", reason="TEXT_NOT_UTF8", field=field) from exc
+    if not_utf8 is not None:
+        raise InvalidArgument(f"{field} is not valid UTF-8 ({not_utf8.reason})", reason="TEXT_NOT_UTF8", field=field) from not_utf8
     return text
 
 

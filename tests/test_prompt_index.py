@@ -225,3 +225,21 @@ def test_long_prompts_keep_head_and_tail(embedder: SentenceTransformerEmbedder) 
     assert fitted.startswith(canonical_text(head).strip())
     assert fitted.endswith(canonical_text(tail).strip())
     assert len(embedder._tokenizer(fitted, add_special_tokens=False)["input_ids"]) <= embedder.max_tokens + 3  # noqa: SLF001
+
+
+def test_text_validation_measures_bytes_and_refuses_what_has_no_utf8() -> None:
+    from indexer.records import validate_text
+
+    assert validate_text("plain ascii", 11) == "plain ascii"
+    assert validate_text("é" * 5, 10) == "é" * 5  # 10 bytes
+    for text, limit, reason in [
+        ("", 100, "TEXT_EMPTY"),
+        ("\u2028\t \u3000", 100, "TEXT_EMPTY"),  # Unicode whitespace only
+        ("x" * 12, 11, "TEXT_TOO_LONG"),
+        ("é" * 6, 11, "TEXT_TOO_LONG"),  # 6 characters, 12 bytes
+        ("lone \ud800 surrogate", 100, "TEXT_NOT_UTF8"),
+        ("lone \ud800 surrogate" * 10, 100, "TEXT_TOO_LONG"),  # the size is judged first
+    ]:
+        with pytest.raises(InvalidArgument) as caught:
+            validate_text(text, limit)
+        assert caught.value.reason == reason, text[:20]
