@@ -265,6 +265,36 @@ def test_one_stream_of_many_batches_commits_in_stream_order(index_config: IndexC
         running.stop()
 
 
+def test_a_stream_failing_mid_way_keeps_what_was_committed_and_a_retry_completes_it(
+    tmp_path: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    """With batches in flight, a batch refused mid-stream (the vector backlog is full)
+    fails the stream with RESOURCE_EXHAUSTED; the batches committed before it stay, and
+    the client's retry of the whole stream records only the rest."""
+    from test_tiers import _GatedEmbedder
+
+    gated = _GatedEmbedder(embedder)
+    index_config = IndexConfig(data_dir=tmp_path / "d", max_vector_backlog=5, backlog_wait_s=0.2)
+    config = ServerConfig(listen="127.0.0.1:0", grace_seconds=2.0, ingest=IngestSettings(batch_size=4, batches_in_flight=2))
+    running = ServerThread(index_config, gated, config).start()  # type: ignore[arg-type]
+    try:
+        channel = grpc.insecure_channel(running.target)
+        stub = pb_grpc.FingerprintServiceStub(channel)
+        prompts = [pb.Prompt(prompt_id=f"q-{i}", account_id="acct-1", text=f"Question number {i}: what is {i} squared plus {i}?") for i in range(12)]
+        messages = [pb.IngestPromptsRequest(prompts=prompts[j : j + 4]) for j in range(0, 12, 4)]
+        _expect(lambda: stub.IngestPrompts(iter(messages)), grpc.StatusCode.RESOURCE_EXHAUSTED, "VECTOR_BACKLOG_FULL")
+        assert running.index is not None and running.index.stats().prompt_count == 8  # two batches of four, whole
+        gated.gate.set()
+        assert running.index.wait_indexed(300)
+        retry = stub.IngestPrompts(iter(messages))
+        assert (retry.accepted_count, retry.duplicate_count, retry.rejected_count) == (4, 8, 0)
+        assert running.index.stats().prompt_count == 12
+        channel.close()
+    finally:
+        gated.gate.set()
+        running.stop()
+
+
 @pytest.mark.parametrize(
     "request_fields, code, reason",
     [
