@@ -683,6 +683,59 @@ static PyObject *postings_add(PyObject *module, PyObject *args) {
     return failed ? NULL : PyLong_FromSsize_t(added);
 }
 
+PyDoc_STRVAR(merge_postings_doc,
+"merge_postings(keys, tids, new_keys, new_tids, bits) -> (keys, tids, directory) as bytes\n\n"
+"ShinglePostings._merge: the sorted run (keys uint64, tids int64) with the new entries\n"
+"(new_keys sorted, each key's ids oldest first) merged in, a key's old entries before its\n"
+"new ones; and the bucket directory of the result over its top `bits` bits (int64,\n"
+"2**bits + 1 entries: directory[b] is the first position whose key is in bucket b or\n"
+"later, the last is the length). One pass: np.insert of both arrays and a searchsorted\n"
+"per bucket took ~12 ms at 450k entries.");
+
+static PyObject *merge_postings(PyObject *module, PyObject *args) {
+    PyObject *objs[4];
+    int bits;
+    if (!PyArg_ParseTuple(args, "OOOOi:merge_postings", &objs[0], &objs[1], &objs[2], &objs[3], &bits)) return NULL;
+    if (bits < 0 || bits > 30) {
+        PyErr_SetString(PyExc_ValueError, "bits must be in 0..30");
+        return NULL;
+    }
+    Py_buffer v[4];
+    if (u64_buffers(4, objs, v, (const char *[]){"keys", "tids", "new_keys", "new_tids"}) < 0) return NULL;
+    PyObject *keys_out = NULL, *tids_out = NULL, *dir_out = NULL, *result = NULL;
+    const uint64_t *keys = v[0].buf, *new_keys = v[2].buf;
+    const int64_t *tids = v[1].buf, *new_tids = v[3].buf;
+    Py_ssize_t n = v[0].len / 8, m = v[2].len / 8, buckets = (Py_ssize_t)1 << bits;
+    if (v[1].len / 8 != n || v[3].len / 8 != m) {
+        PyErr_SetString(PyExc_ValueError, "keys and tids differ in length");
+        goto done;
+    }
+    keys_out = PyBytes_FromStringAndSize(NULL, (n + m) * 8);
+    tids_out = PyBytes_FromStringAndSize(NULL, (n + m) * 8);
+    dir_out = PyBytes_FromStringAndSize(NULL, (buckets + 1) * 8);
+    if (!keys_out || !tids_out || !dir_out) goto done;
+    uint64_t *ko = (uint64_t *)PyBytes_AS_STRING(keys_out);
+    int64_t *to = (int64_t *)PyBytes_AS_STRING(tids_out), *dir = (int64_t *)PyBytes_AS_STRING(dir_out);
+    Py_ssize_t i = 0, j = 0, out = 0, next_bucket = 0;
+    while (i < n || j < m) {
+        int old_first = j == m || (i < n && keys[i] <= new_keys[j]); /* a key's old entries first */
+        uint64_t key = old_first ? keys[i] : new_keys[j];
+        int64_t tid = old_first ? tids[i++] : new_tids[j++];
+        Py_ssize_t bucket = bits ? (Py_ssize_t)(key >> (64 - bits)) : 0;
+        while (next_bucket <= bucket) dir[next_bucket++] = out; /* buckets up to this key's start here */
+        ko[out] = key;
+        to[out++] = tid;
+    }
+    while (next_bucket <= buckets) dir[next_bucket++] = out; /* empty trailing buckets, and the end */
+    result = Py_BuildValue("(OOO)", keys_out, tids_out, dir_out);
+done:
+    Py_XDECREF(keys_out);
+    Py_XDECREF(tids_out);
+    Py_XDECREF(dir_out);
+    release_buffers(4, v);
+    return result;
+}
+
 PyDoc_STRVAR(join_core_doc,
 "join_core(founder, hits, shingles, need) -> the new core as uint64 bytes\n\n"
 "Template.join: add one to hits[i] (uint32, written in place) for each founder shingle\n"
@@ -733,6 +786,7 @@ done:
 static PyMethodDef methods[] = {
     {"join_core", join_core, METH_VARARGS, join_core_doc},
     {"postings_add", postings_add, METH_VARARGS, postings_add_doc},
+    {"merge_postings", merge_postings, METH_VARARGS, merge_postings_doc},
     {"tokens", tokens, METH_O, tokens_doc},
     {"shared_count", shared_count, METH_VARARGS, shared_count_doc},
     {"best_candidate", best_candidate, METH_VARARGS, best_candidate_doc},

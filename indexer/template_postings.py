@@ -7,7 +7,8 @@ machine arrays (shingle, template id: 16 bytes an entry), binary-searched per lo
 New templates go to a table of new entries first (``_shingles.NewPostings``, a hash
 table in C), merged into the arrays once it holds ``merge_at`` entries or a
 sixty-fourth of the arrays, whichever is more; template ids only grow, so a merge is one
-``searchsorted`` + ``insert``, never a sort. A merge is linear in the arrays (~12 ms at 1M entries, ~40 ms at 6.5M), so a fixed
+pass over the arrays, never a sort of them. A merge is linear in the arrays (~8 ms at
+450k entries, ~19 ms at 1M, measured with another job on the machine), so a fixed
 threshold made each entry be rewritten once per 8,192 new ones: at a day of benign
 traffic (every prompt founding a template, ~64 entries each) that grew to milliseconds
 per prompt. With the proportional threshold each entry is rewritten ~64 times in its
@@ -21,9 +22,11 @@ dropped.
 A lookup (``ranked``) and a posting (``add``) binary-search and walk the arrays and the
 table of new entries in C (``indexer/_shingles.c``), one pass in shingle order: in Python
 they cost ~70 and ~100 µs, one int object per entry read (per-call overhead, not
-arithmetic). A merge builds its arrays with numpy (one stable argsort), not a sort of
-Python tuples. A merge allocates each array once (``np.insert``):
-no further copies, which would stay resident as heap fragments.
+arithmetic). A merge sorts the new entries with one stable argsort and merges them into
+the run in one pass in C, writing each array and the bucket directory once (np.insert
+of both arrays and a searchsorted per bucket took ~2x as long: 13-15 against 7-8 ms at
+450k entries in one process); no further
+copies, which would stay resident as heap fragments.
 
 A removed template's entries are not rewritten at once: its id goes to a dead set,
 lookups never return it, and the arrays are compacted when dead entries reach an eighth
@@ -57,9 +60,8 @@ class ShinglePostings:
             raise ValueError(f"cap and merge_at must be >= 1, got {cap}, {merge_at}")
         self._cap = cap
         self._merge_at = merge_at
-        self._keys = np.empty(0, dtype=np.uint64)
-        self._tids = np.empty(0, dtype=np.int64)
-        self._bits, self._directory = _directory(self._keys)
+        empty_keys, empty_tids = np.empty(0, dtype=np.uint64), np.empty(0, dtype=np.int64)
+        self._set_run(empty_keys, empty_tids, empty_keys, empty_tids)
         self._new = _shingles.NewPostings()  # entries since the last merge, in C
         self._dead: set[int] = set()
         self._dead_entries = 0
@@ -103,31 +105,25 @@ class ShinglePostings:
             keys, tids = keys[live], tids[live]
             self._dead = set()
             self._dead_entries = 0
-        if len(self._new):
-            exported_keys, exported_tids = self._new.export()  # each key's ids together, oldest first
-            new_keys = np.frombuffer(exported_keys, dtype=np.uint64)
-            new_tids = np.frombuffer(exported_tids, dtype=np.int64)
-            # by key; a stable sort keeps each key's ids in posting order (oldest first)
-            order = np.argsort(new_keys, kind="stable")
-            new_keys, new_tids = new_keys[order], new_tids[order]
-            # new ids are larger than every posted id: after a key's old entries, each
-            # key's entries stay oldest first
-            at = keys.searchsorted(new_keys, "right")
-            keys, tids = np.insert(keys, at, new_keys), np.insert(tids, at, new_tids)
-            self._new.clear()
-        self._keys, self._tids = keys, tids
-        self._bits, self._directory = _directory(keys)
+        exported_keys, exported_tids = self._new.export()  # each key's ids together, oldest first
+        new_keys = np.frombuffer(exported_keys, dtype=np.uint64)
+        new_tids = np.frombuffer(exported_tids, dtype=np.int64)
+        # by key; a stable sort keeps each key's ids in posting order (oldest first)
+        order = np.argsort(new_keys, kind="stable")
+        self._new.clear()
+        self._set_run(keys, tids, new_keys[order], new_tids[order])
 
-
-def _directory(keys: np.ndarray) -> tuple[int, np.ndarray]:
-    """A bucket directory over sorted uint64 keys: with ``bits`` top bits per bucket,
-    ``directory[b]`` is the first position whose key is in bucket ``b`` or later (and the
-    last entry is ``len(keys)``). Keys are uniform hashes, so ~8 fall in a bucket and a
-    search reads one or two cache lines instead of ~20 scattered ones. 8 bytes per 8
-    entries (+6% on the arrays' 16 bytes an entry)."""
-    bits = min(24, int(len(keys) // 8).bit_length())
-    starts = np.arange(1 << bits, dtype=np.uint64) << np.uint64(64 - bits) if bits else np.zeros(1, dtype=np.uint64)
-    directory = np.empty((1 << bits) + 1, dtype=np.int64)
-    directory[:-1] = keys.searchsorted(starts)
-    directory[-1] = len(keys)
-    return bits, directory
+    def _set_run(self, keys: np.ndarray, tids: np.ndarray, new_keys: np.ndarray, new_tids: np.ndarray) -> None:
+        """Make the sorted run ``keys``/``tids`` with ``new_keys``/``new_tids`` (sorted)
+        merged in, and its bucket directory, in one pass in C (``merge_postings``; new
+        ids are larger than every posted id, so a key's old entries go first and each
+        key's entries stay oldest first). With ``bits`` top bits per bucket,
+        ``directory[b]`` is the first position whose key is in bucket ``b`` or later (the
+        last entry is the length). Keys are uniform hashes, so ~8 fall in a bucket and a
+        search reads one or two cache lines instead of ~20 scattered ones; 8 bytes per 8
+        entries (+6% on the arrays' 16 bytes an entry)."""
+        bits = min(24, int((len(keys) + len(new_keys)) // 8).bit_length())
+        merged_keys, merged_tids, directory = _shingles.merge_postings(keys, tids, new_keys, new_tids, bits)
+        self._keys = np.frombuffer(merged_keys, dtype=np.uint64)
+        self._tids = np.frombuffer(merged_tids, dtype=np.int64)
+        self._bits, self._directory = bits, np.frombuffer(directory, dtype=np.int64)
