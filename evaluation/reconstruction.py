@@ -236,7 +236,8 @@ def synthetic_lexical_view(corpus: "Corpus") -> "LexicalView":
         sets = []
         for text in corpus.texts[start : start + 4096]:
             w = text.split()
-            sets.append(frozenset(hash(" ".join(w[i : i + 3])) & 0x7FFFFFFFFFFFFFFF for i in range(len(w) - 2)))
+            grams = {hash(" ".join(w[i : i + 3])) & 0x7FFFFFFFFFFFFFFF for i in range(len(w) - 2)}
+            sets.append(np.fromiter(grams, dtype=np.uint64, count=len(grams)))
         parts.append(sketches(sets))
         sizes_list.extend(len(x) for x in sets)
     hashes = np.fromiter((zlib.crc32(t.encode()) for t in corpus.texts), dtype=np.int64, count=len(corpus.texts))

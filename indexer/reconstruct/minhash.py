@@ -12,6 +12,8 @@ hash ``(a_i·x + b_i) >> 32`` with odd random ``a_i`` (two operations per elemen
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 
 PERMUTATIONS = 128
@@ -36,9 +38,11 @@ def _permute(values: np.ndarray) -> np.ndarray:
         return ((mixed[:, None] * _MULTIPLIERS[None, :] + _OFFSETS[None, :]) >> np.uint64(32)).astype(np.uint32)
 
 
-def sketches(sets: "list[frozenset[int]] | list[set[int]]", *, batch_shingles: int = 20_000) -> np.ndarray:
-    """Sketches of many shingle sets, (len(sets), PERMUTATIONS) uint32, computed a batch of
-    sets at a time (one numpy pass per ~``batch_shingles`` shingles)."""
+def sketches(sets: Sequence[np.ndarray], *, batch_shingles: int = 20_000) -> np.ndarray:
+    """Sketches of many shingle sets, each an array of distinct ``uint64`` hashes (as
+    ``Signature.sorted_shingles``; their order does not matter), (len(sets),
+    PERMUTATIONS) uint32, computed a batch of sets at a time (one numpy pass per
+    ~``batch_shingles`` shingles)."""
     out = np.full((len(sets), PERMUTATIONS), EMPTY, dtype=np.uint32)
     start = 0
     while start < len(sets):
@@ -48,7 +52,7 @@ def sketches(sets: "list[frozenset[int]] | list[set[int]]", *, batch_shingles: i
             stop += 1
         sizes = np.fromiter((len(sets[i]) for i in range(start, stop)), dtype=np.int64, count=stop - start)
         if total:
-            values = np.fromiter((h for i in range(start, stop) for h in sets[i]), dtype=np.uint64, count=total)
+            values = np.concatenate([np.asarray(sets[i], dtype=np.uint64) for i in range(start, stop)])
             mixed = _permute(values)
             nonempty = np.flatnonzero(sizes)
             offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])[nonempty]
