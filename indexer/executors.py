@@ -23,10 +23,15 @@ index). So the seam is a *worker pool*:
 On a cluster of several machines every node needs this package and its dependencies
 installed (the same ``requirements.txt``): workers import ``indexer`` and load the
 packaged model from their own disk; nothing but the model *path* crosses the network.
+
+Inside one process, :func:`one_ahead` overlaps two stages of a loop: a worker thread
+computes the next item's first stage (e.g. template signatures, in C without the GIL)
+while the caller runs the second stage on the current one.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import logging
 import os
@@ -45,6 +50,27 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 LOCAL = "local"  # --ray-address local: start a private Ray instance on this machine
+
+_END = object()
+
+
+def one_ahead(fn: Callable[[T], R], items: Iterable[T], *, name: str = "promptprint-ahead") -> Iterator[tuple[T, R]]:
+    """``(item, fn(item))`` for each item in order, with ``fn`` of the next item running on
+    a worker thread while the caller works on the current one. Items are drawn on the
+    caller's thread (an SQLite cursor stays on the thread that made it); leaving the loop
+    early waits for the one call still running."""
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=name) as worker:
+        iterator = iter(items)
+        current = next(iterator, _END)
+        if current is _END:
+            return
+        ahead = worker.submit(fn, current)
+        for following in iterator:
+            result = ahead.result()
+            ahead = worker.submit(fn, following)
+            yield current, result  # type: ignore[misc]
+            current = following
+        yield current, ahead.result()  # type: ignore[misc]
 
 
 class WorkerPool(Protocol[S]):

@@ -33,7 +33,6 @@ the background thread) are serialized by one writer lock. Embedding happens outs
 
 from __future__ import annotations
 
-import concurrent.futures
 import dataclasses
 import enum
 import itertools
@@ -50,6 +49,7 @@ from indexer.banks import BankEntry, Banks
 from indexer.campaign_score import DEFAULT_FLAG_THRESHOLD, CampaignAssessment, assess
 from indexer.embedder import Embedder
 from indexer.errors import AlreadyExists, InvalidArgument, NotFound, PromptprintError, ResourceExhausted
+from indexer.executors import one_ahead
 from indexer.normalize import NORMALIZER_VERSION, canonical_text
 from indexer.records import DEFAULT_MAX_TEXT_BYTES, PromptRecord, now_ms, validate_id, validate_text, validate_time_ms
 from indexer.index_build import AnyVectorIndex, BuildKind, IndexChoice, SearchTuning, load_index, new_live_index, remove, search
@@ -375,15 +375,10 @@ class PromptIndex:
             return [signature_from_bytes(sig) if sig is not None else next(stored) for *_, sig in rows]
 
         rows = self._store.iter_template_inputs()
-        with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="promptprint-replay") as signer:
-            chunk = list(itertools.islice(rows, _REPLAY_CHUNK))
-            ahead = signer.submit(sign, chunk)
-            while chunk:
-                following = list(itertools.islice(rows, _REPLAY_CHUNK))
-                signed, ahead = ahead.result(), signer.submit(sign, following)
-                for (row_id, account_id, org_id, created_at_ms, _, _), sig in zip(chunk, signed):
-                    self._templates.record(sig, Event(created_at_ms, account_id, org_id, row_id))
-                chunk = following
+        chunks = iter(lambda: list(itertools.islice(rows, _REPLAY_CHUNK)), [])
+        for chunk, signed in one_ahead(sign, chunks, name="promptprint-replay"):
+            for (row_id, account_id, org_id, created_at_ms, _, _), sig in zip(chunk, signed):
+                self._templates.record(sig, Event(created_at_ms, account_id, org_id, row_id))
 
     def _load_live(self) -> tuple[_Live, int, int]:
         """The live snapshot plus every stored row newer than it, with rows deleted

@@ -383,3 +383,31 @@ def test_founder_sample_and_candidate_choice_in_c_match_their_python_definitions
         assert got == expected, trial
         chosen += expected >= 0
     assert chosen > 300  # joins happened, not only refusals
+
+
+def test_one_ahead_runs_the_next_item_on_a_worker_and_keeps_order() -> None:
+    """indexer.executors.one_ahead: results in item order; items drawn on the caller's
+    thread; fn on the worker, one item ahead of the caller; an empty input yields nothing."""
+    from indexer.executors import one_ahead
+
+    caller = threading.get_ident()
+    drawn: list[int] = []
+    ran_on: set[int] = set()
+
+    def items():  # type: ignore[no-untyped-def]
+        for i in range(5):
+            assert threading.get_ident() == caller
+            drawn.append(i)
+            yield i
+
+    def square(i: int) -> int:
+        ran_on.add(threading.get_ident())
+        return i * i
+
+    seen = []
+    for item, result in one_ahead(square, items()):
+        assert drawn[-1] == min(item + 1, 4)  # the next item was drawn and handed over first
+        seen.append((item, result))
+    assert seen == [(i, i * i) for i in range(5)] and drawn == list(range(5))
+    assert caller not in ran_on
+    assert list(one_ahead(square, [])) == []

@@ -13,7 +13,6 @@ writes it as JSON Lines + Parquet and :mod:`indexer.reconstruct.report` as HTML.
 from __future__ import annotations
 
 import collections
-import concurrent.futures
 import dataclasses
 import time
 from typing import Callable
@@ -34,7 +33,7 @@ from indexer.reconstruct.campaigns import (
 from indexer.reconstruct.clustering import ClusterParams, cluster
 from indexer.reconstruct.corpus import Corpus
 from indexer.reconstruct.graph import GraphParams, weigh
-from indexer.executors import BatchExecutor
+from indexer.executors import BatchExecutor, one_ahead
 from indexer.reconstruct.knn_graph import KnnParams, knn_edges
 from indexer.reconstruct.minhash import PERMUTATIONS, sketches
 from indexer.reconstruct.slots import TemplateText, extract_template
@@ -150,22 +149,17 @@ def lexical_view(corpus: Corpus, *, window_ms: int = LEXICAL_WINDOW_MS, batch: i
     hashes = np.zeros(len(corpus), dtype=np.int64)
     sizes = np.zeros(len(corpus), dtype=np.int32)
     sketch_parts = []
-    starts = range(0, len(corpus), batch)
 
     def sign(start: int) -> list[Signature]:
         return signatures(corpus.texts[start : start + batch])
 
     # a worker signs the next batch (in C, without the GIL) while this thread records one
-    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="promptprint-lexical") as signer:
-        ahead = signer.submit(sign, starts[0]) if starts else None
-        for n, start in enumerate(starts):
-            signed = ahead.result()  # type: ignore[union-attr]
-            ahead = signer.submit(sign, starts[n + 1]) if n + 1 < len(starts) else None
-            for i, sig in enumerate(signed, start):
-                ids[i] = tracker.record(sig, Event(int(corpus.created_at_ms[i]), "", ""))
-                hashes[i] = sig.text_hash
-                sizes[i] = len(sig)
-            sketch_parts.append(sketches([sig.sorted_shingles for sig in signed]))
+    for start, signed in one_ahead(sign, range(0, len(corpus), batch), name="promptprint-lexical"):
+        for i, sig in enumerate(signed, start):
+            ids[i] = tracker.record(sig, Event(int(corpus.created_at_ms[i]), "", ""))
+            hashes[i] = sig.text_hash
+            sizes[i] = len(sig)
+        sketch_parts.append(sketches([sig.sorted_shingles for sig in signed]))
     empty = np.zeros((0, PERMUTATIONS), dtype=np.uint32)
     return LexicalView(np.concatenate(sketch_parts) if sketch_parts else empty, sizes, hashes, ids, tracker)
 
