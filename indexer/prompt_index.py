@@ -859,15 +859,15 @@ class PromptIndex:
                 f"example_count must be in 0..100, got {example_count}", reason="EXAMPLE_COUNT_OUT_OF_RANGE", field="example_count"
             )
         sig = signature(record.text)
-        template, features = self._template_view(record, sig)
+        own_row = self._own_row(record) if tier == "semantic" else None  # the semantic fan-out needs it anyway
+        template, features = self._template_view(record, sig, own_row)
         campaign = self._assess(sig, template, features)
         vector: np.ndarray | None = None
         if tier == "semantic":
-            own_row = self._own_row(record)
             vector = self.fingerprint([record.text])
             end = record.created_at_ms
             start = max(0, end - lookback)
-            fanout, examples = self._semantic_fanout(record, own_row, vector[0], threshold, start, end, example_count, tuning)
+            fanout, examples = self._semantic_fanout(record, own_row or 0, vector[0], threshold, start, end, example_count, tuning)
         else:
             end = record.created_at_ms
             start = max(0, end - self._config.template_window_ms)
@@ -945,17 +945,19 @@ class PromptIndex:
         own = self._store.existing([record.prompt_id]) if record.prompt_id else {}
         return own[record.prompt_id][0] if own else 0
 
-    def _template_view(self, record: PromptRecord, sig: Signature) -> tuple[Template | None, TemplateFeatures | None]:
+    def _template_view(
+        self, record: PromptRecord, sig: Signature, own_row: int | None = None
+    ) -> tuple[Template | None, TemplateFeatures | None]:
         """The template a prompt matches and its activity before the prompt (a prompt_id
-        checked again after it was recorded is left out of its own counts). The store is
-        asked for that prompt_id only once a template matched: most live prompts match
-        none, and the query was ~10% of a lookup."""
+        checked again after it was recorded, ``own_row`` in the store, is left out of its
+        own counts). Unless the caller already has ``own_row``, the store is asked for it
+        only once a template matched: most live prompts match none, and the query was ~10%
+        of a lookup."""
         template = self._templates.match(sig)
         if template is None:
             return None, None
-        features = self._templates.features(
-            template, record.created_at_ms, record.account_id, record.org_id, exclude_row_id=self._own_row(record)
-        )
+        exclude = own_row if own_row is not None else self._own_row(record)
+        features = self._templates.features(template, record.created_at_ms, record.account_id, record.org_id, exclude_row_id=exclude)
         return template, features
 
     def _assess(self, sig: Signature, template: Template | None, features: TemplateFeatures | None) -> CampaignAssessment:
