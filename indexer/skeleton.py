@@ -29,7 +29,7 @@ from typing import Sequence
 import numpy as np
 
 from indexer import _canonical, _shingles
-from indexer.normalize import canonical_text, normalize
+from indexer.normalize import canonical_text, mask_identifiers, normalize
 
 SKELETON_VERSION = "skel-1"
 SHINGLE_WORDS = 3
@@ -116,9 +116,9 @@ def signatures(texts: Sequence[str]) -> list[Signature]:
             prepared[i], stages[i] = normalize(text), _NORMALIZED
     parts = _canonical.signatures(prepared, bytes(stages), SHINGLE_WORDS, HEAD_TOKENS, TAIL_TOKENS, ANCHOR_TOKENS)
     out = []
-    for text, part in zip(texts, parts):
+    for text, normalized, stage, part in zip(texts, prepared, stages, parts):
         if part is None:  # may start with an id tag: the canonical text from Python, the rest in C
-            canonical = canonical_text(text)
+            canonical = mask_identifiers(normalized if stage == _NORMALIZED else normalize(text))
             part = _canonical.signatures([canonical], bytes([_CANONICAL]), SHINGLE_WORDS, HEAD_TOKENS, TAIL_TOKENS, ANCHOR_TOKENS)[0]
             if part is None:  # a lone surrogate: no UTF-8 to hash
                 canonical.encode("utf-8")  # raises UnicodeEncodeError, as canonical_hash would
