@@ -19,7 +19,7 @@ export TOKENIZERS_PARALLELISM := false
 install: $(STAMP) $(NODE_STAMP)
 
 # torch first, pinned to the local CPU build: anything else would pull a multi-GB CUDA build.
-$(STAMP): requirements.txt pyproject.toml setup.py $(wildcard indexer/*.c indexer/*.h)
+$(STAMP): requirements.txt pyproject.toml setup.py $(wildcard promptprint/text/*.c promptprint/text/*.h)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -r requirements.txt

@@ -55,7 +55,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence, TypeVar
 
 from evaluation.simulate import DEFAULT_DATA_DIR, _read_csv, load_pools
-from indexer.records import PromptRecord
+from promptprint.records import PromptRecord
 from promptprint.client import PromptprintClient
 from promptprint.local_server import LocalServer
 

@@ -34,7 +34,7 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from indexer.records import parse_timestamp
+from promptprint.records import parse_timestamp
 
 DAY_MS = 24 * 3600 * 1000
 

@@ -30,12 +30,12 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from evaluation.benchmark import BenchPools, PromptStream, bench_record, load_bench_pools
-from indexer import _canonical
-from indexer.normalize import canonical_text, mask_identifiers, normalize
-from indexer.prompt_index import IndexConfig, PromptIndex
-from indexer.records import PromptRecord
-from indexer.skeleton import ANCHOR_TOKENS, HEAD_TOKENS, SHINGLE_WORDS, TAIL_TOKENS, signature, signatures, skeleton
-from indexer.templates import Event, TemplateTracker
+from promptprint.text import _canonical
+from promptprint.text.normalize import canonical_text, mask_identifiers, normalize
+from promptprint.index.prompt_index import IndexConfig, PromptIndex
+from promptprint.records import PromptRecord
+from promptprint.text.skeleton import ANCHOR_TOKENS, HEAD_TOKENS, SHINGLE_WORDS, TAIL_TOKENS, signature, signatures, skeleton
+from promptprint.templates.tracker import Event, TemplateTracker
 
 DIMENSION = 384
 

@@ -2,7 +2,7 @@
 
 Embedding 100k prompts takes most of an hour on two cores, and a server's resident set
 also carries the model and allocator growth that do not scale with the index. This
-measures what *does* scale: a real :class:`~indexer.prompt_index.PromptIndex` (real
+measures what *does* scale: a real :class:`~promptprint.index.prompt_index.PromptIndex` (real
 SQLite store, real FAISS index, real template tracker, real row metadata) is filled with
 real prompt texts from ../shared/data (the bench stream) and with precomputed unit
 vectors (random, clustered: their values change nothing about memory), then the process's
@@ -28,11 +28,11 @@ from typing import Any, Sequence
 import numpy as np
 
 from evaluation.benchmark import LOOKBACK_SPREAD_MS, PromptStream, load_bench_pools
-from indexer.prompt_index import IndexConfig, PromptIndex
-from indexer.records import PromptRecord
-from indexer.skeleton import signature
-from indexer.templates import Event, TemplateTracker
-from server.process import limit_malloc_arenas, release_free_memory, resident_memory_bytes
+from promptprint.index.prompt_index import IndexConfig, PromptIndex
+from promptprint.records import PromptRecord
+from promptprint.text.skeleton import signature
+from promptprint.templates.tracker import Event, TemplateTracker
+from promptprint.process import limit_malloc_arenas, release_free_memory, resident_memory_bytes
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ def _vectors(n: int, rng: np.random.Generator, centers: np.ndarray) -> np.ndarra
 def run_memory_bench(sizes: Sequence[int], *, seed: int = 7, data_dir: Path | None = None, batch: int = 1000) -> dict[str, Any]:
     """Fill a tracker, then an index, with the same prompts; RSS at each size. malloc is
     set up as ``promptprint serve`` sets it up (two arenas), and every RSS reading is
-    taken after the ``malloc_trim`` a server runs every minute (server.maintenance),
+    taken after the ``malloc_trim`` a server runs every minute (promptprint.server.maintenance),
     and also before it (``rss_untrimmed``)."""
     limit_malloc_arenas(2)
     sizes = sorted(sizes)

@@ -22,7 +22,7 @@ from typing import Sequence
 import grpc
 import numpy as np
 
-from indexer.records import PromptRecord
+from promptprint.records import PromptRecord
 from promptprint.client import PromptprintClient
 from promptprint.local_server import LocalServer
 from promptprint.v1 import fingerprint_pb2 as pb

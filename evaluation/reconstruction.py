@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from indexer.records import PromptRecord, parse_timestamp
-from indexer.reconstruct.pipeline import Reconstruction
+from promptprint.records import PromptRecord, parse_timestamp
+from promptprint.reconstruct.pipeline import Reconstruction
 
 if TYPE_CHECKING:
-    from indexer.reconstruct.corpus import Corpus
-    from indexer.reconstruct.pipeline import LexicalView
+    from promptprint.reconstruct.corpus import Corpus
+    from promptprint.reconstruct.pipeline import LexicalView
 
 JAILBREAK_FILE = "jailbreak_llms/jailbreak_prompts_2023_12_25.jsonl.gz"
 
@@ -142,7 +142,7 @@ def synthetic_corpus(prompts: int, *, seed: int = 0, dimension: int = 384, days:
     prompts near one of 2,000 topic centres (~0.5). Returns the corpus and, per
     campaign, the account codes it used (the truth for a recovery count).
     """
-    from indexer.reconstruct.corpus import Corpus
+    from promptprint.reconstruct.corpus import Corpus
 
     rng = np.random.default_rng(seed)
     words = [f"w{i}" for i in range(30_000)]
@@ -227,9 +227,9 @@ def synthetic_lexical_view(corpus: "Corpus") -> "LexicalView":
     vectorized graph code at a fraction of the per-prompt Python cost."""
     import zlib
 
-    from indexer.reconstruct.minhash import sketches
-    from indexer.reconstruct.pipeline import LexicalView
-    from indexer.templates import TemplateTracker
+    from promptprint.reconstruct.minhash import sketches
+    from promptprint.reconstruct.pipeline import LexicalView
+    from promptprint.templates.tracker import TemplateTracker
 
     parts, sizes_list = [], []
     for start in range(0, len(corpus.texts), 4096):  # a batch of sets at a time: bounded memory

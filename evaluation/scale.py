@@ -128,7 +128,7 @@ def rss_kib() -> dict[str, int]:
 def _generate(spec: SyntheticSpec, n: int, chunks: list[int], vector_path: str, queries: np.ndarray, k: int, step: int) -> tuple[np.ndarray, np.ndarray, dict[int, np.ndarray]]:
     """Worker: generate the given chunks into the (pre-sized) vector file; return their
     exact top-k for the queries and their training-sample rows, by chunk."""
-    from indexer.ivf_index import VECTOR_DTYPE
+    from promptprint.index.ivf_index import VECTOR_DTYPE
 
     # The file is the VectorFile layout (row id i at row i), pre-sized by the parent;
     # a direct memmap lets a chunk of consecutive ids be one slice assignment.
@@ -160,8 +160,8 @@ def build(n: int, workdir: Path, spec: SyntheticSpec, queries: int, k: int, pq_m
 
     import faiss
 
-    from indexer.ivf_index import VECTOR_DTYPE, IvfParams, IvfPqIndex, VectorFile, train_ivfpq
-    from indexer.snapshot import save_rows
+    from promptprint.index.ivf_index import VECTOR_DTYPE, IvfParams, IvfPqIndex, VectorFile, train_ivfpq
+    from promptprint.storage.snapshot import save_rows
 
     workdir.mkdir(parents=True, exist_ok=True)
     params = IvfParams(pq_m=pq_m, nlist=nlist)
@@ -243,9 +243,9 @@ def build(n: int, workdir: Path, spec: SyntheticSpec, queries: int, k: int, pq_m
 def serve_measure(workdir: Path, k: int) -> dict[str, object]:
     """In a fresh process: load the index and the row metadata as a server would, then
     measure memory, recall@k against the ground truth and single-query latency."""
-    from indexer.ivf_index import IvfParams, IvfPqIndex
-    from indexer.row_metadata import RowMetadata
-    from indexer.snapshot import load_rows
+    from promptprint.index.ivf_index import IvfParams, IvfPqIndex
+    from promptprint.storage.row_metadata import RowMetadata
+    from promptprint.storage.snapshot import load_rows
 
     queries = np.load(workdir / "queries.npy")
     truth = np.load(workdir / "truth.npy")

@@ -214,7 +214,7 @@ def _add_ray_engine(parser: argparse.ArgumentParser, what: str) -> None:
 
 def _open_engine(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     """The executor the --ray-address flag asks for (in-process without it)."""
-    from indexer.executors import executor_for
+    from promptprint.executors import executor_for
 
     if args.ray_workers is not None and not args.ray_address:
         raise ValueError("--ray-workers needs --ray-address")
@@ -249,16 +249,16 @@ def _add_scale_verbs(verbs) -> None:  # type: ignore[no-untyped-def]
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from indexer.batching import BatchingEmbedder
-    from indexer.embedder import Embedder, SentenceTransformerEmbedder
+    from promptprint.vectors.batching import BatchingEmbedder
+    from promptprint.vectors.embedder import Embedder, SentenceTransformerEmbedder
     import os
 
-    from server.app import ServerConfig, serve
-    from server.auth import TokenTable
-    from server.limits import LimitSettings
-    from server.maintenance import MaintenanceSettings
-    from server.process import limit_malloc_arenas
-    from server.tls import TlsSettings
+    from promptprint.server.app import ServerConfig, serve
+    from promptprint.server.auth import TokenTable
+    from promptprint.server.limits import LimitSettings
+    from promptprint.server.maintenance import MaintenanceSettings
+    from promptprint.process import limit_malloc_arenas
+    from promptprint.server.tls import TlsSettings
 
     limit_malloc_arenas(2)
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -335,7 +335,7 @@ def _client(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
 
 def _token(args: argparse.Namespace) -> int:
-    from server.auth import new_token, token_digest
+    from promptprint.server.auth import new_token, token_digest
 
     if any(c.isspace() or c in "#;" for c in args.name):
         print("promptprint token: the name may not contain spaces, '#' or ';'", file=sys.stderr)
@@ -360,7 +360,7 @@ def _report_rpc_error(error: Exception) -> int:
 
 
 def _read_lines(files: Sequence[str]) -> Iterator:  # type: ignore[type-arg]
-    from indexer.readers import read_records
+    from promptprint.readers import read_records
 
     for name in files:
         yield from read_records(name)
@@ -370,7 +370,7 @@ def _ingest(args: argparse.Namespace) -> int:
     import grpc
     from tqdm import tqdm
 
-    from indexer.readers import RecordLine
+    from promptprint.readers import RecordLine
 
     origins: list[tuple[str, int]] = []  # position of each sent record -> (file, line)
     local_errors: list[RecordLine] = []
@@ -445,7 +445,7 @@ def _wait_for_vectors(client: "PromptprintClient", quiet: bool) -> None:
 def _query(args: argparse.Namespace) -> int:
     import grpc
 
-    from indexer.records import format_timestamp
+    from promptprint.records import format_timestamp
 
     try:
         with _client(args) as client:
@@ -607,17 +607,17 @@ def _campaigns(args: argparse.Namespace) -> int:
 def _run_campaigns(args: argparse.Namespace, engine) -> int:  # type: ignore[no-untyped-def]
     from datetime import datetime, timezone
 
-    from indexer.banks import Banks
-    from indexer.errors import PromptprintError
-    from indexer.reconstruct.clustering import ClusterParams
-    from indexer.reconstruct.campaigns import CampaignParams
-    from indexer.reconstruct.corpus import corpus_from_files, corpus_from_store
-    from indexer.reconstruct.graph import GraphParams
-    from indexer.reconstruct.knn_graph import KnnParams
-    from indexer.reconstruct.outputs import RECONSTRUCTIONS_DIR, publish, write_reconstruction
-    from indexer.reconstruct.pipeline import ReconstructConfig, reconstruct
-    from indexer.reconstruct.report import write_report
-    from indexer.records import parse_timestamp
+    from promptprint.templates.banks import Banks
+    from promptprint.errors import PromptprintError
+    from promptprint.reconstruct.clustering import ClusterParams
+    from promptprint.reconstruct.campaigns import CampaignParams
+    from promptprint.reconstruct.corpus import corpus_from_files, corpus_from_store
+    from promptprint.reconstruct.graph import GraphParams
+    from promptprint.reconstruct.knn_graph import KnnParams
+    from promptprint.reconstruct.outputs import RECONSTRUCTIONS_DIR, publish, write_reconstruction
+    from promptprint.reconstruct.pipeline import ReconstructConfig, reconstruct
+    from promptprint.reconstruct.report import write_report
+    from promptprint.records import parse_timestamp
 
     logging.basicConfig(level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if bool(args.data_dir) == bool(args.sources):
@@ -641,7 +641,7 @@ def _run_campaigns(args: argparse.Namespace, engine) -> int:  # type: ignore[no-
             stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
             out = Path(args.out) if args.out else Path(args.data_dir) / RECONSTRUCTIONS_DIR / stamp
         elif args.ray_address:
-            from indexer.embedder import ModelLoader, PooledEmbedder
+            from promptprint.vectors.embedder import ModelLoader, PooledEmbedder
 
             pooled = PooledEmbedder(engine, ModelLoader(args.model))
             try:
@@ -651,7 +651,7 @@ def _run_campaigns(args: argparse.Namespace, engine) -> int:  # type: ignore[no-
             finally:
                 pooled.close()
         else:
-            from indexer.embedder import SentenceTransformerEmbedder
+            from promptprint.vectors.embedder import SentenceTransformerEmbedder
 
             corpus, unreadable = corpus_from_files(
                 args.sources, SentenceTransformerEmbedder(args.model, threads=args.threads), since_ms=since, until_ms=until
@@ -686,8 +686,8 @@ def _campaign(args: argparse.Namespace) -> int:
     import grpc
     from google.protobuf.json_format import MessageToDict
 
-    from indexer.errors import InvalidArgument
-    from indexer.records import format_timestamp, parse_timestamp
+    from promptprint.errors import InvalidArgument
+    from promptprint.records import format_timestamp, parse_timestamp
 
     def when(ts) -> str:  # type: ignore[no-untyped-def]
         return format_timestamp(ts.seconds * 1000 + ts.nanos // 1_000_000)
@@ -731,8 +731,8 @@ def _campaign(args: argparse.Namespace) -> int:
         return 2
 
 def _index_config(args: argparse.Namespace, **extra: object):  # type: ignore[no-untyped-def]
-    from indexer.ivf_index import IvfParams
-    from indexer.prompt_index import IndexConfig
+    from promptprint.index.ivf_index import IvfParams
+    from promptprint.index.prompt_index import IndexConfig
 
     return IndexConfig(
         data_dir=Path(args.data_dir),
@@ -747,8 +747,8 @@ def _index_config(args: argparse.Namespace, **extra: object):  # type: ignore[no
 def _reindex(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from indexer.errors import PromptprintError
-    from indexer.reindex import ReindexJob, open_job
+    from promptprint.errors import PromptprintError
+    from promptprint.jobs.reindex import ReindexJob, open_job
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if bool(args.sources) == args.from_store:
@@ -816,9 +816,9 @@ def _delete_account(args: argparse.Namespace) -> int:
 
 
 def _purge(args: argparse.Namespace) -> int:
-    from indexer.errors import PromptprintError
-    from indexer.reindex import purge_data_dir
-    from indexer.records import now_ms
+    from promptprint.errors import PromptprintError
+    from promptprint.jobs.reindex import purge_data_dir
+    from promptprint.records import now_ms
 
     if args.older_than_days <= 0:
         print("promptprint purge: --older-than-days must be positive", file=sys.stderr)

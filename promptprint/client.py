@@ -26,7 +26,7 @@ from google.protobuf import duration_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from indexer.records import PromptRecord
+from promptprint.records import PromptRecord
 from promptprint.v1 import fingerprint_pb2 as pb
 from promptprint.v1 import fingerprint_pb2_grpc as pb_grpc
 from promptprint.wire import to_timestamp

@@ -23,12 +23,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from indexer.banks import Banks  # noqa: E402
-from indexer.campaign_score import assess  # noqa: E402
-from indexer.records import parse_timestamp  # noqa: E402
-from indexer.skeleton import signature  # noqa: E402
-from indexer.templates import Event, TemplateTracker  # noqa: E402
-from server.process import resident_memory_bytes  # noqa: E402
+from promptprint.templates.banks import Banks  # noqa: E402
+from promptprint.templates.scoring import assess  # noqa: E402
+from promptprint.records import parse_timestamp  # noqa: E402
+from promptprint.text.skeleton import signature  # noqa: E402
+from promptprint.templates.tracker import Event, TemplateTracker  # noqa: E402
+from promptprint.process import resident_memory_bytes  # noqa: E402
 
 
 def main() -> int:

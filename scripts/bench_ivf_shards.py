@@ -35,9 +35,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from evaluation.scale import SyntheticSpec, synthetic_chunks  # noqa: E402
-from indexer.executors import InProcess, RayExecutor  # noqa: E402
-from indexer.index_build import encode_all  # noqa: E402
-from indexer.ivf_index import IvfParams, IvfPqIndex, VectorFile, train_ivfpq  # noqa: E402
+from promptprint.executors import InProcess, RayExecutor  # noqa: E402
+from promptprint.index.build import encode_all  # noqa: E402
+from promptprint.index.ivf_index import IvfParams, IvfPqIndex, VectorFile, train_ivfpq  # noqa: E402
 
 
 def main() -> int:

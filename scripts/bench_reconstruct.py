@@ -21,9 +21,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 def _one(prompts: int, quick_lexical: bool) -> dict[str, object]:
     from evaluation.reconstruction import synthetic_corpus, synthetic_lexical_view
-    from indexer.reconstruct.outputs import write_reconstruction
-    from indexer.reconstruct.pipeline import reconstruct
-    from indexer.reconstruct.report import write_report
+    from promptprint.reconstruct.outputs import write_reconstruction
+    from promptprint.reconstruct.pipeline import reconstruct
+    from promptprint.reconstruct.report import write_report
 
     started = time.perf_counter()
     corpus, truth = synthetic_corpus(prompts)

@@ -1,6 +1,6 @@
 """Cluster the in-the-wild jailbreak prompts and score the clusters against the
 authors' communities (ARI, NMI on rows in communities of >= 5): thin CLI over
-:mod:`evaluation.reconstruction` and :mod:`indexer.reconstruct`.
+:mod:`evaluation.reconstruction` and :mod:`promptprint.reconstruct`.
 
     python scripts/jailbreak_clusters.py [--vectors-cache /tmp/jb.npy] [--k 30] [--min-weight 0.05]
 """
@@ -22,11 +22,11 @@ except ModuleNotFoundError:  # a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from evaluation import reconstruction as ev
 from evaluation.simulate import DEFAULT_DATA_DIR
-from indexer.reconstruct.clustering import ClusterParams
-from indexer.reconstruct.corpus import corpus_from_records
-from indexer.reconstruct.graph import GraphParams
-from indexer.reconstruct.knn_graph import KnnParams
-from indexer.reconstruct.pipeline import ReconstructConfig, template_clusters
+from promptprint.reconstruct.clustering import ClusterParams
+from promptprint.reconstruct.corpus import corpus_from_records
+from promptprint.reconstruct.graph import GraphParams
+from promptprint.reconstruct.knn_graph import KnnParams
+from promptprint.reconstruct.pipeline import ReconstructConfig, template_clusters
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         embed = lambda texts: cached[[index[t] for t in texts]]  # noqa: E731
         index = {r.text: i for i, r in enumerate(rows.records)}
     else:
-        from indexer.embedder import SentenceTransformerEmbedder
+        from promptprint.vectors.embedder import SentenceTransformerEmbedder
 
         embed = SentenceTransformerEmbedder(threads=2).embed
     started = time.perf_counter()

@@ -1,5 +1,5 @@
 """Reconstruct campaigns from simulated traffic and score them against the truth:
-thin CLI over :mod:`indexer.reconstruct` and :mod:`evaluation.reconstruction`.
+thin CLI over :mod:`promptprint.reconstruct` and :mod:`evaluation.reconstruction`.
 
     python scripts/simulate.py --out-dir /tmp/sim8k --prompts 8000
     python scripts/reconstruct_sim.py --sim-dir /tmp/sim8k --out /tmp/rec8k [--vectors-cache /tmp/sim8k.npy]
@@ -25,12 +25,12 @@ try:
 except ModuleNotFoundError:  # a checkout without `pip install -e .`
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from evaluation import reconstruction as ev
-from indexer.banks import Banks
-from indexer.readers import read_records
-from indexer.reconstruct.corpus import corpus_from_records
-from indexer.reconstruct.outputs import write_reconstruction
-from indexer.reconstruct.pipeline import reconstruct
-from indexer.reconstruct.report import write_report
+from promptprint.templates.banks import Banks
+from promptprint.readers import read_records
+from promptprint.reconstruct.corpus import corpus_from_records
+from promptprint.reconstruct.outputs import write_reconstruction
+from promptprint.reconstruct.pipeline import reconstruct
+from promptprint.reconstruct.report import write_report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         texts_index = {r.text: i for i, r in enumerate(records)}
         embed = lambda texts: cached[[texts_index[t] for t in texts]]  # noqa: E731
     else:
-        from indexer.embedder import SentenceTransformerEmbedder
+        from promptprint.vectors.embedder import SentenceTransformerEmbedder
 
         embed = SentenceTransformerEmbedder(threads=2).embed
     started = time.perf_counter()

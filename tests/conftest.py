@@ -20,12 +20,12 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from indexer.embedder import SentenceTransformerEmbedder  # noqa: E402
-from indexer.prompt_index import IndexConfig, PromptIndex  # noqa: E402
-from indexer.records import PromptRecord, parse_timestamp  # noqa: E402
+from promptprint.vectors.embedder import SentenceTransformerEmbedder  # noqa: E402
+from promptprint.index.prompt_index import IndexConfig, PromptIndex  # noqa: E402
+from promptprint.records import PromptRecord, parse_timestamp  # noqa: E402
 from promptprint.client import PromptprintClient  # noqa: E402
-from server.app import RunningServer, ServerConfig, start_server  # noqa: E402
-from server.servicer import IndexHolder  # noqa: E402
+from promptprint.server.app import RunningServer, ServerConfig, start_server  # noqa: E402
+from promptprint.server.servicer import IndexHolder  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 # The public datasets live beside the checkout (../shared/data), never inside it.

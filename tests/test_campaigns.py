@@ -10,8 +10,8 @@ import sys
 import grpc
 import pytest
 
-from indexer.prompt_index import IndexConfig
-from indexer.records import PromptRecord
+from promptprint.index.prompt_index import IndexConfig
+from promptprint.records import PromptRecord
 from promptprint.client import PromptprintClient, error_info
 from promptprint.v1 import fingerprint_pb2 as pb
 

@@ -1,8 +1,8 @@
-"""indexer/_canonical.c against the regex definition it reproduces.
+"""promptprint/text/_canonical.c against the regex definition it reproduces.
 
 Stored fingerprints and every template the tracker has learnt depend on the canonical
 text and the skeleton, so the C code must give exactly what the regexes of
-indexer/normalize.py and indexer/skeleton.py give (norm-1, skel-1): on every prompt of
+promptprint/text/normalize.py and promptprint/text/skeleton.py give (norm-1, skel-1): on every prompt of
 ../shared/data, and on generated text built from the pieces the patterns turn on (digits
 with separators, signs, '%', '$', '<', '>', quotes, fences, URLs, e-mail addresses, hex
 runs, hyphenated ids, control characters, upper case), with the non-ASCII characters
@@ -19,11 +19,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evaluation.benchmark import load_bench_pools
-from indexer import _canonical
-from indexer import normalize as _normalize
-from indexer import skeleton as _skeleton
-from indexer.normalize import canonical_text, normalize
-from indexer.skeleton import skeleton
+from promptprint.text import _canonical
+from promptprint.text import normalize as _normalize
+from promptprint.text import skeleton as _skeleton
+from promptprint.text.normalize import canonical_text, normalize
+from promptprint.text.skeleton import skeleton
 from test_normalize import oracle_mask, oracle_normalize
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer.records import PromptRecord, format_timestamp
+from promptprint.records import PromptRecord, format_timestamp
 from promptprint.local_server import LocalServer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -82,7 +82,7 @@ def test_serve_ingest_query_replay_restart(tmp_path: Path, corpus: list[PromptRe
 
 
 def test_server_refuses_a_data_dir_of_another_model(tmp_path: Path) -> None:
-    from indexer.store import RecordStore, StoreIdentity
+    from promptprint.storage.store import RecordStore, StoreIdentity
 
     data = tmp_path / "data"
     RecordStore(data / "records.sqlite", StoreIdentity("another-model", 384, "norm-1")).close()

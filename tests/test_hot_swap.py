@@ -13,14 +13,14 @@ from pathlib import Path
 import grpc
 import pytest
 
-from indexer.embedder import SentenceTransformerEmbedder
-from indexer.ivf_index import IvfParams
-from indexer.prompt_index import IndexConfig
-from indexer.records import PromptRecord
-from indexer.reindex import open_job
+from promptprint.vectors.embedder import SentenceTransformerEmbedder
+from promptprint.index.ivf_index import IvfParams
+from promptprint.index.prompt_index import IndexConfig
+from promptprint.records import PromptRecord
+from promptprint.jobs.reindex import open_job
 from promptprint.v1 import fingerprint_pb2 as pb
-from server.app import ServerConfig
-from server.maintenance import MaintenanceSettings
+from promptprint.server.app import ServerConfig
+from promptprint.server.maintenance import MaintenanceSettings
 
 from conftest import ServerThread, with_config
 
@@ -143,7 +143,7 @@ def test_maintenance_trims_the_heap_on_its_schedule(monkeypatch: pytest.MonkeyPa
     import asyncio
     import concurrent.futures
 
-    import server.maintenance as maintenance
+    import promptprint.server.maintenance as maintenance
 
     calls: list[float] = []
     monkeypatch.setattr(maintenance, "release_free_memory", lambda: calls.append(time.monotonic()) or True)

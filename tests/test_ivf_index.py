@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.index_build import IndexChoice
-from indexer.ivf_index import IvfParams, IvfPqIndex, VectorFile, auto_nlist, train_ivfpq
+from promptprint.index.build import IndexChoice
+from promptprint.index.ivf_index import IvfParams, IvfPqIndex, VectorFile, auto_nlist, train_ivfpq
 
 
 def _unit(rows: np.ndarray) -> np.ndarray:

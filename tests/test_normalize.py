@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evaluation.benchmark import load_bench_pools
-from indexer import normalize as _normalize
-from indexer.normalize import ID_PLACEHOLDER, canonical_text, normalize
+from promptprint.text import normalize as _normalize
+from promptprint.text.normalize import ID_PLACEHOLDER, canonical_text, normalize
 
 
 def test_zero_width_and_control_characters_vanish() -> None:

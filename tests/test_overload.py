@@ -13,14 +13,14 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
-from indexer.batching import BatchingEmbedder
-from indexer.embedder import Embedder, SentenceTransformerEmbedder
-from indexer.prompt_index import IndexConfig
+from promptprint.vectors.batching import BatchingEmbedder
+from promptprint.vectors.embedder import Embedder, SentenceTransformerEmbedder
+from promptprint.index.prompt_index import IndexConfig
 from promptprint.client import error_info
 from promptprint.v1 import fingerprint_pb2 as pb
 from promptprint.v1 import fingerprint_pb2_grpc as pb_grpc
-from server.app import ServerConfig
-from server.limits import LimitSettings
+from promptprint.server.app import ServerConfig
+from promptprint.server.limits import LimitSettings
 
 from conftest import ServerThread, with_config
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from indexer.embedder import SentenceTransformerEmbedder
-from indexer.errors import NotFound
-from indexer.prompt_index import IndexConfig, NearDuplicateQuery, PromptIndex
-from indexer.records import PromptRecord
+from promptprint.vectors.embedder import SentenceTransformerEmbedder
+from promptprint.errors import NotFound
+from promptprint.index.prompt_index import IndexConfig, NearDuplicateQuery, PromptIndex
+from promptprint.records import PromptRecord
 from promptprint.v1 import fingerprint_pb2 as pb
 
 from conftest import ServerThread, make_records, with_config

@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.embedder import SentenceTransformerEmbedder
-from indexer.errors import FailedPrecondition, InvalidArgument, NotFound
-from indexer.normalize import canonical_text
-from indexer.prompt_index import IndexConfig, IngestStatus, NearDuplicateQuery, PromptIndex
-from indexer.records import PromptRecord
-from indexer.store import RecordStore
+from promptprint.vectors.embedder import SentenceTransformerEmbedder
+from promptprint.errors import FailedPrecondition, InvalidArgument, NotFound
+from promptprint.text.normalize import canonical_text
+from promptprint.index.prompt_index import IndexConfig, IngestStatus, NearDuplicateQuery, PromptIndex
+from promptprint.records import PromptRecord
+from promptprint.storage.store import RecordStore
 
 from conftest import make_records
 
@@ -228,7 +228,7 @@ def test_long_prompts_keep_head_and_tail(embedder: SentenceTransformerEmbedder) 
 
 
 def test_text_validation_measures_bytes_and_refuses_what_has_no_utf8() -> None:
-    from indexer.records import validate_text
+    from promptprint.records import validate_text
 
     assert validate_text("plain ascii", 11) == "plain ascii"
     assert validate_text("é" * 5, 10) == "é" * 5  # 10 bytes

@@ -14,19 +14,19 @@ import faiss
 import numpy as np
 import pytest
 
-from indexer import index_build
-from indexer.banks import Banks
-from indexer.embedder import ModelLoader, PooledEmbedder, SentenceTransformerEmbedder
-from indexer.executors import InProcess, RayExecutor
-from indexer.ivf_index import IvfParams, encode_for_lists, fill_lists, train_ivfpq
-from indexer.prompt_index import IndexConfig
-from indexer.reconstruct.corpus import corpus_from_files
-from indexer.reconstruct.knn_graph import KnnParams, knn_edges
-from indexer.reconstruct.outputs import write_reconstruction
-from indexer.reconstruct.pipeline import reconstruct
-from indexer.records import PromptRecord, format_timestamp
-from indexer.reindex import open_job
-from indexer.snapshot import SnapshotDirectory
+from promptprint.index import build as index_build
+from promptprint.templates.banks import Banks
+from promptprint.vectors.embedder import ModelLoader, PooledEmbedder, SentenceTransformerEmbedder
+from promptprint.executors import InProcess, RayExecutor
+from promptprint.index.ivf_index import IvfParams, encode_for_lists, fill_lists, train_ivfpq
+from promptprint.index.prompt_index import IndexConfig
+from promptprint.reconstruct.corpus import corpus_from_files
+from promptprint.reconstruct.knn_graph import KnnParams, knn_edges
+from promptprint.reconstruct.outputs import write_reconstruction
+from promptprint.reconstruct.pipeline import reconstruct
+from promptprint.records import PromptRecord, format_timestamp
+from promptprint.jobs.reindex import open_job
+from promptprint.storage.snapshot import SnapshotDirectory
 from promptprint.cli import main as cli_main
 
 from conftest import with_config
@@ -173,7 +173,7 @@ def test_no_address_never_imports_ray(tmp_path: Path) -> None:
     import sys
 
     code = (
-        "import sys, promptprint.cli as c, indexer.reindex, indexer.reconstruct.pipeline, indexer.executors as e;"
+        "import sys, promptprint.cli as c, promptprint.jobs.reindex, promptprint.reconstruct.pipeline, promptprint.executors as e;"
         "e.executor_for(None); print('ray' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from indexer.readers import read_records
+from promptprint.readers import read_records
 
 ROWS = [
     {"prompt_id": "p-1", "account_id": "a-1", "org_id": "o-1", "created_at": "2026-02-01T12:00:00Z", "text": "hello"},

@@ -15,9 +15,9 @@ import grpc
 import pyarrow.parquet as pq
 import pytest
 
-from indexer.prompt_index import IndexConfig
-from indexer.records import PromptRecord, format_timestamp
-from indexer.reconstruct.outputs import latest
+from promptprint.index.prompt_index import IndexConfig
+from promptprint.records import PromptRecord, format_timestamp
+from promptprint.reconstruct.outputs import latest
 from promptprint.client import error_info
 from promptprint.v1 import fingerprint_pb2 as pb
 

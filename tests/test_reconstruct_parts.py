@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from evaluation.reconstruction import load_jailbreak, score_clusters
-from indexer.reconstruct.clustering import ClusterParams, cluster, components
-from indexer.reconstruct.corpus import Corpus, corpus_from_records
-from indexer.reconstruct.knn_graph import Edges, KnnParams, knn_edges
-from indexer.reconstruct.pipeline import template_clusters
-from indexer.reconstruct.slots import extract_template
+from promptprint.reconstruct.clustering import ClusterParams, cluster, components
+from promptprint.reconstruct.corpus import Corpus, corpus_from_records
+from promptprint.reconstruct.knn_graph import Edges, KnnParams, knn_edges
+from promptprint.reconstruct.pipeline import template_clusters
+from promptprint.reconstruct.slots import extract_template
 
 from conftest import SHARED_DATA
 
@@ -110,7 +110,7 @@ def test_jailbreak_communities_are_recovered(embedder) -> None:  # type: ignore[
 
 
 def test_corpus_time_filter_and_interning(embedder) -> None:  # type: ignore[no-untyped-def]
-    from indexer.records import PromptRecord
+    from promptprint.records import PromptRecord
 
     records = [PromptRecord(f"p{i}", f"a{i % 2}", "o" if i % 2 else "", 1000 * (5 - i), f"prompt number {i}") for i in range(5)]
     corpus: Corpus = corpus_from_records(records, embedder.embed, since_ms=1000, until_ms=5000)
@@ -120,7 +120,7 @@ def test_corpus_time_filter_and_interning(embedder) -> None:  # type: ignore[no-
 
 
 def test_minhash_estimates_jaccard() -> None:
-    from indexer.reconstruct.minhash import estimate_jaccard, sketches
+    from promptprint.reconstruct.minhash import estimate_jaccard, sketches
 
     rng = np.random.default_rng(3)
     base = rng.integers(0, 2**63, 300)

@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.embedder import SentenceTransformerEmbedder
-from indexer.ivf_index import IvfParams
-from indexer.prompt_index import IndexConfig, NearDuplicateQuery, PromptIndex
-from indexer.records import PromptRecord, format_timestamp
-from indexer.reindex import BadLine, ReindexError, open_job
-from indexer.snapshot import SnapshotDirectory
+from promptprint.vectors.embedder import SentenceTransformerEmbedder
+from promptprint.index.ivf_index import IvfParams
+from promptprint.index.prompt_index import IndexConfig, NearDuplicateQuery, PromptIndex
+from promptprint.records import PromptRecord, format_timestamp
+from promptprint.jobs.reindex import BadLine, ReindexError, open_job
+from promptprint.storage.snapshot import SnapshotDirectory
 
 from conftest import with_config
 

@@ -21,15 +21,15 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from indexer.embedder import SentenceTransformerEmbedder
-from indexer.prompt_index import IndexConfig
+from promptprint.vectors.embedder import SentenceTransformerEmbedder
+from promptprint.index.prompt_index import IndexConfig
 from promptprint import cli
 from promptprint.client import PromptprintClient, error_info, make_channel
 from promptprint.v1 import fingerprint_pb2 as pb
 from promptprint.v1 import fingerprint_pb2_grpc as pb_grpc
-from server.app import ServerConfig, is_loopback
-from server.auth import METHOD_ROLES, TokenTable, required_role, token_digest
-from server.tls import TlsSettings
+from promptprint.server.app import ServerConfig, is_loopback
+from promptprint.server.auth import METHOD_ROLES, TokenTable, required_role, token_digest
+from promptprint.server.tls import TlsSettings
 
 from conftest import ServerThread
 

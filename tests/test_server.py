@@ -12,12 +12,12 @@ from google.protobuf import descriptor_pool
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
-from indexer.embedder import SentenceTransformerEmbedder
-from indexer.prompt_index import IndexConfig
-from indexer.records import PromptRecord
+from promptprint.vectors.embedder import SentenceTransformerEmbedder
+from promptprint.index.prompt_index import IndexConfig
+from promptprint.records import PromptRecord
 from promptprint.client import PromptprintClient, error_info
-from server.app import ServerConfig
-from server.servicer import IngestSettings
+from promptprint.server.app import ServerConfig
+from promptprint.server.servicer import IngestSettings
 from promptprint.v1 import fingerprint_pb2 as pb
 from promptprint.v1 import fingerprint_pb2_grpc as pb_grpc
 

@@ -1,4 +1,4 @@
-"""The C scanner (indexer/_shingle_hash.h, through indexer._canonical and _shingles) against the Python definition it replaced.
+"""The C scanner (promptprint/text/_shingle_hash.h, through promptprint.text._canonical and _shingles) against the Python definition it replaced.
 
 Stored signatures (privacy mode) and every template the tracker has learnt depend on the
 exact hash values, so the C code must reproduce the regex tokenizer and the
@@ -19,9 +19,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from evaluation.benchmark import load_bench_pools
-from indexer import _canonical, _shingles
-from indexer.normalize import canonical_text
-from indexer.skeleton import (
+from promptprint.text import _canonical, _shingles
+from promptprint.text.normalize import canonical_text
+from promptprint.text.skeleton import (
     ANCHOR_TOKENS, HEAD_TOKENS, SHINGLE_WORDS, TAIL_TOKENS, canonical_hash, signature, signatures, skeleton,
 )
 

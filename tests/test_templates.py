@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.banks import Banks
-from indexer.batching import BatchingEmbedder
-from indexer.campaign_score import BankHit, assess
-from indexer.errors import InvalidArgument, NotFound
-from indexer.skeleton import signature, skeleton_tokens
-from indexer.templates import Event, TemplateTracker
+from promptprint.templates.banks import Banks
+from promptprint.vectors.batching import BatchingEmbedder
+from promptprint.templates.scoring import BankHit, assess
+from promptprint.errors import InvalidArgument, NotFound
+from promptprint.text.skeleton import signature, skeleton_tokens
+from promptprint.templates.tracker import Event, TemplateTracker
 
 T0 = 1_770_000_000_000
 MIN = 60_000
@@ -233,7 +233,7 @@ def test_shingle_postings_rank_like_a_dict_across_merges_and_removals() -> None:
     """The array-backed postings against a plain dict oracle: same counts, same order,
     whether an entry sits in the arrays or in the table of new entries; removed
     templates never come back, before or after the arrays are compacted."""
-    from indexer.template_postings import ShinglePostings
+    from promptprint.templates.postings import ShinglePostings
 
     rng = np.random.default_rng(3)
     vocabulary = rng.integers(0, 2**64 - 1, 400, dtype=np.uint64, endpoint=True)
@@ -270,7 +270,7 @@ def test_shingle_postings_rank_like_a_dict_across_merges_and_removals() -> None:
 def test_activity_counters_match_a_recount_of_the_window(alpaca_texts: list[str]) -> None:
     """The incremental window counters against a recount from the raw events, through
     out-of-order arrivals, repeats, orgs and expiry."""
-    from indexer.templates import BUCKET_MS, org_key
+    from promptprint.templates.tracker import BUCKET_MS, org_key
 
     rng = np.random.default_rng(5)
     window = 90 * MIN
@@ -336,7 +336,7 @@ def _oracle_founder(shingles: np.ndarray, head: int, tail: int, limit: int) -> l
 
 def _oracle_best(query: np.ndarray, head: int, tail: int, cores: list[np.ndarray], heads: list[int], tails: list[int]) -> int:
     """TemplateTracker._best's choice as it was written in Python."""
-    from indexer.templates import ABS_SHARED, JOIN_SHARE, MIN_CORE
+    from promptprint.templates.tracker import ABS_SHARED, JOIN_SHARE, MIN_CORE
 
     best, best_key = -1, None
     for i, core in enumerate(cores):
@@ -359,8 +359,8 @@ def test_founder_sample_and_candidate_choice_in_c_match_their_python_definitions
     """_shingles.founder_shingles and best_candidate against the Python they replaced, on
     random sets with anchors inside, outside, equal to each other or absent, cores that
     tie, and joins by anchor, by count and by share."""
-    from indexer import _shingles
-    from indexer.templates import ABS_SHARED, FOUNDER_SHINGLES, JOIN_SHARE, MIN_CORE
+    from promptprint.text import _shingles
+    from promptprint.templates.tracker import ABS_SHARED, FOUNDER_SHINGLES, JOIN_SHARE, MIN_CORE
 
     rng = np.random.default_rng(11)
     vocabulary = np.unique(rng.integers(1, 2**64 - 1, 300, dtype=np.uint64))
@@ -386,9 +386,9 @@ def test_founder_sample_and_candidate_choice_in_c_match_their_python_definitions
 
 
 def test_one_ahead_runs_the_next_item_on_a_worker_and_keeps_order() -> None:
-    """indexer.executors.one_ahead: results in item order; items drawn on the caller's
+    """promptprint.executors.one_ahead: results in item order; items drawn on the caller's
     thread; fn on the worker, one item ahead of the caller; an empty input yields nothing."""
-    from indexer.executors import one_ahead
+    from promptprint.executors import one_ahead
 
     caller = threading.get_ident()
     drawn: list[int] = []

@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.embedder import SentenceTransformerEmbedder
-from indexer.errors import ResourceExhausted
-from indexer.normalize import NORMALIZER_VERSION
-from indexer.prompt_index import IndexConfig, IngestStatus, NearDuplicateQuery, PromptIndex
-from indexer.records import PromptRecord
-from indexer.store import RecordStore, StoreIdentity
+from promptprint.vectors.embedder import SentenceTransformerEmbedder
+from promptprint.errors import ResourceExhausted
+from promptprint.text.normalize import NORMALIZER_VERSION
+from promptprint.index.prompt_index import IndexConfig, IngestStatus, NearDuplicateQuery, PromptIndex
+from promptprint.records import PromptRecord
+from promptprint.storage.store import RecordStore, StoreIdentity
 
 from conftest import make_records
 

@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from indexer.vector_index import HnswParams, VectorIndex
+from promptprint.index.vector_index import HnswParams, VectorIndex
 
 
 def _unit(rows: np.ndarray) -> np.ndarray:
     """Unit rows rounded through float16, as every vector reaching the index is
-    (indexer.store.to_stored_precision)."""
+    (promptprint.storage.store.to_stored_precision)."""
     return (rows / np.linalg.norm(rows, axis=1, keepdims=True)).astype(np.float16).astype(np.float32)
 
 

@@ -1,0 +1,174 @@
+"""The corpus a reconstruction works on: prompts, who sent them when, and their vectors.
+
+Two sources:
+
+* a **data directory** (what ``promptprint serve`` wrote): texts, metadata and the
+  stored float16 fingerprint vectors are read back from ``records.sqlite`` — nothing is
+  re-embedded, so weeks of traffic load in seconds;
+* **files** (JSONL / CSV / Parquet, see :mod:`promptprint.readers`): the texts are embedded
+  here, batch by batch, by the embedder given: in-process, or a
+  :class:`promptprint.vectors.embedder.PooledEmbedder` that spreads each batch over Ray workers.
+
+Accounts and orgs are interned into integer codes (org code 0 = none) so that the
+account × template graph is built with arrays, not dictionaries of strings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
+
+import numpy as np
+
+from promptprint.vectors.embedder import Embedder
+from promptprint.errors import FailedPrecondition
+from promptprint.readers import read_records
+from promptprint.records import PromptRecord
+from promptprint.storage.store import RecordStore, read_identity, to_stored_precision
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class Corpus:
+    """n prompts in created_at order, as parallel arrays."""
+
+    prompt_ids: list[str]
+    accounts: np.ndarray  # int32 codes into account_names
+    orgs: np.ndarray  # int32 codes into org_names (0 = no org)
+    created_at_ms: np.ndarray  # int64
+    texts: list[str]
+    vectors: np.ndarray  # float32 (n, d), unit norm
+    account_names: list[str]
+    org_names: list[str]  # org_names[0] == ""
+
+    def __len__(self) -> int:
+        return len(self.prompt_ids)
+
+    def org_key(self) -> np.ndarray:
+        """An org code per prompt where accounts without org count as their own org
+        (negative: -1 - account code), as in promptprint.templates.tracker.org_key."""
+        return np.where(self.orgs > 0, self.orgs.astype(np.int64), -1 - self.accounts.astype(np.int64))
+
+
+class _Interner:
+    def __init__(self, first: Sequence[str] = ()) -> None:
+        self.names: list[str] = list(first)
+        self.codes: dict[str, int] = {name: i for i, name in enumerate(self.names)}
+
+    def code(self, name: str) -> int:
+        code = self.codes.get(name)
+        if code is None:
+            code = self.codes[name] = len(self.names)
+            self.names.append(name)
+        return code
+
+
+def corpus_from_records(
+    records: Iterable[PromptRecord],
+    embed: Callable[[Sequence[str]], np.ndarray],
+    *,
+    since_ms: int | None = None,
+    until_ms: int | None = None,
+    batch_size: int = 256,
+) -> Corpus:
+    """Records in [since, until), sorted by time, embedded ``batch_size`` texts per
+    ``embed`` call (a pooled embedder spreads each call over its workers, so give it
+    batches of several per worker). Vectors are rounded through float16 like stored
+    ones, so a corpus from files and the same prompts read from a data directory
+    cluster alike."""
+    kept = [
+        r for r in records
+        if (since_ms is None or r.created_at_ms >= since_ms) and (until_ms is None or r.created_at_ms < until_ms)
+    ]
+    kept.sort(key=lambda r: r.created_at_ms)
+    accounts, orgs = _Interner(), _Interner([""])
+    texts = [r.text for r in kept]
+    batches = [texts[i : i + batch_size] for i in range(0, len(texts), batch_size)]
+    parts = [embed(batch) for batch in batches]
+    dimension = parts[0].shape[1] if parts else 0
+    vectors = to_stored_precision(np.concatenate(parts)) if parts else np.zeros((0, dimension), np.float32)
+    return Corpus(
+        prompt_ids=[r.prompt_id for r in kept],
+        accounts=np.fromiter((accounts.code(r.account_id) for r in kept), dtype=np.int32, count=len(kept)),
+        orgs=np.fromiter((orgs.code(r.org_id) if r.org_id else 0 for r in kept), dtype=np.int32, count=len(kept)),
+        created_at_ms=np.fromiter((r.created_at_ms for r in kept), dtype=np.int64, count=len(kept)),
+        texts=texts,
+        vectors=vectors,
+        account_names=accounts.names,
+        org_names=orgs.names,
+    )
+
+
+def corpus_from_files(
+    paths: Sequence[str | Path],
+    embedder: Embedder,
+    *,
+    since_ms: int | None = None,
+    until_ms: int | None = None,
+    batch_size: int = 256,
+) -> tuple[Corpus, int]:
+    """Read and embed prompt files. Returns the corpus and the number of unreadable
+    lines (skipped and logged: a reconstruction reports on what it could read)."""
+    records: list[PromptRecord] = []
+    bad = 0
+    for path in paths:
+        for line in read_records(path):
+            if line.record is None:
+                bad += 1
+                log.warning("%s:%d: skipped [%s] %s", line.source, line.line, line.error.reason, line.error.message)  # type: ignore[union-attr]
+            elif line.record.text.strip() and line.record.account_id:
+                records.append(line.record)
+            else:
+                bad += 1
+    return corpus_from_records(records, embedder.embed, since_ms=since_ms, until_ms=until_ms, batch_size=batch_size), bad
+
+
+def corpus_from_store(data_dir: str | Path, *, since_ms: int | None = None, until_ms: int | None = None) -> Corpus:
+    """The prompts of a data directory in [since, until), with their stored vectors."""
+    path = Path(data_dir) / "records.sqlite"
+    identity = read_identity(path)
+    if identity is None:
+        raise FailedPrecondition(
+            f"{data_dir} holds no record store (records.sqlite); ingest prompts with `promptprint ingest` first, "
+            "or pass prompt files instead of --data-dir",
+            reason="NO_RECORD_STORE",
+        )
+    store = RecordStore(path, identity)
+    try:
+        pending = store.pending_count()
+        if pending:
+            log.warning(
+                "%d recorded prompts are still waiting for their vectors and are left out; "
+                "run again once `promptprint stats` shows pending_vectors 0", pending,
+            )
+        accounts, orgs = _Interner(), _Interner([""])
+        ids: list[str] = []
+        acc: list[int] = []
+        org: list[int] = []
+        created: list[int] = []
+        texts: list[str] = []
+        chunks: list[np.ndarray] = []
+        for rows, vectors in store.iter_window(since_ms, until_ms):
+            for prompt_id, account, org_code, created_ms, text in rows:
+                ids.append(prompt_id)
+                acc.append(accounts.code(store.account_name(account)))
+                org.append(orgs.code(store.org_name(org_code)) if org_code else 0)
+                created.append(created_ms)
+                texts.append(text)
+            chunks.append(vectors)
+        vectors = np.concatenate(chunks) if chunks else np.zeros((0, identity.dimension), np.float32)
+    finally:
+        store.close()
+    return Corpus(
+        prompt_ids=ids,
+        accounts=np.asarray(acc, dtype=np.int32),
+        orgs=np.asarray(org, dtype=np.int32),
+        created_at_ms=np.asarray(created, dtype=np.int64),
+        texts=texts,
+        vectors=vectors,
+        account_names=accounts.names,
+        org_names=orgs.names,
+    )

@@ -1,0 +1,224 @@
+"""Cross-cutting concerns of every RPC, kept out of the handlers.
+
+* request ids: taken from the ``x-request-id`` metadata or generated, held in a
+  contextvar for log lines, and returned in the trailing metadata;
+* latency and an access log line per call (method, status, milliseconds, and the
+  caller's token *name* when authentication is on; never the token);
+* requests that do not even decode (e.g. invalid UTF-8 in a string field) become
+  INVALID_ARGUMENT with reason REQUEST_MALFORMED instead of gRPC's generic INTERNAL;
+* exceptions -> status: the library's domain errors become the gRPC status that fits,
+  with a ``google.rpc.ErrorInfo`` detail (AIP-193); anything unexpected becomes
+  INTERNAL with the request id, and the server keeps running.
+
+Handlers are built once per method, not once per call. :class:`RequestContextInterceptor`
+is the outermost interceptor and keeps the wrapped handler of each method, so a call
+runs one interceptor hop instead of one per interceptor plus new closures and handler
+objects (measured: ~0.4 ms of the ~2.2 ms of server CPU a CheckPrompt cost). The
+contract that makes this safe: every interceptor here builds a handler that depends on
+the method alone and reads per-call facts (metadata, deadline) from the call's context.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import dataclasses
+import logging
+import itertools
+import os
+import time
+from typing import Any, AsyncIterator, Awaitable, Callable
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+
+from promptprint.errors import (
+    AlreadyExists,
+    Cancelled,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+    PromptprintError,
+    ResourceExhausted,
+    Unavailable,
+)
+from promptprint.server.auth import PermissionDenied, Unauthenticated, caller
+
+ERROR_DOMAIN = "promptprint"
+REQUEST_ID_KEY = "x-request-id"
+
+request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+log = logging.getLogger("promptprint.access")
+
+_STATUS_OF: list[tuple[type[PromptprintError], grpc.StatusCode]] = [
+    (InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
+    (NotFound, grpc.StatusCode.NOT_FOUND),
+    (AlreadyExists, grpc.StatusCode.ALREADY_EXISTS),
+    (Unavailable, grpc.StatusCode.UNAVAILABLE),
+    (FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
+    (ResourceExhausted, grpc.StatusCode.RESOURCE_EXHAUSTED),
+    (Cancelled, grpc.StatusCode.CANCELLED),
+    (Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
+    (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
+]
+
+
+def status_code_for(error: PromptprintError) -> grpc.StatusCode:
+    """The gRPC status code for a domain error."""
+    for cls, code in _STATUS_OF:
+        if isinstance(error, cls):
+            return code
+    return grpc.StatusCode.INTERNAL
+
+
+def _rich_status(code: grpc.StatusCode, message: str, reason: str, metadata: dict[str, str]) -> bytes:
+    info = error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN, metadata=metadata)
+    detail = any_pb2.Any()
+    detail.Pack(info)
+    status = status_pb2.Status(code=code.value[0], message=message, details=[detail])
+    return status.SerializeToString()
+
+
+async def abort_with(context: grpc.aio.ServicerContext, error: PromptprintError) -> None:
+    """Abort the call with the status, message and ErrorInfo of a domain error."""
+    code = status_code_for(error)
+    metadata = {"request_id": request_id.get()}
+    if error.field:
+        metadata["field"] = error.field
+    details = _rich_status(code, error.message, error.reason, metadata)
+    await context.abort(code, error.message, trailing_metadata=(("grpc-status-details-bin", details),))
+
+
+@dataclasses.dataclass(frozen=True)
+class _Undecodable:
+    """Stands in for a request message that failed to parse."""
+
+    error: str
+
+
+def _tolerant(deserializer: Callable[[bytes], Any] | None) -> Callable[[bytes], Any] | None:
+    """A deserializer that returns _Undecodable instead of raising (gRPC would answer
+    INTERNAL for a client's malformed bytes)."""
+    if deserializer is None:
+        return None
+
+    def parse(data: bytes) -> Any:
+        try:
+            return deserializer(data)
+        except Exception as error:  # noqa: BLE001 - protobuf raises DecodeError and others
+            return _Undecodable(str(error)[:200])
+
+    return parse
+
+
+def _malformed(item: _Undecodable) -> InvalidArgument:
+    return InvalidArgument(
+        f"the request message could not be parsed ({item.error}); string fields must be valid UTF-8",
+        reason="REQUEST_MALFORMED",
+    )
+
+
+async def _checked_stream(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    async for item in requests:
+        if isinstance(item, _Undecodable):
+            raise _malformed(item)
+        yield item
+
+
+def _wrap(handler: grpc.RpcMethodHandler, wrap: Callable[[Callable[..., Awaitable[Any]]], Callable[..., Awaitable[Any]]]) -> grpc.RpcMethodHandler:
+    """Rebuild a unary or client-streaming handler with its behaviour wrapped."""
+    if handler.unary_unary is not None:
+        inner_uu = handler.unary_unary
+
+        async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            if isinstance(request, _Undecodable):
+                raise _malformed(request)
+            return await inner_uu(request, context)
+
+        return grpc.unary_unary_rpc_method_handler(
+            wrap(unary), _tolerant(handler.request_deserializer), handler.response_serializer
+        )
+    if handler.stream_unary is not None:
+        inner_su = handler.stream_unary
+
+        async def client_stream(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext) -> Any:
+            return await inner_su(_checked_stream(requests), context)
+
+        return grpc.stream_unary_rpc_method_handler(
+            wrap(client_stream), _tolerant(handler.request_deserializer), handler.response_serializer
+        )
+    return handler  # streaming responses: health Watch and reflection, left as they are
+
+
+class RequestContextInterceptor(grpc.aio.ServerInterceptor):
+    """Request ids, domain-error mapping, latency and an access log line per call."""
+
+    def __init__(self, on_complete: Callable[[str, str, float], None] | None = None) -> None:
+        self._on_complete = on_complete
+        self._handlers: dict[str, grpc.RpcMethodHandler] = {}  # method -> its wrapped handler
+        # Request ids for calls that bring none: a random prefix per server and a counter.
+        # Unique like a uuid4 (within a server's life, and across servers by the prefix)
+        # without a getrandom() system call per call (~3% of a CheckPrompt's CPU).
+        self._id_prefix = os.urandom(8).hex()
+        self._id_counter = itertools.count(1)
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        method = handler_call_details.method
+        cached = self._handlers.get(method)
+        if cached is not None:
+            return cached
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return handler
+        on_complete = self._on_complete
+        id_prefix, id_counter = self._id_prefix, self._id_counter
+
+        def wrap(behaviour: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+            async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                given_id = _metadata_value(context, REQUEST_ID_KEY)
+                rid = given_id if given_id and len(given_id) <= 128 else f"{id_prefix}-{next(id_counter):x}"
+                token = request_id.set(rid)
+                context.set_trailing_metadata(((REQUEST_ID_KEY, rid),))
+                started = time.perf_counter()
+                outcome = "OK"
+                try:
+                    return await behaviour(request, context)
+                except PromptprintError as error:
+                    outcome = status_code_for(error).name
+                    await abort_with(context, error)
+                except grpc.aio.AbortError:
+                    code = context.code()
+                    outcome = code.name if isinstance(code, grpc.StatusCode) else "ABORTED_BY_HANDLER"
+                    raise
+                except asyncio.CancelledError:  # the client went away or the deadline passed
+                    outcome = "CANCELLED"
+                    raise
+                except Exception:  # the server must survive any handler bug
+                    outcome = "INTERNAL"
+                    log.exception("request %s to %s failed", rid, method)
+                    await context.abort(grpc.StatusCode.INTERNAL, f"internal error (request id {rid})")
+                finally:
+                    elapsed_ms = (time.perf_counter() - started) * 1000
+                    who = caller.get()
+                    log.debug("%s %s %s %s %.2fms", rid, who.name if who else "-", method, outcome, elapsed_ms)
+                    if on_complete is not None:
+                        on_complete(method, outcome, elapsed_ms)
+                    request_id.reset(token)
+
+            return wrapped
+
+        wrapped_handler = self._handlers[method] = _wrap(handler, wrap)
+        return wrapped_handler
+
+
+def _metadata_value(context: grpc.aio.ServicerContext, key: str) -> str | None:
+    """One text value of the call's invocation metadata (None when absent)."""
+    for item in context.invocation_metadata() or ():
+        if item[0] == key and isinstance(item[1], str):
+            return item[1]
+    return None

@@ -1,0 +1,457 @@
+"""Online template clustering with per-template activity in a sliding window.
+
+Each recorded prompt joins a template or founds one. A template is the *constant part*
+of its members (as in log-template miners such as Drain): it starts as the founder's
+shingles (see :mod:`promptprint.text.skeleton`), and once others join, its **core** is the set of
+founder shingles present in at least half of the members — the payload's shingles drop
+out, the template's stay. A prompt joins the template whose core it shares most, when
+it contains at least 60% of the core or a long verbatim run of it (``ABS_SHARED``
+shingles, about 12 words), which is how a one-line template wrapped around a
+long pasted payload still matches.
+
+Per template the tracker keeps, for a sliding window, what a lookup needs in O(1):
+distinct accounts and orgs, volume, distinct texts, accounts that used it repeatedly,
+first/last seen, and the busiest 10-minute bucket (synchronized bursts).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import threading
+import time
+from array import array
+
+import numpy as np
+
+from promptprint.text import _shingles
+from promptprint.text.skeleton import Signature
+from promptprint.templates.postings import ShinglePostings
+
+MIN_CORE = 6  # shingles (8+ words): shorter templates are not distinctive
+ABS_SHARED = 10
+JOIN_SHARE = 0.6
+POSTINGS_PER_SHINGLE = 8
+CANDIDATES = 8  # templates sharing most shingles with a prompt, checked for a join
+# A template remembers at most this many of its founder's shingles: the ones with the
+# smallest hashes (a bottom-k sample, so two prompts sharing a text sample the same
+# shingles of it). Bounds memory per template whatever the prompt's length.
+FOUNDER_SHINGLES = 64
+BUCKET_MS = 10 * 60 * 1000
+# Window expiry never runs ahead of the wall clock by more than this: one prompt stamped
+# in the year 9999 must not empty every template's window for everybody else.
+MAX_CLOCK_SKEW_MS = 3600 * 1000
+
+
+def _expiry_horizon(t_ms: int) -> int:
+    return min(t_ms, int(time.time() * 1000) + MAX_CLOCK_SKEW_MS)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TemplateFeatures:
+    """What a template looked like in the window when a prompt was checked."""
+
+    template_id: int
+    core_size: int  # shingles in the template's constant part
+    members_total: int  # prompts ever joined
+    volume: int  # prompts in the window
+    accounts: int  # distinct accounts in the window
+    other_accounts: int  # ... other than the checking account
+    orgs: int  # distinct orgs (an account without org counts as its own)
+    named_orgs: int  # distinct orgs, accounts without org not counted
+    other_named_orgs: int  # ... other than the checking org
+    repeat_accounts: int  # accounts with 2+ prompts of it in the window
+    distinct_texts: int  # distinct canonical texts in the window
+    top_org_volume: int  # prompts of the busiest org in the window
+    burst_accounts: int  # most distinct accounts in one 10-minute bucket
+    payload_share: float  # mean share of a member's shingles outside the core (its payload)
+    first_seen_ms: int | None
+    last_seen_ms: int | None
+
+
+# A member's payload share (in [0, 1]) is kept as an integer in 1/65535ths, so a window's
+# sum adds and subtracts exactly: a float sum would drift over millions of events.
+_SHARE_SCALE = 65535
+
+
+class _Activity:
+    """Sliding-window counters of one template, over its events in arrival order.
+
+    Events are columns (arrays of machine integers, lists of interned strings) read
+    from ``start``; expiry moves ``start`` forward and drops the expired prefix once it
+    is half the columns. About 30 bytes an event, against ~200 for a deque of tuples.
+    """
+
+    __slots__ = (
+        "times", "rows", "text_hashes", "shares", "accounts_seq", "orgs_seq", "start",
+        "payload", "accounts", "orgs", "named_orgs", "texts", "repeat", "buckets",
+    )
+
+    def __init__(self) -> None:
+        self.times = array("q")
+        self.rows = array("q")
+        self.text_hashes = array("I")
+        self.shares = array("H")
+        self.accounts_seq: list[str] = []
+        self.orgs_seq: list[str] = []
+        self.start = 0
+        self.payload = 0  # sum of shares in the window, in 1/_SHARE_SCALE
+        self.accounts: dict[str, int] = {}
+        self.orgs: dict[str, int] = {}
+        self.named_orgs = 0  # keys of self.orgs that are real orgs
+        self.texts: dict[int, int] = {}
+        self.repeat = 0
+        # 10-minute bucket -> its accounts' event counts; a bucket holding one event is
+        # just that event's account (most do: a dict per bucket was 40% of the tracker)
+        self.buckets: dict[int, str | dict[str, int]] = {}
+
+    def __len__(self) -> int:
+        return len(self.times) - self.start
+
+    def add(self, t: int, account: str, org: str, text_hash: int, share: int, row_id: int) -> None:
+        text_hash &= 0xFFFFFFFF
+        self.times.append(t)
+        self.rows.append(row_id)
+        self.text_hashes.append(text_hash)
+        self.shares.append(share)
+        self.accounts_seq.append(account)
+        self.orgs_seq.append(org)
+        self.payload += share
+        n = self.accounts.get(account, 0) + 1
+        self.accounts[account] = n
+        if n == 2:
+            self.repeat += 1
+        if org not in self.orgs and not org.startswith("\x00"):
+            self.named_orgs += 1
+        self.orgs[org] = self.orgs.get(org, 0) + 1
+        self.texts[text_hash] = self.texts.get(text_hash, 0) + 1
+        key = t // BUCKET_MS
+        bucket = self.buckets.get(key)
+        if bucket is None:
+            self.buckets[key] = account
+        elif isinstance(bucket, str):
+            self.buckets[key] = {account: 2} if bucket == account else {bucket: 1, account: 1}
+        else:
+            bucket[account] = bucket.get(account, 0) + 1
+
+    def event(self, i: int) -> tuple[int, str, str, int, int, int]:
+        """The i-th event still in the window (0: the oldest)."""
+        j = self.start + i
+        return self.times[j], self.accounts_seq[j], self.orgs_seq[j], self.text_hashes[j], self.shares[j], self.rows[j]
+
+    def expire(self, before: int) -> None:
+        times, i, n = self.times, self.start, len(self.times)
+        while i < n and times[i] < before:
+            t, account, org, text_hash = times[i], self.accounts_seq[i], self.orgs_seq[i], self.text_hashes[i]
+            self.payload -= self.shares[i]
+            left = self.accounts[account] - 1
+            if left == 1:
+                self.repeat -= 1
+            if left:
+                self.accounts[account] = left
+            else:
+                del self.accounts[account]
+            _decrement(self.orgs, org)
+            if org not in self.orgs and not org.startswith("\x00"):
+                self.named_orgs -= 1
+            _decrement(self.texts, text_hash)
+            key = t // BUCKET_MS
+            bucket = self.buckets.get(key)
+            if isinstance(bucket, str):
+                del self.buckets[key]
+            elif bucket is not None:
+                _decrement(bucket, account)
+                if not bucket:
+                    del self.buckets[key]
+            i += 1
+        self.start = i
+        if i and (i == n or (i >= 64 and 2 * i >= n)):
+            for column in (self.times, self.rows, self.text_hashes, self.shares, self.accounts_seq, self.orgs_seq):
+                del column[:i]
+            self.start = 0
+
+
+def _decrement(counts: dict, key: object) -> None:  # type: ignore[type-arg]
+    n = counts[key] - 1
+    if n:
+        counts[key] = n
+    else:
+        del counts[key]
+
+
+class Template:
+    """One template: its founder's shingles, member counts per shingle, its core, and its
+    activity.
+
+    Most prompts found a template nobody else joins, so a one-member template is kept
+    lean: ``hits`` (member counts per founder shingle) is only built by the first join,
+    its core is its founder array, and its one event is a tuple until a second arrives.
+    Shingle sets are sorted ``array('Q')`` (8 bytes a shingle, not ~70 in a frozenset).
+    """
+
+    __slots__ = ("template_id", "founder", "hits", "members", "core", "head", "tail", "_activity", "_first")
+
+    def __init__(self, template_id: int, signature: Signature) -> None:
+        self.template_id = template_id
+        # the anchors and the lowest other hashes, in C (numpy's union1d and masks cost
+        # ~10 us a template, and most prompts found one)
+        self.founder = array(
+            "Q", _shingles.founder_shingles(signature.sorted_shingles, signature.head, signature.tail, FOUNDER_SHINGLES)
+        )
+        self.hits: array[int] | None = None  # None: every founder shingle seen once
+        self.members = 1
+        self.core: array[int] = self.founder  # the founder shingles at least half the members share
+        self.head, self.tail = signature.head, signature.tail
+        self._activity: _Activity | None = None
+        self._first: tuple[int, str, str, int, int, int] | None = None  # the only event, before a second
+
+    def shared(self, shingles: np.ndarray) -> int:
+        """How many of the template's core shingles a prompt has (its shingles sorted, as in
+        ``Signature.sorted_shingles``: a sorted merge in C instead of a set intersection
+        that made an int object of every core shingle)."""
+        return _shingles.shared_count(shingles, self.core)
+
+    def join(self, shingles: np.ndarray) -> None:
+        """Count a new member (its shingles, ``uint64``) and recompute the core."""
+        if self.hits is None:
+            self.hits = array("I", [1]) * len(self.founder)
+        self.members += 1
+        need = max(2, (self.members + 1) // 2)
+        # one merge of the two sorted arrays in C (it was seven numpy calls)
+        self.core = array("Q", _shingles.join_core(self.founder, self.hits, shingles, need))
+
+    def add_event(self, event: tuple[int, str, str, int, int, int]) -> None:
+        if self._activity is None and self._first is None:
+            self._first = event
+            return
+        self.activity().add(*event)
+
+    def activity(self) -> _Activity:
+        """The template's activity, built from its one event on first use."""
+        if self._activity is None:
+            self._activity = _Activity()
+            if self._first is not None:
+                self._activity.add(*self._first)
+                self._first = None
+        return self._activity
+
+    def peek_activity(self) -> _Activity:
+        """The activity for reading: a one-event template's is built apart and not kept
+        (a lookup must not grow the template it looks at)."""
+        if self._activity is not None:
+            return self._activity
+        view = _Activity()
+        if self._first is not None:
+            view.add(*self._first)
+        return view
+
+    def replace_activity(self, activity: _Activity) -> None:
+        self._activity, self._first = activity, None
+
+    def expire(self, before: int) -> bool:
+        """Drop the events older than ``before``; whether none is left in the window. A
+        one-event template keeps its tuple (the sweep forgets the template instead)."""
+        if self._activity is None:
+            return self._first is None or self._first[0] < before
+        self._activity.expire(before)
+        return not len(self._activity)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Event:
+    """One recorded prompt as the tracker sees it."""
+
+    created_at_ms: int
+    account_id: str
+    org_id: str
+    row_id: int = 0  # the record store's row (0: not stored, e.g. in offline replays)
+
+
+def org_key(account_id: str, org_id: str) -> str:
+    """Accounts without an org count as an org of their own."""
+    return org_id if org_id else "\x00" + account_id
+
+
+class TemplateTracker:
+    """Assigns prompts to templates and keeps each template's windowed activity.
+
+    Args:
+        window_ms: the sliding window of the activity counters (24 h by default).
+
+    Thread-safe: one lock around every operation (each is microseconds).
+    """
+
+    def __init__(self, window_ms: int = 24 * 3600 * 1000, sweep_every: int = 4096) -> None:
+        if window_ms <= 0:
+            raise ValueError(f"window_ms must be positive, got {window_ms}")
+        if sweep_every < 1:
+            raise ValueError(f"sweep_every must be >= 1, got {sweep_every}")
+        self._window = window_ms
+        self._sweep_every = sweep_every
+        self._since_sweep = 0
+        self._templates: dict[int, Template] = {}
+        self._postings = ShinglePostings(cap=POSTINGS_PER_SHINGLE)
+        self._next_id = 1
+        self._lock = threading.Lock()
+
+    @property
+    def window_ms(self) -> int:
+        return self._window
+
+    def __len__(self) -> int:
+        return len(self._templates)
+
+    def template(self, template_id: int) -> Template | None:
+        return self._templates.get(template_id)
+
+    def _best(self, signature: Signature, shingles: np.ndarray) -> Template | None:
+        """The candidate template the prompt joins, if any: among the templates sharing
+        most shingles with it, one whose core it shares at least MIN_CORE of, and starts
+        or ends like (that anchor still in the core), or shares ABS_SHARED of, or
+        JOIN_SHARE of the core. The best by (head hit, tail hit, share of the core, shared):
+        a prompt can hold two templates' constant parts (an instruction wrapped around a
+        popular pasted text), and the one it *starts* with is its template. Scored in C
+        (``_shingles.best_candidate``): in Python the loop cost ~15 us a prompt."""
+        candidates = [self._templates[tid] for tid, _ in self._postings.ranked(shingles, CANDIDATES)]
+        if not candidates:
+            return None
+        best = _shingles.best_candidate(
+            shingles, signature.head, signature.tail, [t.core for t in candidates], [t.head for t in candidates],
+            [t.tail for t in candidates], MIN_CORE, ABS_SHARED, JOIN_SHARE,
+        )
+        return candidates[best] if best >= 0 else None
+
+    def match(self, signature: Signature) -> Template | None:
+        """The template a prompt with this signature would join (no change is made)."""
+        if len(signature) < MIN_CORE:
+            return None
+        shingles = signature.sorted_shingles
+        with self._lock:
+            return self._best(signature, shingles)
+
+    def record(self, signature: Signature, event: Event) -> int:
+        """Join (or found) a template and count the event. Returns the template id,
+        0 for prompts too short to carry a template."""
+        if len(signature) < MIN_CORE:
+            return 0
+        shingles = signature.sorted_shingles
+        with self._lock:
+            template = self._best(signature, shingles)
+            share = 0
+            if template is None:
+                template = Template(self._next_id, signature)
+                self._templates[template.template_id] = template
+                self._next_id += 1
+                self._postings.add(template.template_id, np.frombuffer(template.founder, dtype=np.uint64))
+            else:
+                template.join(shingles)
+                share = round(_SHARE_SCALE * (1.0 - template.shared(shingles) / len(shingles)))
+            account = sys.intern(event.account_id)
+            template.add_event(
+                (event.created_at_ms, account, sys.intern(org_key(account, event.org_id)), signature.text_hash,
+                 share, event.row_id)
+            )
+            horizon = _expiry_horizon(event.created_at_ms) - self._window
+            template.expire(horizon)
+            self._since_sweep += 1
+            if self._since_sweep >= self._sweep_every:
+                self._sweep(horizon)
+            return template.template_id
+
+    def _sweep(self, before: int) -> None:
+        """Forget one-prompt templates whose only prompt left the window: nobody reused
+        them, and ordinary traffic would otherwise grow the tracker without bound."""
+        self._since_sweep = 0
+        for tid in [t.template_id for t in self._templates.values() if t.members == 1]:
+            template = self._templates[tid]
+            if template.expire(before):
+                del self._templates[tid]
+                self._postings.remove(tid, template.founder)
+
+    def forget_rows(self, row_ids: set[int]) -> int:
+        """Take deleted prompts (by store row id) out of every template's window, so a
+        deleted account stops counting at once. An admin path: it scans every event in
+        the window. Returns how many events were removed."""
+        removed = 0
+        with self._lock:
+            for template in self._templates.values():
+                activity = template.peek_activity()
+                if row_ids.isdisjoint(activity.rows[activity.start :]):
+                    continue
+                kept = _Activity()
+                for i in range(len(activity)):
+                    event = activity.event(i)
+                    if event[5] in row_ids:
+                        removed += 1
+                    else:
+                        kept.add(*event)
+                template.replace_activity(kept)
+        return removed
+
+    def recent_rows(self, template: Template, limit: int) -> list[int]:
+        """Row ids of the template's latest prompts in its window, newest first."""
+        with self._lock:
+            activity = template.peek_activity()
+            rows = activity.rows[max(activity.start, len(activity.rows) - limit) :]
+            return [r for r in reversed(rows) if r]
+
+    def features(
+        self, template: Template, now_ms: int, account_id: str, org_id: str = "", *, exclude_row_id: int = 0
+    ) -> TemplateFeatures:
+        """The template's activity in [now - window, now], seen from ``account_id`` (of
+        ``org_id``). ``exclude_row_id``: a prompt checked again after it was recorded
+        (a replay) is left out of the counts, so it never counts itself (first/last
+        seen and the burst bucket still include it)."""
+        with self._lock:
+            activity = template.peek_activity()
+            activity.expire(_expiry_horizon(now_ms) - self._window)
+            volume = len(activity)
+            if volume:
+                first = activity.times[activity.start]
+                last = max(activity.times[-1], first)
+                top_org = max(activity.orgs.values())
+                burst = max(1 if isinstance(b, str) else len(b) for b in activity.buckets.values())
+            else:
+                first = last = None
+                top_org = burst = 0
+            accounts = len(activity.accounts)
+            other_accounts = accounts - (1 if account_id in activity.accounts else 0)
+            orgs, named_orgs, repeat = len(activity.orgs), activity.named_orgs, activity.repeat
+            texts, payload = len(activity.texts), activity.payload
+            own = None
+            if exclude_row_id:
+                rows = activity.rows
+                for j in range(len(rows) - 1, activity.start - 1, -1):
+                    if rows[j] == exclude_row_id:
+                        own = activity.event(j - activity.start)
+                        break
+            own_org_events = 1 if own is not None and own[2] == org_id else 0
+            if own is not None:
+                _, account, org, text_hash, share, _ = own
+                volume -= 1
+                payload -= share
+                n = activity.accounts[account]
+                accounts -= n == 1
+                repeat -= n == 2
+                if activity.orgs[org] == 1:
+                    orgs -= 1
+                    named_orgs -= not org.startswith("\x00")
+                texts -= activity.texts[text_hash] == 1
+            return TemplateFeatures(
+                template_id=template.template_id,
+                core_size=len(template.core),
+                members_total=template.members - (own is not None),
+                volume=volume,
+                accounts=accounts,
+                other_accounts=other_accounts,
+                orgs=orgs,
+                named_orgs=named_orgs,
+                other_named_orgs=named_orgs - (1 if org_id and activity.orgs.get(org_id, 0) > own_org_events else 0),
+                repeat_accounts=repeat,
+                distinct_texts=texts,
+                top_org_volume=top_org,
+                burst_accounts=burst,
+                payload_share=payload / _SHARE_SCALE / volume if volume > 0 else 0.0,
+                first_seen_ms=first if volume > 0 else None,
+                last_seen_ms=last if volume > 0 else None,
+            )

@@ -1,0 +1,102 @@
+"""Rows that are recorded but not yet in the vector index, kept in row-id order.
+
+The fast path acknowledges a prompt once its record is durable and computes its
+transformer vector behind the acknowledgement, in batches (see
+:class:`promptprint.index.prompt_index.PromptIndex`). Between the two the row waits here.
+
+Rows leave the backlog for the vector index strictly in row-id order: a row whose
+vector is ready waits for every older row to be ready too. That keeps one invariant the
+snapshots rely on: the vector index always holds exactly the rows up to some id (its
+watermark), so a restart replays everything after the watermark and nothing twice.
+
+Not thread-safe on its own: the owner serializes every call (PromptIndex's writer lock).
+"""
+
+from __future__ import annotations
+
+import collections
+
+import numpy as np
+
+from promptprint.storage.store import IndexRows
+
+
+class VectorBacklog:
+    """Recorded rows waiting for their vector or for older rows, oldest first."""
+
+    def __init__(self, dimension: int) -> None:
+        self._dimension = dimension
+        # row id -> [vector or None, account code, org code, created_at_ms]
+        self._rows: collections.OrderedDict[int, list[object]] = collections.OrderedDict()
+        self._pending = 0
+        self._last_id = 0
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @property
+    def last_id(self) -> int:
+        """The highest row id ever queued (0: none): where a replay of the store resumes."""
+        return self._last_id
+
+    @property
+    def pending(self) -> int:
+        """Rows still waiting for their vector."""
+        return self._pending
+
+    def append(self, rows: IndexRows) -> None:
+        """Queue newly stored rows (ids above every queued id); pending ones wait for
+        :meth:`fill`, the others only for the rows before them."""
+        for i in range(len(rows)):
+            vector = None if rows.pending[i] else rows.vectors[i]
+            self._rows[int(rows.ids[i])] = [vector, int(rows.accounts[i]), int(rows.orgs[i]), int(rows.created_at_ms[i])]
+        self._pending += int(rows.pending.sum())
+        if len(rows):
+            self._last_id = max(self._last_id, int(rows.ids[-1]))
+
+    def next_pending(self, limit: int) -> list[int]:
+        """Ids of the oldest rows still waiting for a vector, at most ``limit``."""
+        ids: list[int] = []
+        for row_id, entry in self._rows.items():
+            if entry[0] is None:
+                ids.append(row_id)
+                if len(ids) >= limit:
+                    break
+        return ids
+
+    def fill(self, row_ids: np.ndarray, vectors: np.ndarray) -> None:
+        """Give pending rows their vectors (ids no longer queued are ignored)."""
+        for row_id, vector in zip(row_ids.tolist(), vectors):
+            entry = self._rows.get(row_id)
+            if entry is not None and entry[0] is None:
+                entry[0] = vector
+                self._pending -= 1
+
+    def discard(self, row_ids: np.ndarray) -> None:
+        """Forget rows that were deleted from the store (queued or not)."""
+        for row_id in row_ids.tolist():
+            entry = self._rows.pop(row_id, None)
+            if entry is not None and entry[0] is None:
+                self._pending -= 1
+
+    def pop_ready(self) -> IndexRows | None:
+        """Remove and return the oldest rows whose vectors are ready, up to the first row
+        still pending (None when the oldest row is pending or the backlog is empty)."""
+        ready: list[tuple[int, list[object]]] = []
+        for row_id, entry in self._rows.items():
+            if entry[0] is None:
+                break
+            ready.append((row_id, entry))
+        if not ready:
+            return None
+        for row_id, _ in ready:
+            del self._rows[row_id]
+        n = len(ready)
+        return IndexRows(
+            ids=np.fromiter((r for r, _ in ready), dtype=np.int64, count=n),
+            vectors=np.vstack([e[0] for _, e in ready]).astype(np.float32).reshape(n, self._dimension),  # type: ignore[misc]
+            accounts=np.fromiter((e[1] for _, e in ready), dtype=np.int32, count=n),  # type: ignore[misc]
+            orgs=np.fromiter((e[2] for _, e in ready), dtype=np.int32, count=n),  # type: ignore[misc]
+            created_at_ms=np.fromiter((e[3] for _, e in ready), dtype=np.int64, count=n),  # type: ignore[misc]
+            pending=np.zeros(n, dtype=bool),
+        )
