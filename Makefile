@@ -19,10 +19,11 @@ export TOKENIZERS_PARALLELISM := false
 install: $(STAMP) $(NODE_STAMP)
 
 # torch first, pinned to the local CPU build: anything else would pull a multi-GB CUDA build.
-$(STAMP): requirements.txt pyproject.toml setup.py $(wildcard promptprint/text/*.c promptprint/text/*.h)
+# Then the runtime lock and the test/dev tools, then promptprint itself (editable, C extensions built).
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml setup.py $(wildcard promptprint/text/*.c promptprint/text/*.h)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -r requirements.txt
+	$(PIP) install -q -r requirements.txt -r requirements-dev.txt
 	$(PIP) install -q --no-deps -e .
 	touch $@
 
