@@ -4,7 +4,7 @@ Why it looks the way it does:
 
 * **Distinct, realistic prompts at any size.** Prompt length drives embedding cost and
   index memory, so the prompts are real ones: the public datasets that
-  :func:`evaluation.simulate.load_pools` reads (Alpaca, GSM8K, ShareGPT human turns,
+  :func:`evaluation.simulate.pools.load_pools` reads (Alpaca, GSM8K, ShareGPT human turns,
   HH-RLHF first turns, Tensor Trust defenses, in-the-wild jailbreaks, awesome-chatgpt
   prompts), mixed with template-filled variants of them (the Alpaca fine-tuning wrapper,
   chain-of-thought wrappers around GSM8K questions, "act as" prompts with a new request,
@@ -54,7 +54,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence, TypeVar
 
-from evaluation.simulate import DEFAULT_DATA_DIR, _read_csv, load_pools
+from evaluation.datasets import DEFAULT_DATA_DIR, read_csv
+from evaluation.simulate.pools import load_pools
 from promptprint.records import PromptRecord
 from promptprint.client import PromptprintClient
 from promptprint.local_server import LocalServer
@@ -203,7 +204,7 @@ class BenchPools:
 
 
 def load_bench_pools(data_dir: str | os.PathLike[str] | None = None) -> BenchPools:
-    """The simulator's dataset pools (:func:`evaluation.simulate.load_pools`, cached), regrouped
+    """The simulator's dataset pools (:func:`evaluation.simulate.pools.load_pools`, cached), regrouped
     for the stream, plus the slot-bearing jailbreak templates only the benchmark uses.
 
     Raises:
@@ -215,7 +216,7 @@ def load_bench_pools(data_dir: str | os.PathLike[str] | None = None) -> BenchPoo
     missing = [name for name in _TEMPLATE_FILES if not (template_dir / name).is_file()]
     if missing:
         raise FileNotFoundError(f"{template_dir} lacks {', '.join(missing)}: is {root} the shared/data folder?")
-    templates = _clean([r["prompt"] for name in _TEMPLATE_FILES for r in _read_csv(template_dir / name)])
+    templates = _clean([r["prompt"] for name in _TEMPLATE_FILES for r in read_csv(template_dir / name)])
 
     alpaca_rows = [(instruction, extra) for _, instruction, extra, _ in sim.alpaca]
     gsm8k = _clean([question for _, question, _ in sim.gsm8k])
