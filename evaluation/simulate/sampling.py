@@ -25,7 +25,7 @@ __all__ = [
 
 
 def sub_rng(seed: int, name: str) -> random.Random:
-    # Independent streams per component: changing one share does not reshuffle the rest.
+    """The stream of one component: changing one share does not reshuffle the rest."""
     return random.Random(f"promptprint-simulate:{seed}:{name}")
 
 
