@@ -2,7 +2,7 @@
 
 The fingerprint tier's throughput target (issue 6: 10,000 acknowledged prompts/s) is set
 by the Python work one process does per prompt. This measures that work on real
-bench-stream prompts (../shared/data through :class:`evaluation.benchmark.PromptStream`),
+bench-stream prompts (../shared/data through :class:`evaluation.harness.stream.PromptStream`),
 in one process, so that a change to one step can be judged on its own:
 
 * each step of the signature (normalization, identifier masks, skeleton, the C scanner);
@@ -29,7 +29,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from evaluation.benchmark import BenchPools, PromptStream, bench_record, load_bench_pools
+from evaluation.harness.stream import BenchPools, PromptStream, bench_record, load_bench_pools
 from promptprint.text import _canonical
 from promptprint.text.normalize import canonical_text, mask_identifiers, normalize
 from promptprint.index.prompt_index import IndexConfig, PromptIndex
@@ -57,7 +57,7 @@ class _ParkedEmbedder:
 
 def bench_records(pools: BenchPools, count: int, seed: int) -> list[PromptRecord]:
     """Bench-stream prompts as records, with the accounts, orgs and times scripts/bench.py
-    gives them (:func:`evaluation.benchmark.bench_record`)."""
+    gives them (:func:`evaluation.harness.stream.bench_record`)."""
     stream = PromptStream(pools, seed)
     rng = random.Random(f"fingerprint-bench-{seed}")
     now = int(time.time() * 1000)

@@ -27,7 +27,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from evaluation.benchmark import LOOKBACK_SPREAD_MS, PromptStream, load_bench_pools
+from evaluation.harness.stream import LOOKBACK_SPREAD_MS, PromptStream, load_bench_pools
 from promptprint.index.prompt_index import IndexConfig, PromptIndex
 from promptprint.records import PromptRecord
 from promptprint.text.skeleton import signature

@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Sequence
 
 import grpc
-import numpy as np
 
+from evaluation.harness.calls import percentile
+from evaluation.harness.machine import process_memory
 from promptprint.records import PromptRecord
 from promptprint.client import PromptprintClient
 from promptprint.local_server import LocalServer
@@ -42,18 +43,16 @@ class OverloadConfig:
     tier: str = "semantic"  # the tier whose calls run a forward pass: where overload bites
 
 
-def _rss_kib(pid: int, field: str = "VmRSS") -> int:
+def _rss_mib(pid: int, key: str = "rss_bytes") -> float:
+    """The server's resident set (or its peak, ``peak_rss_bytes``) in MiB; 0 once it is gone."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
+        return process_memory(pid)[key] / (1 << 20)
     except OSError:
-        pass
-    return 0
+        return 0.0
 
 
 def _percentile(values: Sequence[float], q: float) -> float | None:
-    return float(np.percentile(values, q)) if values else None
+    return percentile(sorted(values), q) if values else None
 
 
 def _phase(server: LocalServer, texts: list[str], config: OverloadConfig) -> dict[str, object]:
@@ -62,11 +61,11 @@ def _phase(server: LocalServer, texts: list[str], config: OverloadConfig) -> dic
     refused: list[float] = []
     other: dict[str, int] = {}
     lock = threading.Lock()
-    rss: list[int] = []
+    rss: list[float] = []
 
     def sample() -> None:
         while not stop.is_set():
-            rss.append(_rss_kib(server.pid))
+            rss.append(_rss_mib(server.pid))
             time.sleep(0.1)
 
     tier = pb.TIER_SEMANTIC if config.tier == "semantic" else pb.TIER_FINGERPRINT
@@ -96,7 +95,7 @@ def _phase(server: LocalServer, texts: list[str], config: OverloadConfig) -> dic
                 time.sleep(config.refusal_backoff_s)
         channel.close()
 
-    rss_before = _rss_kib(server.pid)
+    rss_before = _rss_mib(server.pid)
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     threads = [threading.Thread(target=caller, args=(n,), daemon=True) for n in range(config.callers)]
@@ -117,9 +116,9 @@ def _phase(server: LocalServer, texts: list[str], config: OverloadConfig) -> dic
         "admitted_p99_ms": _ms(_percentile(ok, 99)),
         "admitted_max_ms": _ms(max(ok) if ok else None),
         "refusal_p99_ms": _ms(_percentile(refused, 99)),
-        "rss_before_mib": round(rss_before / 1024, 1),
-        "rss_max_sampled_mib": round(max(rss, default=0) / 1024, 1),
-        "rss_after_mib": round(_rss_kib(server.pid) / 1024, 1),
+        "rss_before_mib": round(rss_before, 1),
+        "rss_max_sampled_mib": round(max(rss, default=0.0), 1),
+        "rss_after_mib": round(_rss_mib(server.pid), 1),
     }
 
 
@@ -146,6 +145,6 @@ def run_overload(config: OverloadConfig, texts: list[str]) -> dict[str, object]:
                         client.ingest(seed)
                     seed = []
                 result = _phase(server, texts, config)
-                result["peak_rss_mib"] = round(_rss_kib(server.pid, "VmHWM") / 1024, 1)
+                result["peak_rss_mib"] = round(_rss_mib(server.pid, "peak_rss_bytes"), 1)
                 report[name] = result
     return report

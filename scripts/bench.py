@@ -28,7 +28,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from evaluation.benchmark import DEFAULT_DATA_DIR, BenchConfig, render_markdown, run_benchmark  # noqa: E402
+from evaluation.benchmark import BenchConfig, run_benchmark  # noqa: E402
+from evaluation.benchmark_report import render_markdown  # noqa: E402
+from evaluation.datasets import DEFAULT_DATA_DIR  # noqa: E402
 
 
 def _sizes(value: str) -> list[int]:
@@ -93,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as error:
         parser.error(str(error))
 
-    log = logging.getLogger("evaluation.benchmark")
+    log = logging.getLogger("evaluation")  # the benchmark and its harness
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("[bench %(asctime)s] %(message)s", datefmt="%H:%M:%S"))
     log.addHandler(handler)

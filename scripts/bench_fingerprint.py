@@ -14,7 +14,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from evaluation.benchmark import emit_report  # noqa: E402
+from evaluation.harness.report import emit_report  # noqa: E402
 from evaluation.fingerprint_bench import render_fingerprint_markdown, run_fingerprint_bench  # noqa: E402
 
 

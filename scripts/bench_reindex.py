@@ -4,7 +4,7 @@ in-process versus local Ray, on the same prompts, in one run.
 
     nice -n 10 .venv/bin/python scripts/bench_reindex.py --prompts 2000 --ray-workers 2
 
-Writes --prompts distinct realistic prompts (evaluation.benchmark.PromptStream over
+Writes --prompts distinct realistic prompts (evaluation.harness.stream.PromptStream over
 ../shared/data, seeded) to a JSONL file, then runs the reindex job on a fresh data
 directory in-process, then (unless --ray-workers 0) on another fresh data directory
 with a private local Ray instance of --ray-workers one-CPU actors (what
@@ -26,7 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from evaluation.benchmark import PromptStream, load_bench_pools  # noqa: E402
+from evaluation.harness.stream import PromptStream, load_bench_pools  # noqa: E402
 from promptprint.index.prompt_index import IndexConfig  # noqa: E402
 from promptprint.records import format_timestamp  # noqa: E402
 from promptprint.executors import RayExecutor  # noqa: E402

@@ -16,17 +16,16 @@ from pathlib import Path
 
 import numpy as np
 
-try:
-    from evaluation import reconstruction as ev
-except ModuleNotFoundError:  # a checkout without `pip install -e .`
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from evaluation import reconstruction as ev
-from evaluation.simulate import DEFAULT_DATA_DIR
-from promptprint.reconstruct.clustering import ClusterParams
-from promptprint.reconstruct.corpus import corpus_from_records
-from promptprint.reconstruct.graph import GraphParams
-from promptprint.reconstruct.knn_graph import KnnParams
-from promptprint.reconstruct.pipeline import ReconstructConfig, template_clusters
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from evaluation import reconstruction as ev  # noqa: E402
+from evaluation.datasets import DEFAULT_DATA_DIR  # noqa: E402
+from promptprint.reconstruct.clustering import ClusterParams  # noqa: E402
+from promptprint.reconstruct.corpus import corpus_from_records  # noqa: E402
+from promptprint.reconstruct.graph import GraphParams  # noqa: E402
+from promptprint.reconstruct.knn_graph import KnnParams  # noqa: E402
+from promptprint.reconstruct.pipeline import ReconstructConfig, template_clusters  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

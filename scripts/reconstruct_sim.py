@@ -20,17 +20,16 @@ from pathlib import Path
 
 import numpy as np
 
-try:
-    from evaluation import reconstruction as ev
-except ModuleNotFoundError:  # a checkout without `pip install -e .`
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from evaluation import reconstruction as ev
-from promptprint.templates.banks import Banks
-from promptprint.readers import read_records
-from promptprint.reconstruct.corpus import corpus_from_records
-from promptprint.reconstruct.outputs import write_reconstruction
-from promptprint.reconstruct.pipeline import reconstruct
-from promptprint.reconstruct.report import write_report
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from evaluation import reconstruction as ev  # noqa: E402
+from promptprint.templates.banks import Banks  # noqa: E402
+from promptprint.readers import read_records  # noqa: E402
+from promptprint.reconstruct.corpus import corpus_from_records  # noqa: E402
+from promptprint.reconstruct.outputs import write_reconstruction  # noqa: E402
+from promptprint.reconstruct.pipeline import reconstruct  # noqa: E402
+from promptprint.reconstruct.report import write_report  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,7 +2,7 @@
 
     python scripts/simulate.py --out-dir /tmp/sim --prompts 50000 --seed 7
 
-Every field of :class:`evaluation.simulate.SimulationConfig` is a flag
+Every field of :class:`evaluation.simulate.config.SimulationConfig` is a flag
 (``campaign_share`` -> ``--campaign-share``); see ``--help``.
 """
 
@@ -15,11 +15,12 @@ import time
 import typing
 from pathlib import Path
 
-try:
-    from evaluation import simulate as sim
-except ModuleNotFoundError:  # a checkout without `pip install -e .`
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from evaluation import simulate as sim
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from evaluation.datasets import DEFAULT_DATA_DIR  # noqa: E402
+from evaluation.simulate import run_simulation  # noqa: E402
+from evaluation.simulate.config import SimulationConfig  # noqa: E402
 
 
 def _flag_type(hint: object) -> type:
@@ -33,11 +34,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--data-dir",
         type=Path,
-        default=sim.DEFAULT_DATA_DIR,
-        help=f"the shared/data folder with the public datasets (default: {sim.DEFAULT_DATA_DIR})",
+        default=DEFAULT_DATA_DIR,
+        help=f"the shared/data folder with the public datasets (default: {DEFAULT_DATA_DIR})",
     )
-    hints = typing.get_type_hints(sim.SimulationConfig)
-    for field in dataclasses.fields(sim.SimulationConfig):
+    hints = typing.get_type_hints(SimulationConfig)
+    for field in dataclasses.fields(SimulationConfig):
         parser.add_argument(
             "--" + field.name.replace("_", "-"),
             dest=field.name,
@@ -53,16 +54,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     overrides = {
         f.name: getattr(args, f.name)
-        for f in dataclasses.fields(sim.SimulationConfig)
+        for f in dataclasses.fields(SimulationConfig)
         if getattr(args, f.name) is not None
     }
     try:
-        config = sim.SimulationConfig(**overrides)
+        config = SimulationConfig(**overrides)
     except ValueError as exc:
         parser.error(str(exc))
     started = time.perf_counter()
     try:
-        summary = sim.run_simulation(config, args.out_dir, args.data_dir)
+        summary = run_simulation(config, args.out_dir, args.data_dir)
     except FileNotFoundError as exc:
         parser.error(str(exc))
     elapsed = time.perf_counter() - started

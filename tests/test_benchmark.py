@@ -10,18 +10,16 @@ from typing import Any
 import numpy as np
 import pytest
 
-from evaluation.benchmark import (
+from evaluation.benchmark import BenchConfig
+from evaluation.benchmark_report import (
     TARGET_BYTES_PER_PROMPT,
     TARGET_CHECK_P99_MS,
     TARGET_CHECK_SIZE,
-    BenchConfig,
-    Reservoir,
-    edit_text,
     evaluate_targets,
-    latency_summary,
-    percentile,
     render_markdown,
 )
+from evaluation.harness.calls import latency_summary, percentile
+from evaluation.harness.lookups import Reservoir, edit_text
 
 
 def test_percentile_matches_numpy_linear() -> None:

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evaluation.benchmark import load_bench_pools
+from evaluation.harness.stream import load_bench_pools
 from promptprint.text import _canonical
 from promptprint.text import normalize as _normalize
 from promptprint.text import skeleton as _skeleton

@@ -9,7 +9,7 @@ import unicodedata
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evaluation.benchmark import load_bench_pools
+from evaluation.harness.stream import load_bench_pools
 from promptprint.text import normalize as _normalize
 from promptprint.text.normalize import ID_PLACEHOLDER, canonical_text, normalize
 

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from evaluation.benchmark import load_bench_pools
+from evaluation.harness.stream import load_bench_pools
 from promptprint.text import _canonical, _shingles
 from promptprint.text.normalize import canonical_text
 from promptprint.text.skeleton import (

@@ -9,7 +9,10 @@ from typing import Any
 
 import pytest
 
-from evaluation import simulate as sim
+from evaluation.simulate import run_simulation, simulate
+from evaluation.simulate.config import ACCOUNT_KINDS, LOOKALIKE_KINDS, PROMPT_KINDS, SimulationConfig
+from evaluation.simulate.noise import NOISE_KINDS, apply_noise
+from evaluation.simulate.templates import CAMPAIGN_FAMILIES
 
 from conftest import SHARED_DATA as DATA_DIR
 
@@ -34,7 +37,7 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("sim")
-    sim.run_simulation(sim.SimulationConfig(prompts=PROMPTS, seed=11), out, DATA_DIR)
+    run_simulation(SimulationConfig(prompts=PROMPTS, seed=11), out, DATA_DIR)
     return out
 
 
@@ -51,8 +54,8 @@ def run(run_dir: Path) -> dict[str, Any]:
 def test_same_seed_same_bytes_other_seed_differs(run_dir: Path, tmp_path: Path) -> None:
     again = tmp_path / "again"
     other = tmp_path / "other"
-    sim.run_simulation(sim.SimulationConfig(prompts=PROMPTS, seed=11), again, DATA_DIR)
-    sim.run_simulation(sim.SimulationConfig(prompts=PROMPTS, seed=12), other, DATA_DIR)
+    run_simulation(SimulationConfig(prompts=PROMPTS, seed=11), again, DATA_DIR)
+    run_simulation(SimulationConfig(prompts=PROMPTS, seed=12), other, DATA_DIR)
     for name in FILES:
         assert (run_dir / name).read_bytes() == (again / name).read_bytes(), name
     assert (run_dir / "traffic.jsonl").read_bytes() != (other / "traffic.jsonl").read_bytes()
@@ -82,7 +85,7 @@ def test_every_account_has_exactly_one_truth_row(run: dict[str, Any]) -> None:
     org_in_traffic = {r["account_id"]: r.get("org_id") for r in run["traffic"]}
     for row in truth:
         assert row["label"] in ("campaign", "benign")
-        assert row["kind"] in sim.ACCOUNT_KINDS
+        assert row["kind"] in ACCOUNT_KINDS
         assert (row["label"] == "campaign") == (row["kind"] in ("campaign", "hydra"))
         assert (row["campaign_id"] is not None) == (row["label"] == "campaign")
         assert org_in_traffic[row["account_id"]] == row["org_id"]
@@ -94,7 +97,7 @@ def test_prompt_truth_matches_traffic(run: dict[str, Any]) -> None:
     account_label = {row["account_id"]: row for row in run["truth"]}
     for p, record in zip(prompts, run["traffic"]):
         assert p["account_id"] == record["account_id"]
-        assert p["kind"] in sim.PROMPT_KINDS
+        assert p["kind"] in PROMPT_KINDS
         assert p["label"] == ("campaign" if p["kind"] == "campaign" else "benign")
         if p["kind"] == "campaign":
             assert p["campaign_id"] == account_label[p["account_id"]]["campaign_id"]
@@ -110,7 +113,7 @@ def test_prompt_truth_matches_traffic(run: dict[str, Any]) -> None:
 
 
 def test_campaigns_use_many_accounts_with_noise_and_variants(run: dict[str, Any]) -> None:
-    config = sim.SimulationConfig(**run["summary"]["config"])
+    config = SimulationConfig(**run["summary"]["config"])
     low, high = config.campaign_account_range()
     text = {r["prompt_id"]: r["text"] for r in run["traffic"]}
     per_campaign: dict[str, list[dict[str, Any]]] = defaultdict(list)
@@ -140,7 +143,7 @@ def test_campaign_payloads_are_diverse(run: dict[str, Any]) -> None:
     for key, refs in per_family.items():
         assert len(set(refs)) >= 0.9 * len(refs), key
     families = {family for _, family in per_family}
-    assert len(families) >= min(12, len(sim.CAMPAIGN_FAMILIES))
+    assert len(families) >= min(12, len(CAMPAIGN_FAMILIES))
 
 
 def test_hydra_and_pivot_are_present(run: dict[str, Any]) -> None:
@@ -167,7 +170,7 @@ def test_hydra_and_pivot_are_present(run: dict[str, Any]) -> None:
 
 def test_every_lookalike_is_present_and_benign(run: dict[str, Any]) -> None:
     by_kind = Counter(row["kind"] for row in run["truth"])
-    for kind in sim.LOOKALIKE_KINDS:
+    for kind in LOOKALIKE_KINDS:
         assert by_kind[kind] > 0, kind
     apps = [row for row in run["truth"] if row["kind"] == "org_app"]
     for org, members in Counter(row["org_id"] for row in apps).items():
@@ -196,13 +199,13 @@ def test_noise_changes_bytes_not_words() -> None:
     import random
 
     text = "Please compare the apples and the oranges.\n\nTask: count them"
-    for kind in sim.NOISE_KINDS:
-        noisy = sim.apply_noise(text, [kind], random.Random(3))
+    for kind in NOISE_KINDS:
+        noisy = apply_noise(text, [kind], random.Random(3))
         assert noisy != text or kind == "whitespace", kind
-    stripped = "".join(ch for ch in sim.apply_noise(text, ["zero_width"], random.Random(1)) if ch not in ZERO_WIDTH)
+    stripped = "".join(ch for ch in apply_noise(text, ["zero_width"], random.Random(1)) if ch not in ZERO_WIDTH)
     assert stripped == text
     with pytest.raises(ValueError, match="unknown noise kind"):
-        sim.apply_noise(text, ["emoji"], random.Random(1))  # type: ignore[list-item]
+        apply_noise(text, ["emoji"], random.Random(1))  # type: ignore[list-item]
 
 
 @pytest.mark.parametrize(
@@ -227,12 +230,12 @@ def test_noise_changes_bytes_not_words() -> None:
 )
 def test_config_rejects_nonsense(overrides: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        sim.SimulationConfig(**overrides)
+        SimulationConfig(**overrides)
 
 
 def test_benign_only_run_and_fixed_benign_accounts(tmp_path: Path) -> None:
-    config = sim.SimulationConfig(prompts=400, campaigns=0, benign_accounts=50, seed=3)
-    result = sim.simulate(config, DATA_DIR)
+    config = SimulationConfig(prompts=400, campaigns=0, benign_accounts=50, seed=3)
+    result = simulate(config, DATA_DIR)
     assert len(result.traffic) == 400
     assert all(row["label"] == "benign" for row in result.accounts)
     assert sum(1 for row in result.accounts if row["kind"] == "ordinary") == 50
@@ -240,4 +243,4 @@ def test_benign_only_run_and_fixed_benign_accounts(tmp_path: Path) -> None:
 
 def test_missing_data_dir_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="--data-dir"):
-        sim.simulate(sim.SimulationConfig(prompts=300), tmp_path / "nowhere")
+        simulate(SimulationConfig(prompts=300), tmp_path / "nowhere")
