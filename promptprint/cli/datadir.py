@@ -11,6 +11,7 @@ from tqdm import tqdm
 
 from promptprint.cli.settings import index_config, open_engine
 from promptprint.errors import PromptprintError
+from promptprint.executors import RayExecutor
 from promptprint.jobs.reindex import BadLine, ReindexJob, open_job, purge_data_dir
 from promptprint.records import now_ms
 
@@ -45,7 +46,7 @@ def reindex(args: argparse.Namespace) -> int:
         print(f"promptprint reindex: {getattr(error, 'message', error)}", file=sys.stderr)
         return 2
     finally:
-        if engine is not None:
+        if isinstance(engine, RayExecutor):
             engine.close()
     bar.close()
     rate = f", {summary.prompts_per_second:.1f} prompts/s embedded" if summary.embedded else ""

@@ -36,7 +36,8 @@ def campaigns(args: argparse.Namespace) -> int:
     try:
         return _run(args, engine)
     finally:
-        engine.close()
+        if isinstance(engine, RayExecutor):  # the in-process engine holds nothing to release
+            engine.close()
 
 
 def _run(args: argparse.Namespace, engine: InProcess | RayExecutor) -> int:
