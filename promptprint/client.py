@@ -9,8 +9,9 @@ What an abuse system in Python imports::
         if verdict.fanout.distinct_other_accounts > 50: ...
 
 Arguments are plain Python values; answers are the generated protobuf messages (typed
-by the ``.pyi`` stubs). Errors surface as ``grpc.RpcError`` with the status code and, in
-``error_info(err)``, the machine-readable reason.
+by the ``.pyi`` stubs). Errors surface as ``grpc.RpcError`` with the status code;
+``error_details(err)`` reads the rich details the server attaches (the machine-readable
+reason, the offending field, when to retry), ``error_info(err)`` just the reason's ErrorInfo.
 """
 
 from __future__ import annotations
@@ -23,8 +24,9 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 import grpc
 from google.protobuf import duration_pb2
-from google.rpc import error_details_pb2, status_pb2
+from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_status import rpc_status
 
 from promptprint.records import PromptRecord
 from promptprint.v1 import fingerprint_pb2 as pb
@@ -46,16 +48,60 @@ def record_to_proto(record: PromptRecord) -> pb.Prompt:
     )
 
 
+@dataclasses.dataclass(frozen=True)
+class ErrorDetails:
+    """The rich details of a failed call (google.rpc.Status details, AIP-193).
+
+    Attributes:
+        info: the ErrorInfo: stable ``reason``, ``domain`` and metadata (``request_id``,
+            ``field``); None when the answer carried none (e.g. a transport failure).
+        field_violations: BadRequest's field violations (INVALID_ARGUMENT about a field).
+        retry_delay: RetryInfo's delay (RESOURCE_EXHAUSTED): wait at least this long.
+    """
+
+    info: error_details_pb2.ErrorInfo | None = None
+    field_violations: tuple[error_details_pb2.BadRequest.FieldViolation, ...] = ()
+    retry_delay: timedelta | None = None
+
+
+def error_details(error: grpc.RpcError) -> ErrorDetails:
+    """The rich details of a failed call; empty when it carried none (or inconsistent ones)."""
+    try:
+        status = rpc_status.from_call(error)  # type: ignore[arg-type]  # a failed call's RpcError is a grpc.Call
+    except ValueError:  # the status proto disagrees with the call's code or message
+        return ErrorDetails()
+    if status is None:
+        return ErrorDetails()
+    info: error_details_pb2.ErrorInfo | None = None
+    violations: list[error_details_pb2.BadRequest.FieldViolation] = []
+    delay: timedelta | None = None
+    for detail in status.details:
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+        elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad_request = error_details_pb2.BadRequest()
+            detail.Unpack(bad_request)
+            violations.extend(bad_request.field_violations)
+        elif detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR):
+            retry = error_details_pb2.RetryInfo()
+            detail.Unpack(retry)
+            delay = retry.retry_delay.ToTimedelta()
+    return ErrorDetails(info, tuple(violations), delay)
+
+
 def error_info(error: grpc.RpcError) -> error_details_pb2.ErrorInfo | None:
     """The google.rpc.ErrorInfo detail of a failed call (reason, domain, metadata)."""
-    for key, value in (error.trailing_metadata() or ()):  # type: ignore[attr-defined]
-        if key == "grpc-status-details-bin":
-            status = status_pb2.Status.FromString(value)
-            for detail in status.details:
-                info = error_details_pb2.ErrorInfo()
-                if detail.Unpack(info):
-                    return info
-    return None
+    return error_details(error).info
+
+
+def retry_delay_s(error: grpc.RpcError, attempt: int) -> float:
+    """Seconds to wait before retry number ``attempt`` (1, 2, ...) of a refused call:
+    exponential backoff (1 s, 2 s, 4 s, ... at most 10 s), but never less than the
+    server's RetryInfo delay when it sent one."""
+    backoff = min(10.0, 0.5 * 2**attempt)
+    advised = error_details(error).retry_delay
+    return max(backoff, advised.total_seconds()) if advised is not None else backoff
 
 
 @dataclasses.dataclass
@@ -201,8 +247,9 @@ class PromptprintClient:
         on_acknowledged: Callable[[pb.IngestPromptsResponse], None] | None = None,
     ) -> IngestSummary:
         """Stream records to the server in streams of ``stream_size``, each acknowledged
-        once durable. A stream that fails with UNAVAILABLE is resent (ingest is
-        idempotent on prompt_id), up to ``retries`` times with backoff.
+        once durable. A stream that fails with UNAVAILABLE or RESOURCE_EXHAUSTED is resent
+        (ingest is idempotent on prompt_id), up to ``retries`` times, after
+        :func:`retry_delay_s` (backoff, honouring the server's RetryInfo).
 
         Args:
             on_sent: called with the number of prompts just handed to the channel.
@@ -240,7 +287,7 @@ class PromptprintClient:
                 attempt += 1
                 if error.code() not in _RETRYABLE or attempt > retries:  # type: ignore[attr-defined]
                     raise
-                time.sleep(min(10.0, 0.5 * 2**attempt))
+                time.sleep(retry_delay_s(error, attempt))
 
     # -- lookups -----------------------------------------------------------------------------
     def find_near_duplicates(

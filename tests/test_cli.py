@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from promptprint.cli.dispatch import VERBS
 from promptprint.records import PromptRecord, format_timestamp
 from promptprint.local_server import LocalServer
 
@@ -144,3 +146,34 @@ def test_reindex_killed_then_resumed_and_strict(tmp_path: Path, corpus: list[Pro
     assert strict.returncode == 2 and f"{small}:2: [MALFORMED_JSON]" in strict.stderr
     usage = _cli("reindex", "--data-dir", str(data))
     assert usage.returncode == 2 and "--from-store" in usage.stderr
+
+
+HEAVY = ("torch", "faiss", "numpy", "sentence_transformers")
+
+
+def _modules_after(code: str) -> set[str]:
+    """The modules a fresh interpreter holds after running ``code`` (nothing else imported)."""
+    probe = f"{code}\nimport sys\nprint('\\n'.join(sys.modules))"
+    out = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=120, check=True)
+    return set(out.stdout.split())
+
+
+def test_the_client_and_the_client_verbs_load_no_torch_or_faiss() -> None:
+    in_process = ("promptprint.cli.serve", "promptprint.cli.reconstruct", "promptprint.cli.datadir")
+    client_verbs = sorted({module for module, _ in VERBS.values()} - set(in_process))
+    loaded = _modules_after("import promptprint.client, promptprint.cli\n" + "\n".join(f"import {m}" for m in client_verbs))
+    assert not {m for m in loaded if m.split(".")[0] in HEAVY}
+
+
+def test_the_server_imports_neither_the_client_nor_the_cli() -> None:
+    loaded = _modules_after("import promptprint.server.app")
+    assert not {m for m in loaded if m == "promptprint.client" or m.startswith("promptprint.cli")}
+
+
+def test_promptprint_token_prints_a_token_and_its_hashed_line() -> None:
+    result = _cli("token", "pipeline", "--role", "ingest", "--role", "lookup")
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.splitlines()[0].rsplit(" ", 1)[1]
+    name, roles, digest = result.stdout.splitlines()[2].split()
+    assert (name, roles) == ("pipeline", "ingest,lookup")
+    assert digest == "sha256:" + hashlib.sha256(token.encode()).hexdigest()

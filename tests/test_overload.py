@@ -5,22 +5,27 @@ from __future__ import annotations
 import threading
 import time
 import urllib.request
+from datetime import timedelta
 from typing import Callable, Iterator, Sequence
 
 import grpc
 import numpy as np
 import pytest
+from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client.parser import text_string_to_metric_families
 
 from promptprint.vectors.batching import BatchingEmbedder
 from promptprint.vectors.embedder import Embedder, SentenceTransformerEmbedder
+from promptprint.errors import ResourceExhausted
 from promptprint.index.prompt_index import IndexConfig
-from promptprint.client import error_info
+from promptprint.records import PromptRecord
+from promptprint.client import error_details, error_info
 from promptprint.v1 import fingerprint_pb2 as pb
 from promptprint.v1 import fingerprint_pb2_grpc as pb_grpc
 from promptprint.server.app import ServerConfig
 from promptprint.server.limits import LimitSettings
+from promptprint.server.status import DEFAULT_RETRY_DELAY_S, rich_status
 
 from conftest import ServerThread, with_config
 
@@ -122,6 +127,61 @@ def test_queued_call_gives_up_at_its_own_deadline(index_config: IndexConfig, emb
         release.set()
         channel.close()
         server.stop()
+
+
+def test_refusals_carry_retry_info_and_the_client_waits_at_least_that_long(
+    index_config: IndexConfig, embedder: SentenceTransformerEmbedder
+) -> None:
+    # No wait queue, and a 3 s queue wait: the limiter advises a 3 s retry delay, longer
+    # than the client's own first backoff (1 s), so the wait shows which one it honoured.
+    config = ServerConfig(listen="127.0.0.1:0", grace_seconds=1.0, limits=LimitSettings(max_concurrent=1, max_queued=0, max_queue_wait_s=3.0))
+    server = ServerThread(index_config, embedder, config).start()
+    limiter = server.running.limiter  # type: ignore[union-attr]
+    channel = grpc.insecure_channel(server.target)
+    stub = pb_grpc.FingerprintServiceStub(channel)
+    release = threading.Event()
+
+    def held() -> Iterator[pb.IngestPromptsRequest]:
+        yield pb.IngestPromptsRequest()
+        release.wait(120)
+
+    try:
+        stream = stub.IngestPrompts.future(held(), timeout=120)
+        _until(lambda: limiter.in_flight == 1, "the stream holding the only slot")
+        with pytest.raises(grpc.RpcError) as caught:
+            stub.GetIndexStats(pb.GetIndexStatsRequest(), timeout=30)
+        assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        details = error_details(caught.value)
+        assert details.info is not None and details.info.reason == "SERVER_AT_CAPACITY"
+        assert details.retry_delay == timedelta(seconds=3) and details.field_violations == ()
+
+        def release_after_the_client_is_refused() -> None:
+            _until(lambda: limiter.rejected == 2, "the client's first ingest attempt to be refused")
+            release.set()
+
+        releaser = threading.Thread(target=release_after_the_client_is_refused)
+        releaser.start()
+        record = PromptRecord(prompt_id="retried", account_id="a", org_id="", created_at_ms=1_770_000_000_000, text="sent again later")
+        with server.client() as client:
+            started = time.monotonic()
+            summary = client.ingest([record], retries=3)
+            waited = time.monotonic() - started
+        releaser.join(60)
+        assert summary.accepted == 1 and limiter.rejected >= 2  # refused, then admitted
+        assert waited >= 3.0, waited
+        assert stream.result(timeout=60).accepted_count == 0
+    finally:
+        release.set()
+        channel.close()
+        server.stop()
+
+
+def test_the_library_queues_refusals_get_the_default_retry_delay() -> None:
+    status = rich_status(ResourceExhausted("the embedding queue is full", reason="EMBED_QUEUE_FULL"), "rid-1")
+    assert status.code == grpc.StatusCode.RESOURCE_EXHAUSTED.value[0]
+    retry = error_details_pb2.RetryInfo()
+    assert [d.Unpack(retry) for d in status.details if d.Is(error_details_pb2.RetryInfo.DESCRIPTOR)] == [True]
+    assert retry.retry_delay.ToTimedelta() == timedelta(seconds=DEFAULT_RETRY_DELAY_S)
 
 
 class RecordingEmbedder:

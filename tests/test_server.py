@@ -15,7 +15,7 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoRe
 from promptprint.vectors.embedder import SentenceTransformerEmbedder
 from promptprint.index.prompt_index import IndexConfig
 from promptprint.records import PromptRecord
-from promptprint.client import PromptprintClient, error_info
+from promptprint.client import PromptprintClient, error_details, error_info
 from promptprint.server.app import ServerConfig
 from promptprint.server.servicer import IngestSettings
 from promptprint.v1 import fingerprint_pb2 as pb
@@ -332,6 +332,35 @@ def test_check_prompt_bad_input(stub, request_fields: dict, reason: str) -> None
 def test_oversized_ingest_message_is_refused_whole(stub) -> None:  # type: ignore[no-untyped-def]
     prompts = [pb.Prompt(prompt_id=f"m-{i}", account_id="a", text="hi") for i in range(1025)]
     _expect(lambda: stub.IngestPrompts(iter([pb.IngestPromptsRequest(prompts=prompts)])), grpc.StatusCode.INVALID_ARGUMENT, "BATCH_TOO_LARGE")
+
+
+@pytest.mark.parametrize(
+    "method, request_message, field, reason",
+    [
+        ("FindNearDuplicates", pb.FindNearDuplicatesRequest(text="hi", k=-1), "k", "K_OUT_OF_RANGE"),
+        ("CheckPrompt", pb.CheckPromptRequest(prompt=pb.Prompt(text="hi", account_id="a"), example_count=101), "example_count", "EXAMPLE_COUNT_OUT_OF_RANGE"),
+        ("ListBankEntries", pb.ListBankEntriesRequest(page_size=-1), "page_size", "PAGE_SIZE_OUT_OF_RANGE"),
+        ("IngestPrompts", iter([pb.IngestPromptsRequest(prompts=[pb.Prompt(prompt_id=f"m-{i}", account_id="a", text="hi") for i in range(1025)])]), "prompts", "BATCH_TOO_LARGE"),
+    ],
+)
+def test_invalid_argument_about_a_field_carries_bad_request(stub, method: str, request_message: object, field: str, reason: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(grpc.RpcError) as caught:
+        getattr(stub, method)(request_message)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    details = error_details(caught.value)
+    assert details.info is not None and details.info.reason == reason and details.info.metadata["field"] == field
+    assert details.info.metadata["request_id"]
+    assert [(v.field, v.reason, v.description) for v in details.field_violations] == [(field, reason, caught.value.details())]
+    assert details.retry_delay is None
+
+
+def test_errors_that_are_not_invalid_argument_carry_no_bad_request(stub) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(grpc.RpcError) as caught:
+        stub.FindNearDuplicates(pb.FindNearDuplicatesRequest(prompt_id="does-not-exist"))
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+    details = error_details(caught.value)
+    assert details.info is not None and details.info.reason == "PROMPT_NOT_FOUND" and details.info.metadata["field"] == "prompt_id"
+    assert details.field_violations == () and details.retry_delay is None
 
 
 def test_server_survives_bad_input_and_keeps_acknowledged_data(stub, client: PromptprintClient) -> None:  # type: ignore[no-untyped-def]

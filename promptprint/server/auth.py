@@ -37,6 +37,8 @@ from typing import Any, Awaitable, Callable, Mapping, Union
 import grpc
 
 from promptprint.errors import PromptprintError
+from promptprint.server.errors import PermissionDenied, Unauthenticated
+from promptprint.server.status import abort_with
 
 ROLES = ("lookup", "ingest", "admin")
 TOKENS_ENV = "PROMPTPRINT_TOKENS"
@@ -44,14 +46,6 @@ _SERVICE = "/promptprint.v1.FingerprintService/"
 
 OPEN = "open"  # no credentials needed
 AUTHENTICATED = "authenticated"  # any valid token, whatever its roles
-
-
-class Unauthenticated(PromptprintError):
-    """No token, a malformed authorization header, or a token nobody issued."""
-
-
-class PermissionDenied(PromptprintError):
-    """A valid token whose roles do not cover the call."""
 
 
 def _check_prompt_role(request: Any) -> str:
@@ -224,8 +218,6 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
-        from promptprint.server.interceptors import abort_with  # late: interceptors maps this module's errors
-
         handler = await continuation(handler_call_details)
         method = handler_call_details.method
         if handler is None or METHOD_ROLES.get(method) == OPEN:

@@ -7,8 +7,8 @@
 * requests that do not even decode (e.g. invalid UTF-8 in a string field) become
   INVALID_ARGUMENT with reason REQUEST_MALFORMED instead of gRPC's generic INTERNAL;
 * exceptions -> status: the library's domain errors become the gRPC status that fits,
-  with a ``google.rpc.ErrorInfo`` detail (AIP-193); anything unexpected becomes
-  INTERNAL with the request id, and the server keeps running.
+  with rich details (promptprint.server.status); anything unexpected becomes INTERNAL
+  with the request id, and the server keeps running.
 
 Handlers are built once per method, not once per call. :class:`RequestContextInterceptor`
 is the outermost interceptor and keeps the wrapped handler of each method, so a call
@@ -21,73 +21,22 @@ the method alone and reads per-call facts (metadata, deadline) from the call's c
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import dataclasses
-import logging
 import itertools
+import logging
 import os
 import time
 from typing import Any, AsyncIterator, Awaitable, Callable
 
 import grpc
-from google.protobuf import any_pb2
-from google.rpc import code_pb2, error_details_pb2, status_pb2
 
-from promptprint.errors import (
-    AlreadyExists,
-    Cancelled,
-    FailedPrecondition,
-    InvalidArgument,
-    NotFound,
-    PromptprintError,
-    ResourceExhausted,
-    Unavailable,
-)
-from promptprint.server.auth import PermissionDenied, Unauthenticated, caller
+from promptprint.errors import InvalidArgument, PromptprintError
+from promptprint.server.auth import caller
+from promptprint.server.status import abort_with, request_id, status_code_for
 
-ERROR_DOMAIN = "promptprint"
 REQUEST_ID_KEY = "x-request-id"
 
-request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 log = logging.getLogger("promptprint.access")
-
-_STATUS_OF: list[tuple[type[PromptprintError], grpc.StatusCode]] = [
-    (InvalidArgument, grpc.StatusCode.INVALID_ARGUMENT),
-    (NotFound, grpc.StatusCode.NOT_FOUND),
-    (AlreadyExists, grpc.StatusCode.ALREADY_EXISTS),
-    (Unavailable, grpc.StatusCode.UNAVAILABLE),
-    (FailedPrecondition, grpc.StatusCode.FAILED_PRECONDITION),
-    (ResourceExhausted, grpc.StatusCode.RESOURCE_EXHAUSTED),
-    (Cancelled, grpc.StatusCode.CANCELLED),
-    (Unauthenticated, grpc.StatusCode.UNAUTHENTICATED),
-    (PermissionDenied, grpc.StatusCode.PERMISSION_DENIED),
-]
-
-
-def status_code_for(error: PromptprintError) -> grpc.StatusCode:
-    """The gRPC status code for a domain error."""
-    for cls, code in _STATUS_OF:
-        if isinstance(error, cls):
-            return code
-    return grpc.StatusCode.INTERNAL
-
-
-def _rich_status(code: grpc.StatusCode, message: str, reason: str, metadata: dict[str, str]) -> bytes:
-    info = error_details_pb2.ErrorInfo(reason=reason, domain=ERROR_DOMAIN, metadata=metadata)
-    detail = any_pb2.Any()
-    detail.Pack(info)
-    status = status_pb2.Status(code=code.value[0], message=message, details=[detail])
-    return status.SerializeToString()
-
-
-async def abort_with(context: grpc.aio.ServicerContext, error: PromptprintError) -> None:
-    """Abort the call with the status, message and ErrorInfo of a domain error."""
-    code = status_code_for(error)
-    metadata = {"request_id": request_id.get()}
-    if error.field:
-        metadata["field"] = error.field
-    details = _rich_status(code, error.message, error.reason, metadata)
-    await context.abort(code, error.message, trailing_metadata=(("grpc-status-details-bin", details),))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -6,7 +6,8 @@ and the latency of every admitted call. :class:`AdmissionLimiter` lets ``max_con
 FingerprintService calls run, lets ``max_queued`` more wait for a slot for at most
 ``max_queue_wait_s`` (or their own deadline, if sooner), and refuses the rest
 immediately. Health and reflection are never limited: a probe must get an answer from
-a saturated server.
+a saturated server. A refusal tells the client when to retry
+(:attr:`LimitSettings.retry_delay_s`, sent as ``google.rpc.RetryInfo``).
 
 An ingest stream holds its slot for the whole stream; size ``max_concurrent`` for the
 streams plus the lookups you expect at once.
@@ -21,7 +22,7 @@ from typing import Any, AsyncIterator, Awaitable, Callable
 
 import grpc
 
-from promptprint.errors import ResourceExhausted
+from promptprint.server.errors import AtCapacity
 
 LIMITED_PREFIX = "/promptprint.v1.FingerprintService/"
 
@@ -45,6 +46,14 @@ class LimitSettings:
             raise ValueError(f"max_queued must be >= 0, got {self.max_queued}")
         if self.max_queue_wait_s < 0:
             raise ValueError(f"max_queue_wait_s must be >= 0, got {self.max_queue_wait_s}")
+
+    @property
+    def retry_delay_s(self) -> float:
+        """The wait advised to a refused call: ``max_queue_wait_s``, the time by which every
+        call queued at the refusal has been admitted or has given up, so the queue has
+        room again; at least 0.1 s (a server without a wait queue) and at most 10 s (a
+        long queue wait is a ceiling, not the usual wait)."""
+        return min(max(self.max_queue_wait_s, 0.1), 10.0)
 
 
 class AdmissionLimiter:
@@ -72,7 +81,7 @@ class AdmissionLimiter:
         """Take a slot, waiting briefly if allowed.
 
         Raises:
-            ResourceExhausted: no slot and the queue is full, or no slot came in time.
+            AtCapacity: no slot and the queue is full, or no slot came in time.
         """
         s = self._settings
         if self._active < s.max_concurrent and not self._waiters:
@@ -80,9 +89,9 @@ class AdmissionLimiter:
             return
         if len(self._waiters) >= s.max_queued:
             self.rejected += 1
-            raise ResourceExhausted(
+            raise AtCapacity(
                 f"the server is at capacity ({s.max_concurrent} calls running, {s.max_queued} waiting); retry with backoff",
-                reason="SERVER_AT_CAPACITY",
+                retry_delay_s=s.retry_delay_s,
             )
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
@@ -101,9 +110,9 @@ class AdmissionLimiter:
             if isinstance(error, asyncio.CancelledError):
                 raise
             self.rejected += 1
-            raise ResourceExhausted(
+            raise AtCapacity(
                 f"no capacity freed within {wait:.2f}s ({s.max_concurrent} calls running); retry with backoff",
-                reason="SERVER_AT_CAPACITY",
+                retry_delay_s=s.retry_delay_s,
             ) from None
 
     def release(self) -> None:

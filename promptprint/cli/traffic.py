@@ -1,0 +1,202 @@
+"""Client verbs over traffic: ingest (stream files), query, replay (CheckPrompt in time
+order) and stats. They import the client, never the library's heavy parts."""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import shutil
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Iterator, Sequence
+
+import grpc
+from google.protobuf.json_format import MessageToDict
+from tqdm import tqdm
+
+from promptprint.cli.connect import connect, report_rpc_error
+from promptprint.client import PromptprintClient
+from promptprint.readers import RecordLine, read_records
+from promptprint.records import PromptRecord, format_timestamp
+
+
+def _read_lines(files: Sequence[str]) -> Iterator[RecordLine]:
+    """Every line of the files, in order, parsed or with its error."""
+    for name in files:
+        yield from read_records(name)
+
+
+def ingest(args: argparse.Namespace) -> int:
+    """Stream the files to the server; report refused and unreadable lines by file:line."""
+    origins: list[tuple[str, int]] = []  # position of each sent record -> (file, line)
+    local_errors: list[RecordLine] = []
+
+    def records() -> Iterator[PromptRecord]:
+        for line in _read_lines(args.files):
+            if line.record is None:
+                local_errors.append(line)
+                continue
+            origins.append((line.source, line.line))
+            yield line.record
+
+    bar = tqdm(unit="prompt", disable=args.no_progress, desc="ingest", dynamic_ncols=True)
+    totals = {"accepted": 0, "duplicate": 0, "rejected": 0}
+
+    def acknowledged(response) -> None:  # type: ignore[no-untyped-def]
+        totals["accepted"] += response.accepted_count
+        totals["duplicate"] += response.duplicate_count
+        totals["rejected"] += response.rejected_count
+        bar.set_postfix(totals | {"unreadable": len(local_errors)}, refresh=False)
+
+    try:
+        with connect(args) as client:
+            summary = client.ingest(records(), batch_size=args.batch_size, on_sent=bar.update, on_acknowledged=acknowledged)
+            bar.close()
+            if not args.no_wait:
+                _wait_for_vectors(client, args.no_progress)
+    except grpc.RpcError as error:
+        bar.close()
+        return report_rpc_error(error)
+    except TimeoutError as error:
+        print(f"promptprint ingest: {error}", file=sys.stderr)
+        return 1
+    except (OSError, ValueError) as error:
+        bar.close()
+        print(f"promptprint ingest: {error}", file=sys.stderr)
+        return 2
+    bar.close()
+    for line in local_errors:
+        print(f"{line.source}:{line.line}: unreadable [{line.error.reason}]: {line.error.message}", file=sys.stderr)  # type: ignore[union-attr]
+    for rejection in summary.rejections:
+        source, number = origins[rejection.position]
+        print(f"{source}:{number}: rejected [{rejection.reason}]: {rejection.message}", file=sys.stderr)
+    unreadable = len(local_errors)
+    print(
+        f"accepted {summary.accepted}, duplicate {summary.duplicates}, "
+        f"rejected {summary.rejected + unreadable} ({unreadable} unreadable, {summary.rejected} refused by the server)"
+    )
+    return 0
+
+
+def _wait_for_vectors(client: PromptprintClient, quiet: bool) -> None:
+    """Wait until the server has embedded everything acknowledged, with a progress bar."""
+    bar: tqdm | None = None  # type: ignore[type-arg]
+
+    def progress(pending: int) -> None:
+        nonlocal bar
+        if bar is None and pending:
+            bar = tqdm(total=pending, unit="prompt", disable=quiet, desc="embedding", dynamic_ncols=True)
+        if bar is not None:
+            bar.update(max(0, bar.total - pending - bar.n))
+
+    try:
+        client.wait_indexed(on_progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def query(args: argparse.Namespace) -> int:
+    """Print the near-duplicates of a text, as a table or JSON lines."""
+    try:
+        with connect(args) as client:
+            hits = client.find_near_duplicates(text=args.text, k=args.k, min_similarity=args.min_similarity, include_text=True)
+    except grpc.RpcError as error:
+        return report_rpc_error(error)
+    if args.json:
+        for hit in hits:
+            print(json.dumps(MessageToDict(hit, preserving_proto_field_name=True), ensure_ascii=False))
+        return 0
+    if not hits:
+        print("no near-duplicates")
+        return 0
+    rows = [
+        (
+            f"{hit.similarity:.3f}",
+            hit.prompt_id,
+            hit.account_id,
+            hit.org_id or "-",
+            format_timestamp(hit.created_at.seconds * 1000 + hit.created_at.nanos // 1_000_000),
+            " ".join(hit.text.split()),
+        )
+        for hit in hits
+    ]
+    header = ("similarity", "prompt_id", "account_id", "org_id", "created_at", "text")
+    widths = [max(len(header[i]), *(len(r[i]) for r in rows)) for i in range(5)]
+    text_width = max(20, shutil.get_terminal_size((120, 20)).columns - sum(widths) - 12)
+    fmt = "  ".join(f"{{:<{w}}}" for w in widths) + "  {}"
+    print(fmt.format(*header))
+    for row in rows:
+        text = row[5] if len(row[5]) <= text_width else row[5][: text_width - 1] + "…"
+        print(fmt.format(*row[:5], text))
+    return 0
+
+
+def replay(args: argparse.Namespace) -> int:
+    """CheckPrompt (recording) every line in created_at order; one verdict line per input line."""
+    lines = list(_read_lines([args.file]))
+    order = sorted(range(len(lines)), key=lambda i: (lines[i].record.created_at_ms if lines[i].record else -1, i))
+    options: dict[str, object] = {}
+    if args.min_similarity is not None:
+        options["min_similarity"] = args.min_similarity
+    if args.lookback_hours is not None:
+        options["lookback"] = timedelta(hours=args.lookback_hours)
+    if args.tier is not None:
+        options["tier"] = args.tier
+    if args.concurrency < 1:
+        print("promptprint replay: --concurrency must be >= 1", file=sys.stderr)
+        return 2
+    failures = 0
+
+    def verdict_of(i: int) -> dict[str, object]:
+        line = lines[i]
+        if line.record is None:
+            error = {"code": "INVALID_ARGUMENT", "reason": line.error.reason, "message": line.error.message}  # type: ignore[union-attr]
+            return {"prompt_id": "", "line": line.line, "error": error}
+        try:
+            response = client.check_record(line.record, store=True, **options)
+        except grpc.RpcError as rpc_error:
+            if rpc_error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):  # type: ignore[attr-defined]
+                raise
+            error = {"code": rpc_error.code().name, "message": rpc_error.details()}  # type: ignore[attr-defined]
+            return {"prompt_id": line.record.prompt_id, "line": line.line, "error": error}
+        return {"prompt_id": line.record.prompt_id} | MessageToDict(
+            response, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+        )
+
+    with connect(args) as client, open(args.out, "w", encoding="utf-8") as out, ThreadPoolExecutor(args.concurrency) as pool:
+        progress = tqdm(total=len(order), unit="prompt", disable=args.no_progress, desc="replay", dynamic_ncols=True)
+        try:
+            # a sliding window of calls in flight, written in send order
+            pending: collections.deque = collections.deque()  # type: ignore[type-arg]
+            for i in order:
+                pending.append(pool.submit(verdict_of, i))
+                if len(pending) >= args.concurrency:
+                    verdict = pending.popleft().result()
+                    failures += "error" in verdict
+                    out.write(json.dumps(verdict, ensure_ascii=False) + "\n")
+                    progress.update()
+            while pending:
+                verdict = pending.popleft().result()
+                failures += "error" in verdict
+                out.write(json.dumps(verdict, ensure_ascii=False) + "\n")
+                progress.update()
+        except grpc.RpcError as rpc_error:
+            return report_rpc_error(rpc_error)
+        finally:
+            progress.close()
+    print(f"replayed {len(lines) - failures} prompts, {failures} with errors; verdicts in {args.out}")
+    return 0
+
+
+def stats(args: argparse.Namespace) -> int:
+    """Print the index statistics as JSON."""
+    try:
+        with connect(args) as client:
+            answer = client.stats()
+    except grpc.RpcError as error:
+        return report_rpc_error(error)
+    print(json.dumps(MessageToDict(answer, preserving_proto_field_name=True, always_print_fields_with_no_presence=True), indent=2))
+    return 0

@@ -1,0 +1,31 @@
+"""The errors only the server raises; the library's own are in :mod:`promptprint.errors`.
+
+They are :class:`~promptprint.errors.PromptprintError` subclasses like the library's, so
+:mod:`promptprint.server.status` maps every error the same way, whoever raised it. They
+live apart from the interceptors that raise them so that the status mapping can name
+them without importing those interceptors (which use the mapping).
+"""
+
+from __future__ import annotations
+
+from promptprint.errors import PromptprintError, ResourceExhausted
+
+
+class Unauthenticated(PromptprintError):
+    """No token, a malformed authorization header, or a token nobody issued."""
+
+
+class PermissionDenied(PromptprintError):
+    """A valid token whose roles do not cover the call."""
+
+
+class AtCapacity(ResourceExhausted):
+    """Admission control refused the call (promptprint.server.limits).
+
+    Carries ``retry_delay_s``, the wait the limiter advises before a retry; it is sent to
+    the client as ``google.rpc.RetryInfo``.
+    """
+
+    def __init__(self, message: str, *, retry_delay_s: float) -> None:
+        super().__init__(message, reason="SERVER_AT_CAPACITY")
+        self.retry_delay_s = retry_delay_s
