@@ -732,7 +732,7 @@ def _campaign(args: argparse.Namespace) -> int:
 
 def _index_config(args: argparse.Namespace, **extra: object):  # type: ignore[no-untyped-def]
     from promptprint.index.ivf_index import IvfParams
-    from promptprint.index.prompt_index import IndexConfig
+    from promptprint.index.config import IndexConfig
 
     return IndexConfig(
         data_dir=Path(args.data_dir),

@@ -10,7 +10,7 @@ import sys
 import grpc
 import pytest
 
-from promptprint.index.prompt_index import IndexConfig
+from promptprint.index.config import IndexConfig
 from promptprint.records import PromptRecord
 from promptprint.client import PromptprintClient, error_info
 from promptprint.v1 import fingerprint_pb2 as pb

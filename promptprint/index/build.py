@@ -21,6 +21,10 @@ codebooks are trained once here, shipped once to every worker, each shard of
 :data:`SHARD_ROWS` vectors comes back as (row ids, list numbers, codes), and the lists
 are filled in one pass (:func:`promptprint.index.ivf_index.fill_lists`, which avoids FAISS's
 unsafe fast-scan merge). Same store, same index, byte for byte, either way.
+
+:func:`build_snapshot` is the bulk build as a whole: the store's index into a new
+snapshot, switched in. The reindex job runs it, and so does the prompt index when it
+opens a store big enough for IVF-PQ without a snapshot.
 """
 
 from __future__ import annotations
@@ -35,7 +39,8 @@ from promptprint.index.ivf_index import (
     IvfParams, IvfPqIndex, VectorFile, encode_for_lists, is_ivfpq_file, sidecar_path, train_ivfpq,
 )
 from promptprint.storage.row_metadata import RowMetadata
-from promptprint.storage.store import RecordStore
+from promptprint.storage.snapshot import ANY, Manifest, SnapshotDirectory, save_rows
+from promptprint.storage.store import RecordStore, StoreIdentity
 from promptprint.index.vector_index import HnswParams, SearchResult, VectorIndex, VectorStorage
 
 if TYPE_CHECKING:
@@ -245,3 +250,33 @@ def build_from_store(
     index = IvfPqIndex(trained, vectors, params)
     encode_all(index, vectors, id_chunks, executor=executor, progress=progress)
     return index, rows
+
+
+def build_snapshot(
+    store: RecordStore,
+    snapshots: SnapshotDirectory,
+    identity: StoreIdentity,
+    choice: IndexChoice,
+    *,
+    progress: Progress | None = None,
+    executor: "BatchExecutor | None" = None,
+) -> tuple[Manifest, str]:
+    """Build the index of the whole store (kind by size) into a new snapshot and switch
+    CURRENT to it (IVF-PQ shards encoded on ``executor``'s workers when given). Returns
+    the manifest and the snapshot's folder name."""
+    # A build covers the stored vectors up to the first one still pending (the server
+    # computes those behind the acknowledgement); the rest is replayed onto it on load.
+    watermark = store.indexable_watermark()
+    staging = snapshots.begin(watermark)
+    index_path = SnapshotDirectory.index_path(staging)
+    index, rows = build_from_store(
+        store, identity.dimension, choice, index_path, up_to=watermark, progress=progress, executor=executor
+    )
+    index.save(index_path)
+    save_rows(SnapshotDirectory.rows_path(staging), *rows.export())
+    manifest = snapshots.commit(
+        staging, identity=identity, count=len(rows), watermark=watermark, index_description=index.description, replaces=ANY
+    )
+    if manifest is None:  # cannot happen with replaces=ANY
+        raise RuntimeError("snapshot switch refused")
+    return manifest, snapshots.current_name() or ""
