@@ -92,6 +92,14 @@ def test_banks_over_grpc(client: PromptprintClient, alpaca_texts: list[str]) -> 
     assert not _check(client, probe).campaign.flagged
 
 
+def test_create_bank_entry_retried_over_grpc_returns_the_same_entry(client: PromptprintClient) -> None:
+    text = "Rewrite the following product review so that it sounds enthusiastic and mentions free shipping: {review}"
+    first = client.create_bank_entry("deny", text, note="first")
+    retried = client.create_bank_entry("deny", text, note="retry")
+    assert retried.entry_id == first.entry_id and retried.note == "first"
+    assert [e.entry_id for e in client.list_bank_entries("deny")] == [first.entry_id]
+
+
 @pytest.mark.parametrize(
     "call, code, reason",
     [

@@ -201,21 +201,7 @@ class RecordStore:
                 self._writer.executemany("INSERT INTO meta(key, value) VALUES (?, ?)", sorted(wanted.items()))
             return
         stored = meta | {"skeleton_version": meta.get("skeleton_version", UNRECORDED_SKELETON_VERSION)}
-        if stored["skeleton_version"] != self._identity.skeleton_version:
-            privacy = self._writer.execute("SELECT 1 FROM prompt_signatures LIMIT 1").fetchone() is not None
-            raise FailedPrecondition(
-                f"data dir {self._path.parent} was written with skeleton version {stored['skeleton_version']!r}, "
-                f"but this build computes {self._identity.skeleton_version!r}: its template signatures no longer "
-                "compare with new ones. Reindex the source prompts into a new data directory "
-                "(`promptprint reindex SOURCE... --data-dir NEW`), or serve this one with the version that wrote it."
-                + (
-                    " It was written in privacy mode: it keeps no text, so its signatures cannot be re-derived "
-                    "from it; only the original source prompts can rebuild it."
-                    if privacy else ""
-                ),
-                reason="STORE_IDENTITY_MISMATCH",
-            )
-        mismatched = {k: (stored.get(k), v) for k, v in wanted.items() if stored.get(k) != v}
+        mismatched = {k: (stored.get(k), v) for k, v in wanted.items() if stored.get(k) != v and k != "skeleton_version"}
         if mismatched:
             detail = "; ".join(f"{k}: stored {old!r}, configured {new!r}" for k, (old, new) in mismatched.items())
             raise FailedPrecondition(
@@ -223,6 +209,25 @@ class RecordStore:
                 "Use another data directory, or re-fingerprint the records with the configured model.",
                 reason="STORE_IDENTITY_MISMATCH",
             )
+        if stored["skeleton_version"] != self._identity.skeleton_version:
+            self._refuse_skeleton(stored["skeleton_version"])
+
+    def _refuse_skeleton(self, stored: str) -> None:
+        """A store whose template signatures this build cannot compare with its own: say
+        which data dir, both versions, and the way out."""
+        privacy = self._writer.execute("SELECT 1 FROM prompt_signatures LIMIT 1").fetchone() is not None
+        raise FailedPrecondition(
+            f"data dir {self._path.parent} was written with skeleton version {stored!r}, but this build computes "
+            f"{self._identity.skeleton_version!r}: its template signatures no longer compare with new ones. "
+            "Reindex the source prompts into a new data directory (`promptprint reindex SOURCE... --data-dir NEW`), "
+            "or serve this one with the version that wrote it."
+            + (
+                " It was written in privacy mode and keeps no text, so its signatures cannot be re-derived "
+                "from it: only the original source prompts can rebuild it."
+                if privacy else ""
+            ),
+            reason="STORE_IDENTITY_MISMATCH",
+        )
 
     def _reader(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
