@@ -31,10 +31,11 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Literal, Protocol
+from typing import Any, Callable, Iterable, Iterator, Literal, Protocol
 
 import numpy as np
 
+from promptprint.executors import BatchExecutor, ShippedIndex
 from promptprint.index.ivf_index import (
     IvfParams, IvfPqIndex, VectorFile, encode_for_lists, is_ivfpq_file, sidecar_path, train_ivfpq,
 )
@@ -43,8 +44,6 @@ from promptprint.storage.snapshot import ANY, Manifest, SnapshotDirectory, save_
 from promptprint.storage.store import RecordStore, StoreIdentity
 from promptprint.index.vector_index import HnswParams, SearchResult, VectorIndex, VectorStorage
 
-if TYPE_CHECKING:
-    from promptprint.executors import BatchExecutor
 
 BuildKind = Literal["auto", "flat", "hnsw", "ivfpq"]
 KINDS: tuple[str, ...] = ("auto", "flat", "hnsw", "ivfpq")
@@ -172,7 +171,7 @@ def encode_all(
     vectors: VectorFile,
     id_chunks: list[np.ndarray],
     *,
-    executor: "BatchExecutor | None" = None,
+    executor: BatchExecutor | None = None,
     progress: Progress | None = None,
 ) -> None:
     """Encode the rows ``id_chunks`` name (their vectors already in ``vectors``) into the
@@ -185,8 +184,6 @@ def encode_all(
             if progress:
                 progress(len(ids) - len(ids) // 2)
         return
-    from promptprint.executors import ShippedIndex
-
     shards = ((ids, vectors.read(ids).astype(np.float16)) for ids in _regroup(id_chunks, SHARD_ROWS))
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     with executor.pool(ShippedIndex(index.trained)) as pool:
@@ -207,7 +204,7 @@ def build_from_store(
     *,
     up_to: int | None = None,
     progress: Progress | None = None,
-    executor: "BatchExecutor | None" = None,
+    executor: BatchExecutor | None = None,
 ) -> tuple[AnyVectorIndex, RowMetadata]:
     """Build a fresh index of the kind ``choice`` gives for the store's size, from the
     stored float16 vectors (no re-embedding). IVF-PQ writes its vector file beside
@@ -259,7 +256,7 @@ def build_snapshot(
     choice: IndexChoice,
     *,
     progress: Progress | None = None,
-    executor: "BatchExecutor | None" = None,
+    executor: BatchExecutor | None = None,
 ) -> tuple[Manifest, str]:
     """Build the index of the whole store (kind by size) into a new snapshot and switch
     CURRENT to it (IVF-PQ shards encoded on ``executor``'s workers when given). Returns

@@ -37,11 +37,12 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator, Protocol, Sequence
+from typing import Callable, Iterator, Protocol, Sequence
 
 import numpy as np
 
 from promptprint.errors import InvalidArgument, PromptprintError
+from promptprint.executors import BatchExecutor
 from promptprint.index.build import IndexChoice, build_snapshot
 from promptprint.index.config import IndexConfig
 from promptprint.index.dedupe import split_repeats
@@ -50,10 +51,8 @@ from promptprint.readers import RecordLine, read_records
 from promptprint.records import DEFAULT_MAX_TEXT_BYTES, PromptRecord, validate_record
 from promptprint.storage.snapshot import SnapshotDirectory
 from promptprint.storage.store import RecordStore, StoreIdentity, read_identity
+from promptprint.vectors.embedder import Embedder, ModelLoader, PooledEmbedder, SentenceTransformerEmbedder
 
-if TYPE_CHECKING:
-    from promptprint.vectors.embedder import Embedder
-    from promptprint.executors import BatchExecutor
 
 log = logging.getLogger(__name__)
 
@@ -194,7 +193,7 @@ class ReindexJob:
         max_text_bytes: int = DEFAULT_MAX_TEXT_BYTES,
         on_bad: Callable[[BadLine], None] | None = None,
         on_progress: Callable[[int, int], None] | None = None,
-        executor: "BatchExecutor | None" = None,
+        executor: BatchExecutor | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -325,8 +324,8 @@ def open_job(
     sources: Sequence[str],
     model: str | None = None,
     threads: int | None = None,
-    embedder: "Embedder | None" = None,
-    executor: "BatchExecutor | None" = None,
+    embedder: Embedder | None = None,
+    executor: BatchExecutor | None = None,
     **job_options: object,
 ) -> Iterator[ReindexJob]:
     """A ReindexJob over a data directory, with its store opened and closed around it.
@@ -339,12 +338,8 @@ def open_job(
     pooled = None
     if sources:
         if embedder is None and executor is not None:
-            from promptprint.vectors.embedder import ModelLoader, PooledEmbedder
-
             embedder = pooled = PooledEmbedder(executor, ModelLoader(model))
         elif embedder is None:
-            from promptprint.vectors.embedder import SentenceTransformerEmbedder
-
             embedder = SentenceTransformerEmbedder(model, threads=threads)
         engine = embedder
         identity = StoreIdentity.current(embedder.model_id, embedder.dimension)
