@@ -32,7 +32,8 @@ import numpy as np
 from evaluation.harness.stream import BenchPools, PromptStream, bench_record, load_bench_pools
 from promptprint.text import _canonical
 from promptprint.text.normalize import canonical_text, mask_identifiers, normalize
-from promptprint.index.prompt_index import IndexConfig, PromptIndex
+from promptprint.index.config import IndexConfig
+from promptprint.index.prompt_index import PromptIndex
 from promptprint.records import PromptRecord
 from promptprint.text.skeleton import ANCHOR_TOKENS, HEAD_TOKENS, SHINGLE_WORDS, TAIL_TOKENS, signature, signatures, skeleton
 from promptprint.templates.tracker import Event, TemplateTracker

@@ -28,7 +28,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from evaluation.harness.stream import LOOKBACK_SPREAD_MS, PromptStream, load_bench_pools
-from promptprint.index.prompt_index import IndexConfig, PromptIndex
+from promptprint.index.config import IndexConfig
+from promptprint.index.prompt_index import PromptIndex
 from promptprint.records import PromptRecord
 from promptprint.text.skeleton import signature
 from promptprint.templates.tracker import Event, TemplateTracker

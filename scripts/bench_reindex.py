@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from evaluation.harness.stream import PromptStream, load_bench_pools  # noqa: E402
-from promptprint.index.prompt_index import IndexConfig  # noqa: E402
+from promptprint.index.config import IndexConfig  # noqa: E402
 from promptprint.records import format_timestamp  # noqa: E402
 from promptprint.executors import RayExecutor  # noqa: E402
 from promptprint.jobs.reindex import open_job  # noqa: E402

@@ -21,7 +21,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from promptprint.vectors.embedder import SentenceTransformerEmbedder  # noqa: E402
-from promptprint.index.prompt_index import IndexConfig, PromptIndex  # noqa: E402
+from promptprint.index.config import IndexConfig  # noqa: E402
+from promptprint.index.prompt_index import PromptIndex  # noqa: E402
 from promptprint.records import PromptRecord, parse_timestamp  # noqa: E402
 from promptprint.client import PromptprintClient  # noqa: E402
 from promptprint.server.app import RunningServer, ServerConfig, start_server  # noqa: E402

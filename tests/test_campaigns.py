@@ -10,7 +10,7 @@ import sys
 import grpc
 import pytest
 
-from promptprint.index.prompt_index import IndexConfig
+from promptprint.index.config import IndexConfig
 from promptprint.records import PromptRecord
 from promptprint.client import PromptprintClient, error_info
 from promptprint.v1 import fingerprint_pb2 as pb
@@ -90,6 +90,14 @@ def test_banks_over_grpc(client: PromptprintClient, alpaca_texts: list[str]) -> 
 
     assert client.delete_bank_entry(entry.entry_id).entry_id == entry.entry_id
     assert not _check(client, probe).campaign.flagged
+
+
+def test_create_bank_entry_retried_over_grpc_returns_the_same_entry(client: PromptprintClient) -> None:
+    text = "Rewrite the following product review so that it sounds enthusiastic and mentions free shipping: {review}"
+    first = client.create_bank_entry("deny", text, note="first")
+    retried = client.create_bank_entry("deny", text, note="retry")
+    assert retried.entry_id == first.entry_id and retried.note == "first"
+    assert [e.entry_id for e in client.list_bank_entries("deny")] == [first.entry_id]
 
 
 @pytest.mark.parametrize(

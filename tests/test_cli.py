@@ -87,7 +87,7 @@ def test_server_refuses_a_data_dir_of_another_model(tmp_path: Path) -> None:
     from promptprint.storage.store import RecordStore, StoreIdentity
 
     data = tmp_path / "data"
-    RecordStore(data / "records.sqlite", StoreIdentity("another-model", 384, "norm-1")).close()
+    RecordStore(data / "records.sqlite", StoreIdentity("another-model", 384, "norm-1", "skel-1")).close()
     result = subprocess.run(
         [*PROMPTPRINT, "serve", "--data-dir", str(data), "--listen", "127.0.0.1:0"],
         cwd=REPO, capture_output=True, text=True, timeout=120, env=os.environ | {"HF_HUB_OFFLINE": "1"},

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from promptprint.vectors.embedder import SentenceTransformerEmbedder
-from promptprint.index.prompt_index import IndexConfig
+from promptprint.index.config import IndexConfig
 from promptprint import cli
 from promptprint.client import error_info
 from promptprint.v1 import fingerprint_pb2 as pb

@@ -15,7 +15,7 @@ import pytest
 
 from promptprint.vectors.embedder import SentenceTransformerEmbedder
 from promptprint.index.ivf_index import IvfParams
-from promptprint.index.prompt_index import IndexConfig
+from promptprint.index.config import IndexConfig
 from promptprint.records import PromptRecord
 from promptprint.jobs.reindex import open_job
 from promptprint.v1 import fingerprint_pb2 as pb
@@ -75,7 +75,7 @@ def test_reload_under_load_replays_and_releases(
         with server.client() as client:
             client.ingest(corpus[:200])
             client.wait_indexed(600)  # a rebuild covers the stored vectors (embedded behind the acknowledgement)
-            old_live = weakref.ref(server.index._live)  # type: ignore[union-attr]
+            old_live = weakref.ref(server.index._live.current)  # type: ignore[union-attr]
             with _Lookups(server, [r.text for r in corpus[:40]]) as lookups:
                 snapshot = _rebuild(with_config(config, index_kind="ivfpq"))  # another process would do the same
                 # recorded after the rebuild read the store: must be replayed onto the new index

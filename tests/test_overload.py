@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from promptprint.vectors.batching import BatchingEmbedder
 from promptprint.vectors.embedder import Embedder, SentenceTransformerEmbedder
 from promptprint.errors import ResourceExhausted
-from promptprint.index.prompt_index import IndexConfig
+from promptprint.index.config import IndexConfig
 from promptprint.records import PromptRecord
 from promptprint.client import error_details, error_info
 from promptprint.v1 import fingerprint_pb2 as pb

@@ -9,7 +9,9 @@ import pytest
 
 from promptprint.vectors.embedder import SentenceTransformerEmbedder
 from promptprint.errors import NotFound
-from promptprint.index.prompt_index import IndexConfig, NearDuplicateQuery, PromptIndex
+from promptprint.index.config import IndexConfig
+from promptprint.index.prompt_index import PromptIndex
+from promptprint.index.results import NearDuplicateQuery
 from promptprint.records import PromptRecord
 from promptprint.v1 import fingerprint_pb2 as pb
 

@@ -12,7 +12,9 @@ import pytest
 from promptprint.vectors.embedder import SentenceTransformerEmbedder
 from promptprint.errors import FailedPrecondition, InvalidArgument, NotFound
 from promptprint.text.normalize import canonical_text
-from promptprint.index.prompt_index import IndexConfig, IngestStatus, NearDuplicateQuery, PromptIndex
+from promptprint.index.config import IndexConfig
+from promptprint.index.prompt_index import PromptIndex
+from promptprint.index.results import IngestStatus, NearDuplicateQuery
 from promptprint.records import PromptRecord
 from promptprint.storage.store import RecordStore
 

@@ -19,7 +19,7 @@ from promptprint.templates.banks import Banks
 from promptprint.vectors.embedder import ModelLoader, PooledEmbedder, SentenceTransformerEmbedder
 from promptprint.executors import InProcess, RayExecutor
 from promptprint.index.ivf_index import IvfParams, encode_for_lists, fill_lists, train_ivfpq
-from promptprint.index.prompt_index import IndexConfig
+from promptprint.index.config import IndexConfig
 from promptprint.reconstruct.corpus import corpus_from_files
 from promptprint.reconstruct.knn_graph import KnnParams, knn_edges
 from promptprint.reconstruct.outputs import write_reconstruction

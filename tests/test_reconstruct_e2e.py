@@ -15,7 +15,7 @@ import grpc
 import pyarrow.parquet as pq
 import pytest
 
-from promptprint.index.prompt_index import IndexConfig
+from promptprint.index.config import IndexConfig
 from promptprint.records import PromptRecord, format_timestamp
 from promptprint.reconstruct.outputs import latest
 from promptprint.client import error_info

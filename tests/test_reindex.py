@@ -12,7 +12,9 @@ import pytest
 
 from promptprint.vectors.embedder import SentenceTransformerEmbedder
 from promptprint.index.ivf_index import IvfParams
-from promptprint.index.prompt_index import IndexConfig, NearDuplicateQuery, PromptIndex
+from promptprint.index.config import IndexConfig
+from promptprint.index.prompt_index import PromptIndex
+from promptprint.index.results import NearDuplicateQuery
 from promptprint.records import PromptRecord, format_timestamp
 from promptprint.jobs.reindex import BadLine, ReindexError, open_job
 from promptprint.storage.snapshot import SnapshotDirectory

@@ -22,7 +22,7 @@ from cryptography.x509.oid import NameOID
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from promptprint.vectors.embedder import SentenceTransformerEmbedder
-from promptprint.index.prompt_index import IndexConfig
+from promptprint.index.config import IndexConfig
 from promptprint import cli
 from promptprint.client import PromptprintClient, error_info, make_channel
 from promptprint.v1 import fingerprint_pb2 as pb

@@ -13,7 +13,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
 from promptprint.vectors.embedder import SentenceTransformerEmbedder
-from promptprint.index.prompt_index import IndexConfig
+from promptprint.index.config import IndexConfig
 from promptprint.records import PromptRecord
 from promptprint.client import PromptprintClient, error_details, error_info
 from promptprint.server.app import ServerConfig

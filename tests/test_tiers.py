@@ -12,8 +12,9 @@ import pytest
 
 from promptprint.vectors.embedder import SentenceTransformerEmbedder
 from promptprint.errors import ResourceExhausted
-from promptprint.text.normalize import NORMALIZER_VERSION
-from promptprint.index.prompt_index import IndexConfig, IngestStatus, NearDuplicateQuery, PromptIndex
+from promptprint.index.config import IndexConfig
+from promptprint.index.prompt_index import PromptIndex
+from promptprint.index.results import IngestStatus, NearDuplicateQuery
 from promptprint.records import PromptRecord
 from promptprint.storage.store import RecordStore, StoreIdentity
 
@@ -94,7 +95,7 @@ def test_pending_vectors_are_embedded_after_a_restart(tmp_path: Path, embedder: 
     assert index.wait_indexed(600)
     index.close()  # snapshot covers the first 100
     # Acknowledged, vectors never computed: what a crash right after IngestPrompts leaves.
-    identity = StoreIdentity(embedder.model_id, embedder.dimension, NORMALIZER_VERSION)
+    identity = StoreIdentity.current(embedder.model_id, embedder.dimension)
     store = RecordStore(config.store_path, identity)
     store.insert(corpus[100:160], None)
     assert store.pending_count() == 60

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from promptprint.executors import InProcess, RayExecutor, executor_for
 from promptprint.index.ivf_index import IvfParams
-from promptprint.index.prompt_index import IndexConfig
+from promptprint.index.config import IndexConfig
 
 
 def index_config(args: argparse.Namespace, **extra: object) -> IndexConfig:

@@ -21,25 +21,29 @@ codebooks are trained once here, shipped once to every worker, each shard of
 :data:`SHARD_ROWS` vectors comes back as (row ids, list numbers, codes), and the lists
 are filled in one pass (:func:`promptprint.index.ivf_index.fill_lists`, which avoids FAISS's
 unsafe fast-scan merge). Same store, same index, byte for byte, either way.
+
+:func:`build_snapshot` is the bulk build as a whole: the store's index into a new
+snapshot, switched in. The reindex job runs it, and so does the prompt index when it
+opens a store big enough for IVF-PQ without a snapshot.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Literal, Protocol
+from typing import Any, Callable, Iterable, Iterator, Literal, Protocol
 
 import numpy as np
 
+from promptprint.executors import BatchExecutor, ShippedIndex
 from promptprint.index.ivf_index import (
     IvfParams, IvfPqIndex, VectorFile, encode_for_lists, is_ivfpq_file, sidecar_path, train_ivfpq,
 )
 from promptprint.storage.row_metadata import RowMetadata
-from promptprint.storage.store import RecordStore
+from promptprint.storage.snapshot import ANY, Manifest, SnapshotDirectory, save_rows
+from promptprint.storage.store import RecordStore, StoreIdentity
 from promptprint.index.vector_index import HnswParams, SearchResult, VectorIndex, VectorStorage
 
-if TYPE_CHECKING:
-    from promptprint.executors import BatchExecutor
 
 BuildKind = Literal["auto", "flat", "hnsw", "ivfpq"]
 KINDS: tuple[str, ...] = ("auto", "flat", "hnsw", "ivfpq")
@@ -167,7 +171,7 @@ def encode_all(
     vectors: VectorFile,
     id_chunks: list[np.ndarray],
     *,
-    executor: "BatchExecutor | None" = None,
+    executor: BatchExecutor | None = None,
     progress: Progress | None = None,
 ) -> None:
     """Encode the rows ``id_chunks`` name (their vectors already in ``vectors``) into the
@@ -180,8 +184,6 @@ def encode_all(
             if progress:
                 progress(len(ids) - len(ids) // 2)
         return
-    from promptprint.executors import ShippedIndex
-
     shards = ((ids, vectors.read(ids).astype(np.float16)) for ids in _regroup(id_chunks, SHARD_ROWS))
     parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     with executor.pool(ShippedIndex(index.trained)) as pool:
@@ -202,7 +204,7 @@ def build_from_store(
     *,
     up_to: int | None = None,
     progress: Progress | None = None,
-    executor: "BatchExecutor | None" = None,
+    executor: BatchExecutor | None = None,
 ) -> tuple[AnyVectorIndex, RowMetadata]:
     """Build a fresh index of the kind ``choice`` gives for the store's size, from the
     stored float16 vectors (no re-embedding). IVF-PQ writes its vector file beside
@@ -245,3 +247,33 @@ def build_from_store(
     index = IvfPqIndex(trained, vectors, params)
     encode_all(index, vectors, id_chunks, executor=executor, progress=progress)
     return index, rows
+
+
+def build_snapshot(
+    store: RecordStore,
+    snapshots: SnapshotDirectory,
+    identity: StoreIdentity,
+    choice: IndexChoice,
+    *,
+    progress: Progress | None = None,
+    executor: BatchExecutor | None = None,
+) -> tuple[Manifest, str]:
+    """Build the index of the whole store (kind by size) into a new snapshot and switch
+    CURRENT to it (IVF-PQ shards encoded on ``executor``'s workers when given). Returns
+    the manifest and the snapshot's folder name."""
+    # A build covers the stored vectors up to the first one still pending (the server
+    # computes those behind the acknowledgement); the rest is replayed onto it on load.
+    watermark = store.indexable_watermark()
+    staging = snapshots.begin(watermark)
+    index_path = SnapshotDirectory.index_path(staging)
+    index, rows = build_from_store(
+        store, identity.dimension, choice, index_path, up_to=watermark, progress=progress, executor=executor
+    )
+    index.save(index_path)
+    save_rows(SnapshotDirectory.rows_path(staging), *rows.export())
+    manifest = snapshots.commit(
+        staging, identity=identity, count=len(rows), watermark=watermark, index_description=index.description, replaces=ANY
+    )
+    if manifest is None:  # cannot happen with replaces=ANY
+        raise RuntimeError("snapshot switch refused")
+    return manifest, snapshots.current_name() or ""

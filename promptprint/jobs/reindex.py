@@ -21,6 +21,9 @@ Why it is shaped this way:
 * **The switch is atomic and polite**: the snapshot is written next to the live one
   and CURRENT switched under the snapshot lock; a running server notices and hot-swaps
   (see PromptIndex.reload), replaying what it recorded meanwhile.
+
+The build itself (promptprint.index.build.build_snapshot), the fingerprint recipe and
+the prompt_id dedupe are the index's own: this job only drives them over files.
 """
 
 from __future__ import annotations
@@ -34,22 +37,22 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterator, Protocol, Sequence
+from typing import Callable, Iterator, Protocol, Sequence
 
 import numpy as np
 
 from promptprint.errors import InvalidArgument, PromptprintError
-from promptprint.index.build import IndexChoice, build_from_store
-from promptprint.text.normalize import canonical_text
+from promptprint.executors import BatchExecutor
+from promptprint.index.build import IndexChoice, build_snapshot
+from promptprint.index.config import IndexConfig
+from promptprint.index.dedupe import split_repeats
+from promptprint.index.fingerprint import fingerprint_texts
 from promptprint.readers import RecordLine, read_records
 from promptprint.records import DEFAULT_MAX_TEXT_BYTES, PromptRecord, validate_record
-from promptprint.storage.snapshot import ANY, Manifest, SnapshotDirectory, save_rows
-from promptprint.storage.store import RecordStore, StoreIdentity, read_identity, text_digest, to_stored_precision
+from promptprint.storage.snapshot import SnapshotDirectory
+from promptprint.storage.store import RecordStore, StoreIdentity, read_identity
+from promptprint.vectors.embedder import Embedder, ModelLoader, PooledEmbedder, SentenceTransformerEmbedder
 
-if TYPE_CHECKING:
-    from promptprint.vectors.embedder import Embedder
-    from promptprint.executors import BatchExecutor
-    from promptprint.index.prompt_index import IndexConfig
 
 log = logging.getLogger(__name__)
 
@@ -127,40 +130,6 @@ def count_lines(path: Path) -> int:
     return max(0, lines - 1) if ".csv" in name else lines
 
 
-def _fingerprint(engine: EmbedEngine, texts: Sequence[str]) -> np.ndarray:
-    return to_stored_precision(engine.embed([canonical_text(t) for t in texts]))
-
-
-def build_snapshot(
-    store: RecordStore,
-    snapshots: SnapshotDirectory,
-    identity: StoreIdentity,
-    choice: IndexChoice,
-    *,
-    progress: Callable[[int], None] | None = None,
-    executor: "BatchExecutor | None" = None,
-) -> tuple[Manifest, str]:
-    """Build the index of the whole store (kind by size) into a new snapshot and switch
-    CURRENT to it (IVF-PQ shards encoded on ``executor``'s workers when given). Returns
-    the manifest and the snapshot's folder name."""
-    # A build covers the stored vectors up to the first one still pending (the server
-    # computes those behind the acknowledgement); the rest is replayed onto it on load.
-    watermark = store.indexable_watermark()
-    staging = snapshots.begin(watermark)
-    index_path = SnapshotDirectory.index_path(staging)
-    index, rows = build_from_store(
-        store, identity.dimension, choice, index_path, up_to=watermark, progress=progress, executor=executor
-    )
-    index.save(index_path)
-    save_rows(SnapshotDirectory.rows_path(staging), *rows.export())
-    manifest = snapshots.commit(
-        staging, identity=identity, count=len(rows), watermark=watermark, index_description=index.description, replaces=ANY
-    )
-    if manifest is None:  # cannot happen with replaces=ANY
-        raise RuntimeError("snapshot switch refused")
-    return manifest, snapshots.current_name() or ""
-
-
 @dataclasses.dataclass(frozen=True)
 class _Checkpoint:
     sources: list[list[object]]  # [path, size, mtime_ns] per file
@@ -224,7 +193,7 @@ class ReindexJob:
         max_text_bytes: int = DEFAULT_MAX_TEXT_BYTES,
         on_bad: Callable[[BadLine], None] | None = None,
         on_progress: Callable[[int, int], None] | None = None,
-        executor: "BatchExecutor | None" = None,
+        executor: BatchExecutor | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -321,29 +290,27 @@ class ReindexJob:
                 self._bad(line, error, summary)
                 continue
             valid.append((line, record))
-        existing = self._store.existing([r.prompt_id for _, r in valid])
-        fresh: dict[str, tuple[RecordLine, PromptRecord]] = {}
-        for line, record in valid:
-            digest = text_digest(record.text)
-            known = existing.get(record.prompt_id)
-            first = fresh.get(record.prompt_id)
-            stored_digest = known[1] if known else (text_digest(first[1].text) if first else None)
-            if stored_digest is None:
-                fresh[record.prompt_id] = (line, record)
-            elif stored_digest != digest:
-                where = f"row {known[0]} of the store" if known else f"{first[0].source}:{first[0].line}"  # type: ignore[index]
+        fresh, repeats = split_repeats([r for _, r in valid], self._store.existing([r.prompt_id for _, r in valid]))
+        for repeat in repeats:
+            line, record = valid[repeat.position]
+            if not repeat.same_text:
+                if repeat.stored_row is not None:
+                    where = f"row {repeat.stored_row} of the store"
+                else:
+                    first = valid[repeat.first_position][0]  # type: ignore[index]
+                    where = f"{first.source}:{first.line}"
                 self._bad(line, InvalidArgument(
                     f"prompt_id {record.prompt_id!r} is already recorded with a different text ({where})",
                     reason="PROMPT_ID_CONFLICT", field="prompt_id"), summary)
-            elif known and known[0] > row_mark:
+            elif repeat.stored_row is not None and repeat.stored_row > row_mark:
                 summary.recorded += 1  # recorded by this very line before a kill, after the checkpoint
             else:
                 summary.duplicates += 1
         if not fresh:
             return
-        records = [record for _, record in fresh.values()]
+        records = [valid[p][1] for p in fresh]
         started = time.monotonic()
-        vectors = _fingerprint(self._engine, [r.text for r in records])  # type: ignore[arg-type]
+        vectors = fingerprint_texts(self._engine.embed, [r.text for r in records])  # type: ignore[union-attr]
         summary.embed_seconds += time.monotonic() - started
         summary.embedded += len(records)
         self._store.insert(records, vectors)
@@ -352,13 +319,13 @@ class ReindexJob:
 
 @contextlib.contextmanager
 def open_job(
-    config: "IndexConfig",
+    config: IndexConfig,
     *,
     sources: Sequence[str],
     model: str | None = None,
     threads: int | None = None,
-    embedder: "Embedder | None" = None,
-    executor: "BatchExecutor | None" = None,
+    embedder: Embedder | None = None,
+    executor: BatchExecutor | None = None,
     **job_options: object,
 ) -> Iterator[ReindexJob]:
     """A ReindexJob over a data directory, with its store opened and closed around it.
@@ -367,21 +334,15 @@ def open_job(
     from the store reads the store's identity and loads no model. With an ``executor``
     (Ray), the model is loaded by its workers instead (one copy each, from ``model``'s
     path: see PooledEmbedder) and the IVF-PQ shards are encoded there too."""
-    from promptprint.text.normalize import NORMALIZER_VERSION
-
     engine: EmbedEngine | None = None
     pooled = None
     if sources:
         if embedder is None and executor is not None:
-            from promptprint.vectors.embedder import ModelLoader, PooledEmbedder
-
             embedder = pooled = PooledEmbedder(executor, ModelLoader(model))
         elif embedder is None:
-            from promptprint.vectors.embedder import SentenceTransformerEmbedder
-
             embedder = SentenceTransformerEmbedder(model, threads=threads)
         engine = embedder
-        identity = StoreIdentity(embedder.model_id, embedder.dimension, NORMALIZER_VERSION)
+        identity = StoreIdentity.current(embedder.model_id, embedder.dimension)
     else:
         found = read_identity(config.store_path)
         if found is None:
@@ -402,7 +363,7 @@ def open_job(
             pooled.close()
 
 
-def purge_data_dir(config: "IndexConfig", cutoff_ms: int) -> tuple[int, str]:
+def purge_data_dir(config: IndexConfig, cutoff_ms: int) -> tuple[int, str]:
     """Offline retention: delete stored prompts created before ``cutoff_ms`` and rebuild
     the index from what is left (a serving server hot-swaps to it). Returns (purged,
     snapshot name)."""

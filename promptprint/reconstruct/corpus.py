@@ -5,9 +5,11 @@ Two sources:
 * a **data directory** (what ``promptprint serve`` wrote): texts, metadata and the
   stored float16 fingerprint vectors are read back from ``records.sqlite`` — nothing is
   re-embedded, so weeks of traffic load in seconds;
-* **files** (JSONL / CSV / Parquet, see :mod:`promptprint.readers`): the texts are embedded
-  here, batch by batch, by the embedder given: in-process, or a
-  :class:`promptprint.vectors.embedder.PooledEmbedder` that spreads each batch over Ray workers.
+* **files** (JSONL / CSV / Parquet, see :mod:`promptprint.readers`): the texts are
+  fingerprinted here with the index's recipe (:mod:`promptprint.index.fingerprint`:
+  canonical text, embed, float16 round trip), batch by batch, by the embedder given:
+  in-process, or a :class:`promptprint.vectors.embedder.PooledEmbedder` that spreads each
+  batch over Ray workers. Both sources thus give the same vector for the same prompt.
 
 Accounts and orgs are interned into integer codes (org code 0 = none) so that the
 account × template graph is built with arrays, not dictionaries of strings.
@@ -18,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -26,7 +28,8 @@ from promptprint.vectors.embedder import Embedder
 from promptprint.errors import FailedPrecondition
 from promptprint.readers import read_records
 from promptprint.records import PromptRecord
-from promptprint.storage.store import RecordStore, read_identity, to_stored_precision
+from promptprint.index.fingerprint import Embed, fingerprint_texts
+from promptprint.storage.store import RecordStore, read_identity
 
 log = logging.getLogger(__name__)
 
@@ -68,17 +71,17 @@ class _Interner:
 
 def corpus_from_records(
     records: Iterable[PromptRecord],
-    embed: Callable[[Sequence[str]], np.ndarray],
+    embed: Embed,
     *,
     since_ms: int | None = None,
     until_ms: int | None = None,
     batch_size: int = 256,
 ) -> Corpus:
-    """Records in [since, until), sorted by time, embedded ``batch_size`` texts per
+    """Records in [since, until), sorted by time, fingerprinted ``batch_size`` texts per
     ``embed`` call (a pooled embedder spreads each call over its workers, so give it
-    batches of several per worker). Vectors are rounded through float16 like stored
-    ones, so a corpus from files and the same prompts read from a data directory
-    cluster alike."""
+    batches of several per worker). ``embed`` receives canonical texts; the vectors
+    come out exactly as the index stores them, so a corpus from files and the same
+    prompts read from a data directory cluster alike."""
     kept = [
         r for r in records
         if (since_ms is None or r.created_at_ms >= since_ms) and (until_ms is None or r.created_at_ms < until_ms)
@@ -87,9 +90,8 @@ def corpus_from_records(
     accounts, orgs = _Interner(), _Interner([""])
     texts = [r.text for r in kept]
     batches = [texts[i : i + batch_size] for i in range(0, len(texts), batch_size)]
-    parts = [embed(batch) for batch in batches]
-    dimension = parts[0].shape[1] if parts else 0
-    vectors = to_stored_precision(np.concatenate(parts)) if parts else np.zeros((0, dimension), np.float32)
+    parts = [fingerprint_texts(embed, batch) for batch in batches]
+    vectors = np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
     return Corpus(
         prompt_ids=[r.prompt_id for r in kept],
         accounts=np.fromiter((accounts.code(r.account_id) for r in kept), dtype=np.int32, count=len(kept)),

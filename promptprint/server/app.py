@@ -29,7 +29,8 @@ from grpc_reflection.v1alpha import reflection
 
 from promptprint.vectors.embedder import Embedder
 from promptprint.errors import PromptprintError
-from promptprint.index.prompt_index import IndexConfig, PromptIndex
+from promptprint.index.config import IndexConfig
+from promptprint.index.prompt_index import PromptIndex
 from promptprint.v1 import fingerprint_pb2 as pb
 from promptprint.v1 import fingerprint_pb2_grpc as pb_grpc
 from promptprint.server.auth import AuthInterceptor, TokenTable

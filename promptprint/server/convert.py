@@ -12,7 +12,8 @@ from promptprint.templates.banks import BankEntry
 from promptprint.templates.scoring import CampaignAssessment
 from promptprint.errors import InvalidArgument
 from promptprint.index.build import SearchTuning
-from promptprint.index.prompt_index import Fanout, Hit, IndexStats, IngestStatus, NearDuplicateQuery, Tier, Verdict
+from promptprint.index.config import Tier
+from promptprint.index.results import Fanout, Hit, IndexStats, IngestStatus, NearDuplicateQuery, Verdict
 from promptprint.records import PromptRecord, validate_record, validate_time_ms
 from promptprint.v1 import fingerprint_pb2 as pb
 from promptprint.wire import ms_to_timestamp

@@ -20,10 +20,10 @@ import grpc
 
 from promptprint.cancellation import CancelScope, current_scope
 from promptprint.errors import InvalidArgument, NotFound, PromptprintError, Unavailable
-from promptprint.index.prompt_index import IngestOutcome, IngestStatus, PromptIndex
+from promptprint.index.prompt_index import PromptIndex
+from promptprint.index.results import IngestOutcome, IngestStatus
 from promptprint.reconstruct.catalog import CampaignCatalog
 from promptprint.records import PromptRecord, now_ms
-from promptprint.text.skeleton import signatures
 from promptprint.v1 import fingerprint_pb2 as pb
 from promptprint.v1 import fingerprint_pb2_grpc as pb_grpc
 from promptprint.server import convert
@@ -143,7 +143,7 @@ class FingerprintServicer(pb_grpc.FingerprintServiceServicer):
                 )
 
         async def ingest(records: list[PromptRecord], previous: asyncio.Future[list[IngestOutcome]] | None) -> list[IngestOutcome]:
-            signed = await self._run(signatures, [r.text for r in records])
+            signed = await self._run(index.sign, records)
             if previous is not None:  # commit in stream order: a repeated prompt_id keeps its first text
                 await asyncio.wait([previous])
             return await self._run(index.ingest, records, signatures=signed)

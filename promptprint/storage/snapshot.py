@@ -6,7 +6,8 @@ live one and is replaced atomically (``os.replace``) as the very last step, so a
 at any moment leaves either the old or the new snapshot in force, never half of one.
 
 The manifest records what the vectors were made with (model, dimension, normalizer
-version), how many rows and up to which record id (the watermark) they cover, and each
+and skeleton version; a manifest without the skeleton version was written by skel-1, see
+promptprint.storage.store.UNRECORDED_SKELETON_VERSION), how many rows and up to which record id (the watermark) they cover, and each
 file's size. On start a snapshot of other settings is refused with an error that says
 which setting differs; records newer than the watermark are replayed from the store.
 
@@ -35,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from promptprint.errors import FailedPrecondition
-from promptprint.storage.store import StoreIdentity
+from promptprint.storage.store import UNRECORDED_SKELETON_VERSION, StoreIdentity
 
 FORMAT_VERSION = 1
 _INDEX_FILE = "index.faiss"
@@ -62,9 +63,10 @@ class Manifest:
     index_description: str
     created_at_unix: float
     files: dict[str, int]
+    skeleton_version: str = UNRECORDED_SKELETON_VERSION  # absent from manifests written before it was recorded
 
     def identity(self) -> StoreIdentity:
-        return StoreIdentity(self.model_id, self.dimension, self.normalizer_version)
+        return StoreIdentity(self.model_id, self.dimension, self.normalizer_version, self.skeleton_version)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,6 +132,7 @@ class SnapshotDirectory:
             model_id=identity.model_id,
             dimension=identity.dimension,
             normalizer_version=identity.normalizer_version,
+            skeleton_version=identity.skeleton_version,
             count=count,
             watermark=watermark,
             index_description=index_description,
@@ -182,8 +185,8 @@ class SnapshotDirectory:
         is none or it is damaged (then the caller rebuilds from the record store).
 
         Raises:
-            FailedPrecondition: the snapshot was made with another model, dimension or
-                normalizer version.
+            FailedPrecondition: the snapshot was made with another model, dimension,
+                normalizer or skeleton version.
         """
         pointer = self._root / _CURRENT
         if not pointer.exists():
@@ -202,8 +205,9 @@ class SnapshotDirectory:
             found, wanted = manifest.identity(), expected
             raise FailedPrecondition(
                 f"snapshot {folder} was built with model {found.model_id!r} (dimension {found.dimension}, "
-                f"normalizer {found.normalizer_version!r}) but this server is configured with model "
-                f"{wanted.model_id!r} (dimension {wanted.dimension}, normalizer {wanted.normalizer_version!r}). "
+                f"normalizer {found.normalizer_version!r}, skeleton {found.skeleton_version!r}) but this server is "
+                f"configured with model {wanted.model_id!r} (dimension {wanted.dimension}, normalizer "
+                f"{wanted.normalizer_version!r}, skeleton {wanted.skeleton_version!r}). "
                 "Point --data-dir elsewhere or configure the model the data was built with.",
                 reason="SNAPSHOT_IDENTITY_MISMATCH",
             )

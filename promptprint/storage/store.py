@@ -21,8 +21,12 @@ work) and the prompt's lexical template signature (``prompt_signatures``, so cam
 activity survives a restart). Deleted rows are overwritten (``secure_delete``), not
 just unlinked.
 
-The store is bound to one fingerprint identity (model, dimension, normalizer version):
-opening it with another is refused, since mixing vectors of two models gives nonsense.
+The store is bound to one fingerprint identity (model, dimension, normalizer version,
+skeleton version): opening it with another is refused, since mixing vectors of two
+models gives nonsense, and template signatures of two skeleton versions do not compare
+(privacy mode stores them and keeps no text to re-derive them from). A store written
+before the skeleton version was recorded was written by ``skel-1``
+(:data:`UNRECORDED_SKELETON_VERSION`), and is read as such.
 """
 
 from __future__ import annotations
@@ -38,8 +42,13 @@ import numpy as np
 
 from promptprint.errors import FailedPrecondition
 from promptprint.records import PromptRecord
+from promptprint.text.normalize import NORMALIZER_VERSION
+from promptprint.text.skeleton import SKELETON_VERSION
 
 SCHEMA_VERSION = "1"
+# What a store or snapshot that records no skeleton version was written with: the field
+# came after skel-1 was in use, so every such data dir holds skel-1 signatures.
+UNRECORDED_SKELETON_VERSION = "skel-1"
 VECTOR_DTYPE = np.dtype("<f2")
 
 _SCHEMA = """
@@ -62,17 +71,33 @@ CREATE TABLE IF NOT EXISTS prompt_signatures (id INTEGER PRIMARY KEY, signature 
 
 @dataclasses.dataclass(frozen=True)
 class StoreIdentity:
-    """What the stored vectors were made with; all three must match to reuse them."""
+    """What the stored vectors and signatures were made with; all four must match to reuse
+    them."""
 
     model_id: str
     dimension: int
     normalizer_version: str
+    skeleton_version: str
+
+    @classmethod
+    def current(cls, model_id: str, dimension: int) -> "StoreIdentity":
+        """The identity this build writes with a given model."""
+        return cls(model_id, dimension, NORMALIZER_VERSION, SKELETON_VERSION)
+
+    @classmethod
+    def from_meta(cls, meta: dict[str, str]) -> "StoreIdentity":
+        """The identity recorded in a store's meta table (see UNRECORDED_SKELETON_VERSION)."""
+        return cls(
+            meta["model_id"], int(meta["dimension"]), meta["normalizer_version"],
+            meta.get("skeleton_version", UNRECORDED_SKELETON_VERSION),
+        )
 
     def as_meta(self) -> dict[str, str]:
         return {
             "model_id": self.model_id,
             "dimension": str(self.dimension),
             "normalizer_version": self.normalizer_version,
+            "skeleton_version": self.skeleton_version,
         }
 
 
@@ -135,7 +160,7 @@ def read_identity(path: Path) -> StoreIdentity | None:
         conn.close()
     if "model_id" not in meta:
         return None
-    return StoreIdentity(meta["model_id"], int(meta["dimension"]), meta["normalizer_version"])
+    return StoreIdentity.from_meta(meta)
 
 
 class RecordStore:
@@ -169,13 +194,14 @@ class RecordStore:
         return conn
 
     def _check_identity(self) -> None:
-        stored = dict(self._writer.execute("SELECT key, value FROM meta"))
+        meta = dict(self._writer.execute("SELECT key, value FROM meta"))
         wanted = self._identity.as_meta() | {"schema_version": SCHEMA_VERSION}
-        if not stored:
+        if not meta:
             with self._transaction():
                 self._writer.executemany("INSERT INTO meta(key, value) VALUES (?, ?)", sorted(wanted.items()))
             return
-        mismatched = {k: (stored.get(k), v) for k, v in wanted.items() if stored.get(k) != v}
+        stored = meta | {"skeleton_version": meta.get("skeleton_version", UNRECORDED_SKELETON_VERSION)}
+        mismatched = {k: (stored.get(k), v) for k, v in wanted.items() if stored.get(k) != v and k != "skeleton_version"}
         if mismatched:
             detail = "; ".join(f"{k}: stored {old!r}, configured {new!r}" for k, (old, new) in mismatched.items())
             raise FailedPrecondition(
@@ -183,6 +209,25 @@ class RecordStore:
                 "Use another data directory, or re-fingerprint the records with the configured model.",
                 reason="STORE_IDENTITY_MISMATCH",
             )
+        if stored["skeleton_version"] != self._identity.skeleton_version:
+            self._refuse_skeleton(stored["skeleton_version"])
+
+    def _refuse_skeleton(self, stored: str) -> None:
+        """A store whose template signatures this build cannot compare with its own: say
+        which data dir, both versions, and the way out."""
+        privacy = self._writer.execute("SELECT 1 FROM prompt_signatures LIMIT 1").fetchone() is not None
+        raise FailedPrecondition(
+            f"data dir {self._path.parent} was written with skeleton version {stored!r}, but this build computes "
+            f"{self._identity.skeleton_version!r}: its template signatures no longer compare with new ones. "
+            "Reindex the source prompts into a new data directory (`promptprint reindex SOURCE... --data-dir NEW`), "
+            "or serve this one with the version that wrote it."
+            + (
+                " It was written in privacy mode and keeps no text, so its signatures cannot be re-derived "
+                "from it: only the original source prompts can rebuild it."
+                if privacy else ""
+            ),
+            reason="STORE_IDENTITY_MISMATCH",
+        )
 
     def _reader(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)

@@ -16,6 +16,9 @@ An entry is a template text; slots may be written any way (``{payload}``,
 Matching happens at lookup time against the template's current state, so a new entry
 applies at once to traffic already indexed (its templates and their history) as well
 as to new traffic; removing an entry undoes it the same way.
+
+Adding is idempotent on (kind, canonical text): a retried add (a CreateBankEntry whose
+answer was lost) returns the entry the first call made instead of adding a second.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from promptprint.templates.builtin_banks import BUILTIN_ALLOW
 from promptprint.templates.scoring import BankHit, BankKind
 from promptprint.errors import InvalidArgument, NotFound
 from promptprint.records import validate_text
+from promptprint.text.normalize import canonical_text
 from promptprint.text.skeleton import Signature, signature
 from promptprint.templates.tracker import MIN_CORE
 
@@ -79,6 +83,7 @@ class Banks:
         self._entries: dict[int, BankEntry] = {}
         self._shingles: dict[int, frozenset[int]] = {}  # per entry, for the overlap tests
         self._postings: dict[int, set[int]] = {}
+        self._by_key: dict[tuple[str, str], int] = {}  # (kind, canonical text) -> oldest entry id
         self._version = 0
         seeded = self._conn.execute("SELECT value FROM bank_meta WHERE key = 'builtin_seeded'").fetchone()
         if seed_builtin and seeded is None:
@@ -98,16 +103,28 @@ class Banks:
         """Changes whenever an entry is added or removed (lets callers cache matches)."""
         return self._version
 
+    @staticmethod
+    def _key(kind: str, text: str) -> tuple[str, str]:
+        """What makes two entries the same: their kind and canonical text (they match the
+        same prompts, since signatures are taken of the canonical text)."""
+        return kind, canonical_text(text)
+
     def _load(self, entry: BankEntry) -> None:
         shingles = signature(entry.text).shingles
         self._entries[entry.entry_id] = entry
+        self._by_key.setdefault(self._key(entry.kind, entry.text), entry.entry_id)
         self._shingles[entry.entry_id] = shingles
         for s in shingles:
             self._postings.setdefault(s, set()).add(entry.entry_id)
         self._version += 1
 
     def add(self, kind: str, text: str, note: str = "") -> BankEntry:
-        """Persist a new entry (durable on return) and start matching it."""
+        """Persist a new entry (durable on return) and start matching it.
+
+        Idempotent: when an entry of the same kind with the same canonical text exists
+        (a built-in one included), that entry is returned, same id, and nothing is
+        added. Its note is kept as it was even if ``note`` differs: the first add wins
+        (remove the entry and add it again to change the note)."""
         if kind not in ("allow", "deny"):
             raise InvalidArgument(f"kind must be 'allow' or 'deny', got {kind!r}", reason="BANK_KIND_INVALID", field="kind")
         validate_text(text, self._max_text_bytes)
@@ -119,8 +136,12 @@ class Banks:
                 reason="BANK_TEXT_TOO_SHORT",
                 field="text",
             )
-        created = int(time.time() * 1000)
+        key = self._key(kind, text)
         with self._lock:
+            existing = self._by_key.get(key)
+            if existing is not None:
+                return self._entries[existing]
+            created = int(time.time() * 1000)
             cursor = self._conn.execute(
                 "INSERT INTO bank_entries(kind, text, note, source, created_at_ms) VALUES (?, ?, ?, 'user', ?)",
                 (kind, text, note, created),
@@ -142,6 +163,12 @@ class Banks:
                     if not posting:
                         del self._postings[s]
             del self._entries[entry_id]
+            key = self._key(entry.kind, entry.text)
+            if self._by_key.get(key) == entry_id:  # an older data dir may hold a twin: it takes over
+                del self._by_key[key]
+                twin = next((e.entry_id for e in self._entries.values() if self._key(e.kind, e.text) == key), None)
+                if twin is not None:
+                    self._by_key[key] = twin
             self._version += 1
         return entry
 

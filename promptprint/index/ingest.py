@@ -1,0 +1,148 @@
+"""Recording prompts: idempotent on prompt_id, durable before the acknowledgement.
+
+A batch is split into new records and repeats (promptprint.index.dedupe); the new ones
+are signed (template signatures, computed without the GIL), embedded now or behind the
+acknowledgement, committed to the record store, queued into the live index and fed to
+the template tracker, all in one writer-lock section so batches commit one after
+another.
+
+Signing is its own step (:meth:`Ingestor.sign`) so that a caller pipelining batches,
+the server's ingest stream, can sign the next batch while the previous one commits.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+
+from promptprint.errors import AlreadyExists, ResourceExhausted
+from promptprint.index.dedupe import Repeat, split_repeats
+from promptprint.index.live import LiveIndex
+from promptprint.index.results import IngestOutcome, IngestStatus
+from promptprint.records import PromptRecord
+from promptprint.storage.store import RecordStore
+from promptprint.templates.tracker import Event, TemplateTracker
+from promptprint.text.skeleton import Signature, signature_to_bytes
+from promptprint.text.skeleton import signatures as compute_signatures
+
+
+def _repeat_outcome(record: PromptRecord, repeat: Repeat) -> IngestOutcome:
+    if repeat.same_text:
+        return IngestOutcome(IngestStatus.DUPLICATE)
+    return IngestOutcome(
+        IngestStatus.CONFLICT,
+        AlreadyExists(
+            f"prompt_id {record.prompt_id!r} is already recorded with a different text",
+            reason="PROMPT_ID_CONFLICT",
+            field="prompt_id",
+        ),
+    )
+
+
+class Ingestor:
+    """The write path of a PromptIndex.
+
+    Args:
+        live: the live index (its writer lock serializes every commit).
+        store: the record store.
+        templates: the template tracker, fed every recorded prompt.
+        fingerprint: raw texts -> stored-precision vectors, for vectors computed before
+            the acknowledgement.
+        privacy_mode: store signatures instead of text; vectors are then always
+            computed before the acknowledgement (no text is kept to embed later).
+        max_backlog / backlog_wait_s: back-pressure on rows waiting for their vector
+            (see IndexConfig.max_vector_backlog).
+    """
+
+    def __init__(
+        self,
+        live: LiveIndex,
+        store: RecordStore,
+        templates: TemplateTracker,
+        fingerprint: Callable[[Sequence[str]], np.ndarray],
+        *,
+        privacy_mode: bool,
+        max_backlog: int,
+        backlog_wait_s: float,
+    ) -> None:
+        self._live = live
+        self._store = store
+        self._templates = templates
+        self._fingerprint = fingerprint
+        self._privacy_mode = privacy_mode
+        self._max_backlog = max_backlog
+        self._backlog_wait_s = backlog_wait_s
+
+    @staticmethod
+    def sign(records: Sequence[PromptRecord]) -> list[Signature]:
+        """Template signatures of a batch, computed outside every lock and without the GIL."""
+        return compute_signatures([r.text for r in records])
+
+    def ingest(
+        self,
+        records: Sequence[PromptRecord],
+        vectors: np.ndarray | None,
+        signatures: Sequence[Signature] | None,
+        *,
+        embed_now: bool,
+    ) -> list[IngestOutcome]:
+        """Record a batch (see PromptIndex.ingest). ``embed_now``: the tier computes
+        vectors before the acknowledgement."""
+        if not records:
+            return []
+        outcomes: list[IngestOutcome | None] = [None] * len(records)
+        positions, repeats = split_repeats(records, self._store.existing([r.prompt_id for r in records]))
+        for repeat in repeats:
+            outcomes[repeat.position] = _repeat_outcome(records[repeat.position], repeat)
+        if positions:
+            new_records = [records[p] for p in positions]
+            if vectors is not None:
+                new_vectors: np.ndarray | None = vectors[positions]
+            elif embed_now or self._privacy_mode:
+                # privacy mode keeps no text to embed later: vectors before the acknowledgement
+                new_vectors = self._fingerprint([r.text for r in new_records])
+            else:
+                new_vectors = None
+                self._wait_for_backlog_room()
+            new_signatures = [signatures[p] for p in positions] if signatures is not None else self.sign(new_records)
+            self._record(new_records, new_vectors, new_signatures, positions, outcomes)
+        return [o if o is not None else IngestOutcome(IngestStatus.RECORDED) for o in outcomes]
+
+    def _record(
+        self,
+        records: list[PromptRecord],
+        vectors: np.ndarray | None,
+        signatures: list[Signature],
+        positions: list[int],
+        outcomes: list[IngestOutcome | None],
+    ) -> None:
+        with self._live.write_lock:
+            # Another writer may have recorded some of these since we looked.
+            keep, raced = split_repeats(records, self._store.existing([r.prompt_id for r in records]))
+            for repeat in raced:
+                outcomes[positions[repeat.position]] = _repeat_outcome(records[repeat.position], repeat)
+            if not keep:
+                return
+            stored_signatures = [signature_to_bytes(signatures[i]) for i in keep] if self._privacy_mode else None
+            rows = self._store.insert(
+                [records[i] for i in keep], vectors[keep] if vectors is not None else None, stored_signatures
+            )
+            self._live.append(rows)
+            for i, row_id in zip(keep, rows.ids.tolist()):
+                r = records[i]
+                self._templates.record(signatures[i], Event(r.created_at_ms, r.account_id, r.org_id, row_id))
+
+    def _wait_for_backlog_room(self) -> None:
+        live = self._live
+        limit = self._max_backlog
+        if len(live.current.backlog) < limit:
+            return
+        with live.changed:
+            room = live.changed.wait_for(lambda: len(live.current.backlog) < limit, self._backlog_wait_s)
+        if not room:
+            raise ResourceExhausted(
+                f"{len(live.current.backlog):,} recorded prompts are waiting for their vectors (limit {limit:,}); "
+                "prompts arrive faster than the embedder keeps up: retry with backoff",
+                reason="VECTOR_BACKLOG_FULL",
+            )
