@@ -21,6 +21,7 @@ sys.path.insert(0, str(REPO))
 
 from evaluation import reconstruction as ev  # noqa: E402
 from evaluation.datasets import DEFAULT_DATA_DIR  # noqa: E402
+from promptprint.text.normalize import canonical_text  # noqa: E402
 from promptprint.reconstruct.clustering import ClusterParams  # noqa: E402
 from promptprint.reconstruct.corpus import corpus_from_records  # noqa: E402
 from promptprint.reconstruct.graph import GraphParams  # noqa: E402
@@ -42,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.vectors_cache and args.vectors_cache.exists():
         cached = np.load(args.vectors_cache)
         embed = lambda texts: cached[[index[t] for t in texts]]  # noqa: E731
-        index = {r.text: i for i, r in enumerate(rows.records)}
+        index = {canonical_text(r.text): i for i, r in enumerate(rows.records)}  # corpus embeds canonical text
     else:
         from promptprint.vectors.embedder import SentenceTransformerEmbedder
 

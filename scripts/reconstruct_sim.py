@@ -24,6 +24,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from evaluation import reconstruction as ev  # noqa: E402
+from promptprint.text.normalize import canonical_text  # noqa: E402
 from promptprint.templates.banks import Banks  # noqa: E402
 from promptprint.readers import read_records  # noqa: E402
 from promptprint.reconstruct.corpus import corpus_from_records  # noqa: E402
@@ -41,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     records = [line.record for line in read_records(args.sim_dir / "traffic.jsonl") if line.record is not None]
     if args.vectors_cache and args.vectors_cache.exists():
         cached = np.load(args.vectors_cache)
-        texts_index = {r.text: i for i, r in enumerate(records)}
+        texts_index = {canonical_text(r.text): i for i, r in enumerate(records)}  # corpus embeds canonical text
         embed = lambda texts: cached[[texts_index[t] for t in texts]]  # noqa: E731
     else:
         from promptprint.vectors.embedder import SentenceTransformerEmbedder
