@@ -51,6 +51,7 @@ R = TypeVar("R")
 
 LOCAL = "local"  # --ray-address local: start a private Ray instance on this machine
 
+
 def one_ahead(fn: Callable[[T], R], items: Iterable[T], *, name: str = "promptprint-ahead") -> Iterator[tuple[T, R]]:
     """``(item, fn(item))`` for each item in order, with ``fn`` of the next item running on
     a worker thread while the caller works on the current one. Items are drawn on the

@@ -6,7 +6,7 @@ import numpy as np
 from typing_extensions import Buffer
 
 # What the C code reads through the buffer protocol. numpy's stubs give ndarray __buffer__
-# only from Python 3.12 on, so ndarray is named beside _Array for 3.11.
+# only from Python 3.12 on, so ndarray is named beside Buffer for 3.11.
 _Array: TypeAlias = Buffer | np.ndarray[Any, Any]
 
 IGNORECASE_EXTRAS: dict[str, str]

@@ -3,7 +3,7 @@
 Every array argument is read through the buffer protocol (numpy arrays, array('Q'), bytes):
 sorted uint64 for shingles and keys, int64 for template ids and bucket directories."""
 
-from typing import Any, TypeAlias, final
+from typing import Any, TypeAlias, TypeVar, final
 
 import numpy as np
 from typing_extensions import Buffer
@@ -11,6 +11,7 @@ from typing_extensions import Buffer
 # What the C code reads through the buffer protocol. numpy's stubs give ndarray __buffer__
 # only from Python 3.12 on, so ndarray is named beside Buffer for 3.11.
 _Array: TypeAlias = Buffer | np.ndarray[Any, Any]
+_A = TypeVar("_A", bound=_Array)  # one kind of array in a list (lists are invariant)
 
 @final
 class NewPostings:
@@ -37,7 +38,7 @@ def best_candidate(
     query: _Array,
     head: int,
     tail: int,
-    cores: list[_Array],
+    cores: list[_A],
     heads: list[int],
     tails: list[int],
     min_core: int,

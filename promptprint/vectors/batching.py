@@ -35,7 +35,6 @@ from promptprint.vectors.embedder import Embedder
 from promptprint.errors import Cancelled, ResourceExhausted
 
 
-
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Call:
     """One embed call waiting for the worker: its texts and the future its caller waits on."""
