@@ -51,8 +51,6 @@ R = TypeVar("R")
 
 LOCAL = "local"  # --ray-address local: start a private Ray instance on this machine
 
-_END = object()
-
 
 def one_ahead(fn: Callable[[T], R], items: Iterable[T], *, name: str = "promptprint-ahead") -> Iterator[tuple[T, R]]:
     """``(item, fn(item))`` for each item in order, with ``fn`` of the next item running on
@@ -61,16 +59,17 @@ def one_ahead(fn: Callable[[T], R], items: Iterable[T], *, name: str = "promptpr
     early waits for the one call still running."""
     with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=name) as worker:
         iterator = iter(items)
-        current = next(iterator, _END)
-        if current is _END:
+        try:
+            current = next(iterator)
+        except StopIteration:
             return
         ahead = worker.submit(fn, current)
         for following in iterator:
             result = ahead.result()
             ahead = worker.submit(fn, following)
-            yield current, result  # type: ignore[misc]
+            yield current, result
             current = following
-        yield current, ahead.result()  # type: ignore[misc]
+        yield current, ahead.result()
 
 
 class WorkerPool(Protocol[S]):
@@ -103,7 +102,7 @@ class BatchExecutor(Protocol):
 
 class _LocalPool(Generic[S]):
     def __init__(self, state: S) -> None:
-        self._state = state
+        self._state: S | None = state  # None once closed: the state (a whole FAISS index) is freed
 
     @property
     def workers(self) -> int:
@@ -111,10 +110,12 @@ class _LocalPool(Generic[S]):
 
     def map(self, fn: Callable[[S, T], R], items: Iterable[T]) -> Iterator[R]:
         state = self._state
+        if state is None:
+            raise RuntimeError("this worker pool is closed")
         return (fn(state, item) for item in items)
 
     def close(self) -> None:
-        self._state = None  # type: ignore[assignment]
+        self._state = None
 
     def __enter__(self) -> "_LocalPool[S]":
         return self

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Literal, Protocol
+from typing import Any, Callable, Iterable, Iterator, Literal, TypeAlias
 
 import numpy as np
 
@@ -42,7 +42,7 @@ from promptprint.index.ivf_index import (
 from promptprint.storage.row_metadata import RowMetadata
 from promptprint.storage.snapshot import ANY, Manifest, SnapshotDirectory, save_rows
 from promptprint.storage.store import RecordStore, StoreIdentity
-from promptprint.index.vector_index import HnswParams, SearchResult, VectorIndex, VectorStorage
+from promptprint.index.vector_index import HnswParams, IndexKind, SearchResult, VectorIndex, VectorStorage
 
 
 BuildKind = Literal["auto", "flat", "hnsw", "ivfpq"]
@@ -50,17 +50,9 @@ KINDS: tuple[str, ...] = ("auto", "flat", "hnsw", "ivfpq")
 MIN_IVF_ROWS = 64  # k-means needs 39 points per list and 4-bit PQ codebooks 16 centroids: below this, exact search
 
 
-class AnyVectorIndex(Protocol):
-    """What the prompt index needs of a vector index, whichever kind it is."""
-
-    def __len__(self) -> int: ...
-    @property
-    def dimension(self) -> int: ...
-    @property
-    def description(self) -> str: ...
-    def memory_bytes(self) -> int: ...
-    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
-    def save(self, path: Path) -> None: ...
+# The vector index the prompt index holds, whichever kind it is. Both share len, dimension,
+# description, memory_bytes, add and save; search and remove differ (see the functions below).
+AnyVectorIndex: TypeAlias = VectorIndex | IvfPqIndex
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,7 +84,7 @@ class IndexChoice:
         if self.ivf_threshold < 1:
             raise ValueError(f"ivf_threshold must be >= 1, got {self.ivf_threshold}")
 
-    def kind_for(self, n: int) -> str:
+    def kind_for(self, n: int) -> Literal["flat", "hnsw", "ivfpq"]:
         """The concrete kind for ``n`` vectors. IVF-PQ needs a training sample, so below
         :data:`MIN_IVF_ROWS` vectors even ``kind="ivfpq"`` builds an exact index."""
         if self.kind == "ivfpq" or (self.kind == "auto" and n >= self.ivf_threshold):
@@ -109,7 +101,7 @@ def search(index: AnyVectorIndex, queries: np.ndarray, k: int, tuning: SearchTun
             return index.search(queries, k)
         return index.search(queries, k, nprobe=tuning.nprobe, k_factor=tuning.k_factor)
     ef = None if tuning is None or tuning.ef_search is None else min(tuning.ef_search, choice.max_ef_search)
-    return index.search(queries, k, ef_search=ef)  # type: ignore[attr-defined]
+    return index.search(queries, k, ef_search=ef)
 
 
 def remove(index: AnyVectorIndex, ids: np.ndarray) -> bool:
@@ -121,22 +113,30 @@ def remove(index: AnyVectorIndex, ids: np.ndarray) -> bool:
     if isinstance(index, IvfPqIndex):
         index.remove(ids)
         return True
-    return index.remove(ids)  # type: ignore[attr-defined]
+    return index.remove(ids)
+
+
+def _live_kind(choice: IndexChoice) -> IndexKind:
+    """The kind of a live index: flat or HNSW when forced, else flat growing into HNSW
+    (IVF-PQ needs a build)."""
+    if choice.kind == "flat" or choice.kind == "hnsw":
+        return choice.kind
+    return "auto"
 
 
 def new_live_index(dimension: int, choice: IndexChoice) -> AnyVectorIndex:
     """An empty index for live ingest (flat growing into HNSW; IVF needs a build)."""
-    kind = "auto" if choice.kind in ("auto", "ivfpq") else choice.kind
-    return VectorIndex(dimension, kind=kind, hnsw_threshold=choice.hnsw_threshold, hnsw=choice.hnsw, storage=choice.storage)  # type: ignore[arg-type]
+    return VectorIndex(
+        dimension, kind=_live_kind(choice), hnsw_threshold=choice.hnsw_threshold, hnsw=choice.hnsw, storage=choice.storage
+    )
 
 
 def load_index(path: Path, dimension: int, choice: IndexChoice) -> AnyVectorIndex:
     """Load a saved index of any kind (an IVF-PQ one has its vector file beside it)."""
     if is_ivfpq_file(path):
         return IvfPqIndex.load(path, dimension, choice.ivf)
-    kind = "auto" if choice.kind in ("auto", "ivfpq") else choice.kind
-    return VectorIndex.load(  # type: ignore[arg-type]
-        path, dimension, kind=kind, hnsw_threshold=choice.hnsw_threshold, hnsw=choice.hnsw, storage=choice.storage
+    return VectorIndex.load(
+        path, dimension, kind=_live_kind(choice), hnsw_threshold=choice.hnsw_threshold, hnsw=choice.hnsw, storage=choice.storage
     )
 
 
@@ -216,7 +216,7 @@ def build_from_store(
     kind = choice.kind_for(n)
     rows = RowMetadata(capacity=max(1024, (up_to if up_to is not None else store.max_row_id()) + 1))
     if kind != "ivfpq":
-        index = VectorIndex(dimension, kind=kind, hnsw=choice.hnsw, storage=choice.storage)  # type: ignore[arg-type]
+        index = VectorIndex(dimension, kind=kind, hnsw=choice.hnsw, storage=choice.storage)
         for batch in store.iter_rows(up_to=up_to):
             index.add(batch.ids, batch.vectors)
             rows.add(batch.ids, batch.accounts, batch.orgs, batch.created_at_ms)
@@ -244,9 +244,9 @@ def build_from_store(
     vectors.flush()
     trained = train_ivfpq(np.concatenate(sample)[:train_size], params, n)
     del sample
-    index = IvfPqIndex(trained, vectors, params)
-    encode_all(index, vectors, id_chunks, executor=executor, progress=progress)
-    return index, rows
+    ivf = IvfPqIndex(trained, vectors, params)
+    encode_all(ivf, vectors, id_chunks, executor=executor, progress=progress)
+    return ivf, rows
 
 
 def build_snapshot(

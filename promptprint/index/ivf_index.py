@@ -117,11 +117,10 @@ class VectorFile:
         size = self._path.stat().st_size
         if size % self._row_bytes:
             raise ValueError(f"{self._path}: size {size} is not a multiple of {self._row_bytes}-byte rows")
-        self._map = self._open(size // self._row_bytes)
+        rows = size // self._row_bytes
+        self._map: np.memmap | None = self._open(rows) if rows else None  # None: an empty file (mmap needs a byte)
 
-    def _open(self, rows: int) -> np.ndarray | None:
-        if rows == 0:
-            return None
+    def _open(self, rows: int) -> np.memmap:
         return np.memmap(self._path, dtype=VECTOR_DTYPE, mode="r+", shape=(rows, self._dimension))
 
     @property
@@ -139,12 +138,14 @@ class VectorFile:
             if rows > self.capacity:
                 self._resize(rows)
 
-    def _resize(self, rows: int) -> None:
+    def _resize(self, rows: int) -> np.memmap:
+        """Grow the file to ``rows`` (>= 1) rows; the new mapping."""
         if self._map is not None:
             self._map.flush()
         with open(self._path, "r+b") as fh:
             fh.truncate(rows * self._row_bytes)
         self._map = self._open(rows)
+        return self._map
 
     def write(self, ids: np.ndarray, vectors: np.ndarray) -> None:
         """Store vectors under row ids (growing the file as needed)."""
@@ -152,10 +153,10 @@ class VectorFile:
             return
         top = int(ids.max())
         with self._grow_lock:
-            if top >= self.capacity:
-                self._resize(max(top + 1, int(self.capacity * 1.5)))
             target = self._map
-        target[ids] = np.asarray(vectors, dtype=np.float32).astype(VECTOR_DTYPE)  # type: ignore[index]
+            if target is None or top >= len(target):
+                target = self._resize(max(top + 1, int(self.capacity * 1.5)))
+        target[ids] = np.asarray(vectors, dtype=np.float32).astype(VECTOR_DTYPE)
 
     def read(self, ids: np.ndarray) -> np.ndarray:
         """float32 vectors of the given row ids (zeros past the end of the file)."""
@@ -198,6 +199,7 @@ def train_ivfpq(sample: np.ndarray, params: IvfParams, expected_size: int) -> fa
     nlist = min(params.lists_for(expected_size), max(1, len(sample) // 39))
     kmeans = faiss.Kmeans(d, nlist, niter=10, seed=1234, spherical=True, max_points_per_centroid=256)
     kmeans.train(sample)
+    assert kmeans.centroids is not None  # train sets them
     quantizer = _make_quantizer(d, params)
     quantizer.add(kmeans.centroids)
     index = faiss.IndexIVFPQFastScan(quantizer, d, nlist, params.pq_m, 4, faiss.METRIC_INNER_PRODUCT)
@@ -213,7 +215,8 @@ def encode_for_lists(trained: faiss.IndexIVFPQFastScan, vectors: np.ndarray) -> 
     anything. Shards of a build call this in parallel against one trained index.
     Returns (list numbers int32, codes uint8 of shape (n, code_size))."""
     encoded = trained.sa_encode(np.ascontiguousarray(vectors, dtype=np.float32))
-    coarse = trained.coarse_code_size()  # the list number, little-endian, in front
+    # the list number, little-endian, in front (coarse_code_size: in SWIG, not in faiss 1.15's stubs)
+    coarse = trained.coarse_code_size()  # type: ignore[attr-defined]
     lists = np.zeros(len(encoded), np.int64)
     for byte in range(coarse):
         lists |= encoded[:, byte].astype(np.int64) << (8 * byte)
@@ -233,8 +236,10 @@ def fill_lists(ivf: faiss.IndexIVFPQFastScan, ids: np.ndarray, lists: np.ndarray
     where add_entries is a plain copy. Codes land in each list in the order given
     (stable by list), which is what add_with_ids does: same input order, same index.
     """
-    bil = faiss.downcast_InvertedLists(ivf.invlists)
-    if not isinstance(bil, faiss.BlockInvertedLists):
+    invlists = ivf.invlists
+    bil = None if invlists is None else faiss.downcast_InvertedLists(invlists)
+    # BlockInvertedLists: in SWIG, not in faiss 1.15's stubs
+    if bil is None or not isinstance(bil, faiss.BlockInvertedLists):  # type: ignore[attr-defined]
         raise TypeError(f"expected fast-scan block lists, got {type(bil).__name__}")
     if ivf.ntotal:
         raise ValueError("fill_lists fills an empty index only (see the docstring)")

@@ -76,8 +76,10 @@ def _make_flat(dimension: int, storage: VectorStorage) -> faiss.Index:
 
 
 def _make_hnsw(dimension: int, params: HnswParams, storage: VectorStorage) -> faiss.Index:
+    hnsw: faiss.IndexHNSW
     if storage == "fp16":
-        hnsw = faiss.IndexHNSWSQ(dimension, faiss.ScalarQuantizer.QT_fp16, params.m, faiss.METRIC_INNER_PRODUCT)
+        # faiss 1.15's stubs type the second argument as a ScalarQuantizer; SWIG takes its QuantizerType
+        hnsw = faiss.IndexHNSWSQ(dimension, faiss.ScalarQuantizer.QT_fp16, params.m, faiss.METRIC_INNER_PRODUCT)  # type: ignore[arg-type]
     else:
         hnsw = faiss.IndexHNSWFlat(dimension, params.m, faiss.METRIC_INNER_PRODUCT)
     hnsw.hnsw.efConstruction = params.ef_construction
@@ -122,8 +124,16 @@ def write_index_atomically(index: faiss.Index, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def _id_map(index: faiss.Index) -> faiss.IndexIDMap:
+    """The IDMap that wraps every index here, as its own class (FAISS hands back the base)."""
+    wrapper = faiss.downcast_index(index)
+    if not isinstance(wrapper, faiss.IndexIDMap):
+        raise TypeError(f"expected an IDMap-wrapped index, got {type(wrapper).__name__}")
+    return wrapper
+
+
 def _inner(index: faiss.Index) -> faiss.Index:
-    return faiss.downcast_index(faiss.downcast_index(index).index)
+    return faiss.downcast_index(_id_map(index).index)
 
 
 def _storage_of(index: faiss.Index) -> VectorStorage:
@@ -202,7 +212,8 @@ class VectorIndex:
         inner = _inner(self._index)
         if isinstance(inner, faiss.IndexHNSW):
             graph = inner.hnsw
-            total += graph.neighbors.size() * 4 + graph.offsets.size() * 8 + graph.levels.size() * 4
+            # faiss 1.15's stubs omit HNSW.neighbors and HNSW.offsets (both in its SWIG module)
+            total += graph.neighbors.size() * 4 + graph.offsets.size() * 8 + graph.levels.size() * 4  # type: ignore[attr-defined]
         return total
 
     # -- writes --------------------------------------------------------------------------
@@ -222,7 +233,7 @@ class VectorIndex:
         with self._lock.read():
             flat = self._index
             n = int(flat.ntotal)
-            ids = faiss.vector_to_array(faiss.downcast_index(flat).id_map).astype(np.int64)
+            ids = faiss.vector_to_array(_id_map(flat).id_map).astype(np.int64)
             vectors = _inner(flat).reconstruct_n(0, n) if n else np.zeros((0, self._dimension), np.float32)
         replacement = _make_hnsw(self._dimension, self._hnsw, self._storage)
         if n:
@@ -249,10 +260,11 @@ class VectorIndex:
                 empty = SearchResult(np.zeros(0, np.int64), np.zeros(0, np.float32))
                 return [empty for _ in range(len(queries))]
             k = min(k, n)
-            params = None
+            params: faiss.SearchParameters | None = None
             if self.is_hnsw:
-                params = faiss.SearchParametersHNSW()
-                params.efSearch = max(ef_search or self._hnsw.ef_search, k)
+                hnsw_params = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]  # in SWIG, not in faiss 1.15's stubs
+                hnsw_params.efSearch = max(ef_search or self._hnsw.ef_search, k)
+                params = hnsw_params
             sims, ids = self._index.search(queries, k, params=params)
         results = []
         for row_sims, row_ids in zip(sims, ids):
@@ -288,7 +300,7 @@ class VectorIndex:
         index = cls(dimension, kind=kind, hnsw_threshold=hnsw_threshold, hnsw=hnsw, storage=storage)
         if _storage_of(loaded) != storage:
             n = int(loaded.ntotal)
-            ids = faiss.vector_to_array(faiss.downcast_index(loaded).id_map).astype(np.int64)
+            ids = faiss.vector_to_array(_id_map(loaded).id_map).astype(np.int64)
             vectors = _inner(loaded).reconstruct_n(0, n) if n else np.zeros((0, dimension), np.float32)
             del loaded
             index.add(ids, vectors)

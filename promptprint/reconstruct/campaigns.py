@@ -108,7 +108,7 @@ def group_templates(corpus: Corpus, labels: np.ndarray, params: CampaignParams) 
         return []
     sub = regulars[:, eligible].tocsc()
     template_regulars = np.asarray(sub.sum(axis=0)).ravel()
-    shared = (sub.T @ sub).tocoo()  # templates x templates: regulars in common
+    shared = coo_matrix(sub.T @ sub)  # templates x templates: regulars in common (scipy-stubs: @ may be dense)
     a, b, count = shared.row, shared.col, shared.data
     keep = a < b
     a, b, count = a[keep], b[keep], count[keep]

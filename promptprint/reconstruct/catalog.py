@@ -40,19 +40,18 @@ class CampaignCatalog:
 
     def _load(self) -> tuple[str, int]:
         folder = latest(self._data_dir)
-        path = folder / CAMPAIGNS_FILE if folder else None
-        if path is None or not path.exists():
+        if folder is None or not (folder / CAMPAIGNS_FILE).exists():
             raise FailedPrecondition(
                 f"no campaign reconstruction in {self._data_dir}; run `promptprint campaigns --data-dir {self._data_dir}` first",
                 reason="NO_RECONSTRUCTION",
             )
-        key = (str(folder), path.stat().st_mtime_ns)
+        key = (str(folder), (folder / CAMPAIGNS_FILE).stat().st_mtime_ns)
         with self._lock:
             if key != self._key:
-                campaigns = read_campaigns(folder)  # type: ignore[arg-type]
+                campaigns = read_campaigns(folder)
                 self._campaigns = campaigns
                 self._by_id = {c["campaign_id"]: c for c in campaigns}
-                manifest = folder / MANIFEST_FILE  # type: ignore[operator]
+                manifest = folder / MANIFEST_FILE
                 self._made_ms = int(manifest.stat().st_mtime * 1000) if manifest.exists() else int(key[1] // 1_000_000)
                 self._key = key
             return key

@@ -77,9 +77,9 @@ def build_search_index(vectors: np.ndarray, params: KnnParams) -> faiss.Index:
     n, dimension = vectors.shape
     faiss.cvar.distance_compute_blas_threshold = 20  # see promptprint.index.vector_index
     if n <= params.exact_limit:
-        index = faiss.IndexFlatIP(dimension)
-        index.add(vectors)
-        return index
+        exact = faiss.IndexFlatIP(dimension)
+        exact.add(vectors)
+        return exact
     nlist = int(min(65536, 4 * math.sqrt(n)))
     quantizer = faiss.IndexFlatIP(dimension)
     index = faiss.IndexIVFFlat(quantizer, dimension, nlist, faiss.METRIC_INNER_PRODUCT)

@@ -36,6 +36,28 @@ MANIFEST_FILE = "manifest.json"
 CURRENT_FILE = "CURRENT"
 RECONSTRUCTIONS_DIR = "reconstructions"
 
+# The columns of the four Parquet tables, in order (also the keys their rows are gathered under).
+_CAMPAIGN_COLUMNS: dict[str, pa.DataType] = {
+    "campaign_id": pa.string(), "rank": pa.int32(), "score": pa.float64(),
+    "prompts": pa.int64(), "accounts": pa.int64(), "orgs": pa.int64(),
+    "templates": pa.int32(), "dedication": pa.float64(), "first_seen_ms": pa.int64(),
+    "last_seen_ms": pa.int64(), "reasons": pa.list_(pa.string()),
+}
+_TEMPLATE_COLUMNS: dict[str, pa.DataType] = {
+    "template_id": pa.string(), "campaign_id": pa.string(), "prompts": pa.int64(),
+    "accounts": pa.int64(), "text": pa.string(), "slot_count": pa.int32(),
+    "variant_count": pa.int32(),
+}
+_ACCOUNT_COLUMNS: dict[str, pa.DataType] = {
+    "campaign_id": pa.string(), "account_id": pa.string(), "org_id": pa.string(),
+    "prompts": pa.int64(), "total_prompts": pa.int64(), "first_seen_ms": pa.int64(),
+    "last_seen_ms": pa.int64(),
+}
+_PROMPT_COLUMNS: dict[str, pa.DataType] = {
+    "campaign_id": pa.string(), "template_id": pa.string(), "variant_id": pa.string(),
+    "prompt_id": pa.string(), "account_id": pa.string(), "created_at_ms": pa.int64(),
+}
+
 
 def _template_json(template: TemplateText) -> dict[str, Any]:
     return {"text": template.render(), "parts": [{"kind": p.kind, "value": p.value} for p in template.parts]}
@@ -84,10 +106,10 @@ def write_reconstruction(result: Reconstruction, out_dir: str | Path, *, since_m
         for c in result.campaigns:
             fh.write(json.dumps(campaign_json(c), ensure_ascii=False) + "\n")
     os.replace(out / (CAMPAIGNS_FILE + ".tmp"), out / CAMPAIGNS_FILE)
-    campaigns = {k: [] for k in ("campaign_id", "rank", "score", "prompts", "accounts", "orgs", "templates", "dedication", "first_seen_ms", "last_seen_ms", "reasons")}  # type: dict[str, list[Any]]
-    templates = {k: [] for k in ("template_id", "campaign_id", "prompts", "accounts", "text", "slot_count", "variant_count")}  # type: dict[str, list[Any]]
-    accounts = {k: [] for k in ("campaign_id", "account_id", "org_id", "prompts", "total_prompts", "first_seen_ms", "last_seen_ms")}  # type: dict[str, list[Any]]
-    prompt_parts = []
+    campaigns: dict[str, list[Any]] = {k: [] for k in _CAMPAIGN_COLUMNS}
+    templates: dict[str, list[Any]] = {k: [] for k in _TEMPLATE_COLUMNS}
+    accounts: dict[str, list[Any]] = {k: [] for k in _ACCOUNT_COLUMNS}
+    prompt_parts: list[pa.Table] = []
     for c in result.campaigns:
         s = c.stats
         for key, value in (("campaign_id", c.campaign_id), ("rank", c.rank), ("score", c.score), ("prompts", s.prompts),
@@ -112,19 +134,10 @@ def write_reconstruction(result: Reconstruction, out_dir: str | Path, *, since_m
             "account_id": pa.array([corpus.account_names[a] for a in corpus.accounts[rows].tolist()], pa.string()),
             "created_at_ms": pa.array(corpus.created_at_ms[rows], pa.int64()),
         }))
-    pq.write_table(pa.table(campaigns, schema=pa.schema([
-        ("campaign_id", pa.string()), ("rank", pa.int32()), ("score", pa.float64()), ("prompts", pa.int64()), ("accounts", pa.int64()),
-        ("orgs", pa.int64()), ("templates", pa.int32()), ("dedication", pa.float64()), ("first_seen_ms", pa.int64()),
-        ("last_seen_ms", pa.int64()), ("reasons", pa.list_(pa.string()))])), out / "campaigns.parquet")
-    pq.write_table(pa.table(templates, schema=pa.schema([
-        ("template_id", pa.string()), ("campaign_id", pa.string()), ("prompts", pa.int64()), ("accounts", pa.int64()),
-        ("text", pa.string()), ("slot_count", pa.int32()), ("variant_count", pa.int32())])), out / "templates.parquet")
-    pq.write_table(pa.table(accounts, schema=pa.schema([
-        ("campaign_id", pa.string()), ("account_id", pa.string()), ("org_id", pa.string()), ("prompts", pa.int64()),
-        ("total_prompts", pa.int64()), ("first_seen_ms", pa.int64()), ("last_seen_ms", pa.int64())])), out / "campaign_accounts.parquet")
-    empty = pa.schema([("campaign_id", pa.string()), ("template_id", pa.string()), ("variant_id", pa.string()),
-                       ("prompt_id", pa.string()), ("account_id", pa.string()), ("created_at_ms", pa.int64())])
-    pq.write_table(pa.concat_tables(prompt_parts) if prompt_parts else empty.empty_table(), out / "campaign_prompts.parquet")
+    pq.write_table(pa.table(campaigns, schema=pa.schema(_CAMPAIGN_COLUMNS)), out / "campaigns.parquet")
+    pq.write_table(pa.table(templates, schema=pa.schema(_TEMPLATE_COLUMNS)), out / "templates.parquet")
+    pq.write_table(pa.table(accounts, schema=pa.schema(_ACCOUNT_COLUMNS)), out / "campaign_accounts.parquet")
+    pq.write_table(pa.concat_tables(prompt_parts) if prompt_parts else pa.schema(_PROMPT_COLUMNS).empty_table(), out / "campaign_prompts.parquet")
     manifest = {
         "format_version": FORMAT_VERSION,
         "created_at_unix": time.time(),

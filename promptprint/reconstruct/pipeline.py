@@ -15,7 +15,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import time
-from typing import Callable
+from typing import Callable, Collection
 
 import numpy as np
 
@@ -43,7 +43,8 @@ from promptprint.templates.tracker import Event, TemplateTracker
 # The tracker's window when replayed offline: it only decides when a one-prompt
 # template is forgotten (memory); joined templates are kept for the whole corpus.
 LEXICAL_WINDOW_MS = 7 * DAY_MS
-BankMatcher = Callable[[Signature, "frozenset[int] | None"], "BankHit | None"]
+# Banks.match: a prompt (its signature) and its template's core shingles (None: no template)
+BankMatcher = Callable[[Signature, Collection[int] | None], BankHit | None]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -301,8 +302,8 @@ def reconstruct(
         stats = campaign_stats(corpus, rows, account_totals, text_hashes)
         lead_rows = per_template[0][0]
         lead_tid = collections.Counter(template_ids[lead_rows].tolist()).most_common(1)[0][0]
-        lexical = tracker.template(lead_tid) if lead_tid else None
-        template_core = lexical.core if lexical is not None else None
+        lead_template = tracker.template(lead_tid) if lead_tid else None
+        template_core = lead_template.core if lead_template is not None else None
         lead_sig = signature(corpus.texts[int(lead_rows[0])])
         bank = bank_match(lead_sig, template_core) if bank_match else None
         score, reasons = score_campaign(stats, len(template_core) if template_core is not None else 0, bank)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import html
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Sequence
+from typing import Sequence, TypedDict, Unpack
 
 
 from promptprint.reconstruct.pipeline import CampaignResult, Reconstruction
@@ -91,11 +91,11 @@ def _timeline_svg(result: Reconstruction, c: CampaignResult, max_accounts: int) 
     names = [corpus.account_names[a] for a in corpus.accounts[c.prompt_rows].tolist()]
     times = corpus.created_at_ms[c.prompt_rows]
     for name, t, tpl in zip(names, times.tolist(), c.prompt_templates.tolist()):
-        i = index.get(name)
-        if i is None:
+        line = index.get(name)
+        if line is None:
             continue
         x = left + (t - t0) / (t1 - t0) * width
-        parts.append(f'<circle cx="{x:.1f}" cy="{10 + i * row}" r="3" fill="{PALETTE[tpl % len(PALETTE)]}" fill-opacity="0.75"/>')
+        parts.append(f'<circle cx="{x:.1f}" cy="{10 + line * row}" r="3" fill="{PALETTE[tpl % len(PALETTE)]}" fill-opacity="0.75"/>')
     base = 10 + len(top) * row + 6
     parts.append(f'<text x="{left}" y="{base + 8}">{_e(_when(t0))}</text>')
     parts.append(f'<text x="{left + width}" y="{base + 8}" text-anchor="end">{_e(_when(t1))} UTC</text>')
@@ -188,8 +188,16 @@ def render_report(result: Reconstruction, *, title: str = "promptprint — campa
     return "\n".join(out)
 
 
-def write_report(result: Reconstruction, out_dir: str | Path, **kwargs: object) -> Path:
+class ReportOptions(TypedDict, total=False):
+    """The keyword options of :func:`render_report`, for :func:`write_report` to pass on."""
+
+    title: str
+    max_campaigns: int
+    timeline_accounts: int
+
+
+def write_report(result: Reconstruction, out_dir: str | Path, **options: Unpack[ReportOptions]) -> Path:
     """Write ``report.html`` into ``out_dir``."""
     path = Path(out_dir) / "report.html"
-    path.write_text(render_report(result, **kwargs), encoding="utf-8")  # type: ignore[arg-type]
+    path.write_text(render_report(result, **options), encoding="utf-8")
     return path

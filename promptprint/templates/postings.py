@@ -77,7 +77,7 @@ class ShinglePostings:
         if len(self._new) >= max(self._merge_at, len(self._keys) >> 6):
             self._merge()
 
-    def remove(self, template_id: int, shingles: np.ndarray | array) -> None:  # type: ignore[type-arg]
+    def remove(self, template_id: int, shingles: np.ndarray | array[int]) -> None:
         """Unpost a template (the shingles it was posted under, ``uint64``)."""
         self._new.remove(template_id, shingles)
         self._dead.add(template_id)

@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 from array import array
+from typing import TypeVar
 
 import numpy as np
 
@@ -171,7 +172,10 @@ class _Activity:
             self.start = 0
 
 
-def _decrement(counts: dict, key: object) -> None:  # type: ignore[type-arg]
+_K = TypeVar("_K")
+
+
+def _decrement(counts: dict[_K, int], key: _K) -> None:
     n = counts[key] - 1
     if n:
         counts[key] = n
@@ -406,6 +410,8 @@ class TemplateTracker:
             activity = template.peek_activity()
             activity.expire(_expiry_horizon(now_ms) - self._window)
             volume = len(activity)
+            first: int | None
+            last: int | None
             if volume:
                 first = activity.times[activity.start]
                 last = max(activity.times[-1], first)

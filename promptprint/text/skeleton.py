@@ -122,6 +122,7 @@ def signatures(texts: Sequence[str]) -> list[Signature]:
             part = _canonical.signatures([canonical], bytes([_CANONICAL]), SHINGLE_WORDS, HEAD_TOKENS, TAIL_TOKENS, ANCHOR_TOKENS)[0]
             if part is None:  # a lone surrogate: no UTF-8 to hash
                 canonical.encode("utf-8")  # raises UnicodeEncodeError, as canonical_hash would
+                raise AssertionError("the C scanner refused a canonical text that encodes to UTF-8")
         head, tail, sorted_bytes, text_hash = part
         out.append(Signature(np.frombuffer(sorted_bytes, dtype=np.uint64), head, tail, text_hash))
     return out

@@ -15,10 +15,21 @@ Not thread-safe on its own: the owner serializes every call (PromptIndex's write
 from __future__ import annotations
 
 import collections
+import dataclasses
 
 import numpy as np
 
 from promptprint.storage.store import IndexRows
+
+
+@dataclasses.dataclass(slots=True)
+class _Queued:
+    """One queued row: its vector once computed, and what the vector index keeps beside it."""
+
+    vector: np.ndarray | None
+    account: int
+    org: int
+    created_at_ms: int
 
 
 class VectorBacklog:
@@ -26,8 +37,7 @@ class VectorBacklog:
 
     def __init__(self, dimension: int) -> None:
         self._dimension = dimension
-        # row id -> [vector or None, account code, org code, created_at_ms]
-        self._rows: collections.OrderedDict[int, list[object]] = collections.OrderedDict()
+        self._rows: collections.OrderedDict[int, _Queued] = collections.OrderedDict()
         self._pending = 0
         self._last_id = 0
 
@@ -49,7 +59,7 @@ class VectorBacklog:
         :meth:`fill`, the others only for the rows before them."""
         for i in range(len(rows)):
             vector = None if rows.pending[i] else rows.vectors[i]
-            self._rows[int(rows.ids[i])] = [vector, int(rows.accounts[i]), int(rows.orgs[i]), int(rows.created_at_ms[i])]
+            self._rows[int(rows.ids[i])] = _Queued(vector, int(rows.accounts[i]), int(rows.orgs[i]), int(rows.created_at_ms[i]))
         self._pending += int(rows.pending.sum())
         if len(rows):
             self._last_id = max(self._last_id, int(rows.ids[-1]))
@@ -58,7 +68,7 @@ class VectorBacklog:
         """Ids of the oldest rows still waiting for a vector, at most ``limit``."""
         ids: list[int] = []
         for row_id, entry in self._rows.items():
-            if entry[0] is None:
+            if entry.vector is None:
                 ids.append(row_id)
                 if len(ids) >= limit:
                     break
@@ -68,35 +78,35 @@ class VectorBacklog:
         """Give pending rows their vectors (ids no longer queued are ignored)."""
         for row_id, vector in zip(row_ids.tolist(), vectors):
             entry = self._rows.get(row_id)
-            if entry is not None and entry[0] is None:
-                entry[0] = vector
+            if entry is not None and entry.vector is None:
+                entry.vector = vector
                 self._pending -= 1
 
     def discard(self, row_ids: np.ndarray) -> None:
         """Forget rows that were deleted from the store (queued or not)."""
         for row_id in row_ids.tolist():
             entry = self._rows.pop(row_id, None)
-            if entry is not None and entry[0] is None:
+            if entry is not None and entry.vector is None:
                 self._pending -= 1
 
     def pop_ready(self) -> IndexRows | None:
         """Remove and return the oldest rows whose vectors are ready, up to the first row
         still pending (None when the oldest row is pending or the backlog is empty)."""
-        ready: list[tuple[int, list[object]]] = []
+        ready: list[tuple[int, _Queued, np.ndarray]] = []
         for row_id, entry in self._rows.items():
-            if entry[0] is None:
+            if entry.vector is None:
                 break
-            ready.append((row_id, entry))
+            ready.append((row_id, entry, entry.vector))
         if not ready:
             return None
-        for row_id, _ in ready:
+        for row_id, _, _ in ready:
             del self._rows[row_id]
         n = len(ready)
         return IndexRows(
-            ids=np.fromiter((r for r, _ in ready), dtype=np.int64, count=n),
-            vectors=np.vstack([e[0] for _, e in ready]).astype(np.float32).reshape(n, self._dimension),  # type: ignore[misc]
-            accounts=np.fromiter((e[1] for _, e in ready), dtype=np.int32, count=n),  # type: ignore[misc]
-            orgs=np.fromiter((e[2] for _, e in ready), dtype=np.int32, count=n),  # type: ignore[misc]
-            created_at_ms=np.fromiter((e[3] for _, e in ready), dtype=np.int64, count=n),  # type: ignore[misc]
+            ids=np.fromiter((r for r, _, _ in ready), dtype=np.int64, count=n),
+            vectors=np.vstack([v for _, _, v in ready]).astype(np.float32).reshape(n, self._dimension),
+            accounts=np.fromiter((e.account for _, e, _ in ready), dtype=np.int32, count=n),
+            orgs=np.fromiter((e.org for _, e, _ in ready), dtype=np.int32, count=n),
+            created_at_ms=np.fromiter((e.created_at_ms for _, e, _ in ready), dtype=np.int64, count=n),
             pending=np.zeros(n, dtype=bool),
         )

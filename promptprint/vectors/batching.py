@@ -19,6 +19,7 @@ server by ~1 GB before it levelled off (measured with scripts/bench.py).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import queue
 import sys
@@ -33,7 +34,14 @@ from promptprint.cancellation import current_scope
 from promptprint.vectors.embedder import Embedder
 from promptprint.errors import Cancelled, ResourceExhausted
 
-_STOP = object()
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Call:
+    """One embed call waiting for the worker: its texts and the future its caller waits on."""
+
+    texts: list[str]
+    future: Future[np.ndarray]
+    background: bool  # work nobody waits on: it never shares a pass with lookups
 
 
 class BatchingEmbedder:
@@ -63,7 +71,7 @@ class BatchingEmbedder:
         self._max_wait = max_wait_ms / 1000.0
         if max_queue < 1:
             raise ValueError(f"max_queue must be >= 1, got {max_queue}")
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=max_queue)
+        self._queue: queue.Queue[_Call | None] = queue.Queue(maxsize=max_queue)  # None: stop the worker
         self._dropped = 0
         if not 0 <= nice <= 19:
             raise ValueError(f"nice must be in 0..19, got {nice}")
@@ -124,7 +132,7 @@ class BatchingEmbedder:
     def _submit(self, texts: list[str], background: bool) -> np.ndarray:
         future: Future[np.ndarray] = Future()
         try:
-            self._queue.put_nowait((texts, future, background))
+            self._queue.put_nowait(_Call(texts, future, background))
         except queue.Full:
             raise ResourceExhausted(
                 f"the embedding queue is full ({self._queue.maxsize} calls waiting); retry with backoff",
@@ -140,55 +148,54 @@ class BatchingEmbedder:
 
     def close(self) -> None:
         """Stop the worker after the calls already queued."""
-        self._queue.put(_STOP)  # blocking: close must not be refused by a full queue
+        self._queue.put(None)  # blocking: close must not be refused by a full queue
         self._worker.join()
 
     def _run(self) -> None:
         if self._nice and sys.platform.startswith("linux"):
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), self._nice)  # this thread only
-        held: object = None  # a background chunk taken while coalescing lookups: it runs next
+        held: _Call | None = None  # a background chunk taken while coalescing lookups: it runs next
         while True:
             item, held = (held, None) if held is not None else (self._queue.get(), None)
-            if item is _STOP:
+            if item is None:
                 return
-            batch = [item[:2]]  # type: ignore[index]
-            size = len(item[0])  # type: ignore[index]
+            batch = [item]
+            size = len(item.texts)
             deadline = time.monotonic() + self._max_wait
             stop = False
-            while size < self._max_batch and not item[2]:  # type: ignore[index]  # background work runs alone
+            while size < self._max_batch and not item.background:  # background work runs alone
                 remaining = deadline - time.monotonic()
                 try:
                     nxt = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
                 except queue.Empty:
                     break
-                if nxt is _STOP:
+                if nxt is None:
                     stop = True
                     break
-                if nxt[2]:  # type: ignore[index]
+                if nxt.background:
                     held = nxt
                     break
-                batch.append(nxt[:2])  # type: ignore[index]
-                size += len(nxt[0])  # type: ignore[index]
-            self._embed(batch)  # type: ignore[arg-type]
+                batch.append(nxt)
+                size += len(nxt.texts)
+            self._embed(batch)
             if stop:
                 if held is not None:
-                    self._embed([held[:2]])  # type: ignore[index]
+                    self._embed([held])
                 return
 
-    def _embed(self, batch: list[tuple[list[str], Future]]) -> None:  # type: ignore[type-arg]
-        live = [(texts, future) for texts, future in batch if future.set_running_or_notify_cancel()]
+    def _embed(self, batch: list[_Call]) -> None:
+        live = [call for call in batch if call.future.set_running_or_notify_cancel()]
         self._dropped += len(batch) - len(live)
-        batch = live
-        if not batch:
+        if not live:
             return
-        texts = [t for texts, _ in batch for t in texts]
+        texts = [t for call in live for t in call.texts]
         try:
             vectors = self._inner.embed(texts)
         except BaseException as error:  # hand the failure to every waiting caller
-            for _, future in batch:
-                future.set_exception(error)
+            for call in live:
+                call.future.set_exception(error)
             return
         start = 0
-        for texts_of_call, future in batch:
-            future.set_result(vectors[start : start + len(texts_of_call)])
-            start += len(texts_of_call)
+        for call in live:
+            call.future.set_result(vectors[start : start + len(call.texts)])
+            start += len(call.texts)

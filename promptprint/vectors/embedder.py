@@ -107,10 +107,13 @@ class SentenceTransformerEmbedder:
         self._model.eval()
         self._tokenizer = self._model.tokenizer
         self._batch_size = batch_size
-        self._max_tokens = int(self._model.max_seq_length) - 2  # [CLS] and [SEP]
+        max_seq_length, dimension = self._model.max_seq_length, self._model.get_embedding_dimension()
+        if max_seq_length is None or dimension is None:
+            raise ValueError(f"the model at {str(path)!r} declares no max_seq_length or no embedding dimension")
+        self._max_tokens = int(max_seq_length) - 2  # [CLS] and [SEP]
         self._head_tokens = int(self._max_tokens * _HEAD_SHARE)
         self._tail_tokens = self._max_tokens - self._head_tokens
-        self._dimension = int(self._model.get_embedding_dimension())
+        self._dimension = int(dimension)
         self._model_id = f"{name}|headtail-{self._head_tokens}+{self._tail_tokens}"
         self._lock = threading.Lock()
 
