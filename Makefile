@@ -41,8 +41,10 @@ test: install lint chromium
 chromium:
 	@command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; }
 
+# buf for the contract, mypy (mypy.ini) over the whole package.
 lint: install check-proto
 	npx --no-install buf lint
+	$(PY) -m mypy
 
 # Regenerate the Python stubs from proto/ (commit the result).
 proto: $(STAMP)

@@ -226,7 +226,7 @@ class PromptprintClient:
         deadline = time.monotonic() + timeout
         while True:
             try:
-                answer = self._health.Check(health_pb2.HealthCheckRequest(service=""), timeout=2.0)
+                answer = self._health.Check(health_pb2.HealthCheckRequest(service=""), timeout=2.0)  # type: ignore[attr-defined]  # types-grpcio-health-checking's HealthStub declares no methods
                 if answer.status == health_pb2.HealthCheckResponse.SERVING:
                     return
             except grpc.RpcError:
@@ -243,7 +243,7 @@ class PromptprintClient:
         batch_size: int = 256,
         stream_size: int = 4096,
         retries: int = 5,
-        on_sent: Callable[[int], None] | None = None,
+        on_sent: Callable[[int], object] | None = None,
         on_acknowledged: Callable[[pb.IngestPromptsResponse], None] | None = None,
     ) -> IngestSummary:
         """Stream records to the server in streams of ``stream_size``, each acknowledged
@@ -268,7 +268,7 @@ class PromptprintClient:
         return summary
 
     def _ingest_stream(
-        self, chunk: list[PromptRecord], batch_size: int, retries: int, on_sent: Callable[[int], None] | None
+        self, chunk: list[PromptRecord], batch_size: int, retries: int, on_sent: Callable[[int], object] | None
     ) -> pb.IngestPromptsResponse:
         attempt = 0
         while True:
@@ -285,7 +285,7 @@ class PromptprintClient:
                 return self._stub.IngestPrompts(messages(), timeout=max(self._timeout, self._timeout * len(chunk) / 1000))
             except grpc.RpcError as error:
                 attempt += 1
-                if error.code() not in _RETRYABLE or attempt > retries:  # type: ignore[attr-defined]
+                if error.code() not in _RETRYABLE or attempt > retries:
                     raise
                 time.sleep(retry_delay_s(error, attempt))
 
@@ -415,10 +415,11 @@ class PromptprintClient:
         """Campaigns of the latest reconstruction, best first, following the pages
         (at most ``limit`` of them)."""
         window = pb.TimeWindow()
-        if start is not None:
-            window.start_time.CopyFrom(to_timestamp(start))
-        if end is not None:
-            window.end_time.CopyFrom(to_timestamp(end))
+        start_time, end_time = to_timestamp(start), to_timestamp(end)
+        if start_time is not None:
+            window.start_time.CopyFrom(start_time)
+        if end_time is not None:
+            window.end_time.CopyFrom(end_time)
         campaigns: list[pb.CampaignSummary] = []
         token = ""
         while True:

@@ -82,14 +82,14 @@ def ingest(args: argparse.Namespace) -> int:
 
 def _wait_for_vectors(client: PromptprintClient, quiet: bool) -> None:
     """Wait until the server has embedded everything acknowledged, with a progress bar."""
-    bar: tqdm | None = None  # type: ignore[type-arg]
+    bar: tqdm | None = None
 
     def progress(pending: int) -> None:
         nonlocal bar
         if bar is None and pending:
             bar = tqdm(total=pending, unit="prompt", disable=quiet, desc="embedding", dynamic_ncols=True)
         if bar is not None:
-            bar.update(max(0, bar.total - pending - bar.n))
+            bar.update(max(0, (bar.total or 0) - pending - bar.n))
 
     try:
         client.wait_indexed(on_progress=progress)
@@ -137,7 +137,8 @@ def query(args: argparse.Namespace) -> int:
 def replay(args: argparse.Namespace) -> int:
     """CheckPrompt (recording) every line in created_at order; one verdict line per input line."""
     lines = list(_read_lines([args.file]))
-    order = sorted(range(len(lines)), key=lambda i: (lines[i].record.created_at_ms if lines[i].record else -1, i))
+    created = [line.record.created_at_ms if line.record is not None else -1 for line in lines]
+    order = sorted(range(len(lines)), key=lambda i: (created[i], i))
     options: dict[str, object] = {}
     if args.min_similarity is not None:
         options["min_similarity"] = args.min_similarity
@@ -158,9 +159,9 @@ def replay(args: argparse.Namespace) -> int:
         try:
             response = client.check_record(line.record, store=True, **options)
         except grpc.RpcError as rpc_error:
-            if rpc_error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):  # type: ignore[attr-defined]
+            if rpc_error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
                 raise
-            error = {"code": rpc_error.code().name, "message": rpc_error.details()}  # type: ignore[attr-defined]
+            error = {"code": rpc_error.code().name, "message": rpc_error.details()}
             return {"prompt_id": line.record.prompt_id, "line": line.line, "error": error}
         return {"prompt_id": line.record.prompt_id} | MessageToDict(
             response, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
@@ -170,7 +171,7 @@ def replay(args: argparse.Namespace) -> int:
         progress = tqdm(total=len(order), unit="prompt", disable=args.no_progress, desc="replay", dynamic_ncols=True)
         try:
             # a sliding window of calls in flight, written in send order
-            pending: collections.deque = collections.deque()  # type: ignore[type-arg]
+            pending: collections.deque = collections.deque()
             for i in order:
                 pending.append(pool.submit(verdict_of, i))
                 if len(pending) >= args.concurrency:

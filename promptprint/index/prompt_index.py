@@ -101,7 +101,7 @@ class PromptIndex:
             FingerprintTier(self._templates, self._store, config.template_window_ms),
             SemanticTier(self._lookups, self._store, self.fingerprint, config.max_fanout_neighbors),
         )
-        self._tiers = {tier.name: tier for tier in tiers}
+        self._tiers: dict[str, CheckTier] = {tier.name: tier for tier in tiers}
         self._vectorizer = Vectorizer(
             self._live, self._store, functools.partial(self.fingerprint, background=True), config.embed_batch
         )

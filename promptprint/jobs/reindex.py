@@ -125,7 +125,7 @@ def count_lines(path: Path) -> int:
 
         return int(pq.ParquetFile(path).metadata.num_rows)
     opener = gzip.open if name.endswith(".gz") else open
-    with opener(path, "rb") as fh:  # type: ignore[operator]
+    with opener(path, "rb") as fh:
         lines = sum(chunk.count(b"\n") for chunk in iter(lambda: fh.read(1 << 20), b""))
     return max(0, lines - 1) if ".csv" in name else lines
 

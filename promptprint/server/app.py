@@ -273,7 +273,8 @@ async def serve(
     exit_code = 0
     loading = loop.run_in_executor(running.executor, load)
     stopping = asyncio.ensure_future(stop.wait())
-    await asyncio.wait({loading, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    waiting: set[asyncio.Future[object]] = {loading, stopping}  # type: ignore[arg-type]  # wait() is typed for one result type
+    await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
     if loading.done():
         try:
             index = loading.result()

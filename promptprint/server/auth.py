@@ -32,7 +32,7 @@ import hashlib
 import hmac
 import secrets
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Mapping, Union
+from typing import Any, Awaitable, Callable, Mapping, Union, cast
 
 import grpc
 
@@ -215,9 +215,9 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
         handler = await continuation(handler_call_details)
         method = handler_call_details.method
         if handler is None or METHOD_ROLES.get(method) == OPEN:
@@ -232,7 +232,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             authorize(principal, method, request)
 
         if handler.unary_unary is not None:
-            inner_uu = handler.unary_unary
+            inner_uu: Callable[..., Any] = handler.unary_unary  # an aio server's behaviours are coroutines; grpc's stubs type them sync
 
             async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
                 check(request, context)
@@ -240,7 +240,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
 
             return grpc.unary_unary_rpc_method_handler(unary_unary, handler.request_deserializer, handler.response_serializer)
         if handler.stream_unary is not None:
-            inner_su = handler.stream_unary
+            inner_su: Callable[..., Any] = handler.stream_unary
 
             async def stream_unary(requests: Any, context: grpc.aio.ServicerContext) -> Any:
                 check(None, context)
@@ -248,7 +248,7 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
 
             return grpc.stream_unary_rpc_method_handler(stream_unary, handler.request_deserializer, handler.response_serializer)
 
-        inner_stream = handler.unary_stream or handler.stream_stream
+        inner_stream = cast(Callable[..., Any], handler.unary_stream or handler.stream_stream)  # one of the two is set
 
         async def streaming(request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:

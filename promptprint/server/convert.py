@@ -187,11 +187,11 @@ def verdict_to_proto(verdict: Verdict, campaign_threshold: float) -> pb.CheckPro
     )
 
 
-_TIERS: dict[str, "pb.Tier.ValueType"] = {"fingerprint": pb.TIER_FINGERPRINT, "semantic": pb.TIER_SEMANTIC}
+_TIERS: dict[str, "pb.Tier"] = {"fingerprint": pb.TIER_FINGERPRINT, "semantic": pb.TIER_SEMANTIC}
 _TIER_NAMES = {v: k for k, v in _TIERS.items()}
 
 
-def tier_from_proto(tier: "pb.Tier.ValueType") -> Tier | None:
+def tier_from_proto(tier: "pb.Tier") -> Tier | None:
     """The library's tier name for a request's Tier (None: the server default)."""
     if tier == pb.TIER_UNSPECIFIED:
         return None
@@ -222,7 +222,7 @@ def stats_to_proto(stats: IndexStats, resident_memory_bytes: int) -> pb.GetIndex
     return message
 
 
-def reconstructed_summary_to_proto(c: dict) -> pb.CampaignSummary:  # type: ignore[type-arg]
+def reconstructed_summary_to_proto(c: dict) -> pb.CampaignSummary:
     """A campaign of campaigns.jsonl (see promptprint.reconstruct.outputs) as listed."""
     return pb.CampaignSummary(
         campaign_id=c["campaign_id"],
@@ -240,7 +240,7 @@ def reconstructed_summary_to_proto(c: dict) -> pb.CampaignSummary:  # type: igno
     )
 
 
-def reconstructed_campaign_to_proto(c: dict, account_limit: int) -> pb.Campaign:  # type: ignore[type-arg]
+def reconstructed_campaign_to_proto(c: dict, account_limit: int) -> pb.Campaign:
     """A campaign of campaigns.jsonl in full, with at most ``account_limit`` accounts."""
     return pb.Campaign(
         summary=reconstructed_summary_to_proto(c),

@@ -78,7 +78,7 @@ async def _checked_stream(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
 def _wrap(handler: grpc.RpcMethodHandler, wrap: Callable[[Callable[..., Awaitable[Any]]], Callable[..., Awaitable[Any]]]) -> grpc.RpcMethodHandler:
     """Rebuild a unary or client-streaming handler with its behaviour wrapped."""
     if handler.unary_unary is not None:
-        inner_uu = handler.unary_unary
+        inner_uu: Callable[..., Any] = handler.unary_unary  # an aio server's behaviours are coroutines; grpc's stubs type them sync
 
         async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
             if isinstance(request, _Undecodable):
@@ -89,7 +89,7 @@ def _wrap(handler: grpc.RpcMethodHandler, wrap: Callable[[Callable[..., Awaitabl
             wrap(unary), _tolerant(handler.request_deserializer), handler.response_serializer
         )
     if handler.stream_unary is not None:
-        inner_su = handler.stream_unary
+        inner_su: Callable[..., Any] = handler.stream_unary
 
         async def client_stream(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext) -> Any:
             return await inner_su(_checked_stream(requests), context)
@@ -114,9 +114,9 @@ class RequestContextInterceptor(grpc.aio.ServerInterceptor):
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any] | None]],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> grpc.RpcMethodHandler[Any, Any] | None:
         method = handler_call_details.method
         cached = self._handlers.get(method)
         if cached is not None:

@@ -426,7 +426,7 @@ class RecordStore:
         vector = np.frombuffer(row[1], dtype=VECTOR_DTYPE).astype(np.float32) if row[1] else None
         return row[0], vector, row[2]
 
-    def fetch(self, row_ids: Sequence[int], *, with_text: bool = False) -> dict[int, StoredPrompt]:
+    def fetch(self, row_ids: Sequence[int] | np.ndarray, *, with_text: bool = False) -> dict[int, StoredPrompt]:
         """Display fields of the given rows (missing ids are simply absent)."""
         if not len(row_ids):
             return {}
