@@ -84,7 +84,8 @@ def test_serve_ingest_query_replay_restart(tmp_path: Path, corpus: list[PromptRe
 
 
 def test_server_refuses_a_data_dir_of_another_model(tmp_path: Path) -> None:
-    from promptprint.storage.store import RecordStore, StoreIdentity
+    from promptprint.storage.store import RecordStore
+    from promptprint.storage.identity import StoreIdentity
 
     data = tmp_path / "data"
     RecordStore(data / "records.sqlite", StoreIdentity("another-model", 384, "norm-1", "skel-1")).close()

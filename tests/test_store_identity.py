@@ -17,7 +17,8 @@ from promptprint.index.config import IndexConfig
 from promptprint.index.prompt_index import PromptIndex
 from promptprint.records import PromptRecord
 from promptprint.storage.snapshot import SnapshotDirectory, save_rows
-from promptprint.storage.store import UNRECORDED_SKELETON_VERSION, RecordStore, StoreIdentity, read_identity
+from promptprint.storage.store import RecordStore
+from promptprint.storage.identity import UNRECORDED_SKELETON_VERSION, StoreIdentity, read_identity
 from promptprint.text.normalize import NORMALIZER_VERSION
 from promptprint.text.skeleton import SKELETON_VERSION, signature, signature_to_bytes
 

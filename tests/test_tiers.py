@@ -16,7 +16,8 @@ from promptprint.index.config import IndexConfig
 from promptprint.index.prompt_index import PromptIndex
 from promptprint.index.results import IngestStatus, NearDuplicateQuery
 from promptprint.records import PromptRecord
-from promptprint.storage.store import RecordStore, StoreIdentity
+from promptprint.storage.store import RecordStore
+from promptprint.storage.identity import StoreIdentity
 
 from conftest import make_records
 

@@ -41,7 +41,8 @@ from promptprint.index.ivf_index import (
 )
 from promptprint.storage.row_metadata import RowMetadata
 from promptprint.storage.snapshot import ANY, Manifest, SnapshotDirectory, save_rows
-from promptprint.storage.store import RecordStore, StoreIdentity
+from promptprint.storage.store import RecordStore
+from promptprint.storage.identity import StoreIdentity
 from promptprint.index.vector_index import HnswParams, IndexKind, SearchResult, VectorIndex, VectorStorage
 
 

@@ -25,7 +25,8 @@ import numpy as np
 from promptprint.index.build import AnyVectorIndex, IndexChoice, build_snapshot, load_index, new_live_index, remove
 from promptprint.storage.row_metadata import RowMetadata
 from promptprint.storage.snapshot import SnapshotDirectory, load_rows, save_rows
-from promptprint.storage.store import IndexRows, RecordStore, StoreIdentity
+from promptprint.storage.store import IndexRows, RecordStore
+from promptprint.storage.identity import StoreIdentity
 from promptprint.vectors.backlog import VectorBacklog
 
 log = logging.getLogger(__name__)

@@ -60,7 +60,8 @@ from promptprint.index.tiers import CheckTier, FanoutRequest, FingerprintTier, S
 from promptprint.index.vectorizer import Vectorizer
 from promptprint.records import PromptRecord, now_ms, validate_id
 from promptprint.storage.snapshot import SnapshotDirectory
-from promptprint.storage.store import RecordStore, StoreIdentity
+from promptprint.storage.store import RecordStore
+from promptprint.storage.identity import StoreIdentity
 from promptprint.templates.banks import BankEntry, Banks
 from promptprint.templates.scoring import CampaignAssessment
 from promptprint.templates.tracker import Event, TemplateTracker

@@ -50,7 +50,8 @@ from promptprint.index.fingerprint import fingerprint_texts
 from promptprint.readers import RecordLine, read_records
 from promptprint.records import DEFAULT_MAX_TEXT_BYTES, PromptRecord, validate_record
 from promptprint.storage.snapshot import SnapshotDirectory
-from promptprint.storage.store import RecordStore, StoreIdentity, read_identity
+from promptprint.storage.store import RecordStore
+from promptprint.storage.identity import StoreIdentity, read_identity
 from promptprint.vectors.embedder import Embedder, ModelLoader, PooledEmbedder, SentenceTransformerEmbedder
 
 

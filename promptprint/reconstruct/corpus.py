@@ -29,7 +29,8 @@ from promptprint.errors import FailedPrecondition
 from promptprint.readers import read_records
 from promptprint.records import PromptRecord
 from promptprint.index.fingerprint import Embed, fingerprint_texts
-from promptprint.storage.store import RecordStore, read_identity
+from promptprint.storage.store import RecordStore
+from promptprint.storage.identity import read_identity
 
 log = logging.getLogger(__name__)
 

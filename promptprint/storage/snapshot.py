@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from promptprint.errors import FailedPrecondition
-from promptprint.storage.store import UNRECORDED_SKELETON_VERSION, StoreIdentity
+from promptprint.storage.identity import UNRECORDED_SKELETON_VERSION, StoreIdentity
 
 FORMAT_VERSION = 1
 _INDEX_FILE = "index.faiss"

@@ -42,13 +42,9 @@ import numpy as np
 
 from promptprint.errors import FailedPrecondition
 from promptprint.records import PromptRecord
-from promptprint.text.normalize import NORMALIZER_VERSION
-from promptprint.text.skeleton import SKELETON_VERSION
+from promptprint.storage.identity import UNRECORDED_SKELETON_VERSION, StoreIdentity
 
 SCHEMA_VERSION = "1"
-# What a store or snapshot that records no skeleton version was written with: the field
-# came after skel-1 was in use, so every such data dir holds skel-1 signatures.
-UNRECORDED_SKELETON_VERSION = "skel-1"
 VECTOR_DTYPE = np.dtype("<f2")
 
 _SCHEMA = """
@@ -67,38 +63,6 @@ CREATE TABLE IF NOT EXISTS prompts (
 );
 CREATE TABLE IF NOT EXISTS prompt_signatures (id INTEGER PRIMARY KEY, signature BLOB NOT NULL);
 """
-
-
-@dataclasses.dataclass(frozen=True)
-class StoreIdentity:
-    """What the stored vectors and signatures were made with; all four must match to reuse
-    them."""
-
-    model_id: str
-    dimension: int
-    normalizer_version: str
-    skeleton_version: str
-
-    @classmethod
-    def current(cls, model_id: str, dimension: int) -> "StoreIdentity":
-        """The identity this build writes with a given model."""
-        return cls(model_id, dimension, NORMALIZER_VERSION, SKELETON_VERSION)
-
-    @classmethod
-    def from_meta(cls, meta: dict[str, str]) -> "StoreIdentity":
-        """The identity recorded in a store's meta table (see UNRECORDED_SKELETON_VERSION)."""
-        return cls(
-            meta["model_id"], int(meta["dimension"]), meta["normalizer_version"],
-            meta.get("skeleton_version", UNRECORDED_SKELETON_VERSION),
-        )
-
-    def as_meta(self) -> dict[str, str]:
-        return {
-            "model_id": self.model_id,
-            "dimension": str(self.dimension),
-            "normalizer_version": self.normalizer_version,
-            "skeleton_version": self.skeleton_version,
-        }
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -144,23 +108,6 @@ def to_stored_precision(vectors: np.ndarray) -> np.ndarray:
     """Round vectors through the stored float16 form, so that the live index and an index
     rebuilt from the store after a restart hold bit-identical vectors."""
     return np.ascontiguousarray(vectors, dtype=np.float32).astype(VECTOR_DTYPE).astype(np.float32)
-
-
-def read_identity(path: Path) -> StoreIdentity | None:
-    """The identity a store was written with, without binding to it (None: no store yet).
-    Lets a rebuild from stored vectors run without loading the model."""
-    if not Path(path).exists():
-        return None
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        meta = dict(conn.execute("SELECT key, value FROM meta"))
-    except sqlite3.OperationalError:
-        return None
-    finally:
-        conn.close()
-    if "model_id" not in meta:
-        return None
-    return StoreIdentity.from_meta(meta)
 
 
 class RecordStore:
