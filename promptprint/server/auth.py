@@ -38,6 +38,7 @@ import grpc
 
 from promptprint.errors import PromptprintError
 from promptprint.server.errors import PermissionDenied, Unauthenticated
+from promptprint.server.handlers import Behaviour, rewrap
 from promptprint.server.status import abort_with
 
 ROLES = ("lookup", "ingest", "admin")
@@ -231,22 +232,15 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             caller.set(principal)
             authorize(principal, method, request)
 
-        if handler.unary_unary is not None:
-            inner_uu: Callable[..., Any] = handler.unary_unary  # an aio server's behaviours are coroutines; grpc's stubs type them sync
+        def checked(behaviour: Behaviour, client_stream: bool) -> Behaviour:
+            async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                check(None if client_stream else request, context)
+                return await behaviour(request, context)
 
-            async def unary_unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
-                check(request, context)
-                return await inner_uu(request, context)
+            return call
 
-            return grpc.unary_unary_rpc_method_handler(unary_unary, handler.request_deserializer, handler.response_serializer)
-        if handler.stream_unary is not None:
-            inner_su: Callable[..., Any] = handler.stream_unary
-
-            async def stream_unary(requests: Any, context: grpc.aio.ServicerContext) -> Any:
-                check(None, context)
-                return await inner_su(requests, context)
-
-            return grpc.stream_unary_rpc_method_handler(stream_unary, handler.request_deserializer, handler.response_serializer)
+        if handler.unary_unary is not None or handler.stream_unary is not None:
+            return rewrap(handler, checked)
 
         inner_stream = cast(Callable[..., Any], handler.unary_stream or handler.stream_stream)  # one of the two is set
 

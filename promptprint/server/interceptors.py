@@ -32,6 +32,7 @@ import grpc
 
 from promptprint.errors import InvalidArgument, PromptprintError
 from promptprint.server.auth import caller
+from promptprint.server.handlers import Behaviour, rewrap
 from promptprint.server.status import abort_with, request_id, status_code_for
 
 REQUEST_ID_KEY = "x-request-id"
@@ -75,29 +76,21 @@ async def _checked_stream(requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
         yield item
 
 
-def _wrap(handler: grpc.RpcMethodHandler, wrap: Callable[[Callable[..., Awaitable[Any]]], Callable[..., Awaitable[Any]]]) -> grpc.RpcMethodHandler:
-    """Rebuild a unary or client-streaming handler with its behaviour wrapped."""
-    if handler.unary_unary is not None:
-        inner_uu: Callable[..., Any] = handler.unary_unary  # an aio server's behaviours are coroutines; grpc's stubs type them sync
+def _decoded(behaviour: Behaviour, client_stream: bool) -> Behaviour:
+    """``behaviour`` behind the check that its request (or each streamed one) decoded."""
+    if client_stream:
 
-        async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            if isinstance(request, _Undecodable):
-                raise _malformed(request)
-            return await inner_uu(request, context)
+        async def stream_call(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext) -> Any:
+            return await behaviour(_checked_stream(requests), context)
 
-        return grpc.unary_unary_rpc_method_handler(
-            wrap(unary), _tolerant(handler.request_deserializer), handler.response_serializer
-        )
-    if handler.stream_unary is not None:
-        inner_su: Callable[..., Any] = handler.stream_unary
+        return stream_call
 
-        async def client_stream(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext) -> Any:
-            return await inner_su(_checked_stream(requests), context)
+    async def unary_call(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        if isinstance(request, _Undecodable):
+            raise _malformed(request)
+        return await behaviour(request, context)
 
-        return grpc.stream_unary_rpc_method_handler(
-            wrap(client_stream), _tolerant(handler.request_deserializer), handler.response_serializer
-        )
-    return handler  # streaming responses: health Watch and reflection, left as they are
+    return unary_call
 
 
 class RequestContextInterceptor(grpc.aio.ServerInterceptor):
@@ -127,7 +120,9 @@ class RequestContextInterceptor(grpc.aio.ServerInterceptor):
         on_complete = self._on_complete
         id_prefix, id_counter = self._id_prefix, self._id_counter
 
-        def wrap(behaviour: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        def wrap(inner: Behaviour, client_stream: bool) -> Behaviour:
+            behaviour = _decoded(inner, client_stream)
+
             async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
                 given_id = _metadata_value(context, REQUEST_ID_KEY)
                 rid = given_id if given_id and len(given_id) <= 128 else f"{id_prefix}-{next(id_counter):x}"
@@ -161,7 +156,8 @@ class RequestContextInterceptor(grpc.aio.ServerInterceptor):
 
             return wrapped
 
-        wrapped_handler = self._handlers[method] = _wrap(handler, wrap)
+        # Streaming responses (health Watch, reflection) come back from rewrap as they are.
+        wrapped_handler = self._handlers[method] = rewrap(handler, wrap, request_deserializer=_tolerant(handler.request_deserializer))
         return wrapped_handler
 
 
