@@ -41,7 +41,15 @@ class FailedPrecondition(PromptprintError):
 
 class ResourceExhausted(PromptprintError):
     """A bounded queue or concurrency limit is full; retry later with backoff (the request
-    was not applied)."""
+    was not applied).
+
+    ``retry_delay_s``: how long the raiser advises waiting before a retry, when it knows
+    (admission control does: its queue wait); None leaves the delay to the adapter.
+    """
+
+    def __init__(self, message: str, *, reason: str, field: str | None = None, retry_delay_s: float | None = None) -> None:
+        super().__init__(message, reason=reason, field=field)
+        self.retry_delay_s = retry_delay_s
 
 
 class Cancelled(PromptprintError):

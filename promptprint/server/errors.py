@@ -8,7 +8,7 @@ them without importing those interceptors (which use the mapping).
 
 from __future__ import annotations
 
-from promptprint.errors import PromptprintError, ResourceExhausted
+from promptprint.errors import PromptprintError
 
 
 class Unauthenticated(PromptprintError):
@@ -18,14 +18,3 @@ class Unauthenticated(PromptprintError):
 class PermissionDenied(PromptprintError):
     """A valid token whose roles do not cover the call."""
 
-
-class AtCapacity(ResourceExhausted):
-    """Admission control refused the call (promptprint.server.limits).
-
-    Carries ``retry_delay_s``, the wait the limiter advises before a retry; it is sent to
-    the client as ``google.rpc.RetryInfo``.
-    """
-
-    def __init__(self, message: str, *, retry_delay_s: float) -> None:
-        super().__init__(message, reason="SERVER_AT_CAPACITY")
-        self.retry_delay_s = retry_delay_s

@@ -18,11 +18,12 @@ from __future__ import annotations
 import asyncio
 import collections
 import dataclasses
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any, Awaitable, Callable
 
 import grpc
 
-from promptprint.server.errors import AtCapacity
+from promptprint.errors import ResourceExhausted
+from promptprint.server.handlers import Behaviour, rewrap
 
 LIMITED_PREFIX = "/promptprint.v1.FingerprintService/"
 
@@ -81,7 +82,8 @@ class AdmissionLimiter:
         """Take a slot, waiting briefly if allowed.
 
         Raises:
-            AtCapacity: no slot and the queue is full, or no slot came in time.
+            ResourceExhausted: no slot and the queue is full, or no slot came in time
+                (reason SERVER_AT_CAPACITY, with the advised retry delay).
         """
         s = self._settings
         if self._active < s.max_concurrent and not self._waiters:
@@ -89,8 +91,9 @@ class AdmissionLimiter:
             return
         if len(self._waiters) >= s.max_queued:
             self.rejected += 1
-            raise AtCapacity(
+            raise ResourceExhausted(
                 f"the server is at capacity ({s.max_concurrent} calls running, {s.max_queued} waiting); retry with backoff",
+                reason="SERVER_AT_CAPACITY",
                 retry_delay_s=s.retry_delay_s,
             )
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -110,8 +113,9 @@ class AdmissionLimiter:
             if isinstance(error, asyncio.CancelledError):
                 raise
             self.rejected += 1
-            raise AtCapacity(
+            raise ResourceExhausted(
                 f"no capacity freed within {wait:.2f}s ({s.max_concurrent} calls running); retry with backoff",
+                reason="SERVER_AT_CAPACITY",
                 retry_delay_s=s.retry_delay_s,
             ) from None
 
@@ -141,25 +145,14 @@ class LimitInterceptor(grpc.aio.ServerInterceptor):
             return handler
         limiter = self._limiter
 
-        async def admitted(behaviour: Callable[..., Awaitable[Any]], request: Any, context: grpc.aio.ServicerContext) -> Any:
-            await limiter.acquire(context.time_remaining())
-            try:
-                return await behaviour(request, context)
-            finally:
-                limiter.release()
+        def admitted(behaviour: Behaviour, client_stream: bool) -> Behaviour:
+            async def call(request: Any, context: grpc.aio.ServicerContext) -> Any:
+                await limiter.acquire(context.time_remaining())
+                try:
+                    return await behaviour(request, context)
+                finally:
+                    limiter.release()
 
-        if handler.unary_unary is not None:
-            inner_uu = handler.unary_unary
+            return call
 
-            async def unary(request: Any, context: grpc.aio.ServicerContext) -> Any:
-                return await admitted(inner_uu, request, context)
-
-            return grpc.unary_unary_rpc_method_handler(unary, handler.request_deserializer, handler.response_serializer)
-        if handler.stream_unary is not None:
-            inner_su = handler.stream_unary
-
-            async def client_stream(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext) -> Any:
-                return await admitted(inner_su, requests, context)
-
-            return grpc.stream_unary_rpc_method_handler(client_stream, handler.request_deserializer, handler.response_serializer)
-        return handler  # FingerprintService has no server-streaming calls
+        return rewrap(handler, admitted)  # FingerprintService has no server-streaming calls

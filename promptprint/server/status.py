@@ -8,8 +8,8 @@ Every error answer carries a ``google.rpc.Status`` (packed by grpcio-status into
 * ``google.rpc.BadRequest`` for INVALID_ARGUMENT errors that name a field: one
   ``FieldViolation`` (field, description = the message, reason);
 * ``google.rpc.RetryInfo`` for RESOURCE_EXHAUSTED: how long to wait before retrying.
-  Admission control knows its own delay (:class:`~promptprint.server.errors.AtCapacity`);
-  the library's bounded queues (embedding queue, vector backlog) get
+  An error that names its own delay (``ResourceExhausted.retry_delay_s``: admission
+  control's queue wait) is sent that; the others (embedding queue, vector backlog) get
   :data:`DEFAULT_RETRY_DELAY_S`.
 
 Kept apart from the interceptors so that both they and the auth interceptor (which
@@ -35,7 +35,7 @@ from promptprint.errors import (
     ResourceExhausted,
     Unavailable,
 )
-from promptprint.server.errors import AtCapacity, PermissionDenied, Unauthenticated
+from promptprint.server.errors import PermissionDenied, Unauthenticated
 
 ERROR_DOMAIN = "promptprint"
 
@@ -72,7 +72,7 @@ def status_code_for(error: PromptprintError) -> grpc.StatusCode:
 
 def retry_delay_s(error: ResourceExhausted) -> float:
     """How long a client should wait before retrying a RESOURCE_EXHAUSTED call."""
-    return error.retry_delay_s if isinstance(error, AtCapacity) else DEFAULT_RETRY_DELAY_S
+    return error.retry_delay_s if error.retry_delay_s is not None else DEFAULT_RETRY_DELAY_S
 
 
 def rich_status(error: PromptprintError, call_request_id: str) -> status_pb2.Status:
