@@ -7,7 +7,7 @@ at any moment leaves either the old or the new snapshot in force, never half of 
 
 The manifest records what the vectors were made with (model, dimension, normalizer
 and skeleton version; a manifest without the skeleton version was written by skel-1, see
-promptprint.storage.store.UNRECORDED_SKELETON_VERSION), how many rows and up to which record id (the watermark) they cover, and each
+promptprint.storage.identity.UNRECORDED_SKELETON_VERSION), how many rows and up to which record id (the watermark) they cover, and each
 file's size. On start a snapshot of other settings is refused with an error that says
 which setting differs; records newer than the watermark are replayed from the store.
 
