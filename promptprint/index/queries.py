@@ -15,7 +15,7 @@ from promptprint.errors import InvalidArgument, NotFound
 from promptprint.index.build import SearchTuning, search
 from promptprint.index.config import IndexConfig
 from promptprint.index.live import LiveIndex
-from promptprint.index.results import Fanout, Hit, NearDuplicateQuery
+from promptprint.index.results import NO_FANOUT, Fanout, Hit, NearDuplicateQuery
 from promptprint.records import PromptRecord, validate_text, validate_time_ms
 from promptprint.storage.row_metadata import NO_TIME
 from promptprint.storage.store import RecordStore
@@ -179,7 +179,7 @@ class Lookups:
         """Fan-out statistics of neighbours found by :meth:`neighbours`; ``own_account`` and
         ``own_org`` (codes) are the checked prompt's, left out of the "other" counts."""
         if len(ids) == 0:
-            return Fanout(0, 0, 0, 0, 0, None, None, 0.0, False)
+            return NO_FANOUT
         accounts, orgs, created = self._live.current.rows.lookup(ids)
         unique_accounts = np.unique(accounts)
         unique_orgs = np.unique(orgs[orgs != 0])

@@ -74,6 +74,10 @@ class Fanout:
     saturated: bool
 
 
+#: The fan-out of a prompt nothing matched (no template, or no neighbour).
+NO_FANOUT = Fanout(0, 0, 0, 0, 0, None, None, 0.0, False)
+
+
 @dataclasses.dataclass(frozen=True)
 class Verdict:
     """CheckPrompt's answer."""

@@ -19,14 +19,11 @@ import numpy as np
 from promptprint.index.build import SearchTuning
 from promptprint.index.config import Tier
 from promptprint.index.queries import Lookups
-from promptprint.index.results import Fanout, Hit
+from promptprint.index.results import NO_FANOUT, Fanout, Hit
 from promptprint.records import PromptRecord
 from promptprint.storage.store import RecordStore
 from promptprint.templates.tracker import Template, TemplateFeatures, TemplateTracker
 from promptprint.text.skeleton import Signature
-
-_NO_FANOUT = Fanout(0, 0, 0, 0, 0, None, None, 0.0, False)
-
 
 @dataclasses.dataclass(frozen=True)
 class FanoutRequest:
@@ -94,7 +91,7 @@ class FingerprintTier:
         start = max(0, end - self._window_ms)
         template, features = match.template, match.features
         if template is None or features is None or not features.volume:
-            return TierAnswer(_NO_FANOUT, [], start, end, None)
+            return TierAnswer(NO_FANOUT, [], start, end, None)
         share = template.shared(match.sig.sorted_shingles) / max(1, len(template.core))
         fanout = Fanout(
             matching_prompts=features.volume,
