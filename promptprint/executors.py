@@ -13,6 +13,10 @@ index). So the seam is a *worker pool*:
 * :class:`InProcess` has one worker, this process: ``setup()`` runs here once and
   nothing is copied or pickled. With no ``--ray-address`` this is all that runs, and
   Ray is never imported.
+* :class:`LocalProcesses` runs the items in worker processes of this machine (spawned,
+  never forked from a process with threads), each with its state built once by
+  ``setup``: the server's embedding workers, so the serving process runs no forward pass
+  for ingest. ``setup`` and ``fn`` are pickled, as for Ray.
 * :class:`RayExecutor` starts one Ray actor per worker (once, shared by all its pools).
   ``setup`` is pickled once into the object store and each actor unpickles and calls it
   on its first item, so a model is loaded once per worker and a trained index is shipped
@@ -33,7 +37,9 @@ from __future__ import annotations
 
 import concurrent.futures
 import dataclasses
+import itertools
 import logging
+import multiprocessing
 import os
 import socket
 import tempfile
@@ -133,6 +139,81 @@ class InProcess:
 
     def pool(self, setup: Callable[[], S]) -> _LocalPool[S]:
         return _LocalPool(setup())
+
+
+# In a LocalProcesses worker process only: the pool's state, built once by its setup (a
+# process-pool initializer has nowhere else to leave it for the calls that follow).
+_WORKER_STATE: dict[str, Any] = {}
+
+
+def _start_worker(setup: Callable[[], Any], nice: int) -> None:
+    if nice:
+        os.nice(nice)
+    _WORKER_STATE["state"] = setup()
+
+
+def _run_on_worker(fn: Callable[[Any, T], R], item: T) -> R:
+    return fn(_WORKER_STATE["state"], item)
+
+
+class _ProcessPool(Generic[S]):
+    def __init__(self, setup: Callable[[], S], workers: int, nice: int) -> None:
+        self._setup, self._workers, self._nice = setup, workers, nice
+        self._executor: concurrent.futures.ProcessPoolExecutor | None = self._start()
+
+    def _start(self) -> concurrent.futures.ProcessPoolExecutor:
+        return concurrent.futures.ProcessPoolExecutor(
+            self._workers, mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_worker, initargs=(self._setup, self._nice),
+        )
+
+    @property
+    def workers(self) -> int:
+        return self._workers
+
+    def map(self, fn: Callable[[S, T], R], items: Iterable[T]) -> Iterator[R]:
+        executor = self._executor
+        if executor is None:
+            raise RuntimeError("this worker pool is closed")
+        try:
+            return iter(list(executor.map(_run_on_worker, itertools.repeat(fn), items)))
+        except concurrent.futures.process.BrokenProcessPool:
+            # a worker died (e.g. killed for memory): start fresh ones for the next call
+            log.warning("a worker process died; starting new workers")
+            executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = self._start()
+            raise
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+
+    def __enter__(self) -> "_ProcessPool[S]":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class LocalProcesses:
+    """Runs items in ``workers`` processes of this machine, each holding its own state
+    (e.g. a loaded model). ``nice`` lowers their CPU priority, so a serving process on the
+    same cores preempts them."""
+
+    def __init__(self, workers: int = 1, *, nice: int = 0) -> None:
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        if not 0 <= nice <= 19:
+            raise ValueError(f"nice must be in 0..19, got {nice}")
+        self._workers, self._nice = workers, nice
+
+    @property
+    def workers(self) -> int:
+        return self._workers
+
+    def pool(self, setup: Callable[[], S]) -> _ProcessPool[S]:
+        return _ProcessPool(setup, self._workers, self._nice)
 
 
 @dataclasses.dataclass(frozen=True)

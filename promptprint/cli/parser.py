@@ -36,7 +36,18 @@ def build_parser() -> argparse.ArgumentParser:
                        help="fingerprint (default): acknowledge once durable, embed behind, CheckPrompt from templates "
                        "(sub-ms); semantic: embed before acknowledging, CheckPrompt fan-out by transformer search")
     serve.add_argument("--max-vector-backlog", type=int, default=250_000,
-                       help="most prompts waiting for their vector before writes get RESOURCE_EXHAUSTED")
+                       help="most prompts waiting for their vector; past it the oldest are skipped (policy 'all': "
+                       "writes get RESOURCE_EXHAUSTED instead)")
+    serve.add_argument("--embedding-policy", choices=("templates", "all", "sample", "none"), default="templates",
+                       help="which prompts get a transformer vector when the embedder cannot keep up: templates "
+                       "(default: the first few of every template and all of busy ones), all, sample, none")
+    serve.add_argument("--embed-sample-rate", type=float, default=0.02,
+                       help="fraction embedded by 'sample', and of prompts too short for a template by 'templates'")
+    serve.add_argument("--embed-representatives", type=int, default=3, help="'templates': first members of each template embedded")
+    serve.add_argument("--embed-min-volume", type=int, default=50, help="'templates': members from which all of a template is embedded")
+    serve.add_argument("--embed-workers", type=int, default=1,
+                       help="worker processes that compute the vectors behind the acknowledgement (default 1; 0: this "
+                       "process does, in a background thread); --ray-address puts them on a Ray cluster instead")
     serve.add_argument("--vector-storage", choices=("fp16", "fp32"), default="fp16",
                        help="in-memory vector precision (default fp16: the store's precision, half the RAM)")
     _add_index_choice(serve)
@@ -73,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--metrics-listen", default=None, help="host:port for Prometheus /metrics (default: off)")
     serve.add_argument("--max-staleness", type=float, default=0.0,
                        help="health NOT_SERVING while records are older than this many seconds in no snapshot (0: off)")
+    _add_ray_engine(serve, "the background embedding")
     serve.add_argument("--log-level", default="INFO")
 
     ingest = verbs.add_parser("ingest", help="stream prompt files (JSONL/CSV/Parquet) to the server")

@@ -8,8 +8,11 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import Callable
 
-from promptprint.cli.settings import index_config
+from promptprint.cli.settings import index_config, open_engine
+from promptprint.executors import LocalProcesses
+from promptprint.index.embedding_policy import EmbeddingPolicy
 from promptprint.process import limit_malloc_arenas
 from promptprint.server.app import ServerConfig, serve as serve_forever
 from promptprint.server.auth import TokenTable
@@ -17,7 +20,7 @@ from promptprint.server.limits import LimitSettings
 from promptprint.server.maintenance import MaintenanceSettings
 from promptprint.server.tls import TlsSettings
 from promptprint.vectors.batching import BatchingEmbedder
-from promptprint.vectors.embedder import Embedder, SentenceTransformerEmbedder
+from promptprint.vectors.embedder import Embedder, ModelLoader, PooledEmbedder, SentenceTransformerEmbedder
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -35,6 +38,10 @@ def serve(args: argparse.Namespace) -> int:
             vector_storage=args.vector_storage,
             tier=args.tier,
             max_vector_backlog=args.max_vector_backlog,
+            embedding_policy=EmbeddingPolicy(
+                args.embedding_policy, sample_rate=args.embed_sample_rate,
+                representatives=args.embed_representatives, min_volume=args.embed_min_volume,
+            ),
             snapshot_every=args.snapshot_every,
             campaign_threshold=args.campaign_threshold,
             template_window_ms=int(args.template_window_hours * 3_600_000),
@@ -62,6 +69,9 @@ def serve(args: argparse.Namespace) -> int:
         )
         if tls is not None:
             tls.credentials()  # unreadable files fail here, with exit code 2
+        if args.embed_workers < 0:
+            raise ValueError("--embed-workers must be >= 0")
+        workers = open_engine(args) if args.ray_address else LocalProcesses(args.embed_workers, nice=args.embedder_nice) if args.embed_workers else None
     except (ValueError, OSError) as error:
         print(f"promptprint serve: {error}", file=sys.stderr)
         return 2
@@ -77,4 +87,12 @@ def serve(args: argparse.Namespace) -> int:
             SentenceTransformerEmbedder(args.model, threads=args.threads), max_batch=args.embed_batch, nice=args.embedder_nice
         )
 
-    return asyncio.run(serve_forever(config, server_config, embedder, on_listening))
+    background_embedder: Callable[[], Embedder] | None = None
+    if workers is not None:
+        engine = workers
+
+        def background_embedder() -> Embedder:
+            # the model's path crosses to the workers, never the model (see ModelLoader)
+            return PooledEmbedder(engine, ModelLoader(args.model, threads=args.threads or os.cpu_count() or 1))
+
+    return asyncio.run(serve_forever(config, server_config, embedder, on_listening, background_embedder))

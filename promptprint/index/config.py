@@ -12,6 +12,7 @@ from typing import Literal
 
 from promptprint.index.build import BuildKind, IndexChoice
 from promptprint.index.ivf_index import IvfParams
+from promptprint.index.embedding_policy import EmbeddingPolicy
 from promptprint.index.vector_index import HnswParams, VectorStorage
 from promptprint.records import DEFAULT_MAX_TEXT_BYTES
 from promptprint.templates.scoring import DEFAULT_FLAG_THRESHOLD
@@ -58,10 +59,14 @@ class IndexConfig:
             first). The embedder sorts them by length and runs them in forward passes of
             its own batch size, so a wide window pads less (see the README's
             Performance section for the measured difference).
-        max_vector_backlog: most rows waiting for their vector; past it a fingerprint-tier
-            write waits up to ``backlog_wait_s`` for room and then fails with
-            RESOURCE_EXHAUSTED (nothing is recorded), so memory stays bounded when
-            prompts arrive faster than the transformer can embed them.
+        max_vector_backlog: most rows waiting for their vector, so memory stays bounded
+            when prompts arrive faster than the transformer can embed them. Past it the
+            embedding policy sheds the oldest waiting rows (they are skipped: no vector),
+            except the ``all`` policy, under which a fingerprint-tier write waits up to
+            ``backlog_wait_s`` for room and then fails with RESOURCE_EXHAUSTED (nothing is
+            recorded).
+        embedding_policy: which prompts get a vector at all (see
+            promptprint.index.embedding_policy; default ``templates``).
         privacy_mode: store fingerprints, metadata, the SHA-256 of the text and its
             template signature, never the raw text (see promptprint.storage.store). What is lost:
             texts in FindNearDuplicates(include_text) answers and any re-embedding from
@@ -90,6 +95,7 @@ class IndexConfig:
     embed_batch: int = 512
     max_vector_backlog: int = 250_000
     backlog_wait_s: float = 5.0
+    embedding_policy: EmbeddingPolicy = EmbeddingPolicy()
     privacy_mode: bool = False
     retention_ms: int = 0
 

@@ -18,6 +18,7 @@ import numpy as np
 
 from promptprint.errors import AlreadyExists, ResourceExhausted
 from promptprint.index.dedupe import Repeat, split_repeats
+from promptprint.index.embedding_policy import EmbeddingPolicy
 from promptprint.index.live import LiveIndex
 from promptprint.index.results import IngestOutcome, IngestStatus
 from promptprint.records import PromptRecord
@@ -51,8 +52,11 @@ class Ingestor:
             the acknowledgement.
         privacy_mode: store signatures instead of text; vectors are then always
             computed before the acknowledgement (no text is kept to embed later).
-        max_backlog / backlog_wait_s: back-pressure on rows waiting for their vector
-            (see IndexConfig.max_vector_backlog).
+        policy: which rows recorded without a vector get one (the others are declined
+            in the backlog and marked skipped by the vectorizer).
+        max_backlog / backlog_wait_s: the bound on rows waiting for their vector: shed
+            past it, or waited for and refused under the ``all`` policy (see
+            IndexConfig.max_vector_backlog).
     """
 
     def __init__(
@@ -63,6 +67,7 @@ class Ingestor:
         fingerprint: Callable[[Sequence[str]], np.ndarray],
         *,
         privacy_mode: bool,
+        policy: EmbeddingPolicy,
         max_backlog: int,
         backlog_wait_s: float,
     ) -> None:
@@ -71,6 +76,7 @@ class Ingestor:
         self._templates = templates
         self._fingerprint = fingerprint
         self._privacy_mode = privacy_mode
+        self._policy = policy
         self._max_backlog = max_backlog
         self._backlog_wait_s = backlog_wait_s
 
@@ -104,7 +110,8 @@ class Ingestor:
                 new_vectors = self._fingerprint([r.text for r in new_records])
             else:
                 new_vectors = None
-                self._wait_for_backlog_room()
+                if not self._policy.sheds:
+                    self._wait_for_backlog_room()
             new_signatures = [signatures[p] for p in positions] if signatures is not None else self.sign(new_records)
             self._record(new_records, new_vectors, new_signatures, positions, outcomes)
         return [o if o is not None else IngestOutcome(IngestStatus.RECORDED) for o in outcomes]
@@ -129,9 +136,17 @@ class Ingestor:
                 [records[i] for i in keep], vectors[keep] if vectors is not None else None, stored_signatures
             )
             self._live.append(rows)
+            declined: list[int] = []
             for i, row_id in zip(keep, rows.ids.tolist()):
                 r = records[i]
-                self._templates.record(signatures[i], Event(r.created_at_ms, r.account_id, r.org_id, row_id))
+                template_id = self._templates.record(signatures[i], Event(r.created_at_ms, r.account_id, r.org_id, row_id))
+                if vectors is None and not self._policy.wants(row_id, self._templates.members(template_id)):
+                    declined.append(row_id)
+            if vectors is None:
+                backlog = self._live.current.backlog
+                backlog.decline(declined)
+                if self._policy.sheds:
+                    backlog.shed(self._max_backlog)
 
     def _wait_for_backlog_room(self) -> None:
         live = self._live

@@ -82,7 +82,7 @@ class PromptIndex:
     :meth:`close` writes a final snapshot.
     """
 
-    def __init__(self, config: IndexConfig, embedder: Embedder) -> None:
+    def __init__(self, config: IndexConfig, embedder: Embedder, background_embedder: Embedder | None = None) -> None:
         self._config = config
         self._embedder = embedder
         self._identity = StoreIdentity.current(embedder.model_id, embedder.dimension)
@@ -95,7 +95,8 @@ class PromptIndex:
         )
         self._ingestor = Ingestor(
             self._live, self._store, self._templates, self.fingerprint,
-            privacy_mode=config.privacy_mode, max_backlog=config.max_vector_backlog, backlog_wait_s=config.backlog_wait_s,
+            privacy_mode=config.privacy_mode, policy=config.embedding_policy,
+            max_backlog=config.max_vector_backlog, backlog_wait_s=config.backlog_wait_s,
         )
         self._lookups = Lookups(config, self._live, self._store, self._templates, self._banks, self.fingerprint)
         tiers: tuple[CheckTier, ...] = (
@@ -103,16 +104,31 @@ class PromptIndex:
             SemanticTier(self._lookups, self._store, self.fingerprint, config.max_fanout_neighbors),
         )
         self._tiers: dict[str, CheckTier] = {tier.name: tier for tier in tiers}
-        self._vectorizer = Vectorizer(
-            self._live, self._store, functools.partial(self.fingerprint, background=True), config.embed_batch
+        background = (
+            functools.partial(fingerprint_texts, background_embedder.embed)
+            if background_embedder is not None
+            else functools.partial(self.fingerprint, background=True)
         )
+        self._vectorizer = Vectorizer(self._live, self._store, background, config.embed_batch)
         self._closed = False
 
     # -- lifecycle ---------------------------------------------------------------------------
     @classmethod
-    def open(cls, config: IndexConfig, embedder: Embedder) -> "PromptIndex":
-        """Open the data directory: load the snapshot, replay newer records."""
-        index = cls(config, embedder)
+    def open(cls, config: IndexConfig, embedder: Embedder, background_embedder: Embedder | None = None) -> "PromptIndex":
+        """Open the data directory: load the snapshot, replay newer records.
+
+        ``background_embedder`` computes the vectors behind the acknowledgement (e.g. a
+        PooledEmbedder over worker processes, so this process runs no forward pass for
+        ingest); None: ``embedder`` does, at background priority. Both must be the same
+        model."""
+        if background_embedder is not None and (background_embedder.model_id, background_embedder.dimension) != (
+            embedder.model_id, embedder.dimension
+        ):
+            raise ValueError(
+                f"the background embedder ({background_embedder.model_id}, {background_embedder.dimension}) must be "
+                f"the model of the lookups ({embedder.model_id}, {embedder.dimension})"
+            )
+        index = cls(config, embedder, background_embedder)
         index._load()
         index._vectorizer.start()
         return index
@@ -122,6 +138,9 @@ class PromptIndex:
         replayed = self._live.load()
         self._replay_templates()
         live = self._live.current
+        policy = self._config.embedding_policy
+        waiting = live.backlog.next_pending(live.backlog.pending)
+        live.backlog.decline([row_id for row_id in waiting if not policy.on_replay(row_id)])
         log.info(
             "index loaded: %s, %d prompts (%d replayed after the snapshot, %d waiting for vectors), %d templates, in %.1fs",
             live.vectors.description, len(self), replayed, live.backlog.pending, len(self._templates),
@@ -190,6 +209,17 @@ class PromptIndex:
     def pending_vectors(self) -> int:
         """Recorded prompts whose transformer vector is not computed yet."""
         return self._live.current.backlog.pending
+
+    @property
+    def skipped_vectors(self) -> int:
+        """Recorded prompts the embedding policy left without a vector since start."""
+        return self._vectorizer.skipped
+
+    @property
+    def embedding_lag_s(self) -> float:
+        """How long the oldest prompt waiting for its vector has waited (0.0: none)."""
+        with self._live.write_lock:  # the backlog is walked; writers change it under this lock
+            return self._live.current.backlog.oldest_pending_age_s()
 
     def wait_indexed(self, timeout_s: float | None = None) -> bool:
         """Block until every recorded prompt is in the vector index (what a batch job or
@@ -374,4 +404,7 @@ class PromptIndex:
             snapshot_time_unix=self._live.snapshot_time_unix,
             template_count=len(self._templates),
             pending_vectors=live.backlog.pending,
+            embedding_policy=self._config.embedding_policy.describe(),
+            skipped_vectors=self.skipped_vectors,
+            embedding_lag_s=self.embedding_lag_s,
         )

@@ -109,3 +109,6 @@ class IndexStats:
     snapshot_time_unix: float | None
     template_count: int
     pending_vectors: int = 0
+    embedding_policy: str = ""  # EmbeddingPolicy.describe()
+    skipped_vectors: int = 0  # rows the policy left without a vector since start
+    embedding_lag_s: float = 0.0  # how long the oldest row waiting for its vector has waited

@@ -3,6 +3,12 @@
 One thread takes the oldest rows still waiting for their vector (at most ``batch`` at a
 time), embeds their stored text, stores the vectors durably and moves the rows into the
 live index. A failure leaves the rows pending; they are retried a second later.
+
+Rows the embedding policy declined are marked skipped in the store (one transaction for
+many rows) before they leave the backlog, so a snapshot never covers a row the store
+still calls pending. The forward passes themselves run wherever ``fingerprint`` sends
+them: in worker processes for the server (``promptprint serve --embed-workers``), so the
+serving process does none for ingest.
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from promptprint.index.live import LiveIndex
 from promptprint.storage.store import RecordStore
 
 log = logging.getLogger(__name__)
+
+_SKIP_CHUNK = 50_000  # declined rows marked skipped per transaction
 
 
 class Vectorizer:
@@ -36,6 +44,7 @@ class Vectorizer:
         self._store = store
         self._fingerprint = fingerprint
         self._batch = batch
+        self.skipped = 0  # rows marked skipped since start (the metrics endpoint reads it)
         self._thread = threading.Thread(target=self._run, name="promptprint-vectorizer", daemon=True)
 
     def start(self) -> None:
@@ -50,10 +59,17 @@ class Vectorizer:
         live = self._live
         while not live.closing.is_set():
             with live.write_lock:
+                try:
+                    self._skip_declined()
+                except Exception:  # keep going: the rows stay declined and are marked next time
+                    log.exception("marking declined rows skipped failed; retrying")
                 ids = live.current.backlog.next_pending(self._batch)
             if not ids:
                 with live.changed:
-                    live.changed.wait_for(lambda: live.current.backlog.pending > 0 or live.closing.is_set(), 1.0)
+                    live.changed.wait_for(
+                        lambda: live.current.backlog.pending > 0 or live.current.backlog.declined > 0 or live.closing.is_set(),
+                        1.0,
+                    )
                 continue
             try:
                 texts = self._store.fetch(ids, with_text=True)
@@ -68,3 +84,16 @@ class Vectorizer:
             except Exception:  # keep going: the rows stay pending and are retried
                 log.exception("embedding %d pending rows failed; retrying in 1 s", len(ids))
                 live.closing.wait(1.0)
+
+    def _skip_declined(self) -> None:
+        """Mark the backlog's declined rows skipped in the store, then let them go (the
+        caller holds the writer lock)."""
+        backlog = self._live.current.backlog
+        if not backlog.declined:
+            return
+        while backlog.declined:
+            ids = backlog.declined_ids(_SKIP_CHUNK)
+            self._store.skip_vectors(ids)
+            backlog.discard(np.asarray(ids, dtype=np.int64))
+            self.skipped += len(ids)
+        self._live.index_ready_rows()

@@ -193,6 +193,10 @@ def _gauges(holder: IndexHolder, limiter: AdmissionLimiter, running: list[Runnin
         snapshot_time_unix=snapshot_time,
         unsnapshotted=lambda: i.unsnapshotted if (i := index()) is not None else None,
         serving=lambda: running[0].serving if running else None,
+        pending_vectors=lambda: i.pending_vectors if (i := index()) is not None else None,
+        skipped_vectors=lambda: i.skipped_vectors if (i := index()) is not None else None,
+        embedding_lag_s=lambda: i.embedding_lag_s if (i := index()) is not None else None,
+        embedding_policy=lambda: i.config.embedding_policy.name if (i := index()) is not None else None,
     )
 
 
@@ -245,9 +249,14 @@ async def serve(
     server_config: ServerConfig,
     embedder_factory: Callable[[], Embedder],
     on_listening: Callable[[int], None] | None = None,
+    background_embedder_factory: Callable[[], Embedder] | None = None,
 ) -> int:
     """Run until SIGTERM/SIGINT. Returns the process exit code (non-zero when the index
-    could not be loaded, e.g. a data directory built with another model)."""
+    could not be loaded, e.g. a data directory built with another model).
+
+    ``background_embedder_factory`` builds the embedder of the vectors computed behind the
+    acknowledgement (worker processes, see PromptIndex.open); it is closed on the way out
+    when it has a ``close``."""
     holder = IndexHolder()
     running = await start_server(server_config, holder)
     log.info(
@@ -266,8 +275,13 @@ async def serve(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
 
+    background: list[Embedder] = []
+
     def load() -> PromptIndex:
-        return PromptIndex.open(index_config, embedder_factory())
+        lookups = embedder_factory()
+        if background_embedder_factory is not None:
+            background.append(background_embedder_factory())
+        return PromptIndex.open(index_config, lookups, background[0] if background else None)
 
     index: PromptIndex | None = None
     exit_code = 0
@@ -296,4 +310,8 @@ async def serve(
     if index is not None:
         index.close()
         log.info("final snapshot written; bye")
+    for embedder in background:
+        close = getattr(embedder, "close", None)
+        if close is not None:
+            close()
     return exit_code

@@ -216,7 +216,10 @@ def stats_to_proto(stats: IndexStats, resident_memory_bytes: int) -> pb.GetIndex
         snapshot_watermark=stats.snapshot_watermark,
         template_count=stats.template_count,
         pending_vectors=stats.pending_vectors,
+        embedding_policy=stats.embedding_policy,
+        skipped_vectors=stats.skipped_vectors,
     )
+    message.embedding_lag.FromNanoseconds(round(stats.embedding_lag_s * 1e9))
     if stats.snapshot_time_unix is not None:
         message.snapshot_time.FromNanoseconds(int(stats.snapshot_time_unix * 1e9))
     return message

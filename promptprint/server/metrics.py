@@ -41,6 +41,10 @@ class GaugeSources:
     snapshot_time_unix: Callable[[], float | None] = lambda: None
     unsnapshotted: Callable[[], int | None] = lambda: None
     serving: Callable[[], bool | None] = lambda: None
+    pending_vectors: Callable[[], int | None] = lambda: None
+    skipped_vectors: Callable[[], int | None] = lambda: None
+    embedding_lag_s: Callable[[], float | None] = lambda: None
+    embedding_policy: Callable[[], str | None] = lambda: None
 
 
 class _ScrapeCollector(Collector):
@@ -62,10 +66,18 @@ class _ScrapeCollector(Collector):
             ("promptprint_unsnapshotted_prompts", "Prompts recorded since the last snapshot (replayed on restart).", s.unsnapshotted()),
             ("promptprint_serving", "1 when health says SERVING.", None if s.serving() is None else float(bool(s.serving()))),
             ("promptprint_resident_memory_bytes", "Resident memory of the server process.", float(resident_memory_bytes())),
+            ("promptprint_pending_vectors", "Recorded prompts waiting for their transformer vector.", s.pending_vectors()),
+            ("promptprint_skipped_vectors", "Prompts the embedding policy left without a vector (since start).", s.skipped_vectors()),
+            ("promptprint_embedding_lag_seconds", "How long the oldest prompt waiting for its vector has waited.", s.embedding_lag_s()),
         ]
         for name, doc, value in rows:
             if value is not None:
                 yield GaugeMetricFamily(name, doc, value=float(value))
+        policy = s.embedding_policy()
+        if policy is not None:
+            info = GaugeMetricFamily("promptprint_embedding_policy", "The embedding policy in force (always 1).", labels=["policy"])
+            info.add_metric([policy], 1.0)
+            yield info
 
 
 class ServerMetrics:

@@ -9,7 +9,11 @@ in-memory index can always be rebuilt from it without re-embedding.
 A record may be stored before its vector exists (the fast path embeds behind the
 acknowledgement): its ``vector`` is then an empty blob, *pending*, filled in later by
 :meth:`RecordStore.set_vectors`. The text is durable either way, so a pending vector is
-only ever late, never lost: a restart finds pending rows and embeds them.
+only ever late, never lost: a restart finds pending rows and embeds them. A row the
+embedding policy gives no vector (promptprint.index.embedding_policy) is marked *skipped*
+(:meth:`RecordStore.skip_vectors`: a one-byte blob, :data:`SKIPPED`): not pending, never in
+the vector index, and never retried. The three states are told apart by ``length(vector)``:
+0 pending, 1 skipped, ``2 * dimension`` a vector.
 
 Row ids (``prompts.id``) double as FAISS ids. Accounts and orgs are interned into small
 integer codes (``accounts.id``, ``orgs.id``; org code 0 means "no org") so the server can
@@ -46,6 +50,7 @@ from promptprint.storage.identity import UNRECORDED_SKELETON_VERSION, StoreIdent
 
 SCHEMA_VERSION = "1"
 VECTOR_DTYPE = np.dtype("<f2")
+SKIPPED = b"\x00"  # the vector column of a row the embedding policy gave no vector
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -305,6 +310,14 @@ class RecordStore:
             )
         return stored.astype(np.float32)
 
+    def skip_vectors(self, row_ids: Sequence[int]) -> None:
+        """Mark pending rows as skipped (no vector, never retried), in one transaction;
+        durable on return. Rows that have a vector meanwhile keep it."""
+        with self._transaction() as conn:
+            conn.executemany(
+                "UPDATE prompts SET vector = ? WHERE id = ? AND length(vector) = 0", [(SKIPPED, int(i)) for i in row_ids]
+            )
+
     def indexable_watermark(self) -> int:
         """The largest row id up to which every stored row has its vector: what an index
         built from the store can cover (the rows after it are replayed through the
@@ -365,12 +378,12 @@ class RecordStore:
         return found
 
     def vector_of(self, prompt_id: str) -> tuple[int, np.ndarray | None, str] | None:
-        """Row id, stored vector (float32; None while pending) and text of a recorded
-        prompt, or None."""
+        """Row id, stored vector (float32; None while pending or skipped) and text of a
+        recorded prompt, or None."""
         row = self._reader().execute("SELECT id, vector, text FROM prompts WHERE prompt_id = ?", (prompt_id,)).fetchone()
         if row is None:
             return None
-        vector = np.frombuffer(row[1], dtype=VECTOR_DTYPE).astype(np.float32) if row[1] else None
+        vector = np.frombuffer(row[1], dtype=VECTOR_DTYPE).astype(np.float32) if len(row[1]) > len(SKIPPED) else None
         return row[0], vector, row[2]
 
     def fetch(self, row_ids: Sequence[int] | np.ndarray, *, with_text: bool = False) -> dict[int, StoredPrompt]:
@@ -398,7 +411,8 @@ class RecordStore:
     def iter_rows(self, after_row_id: int = 0, batch_size: int = 10_000, up_to: int | None = None) -> Iterator[IndexRows]:
         """All rows with after_row_id < id <= up_to, in id order, in batches: the replay
         and rebuild source (``up_to`` bounds a build to its watermark while others insert;
-        pending rows included, flagged in ``pending``)."""
+        pending rows included, flagged in ``pending``; skipped rows left out: they never
+        enter the index)."""
         conn = self._connect()
         top = (1 << 63) - 1 if up_to is None else up_to
         try:
@@ -411,6 +425,9 @@ class RecordStore:
                 if not rows:
                     return
                 last = rows[-1][0]
+                rows = [r for r in rows if r[4] != SKIPPED]
+                if not rows:
+                    continue
                 pending = np.fromiter((not r[4] for r in rows), dtype=bool, count=len(rows))
                 width = self._identity.dimension * VECTOR_DTYPE.itemsize
                 blob = b"".join(r[4] or bytes(width) for r in rows)
@@ -452,14 +469,14 @@ class RecordStore:
         (created_at, id) order, in batches of ((prompt_id, account code, org code,
         created_at_ms, text), ...) plus their stored vectors (float32): the input of an
         offline campaign reconstruction, which reuses the vectors instead of re-embedding.
-        Rows whose vector is still pending are left out (see :meth:`pending_count`)."""
+        Rows without a vector (pending or skipped) are left out (see :meth:`pending_count`)."""
         conn = self._connect()
         lo = since_ms if since_ms is not None else -(1 << 62)
         hi = until_ms if until_ms is not None else 1 << 62
         try:
             cursor = conn.execute(
                 "SELECT prompt_id, account, org, created_at_ms, text, vector FROM prompts"
-                " WHERE created_at_ms >= ? AND created_at_ms < ? AND length(vector) > 0 ORDER BY created_at_ms, id",
+                " WHERE created_at_ms >= ? AND created_at_ms < ? AND length(vector) > 1 ORDER BY created_at_ms, id",
                 (lo, hi),
             )
             while True:

@@ -302,6 +302,12 @@ class TemplateTracker:
     def window_ms(self) -> int:
         return self._window
 
+    def members(self, template_id: int) -> int:
+        """How many prompts ever joined a template (0 for an unknown or forgotten id); read
+        without the lock, as one attribute of one dict entry."""
+        template = self._templates.get(template_id)
+        return template.members if template is not None else 0
+
     def __len__(self) -> int:
         return len(self._templates)
 

@@ -313,7 +313,7 @@ class GetIndexStatsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetIndexStatsResponse(_message.Message):
-    __slots__ = ("prompt_count", "indexed_count", "account_count", "org_count", "index_type", "model", "dimension", "normalizer_version", "disk_bytes", "resident_memory_bytes", "index_memory_bytes", "snapshot_watermark", "snapshot_time", "template_count", "pending_vectors")
+    __slots__ = ("prompt_count", "indexed_count", "account_count", "org_count", "index_type", "model", "dimension", "normalizer_version", "disk_bytes", "resident_memory_bytes", "index_memory_bytes", "snapshot_watermark", "snapshot_time", "template_count", "pending_vectors", "embedding_policy", "skipped_vectors", "embedding_lag")
     PROMPT_COUNT_FIELD_NUMBER: _ClassVar[int]
     INDEXED_COUNT_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_COUNT_FIELD_NUMBER: _ClassVar[int]
@@ -329,6 +329,9 @@ class GetIndexStatsResponse(_message.Message):
     SNAPSHOT_TIME_FIELD_NUMBER: _ClassVar[int]
     TEMPLATE_COUNT_FIELD_NUMBER: _ClassVar[int]
     PENDING_VECTORS_FIELD_NUMBER: _ClassVar[int]
+    EMBEDDING_POLICY_FIELD_NUMBER: _ClassVar[int]
+    SKIPPED_VECTORS_FIELD_NUMBER: _ClassVar[int]
+    EMBEDDING_LAG_FIELD_NUMBER: _ClassVar[int]
     prompt_count: int
     indexed_count: int
     account_count: int
@@ -344,7 +347,10 @@ class GetIndexStatsResponse(_message.Message):
     snapshot_time: _timestamp_pb2.Timestamp
     template_count: int
     pending_vectors: int
-    def __init__(self, prompt_count: _Optional[int] = ..., indexed_count: _Optional[int] = ..., account_count: _Optional[int] = ..., org_count: _Optional[int] = ..., index_type: _Optional[str] = ..., model: _Optional[str] = ..., dimension: _Optional[int] = ..., normalizer_version: _Optional[str] = ..., disk_bytes: _Optional[int] = ..., resident_memory_bytes: _Optional[int] = ..., index_memory_bytes: _Optional[int] = ..., snapshot_watermark: _Optional[int] = ..., snapshot_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., template_count: _Optional[int] = ..., pending_vectors: _Optional[int] = ...) -> None: ...
+    embedding_policy: str
+    skipped_vectors: int
+    embedding_lag: _duration_pb2.Duration
+    def __init__(self, prompt_count: _Optional[int] = ..., indexed_count: _Optional[int] = ..., account_count: _Optional[int] = ..., org_count: _Optional[int] = ..., index_type: _Optional[str] = ..., model: _Optional[str] = ..., dimension: _Optional[int] = ..., normalizer_version: _Optional[str] = ..., disk_bytes: _Optional[int] = ..., resident_memory_bytes: _Optional[int] = ..., index_memory_bytes: _Optional[int] = ..., snapshot_watermark: _Optional[int] = ..., snapshot_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., template_count: _Optional[int] = ..., pending_vectors: _Optional[int] = ..., embedding_policy: _Optional[str] = ..., skipped_vectors: _Optional[int] = ..., embedding_lag: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ...) -> None: ...
 
 class CampaignSummary(_message.Message):
     __slots__ = ("campaign_id", "rank", "score", "reasons", "prompt_count", "account_count", "org_count", "template_count", "first_seen", "last_seen", "dedication", "template_text")

@@ -9,6 +9,11 @@ vector is ready waits for every older row to be ready too. That keeps one invari
 snapshots rely on: the vector index always holds exactly the rows up to some id (its
 watermark), so a restart replays everything after the watermark and nothing twice.
 
+A row the embedding policy declines (promptprint.index.embedding_policy) stays queued,
+*declined*, until its owner marks it skipped in the store and discards it; until then it
+holds back the rows after it like a pending row, so the watermark rule holds for skipped
+rows too (they never enter the index).
+
 Not thread-safe on its own: the owner serializes every call (PromptIndex's writer lock).
 """
 
@@ -16,6 +21,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import time
 
 import numpy as np
 
@@ -30,6 +36,8 @@ class _Queued:
     account: int
     org: int
     created_at_ms: int
+    queued_at: float  # time.monotonic() when queued: how far behind the embedder is
+    declined: bool = False  # the policy gave it no vector: to be marked skipped, then discarded
 
 
 class VectorBacklog:
@@ -39,6 +47,7 @@ class VectorBacklog:
         self._dimension = dimension
         self._rows: collections.OrderedDict[int, _Queued] = collections.OrderedDict()
         self._pending = 0
+        self._declined = 0
         self._last_id = 0
 
     def __len__(self) -> int:
@@ -51,15 +60,30 @@ class VectorBacklog:
 
     @property
     def pending(self) -> int:
-        """Rows still waiting for their vector."""
+        """Rows still waiting for their vector (declined ones not counted)."""
         return self._pending
+
+    @property
+    def declined(self) -> int:
+        """Rows the policy declined, not yet marked skipped and discarded."""
+        return self._declined
+
+    def oldest_pending_age_s(self) -> float:
+        """Seconds the oldest row still waiting for its vector has waited (0.0: none)."""
+        for entry in self._rows.values():
+            if entry.vector is None and not entry.declined:
+                return time.monotonic() - entry.queued_at
+        return 0.0
 
     def append(self, rows: IndexRows) -> None:
         """Queue newly stored rows (ids above every queued id); pending ones wait for
         :meth:`fill`, the others only for the rows before them."""
+        now = time.monotonic()
         for i in range(len(rows)):
             vector = None if rows.pending[i] else rows.vectors[i]
-            self._rows[int(rows.ids[i])] = _Queued(vector, int(rows.accounts[i]), int(rows.orgs[i]), int(rows.created_at_ms[i]))
+            self._rows[int(rows.ids[i])] = _Queued(
+                vector, int(rows.accounts[i]), int(rows.orgs[i]), int(rows.created_at_ms[i]), now
+            )
         self._pending += int(rows.pending.sum())
         if len(rows):
             self._last_id = max(self._last_id, int(rows.ids[-1]))
@@ -68,7 +92,35 @@ class VectorBacklog:
         """Ids of the oldest rows still waiting for a vector, at most ``limit``."""
         ids: list[int] = []
         for row_id, entry in self._rows.items():
-            if entry.vector is None:
+            if entry.vector is None and not entry.declined:
+                ids.append(row_id)
+                if len(ids) >= limit:
+                    break
+        return ids
+
+    def decline(self, row_ids: list[int]) -> None:
+        """The policy gives these rows no vector (ids not waiting for one are ignored)."""
+        for row_id in row_ids:
+            entry = self._rows.get(row_id)
+            if entry is not None and entry.vector is None and not entry.declined:
+                entry.declined = True
+                self._pending -= 1
+                self._declined += 1
+
+    def shed(self, limit: int) -> int:
+        """Decline the oldest waiting rows until at most ``limit`` wait; returns how many."""
+        excess = self._pending - limit
+        if excess <= 0:
+            return 0
+        oldest = self.next_pending(excess)
+        self.decline(oldest)
+        return len(oldest)
+
+    def declined_ids(self, limit: int) -> list[int]:
+        """Ids of the oldest declined rows, at most ``limit``."""
+        ids: list[int] = []
+        for row_id, entry in self._rows.items():
+            if entry.declined:
                 ids.append(row_id)
                 if len(ids) >= limit:
                     break
@@ -80,14 +132,21 @@ class VectorBacklog:
             entry = self._rows.get(row_id)
             if entry is not None and entry.vector is None:
                 entry.vector = vector
-                self._pending -= 1
+                if entry.declined:  # declined while its embedding ran: the vector is kept
+                    entry.declined = False
+                    self._declined -= 1
+                else:
+                    self._pending -= 1
 
     def discard(self, row_ids: np.ndarray) -> None:
         """Forget rows that were deleted from the store (queued or not)."""
         for row_id in row_ids.tolist():
             entry = self._rows.pop(row_id, None)
             if entry is not None and entry.vector is None:
-                self._pending -= 1
+                if entry.declined:
+                    self._declined -= 1
+                else:
+                    self._pending -= 1
 
     def pop_ready(self) -> IndexRows | None:
         """Remove and return the oldest rows whose vectors are ready, up to the first row
