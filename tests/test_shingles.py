@@ -22,7 +22,7 @@ from evaluation.harness.stream import load_bench_pools
 from promptprint.text import _canonical, _shingles
 from promptprint.text.normalize import canonical_text
 from promptprint.text.skeleton import (
-    ANCHOR_TOKENS, HEAD_TOKENS, SHINGLE_WORDS, TAIL_TOKENS, canonical_hash, signature, signatures, skeleton,
+    ANCHOR_TOKENS, HEAD_TOKENS, SHINGLE_WORDS, TAIL_TOKENS, canonical_hash, copy_hash, signature, signatures, skeleton,
 )
 
 _TOKEN = re.compile(r"<\w+>|\w+", re.UNICODE)
@@ -50,8 +50,9 @@ def oracle(skel: str) -> tuple[frozenset[int], int, int]:
 
 def c_signature(skel: str) -> tuple[frozenset[int], int, int]:
     """The C pipeline entered at its last stage (3: the text is a skeleton)."""
-    [(head, tail, sorted_bytes, text_hash)] = _canonical.signatures([skel], b"\x03", SHINGLE_WORDS, HEAD_TOKENS, TAIL_TOKENS, ANCHOR_TOKENS)
+    [(head, tail, sorted_bytes, text_hash, copy)] = _canonical.signatures([skel], b"\x03", SHINGLE_WORDS, HEAD_TOKENS, TAIL_TOKENS, ANCHOR_TOKENS)
     assert text_hash == zlib.crc32(skel.encode("utf-8"))
+    assert copy == copy_hash(skel)
     hashes = np.frombuffer(sorted_bytes, dtype=np.uint64).tolist()
     assert hashes == sorted(set(hashes))
     return frozenset(hashes), head, tail
@@ -70,6 +71,7 @@ def test_scanner_matches_the_python_definition_on_every_real_prompt() -> None:
         assert c_signature(skel) == expected, text[:200]
         sig = signature(text)
         assert (sig.shingles, sig.head, sig.tail, sig.text_hash) == (*expected, canonical_hash(canonical))
+        assert sig.copy_hash == copy_hash(canonical)
         assert sig.sorted_shingles.tolist() == sorted(expected[0])
         long_ones += len(expected[0]) > 150
     assert long_ones > 100  # the head + tail split was exercised

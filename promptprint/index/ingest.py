@@ -133,7 +133,8 @@ class Ingestor:
                 return
             stored_signatures = [signature_to_bytes(signatures[i]) for i in keep] if self._privacy_mode else None
             rows = self._store.insert(
-                [records[i] for i in keep], vectors[keep] if vectors is not None else None, stored_signatures
+                [records[i] for i in keep], vectors[keep] if vectors is not None else None, stored_signatures,
+                copy_hashes=[signatures[i].copy_hash for i in keep],
             )
             self._live.append(rows)
             declined: list[int] = []

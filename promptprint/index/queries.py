@@ -15,14 +15,14 @@ from promptprint.errors import InvalidArgument, NotFound
 from promptprint.index.build import SearchTuning, search
 from promptprint.index.config import IndexConfig
 from promptprint.index.live import LiveIndex
-from promptprint.index.results import NO_FANOUT, Fanout, Hit, NearDuplicateQuery
+from promptprint.index.results import NO_FANOUT, Fanout, Hit, MatchView, NearDuplicateQuery
 from promptprint.records import PromptRecord, validate_text, validate_time_ms
 from promptprint.storage.row_metadata import NO_TIME
 from promptprint.storage.store import RecordStore
 from promptprint.templates.banks import Banks
 from promptprint.templates.scoring import CampaignAssessment, assess
 from promptprint.templates.tracker import Template, TemplateFeatures, TemplateTracker
-from promptprint.text.skeleton import Signature
+from promptprint.text.skeleton import Signature, signature
 
 # Which neighbours a search keeps: (ids, account codes, org codes, created_at_ms) -> mask.
 Accept = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
@@ -109,7 +109,15 @@ class Lookups:
             k = min(total, cap, k * 4)
 
     def find_near_duplicates(self, query: NearDuplicateQuery) -> list[Hit]:
-        """Top-k indexed prompts most similar to a text or to an indexed prompt."""
+        """Top-k indexed prompts most similar to a text or to an indexed prompt, from two views.
+
+        The lexical view (the store's canonical-text hashes) gives the copies: prompts whose
+        canonical text equals the query's (cosmetic noise, ids, whitespace and case aside),
+        newest first, found the moment they are recorded, vector or not. They lead the
+        answer with similarity 1.0 (so any ``min_similarity`` keeps them), and a row both
+        views find is reported once, by the lexical view: that it is a copy says more than
+        its cosine. The semantic view (the vectors) fills the rest of ``k``, most similar
+        first."""
         if (query.text is None) == (query.prompt_id is None):
             raise InvalidArgument("set exactly one of text or prompt_id", reason="QUERY_MISSING", field="query")
         if not 1 <= query.k <= self._config.max_k:
@@ -119,8 +127,11 @@ class Lookups:
         threshold = -1.0 if query.min_similarity is None else check_similarity(query.min_similarity, "min_similarity")
         start, end = window(query.start_ms, query.end_ms)
         self_row = -1
+        copy_hash: int | None = None
         if query.text is not None:
-            vector = self._fingerprint([validate_text(query.text, self._config.max_text_bytes)])[0]
+            text = validate_text(query.text, self._config.max_text_bytes)
+            vector = self._fingerprint([text])[0]
+            copy_hash = signature(text).copy_hash
         else:
             found = self._store.vector_of(query.prompt_id or "")
             if found is None:
@@ -138,13 +149,21 @@ class Lookups:
                 mask &= orgs != exclude_org
             return mask
 
-        cap = max(self._config.max_fanout_neighbors, 4 * query.k)
-        ids, sims, _ = self.neighbours(vector, accept, threshold, query.k, cap, query.tuning)
-        ids, sims = ids[: query.k], sims[: query.k]
-        rows = self._store.fetch(ids, with_text=query.include_text)
+        copies = self._store.copies(
+            copy_hash=copy_hash, of_row=None if copy_hash is not None else self_row, start_ms=start, end_ms=end,
+            exclude_account=exclude_account, exclude_org=exclude_org, limit=query.k,
+        )
+        picked: list[tuple[int, float, MatchView]] = [(i, 1.0, MatchView.LEXICAL) for i in copies]
+        if len(picked) < query.k:
+            cap = max(self._config.max_fanout_neighbors, 4 * query.k)
+            ids, sims, _ = self.neighbours(vector, accept, threshold, query.k + len(copies), cap, query.tuning)
+            lexical = set(copies)
+            semantic = [(i, s, MatchView.SEMANTIC) for i, s in zip(ids.tolist(), sims.tolist()) if i not in lexical]
+            picked += semantic[: query.k - len(picked)]
+        rows = self._store.fetch([i for i, _, _ in picked], with_text=query.include_text)
         return [
-            Hit(r.prompt_id, r.account_id, r.org_id, r.created_at_ms, float(s), r.text)
-            for i, s in zip(ids.tolist(), sims.tolist())
+            Hit(r.prompt_id, r.account_id, r.org_id, r.created_at_ms, float(s), r.text, view)
+            for i, s, view in picked
             if (r := rows.get(i)) is not None
         ]
 

@@ -26,6 +26,13 @@ class IngestOutcome:
     error: PromptprintError | None = None
 
 
+class MatchView(enum.Enum):
+    """Which view of the index found a hit."""
+
+    SEMANTIC = "semantic"  # the fingerprint vectors: similarity is their cosine
+    LEXICAL = "lexical"  # the canonical-text hash: a copy (similarity 1), vector or not
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Hit:
     """One indexed prompt near the query."""
@@ -36,6 +43,7 @@ class Hit:
     created_at_ms: int
     similarity: float
     text: str | None = None
+    view: MatchView | None = None  # None: not stated (CheckPrompt examples)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -13,7 +13,7 @@ from promptprint.templates.scoring import CampaignAssessment
 from promptprint.errors import InvalidArgument
 from promptprint.index.build import SearchTuning
 from promptprint.index.config import Tier
-from promptprint.index.results import Fanout, Hit, IndexStats, IngestStatus, NearDuplicateQuery, Verdict
+from promptprint.index.results import Fanout, Hit, IndexStats, IngestStatus, MatchView, NearDuplicateQuery, Verdict
 from promptprint.records import PromptRecord, validate_record, validate_time_ms
 from promptprint.v1 import fingerprint_pb2 as pb
 from promptprint.wire import ms_to_timestamp
@@ -92,6 +92,13 @@ def search_tuning(options: pb.SearchOptions) -> SearchTuning:
     )
 
 
+_MATCH_VIEWS = {
+    None: pb.MATCH_VIEW_UNSPECIFIED,
+    MatchView.SEMANTIC: pb.MATCH_VIEW_SEMANTIC,
+    MatchView.LEXICAL: pb.MATCH_VIEW_LEXICAL,
+}
+
+
 def hit_to_proto(hit: Hit) -> pb.NearDuplicate:
     return pb.NearDuplicate(
         prompt_id=hit.prompt_id,
@@ -100,6 +107,7 @@ def hit_to_proto(hit: Hit) -> pb.NearDuplicate:
         created_at=ms_to_timestamp(hit.created_at_ms),
         similarity=hit.similarity,
         text=hit.text or "",
+        view=_MATCH_VIEWS[hit.view],
     )
 
 

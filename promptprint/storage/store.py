@@ -21,9 +21,17 @@ keep per-prompt metadata in compact arrays.
 
 Privacy mode (``store_text=False``): the text column is left empty; the store keeps the
 fingerprint vector, the metadata, the SHA-256 of the text (idempotent replays still
-work) and the prompt's lexical template signature (``prompt_signatures``, so campaign
-activity survives a restart). Deleted rows are overwritten (``secure_delete``), not
-just unlinked.
+work), the prompt's lexical template signature (``prompt_signatures``, so campaign
+activity survives a restart) and its copy hash (below). Deleted rows are overwritten
+(``secure_delete``), not just unlinked.
+
+The lexical view (``prompt_canonical``): every row's 64-bit hash of its canonical text
+(promptprint.text.skeleton.copy_hash: cosmetic noise, ids, whitespace and case hash
+alike), written in the insert's transaction, so copies of a prompt are found
+(:meth:`RecordStore.copies`) the moment it is acknowledged, long before its vector
+exists. Privacy mode keeps it too: a hash of the canonical text, not the text. A store
+written before the view existed gets it on open, backfilled from the stored texts; rows
+written in privacy mode have no text to hash and stay out of it (logged).
 
 The store is bound to one fingerprint identity (model, dimension, normalizer version,
 skeleton version): opening it with another is refused, since mixing vectors of two
@@ -37,6 +45,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import logging
 import sqlite3
 import threading
 from pathlib import Path
@@ -47,6 +56,9 @@ import numpy as np
 from promptprint.errors import FailedPrecondition
 from promptprint.records import PromptRecord
 from promptprint.storage.identity import UNRECORDED_SKELETON_VERSION, StoreIdentity
+from promptprint.text.skeleton import signatures as text_signatures
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = "1"
 VECTOR_DTYPE = np.dtype("<f2")
@@ -68,6 +80,13 @@ CREATE TABLE IF NOT EXISTS prompts (
 );
 CREATE TABLE IF NOT EXISTS prompt_signatures (id INTEGER PRIMARY KEY, signature BLOB NOT NULL);
 """
+
+# The lexical view, apart from _SCHEMA: its absence tells an older store to backfill.
+_LEXICAL_SCHEMA = """
+CREATE TABLE prompt_canonical (hash INTEGER NOT NULL, id INTEGER PRIMARY KEY);
+CREATE INDEX prompt_canonical_hash ON prompt_canonical(hash);
+"""
+_BACKFILL_BATCH = 10_000
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -109,6 +128,17 @@ def text_digest(text: str) -> bytes:
     return hashlib.sha256(text.encode("utf-8")).digest()
 
 
+def copy_hashes_of(texts: Sequence[str]) -> list[int]:
+    """The lexical view's keys of raw texts (Signature.copy_hash, from the C scanner), for
+    callers that have no signatures at hand."""
+    return [sig.copy_hash for sig in text_signatures(texts)]
+
+
+def _signed64(value: int) -> int:
+    """An unsigned 64-bit hash as SQLite's signed INTEGER."""
+    return value - (1 << 64) if value >= 1 << 63 else value
+
+
 def to_stored_precision(vectors: np.ndarray) -> np.ndarray:
     """Round vectors through the stored float16 form, so that the live index and an index
     rebuilt from the store after a restart hold bit-identical vectors."""
@@ -131,6 +161,7 @@ class RecordStore:
         self._writer = self._connect()
         self._writer.executescript(_SCHEMA)
         self._check_identity()
+        self._open_lexical_view()
         self._local = threading.local()
         self._account_codes: dict[str, int] = dict(self._writer.execute("SELECT name, id FROM accounts"))
         self._org_codes: dict[str, int] = dict(self._writer.execute("SELECT name, id FROM orgs"))
@@ -181,6 +212,37 @@ class RecordStore:
             reason="STORE_IDENTITY_MISMATCH",
         )
 
+    def _open_lexical_view(self) -> None:
+        """Create the lexical view in a store written before it, and backfill it from the
+        stored texts in the same transaction (a crash leaves no half view: the next open
+        starts over). Rows written in privacy mode keep no text, so they cannot be
+        backfilled: their copies are found by the semantic view only."""
+        conn = self._writer
+        if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'prompt_canonical'").fetchone():
+            return
+        filled = 0
+        with self._transaction():
+            for statement in filter(str.strip, _LEXICAL_SCHEMA.split(";")):
+                conn.execute(statement)
+            cursor = conn.execute(
+                "SELECT id, text FROM prompts WHERE id NOT IN (SELECT id FROM prompt_signatures) ORDER BY id"
+            )
+            while rows := cursor.fetchmany(_BACKFILL_BATCH):
+                hashes = copy_hashes_of([text for _, text in rows])
+                conn.executemany(
+                    "INSERT INTO prompt_canonical(hash, id) VALUES (?, ?)",
+                    [(_signed64(h), row_id) for h, (row_id, _) in zip(hashes, rows)],
+                )
+                filled += len(rows)
+            textless = conn.execute("SELECT count(*) FROM prompt_signatures").fetchone()[0]
+        if filled or textless:
+            log.info("lexical view of %s created: %d prompts backfilled from their texts", self._path, filled)
+        if textless:
+            log.warning(
+                "%d prompts of %s were written in privacy mode and keep no text: they cannot join the lexical view, "
+                "so FindNearDuplicates finds their copies through their vectors only", textless, self._path,
+            )
+
     def _reader(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
@@ -211,7 +273,12 @@ class RecordStore:
 
     # -- writes ----------------------------------------------------------------------------
     def insert(
-        self, records: Sequence[PromptRecord], vectors: np.ndarray | None, signatures: Sequence[bytes] | None = None
+        self,
+        records: Sequence[PromptRecord],
+        vectors: np.ndarray | None,
+        signatures: Sequence[bytes] | None = None,
+        *,
+        copy_hashes: Sequence[int] | None = None,
     ) -> IndexRows:
         """Insert new records in one transaction; durable on return.
 
@@ -221,6 +288,8 @@ class RecordStore:
         In privacy mode ``signatures`` (promptprint.text.skeleton.signature_to_bytes) are required
         and stored in place of the texts; vectors cannot be pending then (no text to
         embed later).
+        ``copy_hashes``: the records' Signature.copy_hash, which the ingest path computed
+        outside its lock; computed here when not given (reindex, tests).
         """
         pending = vectors is None
         if vectors is None:
@@ -231,6 +300,10 @@ class RecordStore:
             raise ValueError("privacy mode stores a template signature per record instead of its text")
         if not self._store_text and pending:
             raise ValueError("privacy mode keeps no text to embed later: vectors must be computed before insert")
+        if copy_hashes is None:
+            copy_hashes = copy_hashes_of([r.text for r in records])
+        if len(copy_hashes) != len(records):
+            raise ValueError(f"{len(records)} records but {len(copy_hashes)} copy hashes")
         stored = np.ascontiguousarray(vectors, dtype=np.float32).astype(VECTOR_DTYPE)
         new_accounts: dict[str, int] = {}
         new_orgs: dict[str, int] = {}
@@ -275,6 +348,9 @@ class RecordStore:
             )
             if not self._store_text:
                 conn.executemany("INSERT INTO prompt_signatures(id, signature) VALUES (?, ?)", zip(ids, signatures))  # type: ignore[arg-type]
+            conn.executemany(
+                "INSERT INTO prompt_canonical(hash, id) VALUES (?, ?)", [(_signed64(h), i) for h, i in zip(copy_hashes, ids)]
+            )
         with self._names_lock:
             self._account_codes.update(new_accounts)
             self._org_codes.update(new_orgs)
@@ -350,6 +426,7 @@ class RecordStore:
             if ids:
                 floor = max(self._next_row_id(conn) - 1, max(ids))
                 conn.execute(f"DELETE FROM prompt_signatures WHERE id IN (SELECT id FROM prompts WHERE {condition})", args)
+                conn.execute(f"DELETE FROM prompt_canonical WHERE id IN (SELECT id FROM prompts WHERE {condition})", args)
                 conn.execute(f"DELETE FROM prompts WHERE {condition}", args)
                 conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('row_id_floor', ?)", (str(floor),))
         return np.asarray(ids, dtype=np.int64)
@@ -385,6 +462,39 @@ class RecordStore:
             return None
         vector = np.frombuffer(row[1], dtype=VECTOR_DTYPE).astype(np.float32) if len(row[1]) > len(SKIPPED) else None
         return row[0], vector, row[2]
+
+    def copies(
+        self,
+        *,
+        copy_hash: int | None = None,
+        of_row: int | None = None,
+        start_ms: int,
+        end_ms: int,
+        exclude_account: int | None = None,
+        exclude_org: int | None = None,
+        limit: int,
+    ) -> list[int]:
+        """The lexical view: row ids of prompts whose canonical text hashes to ``copy_hash``
+        (an unsigned Signature.copy_hash), or to that of the stored row ``of_row`` (itself
+        left out), created in [start_ms, end_ms) and not of the excluded account or org
+        codes; newest first, at most ``limit``. Works whether or not their vectors exist."""
+        if of_row is not None and copy_hash is None:
+            where, args = "c.hash = (SELECT hash FROM prompt_canonical WHERE id = ?) AND c.id != ?", [of_row, of_row]
+        elif copy_hash is not None and of_row is None:
+            where, args = "c.hash = ?", [_signed64(int(copy_hash))]
+        else:
+            raise ValueError("give exactly one of copy_hash and of_row")
+        where += " AND p.created_at_ms >= ? AND p.created_at_ms < ?"
+        args += [int(start_ms), int(end_ms)]
+        if exclude_account is not None:
+            where, args = where + " AND p.account != ?", args + [int(exclude_account)]
+        if exclude_org is not None:
+            where, args = where + " AND p.org != ?", args + [int(exclude_org)]
+        rows = self._reader().execute(
+            f"SELECT c.id FROM prompt_canonical c JOIN prompts p ON p.id = c.id WHERE {where} ORDER BY c.id DESC LIMIT ?",
+            [*args, int(limit)],
+        )
+        return [r[0] for r in rows]
 
     def fetch(self, row_ids: Sequence[int] | np.ndarray, *, with_text: bool = False) -> dict[int, StoredPrompt]:
         """Display fields of the given rows (missing ids are simply absent)."""

@@ -527,6 +527,7 @@ typedef struct {
     int status; /* 0: done; 1: for the Python path (a possible leading id tag, or a lone surrogate); -1: out of memory */
     uint64_t head, tail;
     uint32_t text_hash;
+    uint64_t copy_hash;
     Hashes hashes;
 } SignItem;
 
@@ -534,17 +535,23 @@ typedef struct {
  * when it starts with one of these; such a text takes the Python path. */
 static inline int may_start_id_tag(Ch c) { return c == '[' || c == '(' || c == '<' || c == '{' || c == '#'; }
 
-/* zlib.crc32 of the text's UTF-8 (canonical_hash); 1 when it holds a lone surrogate,
- * which has no UTF-8 (the Python path raises UnicodeEncodeError for it). */
-static int crc32_utf8(const Ch *s, Py_ssize_t n, uint32_t *out) {
+/* zlib.crc32 (canonical_hash) and 64-bit FNV-1a (copy_hash) of the text's UTF-8, in one
+ * pass; 1 when it holds a lone surrogate, which has no UTF-8 (the Python path raises
+ * UnicodeEncodeError for it). */
+static int text_hashes_utf8(const Ch *s, Py_ssize_t n, uint32_t *crc_out, uint64_t *fnv_out) {
     uint32_t crc = 0xFFFFFFFFu;
+    uint64_t fnv = 0xcbf29ce484222325ull;
     unsigned char bytes[4];
     for (Py_ssize_t i = 0; i < n; i++) {
         if (s[i] >= 0xD800 && s[i] <= 0xDFFF) return 1;
         Py_ssize_t k = utf8_put(bytes, s[i]);
-        for (Py_ssize_t j = 0; j < k; j++) crc = crc_table[(crc ^ bytes[j]) & 0xFF] ^ (crc >> 8);
+        for (Py_ssize_t j = 0; j < k; j++) {
+            crc = crc_table[(crc ^ bytes[j]) & 0xFF] ^ (crc >> 8);
+            fnv = (fnv ^ bytes[j]) * 0x100000001b3ull;
+        }
     }
-    *out = ~crc;
+    *crc_out = ~crc;
+    *fnv_out = fnv;
     return 0;
 }
 
@@ -570,7 +577,7 @@ static void sign_one(SignItem *it, const ShingleParams *params) {
         if (mask_passes(&c) < 0) it->status = -1;
         else if (c.len && may_start_id_tag(c.cur[0])) it->status = 1;
     }
-    if (it->status == 0 && crc32_utf8(c.cur, c.len, &it->text_hash)) it->status = 1;
+    if (it->status == 0 && text_hashes_utf8(c.cur, c.len, &it->text_hash, &it->copy_hash)) it->status = 1;
     if (it->status == 0 && it->stage <= STAGE_CANONICAL && skeleton_passes(&c) < 0) it->status = -1;
     if (it->status == 0 && shingle_hashes(PyUnicode_4BYTE_KIND, c.cur, c.len, params, &it->hashes, &it->head, &it->tail) < 0)
         it->status = -1;
@@ -579,12 +586,13 @@ static void sign_one(SignItem *it, const ShingleParams *params) {
 
 PyDoc_STRVAR(signatures_doc,
 "signatures(texts, stages, shingle_words, head_tokens, tail_tokens, anchor_tokens)\n"
-"-> list of (head anchor, tail anchor, sorted unique uint64 shingle bytes, text hash) or None\n\n"
+"-> list of (head anchor, tail anchor, sorted unique uint64 shingle bytes, text hash, copy hash) or None\n\n"
 "skeleton.signature for each text, from the stage given in the bytes `stages`: 0 a raw ASCII\n"
 "text (normalize, mask, skeleton, shingles), 1 a normalized text (mask on), 2 a canonical\n"
 "text (skeleton on), 3 a skeleton (shingles only). None where the Python path must finish\n"
 "(a text that may start with an id tag, which _ID_PREFIX strips, or a lone surrogate).\n"
-"The text hash is zlib.crc32 of the canonical text's UTF-8 (of the skeleton, at stage 3).\n"
+"The text hash is zlib.crc32 of the canonical text's UTF-8 (of the skeleton, at stage 3), the\n"
+"copy hash its 64-bit FNV-1a.\n"
 "A large batch is worked on with the GIL released.");
 
 static PyObject *signatures(PyObject *self, PyObject *args) {
@@ -641,8 +649,8 @@ static PyObject *signatures(PyObject *self, PyObject *args) {
             PyObject *sorted_bytes = PyBytes_FromStringAndSize(it->hashes.values ? (const char *)it->hashes.values : "",
                                                                it->hashes.count * (Py_ssize_t)sizeof(uint64_t));
             if (sorted_bytes)
-                entry = Py_BuildValue("(KKNk)", (unsigned long long)it->head, (unsigned long long)it->tail, sorted_bytes,
-                                      (unsigned long)it->text_hash);
+                entry = Py_BuildValue("(KKNkK)", (unsigned long long)it->head, (unsigned long long)it->tail, sorted_bytes,
+                                      (unsigned long)it->text_hash, (unsigned long long)it->copy_hash);
         }
         if (!entry) Py_CLEAR(result);
         else PyList_SET_ITEM(result, i, entry);

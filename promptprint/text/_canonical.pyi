@@ -33,6 +33,6 @@ def signatures(
     tail_tokens: int,
     anchor_tokens: int,
     /,
-) -> list[tuple[int, int, bytes, int] | None]:
+) -> list[tuple[int, int, bytes, int, int] | None]:
     """Per text, (head anchor, tail anchor, sorted unique uint64 shingle bytes, crc32 of the
-    canonical text), or None where the Python path must finish."""
+    canonical text, 64-bit FNV-1a of it), or None where the Python path must finish."""

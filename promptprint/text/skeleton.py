@@ -60,6 +60,21 @@ def canonical_hash(canonical: str) -> int:
     return zlib.crc32(canonical.encode("utf-8"))
 
 
+_FNV_OFFSET, _FNV_PRIME, _U64 = 0xCBF29CE484222325, 0x100000001B3, (1 << 64) - 1
+
+
+def copy_hash(canonical: str) -> int:
+    """The 64-bit FNV-1a hash of a canonical text's UTF-8 (unsigned): the key of the record
+    store's lexical view, which finds copies of a prompt before its vector exists. 32 bits
+    (:func:`canonical_hash`) would collide too often among 100M prompts for an exact-copy
+    view; FNV-1a rides in the C scanner's pass that computes the crc32, so ingest pays
+    nothing for it. This loop is the definition the C code reproduces."""
+    value = _FNV_OFFSET
+    for byte in canonical.encode("utf-8"):
+        value = ((value ^ byte) * _FNV_PRIME) & _U64
+    return value
+
+
 @dataclasses.dataclass(frozen=True, slots=True, eq=False)
 class Signature:
     """The lexical template signature of one prompt."""
@@ -70,6 +85,10 @@ class Signature:
     head: int  # hash of the first ANCHOR_TOKENS words (0 when the prompt is too short)
     tail: int  # hash of the last ANCHOR_TOKENS words (0 when the prompt is too short)
     text_hash: int  # canonical_hash of the whole canonical text (tells payloads apart)
+    # copy_hash of the whole canonical text: what the store's lexical view is keyed by. Not
+    # part of the template identity (equality), nor of the privacy-mode bytes (the store
+    # keeps it beside them), so a signature read back from those bytes has 0 here.
+    copy_hash: int = 0
 
     @property
     def shingles(self) -> frozenset[int]:
@@ -123,8 +142,8 @@ def signatures(texts: Sequence[str]) -> list[Signature]:
             if part is None:  # a lone surrogate: no UTF-8 to hash
                 canonical.encode("utf-8")  # raises UnicodeEncodeError, as canonical_hash would
                 raise AssertionError("the C scanner refused a canonical text that encodes to UTF-8")
-        head, tail, sorted_bytes, text_hash = part
-        out.append(Signature(np.frombuffer(sorted_bytes, dtype=np.uint64), head, tail, text_hash))
+        head, tail, sorted_bytes, text_hash, copy = part
+        out.append(Signature(np.frombuffer(sorted_bytes, dtype=np.uint64), head, tail, text_hash, copy))
     return out
 
 

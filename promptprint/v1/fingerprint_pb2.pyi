@@ -11,6 +11,12 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class MatchView(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    MATCH_VIEW_UNSPECIFIED: _ClassVar[MatchView]
+    MATCH_VIEW_SEMANTIC: _ClassVar[MatchView]
+    MATCH_VIEW_LEXICAL: _ClassVar[MatchView]
+
 class Tier(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     TIER_UNSPECIFIED: _ClassVar[Tier]
@@ -28,6 +34,9 @@ class BankKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     BANK_KIND_UNSPECIFIED: _ClassVar[BankKind]
     BANK_KIND_ALLOW: _ClassVar[BankKind]
     BANK_KIND_DENY: _ClassVar[BankKind]
+MATCH_VIEW_UNSPECIFIED: MatchView
+MATCH_VIEW_SEMANTIC: MatchView
+MATCH_VIEW_LEXICAL: MatchView
 TIER_UNSPECIFIED: Tier
 TIER_FINGERPRINT: Tier
 TIER_SEMANTIC: Tier
@@ -61,20 +70,22 @@ class TimeWindow(_message.Message):
     def __init__(self, start_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class NearDuplicate(_message.Message):
-    __slots__ = ("prompt_id", "account_id", "org_id", "created_at", "similarity", "text")
+    __slots__ = ("prompt_id", "account_id", "org_id", "created_at", "similarity", "text", "view")
     PROMPT_ID_FIELD_NUMBER: _ClassVar[int]
     ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
     ORG_ID_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     SIMILARITY_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
+    VIEW_FIELD_NUMBER: _ClassVar[int]
     prompt_id: str
     account_id: str
     org_id: str
     created_at: _timestamp_pb2.Timestamp
     similarity: float
     text: str
-    def __init__(self, prompt_id: _Optional[str] = ..., account_id: _Optional[str] = ..., org_id: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., similarity: _Optional[float] = ..., text: _Optional[str] = ...) -> None: ...
+    view: MatchView
+    def __init__(self, prompt_id: _Optional[str] = ..., account_id: _Optional[str] = ..., org_id: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., similarity: _Optional[float] = ..., text: _Optional[str] = ..., view: _Optional[_Union[MatchView, str]] = ...) -> None: ...
 
 class IngestPromptsRequest(_message.Message):
     __slots__ = ("prompts",)
