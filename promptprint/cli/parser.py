@@ -155,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     campaigns.add_argument("--since", default=None, help="only prompts at or after this time (ISO-8601)")
     campaigns.add_argument("--until", default=None, help="only prompts before this time (ISO-8601)")
     campaigns.add_argument("--out", default=None, help="output folder (default with --data-dir: DATA_DIR/reconstructions/<time>)")
-    campaigns.add_argument("--model", default=None, help="local sentence-transformers model dir for SOURCE files (default: packaged MiniLM)")
+    campaigns.add_argument("--model", default=None, help="local sentence-transformers model dir for SOURCE files, and for stored prompts without a vector (default: packaged MiniLM)")
     campaigns.add_argument("--threads", type=int, default=None, help="torch threads for embedding SOURCE files")
     campaigns.add_argument("--k", type=int, default=30, help="neighbours per prompt in the k-NN graph")
     campaigns.add_argument("--min-weight", type=float, default=0.04, help="lexical similarity at which a k-NN pair is an edge")

@@ -58,7 +58,11 @@ def _run(args: argparse.Namespace, engine: InProcess | RayExecutor) -> int:
             campaigns=CampaignParams(min_accounts=args.min_accounts),
         )
         if args.data_dir:
-            corpus = corpus_from_store(args.data_dir, since_ms=since, until_ms=until)
+            # the model loads only if some stored prompt has no vector (the server's policy skipped it)
+            corpus = corpus_from_store(
+                args.data_dir, embedder=lambda: SentenceTransformerEmbedder(args.model, threads=args.threads),
+                since_ms=since, until_ms=until,
+            )
             banks = Banks(Path(args.data_dir) / "records.sqlite", seed_builtin=False)
             stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
             out = Path(args.out) if args.out else Path(args.data_dir) / RECONSTRUCTIONS_DIR / stamp

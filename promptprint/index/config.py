@@ -66,7 +66,10 @@ class IndexConfig:
             ``backlog_wait_s`` for room and then fails with RESOURCE_EXHAUSTED (nothing is
             recorded).
         embedding_policy: which prompts get a vector at all (see
-            promptprint.index.embedding_policy; default ``templates``).
+            promptprint.index.embedding_policy). The library's default is ``all`` (a
+            batch job or a notebook wants every vector and can wait for them);
+            ``promptprint serve`` defaults to ``templates``, since live traffic arrives
+            faster than the transformer embeds.
         privacy_mode: store fingerprints, metadata, the SHA-256 of the text and its
             template signature, never the raw text (see promptprint.storage.store). What is lost:
             texts in FindNearDuplicates(include_text) answers and any re-embedding from
@@ -95,7 +98,7 @@ class IndexConfig:
     embed_batch: int = 512
     max_vector_backlog: int = 250_000
     backlog_wait_s: float = 5.0
-    embedding_policy: EmbeddingPolicy = EmbeddingPolicy()
+    embedding_policy: EmbeddingPolicy = EmbeddingPolicy("all")
     privacy_mode: bool = False
     retention_ms: int = 0
 

@@ -12,7 +12,7 @@ Policies (``IndexConfig.embedding_policy``):
 * ``all``: every prompt (what the service did before policies). Past
   ``max_vector_backlog`` waiting rows, a write waits and is then refused with
   RESOURCE_EXHAUSTED (``VECTOR_BACKLOG_FULL``): nothing is ever skipped.
-* ``templates`` (default): representatives of every template and every prompt of a busy
+* ``templates`` (the server's default): representatives of every template and every prompt of a busy
   one. A prompt is embedded when it is among the first ``representatives`` prompts to join
   a template after its founder, or its template has at least ``min_volume`` members. A
   prompt nobody has joined (most ordinary traffic is one of a kind) and a prompt too
@@ -56,7 +56,7 @@ class EmbeddingPolicy:
         min_volume: ``templates``: members from which every prompt of a template is embedded.
     """
 
-    name: PolicyName = "templates"
+    name: PolicyName = "templates"  # IndexConfig's own default is "all"; the server's is this
     sample_rate: float = 0.02
     representatives: int = 3
     min_volume: int = 50

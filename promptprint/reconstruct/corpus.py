@@ -20,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -129,8 +129,34 @@ def corpus_from_files(
     return corpus_from_records(records, embedder.embed, since_ms=since_ms, until_ms=until_ms, batch_size=batch_size), bad
 
 
-def corpus_from_store(data_dir: str | Path, *, since_ms: int | None = None, until_ms: int | None = None) -> Corpus:
-    """The prompts of a data directory in [since, until), with their stored vectors."""
+def _of_model(embedder: Embedder, model_id: str) -> Embedder:
+    """``embedder``, checked to be the model a store's vectors were made with."""
+    if embedder.model_id != model_id:
+        raise FailedPrecondition(
+            f"the record store's vectors were made with {model_id!r}, but the model given to embed its prompts "
+            f"without a vector is {embedder.model_id!r}; pass the store's model (--model)",
+            reason="STORE_IDENTITY_MISMATCH",
+        )
+    return embedder
+
+
+def corpus_from_store(
+    data_dir: str | Path,
+    *,
+    embedder: Callable[[], Embedder] | None = None,
+    since_ms: int | None = None,
+    until_ms: int | None = None,
+) -> Corpus:
+    """The prompts of a data directory in [since, until), with their stored vectors.
+
+    Prompts stored without a vector (still pending, or skipped by the server's embedding
+    policy) are fingerprinted here by the same recipe, with the embedder ``embedder()``
+    returns (called once, only if such a prompt is in the window; it must be the store's
+    model). Without ``embedder`` they are left out, with a warning.
+
+    Raises:
+        FailedPrecondition: no record store, or ``embedder`` is another model than the store's.
+    """
     path = Path(data_dir) / "records.sqlite"
     identity = read_identity(path)
     if identity is None:
@@ -141,12 +167,6 @@ def corpus_from_store(data_dir: str | Path, *, since_ms: int | None = None, unti
         )
     store = RecordStore(path, identity)
     try:
-        pending = store.pending_count()
-        if pending:
-            log.warning(
-                "%d recorded prompts are still waiting for their vectors and are left out; "
-                "run again once `promptprint stats` shows pending_vectors 0", pending,
-            )
         accounts, orgs = _Interner(), _Interner([""])
         ids: list[str] = []
         acc: list[int] = []
@@ -154,7 +174,22 @@ def corpus_from_store(data_dir: str | Path, *, since_ms: int | None = None, unti
         created: list[int] = []
         texts: list[str] = []
         chunks: list[np.ndarray] = []
-        for rows, vectors in store.iter_window(since_ms, until_ms):
+        missing = 0
+        loaded: list[Embedder] = []  # the embedder, once a prompt without a vector needs it
+
+        for all_rows, stored, has_vector in store.iter_window(since_ms, until_ms):
+            if has_vector.all():
+                rows, vectors = all_rows, stored
+            elif embedder is not None:
+                if not loaded:
+                    loaded.append(_of_model(embedder(), identity.model_id))
+                rows, vectors = all_rows, stored.copy()
+                lacking = np.flatnonzero(~has_vector)
+                vectors[lacking] = fingerprint_texts(loaded[0].embed, [all_rows[i][4] for i in lacking.tolist()])
+                missing += len(lacking)
+            else:
+                rows, vectors = [r for r, keep in zip(all_rows, has_vector.tolist()) if keep], stored[has_vector]
+                missing += int((~has_vector).sum())
             for prompt_id, account, org_code, created_ms, text in rows:
                 ids.append(prompt_id)
                 acc.append(accounts.code(store.account_name(account)))
@@ -163,6 +198,10 @@ def corpus_from_store(data_dir: str | Path, *, since_ms: int | None = None, unti
                 texts.append(text)
             chunks.append(vectors)
         vectors = np.concatenate(chunks) if chunks else np.zeros((0, identity.dimension), np.float32)
+        if missing and embedder is None:
+            log.warning("%d recorded prompts have no vector (pending, or skipped by the embedding policy) and are left out", missing)
+        elif missing:
+            log.info("%d recorded prompts had no vector and were embedded here", missing)
     finally:
         store.close()
     return Corpus(

@@ -574,27 +574,31 @@ class RecordStore:
 
     def iter_window(
         self, since_ms: int | None = None, until_ms: int | None = None, batch_size: int = 10_000
-    ) -> Iterator[tuple[list[tuple[str, int, int, int, str]], np.ndarray]]:
+    ) -> Iterator[tuple[list[tuple[str, int, int, int, str]], np.ndarray, np.ndarray]]:
         """Rows with ``since_ms <= created_at_ms < until_ms`` (either bound optional), in
         (created_at, id) order, in batches of ((prompt_id, account code, org code,
-        created_at_ms, text), ...) plus their stored vectors (float32): the input of an
-        offline campaign reconstruction, which reuses the vectors instead of re-embedding.
-        Rows without a vector (pending or skipped) are left out (see :meth:`pending_count`)."""
+        created_at_ms, text), ...), their stored vectors (float32; zero rows where there is
+        none) and which rows have one: the input of an offline campaign reconstruction,
+        which reuses the vectors and embeds only the rows without one (pending, or skipped
+        by the embedding policy)."""
         conn = self._connect()
         lo = since_ms if since_ms is not None else -(1 << 62)
         hi = until_ms if until_ms is not None else 1 << 62
         try:
             cursor = conn.execute(
                 "SELECT prompt_id, account, org, created_at_ms, text, vector FROM prompts"
-                " WHERE created_at_ms >= ? AND created_at_ms < ? AND length(vector) > 1 ORDER BY created_at_ms, id",
+                " WHERE created_at_ms >= ? AND created_at_ms < ? ORDER BY created_at_ms, id",
                 (lo, hi),
             )
             while True:
                 rows = cursor.fetchmany(batch_size)
                 if not rows:
                     return
-                vectors = np.frombuffer(b"".join(r[5] for r in rows), dtype=VECTOR_DTYPE)
-                yield [r[:5] for r in rows], vectors.reshape(len(rows), self._identity.dimension).astype(np.float32)
+                width = self._identity.dimension * VECTOR_DTYPE.itemsize
+                has_vector = np.fromiter((len(r[5]) == width for r in rows), dtype=bool, count=len(rows))
+                blob = b"".join(r[5] if len(r[5]) == width else bytes(width) for r in rows)
+                vectors = np.frombuffer(blob, dtype=VECTOR_DTYPE).reshape(len(rows), self._identity.dimension)
+                yield [r[:5] for r in rows], vectors.astype(np.float32), has_vector
         finally:
             conn.close()
 
