@@ -64,7 +64,7 @@ class SustainedConfig:
     sample_every_s: float = 10.0
     spread_lookups: int = 1000  # prompts drawn uniformly from the whole run
     recent_lookups: int = 1000  # the last prompts of the run
-    lookup_callers: int = 4
+    lookup_callers: int = 16  # lookups coalesce into shared forward passes: more in flight, fewer passes
     k: int = 10
     batch_size: int = 256
     server_args: tuple[str, ...] = ()
@@ -296,8 +296,13 @@ def _lookup_check(client: PromptprintClient, lookups: Sequence[dict[str, Any]], 
         return item["group"], own is not None, elapsed, extra, ""
 
     started = time.perf_counter()
+    results = []
     with ThreadPoolExecutor(callers, thread_name_prefix="sustained-lookup") as pool:
-        results = list(pool.map(one, lookups))
+        for result in pool.map(one, lookups):
+            results.append(result)
+            if len(results) % max(1, len(lookups) // 10) == 0:
+                log.info("lookups: %d/%d done, %d found, %.0f s", len(results), len(lookups),
+                         sum(r[1] for r in results), time.perf_counter() - started)
     groups: dict[str, dict[str, Any]] = {}
     for group, found, elapsed, extra, error in results:
         g = groups.setdefault(group, {"asked": 0, "found": 0, "errors": {}, "latencies_ms": [], "own_hit_fields": {}})

@@ -35,7 +35,7 @@ def main() -> int:
     parser.add_argument("--sample-every", type=float, default=10.0, help="seconds between readings of the server (default 10)")
     parser.add_argument("--lookups", type=int, default=1000, help="prompts looked up, spread over the run (default 1000)")
     parser.add_argument("--recent-lookups", type=int, default=1000, help="the last prompts of the run looked up too (default 1000)")
-    parser.add_argument("--lookup-callers", type=int, default=4, help="lookups in flight (default 4)")
+    parser.add_argument("--lookup-callers", type=int, default=16, help="lookups in flight (default 16: they share forward passes)")
     parser.add_argument("--server-arg", action="append", default=[], metavar="FLAG",
                         help="a `promptprint serve` flag, repeated for several; write it as --server-arg=--flag=value")
     parser.add_argument("--work-dir", type=Path, default=None, help="prompt file, logs, samples.csv, data dir (default: a new temp dir)")
