@@ -116,7 +116,7 @@ def refusals_and_gauges(metrics_text: str) -> tuple[dict[str, int], dict[str, fl
             if sample.name == "promptprint_requests_total" and sample.labels.get("code") == "RESOURCE_EXHAUSTED":
                 method = sample.labels.get("method", "")
                 refused[method] = refused.get(method, 0) + int(sample.value)
-            elif family.type == "gauge":
+            elif family.type == "gauge" and not sample.name.endswith("_created"):  # a counter's start time, not a reading
                 labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
                 gauges[f"{sample.name}{{{labels}}}" if labels else sample.name] = float(sample.value)
     return refused, gauges

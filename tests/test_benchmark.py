@@ -237,6 +237,7 @@ def test_sustained_counts_refusals_and_every_gauge_from_a_scrape() -> None:
         "# HELP promptprint_index_prompts Prompts in the in-memory index.",
         "# TYPE promptprint_index_prompts gauge",
         "promptprint_index_prompts 1234.0",
+        'promptprint_requests_created{code="OK",method="IngestPrompts"} 1.7e+09',
         "# HELP promptprint_embedding_policy_info Something new.",
         "# TYPE promptprint_embedding_policy_info gauge",
         'promptprint_embedding_policy_info{policy="sample"} 1.0',
