@@ -5,8 +5,10 @@ prompt, and whether just-ingested prompts are found by their exact text (issue 1
 evaluation/sustained.py for what is measured and how.
 
 The prompt file (rate x seconds prompts) is written first, outside the timed run: about
-25 s per million prompts here, ~0.8 GB per million; reused when --prompts names one
-written for the same rate, seconds and seed.
+50 s and 0.9 GB per million prompts on this machine (1.2M for the defaults: ~1 min,
+~1.1 GB); reused when --prompts names one written for the same rate, seconds, seed and
+lookup counts. The achieved rate counts the CLI's start and its last acknowledgement
+(a second or two), so a run paced at exactly 2,000/s lands just under it.
 
     .venv/bin/python scripts/bench_sustained.py --out var/sustained.json        # 2,000/s for 10 min
     .venv/bin/python scripts/bench_sustained.py --rate 500 --seconds 20 --server-arg=--max-vector-backlog=1000000
