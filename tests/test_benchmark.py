@@ -163,3 +163,194 @@ def test_fingerprint_bench_measures_every_step_and_really_ingests() -> None:
     for key in ("ingest", "ingest_two_in_flight"):
         assert report[key]["recorded"] == 400 and report[key]["pending_vectors"] == 400
     assert "prompts/s" in render_fingerprint_markdown(report, "bench")
+
+
+# -- the sustained-ingest bench (scripts/bench_sustained.py) and `promptprint ingest --rate` ----------
+
+class _FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def test_token_bucket_holds_the_rate_starting_empty() -> None:
+    from promptprint.cli.pacing import MIN_SLEEP_S, TokenBucket
+
+    clock = _FakeClock()
+    bucket = TokenBucket(2000.0, clock=clock, sleep=clock.sleep)
+    for _ in range(10_000):
+        bucket.take()
+    # 10,000 prompts at 2,000/s: 5 s less the sub-MIN_SLEEP_S debt still owed, in few sleeps
+    assert 5.0 - MIN_SLEEP_S <= clock.now - 100.0 <= 5.0
+    assert len(clock.slept) <= 5.0 / MIN_SLEEP_S and min(clock.slept) >= MIN_SLEEP_S
+
+
+def test_token_bucket_makes_up_a_pause_up_to_its_burst_only() -> None:
+    from promptprint.cli.pacing import BURST_SECONDS, TokenBucket
+
+    clock = _FakeClock()
+    bucket = TokenBucket(100.0, clock=clock, sleep=clock.sleep)
+    clock.now += 1.0  # a stream being acknowledged: 100 prompts of credit
+    for _ in range(100):
+        bucket.take()
+    assert clock.slept == []
+    clock.now += 60.0  # a long stall: the credit stops at BURST_SECONDS
+    for _ in range(int(100 * BURST_SECONDS)):
+        bucket.take()
+    assert clock.slept == []
+    bucket.take(10)
+    assert sum(clock.slept) == pytest.approx(0.1)
+    with pytest.raises(ValueError):
+        TokenBucket(0.0)
+    with pytest.raises(ValueError):
+        TokenBucket(float("inf"))
+
+
+def test_sustained_prompts_are_stamped_as_live_traffic_and_sampled_for_lookups() -> None:
+    from evaluation.sustained_prompts import live_created_at, lookup_positions
+
+    assert [live_created_at(1_000_000, i, 2000.0) for i in (0, 1, 2000, 1_199_999)] == [1_000_000, 1_000_000, 1_001_000, 1_599_999]
+    positions = lookup_positions(10_000, 300, 100, random.Random(1))
+    assert positions["recent"] == list(range(9_900, 10_000))
+    spread = positions["spread"]
+    assert len(set(spread)) == 300 and spread == sorted(spread) and spread[-1] < 9_900
+    assert spread[0] < 1_000 and spread[-1] > 8_900  # over the whole run, not a corner of it
+    assert lookup_positions(50, 300, 100, random.Random(1)) == {"spread": [], "recent": list(range(50))}
+
+
+def test_sustained_counts_refusals_and_every_gauge_from_a_scrape() -> None:
+    from evaluation.sustained import refusals_and_gauges
+
+    scrape = "\n".join([
+        "# HELP promptprint_requests_total Calls by method and final status.",
+        "# TYPE promptprint_requests_total counter",
+        'promptprint_requests_total{code="OK",method="IngestPrompts"} 40.0',
+        'promptprint_requests_total{code="RESOURCE_EXHAUSTED",method="IngestPrompts"} 3.0',
+        'promptprint_requests_total{code="RESOURCE_EXHAUSTED",method="CheckPrompt"} 2.0',
+        "# HELP promptprint_index_prompts Prompts in the in-memory index.",
+        "# TYPE promptprint_index_prompts gauge",
+        "promptprint_index_prompts 1234.0",
+        'promptprint_requests_created{code="OK",method="IngestPrompts"} 1.7e+09',
+        "# HELP promptprint_embedding_policy_info Something new.",
+        "# TYPE promptprint_embedding_policy_info gauge",
+        'promptprint_embedding_policy_info{policy="sample"} 1.0',
+        "",
+    ])
+    refused, gauges = refusals_and_gauges(scrape)
+    assert refused == {"IngestPrompts": 3, "CheckPrompt": 2}
+    assert gauges == {"promptprint_index_prompts": 1234.0, "promptprint_embedding_policy_info{policy=sample}": 1.0}
+
+
+def _sample(t: float, acknowledged: int, rss: int, disk: int, refused: int = 0) -> dict[str, Any]:
+    return {"t_s": t, "acknowledged": acknowledged, "pending_vectors": acknowledged // 2, "rss_bytes": rss,
+            "tree_rss_bytes": rss + (100 << 20), "processes": 2, "disk_bytes": disk,
+            "resource_exhausted": {"IngestPrompts": refused} if refused else {}, "server_cpu_s": t / 2,
+            "stats": {"prompt_count": str(acknowledged), "embedding_policy": "SAMPLE"},
+            "gauges": {"promptprint_index_prompts": float(acknowledged)}, "error": ""}
+
+
+def _sustained_report(rate: float, seconds: float, samples: list[dict[str, Any]], wall: float, found: int) -> dict[str, Any]:
+    from evaluation.sustained_report import evaluate_targets, summarize
+
+    report: dict[str, Any] = {
+        "config": {"rate": rate, "seconds": seconds, "prompts": int(rate * seconds)},
+        "machine": {"nproc": 2, "cpu_model": "Test CPU", "memory_bytes": 8 << 30},
+        "git": {"commit": "0123456789abcdef", "dirty": False},
+        "load_average": {"start": (0.5, 0.4, 0.3), "after_ingest": (1.0, 0.8, 0.5)},
+        "generation": {"prompts": int(rate * seconds), "file_bytes": 800 << 20, "mean_text_bytes": 650.0,
+                       "seconds": 31.0, "reused": False},
+        "ingest_command": ["python", "-m", "promptprint.cli", "ingest", "p.jsonl", "--no-wait", "--rate", f"{rate:g}"],
+        "server_command": ["python", "-m", "promptprint.cli", "serve", "--data-dir", "d"],
+        "ingest_exit_code": 0, "ingest_output_tail": "",
+        "samples": samples,
+        "summary": summarize(samples, cli_wall_s=wall, rate=rate, prompts=int(rate * seconds)),
+        "lookups": {"k": 10, "callers": 4, "seconds": 9.0, "pending_vectors_before": 5,
+                    "groups": {"spread": {"asked": 1000, "found": found, "errors": {}, "p50_ms": 12.0, "max_ms": 40.0,
+                                          "own_hit_fields": {"view=LEXICAL": found}},
+                               "recent": {"asked": 1000, "found": 1000, "errors": {}, "p50_ms": 11.0, "max_ms": 30.0,
+                                          "own_hit_fields": {}}}},
+        "paths": {"samples_csv": "s.csv", "server_log": "server.log", "ingest_log": "ingest.log"},
+    }
+    report["targets"] = evaluate_targets(report)
+    return report
+
+
+def test_sustained_summary_rates_sizes_and_late_growth() -> None:
+    from evaluation.sustained_report import slope
+
+    assert slope([(0, 1), (1, 3), (2, 5)]) == pytest.approx(2.0)
+    assert slope([(1, 1), (1, 5)]) is None
+    mb = 1 << 20
+    # RSS: 500 MiB empty, flat first half, then 1 KiB per prompt; disk 2 KiB per prompt throughout
+    samples = [_sample(0, 0, 500 * mb, 0)] + [
+        _sample(t, 2000 * t, 500 * mb + max(0, 2000 * t - 600_000) * 1024, 2000 * t * 2048) for t in range(10, 601, 10)
+    ]
+    samples.append(_sample(602, 1_200_000, samples[-1]["rss_bytes"], 1_200_000 * 2048, refused=4))
+    report = _sustained_report(2000.0, 600.0, samples, wall=601.5, found=990)
+    s = report["summary"]
+    assert s["acknowledged"] == 1_200_000 and s["achieved_rate"] == pytest.approx(1_200_000 / 601.5)
+    assert s["resource_exhausted"] == 4
+    assert s["rss"]["per_prompt_bytes"] == pytest.approx(600_000 * 1024 / 1_200_000)
+    assert s["rss"]["last_half_per_prompt_bytes"] == pytest.approx(1024, rel=0.01)  # the growth, not the average
+    assert s["disk"]["last_half_per_prompt_bytes"] == pytest.approx(2048)
+    assert s["tree_rss"]["start_bytes"] == 600 * mb
+    rate, refusals, lookups = report["targets"]
+    assert rate["pass"] is False  # 1,995/s: the CLI's start counts
+    assert refusals["pass"] is False and refusals["measured"] == 4
+    assert lookups["pass"] is False and lookups["measured"] == 1990 and lookups["unit"] == "of 2000"
+
+
+def test_sustained_markdown_shows_targets_series_and_unknown_fields() -> None:
+    from evaluation.sustained_report import render_sustained_markdown
+
+    samples = [_sample(0, 0, 500 << 20, 0), _sample(10, 5000, 510 << 20, 5000 * 2048), _sample(20, 10_000, 520 << 20, 10_000 * 2048)]
+    report = _sustained_report(500.0, 20.0, samples, wall=20.5, found=1000)
+    assert [t["pass"] for t in report["targets"]] == [None, True, True]
+    text = render_sustained_markdown(report, "python scripts/bench_sustained.py --rate 500 --seconds 20")
+    assert text.startswith("# promptprint sustained ingest")
+    assert "`python scripts/bench_sustained.py --rate 500 --seconds 20`" in text
+    assert "not judged: this run offered 500/s for 20 s" in text and "| n/a |" in text and "| PASS |" in text
+    assert "**488 prompts/s**" in text and "10,000" in text
+    assert "| 20 | 10,000 | 5,000 | 520 |" in text  # the time series
+    assert "view=LEXICAL" in text and "stats.embedding_policy | SAMPLE" in text  # fields this bench does not know
+    assert "written in 31.0 s before the timed run" in text
+
+
+def test_sustained_series_csv_has_every_field_seen(tmp_path: Any) -> None:
+    import csv
+
+    from evaluation.sustained import write_series
+
+    later = _sample(10, 5000, 510 << 20, 1 << 20, refused=2)
+    later["stats"]["lexical_view_size"] = "5000"
+    write_series([_sample(0, 0, 500 << 20, 0), later], tmp_path / "s.csv")
+    rows = list(csv.DictReader(open(tmp_path / "s.csv")))
+    assert rows[1]["resource_exhausted"] == "2" and rows[1]["stats.lexical_view_size"] == "5000"
+    assert rows[0]["stats.lexical_view_size"] == "" and rows[0]["gauge.promptprint_index_prompts"] == "0.0"
+
+
+@pytest.mark.slow
+def test_sustained_bench_end_to_end_small(tmp_path: Any) -> None:
+    """A 5 s run at 200 prompts/s through the real CLI and a real server: everything
+    acknowledged, no refusals, the rate held, the samples and lookups filled in."""
+    from evaluation.sustained import SustainedConfig, run_sustained
+    from evaluation.sustained_report import render_sustained_markdown
+
+    config = SustainedConfig(rate=200.0, seconds=5.0, sample_every_s=2.0, spread_lookups=20, recent_lookups=20)
+    report = run_sustained(config, work_dir=tmp_path)
+    s = report["summary"]
+    assert report["ingest_exit_code"] == 0, report["ingest_output_tail"]
+    assert s["acknowledged"] == 1000 and s["resource_exhausted"] == 0
+    assert 5.0 <= s["cli_wall_seconds"] <= 30.0  # paced: not faster than the rate allows
+    assert len(report["samples"]) >= 3 and report["samples"][-1]["rss_bytes"] > 0
+    assert report["samples"][-1]["stats"]["prompt_count"] == "1000"
+    assert {g: v["asked"] for g, v in report["lookups"]["groups"].items()} == {"spread": 20, "recent": 20}
+    assert (tmp_path / "samples.csv").is_file() and not (tmp_path / "data").exists()
+    assert "# promptprint sustained ingest" in render_sustained_markdown(report, "test")

@@ -94,6 +94,9 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("--no-wait", action="store_true",
                         help="return once every prompt is acknowledged, without waiting for the vectors the server "
                         "computes behind (semantic lookups see a prompt only once its vector is in)")
+    ingest.add_argument("--rate", type=float, default=None,
+                        help="send at most this many prompts per second on average (a client token bucket holding "
+                        "2 s of prompts, starting empty); default: as fast as the server acknowledges")
     _add_target(ingest)
 
     query = verbs.add_parser("query", help="print near-duplicates of a text")

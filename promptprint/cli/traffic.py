@@ -17,6 +17,7 @@ from google.protobuf.json_format import MessageToDict
 from tqdm import tqdm
 
 from promptprint.cli.connect import connect, report_rpc_error
+from promptprint.cli.pacing import TokenBucket
 from promptprint.client import PromptprintClient
 from promptprint.readers import RecordLine, read_records
 from promptprint.records import PromptRecord, format_timestamp
@@ -29,7 +30,13 @@ def _read_lines(files: Sequence[str]) -> Iterator[RecordLine]:
 
 
 def ingest(args: argparse.Namespace) -> int:
-    """Stream the files to the server; report refused and unreadable lines by file:line."""
+    """Stream the files to the server (paced to ``--rate`` when given); report refused and
+    unreadable lines by file:line."""
+    try:
+        bucket = TokenBucket(args.rate) if args.rate is not None else None
+    except ValueError as error:
+        print(f"promptprint ingest: --rate: {error}", file=sys.stderr)
+        return 2
     origins: list[tuple[str, int]] = []  # position of each sent record -> (file, line)
     local_errors: list[RecordLine] = []
 
@@ -39,6 +46,8 @@ def ingest(args: argparse.Namespace) -> int:
                 local_errors.append(line)
                 continue
             origins.append((line.source, line.line))
+            if bucket is not None:
+                bucket.take()
             yield line.record
 
     bar = tqdm(unit="prompt", disable=args.no_progress, desc="ingest", dynamic_ncols=True)
