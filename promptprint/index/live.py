@@ -174,6 +174,7 @@ class LiveIndex:
                     remove(live.vectors, gone)
                     live.rows.remove(gone)
                 self._live = live
+                self._store.recount()  # the rebuild's writer may have recorded rows this process did not
                 self._since_snapshot = replayed
         except BaseException:
             self._snapshot_name, self._snapshot_watermark, self._snapshot_time = before  # retried on the next poll

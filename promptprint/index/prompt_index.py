@@ -202,8 +202,9 @@ class PromptIndex:
         return self._embedder
 
     def __len__(self) -> int:
-        """Recorded prompts, those still waiting for their vector included."""
-        return len(self._live)
+        """Recorded prompts, those still waiting for their vector and those the embedding
+        policy skipped included."""
+        return self._store.recorded
 
     @property
     def pending_vectors(self) -> int:

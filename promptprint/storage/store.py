@@ -168,6 +168,7 @@ class RecordStore:
         self._account_names: dict[int, str] = {v: k for k, v in self._account_codes.items()}
         self._org_names: dict[int, str] = {v: k for k, v in self._org_codes.items()}
         self._names_lock = threading.Lock()
+        self._recorded = self.count()  # kept by this process's inserts and deletes (see recount)
 
     def _connect(self) -> sqlite3.Connection:
         conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False, timeout=30.0)
@@ -351,6 +352,7 @@ class RecordStore:
             conn.executemany(
                 "INSERT INTO prompt_canonical(hash, id) VALUES (?, ?)", [(_signed64(h), i) for h, i in zip(copy_hashes, ids)]
             )
+        self._recorded += len(ids)
         with self._names_lock:
             self._account_codes.update(new_accounts)
             self._org_codes.update(new_orgs)
@@ -429,6 +431,7 @@ class RecordStore:
                 conn.execute(f"DELETE FROM prompt_canonical WHERE id IN (SELECT id FROM prompts WHERE {condition})", args)
                 conn.execute(f"DELETE FROM prompts WHERE {condition}", args)
                 conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('row_id_floor', ?)", (str(floor),))
+        self._recorded -= len(ids)
         return np.asarray(ids, dtype=np.int64)
 
     @staticmethod
@@ -603,8 +606,19 @@ class RecordStore:
             conn.close()
 
     def count(self) -> int:
-        """Number of recorded prompts."""
+        """Number of recorded prompts (a query: exact, whoever wrote them)."""
         return int(self._reader().execute("SELECT count(*) FROM prompts").fetchone()[0])
+
+    @property
+    def recorded(self) -> int:
+        """Number of recorded prompts as this process wrote them, without a query (those
+        skipped by the embedding policy included); :meth:`recount` takes in another
+        writer's rows (a reindex job's)."""
+        return self._recorded
+
+    def recount(self) -> None:
+        """Re-read :attr:`recorded` from the store (after another writer added rows)."""
+        self._recorded = self.count()
 
     def max_row_id(self) -> int:
         """Largest row id ever used (0 for an empty store): the watermark a full build covers."""
