@@ -40,7 +40,8 @@ def test_serve_ingest_query_replay_restart(tmp_path: Path, corpus: list[PromptRe
     batch = tmp_path / "batch.jsonl"
     bad_account = json.dumps({"prompt_id": "bad-1", "account_id": "", "created_at": "2026-02-01T00:00:00Z", "text": "x"})
     _write_jsonl(batch, corpus[:120], ["{broken", bad_account])
-    server = LocalServer(data, log_path=tmp_path / "server.log").start()
+    # policy all: this test checks that every prompt gets its vector across a restart
+    server = LocalServer(data, ["--embedding-policy", "all"], log_path=tmp_path / "server.log").start()
     try:
         ingest = _cli("ingest", str(batch), "--target", server.target, "--no-progress")
         assert ingest.returncode == 0, ingest.stderr
@@ -71,7 +72,7 @@ def test_serve_ingest_query_replay_restart(tmp_path: Path, corpus: list[PromptRe
         assert server.stop() == 0  # SIGTERM: graceful, final snapshot written
 
     assert (data / "snapshots" / "CURRENT").exists()
-    restarted = LocalServer(data, log_path=tmp_path / "server.log").start()
+    restarted = LocalServer(data, ["--embedding-policy", "all"], log_path=tmp_path / "server.log").start()
     try:
         stats = json.loads(_cli("stats", "--target", restarted.target).stdout)
         # prompts recorded by the replay may still wait for their vectors (embedded behind)

@@ -146,7 +146,8 @@ def served(served_venv: Path, tmp_path: Path) -> Iterator[str]:
     port_file = tmp_path / "port"
     log_path = tmp_path / "server.log"
     command = [str(served_venv.parent / "promptprint"), "serve", "--data-dir", str(tmp_path / "data"),
-               "--listen", "127.0.0.1:0", "--port-file", str(port_file), "--threads", "1", "--workers", "2"]
+               "--listen", "127.0.0.1:0", "--port-file", str(port_file), "--threads", "1", "--workers", "2",
+               "--embedding-policy", "all"]  # the one prompt gets its vector, from the wheel's embedding worker
     with open(log_path, "wb") as log:
         server = subprocess.Popen(command, cwd=tmp_path, env=_clean_env(), stdout=log, stderr=subprocess.STDOUT)
     try:

@@ -137,7 +137,9 @@ def test_sigkill_campaign_loses_no_acknowledged_prompt(tmp_path: Path, alpaca_te
     def start() -> tuple[int, str]:
         port_file = tmp_path / f"port-{len(lives)}"
         args = ["--data-dir", str(data_dir), "--listen", "127.0.0.1:0", "--port-file", str(port_file),
-                "--snapshot-every", "40", "--threads", "1", "--log-level", "WARNING"]
+                "--snapshot-every", "40", "--threads", "1", "--log-level", "WARNING",
+                # every prompt embedded, in the preloaded process: the test counts vectors across kills
+                "--embedding-policy", "all", "--embed-workers", "0"]
         helper.stdin.write(" ".join(["SERVE", str(log), *args]) + "\n")  # type: ignore[union-attr]
         helper.stdin.flush()  # type: ignore[union-attr]
         pid = int(helper.stdout.readline())  # type: ignore[union-attr]
