@@ -43,6 +43,8 @@ import multiprocessing
 import os
 import socket
 import tempfile
+import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any, Callable, Generic, Iterable, Iterator, Protocol, TypeVar
@@ -149,7 +151,16 @@ _WORKER_STATE: dict[str, Any] = {}
 def _start_worker(setup: Callable[[], Any], nice: int) -> None:
     if nice:
         os.nice(nice)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="promptprint-parent-watch", daemon=True).start()
     _WORKER_STATE["state"] = setup()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A worker whose parent died (e.g. a SIGKILLed server) exits too: the process pool
+    would otherwise leave it, and its loaded model, behind for good."""
+    while os.getppid() == parent:
+        time.sleep(1.0)
+    os._exit(0)
 
 
 def _run_on_worker(fn: Callable[[Any, T], R], item: T) -> R:

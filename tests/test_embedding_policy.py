@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
+import subprocess
+import sys
 import threading
+import time
 import urllib.request
 from pathlib import Path
 from typing import Sequence
@@ -28,6 +31,7 @@ from promptprint.storage.store import IndexRows
 
 from conftest import ServerThread, make_records
 
+REPO = Path(__file__).resolve().parents[1]
 TEMPLATE = (
     "You are a meticulous grader for a reward model. Read the candidate answer, compare it with the "
     "reference, and return a score from 1 to 10 with one sentence of justification. Candidate: {}"
@@ -250,3 +254,36 @@ def test_the_server_states_its_policy_and_lag(tmp_path: Path, embedder: Sentence
         assert "promptprint_skipped_vectors 6.0" in body and "promptprint_pending_vectors 0.0" in body
     finally:
         server.stop()
+
+
+def test_worker_processes_exit_with_a_killed_parent(tmp_path: Path) -> None:
+    """A SIGKILLed server must not leave its embedding workers (and their models) behind."""
+    script = (
+        "import operator, time\n"
+        "from promptprint.executors import LocalProcesses\n"
+        "pool = LocalProcesses(1).pool(int)\n"
+        "print(list(pool.map(operator.add, [41])), flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        assert parent.stdout is not None and parent.stdout.readline().strip() == "[41]"
+        children = [
+            int(stat.parent.name) for stat in Path("/proc").glob("[0-9]*/stat")
+            if _ppid(stat) == parent.pid
+        ]
+        assert children, "the pool started no worker process"
+    finally:
+        parent.kill()
+        parent.wait(30)
+    deadline = time.monotonic() + 30
+    while any(Path(f"/proc/{pid}").exists() for pid in children) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not [pid for pid in children if Path(f"/proc/{pid}").exists()]
+
+
+def _ppid(stat: Path) -> int:
+    try:
+        return int(stat.read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return -1
