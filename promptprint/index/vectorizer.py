@@ -24,7 +24,7 @@ from promptprint.storage.store import RecordStore
 
 log = logging.getLogger(__name__)
 
-_SKIP_CHUNK = 50_000  # declined rows marked skipped per transaction
+_SKIP_CHUNK = 2_048  # declined rows marked skipped per transaction (and writer-lock hold)
 
 
 class Vectorizer:
@@ -58,11 +58,11 @@ class Vectorizer:
     def _run(self) -> None:
         live = self._live
         while not live.closing.is_set():
+            try:
+                self._skip_declined()
+            except Exception:  # keep going: the rows stay declined and are marked next time
+                log.exception("marking declined rows skipped failed; retrying")
             with live.write_lock:
-                try:
-                    self._skip_declined()
-                except Exception:  # keep going: the rows stay declined and are marked next time
-                    log.exception("marking declined rows skipped failed; retrying")
                 ids = live.current.backlog.next_pending(self._batch)
             if not ids:
                 with live.changed:
@@ -86,14 +86,17 @@ class Vectorizer:
                 live.closing.wait(1.0)
 
     def _skip_declined(self) -> None:
-        """Mark the backlog's declined rows skipped in the store, then let them go (the
-        caller holds the writer lock)."""
-        backlog = self._live.current.backlog
-        if not backlog.declined:
-            return
-        while backlog.declined:
-            ids = backlog.declined_ids(_SKIP_CHUNK)
-            self._store.skip_vectors(ids)
-            backlog.discard(np.asarray(ids, dtype=np.int64))
-            self.skipped += len(ids)
-        self._live.index_ready_rows()
+        """Mark the backlog's declined rows skipped in the store, then let them go: a chunk
+        per transaction, each under the writer lock, which ingest waits for meanwhile (so a
+        chunk is small: one of 50,000 rows held writes back ~1 s at 2,000 prompts/s)."""
+        live = self._live
+        while True:
+            with live.write_lock:
+                backlog = live.current.backlog
+                if not backlog.declined:
+                    return
+                ids = backlog.declined_ids(_SKIP_CHUNK)
+                self._store.skip_vectors(ids)
+                backlog.discard(np.asarray(ids, dtype=np.int64))
+                self.skipped += len(ids)
+                live.index_ready_rows()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import itertools
 import time
 
 import numpy as np
@@ -41,13 +42,18 @@ class _Queued:
 
 
 class VectorBacklog:
-    """Recorded rows waiting for their vector or for older rows, oldest first."""
+    """Recorded rows waiting for their vector or for older rows, oldest first.
+
+    Besides the rows in id order, two id-ordered sets say which wait for a vector and
+    which are declined, so taking the oldest of either costs what it takes, not a walk
+    past everything ahead of it (at live rates tens of thousands of declined rows can sit
+    at the front between two passes of the vectorizer)."""
 
     def __init__(self, dimension: int) -> None:
         self._dimension = dimension
         self._rows: collections.OrderedDict[int, _Queued] = collections.OrderedDict()
-        self._pending = 0
-        self._declined = 0
+        self._waiting: collections.OrderedDict[int, None] = collections.OrderedDict()  # pending, not declined
+        self._declined: collections.OrderedDict[int, None] = collections.OrderedDict()
         self._last_id = 0
 
     def __len__(self) -> int:
@@ -61,92 +67,76 @@ class VectorBacklog:
     @property
     def pending(self) -> int:
         """Rows still waiting for their vector (declined ones not counted)."""
-        return self._pending
+        return len(self._waiting)
 
     @property
     def declined(self) -> int:
         """Rows the policy declined, not yet marked skipped and discarded."""
-        return self._declined
+        return len(self._declined)
 
     def oldest_pending_age_s(self) -> float:
         """Seconds the oldest row still waiting for its vector has waited (0.0: none)."""
-        for entry in self._rows.values():
-            if entry.vector is None and not entry.declined:
-                return time.monotonic() - entry.queued_at
-        return 0.0
+        if not self._waiting:
+            return 0.0
+        return time.monotonic() - self._rows[next(iter(self._waiting))].queued_at
 
     def append(self, rows: IndexRows) -> None:
         """Queue newly stored rows (ids above every queued id); pending ones wait for
         :meth:`fill`, the others only for the rows before them."""
         now = time.monotonic()
         for i in range(len(rows)):
-            vector = None if rows.pending[i] else rows.vectors[i]
-            self._rows[int(rows.ids[i])] = _Queued(
-                vector, int(rows.accounts[i]), int(rows.orgs[i]), int(rows.created_at_ms[i]), now
+            row_id = int(rows.ids[i])
+            pending = bool(rows.pending[i])
+            self._rows[row_id] = _Queued(
+                None if pending else rows.vectors[i], int(rows.accounts[i]), int(rows.orgs[i]), int(rows.created_at_ms[i]), now
             )
-        self._pending += int(rows.pending.sum())
+            if pending:
+                self._waiting[row_id] = None
         if len(rows):
             self._last_id = max(self._last_id, int(rows.ids[-1]))
 
+    @staticmethod
+    def _oldest(ids: collections.OrderedDict[int, None], limit: int) -> list[int]:
+        return list(itertools.islice(ids, max(0, limit)))
+
     def next_pending(self, limit: int) -> list[int]:
         """Ids of the oldest rows still waiting for a vector, at most ``limit``."""
-        ids: list[int] = []
-        for row_id, entry in self._rows.items():
-            if entry.vector is None and not entry.declined:
-                ids.append(row_id)
-                if len(ids) >= limit:
-                    break
-        return ids
+        return self._oldest(self._waiting, limit)
 
     def decline(self, row_ids: list[int]) -> None:
         """The policy gives these rows no vector (ids not waiting for one are ignored)."""
         for row_id in row_ids:
-            entry = self._rows.get(row_id)
-            if entry is not None and entry.vector is None and not entry.declined:
-                entry.declined = True
-                self._pending -= 1
-                self._declined += 1
+            if self._waiting.pop(row_id, False) is None:
+                self._rows[row_id].declined = True
+                self._declined[row_id] = None
 
     def shed(self, limit: int) -> int:
         """Decline the oldest waiting rows until at most ``limit`` wait; returns how many."""
-        excess = self._pending - limit
-        if excess <= 0:
-            return 0
-        oldest = self.next_pending(excess)
+        oldest = self.next_pending(len(self._waiting) - limit)
         self.decline(oldest)
         return len(oldest)
 
     def declined_ids(self, limit: int) -> list[int]:
         """Ids of the oldest declined rows, at most ``limit``."""
-        ids: list[int] = []
-        for row_id, entry in self._rows.items():
-            if entry.declined:
-                ids.append(row_id)
-                if len(ids) >= limit:
-                    break
-        return ids
+        return self._oldest(self._declined, limit)
 
     def fill(self, row_ids: np.ndarray, vectors: np.ndarray) -> None:
-        """Give pending rows their vectors (ids no longer queued are ignored)."""
+        """Give pending rows their vectors (ids no longer queued are ignored); a row
+        declined while its embedding ran keeps the vector."""
         for row_id, vector in zip(row_ids.tolist(), vectors):
             entry = self._rows.get(row_id)
             if entry is not None and entry.vector is None:
                 entry.vector = vector
-                if entry.declined:  # declined while its embedding ran: the vector is kept
-                    entry.declined = False
-                    self._declined -= 1
-                else:
-                    self._pending -= 1
+                entry.declined = False
+                self._waiting.pop(row_id, None)
+                self._declined.pop(row_id, None)
 
     def discard(self, row_ids: np.ndarray) -> None:
-        """Forget rows that were deleted from the store (queued or not)."""
+        """Forget rows that were deleted from the store, or marked skipped (queued or not)."""
         for row_id in row_ids.tolist():
-            entry = self._rows.pop(row_id, None)
-            if entry is not None and entry.vector is None:
-                if entry.declined:
-                    self._declined -= 1
-                else:
-                    self._pending -= 1
+            if self._rows.pop(row_id, None) is not None:
+                self._waiting.pop(row_id, None)
+                self._declined.pop(row_id, None)
 
     def pop_ready(self) -> IndexRows | None:
         """Remove and return the oldest rows whose vectors are ready, up to the first row
