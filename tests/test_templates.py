@@ -74,9 +74,10 @@ def test_activity_counts_and_window_expiry() -> None:
 def test_score_separates_coordination_from_reach(alpaca_texts: list[str]) -> None:
     campaign, popular, org_app = TemplateTracker(), TemplateTracker(), TemplateTracker()
     public = "I want you to act as a travel guide. I will write you my location and you will suggest a place to visit near my location."
+    for i in range(100):
+        # 20 accounts in 20 orgs, five prompts each over two sittings, new payload every time, in bursts
+        _record(campaign, ANALYST.format(alpaca_texts[i]), f"c{i % 20}", T0 + (i % 20) * 1000 + (i // 20) * 70 * MIN, org=f"co{i % 20}")
     for i in range(60):
-        # 20 accounts in 20 orgs, three prompts each, new payload every time, in bursts
-        _record(campaign, ANALYST.format(alpaca_texts[i]), f"c{i % 20}", T0 + (i % 20) * 1000 + (i // 20) * 20 * MIN, org=f"co{i % 20}")
         # 60 unrelated people paste the same public prompt once
         _record(popular, public, f"p{i}", T0 + i * 37 * MIN, org=f"po{i}")
         # one org's app, 3 accounts, new payload every time

@@ -325,7 +325,7 @@ class PromptIndex:
         sig = signature(record.text)
         own_row = chosen.own_row(record)
         template, features = self._lookups.template_view(record, sig, own_row)
-        campaign = self._lookups.assess(sig, template, features)
+        campaign = self._lookups.assess(record, sig, template, features, own_row)
         answer = chosen.fanout(
             record, TemplateMatch(sig, template, features), own_row, FanoutRequest(threshold, lookback, example_count, tuning)
         )
@@ -344,7 +344,7 @@ class PromptIndex:
         """Campaign score of a prompt from its template's activity before the prompt
         (the prompt itself is not counted), with bank matches applied."""
         sig = sig if sig is not None else signature(record.text)
-        return self._lookups.assess(sig, *self._lookups.template_view(record, sig))
+        return self._lookups.assess(record, sig, *self._lookups.template_view(record, sig))
 
     # -- banks -------------------------------------------------------------------------------
     def add_bank_entry(self, kind: str, text: str, note: str = "") -> BankEntry:

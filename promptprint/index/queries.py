@@ -28,6 +28,9 @@ from promptprint.text.skeleton import Signature, signature
 Accept = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
+_LEVELS = {"none": 0, "watch": 1, "flagged": 2}
+
+
 def check_similarity(value: float, field: str) -> float:
     """A similarity threshold from a request, checked to be in [0, 1]."""
     if not (0.0 <= value <= 1.0):  # also rejects NaN
@@ -187,10 +190,27 @@ class Lookups:
         features = self._templates.features(template, record.created_at_ms, record.account_id, record.org_id, exclude_row_id=exclude)
         return template, features
 
-    def assess(self, sig: Signature, template: Template | None, features: TemplateFeatures | None) -> CampaignAssessment:
-        """Campaign score of a template's activity, with bank matches applied."""
+    def assess(
+        self, record: PromptRecord, sig: Signature, template: Template | None, features: TemplateFeatures | None,
+        own_row: int | None = None,
+    ) -> CampaignAssessment:
+        """Campaign assessment of a prompt, with bank matches applied: the strongest of its
+        shingle template's (``features``, from :meth:`template_view`) and its instruction
+        lines' (a short wrapper over a long paste has little else)."""
         bank = self._banks.match(sig, template.core if template else None)
-        return assess(features, bank, threshold=self._config.campaign_threshold, window_ms=self._config.template_window_ms)
+        threshold, window = self._config.campaign_threshold, self._config.template_window_ms
+        best = assess(features, bank, threshold=threshold, window_ms=window)
+        lines = self._templates.line_templates(sig)
+        if lines:
+            exclude = own_row if own_row is not None else self.own_row(record)
+            for line in lines:
+                line_features = self._templates.features(
+                    line, record.created_at_ms, record.account_id, record.org_id, exclude_row_id=exclude
+                )
+                candidate = assess(line_features, bank, threshold=threshold, window_ms=window)
+                if (_LEVELS[candidate.level], candidate.score) > (_LEVELS[best.level], best.score):
+                    best = candidate
+        return best
 
     def fanout_of(
         self, ids: np.ndarray, sims: np.ndarray, saturated: bool, own_account: int | None, own_org: int | None

@@ -186,6 +186,7 @@ def score_campaign(stats: CampaignStats, core_size: int, bank: BankHit | None) -
         payload_share=0.0,
         first_seen_ms=stats.first_seen_ms,
         last_seen_ms=stats.last_seen_ms,
+        kind="offline",
     )
     base = assess(features, None, window_ms=span)
     score = base.score * (0.25 + 0.75 * stats.dedication)

@@ -32,12 +32,22 @@ import dataclasses
 import math
 from typing import Literal
 
-from promptprint.templates.tracker import TemplateFeatures
+from promptprint.templates.tracker import GroupFeatures, TemplateFeatures
 
 DEFAULT_FLAG_THRESHOLD = 0.5
 ALLOW_CAP = 0.05
 DENY_FLOOR = 0.95
 BankKind = Literal["allow", "deny"]
+Level = Literal["none", "watch", "flagged"]
+# committed accounts that give coordination 0.63: a template whose constant part is long
+# and specific needs fewer of them than an instruction line or a short phrasing
+COMMITTED_SCALE_SPECIFIC = 3.0
+COMMITTED_SCALE_SHORT = 6.0
+# An account with this many prompts in the window, of which less than BYSTANDER_SHARE use
+# the template's group, is a bystander: its prompt counts that much less.
+BYSTANDER_MIN_PROMPTS = 4
+BYSTANDER_SHARE = 0.25
+WATCH_SHARE = 0.5  # a score this share of the threshold is worth watching
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +69,7 @@ class CampaignAssessment:
     reasons: tuple[str, ...]
     features: TemplateFeatures | None
     bank: BankHit | None
+    level: Level = "none"  # "watch": early coordination; "flagged": the evidence holds
 
 
 def _clip(x: float) -> float:
@@ -68,6 +79,21 @@ def _clip(x: float) -> float:
 def _hours(ms: int) -> str:
     hours = ms / 3_600_000
     return f"{hours:.0f} h" if hours >= 1 else f"{ms / 60_000:.0f} min"
+
+
+def _watch_score(f: TemplateFeatures, diversity_factor: float, spread_factor: float, specificity: float) -> float:
+    """Early coordination: accounts repeating the template plus the busiest 10-minute burst
+    of accounts, whatever their dedication. A class pasting one assignment within an hour
+    scores here as high as a campaign's first burst: worth watching, not yet proof."""
+    coordination = 1.0 - math.exp(-(f.repeat_accounts + f.burst_accounts) / 5.0)
+    return coordination * diversity_factor * spread_factor * (0.5 + 0.5 * specificity)
+
+
+def _group_of(f: TemplateFeatures) -> GroupFeatures:
+    return f.group or GroupFeatures(
+        f.template_id, 1, f.volume, f.accounts, f.committed_accounts, f.undedicated_accounts, f.distinct_texts,
+        f.top_org_volume,
+    )
 
 
 def assess(
@@ -81,44 +107,74 @@ def assess(
     if not 0.0 <= threshold <= 1.0:
         raise ValueError(f"threshold must be in [0, 1], got {threshold}")
     reasons: list[str] = []
-    score = 0.0
+    score = watch = 0.0
     if features is None:
         reasons.append("no known template (new, or too short to carry one)")
     else:
-        f = features
-        coordinated = f.repeat_accounts + f.burst_accounts
-        coordination = 1.0 - math.exp(-coordinated / 5.0)
-        diversity = (f.distinct_texts - 1) / (f.volume - 1) if f.volume >= 2 else 0.0
-        spread = 1.0 - f.top_org_volume / f.volume if f.volume else 0.0
+        f, g = features, _group_of(features)
         specificity = _clip((f.core_size - 6) / 10)
-        score = coordination * _clip((diversity - 0.5) / 0.4) * _clip((spread - 0.2) / 0.5) * (0.5 + 0.5 * specificity)
+        diversity = (g.distinct_texts - 1) / (g.volume - 1) if g.volume >= 2 else 0.0
+        spread = 1.0 - g.top_org_volume / g.volume if g.volume else 0.0
+        diversity_factor, spread_factor = _clip((diversity - 0.5) / 0.4), _clip((spread - 0.2) / 0.5)
+        watch = _watch_score(f, diversity_factor, spread_factor, specificity)
+        if f.group is None and f.kind == "offline":
+            score = watch  # an offline replay knows no account states: its coordination is all it has
+        else:
+            judged = g.committed_accounts + g.undedicated_accounts
+            dedication = g.committed_accounts / judged if judged else 0.0
+            scale = COMMITTED_SCALE_SPECIFIC if specificity >= 1.0 else COMMITTED_SCALE_SHORT
+            coordination = 1.0 - math.exp(-g.committed_accounts / scale)
+            score = coordination * diversity_factor * spread_factor * _clip((dedication - 0.25) / 0.35)
+            if f.account_prompts >= BYSTANDER_MIN_PROMPTS:
+                own_share = f.account_group_prompts / f.account_prompts
+                score *= _clip(own_share / BYSTANDER_SHARE)
+                if own_share < BYSTANDER_SHARE:
+                    reasons.append(
+                        f"only {own_share:.0%} of this account's {f.account_prompts} prompts in the window use it"
+                        " (a bystander counts less)"
+                    )
+        what = "this instruction line" if f.kind == "line" else "this template"
         reasons.append(
-            f"{f.accounts} accounts in {f.orgs} orgs used this template {f.volume} times in {_hours(window_ms)}"
+            f"{f.accounts} accounts in {f.orgs} orgs used {what} {f.volume} times in {_hours(window_ms)}"
             f" ({f.other_accounts} other than this one)"
         )
+        if g.templates > 1:
+            reasons.append(
+                f"it is linked with {g.templates - 1} other templates by accounts that send mostly them"
+                f" ({g.volume} prompts, {g.accounts} account uses in all)"
+            )
+        if g.committed_accounts or g.undedicated_accounts:
+            reasons.append(
+                f"{g.committed_accounts} accounts send almost only it and kept at it (dedicated), "
+                f"{g.undedicated_accounts} repeat it among much else"
+            )
         if f.accounts:
             reasons.append(f"{f.repeat_accounts} accounts ({f.repeat_accounts / f.accounts:.0%}) used it repeatedly")
         if f.burst_accounts >= 3:
             reasons.append(f"{f.burst_accounts} accounts sent it within one 10-minute burst")
-        if f.volume >= 2:
+        if g.volume >= 2:
             reasons.append(f"{diversity:.0%} of its prompts carry a payload of their own")
-        if f.volume and f.top_org_volume / f.volume >= 0.8:
-            reasons.append(f"{f.top_org_volume / f.volume:.0%} of it comes from a single org")
+        if g.volume and g.top_org_volume / g.volume >= 0.8:
+            reasons.append(f"{g.top_org_volume / g.volume:.0%} of it comes from a single org")
         if f.core_size < 16:
             reasons.append(f"its constant part is short ({f.core_size} shingles), which common phrasings share too")
     if bank is not None:
         if bank.kind == "allow":
             score = min(score, ALLOW_CAP)
+            watch = min(watch, ALLOW_CAP)
             reasons.append(f"matches allow-bank entry {bank.entry_id}" + (f" ({bank.note})" if bank.note else ""))
         else:
             score = max(score, DENY_FLOOR)
             reasons.append(f"matches deny-bank entry {bank.entry_id}" + (f" ({bank.note})" if bank.note else ""))
     score = round(score, 4)
+    flagged = score >= threshold
+    level: Level = "flagged" if flagged else "watch" if (watch >= threshold or score >= WATCH_SHARE * threshold) else "none"
     return CampaignAssessment(
         template_id=features.template_id if features else 0,
         score=score,
-        flagged=score >= threshold,
+        flagged=flagged,
         reasons=tuple(reasons),
         features=features,
         bank=bank,
+        level=level,
     )

@@ -27,6 +27,7 @@ import numpy as np
 
 from promptprint.text import _shingles
 from promptprint.text.skeleton import Signature
+from promptprint.templates.accounts import AccountBook, AccountSnapshot
 from promptprint.templates.postings import ShinglePostings
 
 MIN_CORE = 6  # shingles (8+ words): shorter templates are not distinctive
@@ -43,9 +44,42 @@ BUCKET_MS = 10 * 60 * 1000
 # in the year 9999 must not empty every template's window for everybody else.
 MAX_CLOCK_SKEW_MS = 3600 * 1000
 
+# How an account using shared templates (two members or more) looks from them: ENGAGED
+# sends mostly shared templates (DEDICATED_SHARE of its prompts in the window) but has not
+# yet kept at it; COMMITTED sends mostly them and has kept at it: COMMIT_PROMPTS prompts,
+# or uses over more than one sitting (SITTING_MS apart); UNDEDICATED sends them among much
+# else of its own. Campaign accounts end up committed; a student who pastes an assignment
+# twice in an evening stays engaged, and a user with "Summarize this:" among fifty other
+# prompts is undedicated.
+ENGAGED, COMMITTED, UNDEDICATED = 1, 2, 3
+DEDICATED_SHARE = 0.5
+COMMIT_PROMPTS = 4
+SITTING_MS = 2 * 3600 * 1000
+# Two templates are linked into one group (a campaign's paraphrases, translations or
+# pivot) when this many accounts use both, each sending mostly the two of them: one
+# account in common proves nothing, a popular prompt has bystanders, not dedicated ones.
+LINK_ACCOUNTS = 3
+GROUP_FEATURE_TEMPLATES = 32
+LINE_TEMPLATE_IDS = 1 << 48  # the first line template's id: shingle templates' ids stay as they were  # the largest templates of a group that its features sum
+
 
 def _expiry_horizon(t_ms: int) -> int:
     return min(t_ms, int(time.time() * 1000) + MAX_CLOCK_SKEW_MS)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class GroupFeatures:
+    """A template's linked group in the window, summed over its templates (accounts on
+    several of them count once per template)."""
+
+    group_id: int  # the id of the group's root template
+    templates: int
+    volume: int
+    accounts: int
+    committed_accounts: int
+    undedicated_accounts: int
+    distinct_texts: int
+    top_org_volume: int
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -68,6 +102,14 @@ class TemplateFeatures:
     payload_share: float  # mean share of a member's shingles outside the core (its payload)
     first_seen_ms: int | None
     last_seen_ms: int | None
+    # "shingles", "line" (an instruction line over a paste), or "offline" (an offline replay's
+    # summary, without account states: scored by its coordination alone)
+    kind: str = "shingles"
+    committed_accounts: int = 0  # accounts committed to it (see ENGAGED)
+    undedicated_accounts: int = 0  # accounts with 2+ prompts of it among much else
+    group: GroupFeatures | None = None  # its linked group (itself alone when unlinked)
+    account_prompts: int = 0  # the checking account's prompts in the window
+    account_group_prompts: int = 0  # ... of them on this template's group
 
 
 # A member's payload share (in [0, 1]) is kept as an integer in 1/65535ths, so a window's
@@ -85,7 +127,7 @@ class _Activity:
 
     __slots__ = (
         "times", "rows", "text_hashes", "shares", "accounts_seq", "orgs_seq", "start",
-        "payload", "accounts", "orgs", "named_orgs", "texts", "repeat", "buckets",
+        "payload", "accounts", "orgs", "named_orgs", "texts", "repeat", "buckets", "states", "committed", "undedicated",
     )
 
     def __init__(self) -> None:
@@ -105,6 +147,25 @@ class _Activity:
         # 10-minute bucket -> its accounts' event counts; a bucket holding one event is
         # just that event's account (most do: a dict per bucket was 40% of the tracker)
         self.buckets: dict[int, str | dict[str, int]] = {}
+        # its accounts as the tracker last judged them (ENGAGED, COMMITTED or
+        # UNDEDICATED, see TemplateTracker._judge), and the two counts
+        self.states: dict[str, int] = {}
+        self.committed = 0
+        self.undedicated = 0
+
+    def set_state(self, account: str, state: int) -> None:
+        old = self.states.get(account)
+        if old == state:
+            return
+        self.committed += (state == COMMITTED) - (old == COMMITTED)
+        self.undedicated += (state == UNDEDICATED) - (old == UNDEDICATED)
+        self.states[account] = state
+
+    def _drop_state(self, account: str) -> None:
+        old = self.states.pop(account, None)
+        if old is not None:
+            self.committed -= old == COMMITTED
+            self.undedicated -= old == UNDEDICATED
 
     def __len__(self) -> int:
         return len(self.times) - self.start
@@ -152,6 +213,7 @@ class _Activity:
                 self.accounts[account] = left
             else:
                 del self.accounts[account]
+                self._drop_state(account)
             _decrement(self.orgs, org)
             if org not in self.orgs and not org.startswith("\x00"):
                 self.named_orgs -= 1
@@ -183,46 +245,28 @@ def _decrement(counts: dict[_K, int], key: _K) -> None:
         del counts[key]
 
 
-class Template:
-    """One template: its founder's shingles, member counts per shingle, its core, and its
-    activity.
+class _Tracked:
+    """What every tracked template has: an id, a member count and windowed activity.
 
     Most prompts found a template nobody else joins, so a one-member template is kept
-    lean: ``hits`` (member counts per founder shingle) is only built by the first join,
-    its core is its founder array, and its one event is a tuple until a second arrives.
-    Shingle sets are sorted ``array('Q')`` (8 bytes a shingle, not ~70 in a frozenset).
-    """
+    lean: its one event is a tuple until a second arrives."""
 
-    __slots__ = ("template_id", "founder", "hits", "members", "core", "head", "tail", "_activity", "_first")
+    __slots__ = ("template_id", "members", "_activity", "_first")
 
-    def __init__(self, template_id: int, signature: Signature) -> None:
+    def __init__(self, template_id: int) -> None:
         self.template_id = template_id
-        # the anchors and the lowest other hashes, in C (numpy's union1d and masks cost
-        # ~10 us a template, and most prompts found one)
-        self.founder = array(
-            "Q", _shingles.founder_shingles(signature.sorted_shingles, signature.head, signature.tail, FOUNDER_SHINGLES)
-        )
-        self.hits: array[int] | None = None  # None: every founder shingle seen once
         self.members = 1
-        self.core: array[int] = self.founder  # the founder shingles at least half the members share
-        self.head, self.tail = signature.head, signature.tail
         self._activity: _Activity | None = None
         self._first: tuple[int, str, str, int, int, int] | None = None  # the only event, before a second
 
-    def shared(self, shingles: np.ndarray) -> int:
-        """How many of the template's core shingles a prompt has (its shingles sorted, as in
-        ``Signature.sorted_shingles``: a sorted merge in C instead of a set intersection
-        that made an int object of every core shingle)."""
-        return _shingles.shared_count(shingles, self.core)
+    @property
+    def core_size(self) -> int:
+        raise NotImplementedError
 
-    def join(self, shingles: np.ndarray) -> None:
-        """Count a new member (its shingles, ``uint64``) and recompute the core."""
-        if self.hits is None:
-            self.hits = array("I", [1]) * len(self.founder)
-        self.members += 1
-        need = max(2, (self.members + 1) // 2)
-        # one merge of the two sorted arrays in C (it was seven numpy calls)
-        self.core = array("Q", _shingles.join_core(self.founder, self.hits, shingles, need))
+    @property
+    def first_event(self) -> tuple[int, str, str, int, int, int] | None:
+        """The founding event while it is the only one."""
+        return self._first
 
     def add_event(self, event: tuple[int, str, str, int, int, int]) -> None:
         if self._activity is None and self._first is None:
@@ -261,6 +305,63 @@ class Template:
         return not len(self._activity)
 
 
+class Template(_Tracked):
+    """A shingle template: its founder's shingles, member counts per shingle, its core.
+
+    ``hits`` (member counts per founder shingle) is only built by the first join, and a
+    one-member template's core is its founder array. Shingle sets are sorted
+    ``array('Q')`` (8 bytes a shingle, not ~70 in a frozenset).
+    """
+
+    __slots__ = ("founder", "hits", "core", "head", "tail")
+
+    def __init__(self, template_id: int, signature: Signature) -> None:
+        super().__init__(template_id)
+        # the anchors and the lowest other hashes, in C (numpy's union1d and masks cost
+        # ~10 us a template, and most prompts found one)
+        self.founder = array(
+            "Q", _shingles.founder_shingles(signature.sorted_shingles, signature.head, signature.tail, FOUNDER_SHINGLES)
+        )
+        self.hits: array[int] | None = None  # None: every founder shingle seen once
+        self.core: array[int] = self.founder  # the founder shingles at least half the members share
+        self.head, self.tail = signature.head, signature.tail
+
+    @property
+    def core_size(self) -> int:
+        return len(self.core)
+
+    def shared(self, shingles: np.ndarray) -> int:
+        """How many of the template's core shingles a prompt has (its shingles sorted, as in
+        ``Signature.sorted_shingles``: a sorted merge in C instead of a set intersection
+        that made an int object of every core shingle)."""
+        return _shingles.shared_count(shingles, self.core)
+
+    def join(self, shingles: np.ndarray) -> None:
+        """Count a new member (its shingles, ``uint64``) and recompute the core."""
+        if self.hits is None:
+            self.hits = array("I", [1]) * len(self.founder)
+        self.members += 1
+        need = max(2, (self.members + 1) // 2)
+        # one merge of the two sorted arrays in C (it was seven numpy calls)
+        self.core = array("Q", _shingles.join_core(self.founder, self.hits, shingles, need))
+
+
+class LineTemplate(_Tracked):
+    """An instruction-line template: every prompt whose first (or last) line is this short
+    line set off from a long paste (:mod:`promptprint.text.lines`). Its constant part is
+    that line, so it counts as a short template, whatever the paste."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, template_id: int, key: int) -> None:
+        super().__init__(template_id)
+        self.key = key
+
+    @property
+    def core_size(self) -> int:
+        return 0  # a line: as unspecific as the shortest shingle template
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Event:
     """One recorded prompt as the tracker sees it."""
@@ -277,7 +378,15 @@ def org_key(account_id: str, org_id: str) -> str:
 
 
 class TemplateTracker:
-    """Assigns prompts to templates and keeps each template's windowed activity.
+    """Assigns prompts to templates and keeps each template's windowed activity, each
+    account's traffic, and the groups that link templates of one campaign.
+
+    Every recorded prompt joins (or founds) a shingle template, and a line template for
+    each instruction line it carries (:mod:`promptprint.text.lines`). The account book
+    (:mod:`promptprint.templates.accounts`) tells, per template, which of its accounts
+    are committed to it, engaged, or undedicated; accounts that send mostly two templates
+    link them into one group, so a campaign's paraphrases, translations and pivots add
+    their evidence up instead of each being a weak template of its own.
 
     Args:
         window_ms: the sliding window of the activity counters (24 h by default).
@@ -294,8 +403,15 @@ class TemplateTracker:
         self._sweep_every = sweep_every
         self._since_sweep = 0
         self._templates: dict[int, Template] = {}
+        self._lines: dict[int, LineTemplate] = {}  # line key -> its template
+        self._line_ids: dict[int, LineTemplate] = {}  # template id -> line template
         self._postings = ShinglePostings(cap=POSTINGS_PER_SHINGLE)
+        self._book = AccountBook(window_ms)
+        self._parent: dict[int, int] = {}  # union-find over linked template ids (roots absent)
+        self._groups: dict[int, list[int]] = {}  # root -> its templates (linked groups only)
+        self._links: dict[tuple[int, int], int] = {}  # template pair -> dedicated accounts using both
         self._next_id = 1
+        self._next_line_id = LINE_TEMPLATE_IDS  # line templates have ids of their own
         self._lock = threading.Lock()
 
     @property
@@ -313,6 +429,10 @@ class TemplateTracker:
 
     def template(self, template_id: int) -> Template | None:
         return self._templates.get(template_id)
+
+    def tracked(self, template_id: int) -> _Tracked | None:
+        """A shingle or line template by id."""
+        return self._templates.get(template_id) or self._line_ids.get(template_id)
 
     def _best(self, signature: Signature, shingles: np.ndarray) -> Template | None:
         """The candidate template the prompt joins, if any: among the templates sharing
@@ -339,34 +459,142 @@ class TemplateTracker:
         with self._lock:
             return self._best(signature, shingles)
 
-    def record(self, signature: Signature, event: Event) -> int:
-        """Join (or found) a template and count the event. Returns the template id,
-        0 for prompts too short to carry a template."""
-        if len(signature) < MIN_CORE:
-            return 0
-        shingles = signature.sorted_shingles
+    def line_templates(self, signature: Signature) -> list[LineTemplate]:
+        """The head- and tail-line templates a prompt with this signature would join, those
+        that exist (no change is made)."""
+        keys = [key for key in (signature.head_line, signature.tail_line) if key]
+        if not keys:
+            return []
         with self._lock:
-            template = self._best(signature, shingles)
-            share = 0
-            if template is None:
-                template = Template(self._next_id, signature)
-                self._templates[template.template_id] = template
-                self._next_id += 1
-                self._postings.add(template.template_id, np.frombuffer(template.founder, dtype=np.uint64))
-            else:
-                template.join(shingles)
-                share = round(_SHARE_SCALE * (1.0 - template.shared(shingles) / len(shingles)))
+            return [line for key in keys if (line := self._lines.get(key)) is not None]
+
+    def record(self, signature: Signature, event: Event) -> int:
+        """Join (or found) a template and count the event. Returns the shingle template's
+        id, 0 for prompts too short to carry one (their instruction lines still count)."""
+        t = event.created_at_ms
+        with self._lock:
+            horizon = _expiry_horizon(t) - self._window
             account = sys.intern(event.account_id)
-            template.add_event(
-                (event.created_at_ms, account, sys.intern(org_key(account, event.org_id)), signature.text_hash,
-                 share, event.row_id)
-            )
-            horizon = _expiry_horizon(event.created_at_ms) - self._window
-            template.expire(horizon)
+            org = sys.intern(org_key(account, event.org_id))
+            if account:
+                self._book.record(account, t, horizon)
+            joined: list[tuple[_Tracked, tuple[int, str, str, int, int, int] | None]] = []
+            template_id = 0
+            if len(signature) >= MIN_CORE:
+                shingles = signature.sorted_shingles
+                template = self._best(signature, shingles)
+                share = 0
+                if template is None:
+                    template = Template(self._next_id, signature)
+                    self._templates[template.template_id] = template
+                    self._next_id += 1
+                    self._postings.add(template.template_id, np.frombuffer(template.founder, dtype=np.uint64))
+                else:
+                    founder = template.first_event
+                    template.join(shingles)
+                    share = round(_SHARE_SCALE * (1.0 - template.shared(shingles) / len(shingles)))
+                    joined.append((template, founder))
+                template.add_event((t, account, org, signature.text_hash, share, event.row_id))
+                template.expire(horizon)
+                template_id = template.template_id
+            for key in (signature.head_line, signature.tail_line):
+                if not key:
+                    continue
+                line = self._lines.get(key)
+                if line is None:
+                    line = LineTemplate(self._next_line_id, key)
+                    self._next_line_id += 1
+                    self._lines[key] = self._line_ids[line.template_id] = line
+                else:
+                    line.members += 1
+                    joined.append((line, line.first_event))
+                # a line is a sliver of its prompt: the rest is payload
+                line.add_event((t, account, org, signature.text_hash, _SHARE_SCALE - 1, event.row_id))
+                line.expire(horizon)
             self._since_sweep += 1
             if self._since_sweep >= self._sweep_every:
                 self._sweep(horizon)
-            return template.template_id
+            if account and joined:
+                this_prompt = {tracked.template_id for tracked, _ in joined}
+                for tracked, founder in joined:
+                    if founder is not None and founder[1] and founder[0] >= horizon:
+                        # the second member makes the template shared: count its founder too
+                        self._book.use(founder[1], tracked.template_id, founder[0], horizon)
+                    self._note_use(tracked, account, t, horizon, this_prompt)
+                self._judge(account, t, horizon, [tracked for tracked, _ in joined])
+            return template_id
+
+    # -- accounts and groups ---------------------------------------------------------------
+    def _root(self, template_id: int) -> int:
+        parent = self._parent.get(template_id)
+        if parent is None:
+            return template_id
+        root = self._root(parent)
+        if root != parent:
+            self._parent[template_id] = root
+        return root
+
+    def _group(self, root: int) -> list[int]:
+        return self._groups.get(root) or [root]
+
+    def _link(self, a: int, b: int) -> None:
+        ra, rb = self._root(a), self._root(b)
+        if ra == rb:
+            return
+        group_a, group_b = self._group(ra), self._group(rb)
+        if len(group_a) < len(group_b):
+            ra, rb, group_a, group_b = rb, ra, group_b, group_a
+        self._parent[rb] = ra
+        self._groups[ra] = group_a + group_b
+        self._groups.pop(rb, None)
+
+    def _note_use(self, tracked: _Tracked, account: str, t: int, horizon: int, this_prompt: set[int]) -> None:
+        """Count the account's use of a shared template, vote for links to the other
+        templates it sends mostly, and judge it from the template's side."""
+        tid = tracked.template_id
+        use = self._book.use(account, tid, t, horizon)
+        if use.count == 2:
+            prompts = self._book.prompts(account, t)
+            for other_tid, other in list(self._book.uses(account).items()):
+                if other_tid in this_prompt or other.count < 2 or other.last_ms < horizon:
+                    continue
+                if use.count + other.count < DEDICATED_SHARE * prompts or self._root(other_tid) == self._root(tid):
+                    continue
+                if self.tracked(other_tid) is None:
+                    continue
+                pair = (tid, other_tid) if tid < other_tid else (other_tid, tid)
+                votes = self._links.get(pair, 0) + 1
+                self._links[pair] = votes
+                if votes >= LINK_ACCOUNTS:
+                    self._link(tid, other_tid)
+
+    def _judge(self, account: str, t: int, horizon: int, touched: list[_Tracked]) -> None:
+        """Judge an account from its window (see ENGAGED) and set its state on the shared
+        templates this prompt joined; on all of its shared templates when it changed.
+
+        Dedication is the share of its prompts that went to shared templates at all, not
+        to one: a campaign account spreads over the campaign's paraphrases and pivots
+        before anything links them, while an ordinary account's other prompts are its own."""
+        uses = self._book.uses(account)
+        shared, first, last = 0, t, 0
+        for use in uses.values():
+            if use.last_ms >= horizon:
+                shared += use.count
+                first, last = min(first, use.first_ms), max(last, use.last_ms)
+        prompts = max(1, self._book.prompts(account, t))
+        if shared < DEDICATED_SHARE * prompts:
+            state = UNDEDICATED
+        elif shared >= COMMIT_PROMPTS or last - first >= SITTING_MS:
+            state = COMMITTED
+        else:
+            state = ENGAGED
+        if state != self._book.state(account):
+            self._book.set_state(account, state)
+            touched = [tracked for tid in uses if (tracked := self.tracked(tid)) is not None]
+        for tracked in touched:  # judged where it repeats: one use of a template says nothing of it
+            activity = tracked.activity()
+            if activity.accounts.get(account, 0) >= 2:
+                activity.set_state(account, state)
 
     def _sweep(self, before: int) -> None:
         """Forget one-prompt templates whose only prompt left the window: nobody reused
@@ -377,6 +605,11 @@ class TemplateTracker:
             if template.expire(before):
                 del self._templates[tid]
                 self._postings.remove(tid, template.founder)
+        for key in [k for k, line in self._lines.items() if line.members == 1]:
+            line = self._lines[key]
+            if line.expire(before):
+                del self._lines[key]
+                del self._line_ids[line.template_id]
 
     def forget_rows(self, row_ids: set[int]) -> int:
         """Take deleted prompts (by store row id) out of every template's window, so a
@@ -384,7 +617,7 @@ class TemplateTracker:
         the window. Returns how many events were removed."""
         removed = 0
         with self._lock:
-            for template in self._templates.values():
+            for template in [*self._templates.values(), *self._lines.values()]:
                 activity = template.peek_activity()
                 if row_ids.isdisjoint(activity.rows[activity.start :]):
                     continue
@@ -398,23 +631,38 @@ class TemplateTracker:
                 template.replace_activity(kept)
         return removed
 
-    def recent_rows(self, template: Template, limit: int) -> list[int]:
+    def recent_rows(self, template: _Tracked, limit: int) -> list[int]:
         """Row ids of the template's latest prompts in its window, newest first."""
         with self._lock:
             activity = template.peek_activity()
             rows = activity.rows[max(activity.start, len(activity.rows) - limit) :]
             return [r for r in reversed(rows) if r]
 
+    def account(self, account_id: str, now_ms: int) -> tuple[AccountSnapshot, dict[int, int]] | None:
+        """An account's window (None when unknown) and, per shared template it used, the
+        template's group root (the template itself when it is in no group)."""
+        with self._lock:
+            snapshot = self._book.snapshot(account_id, now_ms)
+            if snapshot is None:
+                return None
+            return snapshot, {tid: self._root(tid) for tid in snapshot.uses}
+
+    def group_templates(self, template_id: int) -> list[int]:
+        """The templates linked with this one (itself included), in the order they joined."""
+        with self._lock:
+            return list(self._group(self._root(template_id)))
+
     def features(
-        self, template: Template, now_ms: int, account_id: str, org_id: str = "", *, exclude_row_id: int = 0
+        self, template: _Tracked, now_ms: int, account_id: str, org_id: str = "", *, exclude_row_id: int = 0
     ) -> TemplateFeatures:
         """The template's activity in [now - window, now], seen from ``account_id`` (of
-        ``org_id``). ``exclude_row_id``: a prompt checked again after it was recorded
-        (a replay) is left out of the counts, so it never counts itself (first/last
-        seen and the burst bucket still include it)."""
+        ``org_id``), with its group's. ``exclude_row_id``: a prompt checked again after it
+        was recorded (a replay) is left out of the counts, so it never counts itself
+        (first/last seen, the burst bucket and the account states still include it)."""
         with self._lock:
+            horizon = _expiry_horizon(now_ms) - self._window
             activity = template.peek_activity()
-            activity.expire(_expiry_horizon(now_ms) - self._window)
+            activity.expire(horizon)
             volume = len(activity)
             first: int | None
             last: int | None
@@ -449,9 +697,16 @@ class TemplateTracker:
                     orgs -= 1
                     named_orgs -= not org.startswith("\x00")
                 texts -= activity.texts[text_hash] == 1
+            group = self._group_totals(template, horizon, (volume, accounts, activity.committed, activity.undedicated, texts, top_org))
+            account_prompts = self._book.prompts(account_id, now_ms) if account_id else 0
+            root = self._root(template.template_id)
+            account_group = sum(
+                use.count for tid, use in self._book.uses(account_id).items()
+                if use.last_ms >= horizon and self._root(tid) == root
+            ) if account_id else 0
             return TemplateFeatures(
                 template_id=template.template_id,
-                core_size=len(template.core),
+                core_size=template.core_size,
                 members_total=template.members - (own is not None),
                 volume=volume,
                 accounts=accounts,
@@ -466,4 +721,34 @@ class TemplateTracker:
                 payload_share=payload / _SHARE_SCALE / volume if volume > 0 else 0.0,
                 first_seen_ms=first if volume > 0 else None,
                 last_seen_ms=last if volume > 0 else None,
+                kind="line" if isinstance(template, LineTemplate) else "shingles",
+                committed_accounts=activity.committed,
+                undedicated_accounts=activity.undedicated,
+                group=group,
+                account_prompts=account_prompts,
+                account_group_prompts=account_group,
             )
+
+    def _group_totals(
+        self, template: _Tracked, horizon: int, own: tuple[int, int, int, int, int, int]
+    ) -> GroupFeatures:
+        """The template's group summed over its largest templates (its own counts as given)."""
+        root = self._root(template.template_id)
+        members = self._groups.get(root)
+        volume, accounts, committed, undedicated, texts, top_org = own
+        if not members:
+            return GroupFeatures(root, 1, volume, accounts, committed, undedicated, texts, top_org)
+        others = [t for tid in members if tid != template.template_id and (t := self.tracked(tid)) is not None]
+        others.sort(key=lambda t: -t.members)
+        for other in others[: GROUP_FEATURE_TEMPLATES - 1]:
+            activity = other.peek_activity()
+            activity.expire(horizon)
+            if not len(activity):
+                continue
+            volume += len(activity)
+            accounts += len(activity.accounts)
+            committed += activity.committed
+            undedicated += activity.undedicated
+            texts += len(activity.texts)
+            top_org = max(top_org, max(activity.orgs.values()))
+        return GroupFeatures(root, len(members), volume, accounts, committed, undedicated, texts, top_org)

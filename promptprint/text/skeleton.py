@@ -29,6 +29,7 @@ from typing import Sequence
 import numpy as np
 
 from promptprint.text import _canonical, _shingles
+from promptprint.text.lines import instruction_line_keys
 from promptprint.text.normalize import canonical_text, mask_identifiers, normalize
 
 SKELETON_VERSION = "skel-1"
@@ -89,6 +90,11 @@ class Signature:
     # part of the template identity (equality), nor of the privacy-mode bytes (the store
     # keeps it beside them), so a signature read back from those bytes has 0 here.
     copy_hash: int = 0
+    # instruction-line keys (promptprint.text.lines): the short first / last line set off
+    # from a long paste, 0 where there is none. Not part of the template identity nor of
+    # the privacy-mode bytes: a signature read back from those bytes has 0 here.
+    head_line: int = 0
+    tail_line: int = 0
 
     @property
     def shingles(self) -> frozenset[int]:
@@ -143,7 +149,10 @@ def signatures(texts: Sequence[str]) -> list[Signature]:
                 canonical.encode("utf-8")  # raises UnicodeEncodeError, as canonical_hash would
                 raise AssertionError("the C scanner refused a canonical text that encodes to UTF-8")
         head, tail, sorted_bytes, text_hash, copy = part
-        out.append(Signature(np.frombuffer(sorted_bytes, dtype=np.uint64), head, tail, text_hash, copy))
+        head_line, tail_line = instruction_line_keys(text)
+        out.append(
+            Signature(np.frombuffer(sorted_bytes, dtype=np.uint64), head, tail, text_hash, copy, head_line, tail_line)
+        )
     return out
 
 

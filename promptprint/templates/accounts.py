@@ -1,0 +1,165 @@
+"""What each account sent in the template window: how much, and on which shared templates.
+
+No per-account rule sees a distillation campaign, but the campaign's accounts look
+alike from the template's side: they send almost nothing but its template (*dedication*),
+and they keep at it — more prompts than one person pasting one thing, or over more than
+one sitting (*persistence*). A student pasting an assignment twice in one evening, or a
+user who sends "Summarize this:" among fifty other prompts, is neither. Those two facts
+need each account's own traffic in the window, which this book keeps:
+
+* the times of its prompts in the window (its volume there), and
+* for each shared template it used (one with two members or more; a template nobody else
+  joined says nothing), how many prompts and when it first and last used it.
+
+An account's template entries are few: at most ``MAX_TEMPLATES_PER_ACCOUNT``, the least
+recently used dropped first (an account spread over dozens of templates is dedicated to
+none). Counts restart when a template was not used for a whole window.
+
+Not thread-safe: the template tracker calls it under its own lock.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from array import array
+
+MAX_TEMPLATES_PER_ACCOUNT = 16
+
+
+@dataclasses.dataclass(slots=True)
+class TemplateUse:
+    """One account's use of one shared template in the window."""
+
+    count: int
+    first_ms: int
+    last_ms: int
+
+
+class _Account:
+    __slots__ = ("times", "start", "uses", "first_seen_ms", "state")
+
+    def __init__(self, t: int) -> None:
+        self.times = array("q")
+        self.start = 0
+        self.uses: dict[int, TemplateUse] = {}
+        self.first_seen_ms = t
+        self.state = 0  # how the templates it uses last judged it (the tracker's states; 0: not yet)
+
+    def expire(self, before: int) -> None:
+        times, i, n = self.times, self.start, len(self.times)
+        while i < n and times[i] < before:
+            i += 1
+        if i and (i == n or (i >= 32 and 2 * i >= n)):
+            del times[:i]
+            i = 0
+        self.start = i
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AccountSnapshot:
+    """An account's traffic in the window, for its assessment."""
+
+    account_id: str
+    prompts: int  # in the window
+    uses: dict[int, TemplateUse]  # shared template id -> its use (a copy)
+    first_seen_ms: int | None  # first prompt the book saw (it may be older than the window)
+    last_seen_ms: int | None
+
+
+class AccountBook:
+    """Per-account traffic in a sliding window (see the module docstring).
+
+    Args:
+        window_ms: the window, the template tracker's.
+    """
+
+    def __init__(self, window_ms: int) -> None:
+        self._window = window_ms
+        self._accounts: dict[str, _Account] = {}
+        self._since_sweep = 0
+
+    def __len__(self) -> int:
+        return len(self._accounts)
+
+    def record(self, account_id: str, t: int, horizon: int) -> None:
+        """Count one prompt of ``account_id`` at ``t``; events before ``horizon`` leave."""
+        account = self._accounts.get(account_id)
+        if account is None:
+            account = self._accounts[account_id] = _Account(t)
+        if not account.times or t >= account.times[-1]:
+            account.times.append(t)
+        else:  # out of order (a late record): keep the times sorted
+            i = len(account.times)
+            while i > account.start and account.times[i - 1] > t:
+                i -= 1
+            account.times.insert(i, t)
+        account.expire(horizon)
+        self._since_sweep += 1
+        if self._since_sweep >= 4096:
+            self._sweep(horizon)
+
+    def use(self, account_id: str, template_id: int, t: int, horizon: int) -> TemplateUse:
+        """Count one prompt of the account on a shared template; returns its use so far."""
+        account = self._accounts.get(account_id)
+        if account is None:
+            account = self._accounts[account_id] = _Account(t)
+        entry = account.uses.get(template_id)
+        if entry is None or entry.last_ms < horizon:
+            if entry is None and len(account.uses) >= MAX_TEMPLATES_PER_ACCOUNT:
+                stalest = min(account.uses, key=lambda tid: account.uses[tid].last_ms)
+                del account.uses[stalest]
+            entry = account.uses[template_id] = TemplateUse(0, t, t)
+        entry.count += 1
+        entry.first_ms = min(entry.first_ms, t)
+        entry.last_ms = max(entry.last_ms, t)
+        return entry
+
+    def uses(self, account_id: str) -> dict[int, TemplateUse]:
+        """The account's shared templates (not copied: read under the tracker's lock)."""
+        account = self._accounts.get(account_id)
+        return account.uses if account is not None else {}
+
+    def state(self, account_id: str) -> int:
+        """The account's last judged state (0: never judged)."""
+        account = self._accounts.get(account_id)
+        return account.state if account is not None else 0
+
+    def set_state(self, account_id: str, state: int) -> None:
+        account = self._accounts.get(account_id)
+        if account is not None:
+            account.state = state
+
+    def prompts(self, account_id: str, now_ms: int) -> int:
+        """The account's prompts in the window ending at ``now_ms``."""
+        account = self._accounts.get(account_id)
+        if account is None:
+            return 0
+        horizon = now_ms - self._window
+        times = account.times
+        lo, hi = account.start, len(times)
+        while lo < hi:  # first time >= horizon
+            mid = (lo + hi) // 2
+            if times[mid] < horizon:
+                lo = mid + 1
+            else:
+                hi = mid
+        return len(times) - lo
+
+    def snapshot(self, account_id: str, now_ms: int) -> AccountSnapshot | None:
+        """The account's window as plain values, None when the book never saw it."""
+        account = self._accounts.get(account_id)
+        if account is None:
+            return None
+        horizon = now_ms - self._window
+        uses = {
+            tid: TemplateUse(u.count, u.first_ms, u.last_ms) for tid, u in account.uses.items() if u.last_ms >= horizon
+        }
+        prompts = self.prompts(account_id, now_ms)
+        last = account.times[-1] if len(account.times) > account.start else None
+        return AccountSnapshot(account_id, prompts, uses, account.first_seen_ms, last)
+
+    def _sweep(self, horizon: int) -> None:
+        """Forget accounts with nothing left in the window."""
+        self._since_sweep = 0
+        for account_id in [a for a, acc in self._accounts.items() if not acc.times or acc.times[-1] < horizon]:
+            del self._accounts[account_id]
