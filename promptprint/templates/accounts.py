@@ -36,11 +36,12 @@ class TemplateUse:
 
 
 class _Account:
-    __slots__ = ("times", "start", "uses", "first_seen_ms", "state")
+    __slots__ = ("times", "start", "shared", "uses", "first_seen_ms", "state")
 
     def __init__(self, t: int) -> None:
         self.times = array("q")
         self.start = 0
+        self.shared = array("q")  # times of its prompts that joined a shared template (in the window)
         self.uses: dict[int, TemplateUse] = {}
         self.first_seen_ms = t
         self.state = 0  # how the templates it uses last judged it (the tracker's states; 0: not yet)
@@ -53,6 +54,11 @@ class _Account:
             del times[:i]
             i = 0
         self.start = i
+        shared, j = self.shared, 0
+        while j < len(shared) and shared[j] < before:
+            j += 1
+        if j:
+            del shared[:j]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -97,6 +103,26 @@ class AccountBook:
         self._since_sweep += 1
         if self._since_sweep >= 4096:
             self._sweep(horizon)
+
+    def shared_prompt(self, account_id: str, t: int) -> None:
+        """Count one prompt of the account that joined a shared template (once, however
+        many templates it joined: a prompt is a template and its instruction lines)."""
+        account = self._accounts.get(account_id)
+        if account is None:
+            account = self._accounts[account_id] = _Account(t)
+        shared = account.shared
+        i = len(shared)
+        while i and shared[i - 1] > t:
+            i -= 1
+        shared.insert(i, t)
+
+    def shared_span(self, account_id: str) -> tuple[int, int]:
+        """(prompts on shared templates, ms from the first of them to the last) in the window
+        as of the last record."""
+        account = self._accounts.get(account_id)
+        if account is None or not account.shared:
+            return 0, 0
+        return len(account.shared), account.shared[-1] - account.shared[0]
 
     def use(self, account_id: str, template_id: int, t: int, horizon: int) -> TemplateUse:
         """Count one prompt of the account on a shared template; returns its use so far."""

@@ -42,7 +42,7 @@ Level = Literal["none", "watch", "flagged"]
 # committed accounts that give coordination 0.63: a template whose constant part is long
 # and specific needs fewer of them than an instruction line or a short phrasing
 COMMITTED_SCALE_SPECIFIC = 3.0
-COMMITTED_SCALE_SHORT = 6.0
+COMMITTED_SCALE_SHORT = 5.0
 # An account with this many prompts in the window, of which less than BYSTANDER_SHARE use
 # the template's group, is a bystander: its prompt counts that much less.
 BYSTANDER_MIN_PROMPTS = 4
@@ -115,7 +115,7 @@ def assess(
         specificity = _clip((f.core_size - 6) / 10)
         diversity = (g.distinct_texts - 1) / (g.volume - 1) if g.volume >= 2 else 0.0
         spread = 1.0 - g.top_org_volume / g.volume if g.volume else 0.0
-        diversity_factor, spread_factor = _clip((diversity - 0.5) / 0.4), _clip((spread - 0.2) / 0.5)
+        diversity_factor, spread_factor = _clip((diversity - 0.5) / 0.4), _clip((spread - 0.1) / 0.4)
         watch = _watch_score(f, diversity_factor, spread_factor, specificity)
         if f.group is None and f.kind == "offline":
             score = watch  # an offline replay knows no account states: its coordination is all it has

@@ -520,7 +520,9 @@ class TemplateTracker:
                     if founder is not None and founder[1] and founder[0] >= horizon:
                         # the second member makes the template shared: count its founder too
                         self._book.use(founder[1], tracked.template_id, founder[0], horizon)
+                        self._book.shared_prompt(founder[1], founder[0])
                     self._note_use(tracked, account, t, horizon, this_prompt)
+                self._book.shared_prompt(account, t)
                 self._judge(account, t, horizon, [tracked for tracked, _ in joined])
             return template_id
 
@@ -576,24 +578,24 @@ class TemplateTracker:
         to one: a campaign account spreads over the campaign's paraphrases and pivots
         before anything links them, while an ordinary account's other prompts are its own."""
         uses = self._book.uses(account)
-        shared, first, last = 0, t, 0
-        for use in uses.values():
-            if use.last_ms >= horizon:
-                shared += use.count
-                first, last = min(first, use.first_ms), max(last, use.last_ms)
+        shared, span = self._book.shared_span(account)
         prompts = max(1, self._book.prompts(account, t))
         if shared < DEDICATED_SHARE * prompts:
             state = UNDEDICATED
-        elif shared >= COMMIT_PROMPTS or last - first >= SITTING_MS:
+        elif shared >= COMMIT_PROMPTS or span >= SITTING_MS:
             state = COMMITTED
         else:
             state = ENGAGED
         if state != self._book.state(account):
             self._book.set_state(account, state)
             touched = [tracked for tid in uses if (tracked := self.tracked(tid)) is not None]
-        for tracked in touched:  # judged where it repeats: one use of a template says nothing of it
+        for tracked in touched:
+            # Judged where it repeats; one use says nothing of a dedicated account yet, but
+            # an account that used the template once among much else of its own is a
+            # bystander of it (the users of a public tool, most of a popular prompt's).
             activity = tracked.activity()
-            if activity.accounts.get(account, 0) >= 2:
+            uses = activity.accounts.get(account, 0)
+            if uses >= 2 or (uses == 1 and state == UNDEDICATED):
                 activity.set_state(account, state)
 
     def _sweep(self, before: int) -> None:

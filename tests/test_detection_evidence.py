@@ -1,0 +1,132 @@
+"""Campaign evidence that does not need a long wrapper: instruction lines, committed
+accounts, linked templates, and the traps that must stay unflagged (real alpaca texts)."""
+
+from __future__ import annotations
+
+from promptprint.templates.scoring import CampaignAssessment, assess
+from promptprint.templates.tracker import COMMITTED, Event, TemplateTracker
+from promptprint.text.lines import instruction_line_keys
+from promptprint.text.skeleton import signature
+
+T0 = 1_767_225_600_000
+MIN = 60_000
+HOUR = 60 * MIN
+
+
+def _paste(texts: list[str], i: int) -> str:
+    """A long pasted document: a few alpaca texts run together."""
+    return " ".join(texts[(i + k) % len(texts)] for k in range(6))
+
+
+def _record(tracker: TemplateTracker, text: str, account: str, t: int, org: str = "") -> None:
+    tracker.record(signature(text), Event(t, account, org))
+
+
+def _assess(tracker: TemplateTracker, text: str, account: str, t: int) -> CampaignAssessment:
+    """The strongest assessment over the prompt's shingle template and instruction lines."""
+    sig = signature(text)
+    views = [v for v in [tracker.match(sig), *tracker.line_templates(sig)] if v is not None]
+    results = [assess(tracker.features(v, t, account), None) for v in views] or [assess(None, None)]
+    return max(results, key=lambda a: (a.flagged, a.score))
+
+
+def test_instruction_lines_need_a_short_line_set_off_from_a_long_body(alpaca_texts: list[str]) -> None:
+    paste = _paste(alpaca_texts, 0)
+    head, tail = instruction_line_keys("Condense the key claims:\n\n" + paste)
+    assert head and not tail
+    assert instruction_line_keys("CONDENSE the key   claims:\n\n" + _paste(alpaca_texts, 9))[0] == head  # the line, not the paste
+    head2, tail2 = instruction_line_keys(paste + "\n\nWhat is the main argument of this text?")
+    assert tail2 and not head2
+    assert instruction_line_keys("Condense the key claims: " + paste) == (0, 0)  # one line: nothing set off
+    assert instruction_line_keys("Condense the key claims:\n\nshort body") == (0, 0)  # no long paste
+    assert instruction_line_keys("Summarize:\n\n" + paste) == (0, 0)  # one word says nothing
+
+
+def test_short_wrapper_campaign_is_flagged_and_paste_instructions_are_not(alpaca_texts: list[str]) -> None:
+    """A 4-word instruction over a different long paste each time, from 12 accounts that
+    send little else, 8 prompts each over two sittings: flagged on its instruction line.
+    60 ordinary users who each send "Summarize this text:" once among their own prompts:
+    not flagged."""
+    campaign, ordinary = TemplateTracker(), TemplateTracker()
+    n = 0
+    for sitting in range(2):
+        for k in range(4):
+            for a in range(12):
+                t = T0 + sitting * 3 * HOUR + (k * 12 + a) * MIN
+                _record(campaign, "Extract the main claims:\n\n" + _paste(alpaca_texts, n), f"c{a}", t, org=f"co{a // 2}")
+                n += 1
+    now = T0 + 7 * HOUR
+    verdict = _assess(campaign, "Extract the main claims:\n\n" + _paste(alpaca_texts, 500), "newcomer", now)
+    assert verdict.flagged and verdict.level == "flagged"
+    assert verdict.features is not None and verdict.features.kind == "line"
+    assert any("instruction line" in r for r in verdict.reasons)
+
+    for u in range(60):
+        base = T0 + u * 7 * MIN
+        for j in range(5):  # their own questions
+            _record(ordinary, alpaca_texts[(u * 5 + j) % len(alpaca_texts)], f"u{u}", base + j * MIN, org=f"uo{u}")
+        _record(ordinary, "Summarize this text:\n\n" + _paste(alpaca_texts, u), f"u{u}", base + 6 * MIN, org=f"uo{u}")
+    verdict = _assess(ordinary, "Summarize this text:\n\n" + _paste(alpaca_texts, 999), "newcomer", T0 + 9 * HOUR)
+    assert not verdict.flagged
+
+
+def test_a_class_pasting_one_assignment_is_watched_not_flagged(alpaca_texts: list[str]) -> None:
+    """35 students, each under a personal org, paste one assignment with their own essay
+    1-3 times within 90 minutes: early coordination (watch), never proof (flagged)."""
+    tracker = TemplateTracker()
+    assignment = (
+        "HIST 210 short response. Read the prompt below and write 400 words arguing whether the printing press "
+        "or the telegraph changed politics more. Cite two primary sources and give a counter-argument.\n\nMy essay:\n"
+    )
+    levels = set()
+    for s in range(35):
+        for draft in range(1 + s % 3):
+            t = T0 + s * 2 * MIN + draft * 25 * MIN
+            verdict = _assess(tracker, assignment + alpaca_texts[s * 3 + draft], f"s{s}", t)
+            assert not verdict.flagged, verdict.reasons
+            levels.add(verdict.level)
+            _record(tracker, assignment + alpaca_texts[s * 3 + draft], f"s{s}", t, org=f"home{s}")
+    assert "watch" in levels
+
+
+def test_accounts_that_switch_templates_link_them_into_one_group(alpaca_texts: list[str]) -> None:
+    """Eight dedicated accounts send template A, then all switch to an unrelated template
+    B: A and B are linked, and B's evidence counts their commitment from the start."""
+    tracker = TemplateTracker()
+    a_text = "You are a meticulous grader. Score the following answer from 1 to 10 for accuracy and clarity, then explain.\n\nAnswer: {}"
+    b_text = "Rewrite the passage below as a numbered list of atomic facts, one per line, with no commentary at all.\n\nPassage: {}"
+    n = 0
+    for a in range(8):
+        for k in range(3):
+            _record(tracker, a_text.format(alpaca_texts[n]), f"c{a}", T0 + (k * 8 + a) * MIN, org=f"o{a}")
+            n += 1
+    for a in range(8):
+        for k in range(2):
+            _record(tracker, b_text.format(alpaca_texts[n]), f"c{a}", T0 + HOUR + (k * 8 + a) * MIN, org=f"o{a}")
+            n += 1
+    template_b = tracker.match(signature(b_text.format("x y z")))
+    assert template_b is not None
+    group = tracker.group_templates(template_b.template_id)
+    template_a = tracker.match(signature(a_text.format("x y z")))
+    assert template_a is not None and template_a.template_id in group and len(group) == 2
+    features = tracker.features(template_b, T0 + 2 * HOUR, "newcomer")
+    assert features.group is not None and features.group.templates == 2
+    assert features.group.committed_accounts >= 8  # committed on A, and on B too
+    activity = template_b.peek_activity()
+    assert all(activity.states.get(f"c{a}") == COMMITTED for a in range(8))
+
+
+def test_a_bystander_of_a_campaign_template_counts_less(alpaca_texts: list[str]) -> None:
+    """An ordinary account with many prompts of its own that once sends a campaign's
+    template is not flagged with it; a fresh account sending it is."""
+    tracker = TemplateTracker()
+    text = "You are an expert data analyst. Reason step by step about the following task and give your final answer after 'ANSWER:'.\n\nTask: {}"
+    for i in range(100):
+        _record(tracker, text.format(alpaca_texts[i]), f"c{i % 20}", T0 + (i % 20) * 1000 + (i // 20) * 70 * MIN, org=f"co{i % 20}")
+    now = T0 + 6 * HOUR
+    for j in range(12):
+        _record(tracker, alpaca_texts[200 + j], "bystander", now - (j + 1) * MIN, org="b")
+    probe = text.format("a brand new task")
+    assert _assess(tracker, probe, "fresh", now).flagged
+    bystander = _assess(tracker, probe, "bystander", now)
+    assert not bystander.flagged and any("bystander" in r for r in bystander.reasons)
