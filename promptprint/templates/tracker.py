@@ -594,8 +594,8 @@ class TemplateTracker:
             # an account that used the template once among much else of its own is a
             # bystander of it (the users of a public tool, most of a popular prompt's).
             activity = tracked.activity()
-            uses = activity.accounts.get(account, 0)
-            if uses >= 2 or (uses == 1 and state == UNDEDICATED):
+            count = activity.accounts.get(account, 0)
+            if count >= 2 or (count == 1 and state == UNDEDICATED):
                 activity.set_state(account, state)
 
     def _sweep(self, before: int) -> None:
