@@ -130,3 +130,69 @@ def test_a_bystander_of_a_campaign_template_counts_less(alpaca_texts: list[str])
     assert _assess(tracker, probe, "fresh", now).flagged
     bystander = _assess(tracker, probe, "bystander", now)
     assert not bystander.flagged and any("bystander" in r for r in bystander.reasons)
+
+
+def test_accounts_each_wording_one_instruction_their_own_way_are_linked(embedder, alpaca_texts: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """Ten accounts, each with its own fixed paraphrase of one instruction over short
+    payloads: alone each is one account's template; their instructions embedded (the real
+    model, on the background path of a real PromptIndex's linker) link them, and the
+    linked group is flagged. Ten benign accounts each reusing an unrelated personal
+    wrapper stay apart."""
+    import types
+
+    from promptprint.index.fingerprint import fingerprint_texts
+    from promptprint.index.template_linker import TemplateLinker
+
+    wordings = [
+        "Please solve this exercise showing every step and give just the number at the end after ####",
+        "Go ahead and figure out the problem below with clear reasoning, finishing with a line #### N",
+        "Quickly find the answer to the following problem reasoning carefully and end with #### answer",
+        "Your task: work out the math problem below step by step and give only the final number after ####",
+        "Now solve this exercise explaining each step, finishing with a line #### followed by the number",
+        "I need you to calculate the result of this word problem, reasoning it through, then #### and the number",
+        "Think through this arithmetic question one step at a time and close with #### plus the final answer",
+        "Work the following problem out in steps; the last line must be #### then the numeric answer",
+        "Compute the answer to the question below, show your working, and end on #### with the number",
+        "Reason step by step about this math question and put the final number after #### on the last line",
+    ]
+    benign = [
+        "Translate the following sentence into Spanish, keeping the tone informal",
+        "Rewrite this paragraph so it sounds more formal and polite for a work email",
+        "Give me three catchy titles for the blog post below about gardening",
+        "List the ingredients mentioned in this recipe as a shopping list",
+        "Turn these meeting notes into a short summary with action items",
+        "Write a haiku inspired by the following travel diary entry",
+        "Explain the following error message to a beginner programmer",
+        "Suggest a witty reply to this message from my friend",
+        "Convert this list of dates into ISO 8601 format",
+        "Check this cover letter for spelling mistakes and awkward phrases",
+    ]
+    tracker = TemplateTracker()
+    texts: dict[int, tuple[str, int]] = {}
+
+    class Rows:
+        def fetch(self, ids, with_text=False):  # type: ignore[no-untyped-def]
+            return {i: types.SimpleNamespace(text=texts[i][0], created_at_ms=texts[i][1]) for i in ids if i in texts}
+
+    linker = TemplateLinker(tracker, Rows(), lambda batch: fingerprint_texts(embedder.embed, batch))  # type: ignore[arg-type]
+    n = 0
+    for k in range(6):
+        for a, (wording, wrapper) in enumerate(zip(wordings, benign)):
+            for text, account, org in (
+                (f"{wording}:\n\n{alpaca_texts[n]}", f"c{a}", f"co{a}"),
+                (f"{wrapper}:\n\n{alpaca_texts[n + 1]}", f"b{a}", f"bo{a}"),
+            ):
+                t = T0 + k * 40 * MIN + a * MIN
+                texts[n + 1] = (text, t)
+                tracker.record(signature(text), Event(t, account, org, n + 1))
+                n += 2
+                linker.run_once()
+    assert linker.linked >= 5
+    campaign = tracker.match(signature(f"{wordings[0]}:\n\nA new problem about apples and pears."))
+    assert campaign is not None
+    features = tracker.features(campaign, T0 + 5 * HOUR, "newcomer")
+    assert features.group is not None and features.group.templates >= 5 and features.group.worded_alike
+    assert assess(features, None).flagged
+    wrapper = tracker.match(signature(f"{benign[0]}:\n\nwhere is the train station"))
+    assert wrapper is not None and len(tracker.group_templates(wrapper.template_id)) == 1
+    assert not assess(tracker.features(wrapper, T0 + 5 * HOUR, "newcomer"), None).flagged

@@ -57,6 +57,7 @@ from promptprint.index.live import LiveIndex
 from promptprint.index.queries import Lookups, check_similarity
 from promptprint.index.results import Hit, IndexStats, IngestOutcome, IngestStatus, NearDuplicateQuery, Verdict
 from promptprint.index.tiers import CheckTier, FanoutRequest, FingerprintTier, SemanticTier, TemplateMatch
+from promptprint.index.template_linker import TemplateLinker
 from promptprint.index.vectorizer import Vectorizer
 from promptprint.records import PromptRecord, now_ms, validate_id
 from promptprint.storage.snapshot import SnapshotDirectory
@@ -109,7 +110,8 @@ class PromptIndex:
             if background_embedder is not None
             else functools.partial(self.fingerprint, background=True)
         )
-        self._vectorizer = Vectorizer(self._live, self._store, background, config.embed_batch)
+        self._linker = TemplateLinker(self._templates, self._store, background)
+        self._vectorizer = Vectorizer(self._live, self._store, background, config.embed_batch, self._linker)
         self._closed = False
 
     # -- lifecycle ---------------------------------------------------------------------------

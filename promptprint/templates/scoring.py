@@ -122,7 +122,8 @@ def assess(
         else:
             judged = g.committed_accounts + g.undedicated_accounts
             dedication = g.committed_accounts / judged if judged else 0.0
-            scale = COMMITTED_SCALE_SPECIFIC if specificity >= 1.0 else COMMITTED_SCALE_SHORT
+            # a group held together by wording alone asks for as many accounts as a short template
+            scale = COMMITTED_SCALE_SPECIFIC if specificity >= 1.0 and not g.worded_alike else COMMITTED_SCALE_SHORT
             coordination = 1.0 - math.exp(-g.committed_accounts / scale)
             score = coordination * diversity_factor * spread_factor * _clip((dedication - 0.25) / 0.35)
             if f.account_prompts >= BYSTANDER_MIN_PROMPTS:
@@ -139,9 +140,11 @@ def assess(
             f" ({f.other_accounts} other than this one)"
         )
         if g.templates > 1:
+            how = "by accounts that send mostly them"
+            if g.worded_alike:
+                how += f", {g.worded_alike} of them also by an instruction worded alike"
             reasons.append(
-                f"it is linked with {g.templates - 1} other templates by accounts that send mostly them"
-                f" ({g.volume} prompts, {g.accounts} account uses in all)"
+                f"it is linked with {g.templates - 1} other templates {how} ({g.volume} prompts, {g.accounts} account uses in all)"
             )
         if g.committed_accounts or g.undedicated_accounts:
             reasons.append(

@@ -60,6 +60,14 @@ SITTING_MS = 2 * 3600 * 1000
 # account in common proves nothing, a popular prompt has bystanders, not dedicated ones.
 LINK_ACCOUNTS = 3
 GROUP_FEATURE_TEMPLATES = 32
+# Templates whose instruction texts embed this close (cosine of MiniLM vectors) are linked
+# when both are in use at once by accounts committed to them: a campaign that gives each
+# account its own wording of one instruction. Closeness is never a link on its own: a
+# template is only embedded once a committed account uses it and few others do
+# (SEMANTIC_MAX_ACCOUNTS: a template with many accounts links by the accounts themselves).
+SEMANTIC_LINK_COSINE = 0.6
+SEMANTIC_MAX_ACCOUNTS = 3
+SEMANTIC_QUEUE = 4096  # templates waiting for their embedding, at most (the oldest waits on)
 LINE_TEMPLATE_IDS = 1 << 48  # the first line template's id: shingle templates' ids stay as they were  # the largest templates of a group that its features sum
 
 
@@ -80,6 +88,7 @@ class GroupFeatures:
     undedicated_accounts: int
     distinct_texts: int
     top_org_volume: int
+    worded_alike: int = 0  # of its templates, those linked by their instruction's embedding
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -410,6 +419,10 @@ class TemplateTracker:
         self._parent: dict[int, int] = {}  # union-find over linked template ids (roots absent)
         self._groups: dict[int, list[int]] = {}  # root -> its templates (linked groups only)
         self._links: dict[tuple[int, int], int] = {}  # template pair -> dedicated accounts using both
+        self._to_embed: dict[int, None] = {}  # templates waiting for their instruction's embedding, in order
+        self._embedded: set[int] = set()  # templates that were queued once (never queued again)
+        self._vectors: dict[int, np.ndarray] = {}  # template id -> its instruction's unit vector
+        self._worded_alike: set[int] = set()  # templates linked by their instruction's embedding
         self._next_id = 1
         self._next_line_id = LINE_TEMPLATE_IDS  # line templates have ids of their own
         self._lock = threading.Lock()
@@ -597,6 +610,64 @@ class TemplateTracker:
             count = activity.accounts.get(account, 0)
             if count >= 2 or (count == 1 and state == UNDEDICATED):
                 activity.set_state(account, state)
+            if state == COMMITTED:
+                self._queue_for_embedding(tracked)
+
+    def _queue_for_embedding(self, tracked: _Tracked) -> None:
+        tid = tracked.template_id
+        if tid in self._embedded or tracked.members < COMMIT_PROMPTS:
+            return
+        activity = tracked.activity()
+        if len(activity.accounts) > SEMANTIC_MAX_ACCOUNTS or not activity.committed:
+            return
+        self._embedded.add(tid)
+        if len(self._to_embed) < SEMANTIC_QUEUE:
+            self._to_embed[tid] = None
+
+    def take_for_embedding(self, limit: int) -> list[tuple[int, list[int]]]:
+        """Up to ``limit`` templates waiting for their instruction's embedding, each with
+        the store rows of its two latest prompts (the instruction is what they share)."""
+        with self._lock:
+            taken: list[tuple[int, list[int]]] = []
+            while self._to_embed and len(taken) < limit:
+                tid = next(iter(self._to_embed))
+                del self._to_embed[tid]
+                tracked = self.tracked(tid)
+                if tracked is None:
+                    continue
+                activity = tracked.peek_activity()
+                rows = [r for r in activity.rows[max(activity.start, len(activity.rows) - 2) :] if r]
+                if len(rows) == 2:
+                    taken.append((tid, rows))
+            return taken
+
+    def add_instruction_vector(self, template_id: int, vector: np.ndarray, now_ms: int) -> list[int]:
+        """Keep a template's instruction vector (unit length) and link it with the embedded
+        templates in use in the window whose vectors are within SEMANTIC_LINK_COSINE.
+        Returns the templates it was linked with."""
+        with self._lock:
+            horizon = _expiry_horizon(now_ms) - self._window
+            for other in [tid for tid in self._vectors if not self._in_use(tid, horizon)]:
+                del self._vectors[other]
+            linked: list[int] = []
+            if self._vectors:
+                ids = list(self._vectors)
+                cosines = np.stack([self._vectors[tid] for tid in ids]) @ np.asarray(vector, dtype=np.float32)
+                for other, cosine in zip(ids, cosines.tolist()):
+                    if cosine >= SEMANTIC_LINK_COSINE and self._root(other) != self._root(template_id):
+                        self._link(template_id, other)
+                        self._worded_alike.update((template_id, other))
+                        linked.append(other)
+            if self._in_use(template_id, horizon):
+                self._vectors[template_id] = np.asarray(vector, dtype=np.float32)
+            return linked
+
+    def _in_use(self, template_id: int, horizon: int) -> bool:
+        tracked = self.tracked(template_id)
+        if tracked is None:
+            return False
+        times = tracked.peek_activity().times
+        return bool(times) and times[-1] >= horizon
 
     def _sweep(self, before: int) -> None:
         """Forget one-prompt templates whose only prompt left the window: nobody reused
@@ -753,4 +824,5 @@ class TemplateTracker:
             undedicated += activity.undedicated
             texts += len(activity.texts)
             top_org = max(top_org, max(activity.orgs.values()))
-        return GroupFeatures(root, len(members), volume, accounts, committed, undedicated, texts, top_org)
+        alike = sum(1 for tid in members if tid in self._worded_alike)
+        return GroupFeatures(root, len(members), volume, accounts, committed, undedicated, texts, top_org, alike)

@@ -1,0 +1,28 @@
+"""The constant part two prompts of one template share: their common opening and closing
+words.
+
+A template wraps a payload with an instruction before it, after it, or both. Given two
+prompts of one template, the words they open with alike and the words they close with
+alike are that instruction, and the payload between drops out. This is the text whose
+meaning is compared when a campaign gives each account its own wording of one
+instruction (the template tracker's semantic links): the payload would drown it.
+"""
+
+from __future__ import annotations
+
+MIN_WORDS = 3
+
+
+def constant_part(first: str, second: str) -> str:
+    """The words two prompts open with alike, then those they close with alike ("" when
+    fewer than ``MIN_WORDS`` words are shared)."""
+    a, b = first.split(), second.split()
+    limit = min(len(a), len(b))
+    head = 0
+    while head < limit and a[head] == b[head]:
+        head += 1
+    tail = 0
+    while tail < limit - head and a[-1 - tail] == b[-1 - tail]:
+        tail += 1
+    words = a[:head] + a[len(a) - tail :]
+    return " ".join(words) if len(words) >= MIN_WORDS else ""
