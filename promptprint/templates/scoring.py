@@ -1,26 +1,27 @@
-"""The campaign score of a template, with the reasons behind it.
+"""The campaign score of a template (with its linked group), its level, and the reasons.
 
 Reach alone does not make a campaign: a popular public prompt, a homework problem or an
-idiom ("I want you to act as a ...") reaches hundreds of unrelated accounts. Measured on
-simulated mixed traffic, scoring by distinct accounts alone flags 2-6% of benign
-accounts. What sets a distillation campaign apart is *coordination* around a template
-that carries *varying payloads*:
+idiom reaches hundreds of unrelated accounts, and a class pasting one assignment sends it
+in one synchronized burst. What sets a distillation campaign apart is accounts *committed*
+to a template that carries *varying payloads*: accounts that send almost nothing else
+and keep at it (see :mod:`promptprint.templates.tracker` for how accounts are judged and
+templates linked into groups). Over the template's group:
 
-* coordination — accounts that use the template repeatedly within the window, plus
-  the accounts active together in its busiest 10-minute bucket (synchronized bursts);
-  ``1 - exp(-coordinated / 5)``: 5 such accounts give 0.63, 10 give 0.86, 15 give 0.95;
-* payload diversity — the share of the template's prompts with a text of their own,
-  ``(distinct - 1) / (volume - 1)``, mapped 0.5 -> 0 and 0.9 -> 1: verbatim copies of a
-  popular prompt score 0, a template filled with a new payload each time scores 1;
-* spread — one minus the share of the busiest org; mapped 0.2 -> 0 and 0.7 -> 1, so
-  one organisation's own app (all traffic from one org) scores 0;
-* specificity — templates whose constant part is short (< 16 shingles, ~18 words)
-  count half: short shared phrasings are common in ordinary traffic.
+* coordination — ``1 - exp(-committed / s)``, s = 3 for a specific template (a constant
+  part of 16+ shingles) and 5 for a short one, an instruction line, or a group linked
+  by wording alone;
+* payload diversity — ``(distinct - 1) / (volume - 1)`` mapped 0.5 -> 0 and 0.9 -> 1:
+  verbatim copies of a popular prompt score 0;
+* spread — one minus the busiest org's share, mapped 0.1 -> 0 and 0.5 -> 1: one
+  organisation's own app scores 0;
+* dedication — committed accounts among those judged (committed or undedicated), mapped
+  0.25 -> 0 and 0.6 -> 1: a public tool whose users mostly send much else scores low.
 
-``score = coordination x diversity x spread x (0.5 + 0.5 specificity)``, in [0, 1].
-The default threshold 0.5 was set on simulated traffic (see ``scripts/evaluate.py``):
-there it flags every campaign account and ~0.01% of benign accounts, outside the
-public agent frameworks that the built-in allow bank covers.
+``score = coordination x diversity x spread x dedication``, times the checking account's
+own share of its traffic on the group when it is an established account (a bystander).
+``flagged`` is score >= threshold (0.5). The level grades it: *flagged*; *watch* for
+early coordination (repeat use and bursts of accounts, the score of earlier versions, or
+half the threshold of the score) that is not yet proof; *none*.
 
 Banks override the features: an allow-bank match caps the score at 0.05 (sanctioned
 or public framework templates), a deny-bank match raises it to at least 0.95.
