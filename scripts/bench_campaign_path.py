@@ -5,7 +5,8 @@
 
 Replays a simulation's traffic (see scripts/simulate.py) in created_at order through
 the template tracker and banks exactly as PromptIndex.check does — signature, template
-match, windowed features, bank match, score, then record — and reports the per-prompt
+match, windowed features (the shingle template's and the instruction lines'), bank
+match, score, then record — and reports the per-prompt
 latency of that added path (p50/p99), with the tracker's memory per prompt. The rest
 of CheckPrompt (embedding, FAISS search, SQLite commit) is unchanged by these features.
 """
@@ -54,7 +55,12 @@ def main() -> int:
             sig = signature(row["text"])
             template = tracker.match(sig)
             features = tracker.features(template, now, row["account_id"]) if template else None
-            verdict = assess(features, banks.match(sig, template.core if template else None))
+            bank = banks.match(sig, template.core if template else None)
+            verdict = assess(features, bank)
+            for line in tracker.line_templates(sig):  # as promptprint.index.queries.Lookups.assess
+                candidate = assess(tracker.features(line, now, row["account_id"]), bank)
+                if (candidate.flagged, candidate.score) > (verdict.flagged, verdict.score):
+                    verdict = candidate
             t1 = time.perf_counter()
             tracker.record(sig, Event(now, row["account_id"], row.get("org_id") or ""))
             t2 = time.perf_counter()
