@@ -120,3 +120,80 @@ def test_an_unknown_account_is_not_found(traffic: TemplateTracker) -> None:
         with pytest.raises(NotFound) as caught:
             _assess(traffic, "nobody", now=now)
         assert caught.value.reason == "ACCOUNT_NOT_FOUND" and caught.value.field == "account_id"
+
+
+def _traffic_records(alpaca_texts: list[str]) -> list[PromptRecord]:
+    """The campaign of :func:`traffic` and a bystander with 10 prompts of its own and one
+    of the campaign's wrapper, as records."""
+    records = [
+        PromptRecord(f"c-{i}", f"c{i % 20}", f"co{i % 20}", T0 + (i % 20) * 1000 + (i // 20) * 70 * MIN, ANALYST.format(alpaca_texts[i]))
+        for i in range(100)
+    ]
+    records += [PromptRecord(f"b-{k}", "bystander", "bo", T0 + k * 30 * MIN, alpaca_texts[3000 + k]) for k in range(10)]
+    records.append(PromptRecord("b-campaign", "bystander", "bo", T0 + 6 * HOUR, ANALYST.format(alpaca_texts[500])))
+    return records
+
+
+def _refusal(call: object) -> tuple[grpc.StatusCode, str]:
+    with pytest.raises(grpc.RpcError) as caught:
+        call()  # type: ignore[operator]
+    info = error_info(caught.value)
+    return caught.value.code(), info.reason if info else ""  # type: ignore[attr-defined]
+
+
+def test_get_account_assessment_over_grpc(client: PromptprintClient, server: ServerThread, alpaca_texts: list[str]) -> None:
+    summary = client.ingest(_traffic_records(alpaca_texts), batch_size=64)
+    assert (summary.accepted, summary.rejected) == (111, 0)
+    verdict = client.get_account_assessment("c3")
+    assert verdict.account_id == "c3" and verdict.level == pb.CAMPAIGN_LEVEL_FLAGGED and verdict.flagged
+    assert verdict.threshold == pytest.approx(0.5) and verdict.score >= 0.5 and verdict.prompt_count == 5
+    assert verdict.first_seen.ToMilliseconds() == T0 + 3000 and verdict.last_seen.ToMilliseconds() == T0 + 3000 + 4 * 70 * MIN
+    group = verdict.groups[0]
+    assert group.level == pb.CAMPAIGN_LEVEL_FLAGGED and group.share == 1.0 and group.prompt_count == 5
+    assert group.campaign.template_id in group.template_ids and group.campaign.level == pb.CAMPAIGN_LEVEL_FLAGGED
+    assert group.campaign.activity.accounts == 21 and group.first_use.ToMilliseconds() == T0 + 3000
+    # the same as the library says
+    assert server.index is not None
+    library = server.index.assess_account("c3")
+    assert (library.score, library.reasons) == (pytest.approx(verdict.score), tuple(verdict.reasons))
+    bystander = client.get_account_assessment("bystander")
+    assert bystander.level == pb.CAMPAIGN_LEVEL_WATCH and not bystander.flagged and bystander.prompt_count == 11
+    # errors: NOT_FOUND with its reason, INVALID_ARGUMENT for no account
+    assert _refusal(lambda: client.get_account_assessment("nobody")) == (grpc.StatusCode.NOT_FOUND, "ACCOUNT_NOT_FOUND")
+    assert _refusal(lambda: client.get_account_assessment("")) == (grpc.StatusCode.INVALID_ARGUMENT, "ACCOUNT_ID_MISSING")
+    with pytest.raises(InvalidArgument):
+        server.index.assess_account("")
+    assert required_role("/promptprint.v1.FingerprintService/GetAccountAssessment") == "lookup"
+    # CheckPrompt's assessment carries the level
+    checked = client.check_prompt(text=ANALYST.format(alpaca_texts[600]), account_id="c3", created_at=T0 + 6 * HOUR)
+    assert checked.campaign.flagged and checked.campaign.level == pb.CAMPAIGN_LEVEL_FLAGGED
+    plain = client.check_prompt(text=alpaca_texts[4000], account_id="someone", created_at=T0 + 6 * HOUR)
+    assert plain.campaign.level == pb.CAMPAIGN_LEVEL_NONE and not plain.campaign.flagged
+    # an allow-bank entry for the wrapper applies to the account at once
+    entry = client.create_bank_entry("allow", ANALYST.format("Summarize the quarterly figures in a table."), note="our eval harness")
+    allowed = client.get_account_assessment("c3")
+    assert allowed.level == pb.CAMPAIGN_LEVEL_NONE and not allowed.flagged and allowed.score == pytest.approx(0.05)
+    assert allowed.groups[0].campaign.bank_entry_id == entry.entry_id
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "promptprint.cli", *args], cwd=REPO, capture_output=True, text=True, timeout=120,
+        env=os.environ | {"HF_HUB_OFFLINE": "1"},
+    )
+
+
+def test_promptprint_account_prints_the_verdict(client: PromptprintClient, server: ServerThread, alpaca_texts: list[str]) -> None:
+    client.ingest(_traffic_records(alpaca_texts), batch_size=64)
+    shown = _cli("account", "c3", "--target", server.target)
+    assert shown.returncode == 0, shown.stderr
+    first = shown.stdout.splitlines()[0]
+    assert first.startswith("account c3: FLAGGED (score ") and "5 prompts in the window" in first
+    assert "100% of its prompts (5)" in shown.stdout and "dedicated" in shown.stdout
+    raw = _cli("account", "bystander", "--target", server.target, "--json")
+    assert raw.returncode == 0, raw.stderr
+    message = json.loads(raw.stdout)
+    assert message["account_id"] == "bystander" and message["level"] == "CAMPAIGN_LEVEL_WATCH" and message["prompt_count"] == "11"
+    assert {g["level"] for g in message["groups"]} >= {"CAMPAIGN_LEVEL_WATCH"}
+    missing = _cli("account", "nobody", "--target", server.target)
+    assert missing.returncode == 1 and "NOT_FOUND [ACCOUNT_NOT_FOUND]" in missing.stderr

@@ -188,7 +188,7 @@ def _reasons(prompts: int, groups: list[tuple[AccountGroup, bool]], threshold: f
     if not groups:
         return (f"{prompts} prompts in the window, none on a template another account shares",)
     marked = sum(1 for group, _ in groups if group.level != "none")
-    reasons = [f"{prompts} prompts in the window; it used {len(groups)} shared template groups ({marked} watched or flagged)"]
+    reasons = [f"{prompts} prompts in the window; it used {len(groups)} shared template group{'s' if len(groups) > 1 else ''} ({marked} watched or flagged)"]
     best, alone_flagged = groups[0]
     what = f"group {best.group_id} ({len(best.template_ids)} templates)" if len(best.template_ids) > 1 else f"template {best.group_id}"
     reasons.append(
