@@ -105,6 +105,26 @@ def test_a_bystander_on_a_campaign_template_is_watched_not_flagged(traffic: Temp
     assert any("watched rather than flagged" in r for r in verdict.reasons)
 
 
+def test_an_instruction_line_campaign_flags_its_accounts_and_watches_a_bystander(alpaca_texts: list[str]) -> None:
+    """Nearly all payload: a short instruction line over a different long paste every time."""
+    tracker = TemplateTracker()
+    passages = [t for t in alpaca_texts if len(t) > 150]
+    documents = iter(" ".join(passages[i : i + 3]) for i in range(0, 900, 3))
+    for i in range(120):  # 24 accounts in 24 orgs, 5 prompts each over five rounds 70 minutes apart
+        _record(tracker, "Summarize the key risks:\n\n" + next(documents), f"c{i % 24}", T0 + (i % 24) * 1000 + (i // 24) * 70 * MIN, org=f"o{i % 24}")
+    for k in range(40):
+        _record(tracker, alpaca_texts[3000 + k], "bystander", T0 + k * 20 * MIN, org="bo")
+    _record(tracker, "Summarize the key risks:\n\n" + next(documents), "bystander", T0 + 5 * HOUR, org="bo")
+    member = _assess(tracker, "c5")
+    assert member.flagged and member.groups[0].share == 1.0
+    line = member.groups[0].campaign
+    assert line.features is not None and line.features.kind == "line" and line.level == "flagged"
+    assert any(f"to instruction line {line.template_id}" in r for r in member.reasons)
+    bystander = _assess(tracker, "bystander")
+    assert not bystander.flagged and bystander.level == "watch"
+    assert bystander.groups[0].group_id == line.template_id and bystander.groups[0].campaign.level == "none"
+
+
 def test_banks_apply_to_the_account(traffic: TemplateTracker) -> None:
     allowed = _assess(traffic, "c3", BankHit(1, "allow", "our own eval harness"))
     assert not allowed.flagged and allowed.level == "none" and allowed.score <= 0.05

@@ -32,7 +32,6 @@ from promptprint.errors import NotFound
 from promptprint.templates.scoring import (
     BYSTANDER_MIN_PROMPTS,
     BYSTANDER_SHARE,
-    WATCH_SHARE,
     BankHit,
     CampaignAssessment,
     Level,
@@ -152,7 +151,7 @@ def assess_account(
             score = round(score * _weight(share, snapshot.prompts), 4)
         level: Level = (
             "flagged" if score >= threshold
-            else "watch" if campaign.level != "none" or alone_flagged or score >= WATCH_SHARE * threshold
+            else "watch" if campaign.level != "none" or alone_flagged
             else "none"
         )
         group = AccountGroup(
@@ -190,7 +189,11 @@ def _reasons(prompts: int, groups: list[tuple[AccountGroup, bool]], threshold: f
     marked = sum(1 for group, _ in groups if group.level != "none")
     reasons = [f"{prompts} prompts in the window; it used {len(groups)} shared template group{'s' if len(groups) > 1 else ''} ({marked} watched or flagged)"]
     best, alone_flagged = groups[0]
-    what = f"group {best.group_id} ({len(best.template_ids)} templates)" if len(best.template_ids) > 1 else f"template {best.group_id}"
+    line = best.campaign.features is not None and best.campaign.features.kind == "line"
+    what = (
+        f"group {best.group_id} ({len(best.template_ids)} templates)" if len(best.template_ids) > 1
+        else f"{'instruction line' if line else 'template'} {best.group_id}"
+    )
     reasons.append(
         f"{best.share:.0%} of its prompts ({best.prompts}) went to {what}, whose campaign score seen from it is "
         f"{best.campaign.score:.2f} ({best.campaign.level})"
