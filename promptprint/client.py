@@ -358,6 +358,14 @@ class PromptprintClient:
             **options,  # type: ignore[arg-type]
         )
 
+    def get_account_assessment(self, account_id: str) -> pb.AccountAssessment:
+        """The campaign verdict on an account: the template groups it used in the
+        window, its share of traffic in each, a score and a level (none / watch /
+        flagged). NOT_FOUND (ACCOUNT_NOT_FOUND) when the server has no prompt of it in
+        its template window."""
+        request = pb.GetAccountAssessmentRequest(account_id=account_id)
+        return self._stub.GetAccountAssessment(request, timeout=self._timeout).assessment
+
     def stats(self) -> pb.GetIndexStatsResponse:
         return self._stub.GetIndexStats(pb.GetIndexStatsRequest(), timeout=self._timeout)
 

@@ -21,6 +21,7 @@ VERBS: Mapping[str, tuple[str, str]] = {
     "query": ("promptprint.cli.traffic", "query"),
     "replay": ("promptprint.cli.traffic", "replay"),
     "stats": ("promptprint.cli.traffic", "stats"),
+    "account": ("promptprint.cli.account", "account"),
     "bank": ("promptprint.cli.bank", "bank"),
     "campaigns": ("promptprint.cli.reconstruct", "campaigns"),
     "campaign": ("promptprint.cli.browse", "campaign"),

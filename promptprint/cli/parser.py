@@ -121,6 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--no-progress", action="store_true")
     _add_target(replay)
 
+    account = verbs.add_parser("account", help="the campaign verdict on one account: its template groups, share, level")
+    account.add_argument("account_id")
+    account.add_argument("--json", action="store_true", help="print the whole assessment as JSON")
+    _add_target(account)
+
     stats = verbs.add_parser("stats", help="print index statistics")
     _add_target(stats)
 

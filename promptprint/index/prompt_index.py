@@ -63,6 +63,7 @@ from promptprint.records import PromptRecord, now_ms, validate_id
 from promptprint.storage.snapshot import SnapshotDirectory
 from promptprint.storage.store import RecordStore
 from promptprint.storage.identity import StoreIdentity
+from promptprint.templates.account_assessment import AccountAssessment
 from promptprint.templates.banks import BankEntry, Banks
 from promptprint.templates.scoring import CampaignAssessment
 from promptprint.templates.tracker import Event, TemplateTracker
@@ -347,6 +348,17 @@ class PromptIndex:
         (the prompt itself is not counted), with bank matches applied."""
         sig = sig if sig is not None else signature(record.text)
         return self._lookups.assess(record, sig, *self._lookups.template_view(record, sig))
+
+    def assess_account(self, account_id: str, now_ms: int | None = None) -> AccountAssessment:
+        """The campaign verdict on an account: the template groups it used in the window
+        ending at ``now_ms`` (default: its latest prompt), its share of traffic in each,
+        a score and a level (none / watch / flagged), with bank matches applied.
+
+        Raises:
+            InvalidArgument: an empty or malformed ``account_id``.
+            NotFound: ``ACCOUNT_NOT_FOUND``, no prompt of the account in the template window.
+        """
+        return self._lookups.assess_account(account_id, now_ms)
 
     # -- banks -------------------------------------------------------------------------------
     def add_bank_entry(self, kind: str, text: str, note: str = "") -> BankEntry:

@@ -1,5 +1,5 @@
 """Lookups that change nothing: near-duplicate search, the template view of a prompt and
-its campaign assessment.
+its campaign assessment, an account's campaign verdict.
 
 Lookups run in parallel with each other and with writes: each takes the live build once
 (:attr:`promptprint.index.live.LiveIndex.current`) and uses it throughout.
@@ -16,11 +16,13 @@ from promptprint.index.build import SearchTuning, search
 from promptprint.index.config import IndexConfig
 from promptprint.index.live import LiveIndex
 from promptprint.index.results import NO_FANOUT, Fanout, Hit, MatchView, NearDuplicateQuery
-from promptprint.records import PromptRecord, validate_text, validate_time_ms
+from promptprint.records import PromptRecord, validate_id, validate_text, validate_time_ms
 from promptprint.storage.row_metadata import NO_TIME
 from promptprint.storage.store import RecordStore
+from promptprint.templates import account_assessment
+from promptprint.templates.account_assessment import AccountAssessment
 from promptprint.templates.banks import Banks
-from promptprint.templates.scoring import CampaignAssessment, assess
+from promptprint.templates.scoring import BankHit, CampaignAssessment, assess
 from promptprint.templates.tracker import Template, TemplateFeatures, TemplateTracker
 from promptprint.text.skeleton import Signature, signature
 
@@ -211,6 +213,26 @@ class Lookups:
                 if (_LEVELS[candidate.level], candidate.score) > (_LEVELS[best.level], best.score):
                     best = candidate
         return best
+
+    def template_bank(self, template_id: int) -> BankHit | None:
+        """The bank entry matching a tracked template: by its latest prompt, as CheckPrompt
+        matched that prompt (a privacy-mode store keeps no text: then by a shingle
+        template's core alone, and a line template matches none)."""
+        tracked = self._templates.tracked(template_id)
+        if tracked is None:
+            return None
+        latest = self._store.fetch(self._templates.recent_rows(tracked, 1), with_text=True)
+        text = next(iter(latest.values())).text if latest else None
+        template = self._templates.template(template_id)
+        return self._banks.match(signature(text or ""), template.core if template is not None else None)
+
+    def assess_account(self, account_id: str, now_ms: int | None) -> AccountAssessment:
+        """An account's campaign verdict (see :mod:`promptprint.templates.account_assessment`)."""
+        validate_id(account_id, "account_id", required=True)
+        return account_assessment.assess_account(
+            self._templates, account_id, now_ms, self.template_bank,
+            threshold=self._config.campaign_threshold, window_ms=self._config.template_window_ms,
+        )
 
     def fanout_of(
         self, ids: np.ndarray, sims: np.ndarray, saturated: bool, own_account: int | None, own_org: int | None

@@ -3,7 +3,7 @@
 Callers send ``authorization: Bearer <token>`` metadata. Tokens map to roles:
 
 * ``lookup``: read-only questions (FindNearDuplicates, CheckPrompt without recording,
-  the campaign listings);
+  GetAccountAssessment, the campaign listings);
 * ``ingest``: writes of traffic (IngestPrompts, CheckPrompt with ``record=true``);
 * ``admin``: everything, including banks and data-lifecycle calls.
 
@@ -62,6 +62,7 @@ METHOD_ROLES: Mapping[str, RoleRule] = {
     _SERVICE + "IngestPrompts": "ingest",
     _SERVICE + "FindNearDuplicates": "lookup",
     _SERVICE + "CheckPrompt": _check_prompt_role,
+    _SERVICE + "GetAccountAssessment": "lookup",
     _SERVICE + "GetIndexStats": "authenticated",  # counts only; `promptprint ingest` polls it
     _SERVICE + "ListCampaigns": "lookup",
     _SERVICE + "GetCampaign": "lookup",

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from google.protobuf import duration_pb2, timestamp_pb2
 
+from promptprint.templates.account_assessment import AccountAssessment
 from promptprint.templates.banks import BankEntry
-from promptprint.templates.scoring import CampaignAssessment
+from promptprint.templates.scoring import CampaignAssessment, Level
 from promptprint.errors import InvalidArgument
 from promptprint.index.build import SearchTuning
 from promptprint.index.config import Tier
@@ -137,6 +138,9 @@ _OUTCOMES = {
 
 BANK_KINDS = {"allow": pb.BANK_KIND_ALLOW, "deny": pb.BANK_KIND_DENY}
 BANK_KIND_NAMES = {v: k for k, v in BANK_KINDS.items()}
+LEVELS: dict[Level, "pb.CampaignLevel"] = {
+    "none": pb.CAMPAIGN_LEVEL_NONE, "watch": pb.CAMPAIGN_LEVEL_WATCH, "flagged": pb.CAMPAIGN_LEVEL_FLAGGED,
+}
 
 
 def campaign_to_proto(assessment: CampaignAssessment, threshold: float) -> pb.CampaignAssessment:
@@ -146,6 +150,7 @@ def campaign_to_proto(assessment: CampaignAssessment, threshold: float) -> pb.Ca
         flagged=assessment.flagged,
         threshold=threshold,
         reasons=list(assessment.reasons),
+        level=LEVELS[assessment.level],
     )
     f = assessment.features
     if f is not None:
@@ -167,6 +172,37 @@ def campaign_to_proto(assessment: CampaignAssessment, threshold: float) -> pb.Ca
     if assessment.bank is not None:
         message.bank_entry_id = assessment.bank.entry_id
         message.bank_kind = BANK_KINDS[assessment.bank.kind]
+    return message
+
+
+def account_assessment_to_proto(assessment: AccountAssessment, threshold: float) -> pb.AccountAssessment:
+    message = pb.AccountAssessment(
+        account_id=assessment.account_id,
+        score=assessment.score,
+        level=LEVELS[assessment.level],
+        flagged=assessment.flagged,
+        threshold=threshold,
+        reasons=list(assessment.reasons),
+        prompt_count=assessment.prompts,
+        groups=[
+            pb.AccountTemplateGroup(
+                group_id=g.group_id,
+                template_ids=list(g.template_ids),
+                prompt_count=g.prompts,
+                share=g.share,
+                first_use=ms_to_timestamp(g.first_use_ms),
+                last_use=ms_to_timestamp(g.last_use_ms),
+                campaign=campaign_to_proto(g.campaign, threshold),
+                score=g.score,
+                level=LEVELS[g.level],
+            )
+            for g in assessment.groups
+        ],
+    )
+    if assessment.first_seen_ms is not None:
+        message.first_seen.CopyFrom(ms_to_timestamp(assessment.first_seen_ms))
+    if assessment.last_seen_ms is not None:
+        message.last_seen.CopyFrom(ms_to_timestamp(assessment.last_seen_ms))
     return message
 
 

@@ -250,6 +250,15 @@ class FingerprintServicer(pb_grpc.FingerprintServiceServicer):
             verdict = await self._run(check)
         return convert.verdict_to_proto(verdict, index.config.campaign_threshold)
 
+    async def GetAccountAssessment(
+        self, request: pb.GetAccountAssessmentRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetAccountAssessmentResponse:
+        index = self._holder.get()
+        assessment = await self._run(index.assess_account, request.account_id)
+        return pb.GetAccountAssessmentResponse(
+            assessment=convert.account_assessment_to_proto(assessment, index.config.campaign_threshold)
+        )
+
     async def GetIndexStats(self, request: pb.GetIndexStatsRequest, context: grpc.aio.ServicerContext) -> pb.GetIndexStatsResponse:
         index = self._holder.get()
         stats = await self._run(index.stats)

@@ -34,6 +34,13 @@ class BankKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     BANK_KIND_UNSPECIFIED: _ClassVar[BankKind]
     BANK_KIND_ALLOW: _ClassVar[BankKind]
     BANK_KIND_DENY: _ClassVar[BankKind]
+
+class CampaignLevel(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CAMPAIGN_LEVEL_UNSPECIFIED: _ClassVar[CampaignLevel]
+    CAMPAIGN_LEVEL_NONE: _ClassVar[CampaignLevel]
+    CAMPAIGN_LEVEL_WATCH: _ClassVar[CampaignLevel]
+    CAMPAIGN_LEVEL_FLAGGED: _ClassVar[CampaignLevel]
 MATCH_VIEW_UNSPECIFIED: MatchView
 MATCH_VIEW_SEMANTIC: MatchView
 MATCH_VIEW_LEXICAL: MatchView
@@ -46,6 +53,10 @@ RECORD_OUTCOME_DUPLICATE: RecordOutcome
 BANK_KIND_UNSPECIFIED: BankKind
 BANK_KIND_ALLOW: BankKind
 BANK_KIND_DENY: BankKind
+CAMPAIGN_LEVEL_UNSPECIFIED: CampaignLevel
+CAMPAIGN_LEVEL_NONE: CampaignLevel
+CAMPAIGN_LEVEL_WATCH: CampaignLevel
+CAMPAIGN_LEVEL_FLAGGED: CampaignLevel
 
 class Prompt(_message.Message):
     __slots__ = ("prompt_id", "account_id", "org_id", "created_at", "text")
@@ -238,7 +249,7 @@ class TemplateActivity(_message.Message):
     def __init__(self, volume: _Optional[int] = ..., accounts: _Optional[int] = ..., other_accounts: _Optional[int] = ..., orgs: _Optional[int] = ..., repeat_accounts: _Optional[int] = ..., distinct_texts: _Optional[int] = ..., burst_accounts: _Optional[int] = ..., first_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., core_size: _Optional[int] = ..., payload_share: _Optional[float] = ..., members_total: _Optional[int] = ...) -> None: ...
 
 class CampaignAssessment(_message.Message):
-    __slots__ = ("template_id", "score", "flagged", "threshold", "reasons", "activity", "bank_entry_id", "bank_kind")
+    __slots__ = ("template_id", "score", "flagged", "threshold", "reasons", "activity", "bank_entry_id", "bank_kind", "level")
     TEMPLATE_ID_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
     FLAGGED_FIELD_NUMBER: _ClassVar[int]
@@ -247,6 +258,7 @@ class CampaignAssessment(_message.Message):
     ACTIVITY_FIELD_NUMBER: _ClassVar[int]
     BANK_ENTRY_ID_FIELD_NUMBER: _ClassVar[int]
     BANK_KIND_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
     template_id: int
     score: float
     flagged: bool
@@ -255,7 +267,66 @@ class CampaignAssessment(_message.Message):
     activity: TemplateActivity
     bank_entry_id: int
     bank_kind: BankKind
-    def __init__(self, template_id: _Optional[int] = ..., score: _Optional[float] = ..., flagged: _Optional[bool] = ..., threshold: _Optional[float] = ..., reasons: _Optional[_Iterable[str]] = ..., activity: _Optional[_Union[TemplateActivity, _Mapping]] = ..., bank_entry_id: _Optional[int] = ..., bank_kind: _Optional[_Union[BankKind, str]] = ...) -> None: ...
+    level: CampaignLevel
+    def __init__(self, template_id: _Optional[int] = ..., score: _Optional[float] = ..., flagged: _Optional[bool] = ..., threshold: _Optional[float] = ..., reasons: _Optional[_Iterable[str]] = ..., activity: _Optional[_Union[TemplateActivity, _Mapping]] = ..., bank_entry_id: _Optional[int] = ..., bank_kind: _Optional[_Union[BankKind, str]] = ..., level: _Optional[_Union[CampaignLevel, str]] = ...) -> None: ...
+
+class GetAccountAssessmentRequest(_message.Message):
+    __slots__ = ("account_id",)
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    def __init__(self, account_id: _Optional[str] = ...) -> None: ...
+
+class AccountTemplateGroup(_message.Message):
+    __slots__ = ("group_id", "template_ids", "prompt_count", "share", "first_use", "last_use", "campaign", "score", "level")
+    GROUP_ID_FIELD_NUMBER: _ClassVar[int]
+    TEMPLATE_IDS_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    SHARE_FIELD_NUMBER: _ClassVar[int]
+    FIRST_USE_FIELD_NUMBER: _ClassVar[int]
+    LAST_USE_FIELD_NUMBER: _ClassVar[int]
+    CAMPAIGN_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    group_id: int
+    template_ids: _containers.RepeatedScalarFieldContainer[int]
+    prompt_count: int
+    share: float
+    first_use: _timestamp_pb2.Timestamp
+    last_use: _timestamp_pb2.Timestamp
+    campaign: CampaignAssessment
+    score: float
+    level: CampaignLevel
+    def __init__(self, group_id: _Optional[int] = ..., template_ids: _Optional[_Iterable[int]] = ..., prompt_count: _Optional[int] = ..., share: _Optional[float] = ..., first_use: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_use: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., campaign: _Optional[_Union[CampaignAssessment, _Mapping]] = ..., score: _Optional[float] = ..., level: _Optional[_Union[CampaignLevel, str]] = ...) -> None: ...
+
+class AccountAssessment(_message.Message):
+    __slots__ = ("account_id", "score", "level", "flagged", "threshold", "reasons", "first_seen", "last_seen", "prompt_count", "groups")
+    ACCOUNT_ID_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    FLAGGED_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    REASONS_FIELD_NUMBER: _ClassVar[int]
+    FIRST_SEEN_FIELD_NUMBER: _ClassVar[int]
+    LAST_SEEN_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_COUNT_FIELD_NUMBER: _ClassVar[int]
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
+    account_id: str
+    score: float
+    level: CampaignLevel
+    flagged: bool
+    threshold: float
+    reasons: _containers.RepeatedScalarFieldContainer[str]
+    first_seen: _timestamp_pb2.Timestamp
+    last_seen: _timestamp_pb2.Timestamp
+    prompt_count: int
+    groups: _containers.RepeatedCompositeFieldContainer[AccountTemplateGroup]
+    def __init__(self, account_id: _Optional[str] = ..., score: _Optional[float] = ..., level: _Optional[_Union[CampaignLevel, str]] = ..., flagged: _Optional[bool] = ..., threshold: _Optional[float] = ..., reasons: _Optional[_Iterable[str]] = ..., first_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., prompt_count: _Optional[int] = ..., groups: _Optional[_Iterable[_Union[AccountTemplateGroup, _Mapping]]] = ...) -> None: ...
+
+class GetAccountAssessmentResponse(_message.Message):
+    __slots__ = ("assessment",)
+    ASSESSMENT_FIELD_NUMBER: _ClassVar[int]
+    assessment: AccountAssessment
+    def __init__(self, assessment: _Optional[_Union[AccountAssessment, _Mapping]] = ...) -> None: ...
 
 class BankEntry(_message.Message):
     __slots__ = ("entry_id", "kind", "text", "note", "source", "create_time")

@@ -56,6 +56,11 @@ class FingerprintServiceStub:
                 request_serializer=promptprint_dot_v1_dot_fingerprint__pb2.CheckPromptRequest.SerializeToString,
                 response_deserializer=promptprint_dot_v1_dot_fingerprint__pb2.CheckPromptResponse.FromString,
                 _registered_method=True)
+        self.GetAccountAssessment = channel.unary_unary(
+                '/promptprint.v1.FingerprintService/GetAccountAssessment',
+                request_serializer=promptprint_dot_v1_dot_fingerprint__pb2.GetAccountAssessmentRequest.SerializeToString,
+                response_deserializer=promptprint_dot_v1_dot_fingerprint__pb2.GetAccountAssessmentResponse.FromString,
+                _registered_method=True)
         self.GetIndexStats = channel.unary_unary(
                 '/promptprint.v1.FingerprintService/GetIndexStats',
                 request_serializer=promptprint_dot_v1_dot_fingerprint__pb2.GetIndexStatsRequest.SerializeToString,
@@ -134,6 +139,16 @@ class FingerprintServiceServicer:
     def CheckPrompt(self, request, context):
         """Checks one live prompt: the near-duplicate fan-out across accounts and orgs
         in a time window, optionally recording the prompt in the same call.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAccountAssessment(self, request, context):
+        """The campaign verdict on one account: the template groups it used in the
+        template window (ending at its latest prompt), the share of its traffic in
+        each, a score and a level. NOT_FOUND (ACCOUNT_NOT_FOUND) when no prompt of
+        the account is in the window.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -221,6 +236,11 @@ def add_FingerprintServiceServicer_to_server(servicer, server):
                     servicer.CheckPrompt,
                     request_deserializer=promptprint_dot_v1_dot_fingerprint__pb2.CheckPromptRequest.FromString,
                     response_serializer=promptprint_dot_v1_dot_fingerprint__pb2.CheckPromptResponse.SerializeToString,
+            ),
+            'GetAccountAssessment': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAccountAssessment,
+                    request_deserializer=promptprint_dot_v1_dot_fingerprint__pb2.GetAccountAssessmentRequest.FromString,
+                    response_serializer=promptprint_dot_v1_dot_fingerprint__pb2.GetAccountAssessmentResponse.SerializeToString,
             ),
             'GetIndexStats': grpc.unary_unary_rpc_method_handler(
                     servicer.GetIndexStats,
@@ -351,6 +371,33 @@ class FingerprintService:
             '/promptprint.v1.FingerprintService/CheckPrompt',
             promptprint_dot_v1_dot_fingerprint__pb2.CheckPromptRequest.SerializeToString,
             promptprint_dot_v1_dot_fingerprint__pb2.CheckPromptResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAccountAssessment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/promptprint.v1.FingerprintService/GetAccountAssessment',
+            promptprint_dot_v1_dot_fingerprint__pb2.GetAccountAssessmentRequest.SerializeToString,
+            promptprint_dot_v1_dot_fingerprint__pb2.GetAccountAssessmentResponse.FromString,
             options,
             channel_credentials,
             insecure,
