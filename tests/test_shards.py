@@ -29,6 +29,7 @@ import pytest
 from evaluation.shard_replay import explain, flagged_accounts, read_traffic, replay
 from evaluation.simulate import run_simulation
 from evaluation.simulate.config import SimulationConfig
+from promptprint.cli import main
 from promptprint.client import PromptprintClient, error_info
 from promptprint.cluster.membership import DnsMembership, resolve_ipv4, static_placement
 from promptprint.cluster.placement import Member, Placement
@@ -89,6 +90,20 @@ def test_membership_from_configuration_and_dns() -> None:
     assert [m.name for m in first.members] == [m.name for m in moved.members]
     assert all(first.owner(k).name == moved.owner(k).name for k in range(1000))
     assert moved.owner(next(k for k in range(1000) if moved.owner(k).name.startswith("pp-1"))).address == "10.0.0.7:50051"
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--peers", "127.0.0.1:7001,127.0.0.1:7002"], "need --self"),
+        (["--self", "127.0.0.1:7001"], "--self needs --peers"),
+        (["--peers", "127.0.0.1:7001", "--peers-dns", "pp:7001", "--self", "127.0.0.1:7001"], "give one"),
+        (["--peers", "127.0.0.1:7001,127.0.0.1:7002", "--self", "127.0.0.1:7003"], "not among the members"),
+    ],
+)
+def test_serve_refuses_inconsistent_member_flags(flags: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--data-dir", str(tmp_path), *flags]) == 2
+    assert message in capsys.readouterr().err
 
 
 # -- real processes ----------------------------------------------------------------------------
