@@ -4,7 +4,8 @@ Placement and membership are checked as plain functions; the rest with real `pro
 serve` processes on loopback ports that name each other with --peers: the same simulated
 traffic through one process and through two flags the same accounts, and a member
 SIGKILLed fails its own keys with SHARD_UNAVAILABLE while the other's are served, and
-comes back from its own store with every acknowledged prompt.
+comes back from its own store with every acknowledged prompt; stats, lookups and account
+deletion reach every member, and an owner's rejections come back at the caller's positions.
 
 Servers are forked by tests/preloaded_server.py (torch imported once), each with its own
 data directory; no embedding (--embedding-policy none): the template view is what is tested.
@@ -223,12 +224,17 @@ def test_a_killed_member_fails_its_keys_and_returns_with_nothing_lost(forker: Fo
     )
     campaign = [dataclasses.replace(r, prompt_id=f"t-{i}", text=template.format(r.text)) for i, r in enumerate(corpus[:60])]
     owner = {r.prompt_id: placement.owner(routing_key(r.text)).address for r in [*corpus, *campaign]}
-    first, later = [*corpus[:150], *campaign], corpus[150:]
+    first, later = [*corpus[:150], *campaign], corpus[155:]
     with PromptprintClient(members[0], timeout=30) as front:
         acked = {r.prompt_id for r in first} if front.ingest(first).accepted == len(first) else set()
         for r in later[:20]:
             assert front.check_record(r, store=True).record_outcome == pb.RECORD_OUTCOME_RECORDED
             acked.add(r.prompt_id)
+        # an owner's own rejection comes back at the caller's position
+        bad = dataclasses.replace(campaign[0], prompt_id="t-bad", account_id="")
+        mixed = front.ingest([*corpus[150:153], bad, *corpus[153:155]])
+        assert [(j.position, j.reason) for j in mixed.rejections] == [(3, "ACCOUNT_ID_MISSING")] and mixed.accepted == 5
+        acked |= {r.prompt_id for r in corpus[150:155]}
         probes = [*campaign[-3:], *[r for r in corpus[:150] if owner[r.prompt_id] == members[1]][:3]]
         before = [front.check_record(r, store=False).campaign for r in probes]
 
@@ -260,7 +266,17 @@ def test_a_killed_member_fails_its_keys_and_returns_with_nothing_lost(forker: Fo
         for c in (*before, *after):  # ids number templates in the order the start-up replay founds them
             c.ClearField("template_id")
         assert after == before and before[0].activity.volume > 1  # the template view is back whole
-        assert front.stats().prompt_count == len(acked)
+        assert front.stats().prompt_count == len(acked)  # summed over the members
+        # lookups and deletions reach every member
+        hits = front.find_near_duplicates(text=probes[0].text, k=3)
+        assert hits[0].prompt_id == probes[0].prompt_id
+        sent = {r.prompt_id: r.account_id for r in [*corpus, *campaign]}
+        account = probes[0].account_id
+        theirs = {p for p in acked if sent[p] == account}
+        assert {owner[p] for p in theirs} == set(members)  # the account's prompts are on both
+        assert front.delete_account_prompts(account) == len(theirs)
+        assert front.stats().prompt_count == len(acked) - len(theirs)
+        acked -= theirs
     for i, member in enumerate(members):
         mine = {p for p in acked if owner[p] == member}
         assert mine <= _stored(tmp_path / f"data-{i}")  # every acknowledged prompt, on its owner

@@ -6,7 +6,8 @@ IngestPrompts stream) goes to the *owner* of the prompt's routing key
 (:mod:`promptprint.cluster`): handled here when this process owns it, otherwise sent on
 over gRPC, with the caller's deadline (at most ``forward_timeout_s`` for one prompt), its
 request id and its bearer token, and marked with ``x-promptprint-forwarded`` so that the
-owner handles it itself instead of routing again. Every member keeps its own data
+owner handles it itself instead of routing again (a caller that sets the mark itself
+only gets its call handled where it entered; the roles its token has still apply). Every member keeps its own data
 directory: the owner records, scores and stores the prompt. Questions about all prompts
 (FindNearDuplicates by text, GetIndexStats, DeleteAccountPrompts) ask every member and
 merge the answers. Admin and bank calls act on the member they reach (docs/scaling.md).
@@ -67,9 +68,10 @@ class ClusterSettings:
     Attributes:
         membership: resolves the members (a configured list, or DNS); blocking.
         refresh_seconds: how often to resolve again (0: once, at start).
-        forward_timeout_s: the longest one forwarded prompt (CheckPrompt) may take, when
-            the caller's own deadline is later or absent: how long a caller waits on a
-            member that does not answer at all.
+        forward_timeout_s: the longest a forwarded prompt (CheckPrompt) or a fanned-out
+            lookup (FindNearDuplicates, GetIndexStats) may take on another member, when the
+            caller's own deadline is later or absent: how long a caller waits on a member
+            that does not answer at all.
     """
 
     membership: Callable[[], Placement]
@@ -119,11 +121,11 @@ class Peers:
             entry = self._stubs[member.address] = (channel, pb_grpc.FingerprintServiceStub(channel))
         return entry[1]
 
-    def timeout(self, context: grpc.aio.ServicerContext, *, one_prompt: bool) -> float | None:
-        """The forwarded call's deadline: the caller's, and for one prompt at most
-        ``forward_timeout_s``."""
+    def timeout(self, context: grpc.aio.ServicerContext, *, bounded: bool) -> float | None:
+        """The forwarded call's deadline: the caller's, and for a short call (one prompt,
+        a lookup) at most ``forward_timeout_s``."""
         remaining = context.time_remaining()
-        if not one_prompt:
+        if not bounded:
             return remaining
         limit = self._settings.forward_timeout_s
         return limit if remaining is None else min(remaining, limit)
@@ -222,7 +224,7 @@ class RoutingServicer(FingerprintServicer):
             return await super().CheckPrompt(request, context)
         try:
             answer: pb.CheckPromptResponse = await self._peers.stub(owner).CheckPrompt(
-                request, timeout=self._peers.timeout(context, one_prompt=True), metadata=self._peers.metadata(context)
+                request, timeout=self._peers.timeout(context, bounded=True), metadata=self._peers.metadata(context)
             )
         except grpc.aio.AioRpcError as error:
             await relay(context, owner, error)
@@ -275,7 +277,7 @@ class RoutingServicer(FingerprintServicer):
         self, member: Member, messages: AsyncIterator[pb.IngestPromptsRequest], context: grpc.aio.ServicerContext
     ) -> pb.IngestPromptsResponse:
         response: pb.IngestPromptsResponse = await self._peers.stub(member).IngestPrompts(
-            messages, timeout=self._peers.timeout(context, one_prompt=False), metadata=self._peers.metadata(context)
+            messages, timeout=self._peers.timeout(context, bounded=False), metadata=self._peers.metadata(context)
         )
         return response
 
@@ -312,14 +314,17 @@ class RoutingServicer(FingerprintServicer):
         response.rejections.extend(listed[: self._ingest.max_rejections_listed])
         return response
 
-    async def _everyone(self, method: str, request: Any, context: grpc.aio.ServicerContext, local: Any) -> list[Any]:
+    async def _everyone(
+        self, method: str, request: Any, context: grpc.aio.ServicerContext, local: Any, *, bounded: bool = True
+    ) -> list[Any]:
         """Ask every member (this one through ``local``); each answer or, for a member that
-        answered with an error, that error. A member that did not answer fails the call."""
+        answered with an error, that error. A member that did not answer fails the call.
+        ``bounded``: each member gets at most ``forward_timeout_s`` (lookups)."""
         placement = self._peers.placement
         others = placement.others()
         calls = [
             getattr(self._peers.stub(m), method)(
-                request, timeout=self._peers.timeout(context, one_prompt=False), metadata=self._peers.metadata(context)
+                request, timeout=self._peers.timeout(context, bounded=bounded), metadata=self._peers.metadata(context)
             )
             for m in others
         ]
@@ -364,7 +369,9 @@ class RoutingServicer(FingerprintServicer):
         does not answer the call fails, and repeating it is safe."""
         if self._peers.placement.single or is_forwarded(context):
             return await super().DeleteAccountPrompts(request, context)
-        answers = await self._everyone("DeleteAccountPrompts", request, context, super().DeleteAccountPrompts(request, context))
+        answers = await self._everyone(
+            "DeleteAccountPrompts", request, context, super().DeleteAccountPrompts(request, context), bounded=False
+        )
         return pb.DeleteAccountPromptsResponse(deleted_count=sum(a.deleted_count for a in answers))
 
 
