@@ -39,6 +39,9 @@ class LocalServer:
         kill_with_parent: Linux only, best effort: the server gets SIGTERM when the
             thread that started it dies (even by SIGKILL), so no server is orphaned.
             Start it from a long-lived thread (the main one).
+        listen: the address to bind; a free loopback port by default. Members of a
+            deployment name each other's addresses up front (``--peers``), so they bind
+            chosen ports.
     """
 
     def __init__(
@@ -51,6 +54,7 @@ class LocalServer:
         env: Mapping[str, str] | None = None,
         new_session: bool = False,
         kill_with_parent: bool = False,
+        listen: str = "127.0.0.1:0",
     ) -> None:
         self.data_dir = Path(data_dir)
         self._extra = list(extra_args)
@@ -59,6 +63,7 @@ class LocalServer:
         self._env = dict(env or {})
         self._new_session = new_session
         self._kill_with_parent = kill_with_parent
+        self._listen = listen
         self._proc: subprocess.Popen[bytes] | None = None
         self.target = ""
         #: The server's command line, once started (for reports).
@@ -94,7 +99,7 @@ class LocalServer:
         port_file = Path(tempfile.mkstemp(prefix="promptprint-port-")[1])
         port_file.unlink()
         self.command = [sys.executable, "-m", "promptprint.cli", "serve", "--data-dir", str(self.data_dir),
-                        "--listen", "127.0.0.1:0", "--port-file", str(port_file), *self._extra]
+                        "--listen", self._listen, "--port-file", str(port_file), *self._extra]
         log = open(self._log_path, "ab")
         try:
             self._proc = subprocess.Popen(

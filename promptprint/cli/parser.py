@@ -85,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-staleness", type=float, default=0.0,
                        help="health NOT_SERVING while records are older than this many seconds in no snapshot (0: off)")
     _add_ray_engine(serve, "the background embedding")
+    _add_cluster(serve)
     serve.add_argument("--log-level", default="INFO")
 
     ingest = verbs.add_parser("ingest", help="stream prompt files (JSONL/CSV/Parquet) to the server")
@@ -190,6 +191,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_scale_verbs(verbs)
     return parser
+
+
+def _add_cluster(parser: argparse.ArgumentParser) -> None:
+    """Several serving processes with one template view (docs/scaling.md)."""
+    parser.add_argument("--peers", default=None,
+                        help="every serving process, this one included, as HOST:PORT,HOST:PORT,...: each owns the "
+                        "templates whose routing key it wins and the others forward those prompts to it")
+    parser.add_argument("--peers-dns", default=None,
+                        help="NAME:PORT: the members are NAME's A records (a headless service), re-resolved every "
+                        "--peers-refresh-seconds and named by their reverse-DNS names")
+    parser.add_argument("--self", dest="self_address", default=None,
+                        help="this process as the members list it (with --peers: one of them; with --peers-dns: IP:PORT)")
+    parser.add_argument("--peers-refresh-seconds", type=float, default=10.0, help="how often --peers-dns is resolved again")
+    parser.add_argument("--forward-timeout", type=float, default=2.0,
+                        help="longest wait, in seconds, for the member that owns a prompt (CheckPrompt; default 2)")
 
 
 def _add_index_choice(parser: argparse.ArgumentParser) -> None:

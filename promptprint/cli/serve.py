@@ -14,13 +14,34 @@ from promptprint.cli.settings import index_config, open_engine
 from promptprint.executors import LocalProcesses
 from promptprint.index.embedding_policy import EmbeddingPolicy
 from promptprint.process import limit_malloc_arenas
+from promptprint.cluster.membership import DnsMembership, static_placement
 from promptprint.server.app import ServerConfig, serve as serve_forever
+from promptprint.server.forwarding import ClusterSettings
 from promptprint.server.auth import TokenTable
 from promptprint.server.limits import LimitSettings
 from promptprint.server.maintenance import MaintenanceSettings
 from promptprint.server.tls import TlsSettings
 from promptprint.vectors.batching import BatchingEmbedder
 from promptprint.vectors.embedder import Embedder, ModelLoader, PooledEmbedder, SentenceTransformerEmbedder
+
+
+def cluster_settings(args: argparse.Namespace) -> ClusterSettings | None:
+    """--peers / --peers-dns / --self as cluster settings; None when serving alone."""
+    if args.peers and args.peers_dns:
+        raise ValueError("--peers and --peers-dns are two ways to list the members: give one")
+    if not (args.peers or args.peers_dns):
+        if args.self_address:
+            raise ValueError("--self needs --peers or --peers-dns")
+        return None
+    if not args.self_address:
+        raise ValueError("--peers and --peers-dns need --self (this process as the members list it)")
+    if args.tls_cert:
+        raise ValueError("members forward to each other in plaintext: --peers/--peers-dns with --tls-cert is not supported yet")
+    if args.peers:
+        placement = static_placement([p.strip() for p in args.peers.split(",") if p.strip()], args.self_address)
+        return ClusterSettings(lambda: placement, forward_timeout_s=args.forward_timeout)
+    dns = DnsMembership(args.peers_dns, args.self_address)
+    return ClusterSettings(dns.placement, refresh_seconds=args.peers_refresh_seconds, forward_timeout_s=args.forward_timeout)
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -62,6 +83,7 @@ def serve(args: argparse.Namespace) -> int:
             limits=LimitSettings(args.max_concurrent, args.max_queued, args.max_queue_wait),
             metrics_listen=args.metrics_listen,
             max_staleness_s=args.max_staleness,
+            cluster=cluster_settings(args),
             maintenance=MaintenanceSettings(
                 poll_seconds=args.reload_poll_seconds, jitter_seconds=args.reload_jitter_seconds,
                 trim_every_seconds=args.malloc_trim_seconds,

@@ -34,6 +34,7 @@ from promptprint.index.prompt_index import PromptIndex
 from promptprint.v1 import fingerprint_pb2 as pb
 from promptprint.v1 import fingerprint_pb2_grpc as pb_grpc
 from promptprint.server.auth import AuthInterceptor, TokenTable
+from promptprint.server.forwarding import ClusterSettings, Peers, RoutingServicer
 from promptprint.server.interceptors import RequestContextInterceptor
 from promptprint.server.limits import AdmissionLimiter, LimitInterceptor, LimitSettings
 from promptprint.server.metrics import GaugeSources, ServerMetrics
@@ -67,6 +68,8 @@ class ServerConfig:
             no snapshot (a restart would replay them: the snapshotter is stuck or
             failing); 0 disables the check.
         maintenance: hot-swap polling (with jitter) and retention purge schedule.
+        cluster: the other serving processes this one routes prompts to by template
+            (docs/scaling.md); None serves alone.
     """
 
     listen: str = "127.0.0.1:50051"
@@ -80,6 +83,7 @@ class ServerConfig:
     metrics_listen: str | None = None
     max_staleness_s: float = 0.0
     maintenance: MaintenanceSettings = MaintenanceSettings()
+    cluster: ClusterSettings | None = None
 
     def __post_init__(self) -> None:
         if ":" not in self.listen:
@@ -129,6 +133,8 @@ class RunningServer:
     metrics: ServerMetrics
     maintenance: asyncio.Task[None]
     metrics_port: int | None = None
+    peers: Peers | None = None
+    membership: asyncio.Task[None] | None = None  # re-resolves the members (DNS)
     serving: bool = False
     _monitor: asyncio.Task[None] | None = None
 
@@ -164,7 +170,11 @@ class RunningServer:
         self.serving = False
         await self.health.enter_graceful_shutdown()
         self.maintenance.cancel()
+        if self.membership is not None:
+            self.membership.cancel()
         await self.server.stop(grace)
+        if self.peers is not None:
+            await self.peers.close()
         self.executor.shutdown(wait=True)
         self.metrics.close()
 
@@ -219,9 +229,13 @@ async def start_server(config: ServerConfig, holder: IndexHolder) -> RunningServ
         ],
     )
     maintenance = Maintenance(holder.get, executor, config.maintenance)
-    pb_grpc.add_FingerprintServiceServicer_to_server(
-        FingerprintServicer(holder, executor, config.ingest, maintenance.reload_lock), server
+    peers = Peers(config.cluster, executor) if config.cluster is not None else None
+    servicer = (
+        RoutingServicer(peers, holder, executor, config.ingest, maintenance.reload_lock)
+        if peers is not None
+        else FingerprintServicer(holder, executor, config.ingest, maintenance.reload_lock)
     )
+    pb_grpc.add_FingerprintServiceServicer_to_server(servicer, server)
     health_servicer = health.aio.HealthServicer()
     for name in ("", SERVICE_NAME):
         await health_servicer.set(name, health_pb2.HealthCheckResponse.NOT_SERVING)
@@ -238,7 +252,8 @@ async def start_server(config: ServerConfig, holder: IndexHolder) -> RunningServ
     metrics_port = metrics.serve_http(config.metrics_listen) if config.metrics_listen is not None else None
     await server.start()
     running = RunningServer(
-        server, port, health_servicer, executor, holder, config, limiter, metrics, asyncio.create_task(maintenance.run()), metrics_port
+        server, port, health_servicer, executor, holder, config, limiter, metrics, asyncio.create_task(maintenance.run()),
+        metrics_port, peers, asyncio.create_task(peers.run()) if peers is not None else None,
     )
     started.append(running)
     return running

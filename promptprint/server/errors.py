@@ -8,7 +8,7 @@ them without importing those interceptors (which use the mapping).
 
 from __future__ import annotations
 
-from promptprint.errors import PromptprintError
+from promptprint.errors import PromptprintError, Unavailable
 
 
 class Unauthenticated(PromptprintError):
@@ -18,3 +18,13 @@ class Unauthenticated(PromptprintError):
 class PermissionDenied(PromptprintError):
     """A valid token whose roles do not cover the call."""
 
+
+
+class ShardUnavailable(Unavailable):
+    """The process that owns a prompt's template state (or one a fan-out must ask) did not
+    answer: it is down, restarting, or unreachable within the forwarding deadline. Its
+    keys fail; the other members' keys are served."""
+
+    def __init__(self, shard: str, detail: str) -> None:
+        super().__init__(f"shard {shard} is unavailable ({detail}); retry later", reason="SHARD_UNAVAILABLE")
+        self.shard = shard

@@ -38,6 +38,16 @@ MAX_PAGE_SIZE = 1000
 DEFAULT_ACCOUNT_LIMIT = 1000
 
 
+def check_message_size(request: pb.IngestPromptsRequest) -> None:
+    """Refuse an ingest message of more than MAX_PROMPTS_PER_MESSAGE prompts."""
+    if len(request.prompts) > MAX_PROMPTS_PER_MESSAGE:
+        raise InvalidArgument(
+            f"a message carries {len(request.prompts)} prompts; send at most {MAX_PROMPTS_PER_MESSAGE} per message",
+            reason="BATCH_TOO_LARGE",
+            field="prompts",
+        )
+
+
 @dataclasses.dataclass(frozen=True)
 class IngestSettings:
     """How the ingest stream is cut into library calls.
@@ -176,12 +186,7 @@ class FingerprintServicer(pb_grpc.FingerprintServiceServicer):
 
         try:
             async for request in request_iterator:
-                if len(request.prompts) > MAX_PROMPTS_PER_MESSAGE:
-                    raise InvalidArgument(
-                        f"a message carries {len(request.prompts)} prompts; send at most {MAX_PROMPTS_PER_MESSAGE} per message",
-                        reason="BATCH_TOO_LARGE",
-                        field="prompts",
-                    )
+                check_message_size(request)
                 receive = now_ms()
                 for prompt in request.prompts:
                     try:

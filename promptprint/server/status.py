@@ -4,7 +4,8 @@ Every error answer carries a ``google.rpc.Status`` (packed by grpcio-status into
 ``grpc-status-details-bin`` trailer) whose details are:
 
 * ``google.rpc.ErrorInfo`` always: the stable ``reason``, the domain ``promptprint``,
-  and metadata with the call's ``request_id`` and, when the error names one, ``field``;
+  and metadata with the call's ``request_id`` and, when the error names one, ``field``
+  (and ``shard`` for SHARD_UNAVAILABLE: the member that did not answer);
 * ``google.rpc.BadRequest`` for INVALID_ARGUMENT errors that name a field: one
   ``FieldViolation`` (field, description = the message, reason);
 * ``google.rpc.RetryInfo`` for RESOURCE_EXHAUSTED: how long to wait before retrying.
@@ -35,7 +36,7 @@ from promptprint.errors import (
     ResourceExhausted,
     Unavailable,
 )
-from promptprint.server.errors import PermissionDenied, Unauthenticated
+from promptprint.server.errors import PermissionDenied, ShardUnavailable, Unauthenticated
 
 ERROR_DOMAIN = "promptprint"
 
@@ -80,6 +81,8 @@ def rich_status(error: PromptprintError, call_request_id: str) -> status_pb2.Sta
     metadata = {"request_id": call_request_id}
     if error.field:
         metadata["field"] = error.field
+    if isinstance(error, ShardUnavailable):
+        metadata["shard"] = error.shard
     details: list[error_details_pb2.ErrorInfo | error_details_pb2.BadRequest | error_details_pb2.RetryInfo] = [
         error_details_pb2.ErrorInfo(reason=error.reason, domain=ERROR_DOMAIN, metadata=metadata)
     ]
