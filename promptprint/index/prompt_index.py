@@ -292,6 +292,11 @@ class PromptIndex:
             raise InvalidArgument(f"tier must be one of {', '.join(TIERS)}, got {name!r}", reason="TIER_UNKNOWN", field="tier")
         return found
 
+    def set_cluster_size(self, members: int) -> None:
+        """This index serves one of ``members`` processes that route prompts by template
+        (promptprint.cluster): accounts' volumes are estimated accordingly."""
+        self._templates.set_members(members)
+
     # -- reads -------------------------------------------------------------------------------
     def find_near_duplicates(self, query: NearDuplicateQuery) -> list[Hit]:
         """Top-k indexed prompts most similar to a text or to an indexed prompt."""

@@ -217,6 +217,7 @@ class RoutingServicer(FingerprintServicer):
 
     async def CheckPrompt(self, request: pb.CheckPromptRequest, context: grpc.aio.ServicerContext) -> pb.CheckPromptResponse:
         placement = self._peers.placement
+        self._holder.get().set_cluster_size(len(placement.members))
         if placement.single or is_forwarded(context) or not request.HasField("prompt"):
             return await super().CheckPrompt(request, context)
         owner = placement.owner(routing_key(request.prompt.text))
@@ -234,6 +235,7 @@ class RoutingServicer(FingerprintServicer):
         self, request_iterator: AsyncIterator[pb.IngestPromptsRequest], context: grpc.aio.ServicerContext
     ) -> pb.IngestPromptsResponse:
         placement = self._peers.placement
+        self._holder.get().set_cluster_size(len(placement.members))
         if placement.single or is_forwarded(context):
             return await super().IngestPrompts(request_iterator, context)
         routes: dict[str, _Route] = {}
@@ -353,6 +355,22 @@ class RoutingServicer(FingerprintServicer):
         hits = sorted((h for a in found for h in a.hits), key=lambda h: (-h.similarity, h.prompt_id))
         return pb.FindNearDuplicatesResponse(hits=hits[: request.k or convert.DEFAULT_K])
 
+    async def GetAccountAssessment(
+        self, request: pb.GetAccountAssessmentRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetAccountAssessmentResponse:
+        """An account's prompts are spread over the members by their templates: each member
+        assesses the groups it owns; the verdict is the strongest member's, with every
+        member's groups and the prompts summed. NOT_FOUND only when no member knows it."""
+        if self._peers.placement.single or is_forwarded(context):
+            return await super().GetAccountAssessment(request, context)
+        answers = await self._everyone(
+            "GetAccountAssessment", request, context, super().GetAccountAssessment(request, context)
+        )
+        found = [a.assessment for a in answers if isinstance(a, pb.GetAccountAssessmentResponse)]
+        if not found:
+            raise answers[0]  # this process's NOT_FOUND
+        return pb.GetAccountAssessmentResponse(assessment=merge_account_assessments(found))
+
     async def GetIndexStats(self, request: pb.GetIndexStatsRequest, context: grpc.aio.ServicerContext) -> pb.GetIndexStatsResponse:
         """Counts summed over the members (accounts and orgs: the sum of each member's
         distinct count, an upper bound, since an account's prompts spread over members);
@@ -379,6 +397,25 @@ _SUMMED = (
     "prompt_count", "indexed_count", "account_count", "org_count", "disk_bytes", "resident_memory_bytes",
     "index_memory_bytes", "template_count", "pending_vectors", "skipped_vectors",
 )
+
+
+def merge_account_assessments(parts: list[pb.AccountAssessment]) -> pb.AccountAssessment:
+    """One account's assessments by several members: the strongest verdict (level, then
+    score) with its reasons, every member's groups strongest first, the prompts summed and
+    the earliest first / latest last seen."""
+    strongest = max(parts, key=lambda a: (a.level, a.score))
+    merged = pb.AccountAssessment()
+    merged.CopyFrom(strongest)
+    merged.prompt_count = sum(a.prompt_count for a in parts)
+    del merged.groups[:]
+    merged.groups.extend(sorted((g for a in parts for g in a.groups), key=lambda g: -g.campaign.score))
+    for group in merged.groups:  # each member knew only its share of the account's prompts
+        group.share = min(1.0, group.prompt_count / max(1, merged.prompt_count))
+    seen = [a for a in parts if a.HasField("first_seen")]
+    if seen:
+        merged.first_seen.CopyFrom(min((a.first_seen for a in seen), key=lambda t: (t.seconds, t.nanos)))
+        merged.last_seen.CopyFrom(max((a.last_seen for a in seen), key=lambda t: (t.seconds, t.nanos)))
+    return merged
 
 
 def merge_stats(answers: list[pb.GetIndexStatsResponse]) -> pb.GetIndexStatsResponse:

@@ -423,6 +423,7 @@ class TemplateTracker:
         self._embedded: set[int] = set()  # templates that were queued once (never queued again)
         self._vectors: dict[int, np.ndarray] = {}  # template id -> its instruction's unit vector
         self._worded_alike: set[int] = set()  # templates linked by their instruction's embedding
+        self._spread = 1  # serving processes the traffic is spread over (see set_members)
         self._next_id = 1
         self._next_line_id = LINE_TEMPLATE_IDS  # line templates have ids of their own
         self._lock = threading.Lock()
@@ -430,6 +431,24 @@ class TemplateTracker:
     @property
     def window_ms(self) -> int:
         return self._window
+
+    def set_members(self, members: int) -> None:
+        """Tell the tracker its traffic is one of ``members`` serving processes' (routed by
+        template, promptprint.cluster): an account's prompts on this process's templates
+        all arrive here, its other prompts one in ``members``. Its window volume is then
+        estimated as the first plus ``members`` times the rest, so its dedication is not
+        overstated by the prompts that went elsewhere."""
+        if members < 1:
+            raise ValueError(f"members must be >= 1, got {members}")
+        self._spread = members
+
+    def _volume(self, account: str, now_ms: int) -> int:
+        """The account's prompts in the window (estimated, see set_members)."""
+        prompts = self._book.prompts(account, now_ms)
+        if self._spread == 1:
+            return prompts
+        shared = min(prompts, self._book.shared_span(account)[0])
+        return shared + (prompts - shared) * self._spread
 
     def members(self, template_id: int) -> int:
         """How many prompts ever joined a template (0 for an unknown or forgotten id); read
@@ -592,7 +611,7 @@ class TemplateTracker:
         before anything links them, while an ordinary account's other prompts are its own."""
         uses = self._book.uses(account)
         shared, span = self._book.shared_span(account)
-        prompts = max(1, self._book.prompts(account, t))
+        prompts = max(1, self._volume(account, t))
         if shared < DEDICATED_SHARE * prompts:
             state = UNDEDICATED
         elif shared >= COMMIT_PROMPTS or span >= SITTING_MS:
@@ -771,7 +790,7 @@ class TemplateTracker:
                     named_orgs -= not org.startswith("\x00")
                 texts -= activity.texts[text_hash] == 1
             group = self._group_totals(template, horizon, (volume, accounts, activity.committed, activity.undedicated, texts, top_org))
-            account_prompts = self._book.prompts(account_id, now_ms) if account_id else 0
+            account_prompts = self._volume(account_id, now_ms) if account_id else 0
             root = self._root(template.template_id)
             account_group = sum(
                 use.count for tid, use in self._book.uses(account_id).items()
