@@ -5,8 +5,16 @@ created_at order, as ``promptprint replay`` does, entering the deployment at eac
 in turn, so that most calls are forwarded to their owner. ``flagged_accounts`` is the
 evaluation's rule (evaluation/evaluate.py): an account is flagged when any of its prompts
 was flagged online. ``explain`` says, for each account flagged by one run and not the
-other, whether a template it used is *split* by the routing key: some of its prompts
-route to another member than its founder, so each member counts only part of it.
+other, what partitioning took from the evidence about it:
+
+* a template it used is *split* by the routing key (some of its prompts route to another
+  member than its founder), so each member counts only part of it;
+* its templates live on several members, so a group linking them (its dedicated accounts
+  in common, a wording alike) is seen in parts;
+* its own prompts went to several members, so each judged its dedication from the part
+  it saw (scaled, see TemplateTracker.set_members).
+
+An account flagged by one run only, with none of these, would be a bug.
 """
 
 from __future__ import annotations
@@ -60,6 +68,12 @@ class Difference:
     flagged_by: str  # which run flagged it: "one process" or "N processes"
     split_templates: int  # templates it used whose members route to more than one member
     prompts: int
+    template_members: int = 0  # members owning the shared templates it used (a group seen in parts when > 1)
+    traffic_members: int = 0  # members its prompts went to (its dedication judged in parts when > 1)
+
+    @property
+    def explained(self) -> bool:
+        return self.split_templates > 0 or self.template_members > 1 or self.traffic_members > 1
 
 
 def explain(
@@ -73,14 +87,20 @@ def explain(
     owner_of_template: dict[int, str] = {}
     split: set[int] = set()
     used: dict[str, set[int]] = {}
+    went_to: dict[str, set[str]] = {}
     for record, sig in zip(records, sigs):
         tid = tracker.record(sig, Event(record.created_at_ms, record.account_id, record.org_id))
         owner = placement.owner(routing_key(record.text)).name
         if owner_of_template.setdefault(tid, owner) != owner:
             split.add(tid)
         used.setdefault(record.account_id, set()).add(tid)
+        went_to.setdefault(record.account_id, set()).add(owner)
     count = {a: sum(1 for r in records if r.account_id == a) for a in one ^ many}
     return [
-        Difference(a, "one process" if a in one else f"{len(members)} processes", len(used.get(a, set()) & split), count[a])
+        Difference(
+            a, "one process" if a in one else f"{len(members)} processes", len(used.get(a, set()) & split), count[a],
+            len({owner_of_template[t] for t in used.get(a, set()) if t and tracker.members(t) > 1}),
+            len(went_to.get(a, set())),
+        )
         for a in sorted(one ^ many)
     ]

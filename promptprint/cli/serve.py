@@ -53,8 +53,10 @@ def serve(args: argparse.Namespace) -> int:
         return 2
     sys.setswitchinterval(args.gil_switch_ms / 1000)
     try:
+        cluster = cluster_settings(args)
         config = index_config(
             args,
+            cluster_members=len(cluster.membership().members) if cluster is not None else 1,
             max_text_bytes=args.max_text_bytes,
             vector_storage=args.vector_storage,
             tier=args.tier,
@@ -83,7 +85,7 @@ def serve(args: argparse.Namespace) -> int:
             limits=LimitSettings(args.max_concurrent, args.max_queued, args.max_queue_wait),
             metrics_listen=args.metrics_listen,
             max_staleness_s=args.max_staleness,
-            cluster=cluster_settings(args),
+            cluster=cluster,
             maintenance=MaintenanceSettings(
                 poll_seconds=args.reload_poll_seconds, jitter_seconds=args.reload_jitter_seconds,
                 trim_every_seconds=args.malloc_trim_seconds,

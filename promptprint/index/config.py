@@ -49,6 +49,9 @@ class IndexConfig:
         campaign_threshold: campaign score at which CheckPrompt sets ``flagged``
             (see promptprint.templates.scoring for how 0.5 was chosen).
         template_window_ms: sliding window of the per-template activity counters.
+        cluster_members: serving processes the traffic is routed over by template
+            (promptprint.cluster; 1: this one alone): accounts' volumes are estimated
+            from the part each process sees (TemplateTracker.set_members).
         builtin_allow_bank: seed a new data directory with the public agent-framework
             scaffolds (promptprint.templates.builtin_banks).
         tier: ``"fingerprint"`` (default: vectors computed behind the acknowledgement,
@@ -93,6 +96,7 @@ class IndexConfig:
     snapshot_every: int = 50_000
     campaign_threshold: float = DEFAULT_FLAG_THRESHOLD
     template_window_ms: int = DAY_MS
+    cluster_members: int = 1
     builtin_allow_bank: bool = True
     tier: Tier = "fingerprint"
     embed_batch: int = 512
@@ -113,6 +117,8 @@ class IndexConfig:
             raise ValueError(f"backlog_wait_s must be >= 0, got {self.backlog_wait_s}")
         if not 0.0 <= self.campaign_threshold <= 1.0:
             raise ValueError(f"campaign_threshold must be in [0, 1], got {self.campaign_threshold}")
+        if self.cluster_members < 1:
+            raise ValueError(f"cluster_members must be >= 1, got {self.cluster_members}")
         if self.template_window_ms <= 0:
             raise ValueError(f"template_window_ms must be positive, got {self.template_window_ms}")
         if self.max_text_bytes < 1:

@@ -92,6 +92,7 @@ class PromptIndex:
         self._store = RecordStore(config.store_path, self._identity, store_text=not config.privacy_mode)
         self._banks = Banks(config.store_path, max_text_bytes=config.max_text_bytes, seed_builtin=config.builtin_allow_bank)
         self._templates = TemplateTracker(config.template_window_ms)
+        self._templates.set_members(config.cluster_members)
         self._live = LiveIndex(
             self._store, SnapshotDirectory(config.snapshot_root), self._identity, config.choice, config.snapshot_every
         )
