@@ -26,13 +26,12 @@ from promptprint.reconstruct.catalog import CampaignCatalog
 from promptprint.records import PromptRecord, now_ms
 from promptprint.v1 import fingerprint_pb2 as pb
 from promptprint.v1 import fingerprint_pb2_grpc as pb_grpc
-from promptprint.server import convert
+from promptprint.server import check_stream, convert
 from promptprint.server.maintenance import reload_now
 from promptprint.process import resident_memory_bytes
 
 T = TypeVar("T")
 
-MAX_PROMPTS_PER_MESSAGE = 1024
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 DEFAULT_ACCOUNT_LIMIT = 1000
@@ -45,11 +44,11 @@ class IngestSettings:
     Attributes:
         batch_size: prompts per embed+commit (bigger amortizes fsync and FAISS adds;
             smaller bounds memory per stream).
-        batches_in_flight: batches one stream has in the library at once. With two, a
-            batch's template signatures (computed without the GIL) overlap the previous
-            batch's commit and tracker update, and the next messages' decoding. Batches
-            still commit one after another, in stream order; each in flight holds its
-            prompts in memory.
+        batches_in_flight: batches one stream (IngestPrompts, CheckPrompts) has in the
+            library at once. With two, a batch's template signatures (computed without
+            the GIL) overlap the previous batch's commit and tracker update, and the next
+            messages' decoding. Batches still commit one after another, in stream order;
+            each in flight holds its prompts in memory.
         max_rejections_listed: rejections itemized in one response; the rest are
             still counted in rejected_count.
     """
@@ -176,12 +175,7 @@ class FingerprintServicer(pb_grpc.FingerprintServiceServicer):
 
         try:
             async for request in request_iterator:
-                if len(request.prompts) > MAX_PROMPTS_PER_MESSAGE:
-                    raise InvalidArgument(
-                        f"a message carries {len(request.prompts)} prompts; send at most {MAX_PROMPTS_PER_MESSAGE} per message",
-                        reason="BATCH_TOO_LARGE",
-                        field="prompts",
-                    )
+                convert.check_batch_size(len(request.prompts))
                 receive = now_ms()
                 for prompt in request.prompts:
                     try:
@@ -223,24 +217,9 @@ class FingerprintServicer(pb_grpc.FingerprintServiceServicer):
         record = convert.prompt_to_record(
             request.prompt, max_text_bytes=index.config.max_text_bytes, receive_ms=now_ms(), require_prompt_id=request.record
         )
-        lookback = convert.duration_to_ms(request.lookback, "lookback") if request.HasField("lookback") else None
-        if request.example_count < 0:
-            raise InvalidArgument(
-                f"example_count must be in 0..100, got {request.example_count}", reason="EXAMPLE_COUNT_OUT_OF_RANGE", field="example_count"
-            )
-        tuning = convert.search_tuning(request.search) if request.HasField("search") else None
-        tier = convert.tier_from_proto(request.tier) or index.config.tier
-        check = functools.partial(
-            index.check,
-            record,
-            store=request.record,
-            min_similarity=request.min_similarity if request.HasField("min_similarity") else None,
-            lookback_ms=lookback,
-            example_count=request.example_count or convert.DEFAULT_EXAMPLE_COUNT,
-            tier=tier,
-            tuning=tuning,
-        )
-        if tier == "fingerprint" and not request.record:
+        options = convert.check_options(request, index.config.tier)
+        check = functools.partial(index.check, record, **options.kwargs())
+        if options.tier == "fingerprint" and not request.record:
             # A lookup that neither embeds nor writes: a few hundred microseconds of
             # Python that waits on nothing (store reads don't wait for writers in WAL
             # mode). Run here, not through the worker pool: the hop cost ~0.3 ms of CPU
@@ -249,6 +228,41 @@ class FingerprintServicer(pb_grpc.FingerprintServiceServicer):
         else:
             verdict = await self._run(check)
         return convert.verdict_to_proto(verdict, index.config.campaign_threshold)
+
+    async def CheckPrompts(
+        self, request_iterator: AsyncIterator[pb.CheckPromptsRequest], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.CheckPromptsResponse]:
+        """Batches are read, signed and checked in stream order, at most
+        ``batches_in_flight`` at once (a batch is signed while the one before it is
+        checked). The next request is read only once the oldest answer is handed to gRPC,
+        and gRPC takes it only as fast as the client reads (HTTP/2 flow control), so a
+        client that stops reading stops the stream, and nothing here grows with it."""
+        index = self._holder.get()
+
+        async def check(batch: check_stream.CheckBatch, previous: asyncio.Future[pb.CheckPromptsResponse] | None) -> pb.CheckPromptsResponse:
+            signed = await self._run(index.sign, batch.records)
+            if previous is not None:  # check in stream order: each prompt sees the ones before it
+                await asyncio.wait([previous])
+            return await self._run(check_stream.answer, index, batch, signed)
+
+        in_flight: collections.deque[asyncio.Future[pb.CheckPromptsResponse]] = collections.deque()
+        position = 0
+        try:
+            async for request in request_iterator:
+                batch = check_stream.read_batch(request, index, position)
+                position += batch.size
+                in_flight.append(asyncio.ensure_future(check(batch, in_flight[-1] if in_flight else None)))
+                if len(in_flight) >= self._ingest.batches_in_flight:
+                    yield await in_flight.popleft()
+            while in_flight:
+                yield await in_flight.popleft()
+        finally:
+            # As in IngestPrompts: batches already handed over finish on their worker
+            # threads; their answers are dropped, and prompt_id makes a resend safe.
+            for future in in_flight:
+                future.cancel()
+            if in_flight:
+                await asyncio.gather(*in_flight, return_exceptions=True)
 
     async def GetIndexStats(self, request: pb.GetIndexStatsRequest, context: grpc.aio.ServicerContext) -> pb.GetIndexStatsResponse:
         index = self._holder.get()
