@@ -232,12 +232,16 @@ class FingerprintServicer(pb_grpc.FingerprintServiceServicer):
     async def CheckPrompts(
         self, request_iterator: AsyncIterator[pb.CheckPromptsRequest], context: grpc.aio.ServicerContext
     ) -> AsyncIterator[pb.CheckPromptsResponse]:
-        """Batches are read, signed and checked in stream order, at most
-        ``batches_in_flight`` at once (a batch is signed while the one before it is
-        checked). The next request is read only once the oldest answer is handed to gRPC,
-        and gRPC takes it only as fast as the client reads (HTTP/2 flow control), so a
-        client that stops reading stops the stream, and nothing here grows with it."""
+        """Batches are checked in stream order, each signed while the one before it is
+        checked, and answered as soon as they are (a client may wait for each answer
+        before sending on). A batch holds one of ``batches_in_flight`` slots from before
+        its request is read until its answer is handed to gRPC, which takes answers only
+        as fast as the client reads them (HTTP/2 flow control): a client that stops
+        reading stops the stream, and nothing here grows with it."""
         index = self._holder.get()
+        slots = asyncio.Semaphore(self._ingest.batches_in_flight)
+        answers: asyncio.Queue[asyncio.Future[pb.CheckPromptsResponse] | None] = asyncio.Queue()
+        started: list[asyncio.Future[pb.CheckPromptsResponse]] = []
 
         async def check(batch: check_stream.CheckBatch, previous: asyncio.Future[pb.CheckPromptsResponse] | None) -> pb.CheckPromptsResponse:
             signed = await self._run(index.sign, batch.records)
@@ -245,24 +249,39 @@ class FingerprintServicer(pb_grpc.FingerprintServiceServicer):
                 await asyncio.wait([previous])
             return await self._run(check_stream.answer, index, batch, signed)
 
-        in_flight: collections.deque[asyncio.Future[pb.CheckPromptsResponse]] = collections.deque()
-        position = 0
+        async def read() -> None:
+            previous: asyncio.Future[pb.CheckPromptsResponse] | None = None
+            position = 0
+            try:
+                while True:
+                    await slots.acquire()
+                    try:
+                        request = await anext(request_iterator)
+                    except StopAsyncIteration:
+                        break
+                    batch = check_stream.read_batch(request, index, position)
+                    position += batch.size
+                    previous = asyncio.ensure_future(check(batch, previous))
+                    started.append(previous)
+                    answers.put_nowait(previous)
+            except Exception as error:  # noqa: BLE001 - raised in stream order, after the answers before it
+                failed: asyncio.Future[pb.CheckPromptsResponse] = asyncio.get_running_loop().create_future()
+                failed.set_exception(error)
+                answers.put_nowait(failed)
+            answers.put_nowait(None)
+
+        reader = asyncio.ensure_future(read())
         try:
-            async for request in request_iterator:
-                batch = check_stream.read_batch(request, index, position)
-                position += batch.size
-                in_flight.append(asyncio.ensure_future(check(batch, in_flight[-1] if in_flight else None)))
-                if len(in_flight) >= self._ingest.batches_in_flight:
-                    yield await in_flight.popleft()
-            while in_flight:
-                yield await in_flight.popleft()
+            while (answer := await answers.get()) is not None:
+                yield await answer
+                slots.release()
         finally:
             # As in IngestPrompts: batches already handed over finish on their worker
             # threads; their answers are dropped, and prompt_id makes a resend safe.
-            for future in in_flight:
+            reader.cancel()
+            for future in started:
                 future.cancel()
-            if in_flight:
-                await asyncio.gather(*in_flight, return_exceptions=True)
+            await asyncio.gather(reader, *started, return_exceptions=True)
 
     async def GetIndexStats(self, request: pb.GetIndexStatsRequest, context: grpc.aio.ServicerContext) -> pb.GetIndexStatsResponse:
         index = self._holder.get()

@@ -1,0 +1,223 @@
+"""CheckPrompts, the bidirectional stream: a real server on loopback, the real client.
+
+Each prompt of a stream must get exactly the verdict a CheckPrompt of it, sent after
+the prompts before it, gets; idempotency, per-prompt errors and backpressure as
+documented in the proto."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from pathlib import Path
+from typing import Iterator
+
+import grpc
+import pytest
+
+from evaluation.simulate import run_simulation
+from evaluation.simulate.config import SimulationConfig
+from promptprint.client import PromptprintClient, error_details, record_to_proto
+from promptprint.index.config import IndexConfig
+from promptprint.readers import read_records
+from promptprint.records import PromptRecord, parse_timestamp
+from promptprint.server.app import ServerConfig
+from promptprint.server.limits import LimitSettings
+from promptprint.server.servicer import IngestSettings
+from promptprint.v1 import fingerprint_pb2 as pb
+from promptprint.v1 import fingerprint_pb2_grpc as pb_grpc
+from promptprint.vectors.embedder import SentenceTransformerEmbedder
+
+from conftest import SHARED_DATA, ServerThread
+
+BASE_MS = parse_timestamp("2026-03-01T00:00:00Z")
+TEMPLATE = "Write a five star review of the {} praising its battery life, its screen and the friendly support team, in a casual tone."
+
+
+def _templated(n: int, *, prefix: str = "t", accounts: int = 5) -> list[PromptRecord]:
+    """n prompts of one template, each with its own payload, one a minute."""
+    return [
+        PromptRecord(f"{prefix}-{i:04d}", f"acct-{i % accounts}", f"org-{i % 2}", BASE_MS + i * 60_000, TEMPLATE.format(f"gadget model {i}"))
+        for i in range(n)
+    ]
+
+
+def _simulated(tmp_path: Path, prompts: int) -> list[PromptRecord]:
+    run_simulation(SimulationConfig(prompts=prompts, seed=23), tmp_path / "sim", SHARED_DATA)
+    records = [line.record for line in read_records(tmp_path / "sim" / "traffic.jsonl") if line.record is not None]
+    return sorted(records, key=lambda r: r.created_at_ms)
+
+
+def _unary(client: PromptprintClient, record: PromptRecord) -> pb.CheckPromptsResult:
+    """What CheckPrompt answers, in a stream result's shape."""
+    try:
+        return pb.CheckPromptsResult(verdict=client.check_record(record, store=True, example_count=3))
+    except grpc.RpcError as error:
+        info = error_details(error).info
+        return pb.CheckPromptsResult(rejection=pb.IngestRejection(code=error.code().value[0], reason=info.reason if info else ""))
+
+
+def _comparable(result: pb.CheckPromptsResult) -> pb.CheckPromptsResult:
+    """A result without what CheckPrompt cannot carry: a rejection's position, id and text."""
+    if result.HasField("rejection"):
+        return pb.CheckPromptsResult(rejection=pb.IngestRejection(code=result.rejection.code, reason=result.rejection.reason))
+    return result
+
+
+@pytest.mark.slow
+def test_stream_verdicts_are_those_of_sequential_check_prompt(
+    tmp_path: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    """Simulated traffic (campaigns, bursts, look-alikes), replayed in time order through
+    CheckPrompt one call at a time on one server and through CheckPrompts on another:
+    every verdict is identical, repeats and a conflicting prompt_id included, although
+    a batch holds many prompts of one template that must each see the ones before."""
+    records = _simulated(tmp_path, 1_200)
+    conflict = dataclasses.replace(records[30], text=records[30].text + " (edited)")
+    traffic = records + records[:40] + [conflict] + records[100:110]  # replays and a conflict, across and within batches
+    sequential = ServerThread(IndexConfig(data_dir=tmp_path / "sequential"), embedder).start()
+    streamed = ServerThread(IndexConfig(data_dir=tmp_path / "streamed"), embedder).start()
+    try:
+        with sequential.client() as client:
+            expected = [_unary(client, r) for r in traffic]
+        with streamed.client() as client:
+            got = list(client.check_prompts(traffic, batch_size=128, example_count=3))
+    finally:
+        sequential.stop()
+        streamed.stop()
+    assert len(got) == len(traffic)
+    assert [_comparable(r) for r in got] == expected
+    verdicts = [r.verdict for r in got if r.HasField("verdict")]
+    assert sum(v.campaign.flagged for v in verdicts) > 10  # the traffic exercises detection
+    assert sum(v.record_outcome == pb.RECORD_OUTCOME_DUPLICATE for v in verdicts) == 50
+    (rejected,) = [r.rejection for r in got if r.HasField("rejection")]
+    assert (rejected.position, rejected.reason) == (len(records) + 40, "PROMPT_ID_CONFLICT")
+    assert rejected.code == grpc.StatusCode.ALREADY_EXISTS.value[0]
+
+
+def test_each_prompt_of_a_batch_sees_the_ones_before_it(client: PromptprintClient) -> None:
+    results = list(client.check_prompts(_templated(12), batch_size=12))
+    volumes = [r.verdict.campaign.activity.volume for r in results]
+    assert volumes == list(range(12))  # the template's activity before each prompt
+    assert len({r.verdict.campaign.template_id for r in results[1:]}) == 1
+    assert [r.verdict.record_outcome for r in results] == [pb.RECORD_OUTCOME_RECORDED] * 12
+
+
+def test_idempotent_on_prompt_id(client: PromptprintClient) -> None:
+    records = _templated(10)
+    first = list(client.check_prompts(records, batch_size=4, example_count=3))
+    assert [r.verdict.record_outcome for r in first] == [pb.RECORD_OUTCOME_RECORDED] * 10
+    again = list(client.check_prompts(records + records[:2], batch_size=4, example_count=3))
+    assert [r.verdict.record_outcome for r in again] == [pb.RECORD_OUTCOME_DUPLICATE] * 12
+    # a replay never counts itself: the template holds the other nine
+    assert [r.verdict.campaign.activity.volume for r in again] == [9] * 12
+    assert client.stats().prompt_count == 10
+    assert again == [_unary(client, r) for r in records + records[:2]]  # what CheckPrompt answers a replay
+    edited = dataclasses.replace(records[3], text="a different text for a prompt_id already taken, long enough to matter")
+    (answer,) = client.check_prompts([edited])
+    assert answer.rejection.reason == "PROMPT_ID_CONFLICT"
+    assert answer.rejection.code == grpc.StatusCode.ALREADY_EXISTS.value[0] and answer.rejection.prompt_id == records[3].prompt_id
+
+
+def test_a_bad_prompt_is_refused_alone_with_ingests_reasons(server: ServerThread) -> None:
+    good = [pb.Prompt(prompt_id=f"g-{i}", account_id="a", text=f"a perfectly fine prompt number {i}") for i in range(3)]
+    bad = [
+        (pb.Prompt(prompt_id="b-1", account_id="", text="hello"), "ACCOUNT_ID_MISSING"),
+        (pb.Prompt(prompt_id="b-2", account_id="a", text=" \n "), "TEXT_EMPTY"),
+        (pb.Prompt(prompt_id="", account_id="a", text="hello"), "PROMPT_ID_MISSING"),
+        (pb.Prompt(prompt_id="b\n4", account_id="a", text="hello"), "PROMPT_ID_MALFORMED"),
+    ]
+    batches = [
+        pb.CheckPromptsRequest(prompts=[good[0], bad[0][0], good[1]], record=True),
+        pb.CheckPromptsRequest(prompts=[p for p, _ in bad[1:]] + [good[2]], record=True),
+    ]
+    channel = grpc.insecure_channel(server.target)
+    try:
+        responses = list(pb_grpc.FingerprintServiceStub(channel).CheckPrompts(iter(batches), timeout=60))
+    finally:
+        channel.close()
+    assert [len(r.results) for r in responses] == [3, 4]
+    first, second = responses
+    assert [r.WhichOneof("result") for r in first.results] == ["verdict", "rejection", "verdict"]
+    assert [r.WhichOneof("result") for r in second.results] == ["rejection"] * 3 + ["verdict"]
+    rejections = [first.results[1].rejection, *(r.rejection for r in second.results[:3])]
+    assert [(r.position, r.reason) for r in rejections] == [(1, "ACCOUNT_ID_MISSING"), (3, "TEXT_EMPTY"), (4, "PROMPT_ID_MISSING"), (5, "PROMPT_ID_MALFORMED")]
+    assert {r.code for r in rejections} == {grpc.StatusCode.INVALID_ARGUMENT.value[0]}
+    assert second.results[3].verdict.prompt_id == "g-2" and second.results[3].verdict.record_outcome == pb.RECORD_OUTCOME_RECORDED
+
+
+def test_an_oversized_batch_fails_the_stream_naming_the_limit(server: ServerThread) -> None:
+    small = pb.CheckPromptsRequest(prompts=[pb.Prompt(prompt_id="s-1", account_id="a", text="fine")], record=True)
+    huge = pb.CheckPromptsRequest(prompts=[pb.Prompt(prompt_id=f"h-{i}", account_id="a", text="x") for i in range(1025)])
+    channel = grpc.insecure_channel(server.target)
+    answered = []
+    try:
+        with pytest.raises(grpc.RpcError) as caught:
+            for response in pb_grpc.FingerprintServiceStub(channel).CheckPrompts(iter([small, huge]), timeout=60):
+                answered.append(response)
+    finally:
+        channel.close()
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    details = error_details(caught.value)
+    assert details.info is not None and details.info.reason == "BATCH_TOO_LARGE"
+    assert "1024" in (caught.value.details() or "")
+    assert len(answered) <= 1  # the batch before it may have been answered; nothing after
+
+
+def test_a_full_server_refuses_the_stream_with_retry_info(index_config: IndexConfig, embedder: SentenceTransformerEmbedder) -> None:
+    config = ServerConfig(listen="127.0.0.1:0", grace_seconds=1.0, limits=LimitSettings(max_concurrent=1, max_queued=0))
+    running = ServerThread(index_config, embedder, config).start()
+    release = threading.Event()
+
+    def held() -> Iterator[pb.CheckPromptsRequest]:
+        yield pb.CheckPromptsRequest(prompts=[pb.Prompt(prompt_id="h-1", account_id="a", text="holding the only slot")], record=True)
+        release.wait(60)
+
+    try:
+        with running.client() as client, running.client() as other:
+            holder = client._stub.CheckPrompts(held(), timeout=120)  # noqa: SLF001 - a raw stream kept open
+            next(holder)  # answered: the stream holds its slot
+            with pytest.raises(grpc.RpcError) as caught:
+                list(other.check_prompts(_templated(2)))
+            release.set()
+            assert list(holder) == []
+    finally:
+        release.set()
+        running.stop()
+    assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    details = error_details(caught.value)
+    assert details.info is not None and details.info.reason == "SERVER_AT_CAPACITY"
+    assert details.retry_delay is not None and details.retry_delay.total_seconds() > 0
+
+
+def test_a_reader_that_stops_stops_the_stream(index_config: IndexConfig, embedder: SentenceTransformerEmbedder) -> None:
+    """Nobody reads the answers: the server takes a few batches (those in flight and
+    what the transport holds), then reads no more, instead of checking everything and
+    buffering the answers. Once the client reads, the rest flows, in order."""
+    config = ServerConfig(listen="127.0.0.1:0", grace_seconds=1.0, ingest=IngestSettings(batches_in_flight=2))
+    running = ServerThread(index_config, embedder, config).start()
+    batches, per_batch = 40, 256
+    records = _templated(batches * per_batch, prefix="slow-reader-" + "x" * 40, accounts=200)
+    sent = []
+
+    def requests() -> Iterator[pb.CheckPromptsRequest]:
+        for start in range(0, len(records), per_batch):
+            sent.append(start)
+            # 100 examples a verdict: each answer is ~2 MB, far more than the transport buffers
+            yield pb.CheckPromptsRequest(prompts=[record_to_proto(r) for r in records[start : start + per_batch]], record=True, example_count=100)
+
+    try:
+        with running.client() as client:
+            call = client._stub.CheckPrompts(requests(), timeout=600)  # noqa: SLF001 - a raw stream read late
+            counts: list[int] = []
+            while len(counts) < 6 or len(set(counts[-4:])) > 1:  # until the server stops taking prompts
+                time.sleep(0.5)
+                counts.append(client.stats().prompt_count)
+            stalled = counts[-1]
+            assert stalled < len(records) // 2, counts
+            responses = list(call)
+            assert [len(r.results) for r in responses] == [per_batch] * batches
+            assert [r.results[0].verdict.prompt_id for r in responses] == [records[s].prompt_id for s in sent]
+            assert client.stats().prompt_count == len(records)
+    finally:
+        running.stop()
