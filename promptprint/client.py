@@ -351,7 +351,7 @@ class PromptprintClient:
         return self._stub.CheckPrompt(request, timeout=self._timeout)
 
     def check_record(self, record: PromptRecord, *, store: bool = True, **options: object) -> pb.CheckPromptResponse:
-        """CheckPrompt for a PromptRecord (what `promptprint replay` sends)."""
+        """CheckPrompt for a PromptRecord."""
         return self.check_prompt(
             text=record.text,
             account_id=record.account_id,

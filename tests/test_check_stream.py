@@ -7,6 +7,10 @@ documented in the proto."""
 from __future__ import annotations
 
 import dataclasses
+import json
+import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -19,8 +23,9 @@ from evaluation.simulate import run_simulation
 from evaluation.simulate.config import SimulationConfig
 from promptprint.client import PromptprintClient, error_details, record_to_proto
 from promptprint.index.config import IndexConfig
+from promptprint.index.embedding_policy import EmbeddingPolicy
 from promptprint.readers import read_records
-from promptprint.records import PromptRecord, parse_timestamp
+from promptprint.records import PromptRecord, format_timestamp, parse_timestamp
 from promptprint.server.app import ServerConfig
 from promptprint.server.limits import LimitSettings
 from promptprint.server.servicer import IngestSettings
@@ -72,11 +77,12 @@ def test_stream_verdicts_are_those_of_sequential_check_prompt(
     CheckPrompt one call at a time on one server and through CheckPrompts on another:
     every verdict is identical, repeats and a conflicting prompt_id included, although
     a batch holds many prompts of one template that must each see the ones before."""
-    records = _simulated(tmp_path, 1_200)
+    records = _simulated(tmp_path, 2_000)
     conflict = dataclasses.replace(records[30], text=records[30].text + " (edited)")
     traffic = records + records[:40] + [conflict] + records[100:110]  # replays and a conflict, across and within batches
-    sequential = ServerThread(IndexConfig(data_dir=tmp_path / "sequential"), embedder).start()
-    streamed = ServerThread(IndexConfig(data_dir=tmp_path / "streamed"), embedder).start()
+    # the fingerprint tier needs no vectors: none are computed, to keep the test short
+    sequential = ServerThread(IndexConfig(data_dir=tmp_path / "sequential", embedding_policy=EmbeddingPolicy("none")), embedder).start()
+    streamed = ServerThread(IndexConfig(data_dir=tmp_path / "streamed", embedding_policy=EmbeddingPolicy("none")), embedder).start()
     try:
         with sequential.client() as client:
             expected = [_unary(client, r) for r in traffic]
@@ -195,8 +201,8 @@ def test_a_reader_that_stops_stops_the_stream(index_config: IndexConfig, embedde
     what the transport holds), then reads no more, instead of checking everything and
     buffering the answers. Once the client reads, the rest flows, in order."""
     config = ServerConfig(listen="127.0.0.1:0", grace_seconds=1.0, ingest=IngestSettings(batches_in_flight=2))
-    running = ServerThread(index_config, embedder, config).start()
-    batches, per_batch = 40, 256
+    running = ServerThread(dataclasses.replace(index_config, embedding_policy=EmbeddingPolicy("none")), embedder, config).start()
+    batches, per_batch = 16, 256
     records = _templated(batches * per_batch, prefix="slow-reader-" + "x" * 40, accounts=200)
     sent = []
 
@@ -221,3 +227,32 @@ def test_a_reader_that_stops_stops_the_stream(index_config: IndexConfig, embedde
             assert client.stats().prompt_count == len(records)
     finally:
         running.stop()
+
+
+def test_replay_goes_through_the_stream(tmp_path: Path, server: ServerThread) -> None:
+    """`promptprint replay` over CheckPrompts: one verdict line per input line in
+    created_at order, the unreadable and refused lines as errors, each prompt seeing
+    the ones before it across message boundaries."""
+    records = _templated(20)
+    source = tmp_path / "traffic.jsonl"
+    rows = [
+        {"prompt_id": r.prompt_id, "account_id": r.account_id, "org_id": r.org_id, "created_at": format_timestamp(r.created_at_ms), "text": r.text}
+        for r in reversed(records)  # out of order: replay sorts by created_at
+    ]
+    rows.append({"prompt_id": "no-account", "account_id": "", "created_at": format_timestamp(BASE_MS + 10**7), "text": "hello there"})
+    source.write_text("\n".join(json.dumps(row) for row in rows) + "\n{broken\n")
+    out = tmp_path / "verdicts.jsonl"
+    done = subprocess.run(
+        [sys.executable, "-m", "promptprint.cli", "replay", str(source), "--out", str(out), "--target", server.target,
+         "--batch-size", "7", "--no-progress"],
+        capture_output=True, text=True, timeout=300, env=os.environ | {"HF_HUB_OFFLINE": "1"},
+    )
+    assert done.returncode == 0, done.stderr
+    verdicts = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(verdicts) == 22
+    assert verdicts[0]["error"]["reason"] == "MALFORMED_JSON"  # unreadable lines sort first
+    assert [v["prompt_id"] for v in verdicts[1:21]] == [r.prompt_id for r in records]
+    assert [int(v["campaign"].get("activity", {}).get("volume", 0)) for v in verdicts[1:21]] == list(range(20))
+    assert all(v["record_outcome"] == "RECORD_OUTCOME_RECORDED" for v in verdicts[1:21])
+    assert verdicts[21]["prompt_id"] == "no-account" and verdicts[21]["error"]["code"] == "INVALID_ARGUMENT"
+    assert "2 with errors" in done.stdout

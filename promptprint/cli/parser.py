@@ -106,18 +106,15 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
     _add_target(query)
 
-    replay = verbs.add_parser("replay", help="send records through CheckPrompt (recording) in created_at order")
+    replay = verbs.add_parser("replay", help="send records through CheckPrompts (recording) in created_at order")
     replay.add_argument("file")
     replay.add_argument("--out", required=True, help="verdicts, one JSON object per input line")
     replay.add_argument("--min-similarity", type=float, default=None)
     replay.add_argument("--lookback-hours", type=float, default=None)
     replay.add_argument("--tier", choices=("fingerprint", "semantic"), default=None,
                         help="CheckPrompt tier (default: the server's; semantic applies --min-similarity/--lookback-hours)")
-    replay.add_argument(
-        "--concurrency", type=int, default=1,
-        help="calls in flight (default 1: each prompt sees every earlier one; N > 1 is faster but a prompt "
-        "may not yet see the N-1 sent just before it)",
-    )
+    replay.add_argument("--batch-size", type=int, default=256,
+                        help="prompts per CheckPrompts message, 1..1024 (default 256); each prompt sees every earlier one")
     replay.add_argument("--no-progress", action="store_true")
     _add_target(replay)
 
