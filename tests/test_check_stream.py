@@ -256,3 +256,24 @@ def test_replay_goes_through_the_stream(tmp_path: Path, server: ServerThread) ->
     assert all(v["record_outcome"] == "RECORD_OUTCOME_RECORDED" for v in verdicts[1:21])
     assert verdicts[21]["prompt_id"] == "no-account" and verdicts[21]["error"]["code"] == "INVALID_ARGUMENT"
     assert "2 with errors" in done.stdout
+
+
+def test_lookups_and_the_semantic_tier_answer_as_check_prompt_does(client: PromptprintClient) -> None:
+    """record=false changes nothing, so each prompt gets CheckPrompt's lookup answer; the
+    semantic tier (a forward pass per prompt) is checked one by one, in order."""
+    recorded = _templated(6)
+    list(client.check_prompts(recorded))
+    probes = [dataclasses.replace(r, prompt_id=f"probe-{i}", created_at_ms=r.created_at_ms + 3_600_000) for i, r in enumerate(recorded[:3])]
+    looked = list(client.check_prompts(probes, record=False, example_count=3))
+    assert [r.verdict for r in looked] == [client.check_record(p, store=False, example_count=3) for p in probes]
+    assert all(r.verdict.record_outcome == pb.RECORD_OUTCOME_UNSPECIFIED for r in looked)
+    assert client.stats().prompt_count == 6
+    client.wait_indexed(600)  # the fingerprint tier embedded the first six behind its answers
+    semantic = _templated(4, prefix="sem")  # the texts and times of the first four
+    streamed = list(client.check_prompts(semantic, tier="semantic", example_count=3))
+    again = [client.check_record(r, store=True, tier="semantic", example_count=3) for r in semantic]  # replays now
+    assert [r.verdict.record_outcome for r in streamed] == [pb.RECORD_OUTCOME_RECORDED] * 4
+    assert [r.verdict.tier for r in streamed] == [pb.TIER_SEMANTIC] * 4
+    # sem-i's window ends at its time: t-0..t-i, and sem-0..sem-(i-1) sent before it on the stream
+    assert [r.verdict.fanout.matching_prompts for r in streamed] == [1, 3, 5, 7]
+    assert [v.record_outcome for v in again] == [pb.RECORD_OUTCOME_DUPLICATE] * 4
