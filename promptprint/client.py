@@ -478,8 +478,12 @@ class PromptprintClient:
                 request.prompts.extend(record_to_proto(r) for r in batch)
                 yield request
 
-        for response in self._stub.CheckPrompts(requests(), timeout=timeout):
-            yield from response.results
+        call = self._stub.CheckPrompts(requests(), timeout=timeout)
+        try:
+            for response in call:
+                yield from response.results
+        finally:
+            call.cancel()  # a caller that stops iterating ends the stream (a no-op once it is done)
 
     # -- admin -------------------------------------------------------------------------------
     def reload_index(self) -> pb.ReloadIndexResponse:

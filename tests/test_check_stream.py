@@ -277,3 +277,10 @@ def test_lookups_and_the_semantic_tier_answer_as_check_prompt_does(client: Promp
     # sem-i's window ends at its time: t-0..t-i, and sem-0..sem-(i-1) sent before it on the stream
     assert [r.verdict.fanout.matching_prompts for r in streamed] == [1, 3, 5, 7]
     assert [v.record_outcome for v in again] == [pb.RECORD_OUTCOME_DUPLICATE] * 4
+
+
+def test_a_caller_that_stops_iterating_ends_the_stream(server: ServerThread, client: PromptprintClient) -> None:
+    results = client.check_prompts(_templated(64), batch_size=8)
+    assert next(results).verdict.prompt_id == "t-0000"
+    results.close()  # cancels the call
+    assert [r.verdict.record_outcome for r in client.check_prompts(_templated(2, prefix="after"))] == [pb.RECORD_OUTCOME_RECORDED] * 2
