@@ -35,6 +35,7 @@ from promptprint.wire import to_timestamp
 
 DEFAULT_TARGET = "127.0.0.1:50051"
 _RETRYABLE = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.RESOURCE_EXHAUSTED)
+MAX_PROMPTS_PER_MESSAGE = 1024  # the server's limit per streamed message
 TIERS = {None: pb.TIER_UNSPECIFIED, "fingerprint": pb.TIER_FINGERPRINT, "semantic": pb.TIER_SEMANTIC}
 
 
@@ -124,7 +125,7 @@ class IngestSummary:
             self.rejections.append(shifted)
 
 
-class _BearerToken(grpc.UnaryUnaryClientInterceptor, grpc.StreamUnaryClientInterceptor):
+class _BearerToken(grpc.UnaryUnaryClientInterceptor, grpc.StreamUnaryClientInterceptor, grpc.StreamStreamClientInterceptor):
     """Adds ``authorization: Bearer <token>`` to every call (plaintext loopback channels
     included, where gRPC's call credentials are refused)."""
 
@@ -139,6 +140,9 @@ class _BearerToken(grpc.UnaryUnaryClientInterceptor, grpc.StreamUnaryClientInter
         return continuation(self._details(client_call_details), request)
 
     def intercept_stream_unary(self, continuation, client_call_details, request_iterator):  # type: ignore[no-untyped-def]
+        return continuation(self._details(client_call_details), request_iterator)
+
+    def intercept_stream_stream(self, continuation, client_call_details, request_iterator):  # type: ignore[no-untyped-def]
         return continuation(self._details(client_call_details), request_iterator)
 
 
@@ -343,11 +347,11 @@ class PromptprintClient:
         if min_similarity is not None:
             request.min_similarity = min_similarity
         if lookback is not None:
-            request.lookback.CopyFrom(duration_pb2.Duration(seconds=int(lookback.total_seconds()), nanos=lookback.microseconds * 1000))
+            request.lookback.CopyFrom(_duration(lookback))
         return self._stub.CheckPrompt(request, timeout=self._timeout)
 
     def check_record(self, record: PromptRecord, *, store: bool = True, **options: object) -> pb.CheckPromptResponse:
-        """CheckPrompt for a PromptRecord (what `promptprint replay` sends)."""
+        """CheckPrompt for a PromptRecord."""
         return self.check_prompt(
             text=record.text,
             account_id=record.account_id,
@@ -445,6 +449,50 @@ class PromptprintClient:
         request = pb.GetCampaignRequest(campaign_id=campaign_id, account_limit=account_limit)
         return self._stub.GetCampaign(request, timeout=self._timeout).campaign
 
+    def check_prompts(
+        self,
+        records: Iterable[PromptRecord],
+        *,
+        record: bool = True,
+        batch_size: int = 256,
+        timeout: float | None = None,
+        min_similarity: float | None = None,
+        lookback: timedelta | None = None,
+        example_count: int = 0,
+        tier: str | None = None,
+    ) -> Iterator[pb.CheckPromptsResult]:
+        """CheckPrompt of every record over one CheckPrompts stream, ``batch_size`` to a
+        message: yields one result per record, in order, as the server answers (a
+        verdict, or the rejection of that record alone; rejection positions count the
+        records). Each verdict is the one a CheckPrompt sent after the records before it
+        would get. Records are read from ``records`` only as the server takes them, so
+        an unbounded iterator streams in bounded memory.
+
+        A failed stream raises grpc.RpcError; the results yielded so far stand, and
+        resending the rest is safe (idempotent on prompt_id). ``timeout``: a deadline for
+        the whole stream (None: none, for a pipeline that runs as long as its input)."""
+        if not 1 <= batch_size <= MAX_PROMPTS_PER_MESSAGE:
+            raise ValueError(f"batch_size must be in 1..{MAX_PROMPTS_PER_MESSAGE}, got {batch_size}")
+        options = pb.CheckPromptsRequest(record=record, example_count=example_count, tier=TIERS[tier])
+        if min_similarity is not None:
+            options.min_similarity = min_similarity
+        if lookback is not None:
+            options.lookback.CopyFrom(_duration(lookback))
+
+        def requests() -> Iterator[pb.CheckPromptsRequest]:
+            for batch in _chunks(records, batch_size):
+                request = pb.CheckPromptsRequest()
+                request.CopyFrom(options)
+                request.prompts.extend(record_to_proto(r) for r in batch)
+                yield request
+
+        call = self._stub.CheckPrompts(requests(), timeout=timeout)
+        try:
+            for response in call:
+                yield from response.results
+        finally:
+            call.cancel()  # a caller that stops iterating ends the stream (a no-op once it is done)
+
     # -- admin -------------------------------------------------------------------------------
     def reload_index(self) -> pb.ReloadIndexResponse:
         """Make the server switch to the snapshot CURRENT names (after a reindex)."""
@@ -457,6 +505,10 @@ class PromptprintClient:
 
 
 _BANK_KINDS = {"allow": pb.BANK_KIND_ALLOW, "deny": pb.BANK_KIND_DENY}
+
+
+def _duration(delta: timedelta) -> duration_pb2.Duration:
+    return duration_pb2.Duration(seconds=int(delta.total_seconds()), nanos=delta.microseconds * 1000)
 
 
 def _chunks(records: Iterable[PromptRecord], size: int) -> Iterator[list[PromptRecord]]:

@@ -46,7 +46,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--target", help="replay against this running server instead of starting a fresh one")
     parser.add_argument("--verdicts", help="reuse verdicts from an earlier replay (skips the server)")
-    parser.add_argument("--concurrency", type=int, default=1, help="replay calls in flight (see promptprint replay)")
+    parser.add_argument("--batch-size", type=int, default=256, help="prompts per CheckPrompts message of the replay (see promptprint replay)")
     parser.add_argument("--tier", choices=("fingerprint", "semantic"), default="semantic",
                         help="CheckPrompt tier of the replay (default semantic: its fan-out is the semantic kNN baseline)")
     args = parser.parse_args()
@@ -70,7 +70,7 @@ def main() -> int:
             subprocess.run(
                 [sys.executable, "-m", "promptprint.cli", "replay", str(sim_dir / "traffic.jsonl"),
                  "--out", str(verdicts_path), "--target", target, "--timeout", "120",
-                 "--concurrency", str(args.concurrency), "--tier", args.tier, "--no-progress"],
+                 "--batch-size", str(args.batch_size), "--tier", args.tier, "--no-progress"],
                 check=True,
                 env=os.environ | {"HF_HUB_OFFLINE": "1"},
             )

@@ -25,6 +25,7 @@ from promptprint.vectors.embedder import SentenceTransformerEmbedder
 from promptprint.index.config import IndexConfig
 from promptprint import cli
 from promptprint.client import PromptprintClient, error_info, make_channel
+from promptprint.records import PromptRecord
 from promptprint.v1 import fingerprint_pb2 as pb
 from promptprint.v1 import fingerprint_pb2_grpc as pb_grpc
 from promptprint.server.app import ServerConfig, is_loopback
@@ -73,6 +74,7 @@ def _calls(client: PromptprintClient) -> dict[str, object]:
         "IngestPrompts": lambda: client._stub.IngestPrompts(  # noqa: SLF001 - one raw stream, no client retries
             iter([pb.IngestPromptsRequest(prompts=[pb.Prompt(prompt_id="i-1", account_id="a", text="hello there")])]), timeout=60
         ),
+        "CheckPrompts": lambda: list(client.check_prompts([PromptRecord("s-1", "a", "", 1_770_000_000_000, "hello there")])),
         "GetIndexStats": lambda: client.stats(),
         "ListBankEntries": lambda: client.list_bank_entries(),
     }
@@ -80,8 +82,8 @@ def _calls(client: PromptprintClient) -> dict[str, object]:
 
 ALLOWED = {
     LOOKUP: {"FindNearDuplicates", "CheckPrompt", "GetIndexStats"},
-    INGEST: {"CheckPrompt(record)", "IngestPrompts", "GetIndexStats"},
-    ADMIN: {"FindNearDuplicates", "CheckPrompt", "CheckPrompt(record)", "IngestPrompts", "GetIndexStats", "ListBankEntries"},
+    INGEST: {"CheckPrompt(record)", "IngestPrompts", "CheckPrompts", "GetIndexStats"},
+    ADMIN: {"FindNearDuplicates", "CheckPrompt", "CheckPrompt(record)", "IngestPrompts", "CheckPrompts", "GetIndexStats", "ListBankEntries"},
 }
 
 

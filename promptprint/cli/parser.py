@@ -68,6 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--campaign-threshold", type=float, default=0.5, help="campaign score at which a prompt is flagged")
     serve.add_argument("--template-window-hours", type=float, default=24.0, help="sliding window of template activity")
     serve.add_argument("--no-builtin-allow-bank", action="store_true", help="do not seed a new data dir with public agent scaffolds")
+    serve.add_argument(
+        "--no-semantic-links", action="store_true",
+        help="do not link templates by the embedded wording of their instructions (links by accounts stay; "
+        "verdicts then do not depend on how far the background embedding has got)",
+    )
     serve.add_argument("--port-file", default=None, help="write the bound port to this file once listening")
     serve.add_argument("--privacy-mode", action="store_true",
                        help="store fingerprints, metadata and a hash of each text, never the raw text (see README)")
@@ -107,18 +112,15 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("--json", action="store_true", help="print JSON lines instead of a table")
     _add_target(query)
 
-    replay = verbs.add_parser("replay", help="send records through CheckPrompt (recording) in created_at order")
+    replay = verbs.add_parser("replay", help="send records through CheckPrompts (recording) in created_at order")
     replay.add_argument("file")
     replay.add_argument("--out", required=True, help="verdicts, one JSON object per input line")
     replay.add_argument("--min-similarity", type=float, default=None)
     replay.add_argument("--lookback-hours", type=float, default=None)
     replay.add_argument("--tier", choices=("fingerprint", "semantic"), default=None,
                         help="CheckPrompt tier (default: the server's; semantic applies --min-similarity/--lookback-hours)")
-    replay.add_argument(
-        "--concurrency", type=int, default=1,
-        help="calls in flight (default 1: each prompt sees every earlier one; N > 1 is faster but a prompt "
-        "may not yet see the N-1 sent just before it)",
-    )
+    replay.add_argument("--batch-size", type=int, default=256,
+                        help="prompts per CheckPrompts message, 1..1024 (default 256); each prompt sees every earlier one")
     replay.add_argument("--no-progress", action="store_true")
     _add_target(replay)
 

@@ -1,14 +1,12 @@
-"""Client verbs over traffic: ingest (stream files), query, replay (CheckPrompt in time
+"""Client verbs over traffic: ingest (stream files), query, replay (CheckPrompts in time
 order) and stats. They import the client, never the library's heavy parts."""
 
 from __future__ import annotations
 
 import argparse
-import collections
 import json
 import shutil
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Iterator, Sequence
 
@@ -18,9 +16,12 @@ from tqdm import tqdm
 
 from promptprint.cli.connect import connect, report_rpc_error
 from promptprint.cli.pacing import TokenBucket
-from promptprint.client import PromptprintClient
+from promptprint.client import MAX_PROMPTS_PER_MESSAGE, PromptprintClient
 from promptprint.readers import RecordLine, read_records
 from promptprint.records import PromptRecord, format_timestamp
+from promptprint.v1 import fingerprint_pb2 as pb
+
+_STATUS_NAMES = {code.value[0]: code.name for code in grpc.StatusCode}
 
 
 def _read_lines(files: Sequence[str]) -> Iterator[RecordLine]:
@@ -144,7 +145,8 @@ def query(args: argparse.Namespace) -> int:
 
 
 def replay(args: argparse.Namespace) -> int:
-    """CheckPrompt (recording) every line in created_at order; one verdict line per input line."""
+    """CheckPrompt (recording) every line in created_at order over one CheckPrompts stream,
+    ``--batch-size`` to a message; one verdict line per input line, in that order."""
     lines = list(_read_lines([args.file]))
     created = [line.record.created_at_ms if line.record is not None else -1 for line in lines]
     order = sorted(range(len(lines)), key=lambda i: (created[i], i))
@@ -155,41 +157,31 @@ def replay(args: argparse.Namespace) -> int:
         options["lookback"] = timedelta(hours=args.lookback_hours)
     if args.tier is not None:
         options["tier"] = args.tier
-    if args.concurrency < 1:
-        print("promptprint replay: --concurrency must be >= 1", file=sys.stderr)
+    if not 1 <= args.batch_size <= MAX_PROMPTS_PER_MESSAGE:
+        print(f"promptprint replay: --batch-size must be in 1..{MAX_PROMPTS_PER_MESSAGE}", file=sys.stderr)
         return 2
     failures = 0
 
-    def verdict_of(i: int) -> dict[str, object]:
-        line = lines[i]
-        if line.record is None:
-            error = {"code": "INVALID_ARGUMENT", "reason": line.error.reason, "message": line.error.message}  # type: ignore[union-attr]
-            return {"prompt_id": "", "line": line.line, "error": error}
-        try:
-            response = client.check_record(line.record, store=True, **options)
-        except grpc.RpcError as rpc_error:
-            if rpc_error.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-                raise
-            error = {"code": rpc_error.code().name, "message": rpc_error.details()}
-            return {"prompt_id": line.record.prompt_id, "line": line.line, "error": error}
-        return {"prompt_id": line.record.prompt_id} | MessageToDict(
-            response, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
+    def unreadable(line: RecordLine) -> dict[str, object]:
+        error = {"code": "INVALID_ARGUMENT", "reason": line.error.reason, "message": line.error.message}  # type: ignore[union-attr]
+        return {"prompt_id": "", "line": line.line, "error": error}
+
+    def answered(record: PromptRecord, line: int, result: pb.CheckPromptsResult) -> dict[str, object]:
+        if result.HasField("rejection"):
+            error = {"code": _STATUS_NAMES[result.rejection.code], "message": result.rejection.message}
+            return {"prompt_id": record.prompt_id, "line": line, "error": error}
+        return {"prompt_id": record.prompt_id} | MessageToDict(
+            result.verdict, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
         )
 
-    with connect(args) as client, open(args.out, "w", encoding="utf-8") as out, ThreadPoolExecutor(args.concurrency) as pool:
+    with connect(args) as client, open(args.out, "w", encoding="utf-8") as out:
         progress = tqdm(total=len(order), unit="prompt", disable=args.no_progress, desc="replay", dynamic_ncols=True)
         try:
-            # a sliding window of calls in flight, written in send order
-            pending: collections.deque = collections.deque()
+            readable = (lines[i].record for i in order if lines[i].record is not None)
+            results = client.check_prompts(readable, record=True, batch_size=args.batch_size, **options)  # type: ignore[arg-type]
             for i in order:
-                pending.append(pool.submit(verdict_of, i))
-                if len(pending) >= args.concurrency:
-                    verdict = pending.popleft().result()
-                    failures += "error" in verdict
-                    out.write(json.dumps(verdict, ensure_ascii=False) + "\n")
-                    progress.update()
-            while pending:
-                verdict = pending.popleft().result()
+                line = lines[i]
+                verdict = unreadable(line) if line.record is None else answered(line.record, line.line, next(results))
                 failures += "error" in verdict
                 out.write(json.dumps(verdict, ensure_ascii=False) + "\n")
                 progress.update()

@@ -49,6 +49,9 @@ class IndexConfig:
         campaign_threshold: campaign score at which CheckPrompt sets ``flagged``
             (see promptprint.templates.scoring for how 0.5 was chosen).
         template_window_ms: sliding window of the per-template activity counters.
+        semantic_links: link templates whose instructions embed alike, on the background
+            embedding thread (promptprint.index.template_linker). Off, verdicts do not
+            depend on how far that thread has got (equivalence checks).
         cluster_members: serving processes the traffic is routed over by template
             (promptprint.cluster; 1: this one alone): accounts' volumes are estimated
             from the part each process sees (TemplateTracker.set_members).
@@ -97,6 +100,7 @@ class IndexConfig:
     campaign_threshold: float = DEFAULT_FLAG_THRESHOLD
     template_window_ms: int = DAY_MS
     cluster_members: int = 1
+    semantic_links: bool = True
     builtin_allow_bank: bool = True
     tier: Tier = "fingerprint"
     embed_batch: int = 512

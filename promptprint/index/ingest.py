@@ -12,7 +12,8 @@ the server's ingest stream, can sign the next batch while the previous one commi
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+import itertools
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -26,6 +27,14 @@ from promptprint.storage.store import RecordStore
 from promptprint.templates.tracker import Event, TemplateTracker
 from promptprint.text.skeleton import Signature, signature_to_bytes
 from promptprint.text.skeleton import signatures as compute_signatures
+
+
+#: ``visit(position, own_row)``: called under the writer lock for each prompt of a batch
+#: that is not a CONFLICT, in batch order, after the prompts before it joined the template
+#: tracker and before it does; ``own_row`` is the store row already holding its prompt_id
+#: (0 when none: a new prompt). So a visit sees exactly what a CheckPrompt of that prompt,
+#: sent after the ones before it, would see.
+Visit = Callable[[int, int], None]
 
 
 def _repeat_outcome(record: PromptRecord, repeat: Repeat) -> IngestOutcome:
@@ -92,58 +101,79 @@ class Ingestor:
         signatures: Sequence[Signature] | None,
         *,
         embed_now: bool,
+        visit: Visit | None = None,
     ) -> list[IngestOutcome]:
         """Record a batch (see PromptIndex.ingest). ``embed_now``: the tier computes
-        vectors before the acknowledgement."""
+        vectors before the acknowledgement. ``visit``: see :data:`Visit` (a batched
+        CheckPrompt judges each prompt there, between the ones before and after it)."""
         if not records:
             return []
         outcomes: list[IngestOutcome | None] = [None] * len(records)
-        positions, repeats = split_repeats(records, self._store.existing([r.prompt_id for r in records]))
+        stored = self._store.existing([r.prompt_id for r in records])
+        positions, repeats = split_repeats(records, stored)
         for repeat in repeats:
             outcomes[repeat.position] = _repeat_outcome(records[repeat.position], repeat)
+        new_vectors: np.ndarray | None = None
         if positions:
-            new_records = [records[p] for p in positions]
             if vectors is not None:
-                new_vectors: np.ndarray | None = vectors[positions]
+                new_vectors = vectors[positions]
             elif embed_now or self._privacy_mode:
                 # privacy mode keeps no text to embed later: vectors before the acknowledgement
-                new_vectors = self._fingerprint([r.text for r in new_records])
-            else:
-                new_vectors = None
-                if not self._policy.sheds:
-                    self._wait_for_backlog_room()
-            new_signatures = [signatures[p] for p in positions] if signatures is not None else self.sign(new_records)
-            self._record(new_records, new_vectors, new_signatures, positions, outcomes)
+                new_vectors = self._fingerprint([records[p].text for p in positions])
+            elif not self._policy.sheds:
+                self._wait_for_backlog_room()
+        if positions or visit is not None:
+            new_signatures = [signatures[p] for p in positions] if signatures is not None else self.sign([records[p] for p in positions])
+            self._record(records, positions, new_vectors, new_signatures, stored, outcomes, visit)
         return [o if o is not None else IngestOutcome(IngestStatus.RECORDED) for o in outcomes]
 
     def _record(
         self,
-        records: list[PromptRecord],
+        batch: Sequence[PromptRecord],
+        positions: list[int],
         vectors: np.ndarray | None,
         signatures: list[Signature],
-        positions: list[int],
+        stored: Mapping[str, tuple[int, bytes]],
         outcomes: list[IngestOutcome | None],
+        visit: Visit | None,
     ) -> None:
+        """Commit the new records of ``batch`` (at ``positions``; ``vectors`` and
+        ``signatures`` are theirs), then walk the batch in order: each new record joins
+        the template tracker, after ``visit`` saw the prompt (when given)."""
         with self._live.write_lock:
+            records = [batch[p] for p in positions]
             # Another writer may have recorded some of these since we looked.
-            keep, raced = split_repeats(records, self._store.existing([r.prompt_id for r in records]))
+            raced_rows = self._store.existing([r.prompt_id for r in records])
+            keep, raced = split_repeats(records, raced_rows)
             for repeat in raced:
                 outcomes[positions[repeat.position]] = _repeat_outcome(records[repeat.position], repeat)
-            if not keep:
-                return
-            stored_signatures = [signature_to_bytes(signatures[i]) for i in keep] if self._privacy_mode else None
-            rows = self._store.insert(
-                [records[i] for i in keep], vectors[keep] if vectors is not None else None, stored_signatures,
-                copy_hashes=[signatures[i].copy_hash for i in keep],
-            )
-            self._live.append(rows)
+            new: dict[int, tuple[int, Signature]] = {}  # batch position -> (its new row, its signature)
+            if keep:
+                stored_signatures = [signature_to_bytes(signatures[i]) for i in keep] if self._privacy_mode else None
+                rows = self._store.insert(
+                    [records[i] for i in keep], vectors[keep] if vectors is not None else None, stored_signatures,
+                    copy_hashes=[signatures[i].copy_hash for i in keep],
+                )
+                self._live.append(rows)
+                new = {positions[i]: (row_id, signatures[i]) for i, row_id in zip(keep, rows.ids.tolist())}
+            # prompt_id -> the row holding it, as of the walk's position
+            holder = {prompt_id: row for prompt_id, (row, _) in itertools.chain(stored.items(), raced_rows.items())}
             declined: list[int] = []
-            for i, row_id in zip(keep, rows.ids.tolist()):
-                r = records[i]
-                template_id = self._templates.record(signatures[i], Event(r.created_at_ms, r.account_id, r.org_id, row_id))
+            for position in range(len(batch)) if visit is not None else sorted(new):
+                r = batch[position]
+                outcome = outcomes[position]
+                if outcome is not None and outcome.status is IngestStatus.CONFLICT:
+                    continue
+                if visit is not None:
+                    visit(position, holder.get(r.prompt_id, 0))
+                if position not in new:
+                    continue
+                row_id, sig = new[position]
+                holder[r.prompt_id] = row_id
+                template_id = self._templates.record(sig, Event(r.created_at_ms, r.account_id, r.org_id, row_id))
                 if vectors is None and not self._policy.wants(row_id, self._templates.members(template_id)):
                     declined.append(row_id)
-            if vectors is None:
+            if new and vectors is None:
                 backlog = self._live.current.backlog
                 backlog.decline(declined)
                 if self._policy.sheds:

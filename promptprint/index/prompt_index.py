@@ -47,7 +47,7 @@ from typing import Sequence
 
 import numpy as np
 
-from promptprint.errors import InvalidArgument
+from promptprint.errors import AlreadyExists, InvalidArgument, PromptprintError
 from promptprint.executors import one_ahead
 from promptprint.index.build import SearchTuning
 from promptprint.index.config import TIERS, IndexConfig, Tier
@@ -56,8 +56,8 @@ from promptprint.index.ingest import Ingestor
 from promptprint.index.live import LiveIndex
 from promptprint.index.queries import Lookups, check_similarity
 from promptprint.index.results import Hit, IndexStats, IngestOutcome, IngestStatus, NearDuplicateQuery, Verdict
-from promptprint.index.tiers import CheckTier, FanoutRequest, FingerprintTier, SemanticTier, TemplateMatch
 from promptprint.index.template_linker import TemplateLinker
+from promptprint.index.tiers import CheckTier, FanoutRequest, FingerprintTier, SemanticTier, TemplateMatch, TierAnswer
 from promptprint.index.vectorizer import Vectorizer
 from promptprint.records import PromptRecord, now_ms, validate_id
 from promptprint.storage.snapshot import SnapshotDirectory
@@ -91,7 +91,7 @@ class PromptIndex:
         Path(config.data_dir).mkdir(parents=True, exist_ok=True)
         self._store = RecordStore(config.store_path, self._identity, store_text=not config.privacy_mode)
         self._banks = Banks(config.store_path, max_text_bytes=config.max_text_bytes, seed_builtin=config.builtin_allow_bank)
-        self._templates = TemplateTracker(config.template_window_ms)
+        self._templates = TemplateTracker(config.template_window_ms, semantic_links=config.semantic_links)
         self._templates.set_members(config.cluster_members)
         self._live = LiveIndex(
             self._store, SnapshotDirectory(config.snapshot_root), self._identity, config.choice, config.snapshot_every
@@ -112,8 +112,8 @@ class PromptIndex:
             if background_embedder is not None
             else functools.partial(self.fingerprint, background=True)
         )
-        self._linker = TemplateLinker(self._templates, self._store, background)
-        self._vectorizer = Vectorizer(self._live, self._store, background, config.embed_batch, self._linker)
+        linker = TemplateLinker(self._templates, self._store, background) if config.semantic_links else None
+        self._vectorizer = Vectorizer(self._live, self._store, background, config.embed_batch, linker)
         self._closed = False
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -321,6 +321,82 @@ class PromptIndex:
         prompts in the template window (fingerprint: no forward pass) or the transformer
         neighbours above ``min_similarity`` in ``lookback_ms`` (semantic)."""
         chosen = self._tier(tier or self._config.tier)
+        request = self._fanout_request(min_similarity, lookback_ms, example_count, tuning)
+        sig = signature(record.text)
+        campaign, answer = self._judge(chosen, record, sig, chosen.own_row(record), request)
+        recorded: IngestStatus | None = None
+        if store:
+            outcome = self.ingest([record], answer.vector, [sig], tier=chosen.name)[0]
+            if outcome.error is not None:
+                raise outcome.error
+            recorded = outcome.status
+        return _verdict(record, recorded, campaign, answer, request, chosen)
+
+    def check_many(
+        self,
+        records: Sequence[PromptRecord],
+        *,
+        store: bool,
+        min_similarity: float | None = None,
+        lookback_ms: int | None = None,
+        example_count: int = 5,
+        tier: Tier | None = None,
+        tuning: SearchTuning | None = None,
+        signatures: Sequence[Signature] | None = None,
+    ) -> list[Verdict | PromptprintError]:
+        """:meth:`check` of each record, in order, as one batch: each verdict is the one a
+        check of that record, made after the records before it, would give (they count in
+        its template's activity; a prompt_id repeated in the batch is a DUPLICATE or a
+        CONFLICT). A CONFLICT's entry is its AlreadyExists error; other errors fail the batch.
+        ``signatures``: the records' template signatures (:meth:`sign`), when the caller
+        computed them ahead (the server's stream signs the next batch meanwhile).
+
+        In the fingerprint tier the batch is signed at once (C, without the GIL), then
+        each prompt is judged under the writer lock between the store commit of the whole
+        batch (one transaction) and its own join of the template tracker
+        (promptprint.index.ingest.Visit): what cost one transaction and several store
+        queries per prompt costs one per batch. The semantic tier runs a forward pass
+        per prompt anyway and checks them one by one."""
+        chosen = self._tier(tier or self._config.tier)
+        request = self._fanout_request(min_similarity, lookback_ms, example_count, tuning)
+        if chosen.embeds_before_ack:
+            return [self._check_or_conflict(r, store, request, chosen) for r in records]
+        signed = list(signatures) if signatures is not None else self.sign(records)
+        if not store:
+            held = self._store.existing([r.prompt_id for r in records if r.prompt_id])
+            return [
+                _verdict(r, None, *self._judge(chosen, r, sig, held[r.prompt_id][0] if r.prompt_id in held else 0, request), request, chosen)
+                for r, sig in zip(records, signed)
+            ]
+        judged: list[tuple[CampaignAssessment, TierAnswer] | None] = [None] * len(records)
+
+        def visit(position: int, own_row: int) -> None:
+            judged[position] = self._judge(chosen, records[position], signed[position], own_row, request)
+
+        outcomes = self._ingestor.ingest(records, None, signed, embed_now=False, visit=visit)
+        results: list[Verdict | PromptprintError] = []
+        for record, outcome, judgement in zip(records, outcomes, judged):
+            if outcome.error is not None:
+                results.append(outcome.error)
+                continue
+            assert judgement is not None  # every prompt but a CONFLICT was visited
+            results.append(_verdict(record, outcome.status, *judgement, request, chosen))
+        return results
+
+    def _check_or_conflict(self, record: PromptRecord, store: bool, request: FanoutRequest, chosen: CheckTier) -> Verdict | PromptprintError:
+        """One check of a batch taken one by one; a CONFLICT is that prompt's answer."""
+        try:
+            return self.check(
+                record, store=store, min_similarity=request.min_similarity, lookback_ms=request.lookback_ms,
+                example_count=request.example_count, tier=chosen.name, tuning=request.tuning,
+            )
+        except AlreadyExists as error:
+            return error
+
+    def _fanout_request(
+        self, min_similarity: float | None, lookback_ms: int | None, example_count: int, tuning: SearchTuning | None
+    ) -> FanoutRequest:
+        """A check's options, validated, with the configured defaults filled in."""
         threshold = (
             self._config.default_min_similarity if min_similarity is None else check_similarity(min_similarity, "min_similarity")
         )
@@ -331,23 +407,15 @@ class PromptIndex:
             raise InvalidArgument(
                 f"example_count must be in 0..100, got {example_count}", reason="EXAMPLE_COUNT_OUT_OF_RANGE", field="example_count"
             )
-        sig = signature(record.text)
-        own_row = chosen.own_row(record)
+        return FanoutRequest(threshold, lookback, example_count, tuning)
+
+    def _judge(
+        self, chosen: CheckTier, record: PromptRecord, sig: Signature, own_row: int | None, request: FanoutRequest
+    ) -> tuple[CampaignAssessment, TierAnswer]:
+        """A prompt's campaign assessment and fan-out against the index as it stands."""
         template, features = self._lookups.template_view(record, sig, own_row)
         campaign = self._lookups.assess(record, sig, template, features, own_row)
-        answer = chosen.fanout(
-            record, TemplateMatch(sig, template, features), own_row, FanoutRequest(threshold, lookback, example_count, tuning)
-        )
-        recorded: IngestStatus | None = None
-        if store:
-            outcome = self.ingest([record], answer.vector, [sig], tier=chosen.name)[0]
-            if outcome.error is not None:
-                raise outcome.error
-            recorded = outcome.status
-        return Verdict(
-            record.prompt_id, recorded, answer.fanout, answer.examples, threshold,
-            answer.window_start_ms, answer.window_end_ms, campaign, chosen.name,
-        )
+        return campaign, chosen.fanout(record, TemplateMatch(sig, template, features), own_row, request)
 
     def assess_campaign(self, record: PromptRecord, sig: Signature | None = None) -> CampaignAssessment:
         """Campaign score of a prompt from its template's activity before the prompt
@@ -429,3 +497,13 @@ class PromptIndex:
             skipped_vectors=self.skipped_vectors,
             embedding_lag_s=self.embedding_lag_s,
         )
+
+
+def _verdict(
+    record: PromptRecord, recorded: IngestStatus | None, campaign: CampaignAssessment, answer: TierAnswer,
+    request: FanoutRequest, chosen: CheckTier,
+) -> Verdict:
+    return Verdict(
+        record.prompt_id, recorded, answer.fanout, answer.examples, request.min_similarity,
+        answer.window_start_ms, answer.window_end_ms, campaign, chosen.name,
+    )

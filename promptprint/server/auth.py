@@ -63,6 +63,7 @@ METHOD_ROLES: Mapping[str, RoleRule] = {
     _SERVICE + "FindNearDuplicates": "lookup",
     _SERVICE + "CheckPrompt": _check_prompt_role,
     _SERVICE + "GetAccountAssessment": "lookup",
+    _SERVICE + "CheckPrompts": "ingest",  # a stream may record: its role is known before its requests are
     _SERVICE + "GetIndexStats": "authenticated",  # counts only; `promptprint ingest` polls it
     _SERVICE + "ListCampaigns": "lookup",
     _SERVICE + "GetCampaign": "lookup",
@@ -208,8 +209,9 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
     """Authenticates every call not marked open, then checks its role.
 
     Placed inside the request-context interceptor, so its errors become statuses with
-    ErrorInfo there (unary and client-streaming calls). Calls with streaming responses
-    (none of FingerprintService's) are aborted here directly.
+    ErrorInfo there (unary and client-streaming calls, and bidirectional ones such as
+    CheckPrompts). Server-streaming calls (none of FingerprintService's) are aborted
+    here directly.
     """
 
     def __init__(self, tokens: TokenTable) -> None:
@@ -240,19 +242,17 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
 
             return call
 
-        if handler.unary_unary is not None or handler.stream_unary is not None:
+        if handler.unary_stream is None:
             return rewrap(handler, checked)
 
-        inner_stream = cast(Callable[..., Any], handler.unary_stream or handler.stream_stream)  # one of the two is set
+        inner_stream = cast(Callable[..., Any], handler.unary_stream)
 
         async def streaming(request: Any, context: grpc.aio.ServicerContext) -> Any:
             try:
-                check(request if handler.unary_stream is not None else None, context)
+                check(request, context)
             except PromptprintError as error:
                 await abort_with(context, error)
             async for item in inner_stream(request, context):
                 yield item
 
-        if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(streaming, handler.request_deserializer, handler.response_serializer)
-        return grpc.stream_stream_rpc_method_handler(streaming, handler.request_deserializer, handler.response_serializer)
+        return grpc.unary_stream_rpc_method_handler(streaming, handler.request_deserializer, handler.response_serializer)

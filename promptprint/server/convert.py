@@ -6,6 +6,9 @@ library, and so the rules (defaults for unset fields, timestamp ranges) are expl
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
 from google.protobuf import duration_pb2, timestamp_pb2
 
 from promptprint.templates.account_assessment import AccountAssessment
@@ -20,6 +23,7 @@ from promptprint.v1 import fingerprint_pb2 as pb
 from promptprint.wire import ms_to_timestamp
 
 DEFAULT_K = 10
+MAX_PROMPTS_PER_MESSAGE = 1024
 DEFAULT_EXAMPLE_COUNT = 5
 _NANOS = 1_000_000_000
 
@@ -37,6 +41,17 @@ def duration_to_ms(duration: duration_pb2.Duration, field: str) -> int:
     return duration.seconds * 1000 + duration.nanos // 1_000_000
 
 
+def check_batch_size(count: int) -> None:
+    """Refuse a streamed message carrying more than MAX_PROMPTS_PER_MESSAGE prompts: what
+    one message holds, the server holds at once."""
+    if count > MAX_PROMPTS_PER_MESSAGE:
+        raise InvalidArgument(
+            f"a message carries {count} prompts; send at most {MAX_PROMPTS_PER_MESSAGE} per message",
+            reason="BATCH_TOO_LARGE",
+            field="prompts",
+        )
+
+
 def prompt_to_record(
     prompt: pb.Prompt, *, max_text_bytes: int, receive_ms: int, require_prompt_id: bool = True
 ) -> PromptRecord:
@@ -51,6 +66,39 @@ def prompt_to_record(
         max_text_bytes=max_text_bytes,
         default_time_ms=receive_ms,
         require_prompt_id=require_prompt_id,
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckOptions:
+    """The options of a CheckPrompt or of a CheckPrompts batch, as PromptIndex.check takes them."""
+
+    store: bool
+    min_similarity: float | None
+    lookback_ms: int | None
+    example_count: int
+    tier: Tier
+    tuning: SearchTuning | None
+
+    def kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of PromptIndex.check and check_many."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+
+
+def check_options(request: pb.CheckPromptRequest | pb.CheckPromptsRequest, default_tier: Tier) -> CheckOptions:
+    """A check request's options, their wire forms checked (the index checks the ranges)."""
+    lookback = duration_to_ms(request.lookback, "lookback") if request.HasField("lookback") else None
+    if request.example_count < 0:
+        raise InvalidArgument(
+            f"example_count must be in 0..100, got {request.example_count}", reason="EXAMPLE_COUNT_OUT_OF_RANGE", field="example_count"
+        )
+    return CheckOptions(
+        store=request.record,
+        min_similarity=request.min_similarity if request.HasField("min_similarity") else None,
+        lookback_ms=lookback,
+        example_count=request.example_count or DEFAULT_EXAMPLE_COUNT,
+        tier=tier_from_proto(request.tier) or default_tier,
+        tuning=search_tuning(request.search) if request.HasField("search") else None,
     )
 
 

@@ -27,7 +27,7 @@ import asyncio
 import concurrent.futures
 import dataclasses
 import logging
-from typing import Any, AsyncIterator, Callable, NoReturn, Sequence
+from typing import Any, AsyncIterator, Callable, NoReturn, Sequence, TypeVar
 
 import grpc
 from google.rpc import error_details_pb2
@@ -41,7 +41,7 @@ from promptprint.v1 import fingerprint_pb2_grpc as pb_grpc
 from promptprint.server import convert
 from promptprint.server.errors import ShardUnavailable
 from promptprint.server.interceptors import REQUEST_ID_KEY
-from promptprint.server.servicer import FingerprintServicer, check_message_size
+from promptprint.server.servicer import FingerprintServicer
 from promptprint.server.status import request_id
 
 log = logging.getLogger(__name__)
@@ -188,7 +188,10 @@ class _Route:
     call: asyncio.Future[pb.IngestPromptsResponse]
 
 
-async def _drain(queue: asyncio.Queue[pb.IngestPromptsRequest | None]) -> AsyncIterator[pb.IngestPromptsRequest]:
+_M = TypeVar("_M")
+
+
+async def _drain(queue: asyncio.Queue[_M | None]) -> AsyncIterator[_M]:
     while (message := await queue.get()) is not None:
         yield message
 
@@ -206,6 +209,31 @@ async def _put(route: _Route, message: pb.IngestPromptsRequest | None) -> None:
     await asyncio.wait(waiting, return_when=asyncio.FIRST_COMPLETED)
     if not put.done():
         put.cancel()
+
+
+@dataclasses.dataclass
+class _CheckRoute:
+    """One member's share of a CheckPrompts stream: the sub-batches sent to it and its
+    answers, one per sub-batch, in order; ``failed`` once it stopped answering."""
+
+    member: Member
+    queue: asyncio.Queue[pb.CheckPromptsRequest | None]
+    answers: AsyncIterator[pb.CheckPromptsResponse]
+    call: Any = None  # the forwarded call (None for this member)
+    failed: str = ""
+
+
+def _unavailable(route: _CheckRoute, count: int) -> pb.CheckPromptsResponse:
+    """A failed member's prompts, each refused as IngestPrompts refuses them."""
+    response = pb.CheckPromptsResponse()
+    for _ in range(count):
+        response.results.add(
+            rejection=pb.IngestRejection(
+                code=grpc.StatusCode.UNAVAILABLE.value[0], reason="SHARD_UNAVAILABLE",
+                message=f"shard {route.member.name} is unavailable ({route.failed}); resend later",
+            )
+        )
+    return response
 
 
 class RoutingServicer(FingerprintServicer):
@@ -254,7 +282,7 @@ class RoutingServicer(FingerprintServicer):
         position = 0
         try:
             async for request in request_iterator:
-                check_message_size(request)
+                convert.check_batch_size(len(request.prompts))
                 keys = await self._run(routing_keys, [p.text for p in request.prompts])
                 parts: dict[str, list[pb.Prompt]] = {}
                 for prompt, key in zip(request.prompts, keys):
@@ -274,6 +302,85 @@ class RoutingServicer(FingerprintServicer):
                 route.call.cancel()
             if routes:
                 await asyncio.gather(*(r.call for r in routes.values()), return_exceptions=True)
+
+    async def CheckPrompts(
+        self, request_iterator: AsyncIterator[pb.CheckPromptsRequest], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.CheckPromptsResponse]:
+        """Each batch split by owner into sub-batches (in order), each owner's answer put
+        back at its prompts' places. One batch at a time: the next is read once every owner
+        answered this one, so a slow owner slows the stream rather than piling up here. A
+        member that does not answer has its prompts refused (SHARD_UNAVAILABLE), the
+        others are answered."""
+        placement = self._peers.placement
+        self._holder.get().set_cluster_size(len(placement.members))
+        if placement.single or is_forwarded(context):
+            async for answer in super().CheckPrompts(request_iterator, context):
+                yield answer
+            return
+        routes: dict[str, _CheckRoute] = {}
+
+        def route_of(member: Member) -> _CheckRoute:
+            route = routes.get(member.name)
+            if route is None:
+                queue: asyncio.Queue[pb.CheckPromptsRequest | None] = asyncio.Queue()
+                if placement.is_self(member):
+                    route = _CheckRoute(member, queue, super(RoutingServicer, self).CheckPrompts(_drain(queue), context))
+                else:
+                    call = self._peers.stub(member).CheckPrompts(
+                        _drain(queue), timeout=self._peers.timeout(context, bounded=False), metadata=self._peers.metadata(context)
+                    )
+                    route = _CheckRoute(member, queue, call.__aiter__(), call)
+                routes[member.name] = route
+            return route
+
+        async def answer_of(route: _CheckRoute, sub: pb.CheckPromptsRequest) -> pb.CheckPromptsResponse:
+            if not route.failed:
+                route.queue.put_nowait(sub)
+                try:
+                    answer: pb.CheckPromptsResponse = await anext(route.answers)
+                    return answer
+                except grpc.aio.AioRpcError as error:
+                    if _answered(error):
+                        await relay(context, route.member, error)
+                    route.failed = error.code().name
+                except StopAsyncIteration:
+                    route.failed = "its stream ended"
+            return _unavailable(route, len(sub.prompts))
+
+        position = 0
+        try:
+            async for request in request_iterator:
+                convert.check_batch_size(len(request.prompts))
+                keys = await self._run(routing_keys, [p.text for p in request.prompts])
+                slots: dict[str, list[int]] = {}
+                for slot, key in enumerate(keys):
+                    slots.setdefault(route_of(placement.owner(key)).member.name, []).append(slot)
+                subs = []
+                for name, owned in slots.items():
+                    sub = pb.CheckPromptsRequest()
+                    sub.CopyFrom(request)
+                    del sub.prompts[:]
+                    sub.prompts.extend(request.prompts[i] for i in owned)
+                    subs.append((name, owned, sub))
+                answers = await asyncio.gather(*(answer_of(routes[name], sub) for name, _, sub in subs))
+                results: dict[int, pb.CheckPromptsResult] = {}
+                for (_, owned, _), answer in zip(subs, answers):
+                    for slot, result in zip(owned, answer.results):
+                        if result.HasField("rejection"):
+                            result.rejection.position = position + slot
+                            result.rejection.prompt_id = request.prompts[slot].prompt_id[:256]
+                        results[slot] = result
+                response = pb.CheckPromptsResponse()
+                response.results.extend(results[slot] for slot in range(len(request.prompts)))
+                yield response
+                position += len(request.prompts)
+        finally:
+            for route in routes.values():
+                route.queue.put_nowait(None)
+                if route.call is not None:
+                    route.call.cancel()
+                else:
+                    await route.answers.aclose()  # type: ignore[attr-defined]
 
     async def _forward_stream(
         self, member: Member, messages: AsyncIterator[pb.IngestPromptsRequest], context: grpc.aio.ServicerContext

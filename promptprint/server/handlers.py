@@ -2,15 +2,18 @@
 interceptors (request context, authentication, admission) share.
 
 An aio server's handler behaviours are coroutines taking (request or request iterator,
-context). :func:`rewrap` gives a unary or client-streaming handler a new behaviour made
-by ``wrap`` from the old one, keeping its serializers; handlers with streaming responses
-come back unchanged, since FingerprintService has none and health Watch and reflection
-are left as gRPC built them.
+context). :func:`rewrap` gives a unary, client-streaming or bidirectional handler a new
+behaviour made by ``wrap`` from the old one, keeping its serializers. A bidirectional
+behaviour written as an async generator (FingerprintService.CheckPrompts, reflection) is
+first made a coroutine that writes each response with ``context.write`` (which waits for
+flow control), so that every wrapper awaits one coroutine whatever the call's shape.
+Server-streaming handlers (health Watch) come back unchanged.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import inspect
+from typing import Any, AsyncIterator, Callable
 
 import grpc
 
@@ -37,4 +40,19 @@ def rewrap(
     if handler.stream_unary is not None:
         behaviour = handler.stream_unary
         return grpc.stream_unary_rpc_method_handler(wrap(behaviour, True), deserializer, handler.response_serializer)
+    if handler.stream_stream is not None:
+        behaviour = handler.stream_stream
+        if inspect.isasyncgenfunction(behaviour):
+            behaviour = _writing(behaviour)
+        return grpc.stream_stream_rpc_method_handler(wrap(behaviour, True), deserializer, handler.response_serializer)
     return handler
+
+
+def _writing(generator: Callable[..., AsyncIterator[Any]]) -> Behaviour:
+    """An async-generator behaviour as a coroutine that writes what it yields."""
+
+    async def written(requests: Any, context: grpc.aio.ServicerContext) -> None:
+        async for response in generator(requests, context):
+            await context.write(response)
+
+    return written

@@ -156,7 +156,7 @@ class RequestContextInterceptor(grpc.aio.ServerInterceptor):
 
             return wrapped
 
-        # Streaming responses (health Watch, reflection) come back from rewrap as they are.
+        # Server-streaming responses (health Watch) come back from rewrap as they are.
         wrapped_handler = self._handlers[method] = rewrap(handler, wrap, request_deserializer=_tolerant(handler.request_deserializer))
         return wrapped_handler
 

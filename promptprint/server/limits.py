@@ -9,8 +9,8 @@ immediately. Health and reflection are never limited: a probe must get an answer
 a saturated server. A refusal tells the client when to retry
 (:attr:`LimitSettings.retry_delay_s`, sent as ``google.rpc.RetryInfo``).
 
-An ingest stream holds its slot for the whole stream; size ``max_concurrent`` for the
-streams plus the lookups you expect at once.
+An ingest or CheckPrompts stream holds its slot for the whole stream; size
+``max_concurrent`` for the streams plus the lookups you expect at once.
 """
 
 from __future__ import annotations
@@ -155,4 +155,4 @@ class LimitInterceptor(grpc.aio.ServerInterceptor):
 
             return call
 
-        return rewrap(handler, admitted)  # FingerprintService has no server-streaming calls
+        return rewrap(handler, admitted)  # FingerprintService has no server-streaming-only calls

@@ -26,26 +26,15 @@ from promptprint.reconstruct.catalog import CampaignCatalog
 from promptprint.records import PromptRecord, now_ms
 from promptprint.v1 import fingerprint_pb2 as pb
 from promptprint.v1 import fingerprint_pb2_grpc as pb_grpc
-from promptprint.server import convert
+from promptprint.server import check_stream, convert
 from promptprint.server.maintenance import reload_now
 from promptprint.process import resident_memory_bytes
 
 T = TypeVar("T")
 
-MAX_PROMPTS_PER_MESSAGE = 1024
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 DEFAULT_ACCOUNT_LIMIT = 1000
-
-
-def check_message_size(request: pb.IngestPromptsRequest) -> None:
-    """Refuse an ingest message of more than MAX_PROMPTS_PER_MESSAGE prompts."""
-    if len(request.prompts) > MAX_PROMPTS_PER_MESSAGE:
-        raise InvalidArgument(
-            f"a message carries {len(request.prompts)} prompts; send at most {MAX_PROMPTS_PER_MESSAGE} per message",
-            reason="BATCH_TOO_LARGE",
-            field="prompts",
-        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,11 +44,11 @@ class IngestSettings:
     Attributes:
         batch_size: prompts per embed+commit (bigger amortizes fsync and FAISS adds;
             smaller bounds memory per stream).
-        batches_in_flight: batches one stream has in the library at once. With two, a
-            batch's template signatures (computed without the GIL) overlap the previous
-            batch's commit and tracker update, and the next messages' decoding. Batches
-            still commit one after another, in stream order; each in flight holds its
-            prompts in memory.
+        batches_in_flight: batches one stream (IngestPrompts, CheckPrompts) has in the
+            library at once. With two, a batch's template signatures (computed without
+            the GIL) overlap the previous batch's commit and tracker update, and the next
+            messages' decoding. Batches still commit one after another, in stream order;
+            each in flight holds its prompts in memory.
         max_rejections_listed: rejections itemized in one response; the rest are
             still counted in rejected_count.
     """
@@ -186,7 +175,7 @@ class FingerprintServicer(pb_grpc.FingerprintServiceServicer):
 
         try:
             async for request in request_iterator:
-                check_message_size(request)
+                convert.check_batch_size(len(request.prompts))
                 receive = now_ms()
                 for prompt in request.prompts:
                     try:
@@ -228,24 +217,9 @@ class FingerprintServicer(pb_grpc.FingerprintServiceServicer):
         record = convert.prompt_to_record(
             request.prompt, max_text_bytes=index.config.max_text_bytes, receive_ms=now_ms(), require_prompt_id=request.record
         )
-        lookback = convert.duration_to_ms(request.lookback, "lookback") if request.HasField("lookback") else None
-        if request.example_count < 0:
-            raise InvalidArgument(
-                f"example_count must be in 0..100, got {request.example_count}", reason="EXAMPLE_COUNT_OUT_OF_RANGE", field="example_count"
-            )
-        tuning = convert.search_tuning(request.search) if request.HasField("search") else None
-        tier = convert.tier_from_proto(request.tier) or index.config.tier
-        check = functools.partial(
-            index.check,
-            record,
-            store=request.record,
-            min_similarity=request.min_similarity if request.HasField("min_similarity") else None,
-            lookback_ms=lookback,
-            example_count=request.example_count or convert.DEFAULT_EXAMPLE_COUNT,
-            tier=tier,
-            tuning=tuning,
-        )
-        if tier == "fingerprint" and not request.record:
+        options = convert.check_options(request, index.config.tier)
+        check = functools.partial(index.check, record, **options.kwargs())
+        if options.tier == "fingerprint" and not request.record:
             # A lookup that neither embeds nor writes: a few hundred microseconds of
             # Python that waits on nothing (store reads don't wait for writers in WAL
             # mode). Run here, not through the worker pool: the hop cost ~0.3 ms of CPU
@@ -263,6 +237,60 @@ class FingerprintServicer(pb_grpc.FingerprintServiceServicer):
         return pb.GetAccountAssessmentResponse(
             assessment=convert.account_assessment_to_proto(assessment, index.config.campaign_threshold)
         )
+
+    async def CheckPrompts(
+        self, request_iterator: AsyncIterator[pb.CheckPromptsRequest], context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.CheckPromptsResponse]:
+        """Batches are checked in stream order, each signed while the one before it is
+        checked, and answered as soon as they are (a client may wait for each answer
+        before sending on). A batch holds one of ``batches_in_flight`` slots from before
+        its request is read until its answer is handed to gRPC, which takes answers only
+        as fast as the client reads them (HTTP/2 flow control): a client that stops
+        reading stops the stream, and nothing here grows with it."""
+        index = self._holder.get()
+        slots = asyncio.Semaphore(self._ingest.batches_in_flight)
+        answers: asyncio.Queue[asyncio.Future[pb.CheckPromptsResponse] | None] = asyncio.Queue()
+        started: list[asyncio.Future[pb.CheckPromptsResponse]] = []
+
+        async def check(batch: check_stream.CheckBatch, previous: asyncio.Future[pb.CheckPromptsResponse] | None) -> pb.CheckPromptsResponse:
+            signed = await self._run(index.sign, batch.records)
+            if previous is not None:  # check in stream order: each prompt sees the ones before it
+                await asyncio.wait([previous])
+            return await self._run(check_stream.answer, index, batch, signed)
+
+        async def read() -> None:
+            previous: asyncio.Future[pb.CheckPromptsResponse] | None = None
+            position = 0
+            try:
+                while True:
+                    await slots.acquire()
+                    try:
+                        request = await anext(request_iterator)
+                    except StopAsyncIteration:
+                        break
+                    batch = check_stream.read_batch(request, index, position)
+                    position += batch.size
+                    previous = asyncio.ensure_future(check(batch, previous))
+                    started.append(previous)
+                    answers.put_nowait(previous)
+            except Exception as error:  # noqa: BLE001 - raised in stream order, after the answers before it
+                failed: asyncio.Future[pb.CheckPromptsResponse] = asyncio.get_running_loop().create_future()
+                failed.set_exception(error)
+                answers.put_nowait(failed)
+            answers.put_nowait(None)
+
+        reader = asyncio.ensure_future(read())
+        try:
+            while (answer := await answers.get()) is not None:
+                yield await answer
+                slots.release()
+        finally:
+            # As in IngestPrompts: batches already handed over finish on their worker
+            # threads; their answers are dropped, and prompt_id makes a resend safe.
+            reader.cancel()
+            for future in started:
+                future.cancel()
+            await asyncio.gather(reader, *started, return_exceptions=True)
 
     async def GetIndexStats(self, request: pb.GetIndexStatsRequest, context: grpc.aio.ServicerContext) -> pb.GetIndexStatsResponse:
         index = self._holder.get()

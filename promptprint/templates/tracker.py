@@ -399,11 +399,13 @@ class TemplateTracker:
 
     Args:
         window_ms: the sliding window of the activity counters (24 h by default).
+        semantic_links: queue templates for their instruction's embedding (see
+            take_for_embedding); off, templates link by their accounts only.
 
     Thread-safe: one lock around every operation (each is microseconds).
     """
 
-    def __init__(self, window_ms: int = 24 * 3600 * 1000, sweep_every: int = 4096) -> None:
+    def __init__(self, window_ms: int = 24 * 3600 * 1000, sweep_every: int = 4096, *, semantic_links: bool = True) -> None:
         if window_ms <= 0:
             raise ValueError(f"window_ms must be positive, got {window_ms}")
         if sweep_every < 1:
@@ -423,6 +425,7 @@ class TemplateTracker:
         self._embedded: set[int] = set()  # templates that were queued once (never queued again)
         self._vectors: dict[int, np.ndarray] = {}  # template id -> its instruction's unit vector
         self._worded_alike: set[int] = set()  # templates linked by their instruction's embedding
+        self._semantic_links = semantic_links
         self._spread = 1  # serving processes the traffic is spread over (see set_members)
         self._next_id = 1
         self._next_line_id = LINE_TEMPLATE_IDS  # line templates have ids of their own
@@ -634,7 +637,7 @@ class TemplateTracker:
 
     def _queue_for_embedding(self, tracked: _Tracked) -> None:
         tid = tracked.template_id
-        if tid in self._embedded or tracked.members < COMMIT_PROMPTS:
+        if not self._semantic_links or tid in self._embedded or tracked.members < COMMIT_PROMPTS:
             return
         activity = tracked.activity()
         if len(activity.accounts) > SEMANTIC_MAX_ACCOUNTS or not activity.committed:

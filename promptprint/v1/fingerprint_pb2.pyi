@@ -176,6 +176,38 @@ class CheckPromptRequest(_message.Message):
     search: SearchOptions
     def __init__(self, prompt: _Optional[_Union[Prompt, _Mapping]] = ..., record: _Optional[bool] = ..., min_similarity: _Optional[float] = ..., lookback: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., example_count: _Optional[int] = ..., tier: _Optional[_Union[Tier, str]] = ..., search: _Optional[_Union[SearchOptions, _Mapping]] = ...) -> None: ...
 
+class CheckPromptsRequest(_message.Message):
+    __slots__ = ("prompts", "record", "min_similarity", "lookback", "example_count", "tier", "search")
+    PROMPTS_FIELD_NUMBER: _ClassVar[int]
+    RECORD_FIELD_NUMBER: _ClassVar[int]
+    MIN_SIMILARITY_FIELD_NUMBER: _ClassVar[int]
+    LOOKBACK_FIELD_NUMBER: _ClassVar[int]
+    EXAMPLE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    TIER_FIELD_NUMBER: _ClassVar[int]
+    SEARCH_FIELD_NUMBER: _ClassVar[int]
+    prompts: _containers.RepeatedCompositeFieldContainer[Prompt]
+    record: bool
+    min_similarity: float
+    lookback: _duration_pb2.Duration
+    example_count: int
+    tier: Tier
+    search: SearchOptions
+    def __init__(self, prompts: _Optional[_Iterable[_Union[Prompt, _Mapping]]] = ..., record: _Optional[bool] = ..., min_similarity: _Optional[float] = ..., lookback: _Optional[_Union[datetime.timedelta, _duration_pb2.Duration, _Mapping]] = ..., example_count: _Optional[int] = ..., tier: _Optional[_Union[Tier, str]] = ..., search: _Optional[_Union[SearchOptions, _Mapping]] = ...) -> None: ...
+
+class CheckPromptsResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[CheckPromptsResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[CheckPromptsResult, _Mapping]]] = ...) -> None: ...
+
+class CheckPromptsResult(_message.Message):
+    __slots__ = ("verdict", "rejection")
+    VERDICT_FIELD_NUMBER: _ClassVar[int]
+    REJECTION_FIELD_NUMBER: _ClassVar[int]
+    verdict: CheckPromptResponse
+    rejection: IngestRejection
+    def __init__(self, verdict: _Optional[_Union[CheckPromptResponse, _Mapping]] = ..., rejection: _Optional[_Union[IngestRejection, _Mapping]] = ...) -> None: ...
+
 class Fanout(_message.Message):
     __slots__ = ("matching_prompts", "distinct_accounts", "distinct_other_accounts", "distinct_orgs", "distinct_other_orgs", "first_seen", "last_seen", "max_similarity", "saturated")
     MATCHING_PROMPTS_FIELD_NUMBER: _ClassVar[int]

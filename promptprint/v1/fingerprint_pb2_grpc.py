@@ -61,6 +61,11 @@ class FingerprintServiceStub:
                 request_serializer=promptprint_dot_v1_dot_fingerprint__pb2.GetAccountAssessmentRequest.SerializeToString,
                 response_deserializer=promptprint_dot_v1_dot_fingerprint__pb2.GetAccountAssessmentResponse.FromString,
                 _registered_method=True)
+        self.CheckPrompts = channel.stream_stream(
+                '/promptprint.v1.FingerprintService/CheckPrompts',
+                request_serializer=promptprint_dot_v1_dot_fingerprint__pb2.CheckPromptsRequest.SerializeToString,
+                response_deserializer=promptprint_dot_v1_dot_fingerprint__pb2.CheckPromptsResponse.FromString,
+                _registered_method=True)
         self.GetIndexStats = channel.unary_unary(
                 '/promptprint.v1.FingerprintService/GetIndexStats',
                 request_serializer=promptprint_dot_v1_dot_fingerprint__pb2.GetIndexStatsRequest.SerializeToString,
@@ -154,6 +159,16 @@ class FingerprintServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CheckPrompts(self, request_iterator, context):
+        """CheckPrompt for pipelines: batches of prompts in, one response per batch out, in
+        order. Each prompt gets the verdict a CheckPrompt sent after the earlier prompts
+        (of this batch and the stream's earlier batches) would give, or its own error; the
+        stream reads the next batch only as responses are taken (backpressure).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetIndexStats(self, request, context):
         """Reports what the index holds and what it costs.
         """
@@ -241,6 +256,11 @@ def add_FingerprintServiceServicer_to_server(servicer, server):
                     servicer.GetAccountAssessment,
                     request_deserializer=promptprint_dot_v1_dot_fingerprint__pb2.GetAccountAssessmentRequest.FromString,
                     response_serializer=promptprint_dot_v1_dot_fingerprint__pb2.GetAccountAssessmentResponse.SerializeToString,
+            ),
+            'CheckPrompts': grpc.stream_stream_rpc_method_handler(
+                    servicer.CheckPrompts,
+                    request_deserializer=promptprint_dot_v1_dot_fingerprint__pb2.CheckPromptsRequest.FromString,
+                    response_serializer=promptprint_dot_v1_dot_fingerprint__pb2.CheckPromptsResponse.SerializeToString,
             ),
             'GetIndexStats': grpc.unary_unary_rpc_method_handler(
                     servicer.GetIndexStats,
@@ -398,6 +418,33 @@ class FingerprintService:
             '/promptprint.v1.FingerprintService/GetAccountAssessment',
             promptprint_dot_v1_dot_fingerprint__pb2.GetAccountAssessmentRequest.SerializeToString,
             promptprint_dot_v1_dot_fingerprint__pb2.GetAccountAssessmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CheckPrompts(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/promptprint.v1.FingerprintService/CheckPrompts',
+            promptprint_dot_v1_dot_fingerprint__pb2.CheckPromptsRequest.SerializeToString,
+            promptprint_dot_v1_dot_fingerprint__pb2.CheckPromptsResponse.FromString,
             options,
             channel_credentials,
             insecure,
