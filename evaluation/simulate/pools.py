@@ -45,6 +45,13 @@ class Pools:
     jailbreaks: tuple[Item, ...]  # in-the-wild jailbreak prompts
     seed_tasks: tuple[tuple[str, str, str, str], ...]
     injection_attacks: tuple[Item, ...]  # Tensor Trust player-written attacks
+    # Long pasted documents (600+ characters), split in two disjoint halves so that a campaign
+    # never pastes a document a benign trap also pastes: accidental payload overlap between a
+    # campaign and a benign account would be evidence no real traffic gives.
+    campaign_documents: tuple[Item, ...]
+    benign_documents: tuple[Item, ...]
+    essays: tuple[Item, ...]  # essay-like prose (Alpaca outputs), never a campaign document
+    contents: tuple[Item, ...]  # a person's own short texts to rewrite or translate (never a campaign document)
 
 
 _DATA_FILES: dict[str, str] = {
@@ -70,6 +77,9 @@ _DATA_FILES: dict[str, str] = {
 _DEFENSE_LINES = 20_000
 _DEFENSES_PER_DEFENDER = 30
 _PASSAGE_CHARS = (400, 6_000)
+_DOCUMENT_MIN_CHARS = 600
+_ESSAY_CHARS = (300, _DOCUMENT_MIN_CHARS - 1)
+_CONTENT_CHARS = (80, _DOCUMENT_MIN_CHARS - 1)
 # A dataset row whose text has one of these words (whole word, any case) is a programming task.
 _CODE_WORDS = re.compile(
     r"\b(" + "|".join(re.escape(word) for word in load_toml("payload_words")["code_words"]) + r")\b",
@@ -237,6 +247,18 @@ def _load_pools_cached(root_str: str) -> Pools:
             if _usable(r.get("attack"), max_chars=6_000)
         ]
     )
+    # Documents: Alpaca outputs, ShareGPT turns and Tensor Trust defenses of 600+ characters, dealt
+    # alternately to the campaign and the benign half (file order, so the halves are fixed).
+    documents = _dedupe(
+        [(ref, out) for ref, _, _, out in alpaca if len(out) >= _DOCUMENT_MIN_CHARS]
+        + [item for item in passages if len(item[1]) >= _DOCUMENT_MIN_CHARS]
+    )
+    essays = _dedupe([(ref, out) for ref, _, _, out in alpaca if _ESSAY_CHARS[0] <= len(out) <= _ESSAY_CHARS[1]])
+    contents = _dedupe(
+        [(ref, text) for ref, text in sharegpt_english if _CONTENT_CHARS[0] <= len(text) <= _CONTENT_CHARS[1]]
+        + [(ref, inp) for ref, _, inp, _ in alpaca if _CONTENT_CHARS[0] <= len(inp) <= _CONTENT_CHARS[1]]
+        + [(ref, out) for ref, _, _, out in alpaca if _CONTENT_CHARS[0] <= len(out) < _ESSAY_CHARS[0]]
+    )
     pools = Pools(
         alpaca=alpaca,
         code_tasks=code_tasks,
@@ -253,6 +275,10 @@ def _load_pools_cached(root_str: str) -> Pools:
         jailbreaks=jailbreaks,
         seed_tasks=seed_tasks,
         injection_attacks=attacks,
+        campaign_documents=documents[0::2],
+        benign_documents=documents[1::2],
+        essays=essays,
+        contents=contents,
     )
     empty = [f.name for f in dataclasses.fields(pools) if not getattr(pools, f.name)]
     if empty:
