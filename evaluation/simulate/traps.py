@@ -198,7 +198,7 @@ def _power_user_wrapper(run: Run, total: int, rng: random.Random, decks: dict[st
     kind = "power_user_wrapper"
     wrappers = ADVERSARIAL.power_user_wrappers
     accounts: list[int] = []
-    for volume in bounded_volumes(total, 15, 120, rng):
+    for volume in bounded_volumes(total, 12, 80, rng):
         account = run.new_account("benign", kind)
         accounts.append(account)
         slot, separator = rng.randrange(len(wrappers)), rng.choice(_SEPARATORS)  # their habit, kept
@@ -222,7 +222,7 @@ def _shared_tool(run: Run, total: int, rng: random.Random, decks: dict[str, Deck
     weights = [1.0 / (rank + 1) for rank in range(len(tools))]  # one popular tool, a few niche ones
     users = {name: 0 for name, _ in tools}
     accounts: list[int] = []
-    for volume in bounded_volumes(total, 8, 60, rng):
+    for volume in bounded_volumes(total, 4, 25, rng):
         account = run.new_account("benign", kind)
         accounts.append(account)
         name, template = rng.choices(tools, weights=weights)[0]
