@@ -234,13 +234,19 @@ def _pivot(c: _Campaign, order: Sequence[int]) -> None:
 
 def _translated_variants(c: _Campaign, order: Sequence[int]) -> None:
     template = ADVERSARIAL.translated_templates[c.slot(order)]
-    variants = [name for name, _ in template.variants]
+    translations = list(template.translations())
+    others = ["base", *template.paraphrases()]
+    c.rng.shuffle(translations)
+    c.rng.shuffle(others)
+    # Translations and the rest alternately, so even a small campaign has both; then round the accounts.
+    variants = [v for pair in zip(translations, others) for v in pair]
+    variants += translations[len(others):] + others[len(translations):]
     volumes = bounded_volumes(c.size, 5, 40, c.rng)
     accounts = c.accounts(len(volumes))
     start, end = c.window(2.0, 6.0)
     waves = c.waves(start, end, c.rng.randint(4, 10))
     for k, (account, volume) in enumerate(zip(accounts, volumes)):
-        variant = variants[k % len(variants)]  # spread evenly: every variant has accounts
+        variant = variants[k % len(variants)]
         for t in c.bursts(volume, waves, max_bursts=4, gap=(20.0, 300.0)):
             text, ref = _fill(c, template, variant)
             c.emit(t, account, text, f"translated_variants:{template.family_id}", variant, ref)

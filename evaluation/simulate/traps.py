@@ -17,18 +17,23 @@ trap's name, its other traffic is "ordinary"):
   user's own content, used by many unrelated accounts at their own diurnal times, each with
   plenty of other traffic.
 
-Pastes, essays and contents come from pools no campaign draws from, and all traps share one
-deck per pool, so two strangers never paste the same document by accident.
+Pastes, essays and contents come from pools no adversarial campaign draws from, less every
+dataset row any campaign of the run used (traps are made last), and all traps share one deck
+per pool, so two strangers never paste the same document, and no benign paste is a campaign's
+payload, by accident.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Callable
+from typing import Literal
 
 from evaluation.simulate.benign import assign_benign_orgs
 from evaluation.simulate.config import TRAP_KINDS
 from evaluation.simulate.payloads import Deck, draw_item, ordinary_prompt
+from evaluation.simulate.pools import Item
 from evaluation.simulate.sampling import (
     TIMEZONES,
     TZ_WEIGHTS,
@@ -48,25 +53,40 @@ _SEPARATORS = ("\n\n", "\n", " ")
 _CLASS_PROMPTS = ((1, 2, 3), (50, 35, 15))  # prompts per student, and their weights
 
 
+@dataclasses.dataclass(frozen=True)
+class _Sources:
+    """What people paste, less what campaigns sent, and the decks all traps share."""
+
+    documents: tuple[Item, ...]
+    contents: tuple[Item, ...]
+    essays: tuple[Item, ...]
+    decks: dict[str, Deck]
+
+    def draw(self, name: Literal["documents", "contents", "essays"], rng: random.Random) -> Item:
+        pool = {"documents": self.documents, "contents": self.contents, "essays": self.essays}[name]
+        item: Item = draw_item(name, pool, rng, self.decks)
+        return item
+
+    def paste(self, rng: random.Random) -> Item:
+        """A person's own paste: a document or a shorter text of theirs; (ref, text)."""
+        return self.draw("documents" if rng.random() < 0.6 else "contents", rng)
+
+
 def add_traps(run: Run) -> None:
     """Add every benign trap that has a budget; traps of individuals get benign orgs as ordinary accounts do."""
     budgets = run.config.budgets()
-    decks: dict[str, Deck] = {}
+    used = {part for p in run.prompts if p.kind == "campaign" for part in (p.payload_ref or "").split("+")}
+
+    def unused(pool: tuple[Item, ...]) -> tuple[Item, ...]:
+        return tuple(item for item in pool if item[0] not in used)
+
+    sources = _Sources(unused(run.pools.benign_documents), unused(run.pools.contents), unused(run.pools.essays), {})
     individuals: list[int] = []
     for trap in TRAP_KINDS:
         total = budgets[trap]
         if total > 0:
-            individuals += _BUILDERS[trap](run, total, sub_rng(run.config.seed, f"trap:{trap}"), decks)
+            individuals += _BUILDERS[trap](run, total, sub_rng(run.config.seed, f"trap:{trap}"), sources)
     assign_benign_orgs(run, individuals, sub_rng(run.config.seed, "trap_orgs"))
-
-
-def _paste(run: Run, rng: random.Random, decks: dict[str, Deck]) -> tuple[str, str]:
-    """A person's own paste: a document or a shorter text of theirs; (ref, text)."""
-    if rng.random() < 0.6:
-        ref, text = draw_item("benign_documents", run.pools.benign_documents, rng, decks)
-    else:
-        ref, text = draw_item("contents", run.pools.contents, rng, decks)
-    return ref, text
 
 
 def _times(run: Run, rng: random.Random, account: int, volume: int) -> list[int]:
@@ -80,7 +100,7 @@ def _ordinary(run: Run, rng: random.Random, t: float, account: int) -> None:
     run.emit(t, account, text, "ordinary", payload_ref=ref)
 
 
-def _paste_instruction(run: Run, total: int, rng: random.Random, decks: dict[str, Deck]) -> list[int]:
+def _paste_instruction(run: Run, total: int, rng: random.Random, sources: _Sources) -> list[int]:
     kind = "paste_instruction"
     rate = run.config.paste_instruction_rate
     heads, tails = ADVERSARIAL.paste_head, ADVERSARIAL.paste_tail
@@ -97,7 +117,7 @@ def _paste_instruction(run: Run, total: int, rng: random.Random, decks: dict[str
             if i not in wrapped:
                 _ordinary(run, rng, t, account)
                 continue
-            ref, paste = _paste(run, rng, decks)
+            ref, paste = sources.paste(rng)
             if rng.random() < 0.8:
                 slot = rng.choice(favourites) if rng.random() < 0.7 else rng.randrange(len(heads))
                 text, family = heads[slot] + rng.choice(_SEPARATORS) + paste, f"paste:head:{slot:02d}"
@@ -109,7 +129,7 @@ def _paste_instruction(run: Run, total: int, rng: random.Random, decks: dict[str
     return accounts
 
 
-def _classroom(run: Run, total: int, rng: random.Random, decks: dict[str, Deck], *, school_org: bool) -> list[int]:
+def _classroom(run: Run, total: int, rng: random.Random, sources: _Sources, *, school_org: bool) -> list[int]:
     """Classes until the budget is spent; what a last class would overshoot becomes other traffic of
     some students (a quarter of students use the service for other things too)."""
     cfg = run.config
@@ -132,7 +152,7 @@ def _classroom(run: Run, total: int, rng: random.Random, decks: dict[str, Deck],
             school = run.new_org()  # a school runs one or a few of the classes
         assignment, topic = pairs[number % len(pairs)]
         text = ADVERSARIAL.classroom_assignments[assignment].format(topic=ADVERSARIAL.classroom_topics[topic])
-        members = _one_class(run, rng, decks, kind, number, text, counts, school if school_org else None)
+        members = _one_class(run, rng, sources, kind, number, text, counts, school if school_org else None)
         run.trap_info[kind].append(
             {
                 "class": number,
@@ -156,7 +176,7 @@ def _classroom(run: Run, total: int, rng: random.Random, decks: dict[str, Deck],
 def _one_class(
     run: Run,
     rng: random.Random,
-    decks: dict[str, Deck],
+    sources: _Sources,
     kind: str,
     number: int,
     assignment: str,
@@ -181,12 +201,12 @@ def _one_class(
         run.accounts[account].tz_hours = tz_hours
         members.append(account)
         ask, frame = rng.choice(ADVERSARIAL.classroom_asks), rng.choice(ADVERSARIAL.classroom_frames)
-        ref, essay = draw_item("essays", run.pools.essays, rng, decks)
+        ref, essay = sources.draw("essays", rng)
         t = start + rng.uniform(0.0, 0.75 * window)
         for draft in range(count):
             if draft > 0:
                 ask = rng.choice(ADVERSARIAL.classroom_followups)
-                extra_ref, extra = draw_item("essays", run.pools.essays, rng, decks)
+                extra_ref, extra = sources.draw("essays", rng)
                 essay, ref = essay + "\n\n" + extra, f"{ref}+{extra_ref}"
                 t = min(start + window - 1.0, t + rng.uniform(4.0, 20.0) * 60.0)
             text = frame.format(ask=ask, assignment=assignment, essay=essay).strip()
@@ -194,7 +214,7 @@ def _one_class(
     return members
 
 
-def _power_user_wrapper(run: Run, total: int, rng: random.Random, decks: dict[str, Deck]) -> list[int]:
+def _power_user_wrapper(run: Run, total: int, rng: random.Random, sources: _Sources) -> list[int]:
     kind = "power_user_wrapper"
     wrappers = ADVERSARIAL.power_user_wrappers
     accounts: list[int] = []
@@ -209,14 +229,14 @@ def _power_user_wrapper(run: Run, total: int, rng: random.Random, decks: dict[st
             if i not in wrapped:
                 _ordinary(run, rng, t, account)
                 continue
-            ref, content = _paste(run, rng, decks)
+            ref, content = sources.paste(rng)
             run.emit(t, account, wrappers[slot] + separator + content, kind, family_id=f"wrapper:{slot:02d}",
                      variant="base", payload_ref=ref)
     run.trap_info[kind].append({"accounts": len(accounts), "prompts": total})
     return accounts
 
 
-def _shared_tool(run: Run, total: int, rng: random.Random, decks: dict[str, Deck]) -> list[int]:
+def _shared_tool(run: Run, total: int, rng: random.Random, sources: _Sources) -> list[int]:
     kind = "shared_tool"
     tools = ADVERSARIAL.shared_tools
     weights = [1.0 / (rank + 1) for rank in range(len(tools))]  # one popular tool, a few niche ones
@@ -233,17 +253,17 @@ def _shared_tool(run: Run, total: int, rng: random.Random, decks: dict[str, Deck
             if i not in wrapped:
                 _ordinary(run, rng, t, account)
                 continue
-            ref, content = _paste(run, rng, decks)
+            ref, content = sources.paste(rng)
             run.emit(t, account, template.format(content=content), kind, family_id=f"tool:{name}", variant="base",
                      payload_ref=ref)
     run.trap_info[kind].append({"accounts": len(accounts), "prompts": total, "users_per_tool": users})
     return accounts
 
 
-_BUILDERS: dict[str, Callable[[Run, int, random.Random, dict[str, Deck]], list[int]]] = {
+_BUILDERS: dict[str, Callable[[Run, int, random.Random, _Sources], list[int]]] = {
     "paste_instruction": _paste_instruction,
-    "classroom_school_org": lambda run, total, rng, decks: _classroom(run, total, rng, decks, school_org=True),
-    "classroom_personal_orgs": lambda run, total, rng, decks: _classroom(run, total, rng, decks, school_org=False),
+    "classroom_school_org": lambda run, total, rng, sources: _classroom(run, total, rng, sources, school_org=True),
+    "classroom_personal_orgs": lambda run, total, rng, sources: _classroom(run, total, rng, sources, school_org=False),
     "power_user_wrapper": _power_user_wrapper,
     "shared_tool": _shared_tool,
 }
