@@ -257,6 +257,8 @@ def minhash_lsh_fanout(sim: Simulation, *, threshold: float = 0.5, num_perm: int
 
 # -- report ----------------------------------------------------------------------------------
 def markdown_table(results: Sequence[DetectorResult]) -> str:
+    """Account metrics per detector, then each campaign's prompts before its first flag
+    (per family and per benign kind: :func:`family_report`)."""
     lines = [
         "| detector | threshold | precision | recall | F1 | PR-AUC | benign accounts flagged |",
         "|---|---|---|---|---|---|---|",
@@ -265,14 +267,6 @@ def markdown_table(results: Sequence[DetectorResult]) -> str:
         lines.append(
             f"| {r.name} | {r.threshold:g} | {r.precision:.3f} | {r.recall:.3f} | {r.f1:.3f} | {r.pr_auc:.3f} | {r.benign_flag_rate:.2%} |"
         )
-    kinds = sorted({k for r in results for k in r.benign_flagged_by_kind})
-    lines += ["", "Benign accounts flagged, by kind:", "", "| detector | " + " | ".join(kinds) + " |", "|---" * (len(kinds) + 1) + "|"]
-    for r in results:
-        cells = []
-        for k in kinds:
-            hit, total = r.benign_flagged_by_kind.get(k, (0, 0))
-            cells.append(f"{hit}/{total} ({hit / total:.1%})" if total else "-")
-        lines.append(f"| {r.name} | " + " | ".join(cells) + " |")
     campaigns = sorted({c for r in results for c in r.first_flag})
     lines += [
         "",

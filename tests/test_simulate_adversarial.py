@@ -143,8 +143,8 @@ def test_pivot_accounts_switch_template_within_the_switch_window(run: Run) -> No
     assert infos
     for campaign, prompts in run.campaigns("pivot").items():
         pivot = infos[campaign]["pivot"]
-        old, new = f"pivot:{pivot['from']}", f"pivot:{pivot['to']}"
-        assert _seconds(pivot["switch_end"]) - _seconds(pivot["at"]) == pytest.approx(config.pivot_switch_hours * 3600, abs=1)
+        old, new = f"pivot:{pivot['from'][0]}", f"pivot:{pivot['to'][0]}"
+        assert _seconds(pivot["transition_end"]) - _seconds(pivot["at"]) == pytest.approx(config.pivot_switch_hours * 3600, abs=1)
         per_account: dict[str, list[tuple[str, str]]] = defaultdict(list)
         for p, r in prompts:
             assert p["family_id"] in (old, new)
@@ -157,7 +157,7 @@ def test_pivot_accounts_switch_template_within_the_switch_window(run: Run) -> No
             news = [t for t, f in sent if f == new]
             if olds and news:
                 both += 1
-            assert all(t <= pivot["switch_end"] for t in olds) and all(t >= pivot["at"] for t in news)
+            assert all(t <= pivot["transition_end"] for t in olds) and all(t >= pivot["at"] for t in news)
         assert both >= 0.8 * len(per_account), "the same accounts send both templates"
 
 

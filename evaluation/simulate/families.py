@@ -227,8 +227,12 @@ def _pivot(c: _Campaign, order: Sequence[int]) -> None:
             c.emit(t, account, text, f"pivot:{template.family_id}", "base", ref)
     c.record(
         accounts, start, end,
-        pivot={"at": c.run.iso(pivot_at), "switch_end": c.run.iso(pivot_at + switch),
-               "from": old.family_id, "to": new.family_id},
+        pivot={  # as the templated campaigns' pivots are written
+            "at": c.run.iso(pivot_at),
+            "transition_end": c.run.iso(pivot_at + switch),
+            "from": [old.family_id],
+            "to": [new.family_id],
+        },
     )
 
 

@@ -193,10 +193,7 @@ def _one_class(
     start = min(start, max(0.0, run.span - 1.0 - window))
     family = f"class:{kind}:{number:03d}"
     for count in counts:
-        if school is not None:
-            org = school
-        else:
-            org = run.new_org() if rng.random() < 0.7 else None
+        org = school if school is not None else run.new_org() if rng.random() < 0.7 else None
         account = run.new_account("benign", kind, org=org)
         run.accounts[account].tz_hours = tz_hours
         members.append(account)

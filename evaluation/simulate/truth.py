@@ -98,7 +98,7 @@ def finish(run: Run) -> SimulationResult:
             for i, a in enumerate(run.accounts)
             if counts.get(i, 0) > 0
         ),
-        key=lambda row: row["account_id"],
+        key=lambda row: str(row["account_id"]),
     )
     for info in run.campaign_info:
         info["hydra_accounts"] = sum(
