@@ -57,6 +57,7 @@ class Simulation:
     accounts: dict[str, dict]  # type: ignore[type-arg]  # account_id -> truth row
     prompts: dict[str, dict]  # type: ignore[type-arg]  # prompt_id -> truth row
     holdout: tuple[str, ...] = ()  # families and benign kinds held out of tuning
+    left_out: tuple[str, ...] = ()  # held-out ones this (tuning) run does not contain
 
     def group(self, account_id: str) -> str:
         """The account's campaign family, or its kind when benign."""
@@ -74,15 +75,18 @@ def load_simulation(directory: str | Path, holdout: Sequence[str] | None = None)
         with open(d / name, encoding="utf-8") as fh:
             return [json.loads(line) for line in fh if line.strip()]
 
+    left_out: Sequence[str] = ()
     if holdout is None:
         summary_path = d / "summary.json"
         summary = json.loads(summary_path.read_text(encoding="utf-8")) if summary_path.is_file() else {}
         holdout = summary.get("holdout", {}).get("names", [])
+        left_out = summary.get("holdout", {}).get("left_out", [])
     return Simulation(
         traffic=lines("traffic.jsonl"),
         accounts={row["account_id"]: row for row in lines("truth.jsonl")},
         prompts={row["prompt_id"]: row for row in lines("prompts_truth.jsonl")},
         holdout=tuple(holdout),
+        left_out=tuple(left_out),
     )
 
 
@@ -340,13 +344,20 @@ def family_report(results: Sequence[DetectorResult], sim: Simulation, first_n: i
     held_families = [f for f in families if f in held]
     held_kinds = [k for k in kinds if k in held]
     if not held_families and not held_kinds:
-        lines.append("This simulation holds nothing out (no `holdout` in its summary.json).")
+        if sim.left_out:
+            lines.append(
+                f"This is a tuning run: {', '.join(sim.left_out)} were left out of it; the test set's report "
+                "has them."
+            )
+        else:
+            lines.append("This simulation holds nothing out (no `holdout` in its summary.json).")
         return "\n".join(lines)
     tuned_families = [f for f in families if f not in held]
     tuned_kinds = [k for k in kinds if k not in held]
     lines += [
         f"Tuned on: families {', '.join(tuned_families) or '-'}; benign kinds {', '.join(tuned_kinds) or '-'}.",
-        f"Tested on (held out): families {', '.join(held_families) or '-'}; benign kinds {', '.join(held_kinds) or '-'}.",
+        f"Tested on (held out): families {', '.join(held_families) or '-'}; "
+        f"benign kinds {', '.join(held_kinds) or '-'}.",
         "",
         "| detector | recall, tuned families | recall, held-out families | all held-out families flagged "
         f"within {first_n} | benign flagged, tuned kinds | benign flagged, held-out kinds |",

@@ -100,7 +100,9 @@ def main() -> int:
 
     replayed = promptprint_verdicts(verdicts)
     campaign, semantic = replayed.scores, replayed.fanout
-    ours = score_flags("promptprint, as flagged (default settings)", sim, campaign, replayed.flagged, replayed.threshold)
+    ours = score_flags(
+        "promptprint, as flagged (default settings)", sim, campaign, replayed.flagged, replayed.threshold
+    )
     ours_best = best_threshold("promptprint, best threshold on the truth", sim, campaign, [i / 20 for i in range(1, 20)])
     lsh = best_threshold("baseline: MinHash-LSH raw-text fan-out", sim, minhash_lsh_fanout(sim), FANOUT_THRESHOLDS)
     fanout_name = (

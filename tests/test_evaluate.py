@@ -58,7 +58,7 @@ def _make_sim(directory: Path, *, with_summary: bool) -> Path:
     _write_jsonl(
         directory / "traffic.jsonl",
         [
-            {"prompt_id": pid, "account_id": acc, "created_at": f"2026-02-01T00:{i:02d}:00Z", "text": f"text {pid} of {acc}"}
+            {"prompt_id": pid, "account_id": acc, "created_at": f"2026-02-01T00:{i:02d}:00Z", "text": f"{pid} of {acc}"}
             for i, (pid, acc, _, _) in enumerate(PROMPTS)
         ],
     )
@@ -103,7 +103,9 @@ def test_flags_come_from_the_verdicts_and_disagreements_are_counted() -> None:
     assert replayed.threshold == 0.5
     assert (replayed.flagged_below_threshold, replayed.unflagged_above_threshold) == (1, 1)
     assert "p10" not in replayed.scores
-    without_field = [v | {"campaign": {"score": v["campaign"]["score"], "threshold": 0.5}} for v in _verdicts() if "campaign" in v]
+    without_field = [
+        v | {"campaign": {"score": v["campaign"]["score"], "threshold": 0.5}} for v in _verdicts() if "campaign" in v
+    ]
     assert promptprint_verdicts(without_field).flagged == {"p2", "p5", "p8", "p9"}, "no field: score >= threshold"
 
 
@@ -134,7 +136,18 @@ def test_report_puts_held_out_families_and_kinds_apart(sim_dir: Path) -> None:
     assert "Tested on (held out): families tail_instruction; benign kinds shared_tool." in report
     assert "| pp | 3/3 (100.0%) | 0/1 (0.0%) | no | 1/2 (50.0%) | 0/1 (0.0%) |" in report
     overridden = load_simulation(sim_dir, holdout=[])
-    assert "holds nothing out" in family_report([score_flags("pp", overridden, replayed.scores, replayed.flagged, 0.5)], overridden)
+    plain = score_flags("pp", overridden, replayed.scores, replayed.flagged, 0.5)
+    assert "holds nothing out" in family_report([plain], overridden)
+
+
+def test_report_of_a_tuning_run_names_what_it_left_out(sim_dir: Path) -> None:
+    summary = {"holdout": {"names": ["low_and_slow", "power_user_wrapper"], "split": "tune",
+                           "left_out": ["low_and_slow", "power_user_wrapper"]}}
+    (sim_dir / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    sim = load_simulation(sim_dir)
+    replayed = promptprint_verdicts(_verdicts())
+    report = family_report([score_flags("pp", sim, replayed.scores, replayed.flagged, 0.5)], sim)
+    assert "This is a tuning run: low_and_slow, power_user_wrapper were left out of it" in report
 
 
 def test_evaluate_script_reports_families_on_an_old_simulation_dir(tmp_path: Path) -> None:

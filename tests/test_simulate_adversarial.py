@@ -144,7 +144,8 @@ def test_pivot_accounts_switch_template_within_the_switch_window(run: Run) -> No
     for campaign, prompts in run.campaigns("pivot").items():
         pivot = infos[campaign]["pivot"]
         old, new = f"pivot:{pivot['from'][0]}", f"pivot:{pivot['to'][0]}"
-        assert _seconds(pivot["transition_end"]) - _seconds(pivot["at"]) == pytest.approx(config.pivot_switch_hours * 3600, abs=1)
+        switch = _seconds(pivot["transition_end"]) - _seconds(pivot["at"])
+        assert switch == pytest.approx(config.pivot_switch_hours * 3600, abs=1)
         per_account: dict[str, list[tuple[str, str]]] = defaultdict(list)
         for p, r in prompts:
             assert p["family_id"] in (old, new)
@@ -188,9 +189,10 @@ def test_low_and_slow_sends_a_prompt_or_two_a_day_for_two_weeks(run: Run) -> Non
 
 
 def test_campaign_and_benign_pastes_never_share_a_document(run: Run) -> None:
-    documents = [r["text"].split("\n\n", 1)[1] for prompts in run.by_account("short_wrapper").values() for _, r in prompts]
-    documents += [r["text"].rsplit("\n\n", 1)[0] for prompts in run.by_account("tail_instruction").values()
-                  for _, r in prompts]
+    short = run.by_account("short_wrapper").values()
+    tail = run.by_account("tail_instruction").values()
+    documents = [r["text"].split("\n\n", 1)[1] for prompts in short for _, r in prompts]
+    documents += [r["text"].rsplit("\n\n", 1)[0] for prompts in tail for _, r in prompts]
     pasted = [run.record[p["prompt_id"]]["text"] for p in run.prompts if p["kind"] in TRAP_KINDS]
     assert documents and pasted
     assert not any(document in text for document in documents for text in pasted)

@@ -134,7 +134,8 @@ def _classroom(run: Run, total: int, rng: random.Random, sources: _Sources, *, s
     some students (a quarter of students use the service for other things too)."""
     cfg = run.config
     kind = "classroom_school_org" if school_org else "classroom_personal_orgs"
-    pairs = [(a, t) for a in range(len(ADVERSARIAL.classroom_assignments)) for t in range(len(ADVERSARIAL.classroom_topics))]
+    assignments, topics = ADVERSARIAL.classroom_assignments, ADVERSARIAL.classroom_topics
+    pairs = [(a, t) for a in range(len(assignments)) for t in range(len(topics))]
     rng.shuffle(pairs)
     students: list[int] = []
     left = total
@@ -151,7 +152,7 @@ def _classroom(run: Run, total: int, rng: random.Random, sources: _Sources, *, s
         if school_org and (school is None or rng.random() < 0.5):
             school = run.new_org()  # a school runs one or a few of the classes
         assignment, topic = pairs[number % len(pairs)]
-        text = ADVERSARIAL.classroom_assignments[assignment].format(topic=ADVERSARIAL.classroom_topics[topic])
+        text = assignments[assignment].format(topic=topics[topic])
         members = _one_class(run, rng, sources, kind, number, text, counts, school if school_org else None)
         run.trap_info[kind].append(
             {
