@@ -1,9 +1,11 @@
 """Write simulated traffic with ground truth: thin CLI over :mod:`evaluation.simulate`.
 
     python scripts/simulate.py --out-dir /tmp/sim --prompts 50000 --seed 7
+    python scripts/simulate.py --out-dir /tmp/tune --preset adversarial --split tune --prompts 20000 --seed 101
 
 Every field of :class:`evaluation.simulate.config.SimulationConfig` is a flag
-(``campaign_share`` -> ``--campaign-share``); see ``--help``.
+(``campaign_share`` -> ``--campaign-share``); ``--preset`` starts from a named set of values
+(:mod:`evaluation.simulate.presets`) that the other flags override; see ``--help``.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ sys.path.insert(0, str(REPO))
 from evaluation.datasets import DEFAULT_DATA_DIR  # noqa: E402
 from evaluation.simulate import run_simulation  # noqa: E402
 from evaluation.simulate.config import SimulationConfig  # noqa: E402
+from evaluation.simulate.presets import PRESETS, preset_config  # noqa: E402
 
 
 def _flag_type(hint: object) -> type:
@@ -36,6 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=DEFAULT_DATA_DIR,
         help=f"the shared/data folder with the public datasets (default: {DEFAULT_DATA_DIR})",
+    )
+    parser.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        help="start from a named set of values (the flags below override it); "
+        "'adversarial' adds every adversarial family and benign trap over 14 days",
     )
     hints = typing.get_type_hints(SimulationConfig)
     for field in dataclasses.fields(SimulationConfig):
@@ -58,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, f.name) is not None
     }
     try:
-        config = SimulationConfig(**overrides)
+        config = preset_config(args.preset, **overrides)
     except ValueError as exc:
         parser.error(str(exc))
     started = time.perf_counter()
@@ -68,12 +77,16 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(str(exc))
     elapsed = time.perf_counter() - started
     prompts = summary["prompts"]
-    kinds = ", ".join(f"{k}={v}" for k, v in prompts["by_kind"].items())
+    kinds = ", ".join(f"{k}={v}" for k, v in prompts["by_kind"].items() if v)
     print(
         f"wrote {prompts['total']} prompts from {summary['accounts']['total']} accounts to {args.out_dir} "
         f"in {elapsed:.1f}s\n  campaign prompts: {prompts['by_label']['campaign']} "
         f"({prompts['by_label']['campaign'] / prompts['total']:.1%}); {kinds}"
     )
+    holdout = summary["holdout"]
+    if holdout["names"]:
+        print(f"  held out: {', '.join(holdout['names'])} (split {holdout['split']}: "
+              f"{'left out' if holdout['left_out'] else 'included, reported apart'})")
     return 0
 
 

@@ -12,7 +12,15 @@ mixes
 * **benign traffic**: heavy-tailed ordinary accounts with a diurnal rhythm, plus
   look-alikes that share text across accounts without being a campaign
   (short generic prompts, popular public prompts, one organisation's own app,
-  a public agent-framework scaffold).
+  a public agent-framework scaffold);
+* **adversarial families** (:mod:`~evaluation.simulate.families`): campaigns with no long
+  shared wrapper (a short instruction line or a last-line instruction over long pastes,
+  per-account paraphrases, a quick pivot, translated variants, low and slow), and
+  **benign traps** (:mod:`~evaluation.simulate.traps`) that look like them (one-off
+  "Summarize this:" pastes, classes pasting one assignment, power users' own wrappers, a
+  public extension's fixed prompt). Their shares default to 0; the ``adversarial`` preset
+  (:mod:`~evaluation.simulate.presets`) turns them on. ``holdout`` names the families and
+  traps a tuning run (``split="tune"``) leaves out, so an evaluation can report them apart.
 
 Every payload and every benign prompt comes from the datasets under
 ``shared/data`` (read at run time, never copied), so the texts have the
@@ -32,9 +40,13 @@ Output files (see :func:`evaluation.simulate.truth.write_simulation`), all UTF-8
 ``truth.jsonl``
     One line per account, sorted by ``account_id``: ``account_id``, ``org_id``
     (null when absent), ``label`` ("campaign" | "benign"), ``campaign_id`` (null for
-    benign), ``kind`` (one of :data:`~evaluation.simulate.config.ACCOUNT_KINDS`: "campaign", "hydra" = a campaign
-    account that also relays unrelated traffic, "ordinary", or a look-alike:
-    "short_generic", "popular_public", "org_app", "agent_framework") and ``prompts``.
+    benign), ``family`` (the campaign's family, one of
+    :data:`~evaluation.simulate.config.CAMPAIGN_FAMILY_NAMES`: "templated" for the hand-written
+    template campaigns; null for benign), ``kind`` (one of
+    :data:`~evaluation.simulate.config.ACCOUNT_KINDS`: "campaign", "hydra" = a campaign
+    account that also relays unrelated traffic, "ordinary", a look-alike:
+    "short_generic", "popular_public", "org_app", "agent_framework", or a benign trap:
+    :data:`~evaluation.simulate.config.TRAP_KINDS`) and ``prompts``.
 ``prompts_truth.jsonl``
     One line per prompt, in traffic order: ``prompt_id``, ``account_id``, ``label``
     (of the *prompt*: "campaign" only for filled campaign templates; a hydra
@@ -48,8 +60,9 @@ Output files (see :func:`evaluation.simulate.truth.write_simulation`), all UTF-8
     short prompts), ``noise`` (list of :data:`~evaluation.simulate.noise.NOISE_KINDS` applied) and
     ``payload_ref`` (the dataset row the payload came from, e.g. "gsm8k/train:42").
 ``summary.json``
-    Config, resolved budgets, counts per kind and label, and per campaign its
-    families, accounts, window, bursts and pivot (time, old and new families).
+    Config, resolved budgets, counts per kind, label and family, per campaign its family,
+    accounts, window (and for templated ones their template families, bursts and pivot), the
+    look-alikes and traps, and ``holdout`` (``names``, ``split``, ``left_out``).
 
 Where things are: :mod:`~evaluation.simulate.config` (the run's sizes and kinds),
 :mod:`~evaluation.simulate.pools` (the datasets), :mod:`~evaluation.simulate.templates`
@@ -57,7 +70,8 @@ Where things are: :mod:`~evaluation.simulate.config` (the run's sizes and kinds)
 :mod:`~evaluation.simulate.campaigns` and :mod:`~evaluation.simulate.benign` (the two
 kinds of traffic), :mod:`~evaluation.simulate.noise`, :mod:`~evaluation.simulate.payloads`,
 :mod:`~evaluation.simulate.sampling` (shared draws), :mod:`~evaluation.simulate.state`
-(one run being built) and :mod:`~evaluation.simulate.truth` (ids, truth, files). This
+(one run being built), :mod:`~evaluation.simulate.families` and :mod:`~evaluation.simulate.traps`
+(the adversarial shapes) and :mod:`~evaluation.simulate.truth` (ids, truth, files). This
 module only runs them in order.
 """
 
@@ -76,9 +90,11 @@ from evaluation.simulate.benign import (
 )
 from evaluation.simulate.campaigns import add_campaigns
 from evaluation.simulate.config import SimulationConfig
+from evaluation.simulate.families import add_families
 from evaluation.simulate.pools import load_pools
 from evaluation.simulate.sampling import sub_rng
 from evaluation.simulate.state import Run
+from evaluation.simulate.traps import add_traps
 from evaluation.simulate.truth import SimulationResult, finish, write_simulation
 
 __all__ = ["run_simulation", "simulate"]
@@ -108,6 +124,9 @@ def simulate(config: SimulationConfig, data_dir: str | os.PathLike[str] | None =
     add_org_apps(run, budgets["org_app"])
     add_agent_framework(run, budgets["agent_framework"])
     assign_benign_orgs(run, ordinary + short + public, sub_rng(config.seed, "benign_orgs"))
+    # Last, so that a run without them draws exactly what it drew before they existed.
+    add_families(run)
+    add_traps(run)
     return finish(run)
 
 

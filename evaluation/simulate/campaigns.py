@@ -11,6 +11,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+from evaluation.simulate.config import TEMPLATED_FAMILY
 from evaluation.simulate.noise import NOISE_KINDS, NoiseKind, apply_noise
 from evaluation.simulate.payloads import Deck, fill_payload, ordinary_prompt
 from evaluation.simulate.sampling import diurnal_time, largest_remainder, sub_rng
@@ -98,7 +99,9 @@ def _add_campaign(
         run.campaign_orgs.add(org)
         group = 1 if rng.random() < 0.6 else rng.randint(2, 4)
         for _ in range(min(group, n_accounts - len(account_ids))):
-            account_ids.append(run.new_account("campaign", "campaign", campaign_id=campaign_id, org=org))
+            account_ids.append(
+                run.new_account("campaign", "campaign", campaign_id=campaign_id, family=TEMPLATED_FAMILY, org=org)
+            )
     n_hydra = round(n_accounts * cfg.hydra_share) if with_hydra else 0
     if with_hydra and cfg.hydra_share > 0:
         n_hydra = max(1, n_hydra)
@@ -177,6 +180,7 @@ def _add_campaign(
     run.campaign_info.append(
         {
             "campaign_id": campaign_id,
+            "family": TEMPLATED_FAMILY,
             "families": [f.family_id for f in families],
             "accounts": n_accounts,
             "orgs": len({run.accounts[a].org for a in account_ids}),

@@ -11,29 +11,51 @@ import math
 from datetime import datetime, timezone
 from typing import Any
 
-__all__ = ["ACCOUNT_KINDS", "LOOKALIKE_KINDS", "PROMPT_KINDS", "SimulationConfig"]
+__all__ = [
+    "ACCOUNT_KINDS",
+    "ADVERSARIAL_FAMILIES",
+    "CAMPAIGN_FAMILY_NAMES",
+    "HOLDOUT_CHOICES",
+    "LOOKALIKE_KINDS",
+    "PROMPT_KINDS",
+    "SPLITS",
+    "TEMPLATED_FAMILY",
+    "TRAP_KINDS",
+    "SimulationConfig",
+]
 
-#: ``kind`` values in ``truth.jsonl`` (one per account).
-ACCOUNT_KINDS: tuple[str, ...] = (
-    "campaign",
-    "hydra",
-    "ordinary",
-    "short_generic",
-    "popular_public",
-    "org_app",
-    "agent_framework",
-)
-#: ``kind`` values in ``prompts_truth.jsonl`` (one per prompt).
-PROMPT_KINDS: tuple[str, ...] = (
-    "campaign",
-    "hydra_relay",
-    "ordinary",
-    "short_generic",
-    "popular_public",
-    "org_app",
-    "agent_framework",
-)
 LOOKALIKE_KINDS: tuple[str, ...] = ("short_generic", "popular_public", "org_app", "agent_framework")
+#: Benign traps: people who do what a campaign does, one prompt at a time or as a class (the account's and
+#: the wrapped prompts' ``kind``; their other traffic is "ordinary").
+TRAP_KINDS: tuple[str, ...] = (
+    "paste_instruction",
+    "classroom_school_org",
+    "classroom_personal_orgs",
+    "power_user_wrapper",
+    "shared_tool",
+)
+#: ``kind`` values in ``truth.jsonl`` (one per account).
+ACCOUNT_KINDS: tuple[str, ...] = ("campaign", "hydra", "ordinary", *LOOKALIKE_KINDS, *TRAP_KINDS)
+#: ``kind`` values in ``prompts_truth.jsonl`` (one per prompt).
+PROMPT_KINDS: tuple[str, ...] = ("campaign", "hydra_relay", "ordinary", *LOOKALIKE_KINDS, *TRAP_KINDS)
+#: The ``family`` of the campaigns built from the hand-written template families (``campaign_families.toml``).
+TEMPLATED_FAMILY = "templated"
+#: Campaign shapes built to evade a template detector (``family`` in ``truth.jsonl``), in generation order.
+ADVERSARIAL_FAMILIES: tuple[str, ...] = (
+    "short_wrapper",
+    "tail_instruction",
+    "per_account_paraphrase",
+    "pivot",
+    "translated_variants",
+    "low_and_slow",
+)
+CAMPAIGN_FAMILY_NAMES: tuple[str, ...] = (TEMPLATED_FAMILY, *ADVERSARIAL_FAMILIES)
+#: What ``holdout`` may name: a family or a kind of benign traffic that tuning must not see.
+HOLDOUT_CHOICES: tuple[str, ...] = (*ADVERSARIAL_FAMILIES, *TRAP_KINDS, *LOOKALIKE_KINDS)
+#: ``split="tune"`` leaves the held-out families and traps out; ``"test"`` keeps everything.
+SPLITS: tuple[str, ...] = ("tune", "test")
+#: A tuning run must hold out at least this many campaign families and this many benign kinds.
+_MIN_HELD_OUT = 2
 
 _SECONDS_PER_DAY = 86_400
 
@@ -84,6 +106,77 @@ class SimulationConfig:
     popular_public_share: float = _share_field(0.04, "fraction of all prompts: pasted popular public prompts")
     org_app_share: float = _share_field(0.08, "fraction of all prompts: one organisation's own app")
     agent_framework_share: float = _share_field(0.04, "fraction of all prompts: public agent-framework scaffolds")
+    # -- adversarial campaign families (fractions of all prompts; 0 = not generated) --
+    short_wrapper_share: float = _share_field(
+        0.0, "fraction of all prompts: campaigns of a 3-6 word instruction line over a long paste"
+    )
+    short_wrapper_min_prompts: int = dataclasses.field(
+        default=5, metadata={"help": "fewest prompts a short_wrapper account sends"}
+    )
+    short_wrapper_max_prompts: int = dataclasses.field(
+        default=30, metadata={"help": "most prompts a short_wrapper account sends"}
+    )
+    tail_instruction_share: float = _share_field(
+        0.0, "fraction of all prompts: campaigns of a long paste with the instruction on its last line"
+    )
+    per_account_paraphrase_share: float = _share_field(
+        0.0, "fraction of all prompts: campaigns whose accounts each word one instruction their own way"
+    )
+    pivot_family_share: float = _share_field(
+        0.0, "fraction of all prompts: campaigns whose accounts switch to a new template mid-campaign "
+        "(family 'pivot'; not pivot_share, the templated campaigns' pivot rate)"
+    )
+    pivot_switch_hours: float = dataclasses.field(
+        default=24.0, metadata={"help": "hours over which a pivot campaign's accounts switch template"}
+    )
+    translated_variants_share: float = _share_field(
+        0.0, "fraction of all prompts: campaigns spreading paraphrased and translated variants over accounts"
+    )
+    low_and_slow_share: float = _share_field(
+        0.0, "fraction of all prompts: campaigns whose accounts send a prompt or two a day"
+    )
+    low_and_slow_days: float = dataclasses.field(
+        default=14.0, metadata={"help": "days a low_and_slow campaign lasts (at most the run's days)"}
+    )
+    family_campaigns: int = dataclasses.field(
+        default=2, metadata={"help": "campaigns per adversarial family that has a share"}
+    )
+    # -- benign traps (fractions of all prompts, the trap accounts' other traffic included) --
+    paste_instruction_share: float = _share_field(
+        0.0, "fraction of all prompts: ordinary accounts that now and then send 'Summarize this:' + a paste"
+    )
+    paste_instruction_rate: float = _share_field(
+        0.2, "fraction of a paste_instruction account's prompts that are an instruction + a paste"
+    )
+    classroom_school_org_share: float = _share_field(
+        0.0, "fraction of all prompts: classes pasting one assignment with their own essays, under a school org"
+    )
+    classroom_personal_orgs_share: float = _share_field(
+        0.0, "fraction of all prompts: classes pasting one assignment with their own essays, personal orgs"
+    )
+    class_min_students: int = dataclasses.field(default=25, metadata={"help": "fewest students in a class"})
+    class_max_students: int = dataclasses.field(default=40, metadata={"help": "most students in a class"})
+    class_minutes: float = dataclasses.field(
+        default=90.0, metadata={"help": "minutes within which a class sends its assignment prompts"}
+    )
+    power_user_wrapper_share: float = _share_field(
+        0.0, "fraction of all prompts: accounts reusing their own wrapper ('Translate to Spanish:') for days"
+    )
+    shared_tool_share: float = _share_field(
+        0.0, "fraction of all prompts: users of public extensions whose fixed prompt wraps their own content"
+    )
+    # -- held-out split --
+    holdout: str = dataclasses.field(
+        default="",
+        metadata={
+            "help": "comma-separated families and benign kinds that tuning must not see "
+            f"(any of {', '.join(HOLDOUT_CHOICES)})"
+        },
+    )
+    split: str = dataclasses.field(
+        default="test",
+        metadata={"help": "'tune' leaves the holdout out of the run; 'test' keeps everything"},
+    )
     start: str = dataclasses.field(
         default="2026-02-01T00:00:00Z", metadata={"help": "start of the simulated period (UTC, ISO-8601)"}
     )
@@ -106,8 +199,21 @@ class SimulationConfig:
             "popular_public_share",
             "org_app_share",
             "agent_framework_share",
+            "short_wrapper_share",
+            "tail_instruction_share",
+            "per_account_paraphrase_share",
+            "pivot_family_share",
+            "translated_variants_share",
+            "low_and_slow_share",
+            "paste_instruction_share",
+            "paste_instruction_rate",
+            "classroom_school_org_share",
+            "classroom_personal_orgs_share",
+            "power_user_wrapper_share",
+            "shared_tool_share",
         ):
             _check_fraction(name, getattr(self, name))
+        self._check_adversarial()
         volume = self._volume_shares()
         if sum(volume.values()) > 0.95:
             listed = " + ".join(f"{k}={v:g}" for k, v in volume.items())
@@ -166,6 +272,76 @@ class SimulationConfig:
                 "left for them (each account sends at least one); lower it or raise prompts"
             )
 
+    def _check_adversarial(self) -> None:
+        for name in (
+            "short_wrapper_min_prompts",
+            "short_wrapper_max_prompts",
+            "family_campaigns",
+            "class_min_students",
+            "class_max_students",
+        ):
+            _check_int(name, getattr(self, name), minimum=1)
+        for low, high in (
+            ("short_wrapper_min_prompts", "short_wrapper_max_prompts"),
+            ("class_min_students", "class_max_students"),
+        ):
+            if getattr(self, low) > getattr(self, high):
+                raise ValueError(
+                    f"{low} ({getattr(self, low)}) is larger than {high} ({getattr(self, high)}); did you swap them?"
+                )
+        for name in ("pivot_switch_hours", "low_and_slow_days", "class_minutes"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+                raise ValueError(f"{name} must be a positive number, got {value!r}")
+        if not isinstance(self.holdout, str):
+            raise ValueError(f"holdout must be a comma-separated string of names, got {self.holdout!r}")
+        unknown = [name for name in self.held_out() if name not in HOLDOUT_CHOICES]
+        if unknown:
+            raise ValueError(
+                f"holdout names {', '.join(unknown)}, which is no family or benign kind; "
+                f"choose from {', '.join(HOLDOUT_CHOICES)}"
+            )
+        if self.split not in SPLITS:
+            raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {self.split!r}")
+        if self.split == "tune":
+            families = [n for n in self.held_out() if n in ADVERSARIAL_FAMILIES]
+            benign = [n for n in self.held_out() if n not in ADVERSARIAL_FAMILIES]
+            if len(families) < _MIN_HELD_OUT or len(benign) < _MIN_HELD_OUT:
+                raise ValueError(
+                    f"a tuning run must hold out at least {_MIN_HELD_OUT} campaign families and {_MIN_HELD_OUT} "
+                    f"benign kinds (holdout={self.holdout!r}); otherwise nothing measures generalization"
+                )
+
+    def held_out(self) -> tuple[str, ...]:
+        """The names in ``holdout``, in the order given."""
+        return tuple(name.strip() for name in self.holdout.split(",") if name.strip())
+
+    def _leaves_out(self, name: str) -> bool:
+        return self.split == "tune" and name in self.held_out()
+
+    def family_shares(self) -> dict[str, float]:
+        """Share of all prompts per adversarial family, 0 for a family this split leaves out."""
+        shares = {
+            "short_wrapper": self.short_wrapper_share,
+            "tail_instruction": self.tail_instruction_share,
+            "per_account_paraphrase": self.per_account_paraphrase_share,
+            "pivot": self.pivot_family_share,
+            "translated_variants": self.translated_variants_share,
+            "low_and_slow": self.low_and_slow_share,
+        }
+        return {name: 0.0 if self._leaves_out(name) else share for name, share in shares.items()}
+
+    def trap_shares(self) -> dict[str, float]:
+        """Share of all prompts per benign trap, 0 for a trap this split leaves out."""
+        shares = {
+            "paste_instruction": self.paste_instruction_share,
+            "classroom_school_org": self.classroom_school_org_share,
+            "classroom_personal_orgs": self.classroom_personal_orgs_share,
+            "power_user_wrapper": self.power_user_wrapper_share,
+            "shared_tool": self.shared_tool_share,
+        }
+        return {name: 0.0 if self._leaves_out(name) else share for name, share in shares.items()}
+
     def _volume_shares(self) -> dict[str, float]:
         return {
             "campaign_share": self.campaign_share if self.campaigns > 0 else 0.0,
@@ -174,6 +350,8 @@ class SimulationConfig:
             "popular_public_share": self.popular_public_share,
             "org_app_share": self.org_app_share,
             "agent_framework_share": self.agent_framework_share,
+            **{f"{name}_share": share for name, share in self.family_shares().items()},
+            **{f"{name}_share": share for name, share in self.trap_shares().items()},
         }
 
     def start_datetime(self) -> datetime:
@@ -208,7 +386,12 @@ class SimulationConfig:
         return low, high
 
     def budgets(self) -> dict[str, int]:
-        """Exact number of prompts of each prompt kind; they add up to ``prompts``."""
+        """Exact number of prompts of each kind of traffic; they add up to ``prompts``.
+
+        Keys: the prompt kinds of the templated campaigns and look-alikes, each adversarial
+        family (its campaign prompts) and each trap (every prompt of its accounts, their other
+        traffic included); "ordinary" gets the rest.
+        """
         n = self.prompts
         with_campaigns = self.campaigns > 0
         out = {
@@ -219,6 +402,11 @@ class SimulationConfig:
             "org_app": round(n * self.org_app_share),
             "agent_framework": round(n * self.agent_framework_share),
         }
+        for kind in LOOKALIKE_KINDS:
+            if self._leaves_out(kind):
+                out[kind] = 0
+        out |= {name: round(n * share) for name, share in self.family_shares().items()}
+        out |= {name: round(n * share) for name, share in self.trap_shares().items()}
         if out["campaign"] == 0 or self.hydra_share == 0:
             out["hydra_relay"] = 0  # nobody to relay it
         out["ordinary"] = n - sum(out.values())

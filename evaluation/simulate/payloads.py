@@ -14,7 +14,7 @@ from typing import Any
 from evaluation.simulate.pools import Pools
 from evaluation.simulate.templates import PayloadKind
 
-__all__ = ["Deck", "fill_payload", "ordinary_prompt"]
+__all__ = ["Deck", "draw_item", "fill_payload", "ordinary_prompt"]
 
 
 class Deck:
@@ -34,14 +34,20 @@ class Deck:
         return self._order[self._pos - 1]
 
 
+def draw_item(name: str, pool: Sequence[Any], rng: random.Random, decks: dict[str, Deck]) -> Any:
+    """The next item of ``pool`` from the deck named ``name`` in ``decks`` (made on first use, shuffled
+    with ``rng``): whoever shares ``decks`` never sends the same item twice before the pool is used up."""
+    if name not in decks:
+        decks[name] = Deck(len(pool), rng)
+    return pool[decks[name].draw()]
+
+
 def fill_payload(pools: Pools, kind: PayloadKind, rng: random.Random, decks: dict[str, Deck]) -> tuple[dict[str, str], str]:
     """Fill the slots of a template of payload ``kind``; returns (fields, payload_ref)."""
     p = pools
 
     def draw(name: str, pool: Sequence[Any]) -> Any:
-        if name not in decks:
-            decks[name] = Deck(len(pool), rng)
-        return pool[decks[name].draw()]
+        return draw_item(name, pool, rng, decks)
 
     if kind in ("task", "qa", "qa_pair", "example"):
         ref, instr, inp, out = draw("alpaca", p.alpaca)

@@ -45,6 +45,16 @@ class Pools:
     jailbreaks: tuple[Item, ...]  # in-the-wild jailbreak prompts
     seed_tasks: tuple[tuple[str, str, str, str], ...]
     injection_attacks: tuple[Item, ...]  # Tensor Trust player-written attacks
+    # Long pasted documents (600+ characters: Alpaca outputs, Tensor Trust defenses, HH dialogue
+    # transcripts), split in two disjoint halves so that a campaign never pastes a document a
+    # benign trap also pastes: accidental payload overlap between a campaign and a benign account
+    # would be evidence no real traffic gives. Only the first document with a given opening or
+    # ending (12 words) is kept (players re-save edited defenses, dialogues branch), and a Tensor
+    # Trust player's defenses all go to one half.
+    campaign_documents: tuple[Item, ...]
+    benign_documents: tuple[Item, ...]
+    essays: tuple[Item, ...]  # essay-like prose (Alpaca outputs), never a campaign document
+    contents: tuple[Item, ...]  # a person's own short texts to rewrite or translate (never a campaign document)
 
 
 _DATA_FILES: dict[str, str] = {
@@ -62,6 +72,7 @@ _DATA_FILES: dict[str, str] = {
     "act_2023": "awesome_chatgpt_prompts/prompts_2023_11_08.csv",
     "awesome_2026": "awesome_chatgpt_prompts/prompts_2026_03_20.jsonl.gz",
     "jailbreaks": "jailbreak_llms/jailbreak_prompts_2023_12_25.jsonl.gz",
+    "hh_dialogues": "hh_rlhf_harmless_test/harmless_base_test.jsonl.gz",
 }
 
 # Tensor Trust has 46k defenses, mostly re-saves of the same few texts; the first
@@ -70,6 +81,10 @@ _DATA_FILES: dict[str, str] = {
 _DEFENSE_LINES = 20_000
 _DEFENSES_PER_DEFENDER = 30
 _PASSAGE_CHARS = (400, 6_000)
+_DOCUMENT_MIN_CHARS = 600
+_DOCUMENT_END_WORDS = 12  # a re-saved defense with the same first or last 12 words is a copy
+_ESSAY_CHARS = (300, _DOCUMENT_MIN_CHARS - 1)
+_CONTENT_CHARS = (80, _DOCUMENT_MIN_CHARS - 1)
 # A dataset row whose text has one of these words (whole word, any case) is a programming task.
 _CODE_WORDS = re.compile(
     r"\b(" + "|".join(re.escape(word) for word in load_toml("payload_words")["code_words"]) + r")\b",
@@ -185,9 +200,12 @@ def _load_pools_cached(root_str: str) -> Pools:
     passages: list[Item] = []
     per_defender: dict[str, int] = {}
     seen_passages: set[str] = set()
+    documents: list[tuple[str, Item]] = []  # (group that must stay in one half, item)
     for r in read_jsonl(paths["defenses"], limit=_DEFENSE_LINES):
         text = "\n".join(part.strip() for part in (r.get("opening_defense"), r.get("closing_defense")) if part).strip()
         defender = str(r.get("defender_id_anonymized"))
+        if _usable(text, min_chars=_DOCUMENT_MIN_CHARS, max_chars=_PASSAGE_CHARS[1]):
+            documents.append((f"tensor_trust:{defender}", (f"tensor_trust/defense:{r['defense_id']}", text)))
         if (
             _usable(text, min_chars=_PASSAGE_CHARS[0], max_chars=_PASSAGE_CHARS[1])
             and text not in seen_passages
@@ -237,6 +255,30 @@ def _load_pools_cached(root_str: str) -> Pools:
             if _usable(r.get("attack"), max_chars=6_000)
         ]
     )
+    # Documents go to the two halves group by group, alternately, in file order (so the halves are fixed).
+    documents += [(ref, (ref, out)) for ref, _, _, out in alpaca if len(out) >= _DOCUMENT_MIN_CHARS]
+    dialogues = ((n, str(r.get("chosen") or "").strip()) for n, r in enumerate(read_jsonl(paths["hh_dialogues"])))
+    documents += [
+        (f"hh_rlhf_dialogue:{n}", (f"hh_rlhf_dialogue:{n}", text))
+        for n, text in dialogues
+        if _usable(text, min_chars=_DOCUMENT_MIN_CHARS, max_chars=_PASSAGE_CHARS[1])
+    ]
+    groups: dict[str, int] = {}
+    halves: tuple[list[Item], list[Item]] = ([], [])
+    ends_seen: set[str] = set()
+    for group, item in documents:
+        words = item[1].lower().split()
+        ends = {" ".join(words[:_DOCUMENT_END_WORDS]), " ".join(words[-_DOCUMENT_END_WORDS:])}
+        if not ends & ends_seen:
+            ends_seen |= ends
+            halves[groups.setdefault(group, len(groups)) % 2].append(item)
+    campaign_documents, benign_documents = (_dedupe(half) for half in halves)
+    essays = _dedupe([(ref, out) for ref, _, _, out in alpaca if _ESSAY_CHARS[0] <= len(out) <= _ESSAY_CHARS[1]])
+    contents = _dedupe(
+        [(ref, text) for ref, text in sharegpt_english if _CONTENT_CHARS[0] <= len(text) <= _CONTENT_CHARS[1]]
+        + [(ref, inp) for ref, _, inp, _ in alpaca if _CONTENT_CHARS[0] <= len(inp) <= _CONTENT_CHARS[1]]
+        + [(ref, out) for ref, _, _, out in alpaca if _CONTENT_CHARS[0] <= len(out) < _ESSAY_CHARS[0]]
+    )
     pools = Pools(
         alpaca=alpaca,
         code_tasks=code_tasks,
@@ -253,6 +295,10 @@ def _load_pools_cached(root_str: str) -> Pools:
         jailbreaks=jailbreaks,
         seed_tasks=seed_tasks,
         injection_attacks=attacks,
+        campaign_documents=campaign_documents,
+        benign_documents=benign_documents,
+        essays=essays,
+        contents=contents,
     )
     empty = [f.name for f in dataclasses.fields(pools) if not getattr(pools, f.name)]
     if empty:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 
 __all__ = [
     "TIMEZONES",
+    "bounded_volumes",
     "TZ_WEIGHTS",
     "diurnal_time",
     "largest_remainder",
@@ -44,6 +45,29 @@ def largest_remainder(total: int, weights: Sequence[float], minimum: int = 1) ->
     for i in sorted(range(n), key=lambda i: (-(raw[i] - floors[i]), i))[:leftover]:
         floors[i] += 1
     return [minimum + f for f in floors]
+
+
+def bounded_volumes(total: int, low: int, high: int, rng: random.Random) -> list[int]:
+    """Per-account volumes that sum to exactly ``total``, each within ``[low, high]`` (one account
+    with all of ``total`` when it is under ``low``, and a little over ``high`` when no count of accounts
+    fits the range): for families whose accounts have a known range."""
+    if total <= 0:
+        return []
+    if total < low:
+        return [total]
+    count = min(total // low, max(-(-total // high), round(total / ((low + high) / 2))))
+    high = max(high, -(-total // count))  # a range too narrow for total: the fewest accounts, a little over
+    volumes = [rng.randint(low, high) for _ in range(count)]
+    gap = total - sum(volumes)
+    while gap:
+        i = rng.randrange(count)
+        if gap > 0 and volumes[i] < high:
+            volumes[i] += 1
+            gap -= 1
+        elif gap < 0 and volumes[i] > low:
+            volumes[i] -= 1
+            gap += 1
+    return volumes
 
 
 def volumes_until(total: int, draw: Callable[[], int]) -> list[int]:

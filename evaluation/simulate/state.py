@@ -12,7 +12,7 @@ import dataclasses
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from evaluation.simulate.config import LOOKALIKE_KINDS, SimulationConfig
+from evaluation.simulate.config import LOOKALIKE_KINDS, TRAP_KINDS, SimulationConfig
 from evaluation.simulate.pools import Pools
 from evaluation.simulate.sampling import TIMEZONES, TZ_WEIGHTS, sub_rng
 
@@ -24,6 +24,7 @@ class Account:
     label: Literal["campaign", "benign"]
     kind: str
     campaign_id: str | None = None
+    family: str | None = None  # the campaign family ("templated", "short_wrapper", ...); None for benign
     org: int | None = None  # internal org number
     tz_hours: float = 0.0
     account_id: str = ""
@@ -57,6 +58,7 @@ class Run:
         self.campaign_info: list[dict[str, Any]] = []
         self.active_window: dict[int, tuple[float, float]] = {}  # campaign account -> (first, last) second
         self.lookalike_info: dict[str, list[dict[str, Any]]] = {k: [] for k in LOOKALIKE_KINDS}
+        self.trap_info: dict[str, list[dict[str, Any]]] = {k: [] for k in TRAP_KINDS}
         self._tie_rng = sub_rng(config.seed, "ties")
         self._tz_rng = sub_rng(config.seed, "timezones")
 

@@ -1,8 +1,9 @@
-"""The hand-written texts a run sends: campaign template families and look-alike texts.
+"""The hand-written texts a run sends: campaign template families, look-alike texts, and the
+instructions, templates and wrappers of the adversarial families and benign traps.
 
-The texts themselves are data (``evaluation/data/campaign_families.toml`` and
-``lookalikes.toml``); this turns them into typed tuples, in file order, checking the
-payload kinds on load so a typo in a data file fails at import, not mid-run.
+The texts themselves are data (``evaluation/data/campaign_families.toml``,
+``lookalikes.toml`` and ``adversarial.toml``); this turns them into typed tuples, in file
+order, checking the payload kinds on load so a typo in a data file fails at import, not mid-run.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any, Literal, get_args
 from evaluation.data import load_toml
 
 __all__ = [
+    "ADVERSARIAL",
     "AGENT_SCAFFOLDS",
     "AGENT_TOOLS",
     "APP_TEMPLATES",
@@ -20,6 +22,8 @@ __all__ = [
     "COMPANIES",
     "SHORT_GENERIC",
     "PayloadKind",
+    "AdversarialTexts",
+    "ParaphraseConcept",
     "TemplateFamily",
 ]
 
@@ -89,3 +93,111 @@ AGENT_TOOLS: tuple[tuple[str, str], ...] = tuple(
     (tool["name"], tool["description"]) for tool in _LOOKALIKES["agent_tool"]
 )
 SHORT_GENERIC: tuple[str, ...] = tuple(_LOOKALIKES["short_generic"])
+
+
+@dataclasses.dataclass(frozen=True)
+class ParaphraseConcept:
+    """One instruction that campaign accounts each word their own way: every combination of
+    one part from each list is a paraphrase (thousands from a few dozen parts)."""
+
+    concept_id: str
+    openers: tuple[str, ...]
+    verbs: tuple[str, ...]
+    objects: tuple[str, ...]
+    methods: tuple[str, ...]
+    finishers: tuple[str, ...]
+
+    def combinations(self) -> int:
+        return len(self.openers) * len(self.verbs) * len(self.objects) * len(self.methods) * len(self.finishers)
+
+    def phrase(self, index: int) -> str:
+        """The ``index``-th paraphrase (0 <= index < :meth:`combinations`), capitalised as a sentence."""
+        parts = []
+        for options in (self.finishers, self.methods, self.objects, self.verbs, self.openers):
+            index, pick = divmod(index, len(options))
+            parts.append(options[pick])
+        finisher, method, obj, verb, opener = parts
+        text = " ".join(part for part in (opener, verb, obj, method, finisher) if part)
+        return text[0].upper() + text[1:]
+
+
+@dataclasses.dataclass(frozen=True)
+class AdversarialTexts:
+    """The hand-written parts of the adversarial families and benign traps (``adversarial.toml``)."""
+
+    short_wrapper: tuple[str, ...]
+    tail_instruction: tuple[str, ...]
+    paraphrase_concepts: tuple[ParaphraseConcept, ...]
+    paraphrase_layouts: tuple[str, ...]
+    pivot_templates: tuple[TemplateFamily, ...]
+    translated_templates: tuple[TemplateFamily, ...]
+    slow_templates: tuple[TemplateFamily, ...]
+    paste_head: tuple[str, ...]
+    paste_tail: tuple[str, ...]
+    classroom_assignments: tuple[str, ...]
+    classroom_topics: tuple[str, ...]
+    classroom_asks: tuple[str, ...]
+    classroom_followups: tuple[str, ...]
+    classroom_frames: tuple[str, ...]
+    power_user_wrappers: tuple[str, ...]
+    shared_tools: tuple[tuple[str, str], ...]  # (name, template with a {content} slot)
+
+
+def _one_variant_families(entries: list[dict[str, Any]], what: str) -> tuple[TemplateFamily, ...]:
+    return tuple(
+        TemplateFamily(
+            entry["id"],
+            _checked(entry["payload"], PayloadKind, f"payload of {what} {entry['id']}"),
+            "standard",
+            (("base", entry["text"]),),
+        )
+        for entry in entries
+    )
+
+
+def _adversarial() -> AdversarialTexts:
+    data = load_toml("adversarial")
+    short = tuple(data["short_wrapper"])
+    for line in short:
+        if not 3 <= len(line.split()) <= 6 or "\n" in line:
+            raise ValueError(f"short_wrapper instruction {line!r} in evaluation/data is not one line of 3-6 words")
+    return AdversarialTexts(
+        short_wrapper=short,
+        tail_instruction=tuple(data["tail_instruction"]),
+        paraphrase_concepts=tuple(
+            ParaphraseConcept(
+                c["id"],
+                tuple(c["openers"]),
+                tuple(c["verbs"]),
+                tuple(c["objects"]),
+                tuple(c["methods"]),
+                tuple(c["finishers"]),
+            )
+            for c in data["paraphrase_concept"]
+        ),
+        paraphrase_layouts=tuple(data["paraphrase_layouts"]),
+        pivot_templates=_one_variant_families(data["pivot_template"], "pivot template"),
+        translated_templates=tuple(
+            TemplateFamily(
+                t["id"],
+                _checked(t["payload"], PayloadKind, f"payload of translated template {t['id']}"),
+                "standard",
+                tuple(t["variants"].items()),
+            )
+            for t in data["translated_template"]
+        ),
+        slow_templates=_one_variant_families(data["slow_template"], "slow template"),
+        paste_head=tuple(data["paste_head"]),
+        paste_tail=tuple(data["paste_tail"]),
+        classroom_assignments=tuple(data["classroom_assignments"]),
+        classroom_topics=tuple(data["classroom_topics"]),
+        classroom_asks=tuple(data["classroom_asks"]),
+        classroom_followups=tuple(data["classroom_followups"]),
+        classroom_frames=tuple(data["classroom_frames"]),
+        power_user_wrappers=tuple(data["power_user_wrappers"]),
+        shared_tools=tuple((tool["name"], tool["text"]) for tool in data["shared_tool"]),
+    )
+
+
+#: The texts of the adversarial families and benign traps.
+ADVERSARIAL: AdversarialTexts = _adversarial()

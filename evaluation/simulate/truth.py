@@ -13,15 +13,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from evaluation.simulate.config import ACCOUNT_KINDS, PROMPT_KINDS
+from evaluation.simulate.config import ACCOUNT_KINDS, CAMPAIGN_FAMILY_NAMES, PROMPT_KINDS
 from evaluation.simulate.sampling import sub_rng
 from evaluation.simulate.state import Run, format_time
 from evaluation.simulate.templates import CAMPAIGN_FAMILIES
 
 __all__ = ["GENERATOR_VERSION", "SimulationResult", "finish", "write_simulation"]
 
-#: Bumped whenever the same config and data would produce different output.
-GENERATOR_VERSION = 1
+#: Bumped whenever the same config and data would produce different output
+#: (2: ``family`` in truth.jsonl; the adversarial families, traps and held-out split in the summary).
+GENERATOR_VERSION = 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,22 +91,24 @@ def finish(run: Run) -> SimulationResult:
                 "org_id": org_ids[a.org] if a.org is not None else None,
                 "label": a.label,
                 "campaign_id": a.campaign_id,
+                "family": a.family,
                 "kind": a.kind,
                 "prompts": counts.get(i, 0),
             }
             for i, a in enumerate(run.accounts)
             if counts.get(i, 0) > 0
         ),
-        key=lambda row: row["account_id"],
+        key=lambda row: str(row["account_id"]),
     )
     for info in run.campaign_info:
         info["hydra_accounts"] = sum(
             1 for a in run.accounts if a.campaign_id == info["campaign_id"] and a.kind == "hydra"
         )
-    for entries in run.lookalike_info.values():
+    for entries in (*run.lookalike_info.values(), *run.trap_info.values()):
         for entry in entries:
             if "org" in entry:
-                entry["org_id"] = org_ids[entry.pop("org")]
+                org = entry.pop("org")
+                entry["org_id"] = org_ids[org] if org is not None else None
     summary = _summary(run, traffic, prompts_truth, accounts_truth)
     return SimulationResult(tuple(traffic), tuple(accounts_truth), tuple(prompts_truth), summary)
 
@@ -154,6 +157,9 @@ def _summary(
             "total": len(accounts_truth),
             "by_label": tally(accounts_truth, "label", ("campaign", "benign")),
             "by_kind": tally(accounts_truth, "kind", ACCOUNT_KINDS),
+            "by_family": tally(
+                [a for a in accounts_truth if a["label"] == "campaign"], "family", CAMPAIGN_FAMILY_NAMES
+            ),
         },
         "orgs": {
             "total": len(campaign_orgs | benign_orgs),
@@ -162,6 +168,12 @@ def _summary(
         },
         "campaigns": run.campaign_info,
         "lookalikes": run.lookalike_info,
+        "traps": run.trap_info,
+        "holdout": {
+            "names": list(run.config.held_out()),
+            "split": run.config.split,
+            "left_out": list(run.config.held_out()) if run.config.split == "tune" else [],
+        },
         "template_families": [
             {
                 "family_id": f.family_id,
