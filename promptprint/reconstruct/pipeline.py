@@ -329,7 +329,7 @@ def reconstruct(
     template_ids, tracker, labels = view.lexical.template_ids, view.lexical.tracker, view.labels
     timings = dict(view.timings_s)
     t0 = time.perf_counter()
-    attributed = attribute(corpus, labels, config.attribution, progress)
+    attributed = attribute(corpus, template_ids, config.attribution, progress)
     timings["attribution"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     account_totals = np.bincount(corpus.accounts, minlength=len(corpus.account_names))
