@@ -22,8 +22,11 @@ What links two templates into one campaign must be evidence that only a campaign
 * **synchronized activity** — the two templates burst in the same 10-minute buckets
   (each with ``burst_accounts`` distinct accounts there), in at least
   ``min_sync_buckets`` buckets that are ``sync_share`` of the smaller template's
-  bursts. Campaigns fire their accounts together; popular prompts and ordinary
-  traffic do not burst.
+  bursts, *and* share at least one dedicated account. Campaigns fire their accounts
+  together; but so, by chance, do two campaigns bursting in the same hour, or an
+  org's app at its office hours: measured on simulated traffic, bursts alone merged a
+  campaign with another and with an org's app (a true campaign's account Jaccard
+  1.00 → 0.80, 14% bystanders), so a burst link is corroborated by one account.
 * **template closeness in embedding space** (cosine of the templates' mean vectors
   ``>= core_cosine``) is never enough alone: it lowers the dedicated accounts a link
   needs to ``embedding_shared_dedicated`` (paraphrases, a translation run by a few of
@@ -157,8 +160,9 @@ def _account_links(counts: csr_matrix, dedicated: np.ndarray, params: Attributio
     return a[keep], b[keep], supported[keep]
 
 
-def _sync_links(corpus: Corpus, labels: np.ndarray, eligible: np.ndarray, params: AttributionParams) -> tuple[np.ndarray, np.ndarray]:
-    """Template pairs that burst together (see module docstring)."""
+def _sync_links(corpus: Corpus, labels: np.ndarray, eligible: np.ndarray, counts: csr_matrix, dedicated: np.ndarray,
+                params: AttributionParams) -> tuple[np.ndarray, np.ndarray]:
+    """Template pairs that burst together and share a dedicated account (see module docstring)."""
     local = np.full(int(labels.max()) + 1, -1, dtype=np.int64)
     local[eligible] = np.arange(len(eligible))
     t = local[labels]
@@ -176,7 +180,12 @@ def _sync_links(corpus: Corpus, labels: np.ndarray, eligible: np.ndarray, params
     a, b, shared = _pairs(matrix)
     smaller = np.minimum(per_template[a], per_template[b])
     linked = (shared >= params.min_sync_buckets) & (shared >= params.sync_share * smaller)
-    return a[linked], b[linked]
+    a, b = a[linked], b[linked]
+    used = counts[dedicated].tocsc()
+    common = np.fromiter(
+        (len(np.intersect1d(used.indices[used.indptr[x]:used.indptr[x + 1]], used.indices[used.indptr[y]:used.indptr[y + 1]]))
+         for x, y in zip(a.tolist(), b.tolist())), dtype=np.int64, count=len(a))
+    return a[common >= 1], b[common >= 1]
 
 
 def _template_directions(vectors: np.ndarray, labels: np.ndarray, eligible: np.ndarray) -> np.ndarray:
@@ -217,7 +226,7 @@ def attribute(corpus: Corpus, template_ids: np.ndarray, params: AttributionParam
     kind = np.where(supported, _EMBEDDING, _ACCOUNTS)  # the evidence behind each link
     src, dst = a, b
     if params.use_sync:
-        sa, sb = _sync_links(corpus, labels, eligible, params)
+        sa, sb = _sync_links(corpus, labels, eligible, counts_e, dedicated, params)
         fresh = ~np.isin(sa * len(eligible) + sb, a * len(eligible) + b)  # links no account evidence made
         src, dst = np.concatenate([a, sa[fresh]]), np.concatenate([b, sb[fresh]])
         kind = np.concatenate([kind, np.full(int(fresh.sum()), _SYNC)])

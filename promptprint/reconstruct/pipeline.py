@@ -51,11 +51,11 @@ class ReconstructConfig:
     """Every knob of a reconstruction (each step's own parameters, plus presentation).
 
     Attributes:
-        min_score: campaigns scoring less are counted, not reported. Default 0.3: on
-            simulated traffic every true campaign scores >= 0.5 and every benign
-            look-alike (popular prompts, an org's own app, agent scaffolds) < 0.25
-            (docs/design.md); 0.3 keeps a margin below the online flag threshold
-            (0.5) for a campaign that is only partly in the window.
+        min_score: campaigns scoring less are counted, not reported. Default 0.35: on
+            four simulated corpora (docs/design.md) every true campaign scored 0.51-0.96
+            and every benign look-alike (popular prompts, an org's own app, agent
+            scaffolds, ordinary chatter) at most 0.24; 0.35 sits between, below the
+            online flag threshold (0.5) for a campaign only partly in the window.
         examples: example prompts kept per template.
         max_variants: lexical variants (paraphrases, translations) shown per template.
     """
@@ -64,7 +64,7 @@ class ReconstructConfig:
     graph: GraphParams = GraphParams()
     clusters: ClusterParams = ClusterParams()
     attribution: AttributionParams = AttributionParams()
-    min_score: float = 0.3
+    min_score: float = 0.35
     examples: int = 5
     max_variants: int = 5
 
@@ -344,7 +344,10 @@ def reconstruct(
         lead_template = tracker.template(lead_tid) if lead_tid else None
         template_core = lead_template.core if lead_template is not None else None
         bank = bank_match(signature(corpus.texts[int(lead_rows[0])]), template_core) if bank_match else None
-        score, reasons = score_campaign(stats, len(template_core) if template_core is not None else 0, bank)
+        # specificity: the campaign's most specific lexical template (a campaign runs several;
+        # one with a short constant part does not make the others common phrasings)
+        core_size = max((len(t.core) for t in map(tracker.template, campaign.templates.tolist()) if t is not None), default=0)
+        score, reasons = score_campaign(stats, core_size, bank)
         reasons.append(_link_reason(campaign))
         scored.append((campaign, score, reasons, stats, bank))
     reported = [c for c in scored if c[1] >= config.min_score]
