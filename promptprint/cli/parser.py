@@ -164,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
     campaigns.add_argument("--min-weight", type=float, default=0.04, help="lexical similarity at which a k-NN pair is an edge")
     campaigns.add_argument("--resolution", type=float, default=1.0, help="Leiden resolution (higher: smaller template clusters)")
     campaigns.add_argument("--min-accounts", type=int, default=3, help="fewest accounts a reported campaign has")
-    campaigns.add_argument("--min-score", type=float, default=0.35,  # ReconstructConfig.min_score (not imported: heavy)
+    campaigns.add_argument("--min-score", type=float, default=0.3,  # ReconstructConfig.min_score (not imported: heavy)
                            help="campaigns scoring less are counted in one line, not reported (default: %(default)s)")
     campaigns.add_argument("--no-progress", action="store_true", help="no progress bars on stderr")
     campaigns.add_argument("--report-campaigns", type=int, default=50, help="campaigns given a full section in report.html")

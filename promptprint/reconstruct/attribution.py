@@ -12,25 +12,34 @@ the 70 clusters holding campaign prompts also held ordinary prompts or another
 campaign's, while the lexical templates held 5 stray campaign prompts out of 1,600.
 Clusters still give the campaign its presentation (templates with slots, variants).
 
+Only templates that carry payloads take part: ``min_payload_diversity`` of their
+prompts have texts of their own. A popular public prompt pasted as is by hundreds of
+people is a copy, not a template, and most of its users send it once as their only
+prompt — counted in, they would be "accounts whose traffic the campaign carries".
+(Measured: with copies in, two hydra accounts that relayed one popular prompt pulled
+it and its 1-prompt users into a campaign, 100% bystanders for that campaign.)
+
 What links two templates into one campaign must be evidence that only a campaign leaves:
 
 * **dedicated accounts in common** — accounts that sent both templates *and* send
-  mostly templated traffic (``dedicated_share`` of their prompts in templates that
-  several accounts use). ``min_shared_dedicated`` of them, and ``link_share`` of the
-  smaller template's dedicated accounts, make a link. An ordinary user who pasted two
-  popular prompts links nothing (not dedicated); nor does one shared account.
-* **synchronized activity** — the two templates burst in the same 10-minute buckets
-  (each with ``burst_accounts`` distinct accounts there), in at least
-  ``min_sync_buckets`` buckets that are ``sync_share`` of the smaller template's
-  bursts, *and* share at least one dedicated account. Campaigns fire their accounts
-  together; but so, by chance, do two campaigns bursting in the same hour, or an
-  org's app at its office hours: measured on simulated traffic, bursts alone merged a
-  campaign with another and with an org's app (a true campaign's account Jaccard
-  1.00 → 0.80, 14% bystanders), so a burst link is corroborated by one account.
-* **template closeness in embedding space** (cosine of the templates' mean vectors
-  ``>= core_cosine``) is never enough alone: it lowers the dedicated accounts a link
-  needs to ``embedding_shared_dedicated`` (paraphrases, a translation run by a few of
-  the same accounts). A popular prompt is close to many things.
+  mostly templated traffic (``dedicated_share`` of their prompts, and two or more, in
+  templates that several accounts use), at least ``link_share`` of the smaller
+  template's dedicated accounts. ``min_shared_dedicated`` (3) of them link the two
+  templates on their own. An ordinary user who pasted two popular prompts is not
+  dedicated; one shared account links nothing.
+* ``corroborated_shared`` (2) of them link when a second, independent signal agrees:
+  **synchronized activity** (the two templates burst in the same 10-minute buckets,
+  ``burst_accounts`` distinct accounts each, in ``min_sync_buckets`` buckets that are
+  ``sync_share`` of the smaller template's bursts: campaigns fire their accounts
+  together) or **closeness in embedding space** (cosine of the templates' mean vectors
+  ``>= core_cosine``: a paraphrase). Neither signal links anything alone: two
+  campaigns burst in the same hour by chance, an org's app bursts at office hours, and
+  a popular prompt is close to many things. Measured on simulated traffic: two shared
+  accounts alone merged a campaign with an org's app through two hydra accounts
+  (account Jaccard 0.96 → 0), bursts alone merged campaigns (1.00 → 0.80, 14%
+  bystanders). The cost: a small campaign (8 accounts) whose pivot is bridged by only
+  two accounts, neither bursting with the new template nor close to it in meaning,
+  stays split in two (0.50 on a 1,000-prompt simulation).
 
 Campaigns are the connected groups of linked templates. Then every account is given to
 the campaign that carries most of its prompts, and belongs when that campaign is
@@ -65,31 +74,36 @@ class AttributionParams:
     Attributes:
         min_accounts: fewest member accounts a campaign has.
         min_template_accounts: a template needs this many accounts to be linked.
+        min_payload_diversity: ... and this payload diversity, (distinct texts - 1) /
+            (prompts - 1): a prompt pasted as is by many people is a copy, not a
+            template filled with payloads (see module docstring).
         dedicated_share: share of an account's prompts in shared templates that makes it dedicated.
         min_shared_dedicated / link_share: the dedicated-accounts link.
-        use_sync / burst_accounts / min_sync_buckets / sync_share: the synchronized-activity link.
-        use_embedding / core_cosine / embedding_shared_dedicated: the embedding support.
+        corroborated_shared: dedicated accounts in common that link when corroborated.
+        use_sync / burst_accounts / min_sync_buckets / sync_share: synchronized bursts (corroboration).
+        use_embedding / core_cosine: template closeness in embedding space (corroboration).
         member_share / member_prompts: when an account belongs to its campaign.
     """
 
     min_accounts: int = 3
     min_template_accounts: int = 2
+    min_payload_diversity: float = 0.5
     dedicated_share: float = 0.5
     min_shared_dedicated: int = 3
     link_share: float = 0.2
+    corroborated_shared: int = 2
     use_sync: bool = True
     burst_accounts: int = 3
     min_sync_buckets: int = 2
     sync_share: float = 0.5
     use_embedding: bool = True
     core_cosine: float = 0.85
-    embedding_shared_dedicated: int = 2
     member_share: float = 0.2
     member_prompts: int = 2
 
     def __post_init__(self) -> None:
-        for name in ("min_accounts", "min_template_accounts", "min_shared_dedicated", "burst_accounts",
-                     "min_sync_buckets", "embedding_shared_dedicated", "member_prompts"):
+        for name in ("min_accounts", "min_template_accounts", "min_shared_dedicated", "corroborated_shared",
+                     "burst_accounts", "min_sync_buckets", "member_prompts"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         for name in ("dedicated_share", "link_share", "sync_share", "member_share"):
@@ -141,28 +155,20 @@ def _pairs(matrix: csr_matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return product.row[keep], product.col[keep], product.data[keep]
 
 
-def _account_links(counts: csr_matrix, dedicated: np.ndarray, params: AttributionParams,
-                   cosine: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Template pairs linked by dedicated accounts in common; the third array says
-    whether the link needed the embedding's support."""
+def _shared_dedicated(counts: csr_matrix, dedicated: np.ndarray, params: AttributionParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Template pairs with dedicated accounts in common, as (a, b, how many), kept only
+    where those are ``link_share`` of the smaller template's dedicated accounts."""
     used = counts[dedicated].copy()
     used.data[:] = 1
     per_template = np.asarray(used.sum(axis=0)).ravel()
     a, b, shared = _pairs(used.tocsr())
-    smaller = np.minimum(per_template[a], per_template[b])
-    relative = shared >= params.link_share * smaller
-    strong = relative & (shared >= params.min_shared_dedicated)
-    supported = np.zeros(len(a), dtype=bool)
-    if cosine is not None:
-        close = np.einsum("ij,ij->i", cosine[a], cosine[b]) >= params.core_cosine
-        supported = relative & ~strong & (shared >= params.embedding_shared_dedicated) & close
-    keep = strong | supported
-    return a[keep], b[keep], supported[keep]
+    relative = shared >= params.link_share * np.minimum(per_template[a], per_template[b])
+    return a[relative], b[relative], shared[relative]
 
 
-def _sync_links(corpus: Corpus, labels: np.ndarray, eligible: np.ndarray, counts: csr_matrix, dedicated: np.ndarray,
-                params: AttributionParams) -> tuple[np.ndarray, np.ndarray]:
-    """Template pairs that burst together and share a dedicated account (see module docstring)."""
+def _bursts_together(corpus: Corpus, labels: np.ndarray, eligible: np.ndarray, params: AttributionParams,
+                     a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Whether each template pair (a, b) bursts together (see module docstring)."""
     local = np.full(int(labels.max()) + 1, -1, dtype=np.int64)
     local[eligible] = np.arange(len(eligible))
     t = local[labels]
@@ -171,21 +177,15 @@ def _sync_links(corpus: Corpus, labels: np.ndarray, eligible: np.ndarray, counts
     triples = np.unique(np.column_stack([t[keep], buckets, corpus.accounts[keep]]), axis=0)
     pairs, per_pair = np.unique(triples[:, :2], axis=0, return_counts=True)
     bursts = pairs[per_pair >= params.burst_accounts]
-    if not len(bursts):
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    if not len(bursts) or not len(a):
+        return np.zeros(len(a), dtype=bool)
     _, bucket_codes = np.unique(bursts[:, 1], return_inverse=True)
-    matrix = csr_matrix((np.ones(len(bursts), np.int32), (bucket_codes, bursts[:, 0])),
-                        shape=(int(bucket_codes.max()) + 1, len(eligible)))
+    matrix = csr_matrix((np.ones(len(bursts), np.int32), (bursts[:, 0], bucket_codes)),
+                        shape=(len(eligible), int(bucket_codes.max()) + 1))
     per_template = np.bincount(bursts[:, 0], minlength=len(eligible))
-    a, b, shared = _pairs(matrix)
+    shared = np.asarray(matrix[a].multiply(matrix[b]).sum(axis=1)).ravel()
     smaller = np.minimum(per_template[a], per_template[b])
-    linked = (shared >= params.min_sync_buckets) & (shared >= params.sync_share * smaller)
-    a, b = a[linked], b[linked]
-    used = counts[dedicated].tocsc()
-    common = np.fromiter(
-        (len(np.intersect1d(used.indices[used.indptr[x]:used.indptr[x + 1]], used.indices[used.indptr[y]:used.indptr[y + 1]]))
-         for x, y in zip(a.tolist(), b.tolist())), dtype=np.int64, count=len(a))
-    return a[common >= 1], b[common >= 1]
+    return (shared >= params.min_sync_buckets) & (shared >= params.sync_share * smaller)
 
 
 def _template_directions(vectors: np.ndarray, labels: np.ndarray, eligible: np.ndarray) -> np.ndarray:
@@ -200,10 +200,11 @@ def _template_directions(vectors: np.ndarray, labels: np.ndarray, eligible: np.n
     return (sums / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
-def attribute(corpus: Corpus, template_ids: np.ndarray, params: AttributionParams = AttributionParams(),
-              progress: Progress = SILENT) -> list[AttributedCampaign]:
+def attribute(corpus: Corpus, template_ids: np.ndarray, text_hashes: np.ndarray,
+              params: AttributionParams = AttributionParams(), progress: Progress = SILENT) -> list[AttributedCampaign]:
     """The campaigns of a corpus whose prompts carry lexical templates (``template_ids``:
-    the online tracker's, replayed; 0 = none, see :func:`promptprint.reconstruct.pipeline.lexical_view`)."""
+    the online tracker's, replayed; 0 = none) and texts (``text_hashes``: of each
+    canonical text), see :func:`promptprint.reconstruct.pipeline.lexical_view`."""
     n_accounts = len(corpus.account_names)
     if not len(template_ids):
         return []
@@ -215,21 +216,29 @@ def attribute(corpus: Corpus, template_ids: np.ndarray, params: AttributionParam
     presence = counts.copy()
     presence.data[:] = 1
     template_accounts = np.asarray(presence.sum(axis=0)).ravel()
-    eligible = np.flatnonzero((template_accounts >= params.min_template_accounts) & (ids != 0))
+    volume = np.bincount(labels, minlength=n_templates)
+    distinct = np.bincount(np.unique(np.column_stack([labels, text_hashes]), axis=0)[:, 0], minlength=n_templates)
+    diversity = (distinct - 1) / np.maximum(volume - 1, 1)
+    eligible = np.flatnonzero(
+        (template_accounts >= params.min_template_accounts) & (ids != 0) & (diversity >= params.min_payload_diversity)
+    )
     if not len(eligible):
         return []
     counts_e = counts[:, eligible].tocsr()
     templated = np.asarray(counts_e.sum(axis=1)).ravel()
-    dedicated = templated >= params.dedicated_share * np.maximum(totals, 1)
+    dedicated = (templated >= 2) & (templated >= params.dedicated_share * totals)  # one prompt says nothing
     cosine = _template_directions(corpus.vectors, labels, eligible) if params.use_embedding else None
-    a, b, supported = _account_links(counts_e, dedicated, params, cosine)
-    kind = np.where(supported, _EMBEDDING, _ACCOUNTS)  # the evidence behind each link
-    src, dst = a, b
-    if params.use_sync:
-        sa, sb = _sync_links(corpus, labels, eligible, counts_e, dedicated, params)
-        fresh = ~np.isin(sa * len(eligible) + sb, a * len(eligible) + b)  # links no account evidence made
-        src, dst = np.concatenate([a, sa[fresh]]), np.concatenate([b, sb[fresh]])
-        kind = np.concatenate([kind, np.full(int(fresh.sum()), _SYNC)])
+    a, b, shared = _shared_dedicated(counts_e, dedicated, params)
+    strong = shared >= params.min_shared_dedicated
+    synced = _bursts_together(corpus, labels, eligible, params, a, b) if params.use_sync else np.zeros(len(a), bool)
+    close = np.zeros(len(a), dtype=bool)
+    if params.use_embedding:
+        directions = _template_directions(corpus.vectors, labels, eligible)
+        close = np.einsum("ij,ij->i", directions[a], directions[b]) >= params.core_cosine
+    corroborated = ~strong & (shared >= params.corroborated_shared) & (synced | close)
+    linked = strong | corroborated
+    kind = np.where(strong, _ACCOUNTS, np.where(synced, _SYNC, _EMBEDDING))[linked]  # the evidence behind each link
+    src, dst = a[linked], b[linked]
     graph = coo_matrix((np.ones(len(src)), (src, dst)), shape=(len(eligible), len(eligible)))
     _, group_of = connected_components(graph, directed=False)
     # each account's prompts per group; it goes to the group carrying most of them

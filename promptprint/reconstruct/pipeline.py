@@ -51,11 +51,12 @@ class ReconstructConfig:
     """Every knob of a reconstruction (each step's own parameters, plus presentation).
 
     Attributes:
-        min_score: campaigns scoring less are counted, not reported. Default 0.35: on
-            four simulated corpora (docs/design.md) every true campaign scored 0.51-0.96
-            and every benign look-alike (popular prompts, an org's own app, agent
-            scaffolds, ordinary chatter) at most 0.24; 0.35 sits between, below the
-            online flag threshold (0.5) for a campaign only partly in the window.
+        min_score: campaigns scoring less are counted, not reported. Default 0.3: on
+            six simulated corpora (docs/design.md) every true campaign scored 0.34-0.96
+            (0.51 and up at 8,000 prompts) and every benign look-alike (popular
+            prompts, an org's own app, agent scaffolds, ordinary chatter) at most 0.27;
+            0.3 sits between, below the online flag threshold (0.5) that a campaign
+            only partly in the window, or a small one, does not reach.
         examples: example prompts kept per template.
         max_variants: lexical variants (paraphrases, translations) shown per template.
     """
@@ -64,7 +65,7 @@ class ReconstructConfig:
     graph: GraphParams = GraphParams()
     clusters: ClusterParams = ClusterParams()
     attribution: AttributionParams = AttributionParams()
-    min_score: float = 0.35
+    min_score: float = 0.3
     examples: int = 5
     max_variants: int = 5
 
@@ -329,7 +330,7 @@ def reconstruct(
     template_ids, tracker, labels = view.lexical.template_ids, view.lexical.tracker, view.labels
     timings = dict(view.timings_s)
     t0 = time.perf_counter()
-    attributed = attribute(corpus, template_ids, config.attribution, progress)
+    attributed = attribute(corpus, template_ids, view.lexical.text_hashes, config.attribution, progress)
     timings["attribution"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     account_totals = np.bincount(corpus.accounts, minlength=len(corpus.account_names))

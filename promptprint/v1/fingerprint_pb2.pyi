@@ -238,7 +238,7 @@ class TemplateActivity(_message.Message):
     def __init__(self, volume: _Optional[int] = ..., accounts: _Optional[int] = ..., other_accounts: _Optional[int] = ..., orgs: _Optional[int] = ..., repeat_accounts: _Optional[int] = ..., distinct_texts: _Optional[int] = ..., burst_accounts: _Optional[int] = ..., first_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., core_size: _Optional[int] = ..., payload_share: _Optional[float] = ..., members_total: _Optional[int] = ...) -> None: ...
 
 class CampaignAssessment(_message.Message):
-    __slots__ = ("template_id", "score", "flagged", "threshold", "reasons", "activity", "bank_entry_id", "bank_kind")
+    __slots__ = ("template_id", "score", "flagged", "threshold", "reasons", "activity", "bank_entry_id", "bank_kind", "reconstructed_campaign_id")
     TEMPLATE_ID_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
     FLAGGED_FIELD_NUMBER: _ClassVar[int]
@@ -247,6 +247,7 @@ class CampaignAssessment(_message.Message):
     ACTIVITY_FIELD_NUMBER: _ClassVar[int]
     BANK_ENTRY_ID_FIELD_NUMBER: _ClassVar[int]
     BANK_KIND_FIELD_NUMBER: _ClassVar[int]
+    RECONSTRUCTED_CAMPAIGN_ID_FIELD_NUMBER: _ClassVar[int]
     template_id: int
     score: float
     flagged: bool
@@ -255,7 +256,8 @@ class CampaignAssessment(_message.Message):
     activity: TemplateActivity
     bank_entry_id: int
     bank_kind: BankKind
-    def __init__(self, template_id: _Optional[int] = ..., score: _Optional[float] = ..., flagged: _Optional[bool] = ..., threshold: _Optional[float] = ..., reasons: _Optional[_Iterable[str]] = ..., activity: _Optional[_Union[TemplateActivity, _Mapping]] = ..., bank_entry_id: _Optional[int] = ..., bank_kind: _Optional[_Union[BankKind, str]] = ...) -> None: ...
+    reconstructed_campaign_id: str
+    def __init__(self, template_id: _Optional[int] = ..., score: _Optional[float] = ..., flagged: _Optional[bool] = ..., threshold: _Optional[float] = ..., reasons: _Optional[_Iterable[str]] = ..., activity: _Optional[_Union[TemplateActivity, _Mapping]] = ..., bank_entry_id: _Optional[int] = ..., bank_kind: _Optional[_Union[BankKind, str]] = ..., reconstructed_campaign_id: _Optional[str] = ...) -> None: ...
 
 class BankEntry(_message.Message):
     __slots__ = ("entry_id", "kind", "text", "note", "source", "create_time")
