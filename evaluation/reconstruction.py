@@ -126,7 +126,7 @@ def simulation_match(result: Reconstruction, sim_dir: Path) -> dict[str, Any]:
             "found_accounts": len(accounts),
         }
     bystanders = {c.campaign_id: round(len(accounts - operators) / len(accounts), 4) for c, accounts, _ in found}
-    jaccards = [v["account_jaccard"] if v else 0.0 for v in per_campaign.values()]
+    jaccards = [float(v["account_jaccard"]) if v else 0.0 for v in per_campaign.values()]  # type: ignore[arg-type]
     summary = {
         "worst_jaccard": min(jaccards, default=0.0),
         "mean_jaccard": round(float(np.mean(jaccards)), 4) if jaccards else 0.0,

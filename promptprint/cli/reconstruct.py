@@ -37,9 +37,13 @@ def bars(quiet: bool) -> Progress:
     @contextlib.contextmanager
     def stage(name: str, total: int, unit: str) -> Iterator[Advance]:
         with tqdm(total=total, unit=unit, desc=name, disable=quiet, dynamic_ncols=True, file=sys.stderr) as bar:
-            yield bar.update
 
-    return stage
+            def advance(n: int) -> None:
+                bar.update(n)
+
+            yield advance
+
+    return stage  # type: ignore[return-value]  # contextmanager's wrapper is a Progress
 
 
 def campaigns(args: argparse.Namespace) -> int:

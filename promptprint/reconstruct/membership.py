@@ -39,8 +39,8 @@ class _Cores:
     """The cores of one reconstruction, with shingle postings to find candidates fast."""
 
     def __init__(self, table: pa.Table) -> None:
-        self.campaigns: list[str] = table.column("campaign_id").to_pylist()
-        self.ranks: list[int] = table.column("rank").to_pylist()
+        self.campaigns: list[str] = [str(c) for c in table.column("campaign_id").to_pylist()]
+        self.ranks: list[int] = [int(r or 0) for r in table.column("rank").to_pylist()]
         self.cores = [np.asarray(core, dtype=np.uint64) for core in table.column("core").to_pylist()]
         self.postings: dict[int, list[int]] = {}
         for entry, core in enumerate(self.cores):
