@@ -235,8 +235,11 @@ def synthetic_corpus(prompts: int, *, seed: int = 0, dimension: int = 384, days:
 
 def synthetic_lexical_view(corpus: "Corpus") -> "LexicalView":
     """A stand-in lexical view for scale runs: MinHash of each text's hashed word
-    3-grams, no skeletons and no tracker (template ids all 0). It exercises the same
-    vectorized graph code at a fraction of the per-prompt Python cost."""
+    3-grams, no skeletons and no tracker. A prompt's template id is a hash of its
+    first six words (the tracker's head anchor, in one line: synthetic campaign
+    templates open with fixed words, ordinary prompts with Zipf draws), so attribution,
+    which works on template ids, has its input. It exercises the same vectorized graph
+    and attribution code at a fraction of the per-prompt Python cost."""
     import zlib
 
     from promptprint.reconstruct.minhash import sketches
@@ -253,5 +256,6 @@ def synthetic_lexical_view(corpus: "Corpus") -> "LexicalView":
         parts.append(sketches(sets))
         sizes_list.extend(len(x) for x in sets)
     hashes = np.fromiter((zlib.crc32(t.encode()) for t in corpus.texts), dtype=np.int64, count=len(corpus.texts))
+    heads = np.fromiter((zlib.crc32(" ".join(t.split()[:6]).encode()) + 1 for t in corpus.texts), dtype=np.int64, count=len(corpus.texts))
     sizes = np.asarray(sizes_list, dtype=np.int32)
-    return LexicalView(np.concatenate(parts), sizes, hashes, np.zeros(len(corpus.texts), dtype=np.int64), TemplateTracker())
+    return LexicalView(np.concatenate(parts), sizes, hashes, heads, TemplateTracker())

@@ -262,10 +262,13 @@ def attribute(corpus: Corpus, template_ids: np.ndarray, text_hashes: np.ndarray,
     campaigns: list[AttributedCampaign] = []
     kept = np.flatnonzero(members_of >= params.min_accounts)
     rows_by_group = _split(np.flatnonzero(in_campaign), prompt_group[in_campaign], kept)
+    accounts_by_group = _split(np.flatnonzero(member), best_group[member], kept)
+    n_groups = int(group_of.max()) + 1
+    link_kinds = np.bincount(group_of[src] * 3 + kind, minlength=3 * n_groups).reshape(n_groups, 3)
     with progress("attribution", len(kept), "campaign") as advance:
         for g in kept.tolist():
-            accounts = np.flatnonzero(account_group == g)
-            per_kind = np.bincount(kind[group_of[src] == g], minlength=3)
+            accounts = accounts_by_group[g]
+            per_kind = link_kinds[g]
             campaigns.append(AttributedCampaign(
                 templates=np.unique(template_ids[rows_by_group[g]]),
                 accounts=accounts,
