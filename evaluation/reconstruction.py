@@ -5,8 +5,11 @@
   *communities*; clusters are scored by ARI and NMI on the rows in communities of at
   least ``min_size`` members (every prompt is clustered; only those rows are scored).
 * :func:`simulation_match`: simulated traffic (:mod:`evaluation.simulate`); per true
-  campaign, the reconstructed campaign with the highest account Jaccard, its prompt
-  recall, and where the benign look-alikes ended up.
+  campaign, the reported campaign with the highest account Jaccard, its prompt
+  recall; per reported campaign, its share of bystander accounts (accounts of no true
+  campaign); and where the benign look-alikes ended up. The issue's targets read off
+  its ``summary``: the worst true campaign's best Jaccard (>= 0.85) and the largest
+  bystander share of a reported campaign (<= 5%).
 """
 
 from __future__ import annotations
@@ -91,6 +94,7 @@ def simulation_match(result: Reconstruction, sim_dir: Path) -> dict[str, Any]:
     for row in accounts_truth:
         if row["label"] == "campaign":
             true_accounts[row["campaign_id"]].add(row["account_id"])
+    operators = set().union(*true_accounts.values()) if true_accounts else set()
     true_prompts: dict[str, set[str]] = collections.defaultdict(set)
     kind_of: dict[str, str] = {}
     family_of: dict[str, str] = {}
@@ -121,6 +125,14 @@ def simulation_match(result: Reconstruction, sim_dir: Path) -> dict[str, Any]:
             "true_accounts": len(true_accounts[cid]),
             "found_accounts": len(accounts),
         }
+    bystanders = {c.campaign_id: round(len(accounts - operators) / len(accounts), 4) for c, accounts, _ in found}
+    jaccards = [float(v["account_jaccard"]) if v else 0.0 for v in per_campaign.values()]  # type: ignore[arg-type]
+    summary = {
+        "worst_jaccard": min(jaccards, default=0.0),
+        "mean_jaccard": round(float(np.mean(jaccards)), 4) if jaccards else 0.0,
+        "max_bystander_share": max(bystanders.values(), default=0.0),
+        "reported": len(found),
+    }
     campaign_ids = {v["campaign_id"] for v in per_campaign.values() if v}
     lookalikes = []
     for c, accounts, prompts in found:
@@ -129,7 +141,7 @@ def simulation_match(result: Reconstruction, sim_dir: Path) -> dict[str, Any]:
         kinds = collections.Counter(kind_of.get(p, "?") for p in prompts)
         lookalikes.append({"campaign_id": c.campaign_id, "rank": c.rank, "score": c.score, "accounts": len(accounts),
                            "prompts": len(prompts), "kinds": dict(kinds.most_common(3))})
-    return {"campaigns": per_campaign, "others": lookalikes}
+    return {"summary": summary, "campaigns": per_campaign, "bystander_share": bystanders, "others": lookalikes}
 
 
 def synthetic_corpus(prompts: int, *, seed: int = 0, dimension: int = 384, days: int = 30) -> tuple["Corpus", dict[int, set[int]]]:
@@ -223,8 +235,11 @@ def synthetic_corpus(prompts: int, *, seed: int = 0, dimension: int = 384, days:
 
 def synthetic_lexical_view(corpus: "Corpus") -> "LexicalView":
     """A stand-in lexical view for scale runs: MinHash of each text's hashed word
-    3-grams, no skeletons and no tracker (template ids all 0). It exercises the same
-    vectorized graph code at a fraction of the per-prompt Python cost."""
+    3-grams, no skeletons and no tracker. A prompt's template id is a hash of its
+    first six words (the tracker's head anchor, in one line: synthetic campaign
+    templates open with fixed words, ordinary prompts with Zipf draws), so attribution,
+    which works on template ids, has its input. It exercises the same vectorized graph
+    and attribution code at a fraction of the per-prompt Python cost."""
     import zlib
 
     from promptprint.reconstruct.minhash import sketches
@@ -241,5 +256,6 @@ def synthetic_lexical_view(corpus: "Corpus") -> "LexicalView":
         parts.append(sketches(sets))
         sizes_list.extend(len(x) for x in sets)
     hashes = np.fromiter((zlib.crc32(t.encode()) for t in corpus.texts), dtype=np.int64, count=len(corpus.texts))
+    heads = np.fromiter((zlib.crc32(" ".join(t.split()[:6]).encode()) + 1 for t in corpus.texts), dtype=np.int64, count=len(corpus.texts))
     sizes = np.asarray(sizes_list, dtype=np.int32)
-    return LexicalView(np.concatenate(parts), sizes, hashes, np.zeros(len(corpus.texts), dtype=np.int64), TemplateTracker())
+    return LexicalView(np.concatenate(parts), sizes, hashes, heads, TemplateTracker())

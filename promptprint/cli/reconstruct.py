@@ -5,25 +5,45 @@ with --ray-address)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Iterator
+
+from tqdm import tqdm
 
 from promptprint.cli.settings import open_engine
 from promptprint.errors import PromptprintError
 from promptprint.executors import InProcess, RayExecutor
-from promptprint.reconstruct.campaigns import CampaignParams
+from promptprint.reconstruct.attribution import AttributionParams
 from promptprint.reconstruct.clustering import ClusterParams
 from promptprint.reconstruct.corpus import corpus_from_files, corpus_from_store
 from promptprint.reconstruct.graph import GraphParams
 from promptprint.reconstruct.knn_graph import KnnParams
 from promptprint.reconstruct.outputs import RECONSTRUCTIONS_DIR, publish, write_reconstruction
 from promptprint.reconstruct.pipeline import ReconstructConfig, reconstruct
+from promptprint.reconstruct.progress import Advance, Progress
 from promptprint.reconstruct.report import write_report
 from promptprint.records import parse_timestamp
 from promptprint.templates.banks import Banks
 from promptprint.vectors.embedder import ModelLoader, PooledEmbedder, SentenceTransformerEmbedder
+
+
+def bars(quiet: bool) -> Progress:
+    """A tqdm bar on stderr per stage of the reconstruction; none when ``quiet``."""
+
+    @contextlib.contextmanager
+    def stage(name: str, total: int, unit: str) -> Iterator[Advance]:
+        with tqdm(total=total, unit=unit, desc=name, disable=quiet, dynamic_ncols=True, file=sys.stderr) as bar:
+
+            def advance(n: int) -> None:
+                bar.update(n)
+
+            yield advance
+
+    return stage  # type: ignore[return-value]  # contextmanager's wrapper is a Progress
 
 
 def campaigns(args: argparse.Namespace) -> int:
@@ -55,13 +75,15 @@ def _run(args: argparse.Namespace, engine: InProcess | RayExecutor) -> int:
             knn=KnnParams(k=args.k),
             graph=GraphParams(min_weight=args.min_weight),
             clusters=ClusterParams(resolution=args.resolution),
-            campaigns=CampaignParams(min_accounts=args.min_accounts),
+            attribution=AttributionParams(min_accounts=args.min_accounts),
+            min_score=args.min_score,
         )
+        progress = bars(args.no_progress)
         if args.data_dir:
             # the model loads only if some stored prompt has no vector (the server's policy skipped it)
             corpus = corpus_from_store(
                 args.data_dir, embedder=lambda: SentenceTransformerEmbedder(args.model, threads=args.threads),
-                since_ms=since, until_ms=until,
+                since_ms=since, until_ms=until, progress=progress,
             )
             banks = Banks(Path(args.data_dir) / "records.sqlite", seed_builtin=False)
             stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
@@ -70,13 +92,14 @@ def _run(args: argparse.Namespace, engine: InProcess | RayExecutor) -> int:
             pooled = PooledEmbedder(engine, ModelLoader(args.model))
             try:
                 corpus, unreadable = corpus_from_files(
-                    args.sources, pooled, since_ms=since, until_ms=until, batch_size=256 * engine.workers
+                    args.sources, pooled, since_ms=since, until_ms=until, batch_size=256 * engine.workers, progress=progress
                 )
             finally:
                 pooled.close()
         else:
             corpus, unreadable = corpus_from_files(
-                args.sources, SentenceTransformerEmbedder(args.model, threads=args.threads), since_ms=since, until_ms=until
+                args.sources, SentenceTransformerEmbedder(args.model, threads=args.threads), since_ms=since, until_ms=until,
+                progress=progress,
             )
         if args.sources:
             if unreadable:
@@ -90,15 +113,19 @@ def _run(args: argparse.Namespace, engine: InProcess | RayExecutor) -> int:
         print("promptprint campaigns: no prompts in the given time range", file=sys.stderr)
         return 2
     try:
-        result = reconstruct(corpus, config, bank_match=banks.match, executor=engine)
+        result = reconstruct(corpus, config, bank_match=banks.match, executor=engine, progress=progress)
     finally:
         banks.close()
     write_reconstruction(result, out, since_ms=since, until_ms=until)
     report = write_report(result, out, max_campaigns=args.report_campaigns)
     if args.data_dir:
         publish(args.data_dir, out)
-    print(f"{len(result.campaigns)} campaigns from {len(corpus)} prompts; wrote {out}/campaigns.jsonl, *.parquet and {report}")
+    print(f"{len(result.campaigns)} campaigns scoring {config.min_score:.2f} or more from {len(corpus)} prompts; "
+          f"wrote {out}/campaigns.jsonl, *.parquet and {report}")
     for c in result.campaigns[:10]:
         text = c.templates[0].template.render() if c.templates else ""
         print(f"  {c.campaign_id}  score {c.score:.2f}  {c.stats.accounts:>5} accounts  {c.stats.prompts:>6} prompts  {text[:70]}")
+    if len(result.campaigns) > 10:
+        print(f"  ... {len(result.campaigns) - 10} more in {out}/campaigns.jsonl")
+    print(result.unreported.line())
     return 0

@@ -1,16 +1,5 @@
-"""From template clusters to campaigns: the account × template graph, and the score.
-
-A campaign is a set of templates plus the accounts that ran them. Campaigns rotate
-templates (a pivot to a new paraphrase family, a translation), but their accounts stay:
-so templates are linked when they share *regulars* — accounts that used each of them
-at least ``min_regular_prompts`` times — at least ``min_shared_accounts`` of them and at
-least ``link_share`` of the smaller template's regulars. An ordinary user who touched
-two templates once each links nothing (measured on simulated traffic: linking on any
-shared account chained every campaign, an org's app and ordinary traffic into one
-group). A campaign is a connected group of linked templates that reaches
-``min_accounts`` accounts of its own (:func:`core_accounts`).
-The accounts keep their mixed traffic: each one's share of prompts inside the campaign
-(*dedication*) is reported, not used to cut them out.
+"""A campaign's statistics and its score (which accounts and templates make a campaign
+is :mod:`promptprint.reconstruct.attribution`).
 
 Score. The online score (:func:`promptprint.templates.scoring.assess`) is applied to the
 campaign's whole history — its window is the campaign's span — and multiplied by how
@@ -21,7 +10,7 @@ dedicated its accounts are::
 * assess: coordination (accounts that reuse the templates + accounts together in the
   busiest 10-minute bucket) × payload diversity (distinct texts) × org spread ×
   specificity; see that module for the mappings and why;
-* dedication: the share of the campaign accounts' traffic that is campaign traffic
+* dedication: the share of the member accounts' traffic that is campaign traffic
   (volume-weighted). Throw-away accounts send almost only the campaign (~1.0); people
   who paste a popular prompt now and then send mostly other things (< 0.3).
 
@@ -34,39 +23,12 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-from scipy.sparse import coo_matrix, csr_matrix
-from scipy.sparse.csgraph import connected_components
 
 from promptprint.templates.scoring import ALLOW_CAP, DENY_FLOOR, BankHit, assess
 from promptprint.reconstruct.corpus import Corpus
 from promptprint.templates.tracker import BUCKET_MS, TemplateFeatures
 
 DAY_MS = 24 * 3600 * 1000
-
-
-@dataclasses.dataclass(frozen=True)
-class CampaignParams:
-    """How templates are grouped into campaigns.
-
-    Attributes:
-        min_accounts: fewest distinct accounts a reported campaign has.
-        min_template_accounts: a template needs this many accounts to be linked.
-        min_shared_accounts / link_share: when two templates are linked (see module).
-        min_regular_prompts: prompts of a template that make an account one of its
-            regulars; only regulars link templates.
-    """
-
-    min_accounts: int = 3
-    min_template_accounts: int = 2
-    min_shared_accounts: int = 3
-    link_share: float = 0.2
-    min_regular_prompts: int = 2
-
-    def __post_init__(self) -> None:
-        if self.min_accounts < 1 or self.min_template_accounts < 1 or self.min_shared_accounts < 1:
-            raise ValueError("min_accounts, min_template_accounts and min_shared_accounts must be >= 1")
-        if not 0.0 < self.link_share <= 1.0:
-            raise ValueError(f"link_share must be in (0, 1], got {self.link_share}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,61 +46,6 @@ class CampaignStats:
     first_seen_ms: int
     last_seen_ms: int
     busiest_day_share: float
-
-
-def group_templates(corpus: Corpus, labels: np.ndarray, params: CampaignParams) -> list[np.ndarray]:
-    """Campaigns as arrays of template (cluster) labels, from templates linked by accounts."""
-    n_templates = int(labels.max()) + 1 if len(labels) else 0
-    n_accounts = len(corpus.account_names)
-    if not n_templates:
-        return []
-    # account x template prompt counts; "regulars" of a template used it at least twice
-    counts = csr_matrix(
-        (np.ones(len(labels), dtype=np.int32), (corpus.accounts, labels)), shape=(n_accounts, n_templates)
-    )
-    counts.sum_duplicates()
-    incidence = counts.copy()
-    incidence.data[:] = 1
-    regulars = counts.copy()
-    regulars.data = (regulars.data >= params.min_regular_prompts).astype(np.int32)
-    regulars.eliminate_zeros()
-    template_accounts = np.asarray(incidence.sum(axis=0)).ravel()
-    eligible = np.flatnonzero(template_accounts >= params.min_template_accounts)
-    if not len(eligible):
-        return []
-    sub = regulars[:, eligible].tocsc()
-    template_regulars = np.asarray(sub.sum(axis=0)).ravel()
-    shared = coo_matrix(sub.T @ sub)  # templates x templates: regulars in common (scipy-stubs: @ may be dense)
-    a, b, count = shared.row, shared.col, shared.data
-    keep = a < b
-    a, b, count = a[keep], b[keep], count[keep]
-    smaller = np.minimum(template_regulars[a], template_regulars[b])
-    linked = (count >= params.min_shared_accounts) & (count >= params.link_share * smaller)
-    graph = coo_matrix((np.ones(int(linked.sum())), (a[linked], b[linked])), shape=(len(eligible), len(eligible)))
-    _, groups = connected_components(graph, directed=False)
-    campaigns: list[np.ndarray] = []
-    order = np.argsort(groups, kind="stable")
-    bounds = np.flatnonzero(np.diff(groups[order])) + 1
-    account_totals = np.bincount(corpus.accounts, minlength=n_accounts)
-    for members in np.split(order, bounds):
-        templates = eligible[members]
-        block = counts[:, templates]
-        per_account = np.asarray(block.sum(axis=1)).ravel()
-        used = np.flatnonzero(per_account)
-        own = (per_account[used] >= params.min_regular_prompts) | (per_account[used] == account_totals[used])
-        if own.sum() >= params.min_accounts:
-            campaigns.append(np.sort(templates))
-    return campaigns
-
-
-def core_accounts(accounts: np.ndarray, account_totals: np.ndarray, params: CampaignParams) -> np.ndarray:
-    """The campaign's own accounts among those with prompts in its templates: regulars
-    (``min_regular_prompts`` or more of them) and accounts that sent nothing else.
-    The rest are incidental — an ordinary user whose one prompt resembles the template
-    or shares its payload, a person pasting a popular prompt once among many others —
-    and neither they nor their prompts count as the campaign's."""
-    uniq, counts = np.unique(accounts, return_counts=True)
-    return uniq[(counts >= params.min_regular_prompts) | (counts == account_totals[uniq])]
 
 
 def campaign_stats(corpus: Corpus, rows: np.ndarray, account_totals: np.ndarray, text_hashes: np.ndarray) -> CampaignStats:

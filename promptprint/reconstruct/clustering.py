@@ -26,6 +26,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from promptprint.reconstruct.knn_graph import Edges
+from promptprint.reconstruct.progress import SILENT, Progress
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,11 +80,18 @@ def _renumber(labels: np.ndarray) -> np.ndarray:
     return rank[inverse]
 
 
-def cluster(n: int, edges: Edges, params: ClusterParams = ClusterParams(), lexical: np.ndarray | None = None) -> np.ndarray:
+def cluster(
+    n: int,
+    edges: Edges,
+    params: ClusterParams = ClusterParams(),
+    lexical: np.ndarray | None = None,
+    progress: Progress = SILENT,
+) -> np.ndarray:
     """Cluster label of each of the n nodes (0 = biggest cluster).
 
     Args:
         lexical: optional lexical template id per node (0 = none), see ``whole_share``.
+        progress: told of each big component looked at (in prompts).
     """
     labels = components(n, edges)
     if n == 0 or not len(edges):
@@ -100,16 +108,18 @@ def cluster(n: int, edges: Edges, params: ClusterParams = ClusterParams(), lexic
         edge_order = np.argsort(edge_comp, kind="stable")
         comp_sorted = edge_comp[edge_order]
         next_label = int(labels.max()) + 1
-        for comp in big:
-            members = node_order[comp_start[comp] : comp_start[comp] + sizes[comp]]
-            if lexical is not None:
-                ids = lexical[members]
-                ids = ids[ids > 0]
-                if len(ids) and np.bincount(np.unique(ids, return_inverse=True)[1]).max() >= params.whole_share * len(members):
-                    continue
-            lo, hi = np.searchsorted(comp_sorted, [comp, comp + 1])
-            sel = edge_order[lo:hi]
-            parts = _leiden(len(members), local[edges.src[sel]], local[edges.dst[sel]], edges.weight[sel], params)
-            labels[members] = next_label + parts
-            next_label += int(parts.max()) + 1
+        with progress("clustering", int(sizes[big].sum()), "prompt") as advance:
+            for comp in big:
+                members = node_order[comp_start[comp] : comp_start[comp] + sizes[comp]]
+                advance(len(members))
+                if lexical is not None:
+                    ids = lexical[members]
+                    ids = ids[ids > 0]
+                    if len(ids) and np.bincount(np.unique(ids, return_inverse=True)[1]).max() >= params.whole_share * len(members):
+                        continue
+                lo, hi = np.searchsorted(comp_sorted, [comp, comp + 1])
+                sel = edge_order[lo:hi]
+                parts = _leiden(len(members), local[edges.src[sel]], local[edges.dst[sel]], edges.weight[sel], params)
+                labels[members] = next_label + parts
+                next_label += int(parts.max()) + 1
     return _renumber(labels)

@@ -29,6 +29,7 @@ from promptprint.errors import FailedPrecondition
 from promptprint.readers import read_records
 from promptprint.records import PromptRecord
 from promptprint.index.fingerprint import Embed, fingerprint_texts
+from promptprint.reconstruct.progress import SILENT, Progress
 from promptprint.storage.store import RecordStore
 from promptprint.storage.identity import read_identity
 
@@ -77,6 +78,7 @@ def corpus_from_records(
     since_ms: int | None = None,
     until_ms: int | None = None,
     batch_size: int = 256,
+    progress: Progress = SILENT,
 ) -> Corpus:
     """Records in [since, until), sorted by time, fingerprinted ``batch_size`` texts per
     ``embed`` call (a pooled embedder spreads each call over its workers, so give it
@@ -90,8 +92,11 @@ def corpus_from_records(
     kept.sort(key=lambda r: r.created_at_ms)
     accounts, orgs = _Interner(), _Interner([""])
     texts = [r.text for r in kept]
-    batches = [texts[i : i + batch_size] for i in range(0, len(texts), batch_size)]
-    parts = [fingerprint_texts(embed, batch) for batch in batches]
+    parts = []
+    with progress("embedding", len(texts), "prompt") as advance:
+        for start in range(0, len(texts), batch_size):
+            parts.append(fingerprint_texts(embed, texts[start : start + batch_size]))
+            advance(len(parts[-1]))
     vectors = np.concatenate(parts) if parts else np.zeros((0, 0), np.float32)
     return Corpus(
         prompt_ids=[r.prompt_id for r in kept],
@@ -112,6 +117,7 @@ def corpus_from_files(
     since_ms: int | None = None,
     until_ms: int | None = None,
     batch_size: int = 256,
+    progress: Progress = SILENT,
 ) -> tuple[Corpus, int]:
     """Read and embed prompt files. Returns the corpus and the number of unreadable
     lines (skipped and logged: a reconstruction reports on what it could read)."""
@@ -126,7 +132,8 @@ def corpus_from_files(
                 records.append(line.record)
             else:
                 bad += 1
-    return corpus_from_records(records, embedder.embed, since_ms=since_ms, until_ms=until_ms, batch_size=batch_size), bad
+    corpus = corpus_from_records(records, embedder.embed, since_ms=since_ms, until_ms=until_ms, batch_size=batch_size, progress=progress)
+    return corpus, bad
 
 
 def _of_model(embedder: Embedder, model_id: str) -> Embedder:
@@ -146,6 +153,7 @@ def corpus_from_store(
     embedder: Callable[[], Embedder] | None = None,
     since_ms: int | None = None,
     until_ms: int | None = None,
+    progress: Progress = SILENT,
 ) -> Corpus:
     """The prompts of a data directory in [since, until), with their stored vectors.
 
@@ -177,26 +185,28 @@ def corpus_from_store(
         missing = 0
         loaded: list[Embedder] = []  # the embedder, once a prompt without a vector needs it
 
-        for all_rows, stored, has_vector in store.iter_window(since_ms, until_ms):
-            if has_vector.all():
-                rows, vectors = all_rows, stored
-            elif embedder is not None:
-                if not loaded:
-                    loaded.append(_of_model(embedder(), identity.model_id))
-                rows, vectors = all_rows, stored.copy()
-                lacking = np.flatnonzero(~has_vector)
-                vectors[lacking] = fingerprint_texts(loaded[0].embed, [all_rows[i][4] for i in lacking.tolist()])
-                missing += len(lacking)
-            else:
-                rows, vectors = [r for r, keep in zip(all_rows, has_vector.tolist()) if keep], stored[has_vector]
-                missing += int((~has_vector).sum())
-            for prompt_id, account, org_code, created_ms, text in rows:
-                ids.append(prompt_id)
-                acc.append(accounts.code(store.account_name(account)))
-                org.append(orgs.code(store.org_name(org_code)) if org_code else 0)
-                created.append(created_ms)
-                texts.append(text)
-            chunks.append(vectors)
+        with progress("loading", store.count(), "prompt") as advance:  # the count bounds any window
+            for all_rows, stored, has_vector in store.iter_window(since_ms, until_ms):
+                if has_vector.all():
+                    rows, vectors = all_rows, stored
+                elif embedder is not None:
+                    if not loaded:
+                        loaded.append(_of_model(embedder(), identity.model_id))
+                    rows, vectors = all_rows, stored.copy()
+                    lacking = np.flatnonzero(~has_vector)
+                    vectors[lacking] = fingerprint_texts(loaded[0].embed, [all_rows[i][4] for i in lacking.tolist()])
+                    missing += len(lacking)
+                else:
+                    rows, vectors = [r for r, keep in zip(all_rows, has_vector.tolist()) if keep], stored[has_vector]
+                    missing += int((~has_vector).sum())
+                for prompt_id, account, org_code, created_ms, text in rows:
+                    ids.append(prompt_id)
+                    acc.append(accounts.code(store.account_name(account)))
+                    org.append(orgs.code(store.org_name(org_code)) if org_code else 0)
+                    created.append(created_ms)
+                    texts.append(text)
+                chunks.append(vectors)
+                advance(len(all_rows))
         vectors = np.concatenate(chunks) if chunks else np.zeros((0, identity.dimension), np.float32)
         if missing and embedder is None:
             log.warning("%d recorded prompts have no vector (pending, or skipped by the embedding policy) and are left out", missing)

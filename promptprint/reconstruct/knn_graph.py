@@ -25,6 +25,7 @@ import faiss
 import numpy as np
 
 from promptprint.executors import BatchExecutor, InProcess, ShippedIndex
+from promptprint.reconstruct.progress import SILENT, Progress
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,13 +107,19 @@ def _query(state: tuple[faiss.Index, Any], batch: tuple[int, np.ndarray, int, fl
     return lo, hi, np.minimum(sims, 1.0).astype(np.float32)
 
 
-def knn_edges(vectors: np.ndarray, params: KnnParams = KnnParams(), executor: BatchExecutor | None = None) -> Edges:
+def knn_edges(
+    vectors: np.ndarray,
+    params: KnnParams = KnnParams(),
+    executor: BatchExecutor | None = None,
+    progress: Progress = SILENT,
+) -> Edges:
     """The k-NN graph of unit-norm vectors as deduplicated undirected edges.
 
     Args:
         vectors: (n, d) float32, unit norm (inner product = cosine).
         params: neighbours, threshold, batching and index choice.
         executor: runs the query batches (default: in this process).
+        progress: told of each query batch answered (in prompts).
     """
     vectors = np.ascontiguousarray(vectors, dtype=np.float32)
     n = len(vectors)
@@ -122,8 +129,11 @@ def knn_edges(vectors: np.ndarray, params: KnnParams = KnnParams(), executor: Ba
     batches = (
         (s, vectors[s : s + params.batch_size], params.k, params.min_similarity) for s in range(0, n, params.batch_size)
     )
-    with (executor or InProcess()).pool(ShippedIndex(index)) as pool:
-        parts = list(pool.map(_query, batches))
+    parts = []
+    with progress("k-NN", n, "prompt") as advance, (executor or InProcess()).pool(ShippedIndex(index)) as pool:
+        for start, part in zip(range(0, n, params.batch_size), pool.map(_query, batches)):
+            parts.append(part)
+            advance(min(params.batch_size, n - start))
     lo = np.concatenate([p[0] for p in parts])
     hi = np.concatenate([p[1] for p in parts])
     sims = np.concatenate([p[2] for p in parts])

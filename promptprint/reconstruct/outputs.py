@@ -3,12 +3,19 @@
 ``campaigns.jsonl``
     one campaign per line, best first: id, rank, score, reasons, counts, span, bank,
     volume per day, templates (text with slots as parts, variants, examples) and all
-    accounts (prompts in the campaign, total prompts, first/last seen).
+    accounts (prompts in the campaign, total prompts, the share of its traffic that is,
+    attribution confidence, first/last seen). Only campaigns scoring at least the
+    threshold (``min_score``) are written; the manifest counts the others.
 ``campaigns.parquet``, ``templates.parquet``, ``campaign_accounts.parquet``, ``campaign_prompts.parquet``
     the same as flat tables, for notebooks and SQL engines (one row per campaign,
     template, campaign x account, campaign x prompt).
+``campaign_templates.parquet``
+    one row per lexical template of every reported campaign, with its core shingles:
+    what CheckPrompt matches a live prompt against to name its reconstructed
+    campaign (:mod:`promptprint.reconstruct.membership`).
 ``manifest.json``
-    when, over what (prompt count, time range), with which parameters, how long.
+    when, over what (prompt count, time range), with which parameters, how long, and
+    the campaigns under the score threshold, counted in one line.
 
 A data directory keeps a pointer to its latest reconstruction,
 ``<data_dir>/reconstructions/CURRENT``, replaced atomically (``os.replace``) once every
@@ -32,6 +39,7 @@ from promptprint.reconstruct.slots import TemplateText
 
 FORMAT_VERSION = 1
 CAMPAIGNS_FILE = "campaigns.jsonl"
+MEMBERSHIP_FILE = "campaign_templates.parquet"
 MANIFEST_FILE = "manifest.json"
 CURRENT_FILE = "CURRENT"
 RECONSTRUCTIONS_DIR = "reconstructions"
@@ -50,8 +58,12 @@ _TEMPLATE_COLUMNS: dict[str, pa.DataType] = {
 }
 _ACCOUNT_COLUMNS: dict[str, pa.DataType] = {
     "campaign_id": pa.string(), "account_id": pa.string(), "org_id": pa.string(),
-    "prompts": pa.int64(), "total_prompts": pa.int64(), "first_seen_ms": pa.int64(),
-    "last_seen_ms": pa.int64(),
+    "prompts": pa.int64(), "total_prompts": pa.int64(), "share": pa.float64(), "confidence": pa.float64(),
+    "first_seen_ms": pa.int64(), "last_seen_ms": pa.int64(),
+}
+_MEMBERSHIP_COLUMNS: dict[str, pa.DataType] = {
+    "campaign_id": pa.string(), "rank": pa.int32(), "template_id": pa.string(), "variant_id": pa.string(),
+    "core": pa.list_(pa.uint64()),
 }
 _PROMPT_COLUMNS: dict[str, pa.DataType] = {
     "campaign_id": pa.string(), "template_id": pa.string(), "variant_id": pa.string(),
@@ -109,6 +121,7 @@ def write_reconstruction(result: Reconstruction, out_dir: str | Path, *, since_m
     campaigns: dict[str, list[Any]] = {k: [] for k in _CAMPAIGN_COLUMNS}
     templates: dict[str, list[Any]] = {k: [] for k in _TEMPLATE_COLUMNS}
     accounts: dict[str, list[Any]] = {k: [] for k in _ACCOUNT_COLUMNS}
+    membership: dict[str, list[Any]] = {k: [] for k in _MEMBERSHIP_COLUMNS}
     prompt_parts: list[pa.Table] = []
     for c in result.campaigns:
         s = c.stats
@@ -120,9 +133,14 @@ def write_reconstruction(result: Reconstruction, out_dir: str | Path, *, since_m
             for key, value in (("template_id", t.template_id), ("campaign_id", c.campaign_id), ("prompts", t.prompts), ("accounts", t.accounts),
                                ("text", t.template.render()), ("slot_count", t.template.slot_count), ("variant_count", len(t.variants))):
                 templates[key].append(value)
+            for variant_id, core in t.cores:
+                for key, value in (("campaign_id", c.campaign_id), ("rank", c.rank), ("template_id", t.template_id),
+                                   ("variant_id", variant_id), ("core", core.tolist())):
+                    membership[key].append(value)
         for a in c.accounts:
             for key, value in (("campaign_id", c.campaign_id), ("account_id", a.account_id), ("org_id", a.org_id), ("prompts", a.prompts),
-                               ("total_prompts", a.total_prompts), ("first_seen_ms", a.first_seen_ms), ("last_seen_ms", a.last_seen_ms)):
+                               ("total_prompts", a.total_prompts), ("share", a.share), ("confidence", a.confidence),
+                               ("first_seen_ms", a.first_seen_ms), ("last_seen_ms", a.last_seen_ms)):
                 accounts[key].append(value)
         rows = c.prompt_rows
         template_names = [t.template_id for t in c.templates]
@@ -137,6 +155,7 @@ def write_reconstruction(result: Reconstruction, out_dir: str | Path, *, since_m
     pq.write_table(pa.table(campaigns, schema=pa.schema(_CAMPAIGN_COLUMNS)), out / "campaigns.parquet")
     pq.write_table(pa.table(templates, schema=pa.schema(_TEMPLATE_COLUMNS)), out / "templates.parquet")
     pq.write_table(pa.table(accounts, schema=pa.schema(_ACCOUNT_COLUMNS)), out / "campaign_accounts.parquet")
+    pq.write_table(pa.table(membership, schema=pa.schema(_MEMBERSHIP_COLUMNS)), out / MEMBERSHIP_FILE)
     pq.write_table(pa.concat_tables(prompt_parts) if prompt_parts else pa.schema(_PROMPT_COLUMNS).empty_table(), out / "campaign_prompts.parquet")
     manifest = {
         "format_version": FORMAT_VERSION,
@@ -144,6 +163,7 @@ def write_reconstruction(result: Reconstruction, out_dir: str | Path, *, since_m
         "prompts": len(corpus),
         "accounts": len(corpus.account_names),
         "campaigns": len(result.campaigns),
+        "unreported": dataclasses.asdict(result.unreported),
         "since_ms": since_ms,
         "until_ms": until_ms,
         "corpus_first_ms": int(corpus.created_at_ms.min()) if len(corpus) else None,

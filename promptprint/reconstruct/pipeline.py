@@ -3,8 +3,12 @@
     signatures + lexical templates (promptprint.text.skeleton, promptprint.templates.tracker replayed)
     -> semantic k-NN candidates (knn_graph, FAISS)      -> weighted graph (graph)
     -> template clusters (clustering: components + Leiden)
-    -> campaigns (campaigns: account x template graph, score with reasons)
-    -> per campaign: templates with slots and variants (slots), accounts, timeline
+    -> campaigns (attribution: templates linked by campaign-specific evidence, each
+       account given to the campaign carrying its traffic; campaigns: score with reasons)
+    -> per campaign: stable id (ids), templates with slots and variants (slots),
+       accounts with their share and confidence, timeline
+
+Campaigns scoring under ``min_score`` are not reported, only counted (:class:`Unreported`).
 
 The result is plain data (:class:`Reconstruction`); :mod:`promptprint.reconstruct.outputs`
 writes it as JSON Lines + Parquet and :mod:`promptprint.reconstruct.report` as HTML.
@@ -21,24 +25,19 @@ import numpy as np
 
 from promptprint.templates.scoring import BankHit
 from promptprint.text.normalize import canonical_text
-from promptprint.reconstruct.campaigns import (
-    DAY_MS,
-    CampaignParams,
-    CampaignStats,
-    campaign_stats,
-    core_accounts,
-    group_templates,
-    score_campaign,
-)
+from promptprint.reconstruct.attribution import AttributedCampaign, AttributionParams, attribute
+from promptprint.reconstruct.campaigns import DAY_MS, CampaignStats, campaign_stats, score_campaign
 from promptprint.reconstruct.clustering import ClusterParams, cluster
 from promptprint.reconstruct.corpus import Corpus
 from promptprint.reconstruct.graph import GraphParams, weigh
 from promptprint.executors import BatchExecutor, one_ahead
 from promptprint.reconstruct.knn_graph import KnnParams, knn_edges
 from promptprint.reconstruct.minhash import PERMUTATIONS, sketches
+from promptprint.reconstruct.progress import SILENT, Progress
 from promptprint.reconstruct.slots import TemplateText, extract_template
+from promptprint.reconstruct.ids import campaign_ids
 from promptprint.text.skeleton import Signature, canonical_hash, signature, signatures
-from promptprint.templates.tracker import Event, TemplateTracker
+from promptprint.templates.tracker import MIN_CORE, Event, TemplateTracker
 
 # The tracker's window when replayed offline: it only decides when a one-prompt
 # template is forgotten (memory); joined templates are kept for the whole corpus.
@@ -52,6 +51,12 @@ class ReconstructConfig:
     """Every knob of a reconstruction (each step's own parameters, plus presentation).
 
     Attributes:
+        min_score: campaigns scoring less are counted, not reported. Default 0.3: on
+            six simulated corpora (docs/design.md) every true campaign scored 0.34-0.96
+            (0.51 and up at 8,000 prompts) and every benign look-alike (popular
+            prompts, an org's own app, agent scaffolds, ordinary chatter) at most 0.27;
+            0.3 sits between, below the online flag threshold (0.5) that a campaign
+            only partly in the window, or a small one, does not reach.
         examples: example prompts kept per template.
         max_variants: lexical variants (paraphrases, translations) shown per template.
     """
@@ -59,13 +64,16 @@ class ReconstructConfig:
     knn: KnnParams = KnnParams()
     graph: GraphParams = GraphParams()
     clusters: ClusterParams = ClusterParams()
-    campaigns: CampaignParams = CampaignParams()
+    attribution: AttributionParams = AttributionParams()
+    min_score: float = 0.3
     examples: int = 5
     max_variants: int = 5
 
     def __post_init__(self) -> None:
         if self.examples < 1 or self.max_variants < 1:
             raise ValueError("examples and max_variants must be >= 1")
+        if not 0.0 <= self.min_score <= 1.0:
+            raise ValueError(f"min_score must be in [0, 1], got {self.min_score}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +101,7 @@ class TemplateResult:
     template: TemplateText
     variants: tuple[Variant, ...]
     examples: tuple[Example, ...]
+    cores: tuple[tuple[str, np.ndarray], ...]  # (variant id, sorted uint64 core) of every variant with a core
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,6 +110,8 @@ class AccountResult:
     org_id: str
     prompts: int  # in the campaign
     total_prompts: int  # in the whole corpus
+    share: float  # prompts / total_prompts: how much of its traffic the campaign carries
+    confidence: float  # of the attribution, see promptprint.reconstruct.attribution
     first_seen_ms: int
     last_seen_ms: int
 
@@ -120,9 +131,27 @@ class CampaignResult:
     prompt_templates: np.ndarray  # template index (into templates) of each
 
 
+@dataclasses.dataclass(frozen=True)
+class Unreported:
+    """The campaigns scoring under the threshold, in one line's worth of numbers."""
+
+    min_score: float
+    campaigns: int
+    accounts: int
+    prompts: int
+    best_score: float
+
+    def line(self) -> str:
+        if not self.campaigns:
+            return f"no other campaign (none under score {self.min_score:.2f})"
+        return (f"{self.campaigns} more under score {self.min_score:.2f} (best {self.best_score:.2f}): "
+                f"{self.accounts} accounts, {self.prompts} prompts; rerun with --min-score 0 to list them")
+
+
 @dataclasses.dataclass
 class Reconstruction:
-    campaigns: list[CampaignResult]
+    campaigns: list[CampaignResult]  # those scoring >= config.min_score, best first
+    unreported: Unreported
     corpus: Corpus
     clusters: np.ndarray  # cluster label per prompt
     template_ids: np.ndarray  # online lexical template per prompt (0 = none)
@@ -141,7 +170,9 @@ class LexicalView:
     tracker: TemplateTracker  # its templates with 2+ members (their cores)
 
 
-def lexical_view(corpus: Corpus, *, window_ms: int = LEXICAL_WINDOW_MS, batch: int = 4096) -> LexicalView:
+def lexical_view(
+    corpus: Corpus, *, window_ms: int = LEXICAL_WINDOW_MS, batch: int = 4096, progress: Progress = SILENT
+) -> LexicalView:
     """Replay the online template tracker over the corpus in time order, and sketch
     every prompt's shingles. One-prompt templates older than ``window_ms`` are swept
     as online (bounded memory); templates that found a second member stay."""
@@ -155,12 +186,14 @@ def lexical_view(corpus: Corpus, *, window_ms: int = LEXICAL_WINDOW_MS, batch: i
         return signatures(corpus.texts[start : start + batch])
 
     # a worker signs the next batch (in C, without the GIL) while this thread records one
-    for start, signed in one_ahead(sign, range(0, len(corpus), batch), name="promptprint-lexical"):
-        for i, sig in enumerate(signed, start):
-            ids[i] = tracker.record(sig, Event(int(corpus.created_at_ms[i]), "", ""))
-            hashes[i] = sig.text_hash
-            sizes[i] = len(sig)
-        sketch_parts.append(sketches([sig.sorted_shingles for sig in signed]))
+    with progress("replay", len(corpus), "prompt") as advance:
+        for start, signed in one_ahead(sign, range(0, len(corpus), batch), name="promptprint-lexical"):
+            for i, sig in enumerate(signed, start):
+                ids[i] = tracker.record(sig, Event(int(corpus.created_at_ms[i]), "", ""))
+                hashes[i] = sig.text_hash
+                sizes[i] = len(sig)
+            sketch_parts.append(sketches([sig.sorted_shingles for sig in signed]))
+            advance(len(signed))
     empty = np.zeros((0, PERMUTATIONS), dtype=np.uint32)
     return LexicalView(np.concatenate(sketch_parts) if sketch_parts else empty, sizes, hashes, ids, tracker)
 
@@ -182,14 +215,21 @@ def _examples(corpus: Corpus, rows: np.ndarray, count: int) -> tuple[Example, ..
     )
 
 
-def _template(corpus: Corpus, label: int, rows: np.ndarray, template_ids: np.ndarray, config: ReconstructConfig) -> TemplateResult:
+def _template(corpus: Corpus, label: int, rows: np.ndarray, lexical: LexicalView, config: ReconstructConfig) -> TemplateResult:
     """A cluster as a template: its lexical variants (the online tracker's templates
     inside it), each with its slots, the biggest one standing for the cluster."""
+    template_ids = lexical.template_ids
     variants = []
-    for vid, count in collections.Counter(template_ids[rows].tolist()).most_common(config.max_variants):
+    by_size = collections.Counter(template_ids[rows].tolist()).most_common()
+    for vid, count in by_size[: config.max_variants]:
         members = rows[template_ids[rows] == vid]
         text = extract_template([corpus.texts[r] for r in members.tolist()])
         variants.append(Variant(f"v-{vid}" if vid else "v-none", int(count), text))
+    cores = []
+    for vid, _ in by_size:
+        tracked = lexical.tracker.template(vid) if vid else None
+        if tracked is not None and len(tracked.core) >= MIN_CORE:
+            cores.append((f"v-{vid}", np.asarray(tracked.core, dtype=np.uint64)))
     return TemplateResult(
         template_id=f"t-{label}",
         prompts=len(rows),
@@ -197,29 +237,32 @@ def _template(corpus: Corpus, label: int, rows: np.ndarray, template_ids: np.nda
         template=variants[0].template,
         variants=tuple(variants),
         examples=_examples(corpus, rows, config.examples),
+        cores=tuple(cores),
     )
 
 
-def _accounts(corpus: Corpus, rows: np.ndarray, account_totals: np.ndarray) -> tuple[AccountResult, ...]:
-    accounts = corpus.accounts[rows]
+def _accounts(corpus: Corpus, campaign: AttributedCampaign, account_totals: np.ndarray) -> tuple[AccountResult, ...]:
+    rows = campaign.rows
+    position = np.searchsorted(campaign.accounts, corpus.accounts[rows])  # campaign.accounts is sorted
     times = corpus.created_at_ms[rows]
-    uniq, inverse, counts = np.unique(accounts, return_inverse=True, return_counts=True)
-    first = np.full(len(uniq), np.iinfo(np.int64).max)
-    last = np.full(len(uniq), np.iinfo(np.int64).min)
-    np.minimum.at(first, inverse, times)
-    np.maximum.at(last, inverse, times)
-    org_of = np.zeros(len(uniq), dtype=np.int64)
-    org_of[inverse] = corpus.orgs[rows]
+    first = np.full(len(campaign.accounts), np.iinfo(np.int64).max)
+    last = np.full(len(campaign.accounts), np.iinfo(np.int64).min)
+    np.minimum.at(first, position, times)
+    np.maximum.at(last, position, times)
+    org_of = np.zeros(len(campaign.accounts), dtype=np.int64)
+    org_of[position] = corpus.orgs[rows]
     out = [
         AccountResult(
             account_id=corpus.account_names[a],
             org_id=corpus.org_names[org_of[i]],
-            prompts=int(counts[i]),
+            prompts=int(campaign.prompts[i]),
             total_prompts=int(account_totals[a]),
+            share=round(float(campaign.shares[i]), 4),
+            confidence=round(float(campaign.confidence[i]), 4),
             first_seen_ms=int(first[i]),
             last_seen_ms=int(last[i]),
         )
-        for i, a in enumerate(uniq.tolist())
+        for i, a in enumerate(campaign.accounts.tolist())
     ]
     out.sort(key=lambda a: (-a.prompts, a.first_seen_ms, a.account_id))
     return tuple(out)
@@ -240,6 +283,7 @@ def template_clusters(
     config: ReconstructConfig = ReconstructConfig(),
     executor: BatchExecutor | None = None,
     lexical: LexicalView | None = None,
+    progress: Progress = SILENT,
 ) -> ClusterView:
     """Steps 1-2 of a reconstruction: the near-duplicate graph and its clusters.
     ``lexical`` may be given precomputed (e.g. by a job that sketched the corpus in
@@ -247,15 +291,15 @@ def template_clusters(
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     if lexical is None:
-        lexical = lexical_view(corpus)
+        lexical = lexical_view(corpus, progress=progress)
     timings["lexical"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    candidates = knn_edges(corpus.vectors, config.knn, executor)
+    candidates = knn_edges(corpus.vectors, config.knn, executor, progress)
     timings["knn"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     edges = weigh(candidates, lexical.sketches, lexical.sizes, lexical.template_ids, config.graph)
     del candidates
-    labels = cluster(len(corpus), edges, config.clusters, lexical.template_ids)
+    labels = cluster(len(corpus), edges, config.clusters, lexical.template_ids, progress)
     timings["cluster"] = time.perf_counter() - t0
     return ClusterView(lexical, labels, len(edges), timings)
 
@@ -267,6 +311,8 @@ def reconstruct(
     bank_match: BankMatcher | None = None,
     executor: BatchExecutor | None = None,
     lexical: LexicalView | None = None,
+    clusters: ClusterView | None = None,
+    progress: Progress = SILENT,
 ) -> Reconstruction:
     """Reconstruct the campaigns of a corpus, ranked by score (best first).
 
@@ -276,57 +322,88 @@ def reconstruct(
         bank_match: allow/deny bank lookup (``Banks.match``); None = no banks.
         executor: runs the k-NN query batches (default in-process; Ray: see promptprint.executors).
         lexical: a precomputed lexical view (see :func:`template_clusters`).
+        clusters: precomputed template clusters of this corpus and config (an evaluation
+            trying attribution settings on one clustering).
+        progress: told of each long stage (see :mod:`promptprint.reconstruct.progress`).
     """
-    view = template_clusters(corpus, config, executor, lexical)
+    view = clusters or template_clusters(corpus, config, executor, lexical, progress)
     template_ids, tracker, labels = view.lexical.template_ids, view.lexical.tracker, view.labels
     timings = dict(view.timings_s)
     t0 = time.perf_counter()
-    groups = group_templates(corpus, labels, config.campaigns)
+    attributed = attribute(corpus, template_ids, view.lexical.text_hashes, config.attribution, progress)
+    timings["attribution"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
     account_totals = np.bincount(corpus.accounts, minlength=len(corpus.account_names))
     text_hashes = view.lexical.text_hashes
-    order = np.argsort(labels, kind="stable")  # rows of each cluster: contiguous, in time order
-    starts = np.concatenate([[0], np.cumsum(np.bincount(labels))])
-    results: list[CampaignResult] = []
-    for templates in groups:
-        per_template = sorted(((order[starts[t] : starts[t + 1]], int(t)) for t in templates.tolist()), key=lambda x: -len(x[0]))
-        rows = np.concatenate([r for r, _ in per_template])
-        template_of = np.concatenate([np.full(len(r), i, dtype=np.int32) for i, (r, _) in enumerate(per_template)])
-        core = core_accounts(corpus.accounts[rows], account_totals, config.campaigns)
-        if len(core) < config.campaigns.min_accounts:
-            continue
-        mine = np.isin(corpus.accounts[rows], core)  # incidental accounts' prompts are not the campaign's
-        rows, template_of = rows[mine], template_of[mine]
-        kept = [(r[np.isin(corpus.accounts[r], core)], label) for r, label in per_template]
-        by_time = np.lexsort((rows, corpus.created_at_ms[rows]))
-        rows, template_of = rows[by_time], template_of[by_time]
+    scored: list[tuple[AttributedCampaign, float, list[str], CampaignStats, BankHit | None]] = []
+    for campaign in attributed:
+        rows = campaign.rows
         stats = campaign_stats(corpus, rows, account_totals, text_hashes)
-        lead_rows = per_template[0][0]
+        lead_label = int(np.bincount(labels[rows]).argmax())
+        lead_rows = rows[labels[rows] == lead_label]
         lead_tid = collections.Counter(template_ids[lead_rows].tolist()).most_common(1)[0][0]
         lead_template = tracker.template(lead_tid) if lead_tid else None
         template_core = lead_template.core if lead_template is not None else None
-        lead_sig = signature(corpus.texts[int(lead_rows[0])])
-        bank = bank_match(lead_sig, template_core) if bank_match else None
-        score, reasons = score_campaign(stats, len(template_core) if template_core is not None else 0, bank)
-        days, per_day = np.unique(corpus.created_at_ms[rows] // DAY_MS, return_counts=True)
-        results.append(
-            CampaignResult(
-                campaign_id="",
-                rank=0,
-                score=score,
-                reasons=tuple(reasons),
-                stats=stats,
-                templates=tuple(_template(corpus, label, r, template_ids, config) for r, label in kept if len(r)),
-                accounts=_accounts(corpus, rows, account_totals),
-                volume_per_day=tuple((int(d) * DAY_MS, int(c)) for d, c in zip(days, per_day)),
-                bank=bank,
-                prompt_rows=rows,
-                prompt_templates=template_of,
-            )
-        )
-    results.sort(key=lambda c: (-c.score, -c.stats.accounts, c.stats.first_seen_ms))
-    width = max(4, len(str(len(results))))
-    results = [
-        dataclasses.replace(c, campaign_id=f"c-{i + 1:0{width}d}", rank=i + 1) for i, c in enumerate(results)
-    ]
+        bank = bank_match(signature(corpus.texts[int(lead_rows[0])]), template_core) if bank_match else None
+        # specificity: the campaign's most specific lexical template (a campaign runs several;
+        # one with a short constant part does not make the others common phrasings)
+        core_size = max((len(t.core) for t in map(tracker.template, campaign.templates.tolist()) if t is not None), default=0)
+        score, reasons = score_campaign(stats, core_size, bank)
+        reasons.append(_link_reason(campaign))
+        scored.append((campaign, score, reasons, stats, bank))
+    reported = [c for c in scored if c[1] >= config.min_score]
+    hidden = [c for c in scored if c[1] < config.min_score]
+    unreported = Unreported(
+        min_score=config.min_score,
+        campaigns=len(hidden),
+        accounts=sum(len(c[0].accounts) for c in hidden),
+        prompts=sum(len(c[0].rows) for c in hidden),
+        best_score=max((c[1] for c in hidden), default=0.0),
+    )
+    reported.sort(key=lambda c: (-c[1], -c[3].accounts, c[3].first_seen_ms))
+    ids = campaign_ids([corpus.texts[int(c[0].rows[0])] for c in reported])
+    results: list[CampaignResult] = []
+    with progress("templates", len(reported), "campaign") as advance:
+        for rank, ((campaign, score, reasons, stats, bank), campaign_id) in enumerate(zip(reported, ids), 1):
+            results.append(_result(corpus, campaign, campaign_id, rank, score, reasons, stats, bank, view, account_totals, config))
+            advance(1)
     timings["campaigns"] = time.perf_counter() - t0
-    return Reconstruction(results, corpus, labels, template_ids, timings, config)
+    return Reconstruction(results, unreported, corpus, labels, template_ids, timings, config)
+
+
+def _link_reason(campaign: AttributedCampaign) -> str:
+    """Why its templates are one campaign, in words."""
+    if len(campaign.templates) == 1:
+        return "one template"
+    links = campaign.links
+    evidence = [f"{links.accounts} by dedicated accounts in common"]
+    if links.sync:
+        evidence.append(f"{links.sync} by synchronized bursts")
+    if links.embedding:
+        evidence.append(f"{links.embedding} by a few dedicated accounts on templates close in meaning")
+    return f"{len(campaign.templates)} templates, linked pairwise {', '.join(evidence)}"
+
+
+def _result(corpus: Corpus, campaign: AttributedCampaign, campaign_id: str, rank: int, score: float, reasons: list[str],
+            stats: CampaignStats, bank: BankHit | None, view: ClusterView, account_totals: np.ndarray,
+            config: ReconstructConfig) -> CampaignResult:
+    """A scored campaign as the outputs show it: templates busiest first, each prompt's template."""
+    rows, labels = campaign.rows, view.labels
+    label_of = labels[rows]
+    per_label = collections.Counter(label_of.tolist())
+    ordered = sorted(per_label, key=lambda t: (-per_label[t], t))
+    index = {t: i for i, t in enumerate(ordered)}
+    days, per_day = np.unique(corpus.created_at_ms[rows] // DAY_MS, return_counts=True)
+    return CampaignResult(
+        campaign_id=campaign_id,
+        rank=rank,
+        score=score,
+        reasons=tuple(reasons),
+        stats=stats,
+        templates=tuple(_template(corpus, t, rows[label_of == t], view.lexical, config) for t in ordered),
+        accounts=_accounts(corpus, campaign, account_totals),
+        volume_per_day=tuple((int(d) * DAY_MS, int(c)) for d, c in zip(days, per_day)),
+        bank=bank,
+        prompt_rows=rows,
+        prompt_templates=np.asarray([index[t] for t in label_of.tolist()], dtype=np.int32),
+    )

@@ -8,7 +8,9 @@ mail attachment, an air-gapped laptop or a ticket. Layout:
 * per campaign (the ``max_campaigns`` best): the reasons behind its score; the
   timeline (its busiest accounts × time, one dot per prompt, coloured by template);
   volume per day; each template with its slots highlighted, its variants; example
-  prompts; the top accounts with how much of their traffic the campaign is.
+  prompts; the top accounts with how much of their traffic the campaign is and how
+  confident their attribution is;
+* one line for the campaigns under the score threshold (not listed).
 """
 
 from __future__ import annotations
@@ -149,10 +151,11 @@ def _campaign_section(result: Reconstruction, c: CampaignResult, timeline_accoun
         for ex in t.examples[:3]:
             text = ex.text if len(ex.text) <= EXAMPLE_CHARS else ex.text[:EXAMPLE_CHARS] + " …"
             out.append(f'<div class="muted">{_e(ex.prompt_id)} · {_e(ex.account_id)} · {_e(_when(ex.created_at_ms))}</div><pre class="example">{_e(text)}</pre>')
-    out.append("<h3>Top accounts</h3><table><tr><th>account</th><th>org</th><th>prompts here</th><th>all prompts</th><th>share</th><th>first seen</th><th>last seen</th></tr>")
+    out.append("<h3>Top accounts</h3><table><tr><th>account</th><th>org</th><th>prompts here</th><th>all prompts</th><th>share</th>"
+               "<th>confidence</th><th>first seen</th><th>last seen</th></tr>")
     for a in c.accounts[:15]:
         out.append(f"<tr><td>{_e(a.account_id)}</td><td>{_e(a.org_id or '—')}</td><td class=num>{a.prompts}</td><td class=num>{a.total_prompts}</td>"
-                   f"<td class=num>{a.prompts / a.total_prompts:.0%}</td><td>{_e(_when(a.first_seen_ms))}</td><td>{_e(_when(a.last_seen_ms))}</td></tr>")
+                   f"<td class=num>{a.share:.0%}</td><td class=num>{a.confidence:.2f}</td><td>{_e(_when(a.first_seen_ms))}</td><td>{_e(_when(a.last_seen_ms))}</td></tr>")
     out.append("</table></section>")
     return "".join(out)
 
@@ -170,7 +173,7 @@ def render_report(result: Reconstruction, *, title: str = "promptprint — campa
                f"{len(campaigns)} campaigns found</div></header><main>")
     out.append("<h2>Campaigns by score</h2>")
     if not campaigns:
-        out.append("<p>No campaigns: no template was shared by enough accounts.</p>")
+        out.append(f"<p>No campaign scored {result.unreported.min_score:.2f} or more.</p>")
     else:
         out.append("<table><tr><th>#</th><th>campaign</th><th>score</th><th>accounts</th><th>prompts</th><th>orgs</th><th>active</th><th>template</th></tr>")
         for c in campaigns[: max(max_campaigns, 200)]:
@@ -182,6 +185,7 @@ def render_report(result: Reconstruction, *, title: str = "promptprint — campa
                        f"<td class=num>{s.accounts}</td><td class=num>{s.prompts}</td><td class=num>{s.orgs}</td>"
                        f"<td>{_e(_day(s.first_seen_ms))} → {_e(_day(s.last_seen_ms))}</td><td>{_e(excerpt)}</td></tr>")
         out.append("</table>")
+    out.append(f"<p class=muted>{_e(result.unreported.line())}</p>")
     for c in campaigns[:max_campaigns]:
         out.append(_campaign_section(result, c, timeline_accounts))
     out.append("</main></body></html>")

@@ -10,6 +10,7 @@ batches (promptprint.server.servicer.FingerprintServicer.CheckPrompts).
 from __future__ import annotations
 
 import dataclasses
+from typing import Callable
 
 from promptprint.errors import InvalidArgument, PromptprintError
 from promptprint.index.prompt_index import PromptIndex
@@ -74,19 +75,24 @@ def read_batch(request: pb.CheckPromptsRequest, index: PromptIndex, first_positi
     return CheckBatch(options, records, slots, rejections, len(request.prompts), first_position)
 
 
-def answer(index: PromptIndex, batch: CheckBatch, signatures: list[Signature]) -> pb.CheckPromptsResponse:
+def answer(
+    index: PromptIndex, batch: CheckBatch, signatures: list[Signature], reconstructed: Callable[[Signature], str] | None = None
+) -> pb.CheckPromptsResponse:
     """Check a batch's records (``signatures``: theirs, from PromptIndex.sign) and answer
     every prompt of the request, in order: a verdict, its rejection when it was invalid,
-    or a prompt_id CONFLICT's rejection (ALREADY_EXISTS)."""
+    or a prompt_id CONFLICT's rejection (ALREADY_EXISTS). ``reconstructed``: the
+    reconstructed campaign of a signature ("" none), when a reconstruction is published."""
     checked = index.check_many(batch.records, signatures=signatures, **batch.options.kwargs())
     threshold = index.config.campaign_threshold
     rejections = dict(batch.rejections)
     verdicts: dict[int, pb.CheckPromptResponse] = {}
-    for slot, record, result in zip(batch.slots, batch.records, checked):
+    for slot, record, result, sig in zip(batch.slots, batch.records, checked, signatures):
         if isinstance(result, PromptprintError):
             rejections[slot] = _rejection(batch.first_position + slot, record.prompt_id, result)
         else:
             verdicts[slot] = convert.verdict_to_proto(result, threshold)
+            if reconstructed is not None:
+                verdicts[slot].campaign.reconstructed_campaign_id = reconstructed(sig)
     response = pb.CheckPromptsResponse()
     for slot in range(batch.size):
         if slot in verdicts:

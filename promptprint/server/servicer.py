@@ -23,6 +23,8 @@ from promptprint.errors import InvalidArgument, NotFound, PromptprintError, Unav
 from promptprint.index.prompt_index import PromptIndex
 from promptprint.index.results import IngestOutcome, IngestStatus
 from promptprint.reconstruct.catalog import CampaignCatalog
+from promptprint.reconstruct.membership import CampaignMembership
+from promptprint.text.skeleton import Signature, signature
 from promptprint.records import PromptRecord, now_ms
 from promptprint.v1 import fingerprint_pb2 as pb
 from promptprint.v1 import fingerprint_pb2_grpc as pb_grpc
@@ -103,6 +105,17 @@ class FingerprintServicer(pb_grpc.FingerprintServiceServicer):
         self._ingest = ingest
         self._reload_lock = reload_lock
         self._catalog: CampaignCatalog | None = None
+        self._membership: CampaignMembership | None = None
+
+    def _reconstructed(self) -> Callable[[Signature], str] | None:
+        """The reconstructed campaign of a prompt's signature, when the data directory has a
+        published reconstruction (None: none, nothing to compute)."""
+        if self._membership is None:
+            self._membership = CampaignMembership(self._holder.get().config.data_dir)
+        membership = self._membership
+        if not membership.published():
+            return None
+        return lambda sig: membership.campaign_of(sig, None) or ""
 
     def _campaigns(self) -> CampaignCatalog:
         """The latest offline reconstruction of the index's data directory."""
@@ -227,7 +240,11 @@ class FingerprintServicer(pb_grpc.FingerprintServiceServicer):
             verdict = check()
         else:
             verdict = await self._run(check)
-        return convert.verdict_to_proto(verdict, index.config.campaign_threshold)
+        response = convert.verdict_to_proto(verdict, index.config.campaign_threshold)
+        reconstructed = self._reconstructed()
+        if reconstructed is not None:
+            response.campaign.reconstructed_campaign_id = reconstructed(signature(record.text))
+        return response
 
     async def GetAccountAssessment(
         self, request: pb.GetAccountAssessmentRequest, context: grpc.aio.ServicerContext
@@ -256,7 +273,7 @@ class FingerprintServicer(pb_grpc.FingerprintServiceServicer):
             signed = await self._run(index.sign, batch.records)
             if previous is not None:  # check in stream order: each prompt sees the ones before it
                 await asyncio.wait([previous])
-            return await self._run(check_stream.answer, index, batch, signed)
+            return await self._run(check_stream.answer, index, batch, signed, self._reconstructed())
 
         async def read() -> None:
             previous: asyncio.Future[pb.CheckPromptsResponse] | None = None

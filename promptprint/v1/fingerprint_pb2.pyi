@@ -281,7 +281,7 @@ class TemplateActivity(_message.Message):
     def __init__(self, volume: _Optional[int] = ..., accounts: _Optional[int] = ..., other_accounts: _Optional[int] = ..., orgs: _Optional[int] = ..., repeat_accounts: _Optional[int] = ..., distinct_texts: _Optional[int] = ..., burst_accounts: _Optional[int] = ..., first_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., last_seen: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., core_size: _Optional[int] = ..., payload_share: _Optional[float] = ..., members_total: _Optional[int] = ...) -> None: ...
 
 class CampaignAssessment(_message.Message):
-    __slots__ = ("template_id", "score", "flagged", "threshold", "reasons", "activity", "bank_entry_id", "bank_kind", "level")
+    __slots__ = ("template_id", "score", "flagged", "threshold", "reasons", "activity", "bank_entry_id", "bank_kind", "level", "reconstructed_campaign_id")
     TEMPLATE_ID_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
     FLAGGED_FIELD_NUMBER: _ClassVar[int]
@@ -291,6 +291,7 @@ class CampaignAssessment(_message.Message):
     BANK_ENTRY_ID_FIELD_NUMBER: _ClassVar[int]
     BANK_KIND_FIELD_NUMBER: _ClassVar[int]
     LEVEL_FIELD_NUMBER: _ClassVar[int]
+    RECONSTRUCTED_CAMPAIGN_ID_FIELD_NUMBER: _ClassVar[int]
     template_id: int
     score: float
     flagged: bool
@@ -300,7 +301,8 @@ class CampaignAssessment(_message.Message):
     bank_entry_id: int
     bank_kind: BankKind
     level: CampaignLevel
-    def __init__(self, template_id: _Optional[int] = ..., score: _Optional[float] = ..., flagged: _Optional[bool] = ..., threshold: _Optional[float] = ..., reasons: _Optional[_Iterable[str]] = ..., activity: _Optional[_Union[TemplateActivity, _Mapping]] = ..., bank_entry_id: _Optional[int] = ..., bank_kind: _Optional[_Union[BankKind, str]] = ..., level: _Optional[_Union[CampaignLevel, str]] = ...) -> None: ...
+    reconstructed_campaign_id: str
+    def __init__(self, template_id: _Optional[int] = ..., score: _Optional[float] = ..., flagged: _Optional[bool] = ..., threshold: _Optional[float] = ..., reasons: _Optional[_Iterable[str]] = ..., activity: _Optional[_Union[TemplateActivity, _Mapping]] = ..., bank_entry_id: _Optional[int] = ..., bank_kind: _Optional[_Union[BankKind, str]] = ..., level: _Optional[_Union[CampaignLevel, str]] = ..., reconstructed_campaign_id: _Optional[str] = ...) -> None: ...
 
 class GetAccountAssessmentRequest(_message.Message):
     __slots__ = ("account_id",)
