@@ -111,7 +111,7 @@ def test_ids_are_stable_when_the_corpus_grows(sim) -> None:  # type: ignore[no-u
 def test_membership_names_the_campaign_of_a_live_prompt(sim, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     result: Reconstruction = sim["result"]
     data_dir = tmp_path / "data"
-    membership = CampaignMembership(data_dir)
+    membership = CampaignMembership(data_dir, recheck_s=0)  # looks again at every call: published below
     some_prompt = signature(result.corpus.texts[int(result.campaigns[0].prompt_rows[0])])
     assert membership.campaign_of(some_prompt, None) is None  # nothing published yet
     out = write_reconstruction(result, tmp_path / "rec")

@@ -28,10 +28,10 @@ PUBLIC = "I want you to act as a travel guide. I will write you my location and 
 
 def _traffic(alpaca_texts: list[str]) -> list[PromptRecord]:
     records = []
-    for i in range(45):  # 15 accounts in 15 orgs, three rounds of synchronized bursts
+    for i in range(45):  # 15 accounts in 15 orgs, three rounds of synchronized bursts over more than one sitting
         account = i % 15
         records.append(
-            PromptRecord(f"c-{i}", f"acct-{account}", f"org-{account}", T0 + (i // 15) * 30 * MIN + account * 2000,
+            PromptRecord(f"c-{i}", f"acct-{account}", f"org-{account}", T0 + (i // 15) * 70 * MIN + account * 2000,
                          GRADER.format(alpaca_texts[2 * i], alpaca_texts[2 * i + 1]))
         )
     for i in range(30):  # 30 unrelated people paste the same public prompt
@@ -52,6 +52,7 @@ def test_campaign_is_flagged_and_lookalike_is_not(index_config: IndexConfig, emb
             verdict = _check(client, GRADER.format(alpaca_texts[200], alpaca_texts[201]))
             c = verdict.campaign
             assert c.flagged and c.score >= 0.5 and c.threshold == 0.5 and c.template_id > 0
+            assert c.level == pb.CAMPAIGN_LEVEL_FLAGGED
             assert (c.activity.accounts, c.activity.orgs, c.activity.volume, c.activity.repeat_accounts) == (15, 15, 45, 15)
             assert c.activity.burst_accounts == 15
             assert any("15 accounts in 15 orgs used this template 45 times" in r for r in c.reasons)
