@@ -8,8 +8,8 @@ and keep at it (see :mod:`promptprint.templates.tracker` for how accounts are ju
 templates linked into groups). Over the template's group:
 
 * coordination — ``1 - exp(-committed / s)``, s = 3 for a specific template (a constant
-  part of 16+ shingles) and 5 for a short one, an instruction line, or a group linked
-  by wording alone;
+  part of 16+ shingles), 4 for a group linked by wording, 5 for a short template or an
+  instruction line;
 * payload diversity — ``(distinct - 1) / (volume - 1)`` mapped 0.5 -> 0 and 0.9 -> 1:
   verbatim copies of a popular prompt score 0;
 * spread — one minus the busiest org's share, mapped 0.1 -> 0 and 0.5 -> 1: one
@@ -44,6 +44,8 @@ Level = Literal["none", "watch", "flagged"]
 # and specific needs fewer of them than an instruction line or a short phrasing
 COMMITTED_SCALE_SPECIFIC = 3.0
 COMMITTED_SCALE_SHORT = 5.0
+# a group held together by wording (and co-activity) rather than by its accounts
+COMMITTED_SCALE_WORDED = 4.0
 # An account with this many prompts in the window, of which less than BYSTANDER_SHARE use
 # the template's group, is a bystander: its prompt counts that much less.
 BYSTANDER_MIN_PROMPTS = 4
@@ -123,8 +125,12 @@ def assess(
         else:
             judged = g.committed_accounts + g.undedicated_accounts
             dedication = g.committed_accounts / judged if judged else 0.0
-            # a group held together by wording alone asks for as many accounts as a short template
-            scale = COMMITTED_SCALE_SPECIFIC if specificity >= 1.0 and not g.worded_alike else COMMITTED_SCALE_SHORT
+            if specificity < 1.0:
+                scale = COMMITTED_SCALE_SHORT
+            elif g.worded_alike:  # held together by wording: more accounts than one template needs
+                scale = COMMITTED_SCALE_WORDED
+            else:
+                scale = COMMITTED_SCALE_SPECIFIC
             coordination = 1.0 - math.exp(-g.committed_accounts / scale)
             score = coordination * diversity_factor * spread_factor * _clip((dedication - 0.25) / 0.35)
             if f.account_prompts >= BYSTANDER_MIN_PROMPTS:

@@ -65,8 +65,10 @@ GROUP_FEATURE_TEMPLATES = 32
 # account its own wording of one instruction. Closeness is never a link on its own: a
 # template is only embedded once a committed account uses it and few others do
 # (SEMANTIC_MAX_ACCOUNTS: a template with many accounts links by the accounts themselves).
-SEMANTIC_LINK_COSINE = 0.6
+SEMANTIC_LINK_COSINE = 0.55
 SEMANTIC_MAX_ACCOUNTS = 3
+SEMANTIC_CO_ACTIVE = 1  # common hours two templates need to link by wording
+_BUCKETS_PER_HOUR = 3600 * 1000 // BUCKET_MS
 SEMANTIC_QUEUE = 4096  # templates waiting for their embedding, at most (the oldest waits on)
 LINE_TEMPLATE_IDS = 1 << 48  # the first line template's id: shingle templates' ids stay as they were  # the largest templates of a group that its features sum
 
@@ -633,11 +635,21 @@ class TemplateTracker:
             if count >= 2 or (count == 1 and state == UNDEDICATED):
                 activity.set_state(account, state)
             if state == COMMITTED:
-                self._queue_for_embedding(tracked)
+                self._queue_for_embedding(tracked, t)
 
-    def _queue_for_embedding(self, tracked: _Tracked) -> None:
+    def _queue_for_embedding(self, tracked: _Tracked, t: int) -> None:
+        """Queue a template for its instruction's embedding once it qualifies; an embedded
+        one is compared again each time its members double (the templates it should link
+        with may have been embedded, or become active in its hours, since)."""
         tid = tracked.template_id
-        if not self._semantic_links or tid in self._embedded or tracked.members < COMMIT_PROMPTS:
+        if not self._semantic_links or tracked.members < COMMIT_PROMPTS:
+            return
+        vector = self._vectors.get(tid)
+        if vector is not None:
+            if tracked.members & (tracked.members - 1) == 0:
+                self._link_by_wording(tid, vector, _expiry_horizon(t) - self._window)
+            return
+        if tid in self._embedded:
             return
         activity = tracked.activity()
         if len(activity.accounts) > SEMANTIC_MAX_ACCOUNTS or not activity.committed:
@@ -671,18 +683,39 @@ class TemplateTracker:
             horizon = _expiry_horizon(now_ms) - self._window
             for other in [tid for tid in self._vectors if not self._in_use(tid, horizon)]:
                 del self._vectors[other]
-            linked: list[int] = []
-            if self._vectors:
-                ids = list(self._vectors)
-                cosines = np.stack([self._vectors[tid] for tid in ids]) @ np.asarray(vector, dtype=np.float32)
-                for other, cosine in zip(ids, cosines.tolist()):
-                    if cosine >= SEMANTIC_LINK_COSINE and self._root(other) != self._root(template_id):
-                        self._link(template_id, other)
-                        self._worded_alike.update((template_id, other))
-                        linked.append(other)
+            vector = np.asarray(vector, dtype=np.float32)
+            linked = self._link_by_wording(template_id, vector, horizon)
             if self._in_use(template_id, horizon):
-                self._vectors[template_id] = np.asarray(vector, dtype=np.float32)
+                self._vectors[template_id] = vector
             return linked
+
+    def _link_by_wording(self, template_id: int, vector: np.ndarray, horizon: int) -> list[int]:
+        """Link a template with the embedded ones in use, co-active with it, whose
+        instruction vectors are within SEMANTIC_LINK_COSINE of its own."""
+        linked: list[int] = []
+        ids = [tid for tid in self._vectors if tid != template_id]
+        if not ids:
+            return linked
+        cosines = np.stack([self._vectors[tid] for tid in ids]) @ vector
+        for other, cosine in zip(ids, cosines.tolist()):
+            if (
+                cosine >= SEMANTIC_LINK_COSINE and self._root(other) != self._root(template_id)
+                and self._in_use(other, horizon) and self._co_active(template_id, other)
+            ):
+                self._link(template_id, other)
+                self._worded_alike.update((template_id, other))
+                linked.append(other)
+        return linked
+
+    def _co_active(self, a: int, b: int) -> bool:
+        """Whether two templates were sent in SEMANTIC_CO_ACTIVE common hours of the window:
+        accounts that each word an instruction their own way but work in the same
+        waves, not users who each keep a wrapper of their own on their own schedule."""
+        first, second = self.tracked(a), self.tracked(b)
+        if first is None or second is None:
+            return False
+        hours = [{bucket // _BUCKETS_PER_HOUR for bucket in t.peek_activity().buckets} for t in (first, second)]
+        return len(hours[0] & hours[1]) >= SEMANTIC_CO_ACTIVE
 
     def _in_use(self, template_id: int, horizon: int) -> bool:
         tracked = self.tracked(template_id)
