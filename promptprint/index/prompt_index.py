@@ -112,8 +112,10 @@ class PromptIndex:
             if background_embedder is not None
             else functools.partial(self.fingerprint, background=True)
         )
-        linker = TemplateLinker(self._templates, self._store, background) if config.semantic_links else None
-        self._vectorizer = Vectorizer(self._live, self._store, background, config.embed_batch, linker)
+        # the linker's texts are few and short, and a link delayed is detection delayed: they go
+        # at the lookups' priority, ahead of the vector backlog's batches
+        self._linker = TemplateLinker(self._templates, self._store, self.fingerprint) if config.semantic_links else None
+        self._vectorizer = Vectorizer(self._live, self._store, background, config.embed_batch)
         self._closed = False
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -135,6 +137,8 @@ class PromptIndex:
         index = cls(config, embedder, background_embedder)
         index._load()
         index._vectorizer.start()
+        if index._linker is not None:
+            index._linker.start()
         return index
 
     def _load(self) -> None:
@@ -186,6 +190,8 @@ class PromptIndex:
         """Write a final snapshot (when anything changed) and close the store."""
         if self._closed:
             return
+        if self._linker is not None:
+            self._linker.close()
         self._live.close()
         self._vectorizer.join()
         self._live.snapshot_if_changed()
@@ -330,6 +336,7 @@ class PromptIndex:
             if outcome.error is not None:
                 raise outcome.error
             recorded = outcome.status
+            self._link_now()
         return _verdict(record, recorded, campaign, answer, request, chosen)
 
     def check_many(
@@ -374,6 +381,7 @@ class PromptIndex:
             judged[position] = self._judge(chosen, records[position], signed[position], own_row, request)
 
         outcomes = self._ingestor.ingest(records, None, signed, embed_now=False, visit=visit)
+        self._link_now()
         results: list[Verdict | PromptprintError] = []
         for record, outcome, judgement in zip(records, outcomes, judged):
             if outcome.error is not None:
@@ -382,6 +390,16 @@ class PromptIndex:
             assert judgement is not None  # every prompt but a CONFLICT was visited
             results.append(_verdict(record, outcome.status, *judgement, request, chosen))
         return results
+
+    def _link_now(self) -> None:
+        """Embed the instructions of templates this check made eligible for links by wording,
+        here, outside every lock, before the caller's next check. A template qualifies once
+        (~0.5% of prompts on simulated traffic) and its instruction is a short text, so the
+        rare call that pays a forward pass pays ~10-30 ms; in exchange the next prompt is
+        judged with the link whatever the replay speed, where the background thread alone
+        falls behind a fast replay. Ingest never waits: its templates go to that thread."""
+        if self._linker is not None and self._templates.waiting_for_embedding():
+            self._linker.run_once()
 
     def _check_or_conflict(self, record: PromptRecord, store: bool, request: FanoutRequest, chosen: CheckTier) -> Verdict | PromptprintError:
         """One check of a batch taken one by one; a CONFLICT is that prompt's answer."""

@@ -5,13 +5,17 @@ is a template of its own: dedicated and persistent, but alone, and alone it prov
 nothing. The template tracker queues such templates (a committed account, few others);
 this step embeds what their prompts have in common (:func:`promptprint.text.constant_part`,
 the instruction without the payload) and hands the vector back, and the tracker links
-templates in use together whose instructions embed close. It runs on the background
-embedding thread (:class:`promptprint.index.vectorizer.Vectorizer`), so no lookup or
-acknowledgement waits on a forward pass.
+templates in use together whose instructions embed close. It runs on a thread of its own
+(:meth:`TemplateLinker.start`), at the embedder's background priority, so no lookup or
+acknowledgement waits on a forward pass, and the vector backlog (whose batches take
+seconds) does not hold links back: a template is linked within a forward pass of
+qualifying, however far behind the vectors are.
 """
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import Callable, Sequence
 
 import numpy as np
@@ -19,6 +23,8 @@ import numpy as np
 from promptprint.storage.store import RecordStore
 from promptprint.templates.tracker import TemplateTracker
 from promptprint.text.constant_part import constant_part
+
+log = logging.getLogger(__name__)
 
 
 class TemplateLinker:
@@ -33,13 +39,34 @@ class TemplateLinker:
 
     def __init__(
         self, templates: TemplateTracker, store: RecordStore, fingerprint: Callable[[Sequence[str]], np.ndarray],
-        batch: int = 32,
+        batch: int = 32, poll_s: float = 0.05,
     ) -> None:
         self._templates = templates
         self._store = store
         self._fingerprint = fingerprint
         self._batch = batch
+        self._poll_s = poll_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="promptprint-template-linker", daemon=True)
         self.linked = 0  # links made since start
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def close(self) -> None:
+        """Stop the thread (after its current pass)."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if self.run_once() == 0 and not self._templates.waiting_for_embedding():
+                    self._stop.wait(self._poll_s)
+            except Exception:  # keep going: a template not linked now stays unlinked by wording
+                log.exception("linking templates by their instructions failed")
+                self._stop.wait(1.0)
 
     def run_once(self) -> int:
         """Embed the instructions of the templates queued now; returns the links made.

@@ -20,7 +20,6 @@ from typing import Callable, Sequence
 import numpy as np
 
 from promptprint.index.live import LiveIndex
-from promptprint.index.template_linker import TemplateLinker
 from promptprint.storage.store import RecordStore
 
 log = logging.getLogger(__name__)
@@ -36,15 +35,12 @@ class Vectorizer:
         store: where the texts are read and the vectors stored.
         fingerprint: raw texts -> stored-precision vectors, at background priority.
         batch: most pending rows taken at once (oldest first).
-        linker: embeds queued templates' instructions between batches (None: no linking).
     """
 
     def __init__(
-        self, live: LiveIndex, store: RecordStore, fingerprint: Callable[[Sequence[str]], np.ndarray], batch: int,
-        linker: TemplateLinker | None = None,
+        self, live: LiveIndex, store: RecordStore, fingerprint: Callable[[Sequence[str]], np.ndarray], batch: int
     ) -> None:
         self._live = live
-        self._linker = linker
         self._store = store
         self._fingerprint = fingerprint
         self._batch = batch
@@ -62,11 +58,6 @@ class Vectorizer:
     def _run(self) -> None:
         live = self._live
         while not live.closing.is_set():
-            if self._linker is not None:
-                try:
-                    self._linker.run_once()
-                except Exception:  # keep going: a template not linked now stays unlinked by wording
-                    log.exception("linking templates by their instructions failed")
             try:
                 self._skip_declined()
             except Exception:  # keep going: the rows stay declined and are marked next time

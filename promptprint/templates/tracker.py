@@ -658,6 +658,10 @@ class TemplateTracker:
         if len(self._to_embed) < SEMANTIC_QUEUE:
             self._to_embed[tid] = None
 
+    def waiting_for_embedding(self) -> bool:
+        """Whether templates wait for their instruction's embedding (read without the lock)."""
+        return bool(self._to_embed)
+
     def take_for_embedding(self, limit: int) -> list[tuple[int, list[int]]]:
         """Up to ``limit`` templates waiting for their instruction's embedding, each with
         the store rows of its two latest prompts (the instruction is what they share)."""
