@@ -392,13 +392,15 @@ class PromptIndex:
         return results
 
     def _link_now(self) -> None:
-        """Embed the instructions of templates this check made eligible for links by wording,
-        here, outside every lock, before the caller's next check. A template qualifies once
-        (~0.5% of prompts on simulated traffic) and its instruction is a short text, so the
-        rare call that pays a forward pass pays ~10-30 ms; in exchange the next prompt is
-        judged with the link whatever the replay speed, where the background thread alone
-        falls behind a fast replay. Ingest never waits: its templates go to that thread."""
-        if self._linker is not None and self._templates.waiting_for_embedding():
+        """Embed, here and outside every lock, the instructions of templates that have waited
+        for links by wording while ``IndexConfig.link_lag_prompts`` prompts were recorded:
+        the linker's thread keeps up with live traffic, but a fast replay (thousands of
+        prompts a second of traffic that took days) would outrun it and judge a campaign
+        without its links. So a check waits for a forward pass only when the thread is that
+        far behind: at most once per that many prompts in a replay, never in live traffic.
+        Ingest never waits: its templates go to the thread."""
+        lag = self._config.link_lag_prompts
+        if self._linker is not None and lag and self._templates.waiting_for_embedding(lag):
             self._linker.run_once()
 
     def _check_or_conflict(self, record: PromptRecord, store: bool, request: FanoutRequest, chosen: CheckTier) -> Verdict | PromptprintError:

@@ -423,7 +423,8 @@ class TemplateTracker:
         self._parent: dict[int, int] = {}  # union-find over linked template ids (roots absent)
         self._groups: dict[int, list[int]] = {}  # root -> its templates (linked groups only)
         self._links: dict[tuple[int, int], int] = {}  # template pair -> dedicated accounts using both
-        self._to_embed: dict[int, None] = {}  # templates waiting for their instruction's embedding, in order
+        self._to_embed: dict[int, int] = {}  # templates waiting for their instruction's embedding -> prompts recorded then
+        self._recorded = 0  # prompts recorded (the clock of the embedding queue's lag)
         self._embedded: set[int] = set()  # templates that were queued once (never queued again)
         self._vectors: dict[int, np.ndarray] = {}  # template id -> its instruction's unit vector
         self._worded_alike: set[int] = set()  # templates linked by their instruction's embedding
@@ -510,6 +511,7 @@ class TemplateTracker:
         id, 0 for prompts too short to carry one (their instruction lines still count)."""
         t = event.created_at_ms
         with self._lock:
+            self._recorded += 1
             horizon = _expiry_horizon(t) - self._window
             account = sys.intern(event.account_id)
             org = sys.intern(org_key(account, event.org_id))
@@ -656,11 +658,13 @@ class TemplateTracker:
             return
         self._embedded.add(tid)
         if len(self._to_embed) < SEMANTIC_QUEUE:
-            self._to_embed[tid] = None
+            self._to_embed[tid] = self._recorded
 
-    def waiting_for_embedding(self) -> bool:
-        """Whether templates wait for their instruction's embedding (read without the lock)."""
-        return bool(self._to_embed)
+    def waiting_for_embedding(self, behind: int = 0) -> bool:
+        """Whether templates wait for their instruction's embedding, the oldest of them
+        queued more than ``behind`` recorded prompts ago (read without the lock)."""
+        oldest = next(iter(self._to_embed.values()), None)
+        return oldest is not None and self._recorded - oldest >= behind
 
     def take_for_embedding(self, limit: int) -> list[tuple[int, list[int]]]:
         """Up to ``limit`` templates waiting for their instruction's embedding, each with
