@@ -258,4 +258,4 @@ def synthetic_lexical_view(corpus: "Corpus") -> "LexicalView":
     hashes = np.fromiter((zlib.crc32(t.encode()) for t in corpus.texts), dtype=np.int64, count=len(corpus.texts))
     heads = np.fromiter((zlib.crc32(" ".join(t.split()[:6]).encode()) + 1 for t in corpus.texts), dtype=np.int64, count=len(corpus.texts))
     sizes = np.asarray(sizes_list, dtype=np.int32)
-    return LexicalView(np.concatenate(parts), sizes, hashes, heads, TemplateTracker())
+    return LexicalView(np.concatenate(parts), sizes, hashes, heads, TemplateTracker(), heads)

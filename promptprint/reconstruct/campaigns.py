@@ -7,9 +7,11 @@ dedicated its accounts are::
 
     score = assess(features over the span).score × (0.25 + 0.75 × dedication)
 
-* assess: coordination (accounts that reuse the templates + accounts together in the
-  busiest 10-minute bucket) × payload diversity (distinct texts) × org spread ×
-  specificity; see that module for the mappings and why;
+* assess: coordination (accounts committed to the campaign: dedicated to it and kept at
+  it, judged per account as the online tracker judges them) × payload diversity
+  (distinct texts) × org spread × dedication among judged accounts; see that module for
+  the mappings and why. A class pasting one assignment within an hour has no committed
+  account and scores 0;
 * dedication: the share of the member accounts' traffic that is campaign traffic
   (volume-weighted). Throw-away accounts send almost only the campaign (~1.0); people
   who paste a popular prompt now and then send mostly other things (< 0.3).
@@ -26,7 +28,7 @@ import numpy as np
 
 from promptprint.templates.scoring import ALLOW_CAP, DENY_FLOOR, BankHit, assess
 from promptprint.reconstruct.corpus import Corpus
-from promptprint.templates.tracker import BUCKET_MS, TemplateFeatures
+from promptprint.templates.tracker import BUCKET_MS, COMMIT_PROMPTS, DEDICATED_SHARE, SITTING_MS, TemplateFeatures
 
 DAY_MS = 24 * 3600 * 1000
 
@@ -46,6 +48,8 @@ class CampaignStats:
     first_seen_ms: int
     last_seen_ms: int
     busiest_day_share: float
+    committed_accounts: int = 0  # dedicated to it and kept at it (as online: promptprint.templates.tracker)
+    undedicated_accounts: int = 0  # sent it among mostly other traffic
 
 
 def campaign_stats(corpus: Corpus, rows: np.ndarray, account_totals: np.ndarray, text_hashes: np.ndarray) -> CampaignStats:
@@ -58,6 +62,15 @@ def campaign_stats(corpus: Corpus, rows: np.ndarray, account_totals: np.ndarray,
     bucket_pairs = np.unique(np.column_stack([times // BUCKET_MS, accounts]), axis=0)
     _, per_bucket = np.unique(bucket_pairs[:, 0], return_counts=True)
     _, per_day = np.unique(times // DAY_MS, return_counts=True)
+    # per account, as the online tracker judges it: dedicated when at least DEDICATED_SHARE
+    # of its prompts are the campaign's; committed when it also kept at it (COMMIT_PROMPTS
+    # of them, or its first and last more than SITTING_MS apart)
+    order = np.argsort(accounts, kind="stable")
+    starts = np.searchsorted(accounts[order], uniq_accounts)
+    first = np.minimum.reduceat(times[order], starts)
+    last = np.maximum.reduceat(times[order], starts)
+    dedicated = per_account >= DEDICATED_SHARE * account_totals[uniq_accounts]
+    kept_at = (per_account >= COMMIT_PROMPTS) | (last - first >= SITTING_MS)
     return CampaignStats(
         prompts=len(rows),
         accounts=len(uniq_accounts),
@@ -70,6 +83,8 @@ def campaign_stats(corpus: Corpus, rows: np.ndarray, account_totals: np.ndarray,
         first_seen_ms=int(times.min()),
         last_seen_ms=int(times.max()),
         busiest_day_share=float(per_day.max() / len(rows)),
+        committed_accounts=int((dedicated & kept_at).sum()),
+        undedicated_accounts=int(((~dedicated) & (per_account >= 2)).sum()),
     )
 
 
@@ -93,7 +108,8 @@ def score_campaign(stats: CampaignStats, core_size: int, bank: BankHit | None) -
         payload_share=0.0,
         first_seen_ms=stats.first_seen_ms,
         last_seen_ms=stats.last_seen_ms,
-        kind="offline",
+        committed_accounts=stats.committed_accounts,
+        undedicated_accounts=stats.undedicated_accounts,
     )
     base = assess(features, None, window_ms=span)
     score = base.score * (0.25 + 0.75 * stats.dedication)

@@ -168,6 +168,10 @@ class LexicalView:
     text_hashes: np.ndarray  # int64 canonical-text hash (tells payloads apart)
     template_ids: np.ndarray  # online lexical template per prompt (0 = too short)
     tracker: TemplateTracker  # its templates with 2+ members (their cores)
+    # the template attribution reads: the prompt's shingle template when others joined it,
+    # else its instruction line's when others share that line (a short instruction over a
+    # long paste forms no shingle template: promptprint.text.lines), else its own
+    attribution_ids: np.ndarray
 
 
 def lexical_view(
@@ -178,6 +182,7 @@ def lexical_view(
     as online (bounded memory); templates that found a second member stay."""
     tracker = TemplateTracker(window_ms=window_ms)
     ids = np.zeros(len(corpus), dtype=np.int64)
+    line_ids = np.zeros(len(corpus), dtype=np.int64)
     hashes = np.zeros(len(corpus), dtype=np.int64)
     sizes = np.zeros(len(corpus), dtype=np.int32)
     sketch_parts = []
@@ -190,12 +195,20 @@ def lexical_view(
         for start, signed in one_ahead(sign, range(0, len(corpus), batch), name="promptprint-lexical"):
             for i, sig in enumerate(signed, start):
                 ids[i] = tracker.record(sig, Event(int(corpus.created_at_ms[i]), "", ""))
+                lines = tracker.line_templates(sig)
+                if lines:
+                    line_ids[i] = lines[0].template_id
                 hashes[i] = sig.text_hash
                 sizes[i] = len(sig)
             sketch_parts.append(sketches([sig.sorted_shingles for sig in signed]))
             advance(len(signed))
     empty = np.zeros((0, PERMUTATIONS), dtype=np.uint32)
-    return LexicalView(np.concatenate(sketch_parts) if sketch_parts else empty, sizes, hashes, ids, tracker)
+    members = {tid: tracker.members(tid) for tid in np.unique(ids).tolist()}
+    shared_line = {lid: (t := tracker.tracked(lid)) is not None and t.members >= 2 for lid in np.unique(line_ids).tolist() if lid}
+    alone = np.asarray([members[t] < 2 for t in ids.tolist()], dtype=bool)
+    by_line = alone & np.asarray([bool(shared_line.get(lid, False)) for lid in line_ids.tolist()], dtype=bool)
+    attribution_ids = np.where(by_line, line_ids, ids)
+    return LexicalView(np.concatenate(sketch_parts) if sketch_parts else empty, sizes, hashes, ids, tracker, attribution_ids)
 
 
 def _examples(corpus: Corpus, rows: np.ndarray, count: int) -> tuple[Example, ...]:
@@ -330,7 +343,7 @@ def reconstruct(
     template_ids, tracker, labels = view.lexical.template_ids, view.lexical.tracker, view.labels
     timings = dict(view.timings_s)
     t0 = time.perf_counter()
-    attributed = attribute(corpus, template_ids, view.lexical.text_hashes, config.attribution, progress)
+    attributed = attribute(corpus, view.lexical.attribution_ids, view.lexical.text_hashes, config.attribution, progress)
     timings["attribution"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     account_totals = np.bincount(corpus.accounts, minlength=len(corpus.account_names))
