@@ -151,33 +151,36 @@ def _document(c: _Campaign) -> tuple[str, str]:
     return ref, text
 
 
+def _paste_campaign(
+    c: _Campaign, family: str, slot: int, instruction: str, volumes: list[int], days: tuple[float, float],
+    wave_count: tuple[int, int], max_bursts: int, gap: tuple[float, float], layout: str,
+) -> None:
+    """A campaign of one instruction line around a different long document every prompt
+    (``layout`` places them: "{instruction}" and "{document}")."""
+    accounts = c.accounts(len(volumes))
+    start, end = c.window(*days)
+    waves = c.waves(start, end, c.rng.randint(*wave_count))
+    for account, volume in zip(accounts, volumes):
+        for t in c.bursts(volume, waves, max_bursts=max_bursts, gap=gap):
+            ref, document = _document(c)
+            text = layout.format(instruction=instruction, document=document)
+            c.emit(t, account, text, f"{family}:{slot:02d}", "base", ref)
+    c.record(accounts, start, end, instruction=instruction)
+
+
 def _short_wrapper(c: _Campaign, order: Sequence[int]) -> None:
     cfg = c.run.config
     slot = c.slot(order)
-    instruction = ADVERSARIAL.short_wrapper[slot]
     volumes = bounded_volumes(c.size, cfg.short_wrapper_min_prompts, cfg.short_wrapper_max_prompts, c.rng)
-    accounts = c.accounts(len(volumes))
-    start, end = c.window(1.0, 4.0)
-    waves = c.waves(start, end, c.rng.randint(3, 8))
-    for account, volume in zip(accounts, volumes):
-        for t in c.bursts(volume, waves, max_bursts=3, gap=(15.0, 120.0)):
-            ref, document = _document(c)
-            c.emit(t, account, f"{instruction}\n\n{document}", f"short_wrapper:{slot:02d}", "base", ref)
-    c.record(accounts, start, end, instruction=instruction)
+    _paste_campaign(c, "short_wrapper", slot, ADVERSARIAL.short_wrapper[slot], volumes, (1.0, 4.0), (3, 8), 3,
+                    (15.0, 120.0), "{instruction}\n\n{document}")
 
 
 def _tail_instruction(c: _Campaign, order: Sequence[int]) -> None:
     slot = c.slot(order)
-    instruction = ADVERSARIAL.tail_instruction[slot]
     volumes = bounded_volumes(c.size, 5, 60, c.rng)
-    accounts = c.accounts(len(volumes))
-    start, end = c.window(2.0, 6.0)
-    waves = c.waves(start, end, c.rng.randint(4, 10))
-    for account, volume in zip(accounts, volumes):
-        for t in c.bursts(volume, waves, max_bursts=5, gap=(30.0, 300.0)):
-            ref, document = _document(c)
-            c.emit(t, account, f"{document}\n\n{instruction}", f"tail_instruction:{slot:02d}", "base", ref)
-    c.record(accounts, start, end, instruction=instruction)
+    _paste_campaign(c, "tail_instruction", slot, ADVERSARIAL.tail_instruction[slot], volumes, (2.0, 6.0), (4, 10), 5,
+                    (30.0, 300.0), "{document}\n\n{instruction}")
 
 
 def _per_account_paraphrase(c: _Campaign, order: Sequence[int]) -> None:
