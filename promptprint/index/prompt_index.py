@@ -433,15 +433,15 @@ class PromptIndex:
         self, chosen: CheckTier, record: PromptRecord, sig: Signature, own_row: int | None, request: FanoutRequest
     ) -> tuple[CampaignAssessment, TierAnswer]:
         """A prompt's campaign assessment and fan-out against the index as it stands."""
-        template, features = self._lookups.template_view(record, sig, own_row)
-        campaign = self._lookups.assess(record, sig, template, features, own_row)
+        template, features, lines = self._lookups.template_view(record, sig, own_row)
+        campaign = self._lookups.assess(sig, template, features, lines)
         return campaign, chosen.fanout(record, TemplateMatch(sig, template, features), own_row, request)
 
     def assess_campaign(self, record: PromptRecord, sig: Signature | None = None) -> CampaignAssessment:
         """Campaign score of a prompt from its template's activity before the prompt
         (the prompt itself is not counted), with bank matches applied."""
         sig = sig if sig is not None else signature(record.text)
-        return self._lookups.assess(record, sig, *self._lookups.template_view(record, sig))
+        return self._lookups.assess(sig, *self._lookups.template_view(record, sig))
 
     def assess_account(self, account_id: str, now_ms: int | None = None) -> AccountAssessment:
         """The campaign verdict on an account: the template groups it used in the window

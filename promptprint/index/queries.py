@@ -23,7 +23,7 @@ from promptprint.templates import account_assessment
 from promptprint.templates.account_assessment import AccountAssessment
 from promptprint.templates.banks import Banks
 from promptprint.templates.scoring import BankHit, CampaignAssessment, assess
-from promptprint.templates.tracker import Template, TemplateFeatures, TemplateTracker
+from promptprint.templates.tracker import Template, TemplateFeatures, TemplateTracker, TrackedTemplate
 from promptprint.text.skeleton import Signature, signature
 
 # Which neighbours a search keeps: (ids, account codes, org codes, created_at_ms) -> mask.
@@ -179,39 +179,38 @@ class Lookups:
 
     def template_view(
         self, record: PromptRecord, sig: Signature, own_row: int | None = None
-    ) -> tuple[Template | None, TemplateFeatures | None]:
-        """The template a prompt matches and its activity before the prompt (a prompt_id
-        checked again after it was recorded, ``own_row`` in the store, is left out of its
-        own counts). Unless the caller already has ``own_row``, the store is asked for it
-        only once a template matched: most live prompts match none, and the query was ~10%
-        of a lookup."""
+    ) -> tuple[Template | None, TemplateFeatures | None, list[TemplateFeatures]]:
+        """The shingle template a prompt matches with its activity before the prompt, and
+        the activity of its instruction lines' templates (a prompt_id checked again after
+        it was recorded, ``own_row`` in the store, is left out of its own counts). Unless
+        the caller already has ``own_row``, the store is asked for it once, and only when
+        some template matched: most live prompts match none, and the query was ~10% of a
+        lookup."""
         template = self._templates.match(sig)
-        if template is None:
-            return None, None
+        lines = self._templates.line_templates(sig)
+        if template is None and not lines:
+            return None, None, []
         exclude = own_row if own_row is not None else self.own_row(record)
-        features = self._templates.features(template, record.created_at_ms, record.account_id, record.org_id, exclude_row_id=exclude)
-        return template, features
+
+        def features(tracked: TrackedTemplate) -> TemplateFeatures:
+            return self._templates.features(tracked, record.created_at_ms, record.account_id, record.org_id, exclude_row_id=exclude)
+
+        return template, features(template) if template is not None else None, [features(line) for line in lines]
 
     def assess(
-        self, record: PromptRecord, sig: Signature, template: Template | None, features: TemplateFeatures | None,
-        own_row: int | None = None,
+        self, sig: Signature, template: Template | None, features: TemplateFeatures | None,
+        line_features: Sequence[TemplateFeatures] = (),
     ) -> CampaignAssessment:
-        """Campaign assessment of a prompt, with bank matches applied: the strongest of its
-        shingle template's (``features``, from :meth:`template_view`) and its instruction
-        lines' (a short wrapper over a long paste has little else)."""
+        """Campaign assessment of a prompt (its :meth:`template_view`), with bank matches
+        applied: the strongest of its shingle template's and its instruction lines' (a
+        short wrapper over a long paste has little else)."""
         bank = self._banks.match(sig, template.core if template else None)
         threshold, window = self._config.campaign_threshold, self._config.template_window_ms
         best = assess(features, bank, threshold=threshold, window_ms=window)
-        lines = self._templates.line_templates(sig)
-        if lines:
-            exclude = own_row if own_row is not None else self.own_row(record)
-            for line in lines:
-                line_features = self._templates.features(
-                    line, record.created_at_ms, record.account_id, record.org_id, exclude_row_id=exclude
-                )
-                candidate = assess(line_features, bank, threshold=threshold, window_ms=window)
-                if (_LEVELS[candidate.level], candidate.score) > (_LEVELS[best.level], best.score):
-                    best = candidate
+        for line in line_features:
+            candidate = assess(line, bank, threshold=threshold, window_ms=window)
+            if (_LEVELS[candidate.level], candidate.score) > (_LEVELS[best.level], best.score):
+                best = candidate
         return best
 
     def template_bank(self, template_id: int) -> BankHit | None:

@@ -256,7 +256,7 @@ def _decrement(counts: dict[_K, int], key: _K) -> None:
         del counts[key]
 
 
-class _Tracked:
+class TrackedTemplate:
     """What every tracked template has: an id, a member count and windowed activity.
 
     Most prompts found a template nobody else joins, so a one-member template is kept
@@ -316,7 +316,7 @@ class _Tracked:
         return not len(self._activity)
 
 
-class Template(_Tracked):
+class Template(TrackedTemplate):
     """A shingle template: its founder's shingles, member counts per shingle, its core.
 
     ``hits`` (member counts per founder shingle) is only built by the first join, and a
@@ -357,7 +357,7 @@ class Template(_Tracked):
         self.core = array("Q", _shingles.join_core(self.founder, self.hits, shingles, need))
 
 
-class LineTemplate(_Tracked):
+class LineTemplate(TrackedTemplate):
     """An instruction-line template: every prompt whose first (or last) line is this short
     line set off from a long paste (:mod:`promptprint.text.lines`). Its constant part is
     that line, so it counts as a short template, whatever the paste."""
@@ -468,7 +468,7 @@ class TemplateTracker:
     def template(self, template_id: int) -> Template | None:
         return self._templates.get(template_id)
 
-    def tracked(self, template_id: int) -> _Tracked | None:
+    def tracked(self, template_id: int) -> TrackedTemplate | None:
         """A shingle or line template by id."""
         return self._templates.get(template_id) or self._line_ids.get(template_id)
 
@@ -517,7 +517,7 @@ class TemplateTracker:
             org = sys.intern(org_key(account, event.org_id))
             if account:
                 self._book.record(account, t, horizon)
-            joined: list[tuple[_Tracked, tuple[int, str, str, int, int, int] | None]] = []
+            joined: list[tuple[TrackedTemplate, tuple[int, str, str, int, int, int] | None]] = []
             template_id = 0
             if len(signature) >= MIN_CORE:
                 shingles = signature.sorted_shingles
@@ -589,7 +589,7 @@ class TemplateTracker:
         self._groups[ra] = group_a + group_b
         self._groups.pop(rb, None)
 
-    def _note_use(self, tracked: _Tracked, account: str, t: int, horizon: int, this_prompt: set[int]) -> None:
+    def _note_use(self, tracked: TrackedTemplate, account: str, t: int, horizon: int, this_prompt: set[int]) -> None:
         """Count the account's use of a shared template, vote for links to the other
         templates it sends mostly, and judge it from the template's side."""
         tid = tracked.template_id
@@ -609,7 +609,7 @@ class TemplateTracker:
                 if votes >= LINK_ACCOUNTS:
                     self._link(tid, other_tid)
 
-    def _judge(self, account: str, t: int, horizon: int, touched: list[_Tracked]) -> None:
+    def _judge(self, account: str, t: int, horizon: int, touched: list[TrackedTemplate]) -> None:
         """Judge an account from its window (see ENGAGED) and set its state on the shared
         templates this prompt joined; on all of its shared templates when it changed.
 
@@ -639,7 +639,7 @@ class TemplateTracker:
             if state == COMMITTED:
                 self._queue_for_embedding(tracked, t)
 
-    def _queue_for_embedding(self, tracked: _Tracked, t: int) -> None:
+    def _queue_for_embedding(self, tracked: TrackedTemplate, t: int) -> None:
         """Queue a template for its instruction's embedding once it qualifies; an embedded
         one is compared again each time its members double (the templates it should link
         with may have been embedded, or become active in its hours, since)."""
@@ -767,7 +767,7 @@ class TemplateTracker:
                 template.replace_activity(kept)
         return removed
 
-    def recent_rows(self, template: _Tracked, limit: int) -> list[int]:
+    def recent_rows(self, template: TrackedTemplate, limit: int) -> list[int]:
         """Row ids of the template's latest prompts in its window, newest first."""
         with self._lock:
             activity = template.peek_activity()
@@ -789,7 +789,7 @@ class TemplateTracker:
             return list(self._group(self._root(template_id)))
 
     def features(
-        self, template: _Tracked, now_ms: int, account_id: str, org_id: str = "", *, exclude_row_id: int = 0
+        self, template: TrackedTemplate, now_ms: int, account_id: str, org_id: str = "", *, exclude_row_id: int = 0
     ) -> TemplateFeatures:
         """The template's activity in [now - window, now], seen from ``account_id`` (of
         ``org_id``), with its group's. ``exclude_row_id``: a prompt checked again after it
@@ -866,7 +866,7 @@ class TemplateTracker:
             )
 
     def _group_totals(
-        self, template: _Tracked, horizon: int, own: tuple[int, int, int, int, int, int]
+        self, template: TrackedTemplate, horizon: int, own: tuple[int, int, int, int, int, int]
     ) -> GroupFeatures:
         """The template's group summed over its largest templates (its own counts as given)."""
         root = self._root(template.template_id)
