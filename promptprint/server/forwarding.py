@@ -242,10 +242,20 @@ class RoutingServicer(FingerprintServicer):
     def __init__(self, peers: Peers, *args: Any) -> None:
         super().__init__(*args)
         self._peers = peers
+        self._told: tuple[int, int] | None = None  # (index, members) last told
+
+    def _tell_members(self, placement: Placement) -> None:
+        """Tell the index how many members share the traffic when that (or the index,
+        after a reload) changed: its accounts' volumes are estimated from it."""
+        index = self._holder.get()
+        told = (id(index), len(placement.members))
+        if told != self._told:
+            index.set_cluster_size(told[1])
+            self._told = told
 
     async def CheckPrompt(self, request: pb.CheckPromptRequest, context: grpc.aio.ServicerContext) -> pb.CheckPromptResponse:
         placement = self._peers.placement
-        self._holder.get().set_cluster_size(len(placement.members))
+        self._tell_members(placement)
         if placement.single or is_forwarded(context) or not request.HasField("prompt"):
             return await super().CheckPrompt(request, context)
         owner = placement.owner(routing_key(request.prompt.text))
@@ -263,7 +273,7 @@ class RoutingServicer(FingerprintServicer):
         self, request_iterator: AsyncIterator[pb.IngestPromptsRequest], context: grpc.aio.ServicerContext
     ) -> pb.IngestPromptsResponse:
         placement = self._peers.placement
-        self._holder.get().set_cluster_size(len(placement.members))
+        self._tell_members(placement)
         if placement.single or is_forwarded(context):
             return await super().IngestPrompts(request_iterator, context)
         routes: dict[str, _Route] = {}
@@ -312,7 +322,7 @@ class RoutingServicer(FingerprintServicer):
         member that does not answer has its prompts refused (SHARD_UNAVAILABLE), the
         others are answered."""
         placement = self._peers.placement
-        self._holder.get().set_cluster_size(len(placement.members))
+        self._tell_members(placement)
         if placement.single or is_forwarded(context):
             async for answer in super().CheckPrompts(request_iterator, context):
                 yield answer

@@ -120,27 +120,24 @@ def assess(
         spread = 1.0 - g.top_org_volume / g.volume if g.volume else 0.0
         diversity_factor, spread_factor = _clip((diversity - 0.5) / 0.4), _clip((spread - 0.1) / 0.4)
         watch = _watch_score(f, diversity_factor, spread_factor, specificity)
-        if f.group is None and f.kind == "offline":
-            score = watch  # an offline replay knows no account states: its coordination is all it has
+        judged = g.committed_accounts + g.undedicated_accounts
+        dedication = g.committed_accounts / judged if judged else 0.0
+        if specificity < 1.0:
+            scale = COMMITTED_SCALE_SHORT
+        elif g.worded_alike:  # held together by wording: more accounts than one template needs
+            scale = COMMITTED_SCALE_WORDED
         else:
-            judged = g.committed_accounts + g.undedicated_accounts
-            dedication = g.committed_accounts / judged if judged else 0.0
-            if specificity < 1.0:
-                scale = COMMITTED_SCALE_SHORT
-            elif g.worded_alike:  # held together by wording: more accounts than one template needs
-                scale = COMMITTED_SCALE_WORDED
-            else:
-                scale = COMMITTED_SCALE_SPECIFIC
-            coordination = 1.0 - math.exp(-g.committed_accounts / scale)
-            score = coordination * diversity_factor * spread_factor * _clip((dedication - 0.25) / 0.35)
-            if f.account_prompts >= BYSTANDER_MIN_PROMPTS:
-                own_share = f.account_group_prompts / f.account_prompts
-                score *= _clip(own_share / BYSTANDER_SHARE)
-                if own_share < BYSTANDER_SHARE:
-                    reasons.append(
-                        f"only {own_share:.0%} of this account's {f.account_prompts} prompts in the window use it"
-                        " (a bystander counts less)"
-                    )
+            scale = COMMITTED_SCALE_SPECIFIC
+        coordination = 1.0 - math.exp(-g.committed_accounts / scale)
+        score = coordination * diversity_factor * spread_factor * _clip((dedication - 0.25) / 0.35)
+        if f.account_prompts >= BYSTANDER_MIN_PROMPTS:
+            own_share = f.account_group_prompts / f.account_prompts
+            score *= _clip(own_share / BYSTANDER_SHARE)
+            if own_share < BYSTANDER_SHARE:
+                reasons.append(
+                    f"only {own_share:.0%} of this account's {f.account_prompts} prompts in the window use it"
+                    " (a bystander counts less)"
+                )
         what = "this instruction line" if f.kind == "line" else "this template"
         reasons.append(
             f"{f.accounts} accounts in {f.orgs} orgs used {what} {f.volume} times in {_hours(window_ms)}"

@@ -113,9 +113,7 @@ class TemplateFeatures:
     payload_share: float  # mean share of a member's shingles outside the core (its payload)
     first_seen_ms: int | None
     last_seen_ms: int | None
-    # "shingles", "line" (an instruction line over a paste), or "offline" (an offline replay's
-    # summary, without account states: scored by its coordination alone)
-    kind: str = "shingles"
+    kind: str = "shingles"  # or "line": an instruction line over a paste
     committed_accounts: int = 0  # accounts committed to it (see ENGAGED)
     undedicated_accounts: int = 0  # accounts with 2+ prompts of it among much else
     group: GroupFeatures | None = None  # its linked group (itself alone when unlinked)
