@@ -40,6 +40,12 @@ def test_instruction_lines_need_a_short_line_set_off_from_a_long_body(alpaca_tex
     assert instruction_line_keys("Condense the key claims: " + paste) == (0, 0)  # one line: nothing set off
     assert instruction_line_keys("Condense the key claims:\n\nshort body") == (0, 0)  # no long paste
     assert instruction_line_keys("Summarize:\n\n" + paste) == (0, 0)  # one word says nothing
+    # a long instruction over a short payload (a math problem) is a wrapper too: its
+    # shingle template misses it, the payload being most of the prompt
+    line = "Kindly find the answer to this question reasoning carefully - final answer goes after ####"
+    problem = "Kelly has 8 chickens that lay 3 eggs each per day. If Kelly sells these eggs for $5 a dozen, how much money will she make in 4 weeks?"
+    assert instruction_line_keys(line + "\n\n" + problem)[0]
+    assert instruction_line_keys(line + "\n\n" + problem[:60]) == (0, 0)  # the body is shorter than the line
 
 
 def test_short_wrapper_campaign_is_flagged_and_paste_instructions_are_not(alpaca_texts: list[str]) -> None:

@@ -27,9 +27,12 @@ from promptprint.text.normalize import canonical_text
 
 MIN_LINE_WORDS = 2
 MAX_LINE_WORDS = 24
-# the body the line wraps: at least this many characters, and this many times the line
-MIN_BODY_CHARS = 200
-BODY_TO_LINE = 4
+# the body the line wraps: at least this many characters, and this many times the line.
+# As long as the line, not longer: a 20-word instruction over a 200-character math problem
+# is as much a wrapper as a 4-word one over a document, and its shingle template misses
+# it too (the payload is two thirds of the shingles, so no two prompts share enough).
+MIN_BODY_CHARS = 100
+BODY_TO_LINE = 1
 _HEAD, _TAIL = b"head\x00", b"tail\x00"
 
 
@@ -54,7 +57,7 @@ def instruction_line_keys(text: str) -> tuple[int, int]:
 
     A head line is the first non-blank line when a blank line follows it or it ends with
     a colon; a tail line is the last non-blank line when a blank line precedes it. Either
-    must hold 2-24 words and sit beside a body of at least 200 characters and four times
+    must hold 2-24 words and sit beside a body of at least 100 characters and at least
     its own length."""
     stripped = text.strip()
     first = stripped.find("\n")
