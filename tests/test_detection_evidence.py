@@ -182,12 +182,18 @@ def test_accounts_each_wording_one_instruction_their_own_way_are_linked(embedder
 
     linker = TemplateLinker(tracker, Rows(), lambda batch: fingerprint_texts(embedder.embed, batch))  # type: ignore[arg-type]
     n = 0
+    # a power user whose own wrapper says what the campaign's instructions say, among as
+    # many prompts of his own: close in meaning, but not single-minded, so never linked
+    lookalike = "Solve this math exercise step by step and give the final number after ####"
     for k in range(6):
         for a, (wording, wrapper) in enumerate(zip(wordings, benign)):
-            for text, account, org in (
+            sends = [
                 (f"{wording}:\n\n{alpaca_texts[n]}", f"c{a}", f"co{a}"),
                 (f"{wrapper}:\n\n{alpaca_texts[n + 1]}", f"b{a}", f"bo{a}"),
-            ):
+            ]
+            if a < 4:  # the power user works alongside, half his prompts his wrapper
+                sends.append((f"{lookalike}:\n\n{alpaca_texts[n + 2]}" if a % 2 else alpaca_texts[n + 2], "power", "po"))
+            for text, account, org in sends:
                 t = T0 + k * 40 * MIN + a * MIN
                 texts[n + 1] = (text, t)
                 tracker.record(signature(text), Event(t, account, org, n + 1))
@@ -202,3 +208,35 @@ def test_accounts_each_wording_one_instruction_their_own_way_are_linked(embedder
     wrapper = tracker.match(signature(f"{benign[0]}:\n\nwhere is the train station"))
     assert wrapper is not None and len(tracker.group_templates(wrapper.template_id)) == 1
     assert not assess(tracker.features(wrapper, T0 + 5 * HOUR, "newcomer"), None).flagged
+    power = tracker.match(signature(f"{lookalike}:\n\nA train leaves at noon at 60 mph; when does it arrive?"))
+    assert power is not None and power.template_id not in tracker.group_templates(campaign.template_id)
+    assert not _assess(tracker, f"{lookalike}:\n\nHow many legs do 3 spiders have?", "power", T0 + 5 * HOUR).flagged
+
+
+def test_accounts_that_come_back_day_after_day_are_persistent(alpaca_texts: list[str]) -> None:
+    """Twelve accounts fire two prompts of one template a day, in one sitting, and send
+    nothing else: no window shows them keep at it, but the account book remembers they
+    came back, so by the third day they are committed and the template is flagged.
+    Twelve users of a browser tool do the same on their tool days, with as many prompts
+    of their own on the days between: back too, but not single-minded, never committed."""
+    campaign, tool = TemplateTracker(), TemplateTracker()
+    job = "You are a data labeler. Classify the sentiment of the review below as positive, negative or mixed and justify it in one sentence.\n\nReview: {}"
+    helper = "Sent from the QuickAsk browser extension. Answer the user's selection below in plain language, briefly.\n\nSelection: {}"
+    n = 0
+    verdicts = []
+    for day in range(3):
+        for sitting in range(2):
+            for a in range(12):
+                t = T0 + day * 26 * HOUR + a * 3 * MIN + sitting * 5 * MIN
+                verdicts.append((day, _assess(campaign, job.format(alpaca_texts[n]), f"c{a}", t)))
+                _record(campaign, job.format(alpaca_texts[n]), f"c{a}", t, org=f"co{a}")
+                # the tool users: tool days 0 and 2, their own questions on day 1
+                _record(tool, helper.format(alpaca_texts[n]) if day != 1 else alpaca_texts[500 + n], f"u{a}", t, org=f"uo{a}")
+                n += 1
+    assert not any(v.flagged for day, v in verdicts if day == 0)  # one sitting proves nothing
+    assert any(v.flagged for day, v in verdicts if day == 2)
+    template = campaign.match(signature(job.format("x")))
+    assert template is not None and template.peek_activity().committed >= 10
+    tool_template = tool.match(signature(helper.format("x")))
+    assert tool_template is not None and tool_template.peek_activity().committed == 0
+    assert not _assess(tool, helper.format("what is a leap year"), "newcomer", T0 + 3 * 26 * HOUR).flagged

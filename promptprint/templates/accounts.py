@@ -13,7 +13,11 @@ need each account's own traffic in the window, which this book keeps:
 
 An account's template entries are few: at most ``MAX_TEMPLATES_PER_ACCOUNT``, the least
 recently used dropped first (an account spread over dozens of templates is dedicated to
-none). Counts restart when a template was not used for a whole window.
+none). Counts restart when a template was not used for a whole window, but the entry
+remembers that the account used it before (``earlier``), and an account with template
+entries is remembered for ``RETURN_MS`` after its last prompt: a campaign that fires
+each of its accounts once or twice a day is *persistent*, it came back to the template a
+day later, which no single window shows.
 
 Not thread-safe: the template tracker calls it under its own lock.
 """
@@ -24,26 +28,32 @@ import dataclasses
 from array import array
 
 MAX_TEMPLATES_PER_ACCOUNT = 16
+# how long an account that used shared templates is remembered after its last prompt (a
+# return to one of them within this counts as persistence)
+RETURN_MS = 7 * 24 * 3600 * 1000
 
 
 @dataclasses.dataclass(slots=True)
 class TemplateUse:
-    """One account's use of one shared template in the window."""
+    """One account's use of one shared template in the window (``count``), and how many
+    times it used it in earlier windows (``earlier``)."""
 
     count: int
     first_ms: int
     last_ms: int
+    earlier: int = 0
 
 
 class _Account:
-    __slots__ = ("times", "start", "shared", "uses", "first_seen_ms", "state")
+    __slots__ = ("times", "start", "shared", "uses", "first_seen_ms", "last_ms", "state", "total", "shared_total")
 
     def __init__(self, t: int) -> None:
         self.times = array("q")
         self.start = 0
         self.shared = array("q")  # times of its prompts that joined a shared template (in the window)
         self.uses: dict[int, TemplateUse] = {}
-        self.first_seen_ms = t
+        self.first_seen_ms = self.last_ms = t
+        self.total = self.shared_total = 0  # prompts, and those on shared templates, since first seen
         self.state = 0  # how the templates it uses last judged it (the tracker's states; 0: not yet)
 
     def expire(self, before: int) -> None:
@@ -99,6 +109,8 @@ class AccountBook:
             while i > account.start and account.times[i - 1] > t:
                 i -= 1
             account.times.insert(i, t)
+        account.last_ms = max(account.last_ms, t)
+        account.total += 1
         account.expire(horizon)
         self._since_sweep += 1
         if self._since_sweep >= 4096:
@@ -106,7 +118,8 @@ class AccountBook:
 
     def shared_prompt(self, account_id: str, t: int) -> None:
         """Count one prompt of the account that joined a shared template (once, however
-        many templates it joined: a prompt is a template and its instruction lines)."""
+        many templates it joined: a prompt is a template and its instruction lines, and
+        a founding prompt is counted when each of them gets its second member)."""
         account = self._accounts.get(account_id)
         if account is None:
             account = self._accounts[account_id] = _Account(t)
@@ -114,7 +127,15 @@ class AccountBook:
         i = len(shared)
         while i and shared[i - 1] > t:
             i -= 1
+        if i and shared[i - 1] == t:  # this prompt was counted already
+            return
+        account.shared_total += 1
         shared.insert(i, t)
+
+    def lifetime(self, account_id: str) -> tuple[int, int]:
+        """(prompts, prompts on shared templates) since the book first saw the account."""
+        account = self._accounts.get(account_id)
+        return (account.total, account.shared_total) if account is not None else (0, 0)
 
     def shared_span(self, account_id: str) -> tuple[int, int]:
         """(prompts on shared templates, ms from the first of them to the last) in the window
@@ -130,11 +151,14 @@ class AccountBook:
         if account is None:
             account = self._accounts[account_id] = _Account(t)
         entry = account.uses.get(template_id)
-        if entry is None or entry.last_ms < horizon:
-            if entry is None and len(account.uses) >= MAX_TEMPLATES_PER_ACCOUNT:
+        if entry is None:
+            if len(account.uses) >= MAX_TEMPLATES_PER_ACCOUNT:
                 stalest = min(account.uses, key=lambda tid: account.uses[tid].last_ms)
                 del account.uses[stalest]
             entry = account.uses[template_id] = TemplateUse(0, t, t)
+        elif entry.last_ms < horizon:  # back after a whole window: a new count, the old one remembered
+            entry.earlier += entry.count
+            entry.count, entry.first_ms, entry.last_ms = 0, t, t
         entry.count += 1
         entry.first_ms = min(entry.first_ms, t)
         entry.last_ms = max(entry.last_ms, t)
@@ -178,14 +202,20 @@ class AccountBook:
             return None
         horizon = now_ms - self._window
         uses = {
-            tid: TemplateUse(u.count, u.first_ms, u.last_ms) for tid, u in account.uses.items() if u.last_ms >= horizon
+            tid: TemplateUse(u.count, u.first_ms, u.last_ms, u.earlier)
+            for tid, u in account.uses.items() if u.last_ms >= horizon
         }
         prompts = self.prompts(account_id, now_ms)
         last = account.times[-1] if len(account.times) > account.start else None
         return AccountSnapshot(account_id, prompts, uses, account.first_seen_ms, last)
 
     def _sweep(self, horizon: int) -> None:
-        """Forget accounts with nothing left in the window."""
+        """Forget accounts with nothing left in the window, those that used shared
+        templates once ``RETURN_MS`` has passed since their last prompt."""
         self._since_sweep = 0
-        for account_id in [a for a, acc in self._accounts.items() if not acc.times or acc.times[-1] < horizon]:
+        for account_id in [a for a, acc in self._accounts.items() if self._forgotten(acc, horizon)]:
             del self._accounts[account_id]
+
+    @staticmethod
+    def _forgotten(account: _Account, horizon: int) -> bool:
+        return account.last_ms < (horizon - RETURN_MS if account.uses else horizon)
