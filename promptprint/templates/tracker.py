@@ -50,9 +50,10 @@ MAX_CLOCK_SKEW_MS = 3600 * 1000
 # or uses over more than one sitting (SITTING_MS apart), or a return to a template it used
 # in an earlier window (the account book remembers) by an account that sends almost only
 # shared templates all along (SINGLE_MINDED_SHARE); UNDEDICATED sends them among much
-# else of its own. Campaign accounts end up committed; a student who pastes an assignment
-# twice in an evening stays engaged, and a user with "Summarize this:" among fifty other
-# prompts is undedicated.
+# else of its own, in the window or, once it sent SINGLE_MINDED_PROMPTS, since it was
+# first seen (a tool user whose tool days fill a window but not his history). Campaign
+# accounts end up committed; a student who pastes an assignment twice in an evening stays
+# engaged, and a user with "Summarize this:" among fifty other prompts is undedicated.
 ENGAGED, COMMITTED, UNDEDICATED = 1, 2, 3
 DEDICATED_SHARE = 0.5
 # An account that sent almost nothing but shared templates since it was first seen (this
@@ -645,7 +646,7 @@ class TemplateTracker:
         returned = single_minded and any(
             uses[tracked.template_id].earlier for tracked in touched if tracked.template_id in uses
         )
-        if shared < DEDICATED_SHARE * prompts:
+        if shared < DEDICATED_SHARE * prompts or (total >= SINGLE_MINDED_PROMPTS and shared_total < DEDICATED_SHARE * total):
             state = UNDEDICATED
         elif shared >= COMMIT_PROMPTS or span >= SITTING_MS or returned:
             state = COMMITTED
