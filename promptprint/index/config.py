@@ -104,7 +104,7 @@ class IndexConfig:
     template_window_ms: int = DAY_MS
     cluster_members: int = 1
     semantic_links: bool = True
-    link_lag_prompts: int = 500
+    link_lag_prompts: int = 10
     builtin_allow_bank: bool = True
     tier: Tier = "fingerprint"
     embed_batch: int = 512

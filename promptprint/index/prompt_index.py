@@ -378,10 +378,10 @@ class PromptIndex:
         judged: list[tuple[CampaignAssessment, TierAnswer] | None] = [None] * len(records)
 
         def visit(position: int, own_row: int) -> None:
+            self._link_now()  # a batch is hours of a fast replay's traffic: links may not wait for its end
             judged[position] = self._judge(chosen, records[position], signed[position], own_row, request)
 
         outcomes = self._ingestor.ingest(records, None, signed, embed_now=False, visit=visit)
-        self._link_now()
         results: list[Verdict | PromptprintError] = []
         for record, outcome, judgement in zip(records, outcomes, judged):
             if outcome.error is not None:
