@@ -100,11 +100,15 @@ def _ablation(corpus: object, config: ReconstructConfig, banks: Banks, sim_dir: 
         "all but wording": AttributionParams(use_wording=False),
         "all (default)": AttributionParams(),
     }
+    first = True
     for min_score in (config.min_score, 0.0):
         for name, params in variants.items():
             run = ReconstructConfig(attribution=params, min_score=min_score)
             result = reconstruct(corpus, run, bank_match=banks.match, clusters=view, embed=embed)  # type: ignore[arg-type]
             match = ev.simulation_match(result, sim_dir)
+            if first:
+                print("true campaigns, in the order of the Jaccard columns: " + " ".join(match["campaigns"]))
+                first = False
             jaccards = " ".join(f"{v['account_jaccard']:.2f}" if v else "-" for v in match["campaigns"].values())
             print(f"min_score {min_score:.2f} | {name:22s} | Jaccard per campaign {jaccards} | "
                   f"worst {match['summary']['worst_jaccard']:.2f} | max bystanders {match['summary']['max_bystander_share']:.1%} | "

@@ -25,6 +25,7 @@ from scipy.sparse import csr_matrix
 from promptprint.index.fingerprint import Embed, fingerprint_texts
 from promptprint.reconstruct.corpus import Corpus
 from promptprint.reconstruct.progress import SILENT, Progress
+from promptprint.templates.tracker import COMMIT_PROMPTS, SEMANTIC_LINK_COSINE, SEMANTIC_MAX_ACCOUNTS
 from promptprint.text.constant_part import constant_part
 
 EMBED_BATCH = 256  # instructions per embed call
@@ -46,10 +47,10 @@ class WordingParams:
             overlap or lie this close.
     """
 
-    min_prompts: int = 4
-    share: float = 0.5
-    max_accounts: int = 3
-    cosine: float = 0.55
+    min_prompts: int = COMMIT_PROMPTS
+    share: float = 2 / 3
+    max_accounts: int = SEMANTIC_MAX_ACCOUNTS
+    cosine: float = SEMANTIC_LINK_COSINE
     gap_hours: float = 0.0
 
 
