@@ -165,19 +165,26 @@ WRAPPERS = [
     "Make this email sound friendlier and more polite:",
     "Turn this into a catchy tweet under 280 characters:",
 ]
+# Three companies' support integrations: one account each, sending all the time.
+INTEGRATIONS = [
+    "You are the support assistant for Acme Tools. Classify the customer ticket below as billing, bug or other, then draft a short reply:",
+    "Act as the helpdesk bot of Brightline Bank: label this customer message as billing, bug or other and write a brief answer:",
+    "As customer service AI for Nordic Outdoor, sort the following ticket into billing, bug or other and suggest a reply:",
+]
 DAY_MS = 86_400_000
 START_MS = 1_767_225_600_000  # 2026-01-01
 
 
-def _worded_traffic(payloads: list[str], instructions: list[str], starts_days: list[int]) -> list[PromptRecord]:
+def _worded_traffic(payloads: list[str], instructions: list[str], starts_days: list[int], *, every_days: int = 0) -> list[PromptRecord]:
     """Account k sends only ``instructions[k]`` over payloads of its own, 8 prompts in two
-    sittings a day apart from day ``starts_days[k]``; 40 ordinary accounts send 200
-    prompts over the 16 days."""
+    sittings a day apart from day ``starts_days[k]`` (or one prompt ``every_days``); 40
+    ordinary accounts send 200 prompts over the 16 days."""
     records = []
     texts = iter(payloads)
     for k, (instruction, day) in enumerate(zip(instructions, starts_days)):
         for j in range(8):
-            t = START_MS + (day + j // 4) * DAY_MS + 10 * 3_600_000 + (j % 4) * 420_000 + k * 60_000
+            days = day + (j * every_days if every_days else j // 4)
+            t = START_MS + days * DAY_MS + 10 * 3_600_000 + (j % 4) * 420_000 + k * 60_000
             records.append(PromptRecord(f"w-{k}-{j}", f"worded-{k}", f"o-worded-{k}", t, f"{instruction}\n\n{next(texts)}"))
     for i in range(200):
         records.append(PromptRecord(f"o-{i}", f"ordinary-{i % 40}", "", START_MS + i * 16 * DAY_MS // 200, next(texts)))
@@ -218,3 +225,12 @@ def test_power_user_wrappers_are_not_joined(embedder, alpaca_texts) -> None:  # 
     assert _joined(reconstruct(corpus, ReconstructConfig(min_score=0.0), embed=embedder.embed)) == []
     anything = ReconstructConfig(attribution=AttributionParams(wording=WordingParams(cosine=-1.0)), min_score=0.0)
     assert _joined(reconstruct(corpus, anything, embed=embedder.embed)) == [{f"worded-{k}" for k in range(5)}]
+
+
+def test_integrations_running_all_the_time_are_not_joined(embedder, alpaca_texts) -> None:  # type: ignore[no-untyped-def]
+    """Three single-account integrations worded alike, each in use the whole period: their
+    periods overlap whatever they are, so the overlap is no evidence and they stay apart."""
+    corpus = corpus_from_records(_worded_traffic(alpaca_texts[2000:], INTEGRATIONS, [0, 0, 1], every_days=2), embedder.embed)
+    assert _joined(reconstruct(corpus, ReconstructConfig(min_score=0.0), embed=embedder.embed)) == []
+    any_period = ReconstructConfig(attribution=AttributionParams(wording=WordingParams(max_period_share=2.0)), min_score=0.0)
+    assert _joined(reconstruct(corpus, any_period, embed=embedder.embed)) == [{f"worded-{k}" for k in range(3)}]

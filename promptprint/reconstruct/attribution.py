@@ -49,7 +49,10 @@ What links two templates into one campaign must be evidence that only a campaign
   embedded — the constant part of two of its prompts, the online linker's recipe — and
   two such templates link when their instructions embed within cosine 0.55 (the
   tracker's ``SEMANTIC_LINK_COSINE``) *and* their periods of use (first to last prompt)
-  overlap. Closeness links nothing alone here either. Dedication keeps users' own
+  overlap, together lasting at most half the corpus's period (templates in use all the
+  time overlap whatever they are: three companies' support integrations, one account
+  each, worded alike, were joined without that bound). Closeness links nothing alone
+  here either. Dedication keeps users' own
   wrappers out: a power user sends "Translate to Spanish:" among much else (34-45% of
   their traffic on the adversarial test set, a shared tool's users 47%; two such
   wrappers embed at 0.53). The

@@ -44,7 +44,10 @@ class WordingParams:
         max_accounts: a template used by more accounts links by the accounts themselves.
         cosine: instructions at least this close (cosine of their vectors) may link.
         gap_hours: ... when the two templates' periods of use (first to last prompt)
-            overlap or lie this close.
+            overlap or lie this close,
+        max_period_share: ... and the two periods together last at most this share of
+            the corpus's: two templates in use for most of it overlap whatever they are
+            (two companies' support integrations, each one account sending all day).
     """
 
     min_prompts: int = COMMIT_PROMPTS
@@ -52,6 +55,7 @@ class WordingParams:
     max_accounts: int = SEMANTIC_MAX_ACCOUNTS
     cosine: float = SEMANTIC_LINK_COSINE
     gap_hours: float = 0.0
+    max_period_share: float = 0.5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -62,6 +66,7 @@ class WordedTemplates:
     vectors: np.ndarray  # float32 (n, d), unit norm
     first_ms: np.ndarray  # first and last prompt of each
     last_ms: np.ndarray
+    corpus_ms: int  # the corpus's period, first to last prompt
 
 
 def worded_candidates(counts: csr_matrix, totals: np.ndarray, usable: np.ndarray, params: WordingParams) -> np.ndarray:
@@ -111,25 +116,30 @@ def worded_templates(corpus: Corpus, labels: np.ndarray, text_hashes: np.ndarray
     position = np.searchsorted(templates, labels[rows])
     np.minimum.at(first, position, corpus.created_at_ms[rows])
     np.maximum.at(last, position, corpus.created_at_ms[rows])
-    return WordedTemplates(templates, vectors, first, last)
+    period = int(corpus.created_at_ms.max() - corpus.created_at_ms.min()) if len(corpus) else 0
+    return WordedTemplates(templates, vectors, first, last, period)
 
 
 def link_by_wording(worded: WordedTemplates, params: WordingParams) -> tuple[np.ndarray, np.ndarray]:
     """Pairs (a, b) of worded templates (their codes) whose instructions embed within
-    ``cosine`` and whose periods of use lie within ``gap_hours``: accounts that each word
-    an instruction their own way but work in the same days, not users who each keep a
-    wrapper of their own (those are not dedicated to it) or campaigns weeks apart."""
+    ``cosine`` and whose periods of use lie within ``gap_hours`` and are short beside the
+    corpus's (``max_period_share``): accounts that each word an instruction their own way
+    but work in the same days, not users who each keep a wrapper of their own (those are
+    not dedicated to it), campaigns weeks apart, or integrations that run all the time."""
     n = len(worded.templates)
+    if n < 2:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    period = worded.last_ms - worded.first_ms
+    max_period = params.max_period_share * worded.corpus_ms
     found_a, found_b = [], []
     for start in range(0, n, LINK_BLOCK):  # a block of rows at a time: bounded memory
         rows = np.arange(start, min(n, start + LINK_BLOCK))
         close = worded.vectors[rows] @ worded.vectors.T >= params.cosine
         gap = (np.maximum(worded.first_ms[rows, None], worded.first_ms[None, :])
                - np.minimum(worded.last_ms[rows, None], worded.last_ms[None, :]))
-        a, b = np.nonzero(close & (gap <= params.gap_hours * HOUR_MS))
+        short = period[rows, None] + period[None, :] <= max_period
+        a, b = np.nonzero(close & (gap <= params.gap_hours * HOUR_MS) & short)
         upper = rows[a] < b
         found_a.append(rows[a][upper])
         found_b.append(b[upper])
-    if not found_a:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
     return worded.templates[np.concatenate(found_a)], worded.templates[np.concatenate(found_b)]
