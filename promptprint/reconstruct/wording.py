@@ -6,7 +6,7 @@ tracker's semantic links (:mod:`promptprint.templates.tracker`,
 A campaign can give every account its own paraphrase or translation of one instruction;
 each account is then a lexical template of its own, dedicated and persistent but alone,
 and shares no account with the others. Such a template is *worded* here when one
-account is dedicated to it (most of its traffic, ``min_prompts`` prompts or more) and few
+account keeps to it (two thirds of its traffic, ``min_prompts`` prompts or more) and few
 accounts use it. What two of its prompts have in common
 (:func:`promptprint.text.constant_part.constant_part`: the instruction, without the
 payload) is fingerprinted with the index's recipe
@@ -56,6 +56,17 @@ class WordingParams:
     cosine: float = SEMANTIC_LINK_COSINE
     gap_hours: float = 0.0
     max_period_share: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.min_prompts < 2 or self.max_accounts < 1:
+            raise ValueError(f"min_prompts must be >= 2 (two prompts give the instruction) and max_accounts >= 1, "
+                             f"got {self.min_prompts} and {self.max_accounts}")
+        if not 0.0 < self.share <= 1.0:
+            raise ValueError(f"share must be in (0, 1], got {self.share}")
+        if not -1.0 <= self.cosine <= 1.0:
+            raise ValueError(f"cosine is a cosine in [-1, 1], got {self.cosine}")
+        if self.gap_hours < 0 or self.max_period_share <= 0:
+            raise ValueError(f"gap_hours must be >= 0 and max_period_share > 0, got {self.gap_hours} and {self.max_period_share}")
 
 
 @dataclasses.dataclass(frozen=True)
