@@ -10,17 +10,21 @@ prompt recall and precision, rank, score), each reported campaign's share of bys
 accounts, and every other reported campaign with the kinds of prompts it holds
 (benign look-alikes), plus wall time and peak memory. ``--ablation`` clusters once and
 attributes with each combination of link evidence (dedicated accounts alone, + synchronized
-bursts, + embedding support, all), at the default threshold and at 0, one line each.
+bursts, + embedding support, + instructions worded alike, all but wording, all), at the default
+threshold and at 0, one line each. The traffic's vectors come from the cache when given; the
+templates' instructions (a few hundred texts) are embedded by the model.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import resource
 import sys
 import time
 from pathlib import Path
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -36,6 +40,7 @@ from promptprint.reconstruct.outputs import write_reconstruction  # noqa: E402
 from promptprint.reconstruct.attribution import AttributionParams  # noqa: E402
 from promptprint.reconstruct.pipeline import ReconstructConfig, reconstruct, template_clusters  # noqa: E402
 from promptprint.reconstruct.report import write_report  # noqa: E402
+from promptprint.vectors.embedder import SentenceTransformerEmbedder  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -47,14 +52,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ablation", action="store_true", help="one line per combination of link evidence instead")
     args = parser.parse_args(argv)
     records = [line.record for line in read_records(args.sim_dir / "traffic.jsonl") if line.record is not None]
+    model = functools.cache(lambda: SentenceTransformerEmbedder(threads=2))
+    embed: Callable[[Sequence[str]], np.ndarray] = lambda texts: model().embed(texts)  # noqa: E731
     if args.vectors_cache and args.vectors_cache.exists():
         cached = np.load(args.vectors_cache)
         texts_index = {canonical_text(r.text): i for i, r in enumerate(records)}  # corpus embeds canonical text
-        embed = lambda texts: cached[[texts_index[t] for t in texts]]  # noqa: E731
-    else:
-        from promptprint.vectors.embedder import SentenceTransformerEmbedder
 
-        embed = SentenceTransformerEmbedder(threads=2).embed
+        def embed(texts: Sequence[str]) -> np.ndarray:
+            """The cached vectors of the traffic; the model for what is not (templates' instructions)."""
+            if all(t in texts_index for t in texts):
+                return cached[[texts_index[t] for t in texts]]
+            return model().embed(texts)
     started = time.perf_counter()
     corpus = corpus_from_records(records, embed)
     embed_s = time.perf_counter() - started
@@ -64,9 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     banks = Banks(Path(":memory:"))  # the built-in allow bank, as a new data dir has it
     config = ReconstructConfig(min_score=args.min_score)
     if args.ablation:
-        return _ablation(corpus, config, banks, args.sim_dir)
+        return _ablation(corpus, config, banks, args.sim_dir, embed)
     started = time.perf_counter()
-    result = reconstruct(corpus, config, bank_match=banks.match)
+    result = reconstruct(corpus, config, bank_match=banks.match, embed=embed)
     reconstruct_s = time.perf_counter() - started
     write_reconstruction(result, args.out)
     write_report(result, args.out)
@@ -80,20 +88,27 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _ablation(corpus: object, config: ReconstructConfig, banks: Banks, sim_dir: Path) -> int:
+def _ablation(corpus: object, config: ReconstructConfig, banks: Banks, sim_dir: Path,
+              embed: Callable[[Sequence[str]], np.ndarray]) -> int:
     """What each kind of link evidence adds, on one clustering of the corpus."""
     view = template_clusters(corpus, config)  # type: ignore[arg-type]
     variants = {
-        "accounts only": AttributionParams(use_sync=False, use_embedding=False),
-        "accounts + sync": AttributionParams(use_sync=True, use_embedding=False),
-        "accounts + embedding": AttributionParams(use_sync=False, use_embedding=True),
+        "accounts only": AttributionParams(use_sync=False, use_embedding=False, use_wording=False),
+        "accounts + sync": AttributionParams(use_sync=True, use_embedding=False, use_wording=False),
+        "accounts + embedding": AttributionParams(use_sync=False, use_embedding=True, use_wording=False),
+        "accounts + wording": AttributionParams(use_sync=False, use_embedding=False, use_wording=True),
+        "all but wording": AttributionParams(use_wording=False),
         "all (default)": AttributionParams(),
     }
+    first = True
     for min_score in (config.min_score, 0.0):
         for name, params in variants.items():
             run = ReconstructConfig(attribution=params, min_score=min_score)
-            result = reconstruct(corpus, run, bank_match=banks.match, clusters=view)  # type: ignore[arg-type]
+            result = reconstruct(corpus, run, bank_match=banks.match, clusters=view, embed=embed)  # type: ignore[arg-type]
             match = ev.simulation_match(result, sim_dir)
+            if first:
+                print("true campaigns, in the order of the Jaccard columns: " + " ".join(match["campaigns"]))
+                first = False
             jaccards = " ".join(f"{v['account_jaccard']:.2f}" if v else "-" for v in match["campaigns"].values())
             print(f"min_score {min_score:.2f} | {name:22s} | Jaccard per campaign {jaccards} | "
                   f"worst {match['summary']['worst_jaccard']:.2f} | max bystanders {match['summary']['max_bystander_share']:.1%} | "

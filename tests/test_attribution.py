@@ -1,7 +1,8 @@
 """Account attribution on simulated traffic embedded by the real model: each true
 campaign's accounts (hydra accounts included, bystanders out), shares and confidence,
-ids that survive a growing corpus, the membership table CheckPrompt reads, and a
-progress report for every long stage."""
+ids that survive a growing corpus, the membership table CheckPrompt reads, a
+progress report for every long stage, and templates of one account each joined by the
+wording of their instructions (per-account paraphrases) but not power users' wrappers."""
 
 from __future__ import annotations
 
@@ -18,11 +19,14 @@ from evaluation.reconstruction import simulation_match
 from evaluation.simulate import run_simulation
 from evaluation.simulate.config import SimulationConfig
 from promptprint.readers import read_records
+from promptprint.records import PromptRecord
+from promptprint.reconstruct.attribution import AttributionParams
 from promptprint.reconstruct.corpus import Corpus, corpus_from_records
 from promptprint.reconstruct.membership import CampaignMembership
 from promptprint.reconstruct.outputs import publish, write_reconstruction
 from promptprint.reconstruct.pipeline import ReconstructConfig, Reconstruction, reconstruct
 from promptprint.reconstruct.progress import Advance
+from promptprint.reconstruct.wording import WordingParams
 from promptprint.text.normalize import canonical_text
 from promptprint.text.skeleton import signature
 
@@ -143,3 +147,90 @@ def test_default_threshold_matches_the_cli() -> None:
 
     args = build_parser().parse_args(["campaigns", "x.jsonl", "--out", "o"])
     assert args.min_score == ReconstructConfig.min_score and args.no_progress is False
+
+
+# One instruction worded five ways (a campaign giving each account its own), and five
+# power users' own wrappers for unrelated chores.
+PARAPHRASES = [
+    "Solve the following math problem step by step and finish with the final number on its own line.",
+    "Work through this problem carefully, showing each step, then give only the final number at the end.",
+    "Please reason step by step about the problem below and end your reply with the numeric answer.",
+    "Find the answer to the question below with clear reasoning, and write the final number last.",
+    "I need you to solve this problem one step at a time and state the final numeric answer at the end.",
+]
+WRAPPERS = [
+    "Translate the following text into Spanish, keeping my tone:",
+    "Summarize this in three short bullet points:",
+    "Fix the grammar and spelling of this, keep my voice:",
+    "Make this email sound friendlier and more polite:",
+    "Turn this into a catchy tweet under 280 characters:",
+]
+# Three companies' support integrations: one account each, sending all the time.
+INTEGRATIONS = [
+    "You are the support assistant for Acme Tools. Classify the customer ticket below as billing, bug or other, then draft a short reply:",
+    "Act as the helpdesk bot of Brightline Bank: label this customer message as billing, bug or other and write a brief answer:",
+    "As customer service AI for Nordic Outdoor, sort the following ticket into billing, bug or other and suggest a reply:",
+]
+DAY_MS = 86_400_000
+START_MS = 1_767_225_600_000  # 2026-01-01
+
+
+def _worded_traffic(payloads: list[str], instructions: list[str], starts_days: list[int], *, every_days: int = 0) -> list[PromptRecord]:
+    """Account k sends only ``instructions[k]`` over payloads of its own, 8 prompts in two
+    sittings a day apart from day ``starts_days[k]`` (or one prompt ``every_days``); 40
+    ordinary accounts send 200 prompts over the 16 days."""
+    records = []
+    texts = iter(payloads)
+    for k, (instruction, day) in enumerate(zip(instructions, starts_days)):
+        for j in range(8):
+            days = day + (j * every_days if every_days else j // 4)
+            t = START_MS + days * DAY_MS + 10 * 3_600_000 + (j % 4) * 420_000 + k * 60_000
+            records.append(PromptRecord(f"w-{k}-{j}", f"worded-{k}", f"o-worded-{k}", t, f"{instruction}\n\n{next(texts)}"))
+    for i in range(200):
+        records.append(PromptRecord(f"o-{i}", f"ordinary-{i % 40}", "", START_MS + i * 16 * DAY_MS // 200, next(texts)))
+    return records
+
+
+def _joined(result: Reconstruction) -> list[set[str]]:
+    """The account sets of the campaigns holding two or more of the worded accounts."""
+    sets = [{a.account_id for a in c.accounts} for c in result.campaigns]
+    return [s for s in sets if len({a for a in s if a.startswith("worded-")}) >= 2]
+
+
+def test_per_account_paraphrases_are_joined_by_their_wording(embedder, alpaca_texts) -> None:  # type: ignore[no-untyped-def]
+    """Five accounts, each its own wording of one instruction, working the same days: one
+    campaign of exactly them, linked by wording; without the embedder, five lone templates."""
+    corpus = corpus_from_records(_worded_traffic(alpaca_texts[2000:], PARAPHRASES, [0, 0, 1, 0, 1]), embedder.embed)
+    config = ReconstructConfig(min_score=0.0)
+    result = reconstruct(corpus, config, embed=embedder.embed)
+    assert _joined(result) == [{f"worded-{k}" for k in range(5)}]
+    campaign = next(c for c in result.campaigns if any(a.account_id == "worded-0" for a in c.accounts))
+    assert any("instructions worded alike" in r for r in campaign.reasons), campaign.reasons
+    assert _joined(reconstruct(corpus, config)) == []  # one account per template: nothing in common
+
+
+def test_paraphrases_used_weeks_apart_are_not_joined(embedder, alpaca_texts) -> None:  # type: ignore[no-untyped-def]
+    """The same wordings, each account in a period of its own: closeness of meaning alone links nothing."""
+    corpus = corpus_from_records(_worded_traffic(alpaca_texts[2000:], PARAPHRASES, [0, 3, 6, 9, 12]), embedder.embed)
+    assert _joined(reconstruct(corpus, ReconstructConfig(min_score=0.0), embed=embedder.embed)) == []
+    anytime = ReconstructConfig(attribution=AttributionParams(wording=WordingParams(gap_hours=30 * 24.0)), min_score=0.0)
+    assert _joined(reconstruct(corpus, anytime, embed=embedder.embed)) == [{f"worded-{k}" for k in range(5)}]
+
+
+def test_power_user_wrappers_are_not_joined(embedder, alpaca_texts) -> None:  # type: ignore[no-untyped-def]
+    """Five users who each send nothing but their own wrapper, the same days (dedicated and
+    in use at once: the wording is all that keeps them apart), are not one campaign; with
+    any wording allowed they would be."""
+    corpus = corpus_from_records(_worded_traffic(alpaca_texts[2000:], WRAPPERS, [0, 0, 1, 0, 1]), embedder.embed)
+    assert _joined(reconstruct(corpus, ReconstructConfig(min_score=0.0), embed=embedder.embed)) == []
+    anything = ReconstructConfig(attribution=AttributionParams(wording=WordingParams(cosine=-1.0)), min_score=0.0)
+    assert _joined(reconstruct(corpus, anything, embed=embedder.embed)) == [{f"worded-{k}" for k in range(5)}]
+
+
+def test_integrations_running_all_the_time_are_not_joined(embedder, alpaca_texts) -> None:  # type: ignore[no-untyped-def]
+    """Three single-account integrations worded alike, each in use the whole period: their
+    periods overlap whatever they are, so the overlap is no evidence and they stay apart."""
+    corpus = corpus_from_records(_worded_traffic(alpaca_texts[2000:], INTEGRATIONS, [0, 0, 1], every_days=2), embedder.embed)
+    assert _joined(reconstruct(corpus, ReconstructConfig(min_score=0.0), embed=embedder.embed)) == []
+    any_period = ReconstructConfig(attribution=AttributionParams(wording=WordingParams(max_period_share=2.0)), min_score=0.0)
+    assert _joined(reconstruct(corpus, any_period, embed=embedder.embed)) == [{f"worded-{k}" for k in range(3)}]

@@ -128,3 +128,26 @@ def test_minhash_estimates_jaccard() -> None:
     estimate = estimate_jaccard(sketches(sets), np.array([0, 0, 1, 0]), np.array([1, 2, 2, 3]))
     exact = [200 / 300, 50 / 300, 0.0, 0.0]
     assert np.allclose(estimate, exact, atol=0.1) and estimate[2] == 0.0 and estimate[3] == 0.0  # empty set: 0, not 1
+
+
+def test_instruction_text_is_what_the_last_two_different_prompts_share(embedder) -> None:  # type: ignore[no-untyped-def]
+    """A template's instruction is the constant part of its last two prompts with different
+    texts (a resent prompt would give the payload back); one that shares too little has none."""
+    from promptprint.records import PromptRecord
+    from promptprint.reconstruct.wording import instruction_texts
+
+    texts = [
+        "Solve this step by step please: what is 2 + 2? Answer with a number.",  # template 1
+        "Hello there, how are you today?",  # template 2
+        "Solve this step by step please: what is 3 * 7? Answer with a number.",
+        "Good morning, nice weather today",
+        "Solve this step by step please: what is 3 * 7? Answer with a number.",  # resent
+    ]
+    records = [PromptRecord(f"p{i}", "a", "", 1000 * i, t) for i, t in enumerate(texts)]
+    corpus = corpus_from_records(records, embedder.embed)
+    labels = np.asarray([1, 2, 1, 2, 1])
+    hashes = np.asarray([hash(t) for t in texts], dtype=np.int64)
+    assert instruction_texts(corpus, labels, hashes, np.asarray([1, 2])) == [
+        "Solve this step by step please: what is Answer with a number.",
+        "",
+    ]

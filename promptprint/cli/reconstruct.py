@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import logging
 import sys
 from datetime import datetime, timezone
@@ -79,10 +80,15 @@ def _run(args: argparse.Namespace, engine: InProcess | RayExecutor) -> int:
             min_score=args.min_score,
         )
         progress = bars(args.no_progress)
+
+        @functools.cache  # loaded once, when first needed: a data dir's corpus may need none
+        def model() -> SentenceTransformerEmbedder:
+            return SentenceTransformerEmbedder(args.model, threads=args.threads)
+
         if args.data_dir:
             # the model loads only if some stored prompt has no vector (the server's policy skipped it)
             corpus = corpus_from_store(
-                args.data_dir, embedder=lambda: SentenceTransformerEmbedder(args.model, threads=args.threads),
+                args.data_dir, embedder=model,
                 since_ms=since, until_ms=until, progress=progress,
             )
             banks = Banks(Path(args.data_dir) / "records.sqlite", seed_builtin=False)
@@ -97,10 +103,7 @@ def _run(args: argparse.Namespace, engine: InProcess | RayExecutor) -> int:
             finally:
                 pooled.close()
         else:
-            corpus, unreadable = corpus_from_files(
-                args.sources, SentenceTransformerEmbedder(args.model, threads=args.threads), since_ms=since, until_ms=until,
-                progress=progress,
-            )
+            corpus, unreadable = corpus_from_files(args.sources, model(), since_ms=since, until_ms=until, progress=progress)
         if args.sources:
             if unreadable:
                 print(f"skipped {unreadable} unreadable or incomplete lines", file=sys.stderr)
@@ -113,7 +116,9 @@ def _run(args: argparse.Namespace, engine: InProcess | RayExecutor) -> int:
         print("promptprint campaigns: no prompts in the given time range", file=sys.stderr)
         return 2
     try:
-        result = reconstruct(corpus, config, bank_match=banks.match, executor=engine, progress=progress)
+        # the model also embeds the instructions of templates worded per account (a forward pass per template)
+        result = reconstruct(corpus, config, bank_match=banks.match, executor=engine, progress=progress,
+                             embed=lambda texts: model().embed(texts))
     finally:
         banks.close()
     write_reconstruction(result, out, since_ms=since, until_ms=until)

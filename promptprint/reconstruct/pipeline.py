@@ -31,6 +31,7 @@ from promptprint.reconstruct.clustering import ClusterParams, cluster
 from promptprint.reconstruct.corpus import Corpus
 from promptprint.reconstruct.graph import GraphParams, weigh
 from promptprint.executors import BatchExecutor, one_ahead
+from promptprint.index.fingerprint import Embed
 from promptprint.reconstruct.knn_graph import KnnParams, knn_edges
 from promptprint.reconstruct.minhash import PERMUTATIONS, sketches
 from promptprint.reconstruct.progress import SILENT, Progress
@@ -326,6 +327,7 @@ def reconstruct(
     lexical: LexicalView | None = None,
     clusters: ClusterView | None = None,
     progress: Progress = SILENT,
+    embed: Embed | None = None,
 ) -> Reconstruction:
     """Reconstruct the campaigns of a corpus, ranked by score (best first).
 
@@ -338,12 +340,15 @@ def reconstruct(
         clusters: precomputed template clusters of this corpus and config (an evaluation
             trying attribution settings on one clustering).
         progress: told of each long stage (see :mod:`promptprint.reconstruct.progress`).
+        embed: the corpus's embedder (canonical texts -> unit vectors), for the
+            instructions of templates that one dedicated account each uses
+            (:mod:`promptprint.reconstruct.wording`); None: those link by nothing.
     """
     view = clusters or template_clusters(corpus, config, executor, lexical, progress)
     template_ids, tracker, labels = view.lexical.template_ids, view.lexical.tracker, view.labels
     timings = dict(view.timings_s)
     t0 = time.perf_counter()
-    attributed = attribute(corpus, view.lexical.attribution_ids, view.lexical.text_hashes, config.attribution, progress)
+    attributed = attribute(corpus, view.lexical.attribution_ids, view.lexical.text_hashes, config.attribution, progress, embed)
     timings["attribution"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     account_totals = np.bincount(corpus.accounts, minlength=len(corpus.account_names))
@@ -389,11 +394,13 @@ def _link_reason(campaign: AttributedCampaign) -> str:
     if len(campaign.templates) == 1:
         return "one template"
     links = campaign.links
-    evidence = [f"{links.accounts} by dedicated accounts in common"]
+    evidence = [f"{links.accounts} by dedicated accounts in common"] if links.accounts else []
     if links.sync:
         evidence.append(f"{links.sync} by synchronized bursts")
     if links.embedding:
         evidence.append(f"{links.embedding} by a few dedicated accounts on templates close in meaning")
+    if links.wording:
+        evidence.append(f"{links.wording} by instructions worded alike, each template its own dedicated account's, in use at once")
     return f"{len(campaign.templates)} templates, linked pairwise {', '.join(evidence)}"
 
 

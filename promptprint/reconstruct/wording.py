@@ -1,0 +1,156 @@
+"""Templates that word one instruction differently, linked by the meaning of the wording
+when their dedicated accounts work at once: the offline counterpart of the online
+tracker's semantic links (:mod:`promptprint.templates.tracker`,
+:mod:`promptprint.index.template_linker`).
+
+A campaign can give every account its own paraphrase or translation of one instruction;
+each account is then a lexical template of its own, dedicated and persistent but alone,
+and shares no account with the others. Such a template is *worded* here when one
+account keeps to it (two thirds of its traffic, ``min_prompts`` prompts or more) and few
+accounts use it. What two of its prompts have in common
+(:func:`promptprint.text.constant_part.constant_part`: the instruction, without the
+payload) is fingerprinted with the index's recipe
+(:func:`promptprint.index.fingerprint.fingerprint_texts`), as the online linker does: one
+forward pass per template, not per prompt. Two worded templates are linked when their
+instructions embed close *and* they were in use at once (see :func:`link_by_wording`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from scipy.sparse import csr_matrix
+
+from promptprint.index.fingerprint import Embed, fingerprint_texts
+from promptprint.reconstruct.corpus import Corpus
+from promptprint.reconstruct.progress import SILENT, Progress
+from promptprint.templates.tracker import COMMIT_PROMPTS, SEMANTIC_LINK_COSINE, SEMANTIC_MAX_ACCOUNTS
+from promptprint.text.constant_part import constant_part
+
+EMBED_BATCH = 256  # instructions per embed call
+LINK_BLOCK = 1024  # templates compared with all others at a time
+
+HOUR_MS = 3600 * 1000
+
+
+@dataclasses.dataclass(frozen=True)
+class WordingParams:
+    """Which templates are worded and when two are linked (see module docstring).
+
+    Attributes:
+        min_prompts / share: an account is dedicated to a template with this many of its
+            prompts in it, that being this share of all its prompts or more.
+        max_accounts: a template used by more accounts links by the accounts themselves.
+        cosine: instructions at least this close (cosine of their vectors) may link.
+        gap_hours: ... when the two templates' periods of use (first to last prompt)
+            overlap or lie this close,
+        max_period_share: ... and the two periods together last at most this share of
+            the corpus's: two templates in use for most of it overlap whatever they are
+            (two companies' support integrations, each one account sending all day).
+    """
+
+    min_prompts: int = COMMIT_PROMPTS
+    share: float = 2 / 3
+    max_accounts: int = SEMANTIC_MAX_ACCOUNTS
+    cosine: float = SEMANTIC_LINK_COSINE
+    gap_hours: float = 0.0
+    max_period_share: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.min_prompts < 2 or self.max_accounts < 1:
+            raise ValueError(f"min_prompts must be >= 2 (two prompts give the instruction) and max_accounts >= 1, "
+                             f"got {self.min_prompts} and {self.max_accounts}")
+        if not 0.0 < self.share <= 1.0:
+            raise ValueError(f"share must be in (0, 1], got {self.share}")
+        if not -1.0 <= self.cosine <= 1.0:
+            raise ValueError(f"cosine is a cosine in [-1, 1], got {self.cosine}")
+        if self.gap_hours < 0 or self.max_period_share <= 0:
+            raise ValueError(f"gap_hours must be >= 0 and max_period_share > 0, got {self.gap_hours} and {self.max_period_share}")
+
+
+@dataclasses.dataclass(frozen=True)
+class WordedTemplates:
+    """The worded templates of a corpus (as ``labels`` codes) and their instruction vectors."""
+
+    templates: np.ndarray  # int64 template codes, sorted
+    vectors: np.ndarray  # float32 (n, d), unit norm
+    first_ms: np.ndarray  # first and last prompt of each
+    last_ms: np.ndarray
+    corpus_ms: int  # the corpus's period, first to last prompt
+
+
+def worded_candidates(counts: csr_matrix, totals: np.ndarray, usable: np.ndarray, params: WordingParams) -> np.ndarray:
+    """Template codes (columns of the account × template ``counts``) among ``usable`` that
+    few accounts use and one of them is dedicated to."""
+    presence = counts.copy()
+    presence.data[:] = 1
+    accounts = np.asarray(presence.sum(axis=0)).ravel()
+    coo = counts.tocoo()
+    dedicated = (coo.data >= params.min_prompts) & (coo.data >= params.share * totals[coo.row])
+    has_dedicated = np.zeros(counts.shape[1], dtype=bool)
+    has_dedicated[coo.col[dedicated]] = True
+    return np.flatnonzero(has_dedicated & (accounts <= params.max_accounts) & usable)
+
+
+def instruction_texts(corpus: Corpus, labels: np.ndarray, text_hashes: np.ndarray, templates: np.ndarray) -> list[str]:
+    """Each template's instruction: the constant part of its last two prompts with
+    different texts ("" when they share too little)."""
+    rows = np.flatnonzero(np.isin(labels, templates))
+    order = np.argsort(labels[rows], kind="stable")  # by template, each in time order
+    rows = rows[order]
+    bounds = np.searchsorted(labels[rows], np.append(templates, np.iinfo(np.int64).max))
+    out = []
+    for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist()):
+        last = int(rows[hi - 1])
+        earlier = rows[lo : hi - 1][text_hashes[rows[lo : hi - 1]] != text_hashes[last]]
+        out.append(constant_part(corpus.texts[int(earlier[-1])], corpus.texts[last]) if len(earlier) else "")
+    return out
+
+
+def worded_templates(corpus: Corpus, labels: np.ndarray, text_hashes: np.ndarray, candidates: np.ndarray, embed: Embed,
+                     progress: Progress = SILENT) -> WordedTemplates:
+    """The ``candidates`` whose prompts share an instruction, with its vector."""
+    texts = instruction_texts(corpus, labels, text_hashes, candidates)
+    keep = np.asarray([bool(t) for t in texts], dtype=bool)
+    templates = candidates[keep]
+    texts = [t for t in texts if t]
+    parts = []
+    with progress("instructions", len(texts), "template") as advance:
+        for start in range(0, len(texts), EMBED_BATCH):
+            parts.append(fingerprint_texts(embed, texts[start : start + EMBED_BATCH]))
+            advance(len(parts[-1]))
+    vectors = np.concatenate(parts) if parts else np.zeros((0, corpus.vectors.shape[1]), np.float32)
+    first = np.full(len(templates), np.iinfo(np.int64).max)
+    last = np.full(len(templates), np.iinfo(np.int64).min)
+    rows = np.flatnonzero(np.isin(labels, templates))
+    position = np.searchsorted(templates, labels[rows])
+    np.minimum.at(first, position, corpus.created_at_ms[rows])
+    np.maximum.at(last, position, corpus.created_at_ms[rows])
+    period = int(corpus.created_at_ms.max() - corpus.created_at_ms.min()) if len(corpus) else 0
+    return WordedTemplates(templates, vectors, first, last, period)
+
+
+def link_by_wording(worded: WordedTemplates, params: WordingParams) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (a, b) of worded templates (their codes) whose instructions embed within
+    ``cosine`` and whose periods of use lie within ``gap_hours`` and are short beside the
+    corpus's (``max_period_share``): accounts that each word an instruction their own way
+    but work in the same days, not users who each keep a wrapper of their own (those are
+    not dedicated to it), campaigns weeks apart, or integrations that run all the time."""
+    n = len(worded.templates)
+    if n < 2:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    period = worded.last_ms - worded.first_ms
+    max_period = params.max_period_share * worded.corpus_ms
+    found_a, found_b = [], []
+    for start in range(0, n, LINK_BLOCK):  # a block of rows at a time: bounded memory
+        rows = np.arange(start, min(n, start + LINK_BLOCK))
+        close = worded.vectors[rows] @ worded.vectors.T >= params.cosine
+        gap = (np.maximum(worded.first_ms[rows, None], worded.first_ms[None, :])
+               - np.minimum(worded.last_ms[rows, None], worded.last_ms[None, :]))
+        short = period[rows, None] + period[None, :] <= max_period
+        a, b = np.nonzero(close & (gap <= params.gap_hours * HOUR_MS) & short)
+        upper = rows[a] < b
+        found_a.append(rows[a][upper])
+        found_b.append(b[upper])
+    return worded.templates[np.concatenate(found_a)], worded.templates[np.concatenate(found_b)]
