@@ -151,3 +151,33 @@ def test_instruction_text_is_what_the_last_two_different_prompts_share(embedder)
         "Solve this step by step please: what is Answer with a number.",
         "",
     ]
+
+
+def test_a_campaign_is_judged_by_the_banks_on_most_of_its_prompts_not_its_first(embedder, alpaca_texts: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """A framework's prompts do not all match its allow entry (measured on the
+    simulator's structured-chat users: 44 of 63 match the built-in one; users fill the
+    scaffold with their own tools and inputs, or run a version with parts cut). A
+    campaign whose first prompt is one that does not match is still the framework when
+    most of its prompts match; one where only a minority match is not."""
+    from pathlib import Path
+
+    from promptprint.records import PromptRecord
+    from promptprint.reconstruct.pipeline import _campaign_bank_hit
+    from promptprint.templates.banks import Banks
+    from promptprint.templates.tracker import TemplateTracker
+    from promptprint.text.skeleton import signature
+
+    def words(start: int, n: int) -> str:
+        return " ".join(" ".join(alpaca_texts[start : start + 40]).split()[:n])
+
+    rules, tools, fmt = words(300, 100), words(400, 40), words(500, 80)
+    banks = Banks(Path(":memory:"))
+    banks.add("allow", f"{rules}\n\n{tools}\n\n{fmt}", "our warehouse agent")
+    texts = [f"{fmt}\n\nInput: {words(800 + 40 * i, 30)}" for i in range(3)]  # a cut version: no rules
+    texts += [f"{rules}\n\n{words(1000 + 40 * i, 40)}\n\n{fmt}\n\nInput: how many crates of item {i} are left?" for i in range(7)]
+    assert banks.match(signature(texts[0]), None) is None and banks.match(signature(texts[5]), None) is not None
+    corpus = corpus_from_records([PromptRecord(f"p{i}", f"a{i}", "", 1000 * i, t) for i, t in enumerate(texts)], embedder.embed)
+    rows, no_templates = np.arange(len(texts)), np.zeros(len(texts), dtype=np.int64)
+    hit = _campaign_bank_hit(corpus, rows, no_templates, TemplateTracker(), banks.match)
+    assert hit is not None and hit.kind == "allow" and hit.note == "our warehouse agent"
+    assert _campaign_bank_hit(corpus, rows[:5], no_templates, TemplateTracker(), banks.match) is None  # 2 of 5 match
