@@ -245,3 +245,43 @@ def test_text_validation_measures_bytes_and_refuses_what_has_no_utf8() -> None:
         with pytest.raises(InvalidArgument) as caught:
             validate_text(text, limit)
         assert caught.value.reason == reason, text[:20]
+
+
+def test_a_bank_entry_one_prompt_of_a_template_matched_holds_for_its_other_prompts(
+    tmp_path: Path, embedder: SentenceTransformerEmbedder
+) -> None:
+    """Agent-framework users (the simulator's: the built-in structured-chat scaffold
+    filled with their own tools, questions and agent steps) are in the built-in allow
+    bank, but some of their prompts no longer hold 60% of the entry by themselves. They
+    join the scaffold's template, and the entry an earlier prompt of it matched holds
+    for them: none is flagged. Forgotten when the banks change."""
+    from evaluation.simulate import simulate
+    from evaluation.simulate.config import SimulationConfig
+    from promptprint.records import parse_timestamp
+    from promptprint.templates.banks import Banks
+    from promptprint.text.skeleton import signature
+
+    from conftest import SHARED_DATA
+
+    run = simulate(SimulationConfig(prompts=3000, seed=5), SHARED_DATA)
+    framework = {p["prompt_id"] for p in run.prompts_truth if p.get("family_id") == "agent:structured_chat"}
+    records = [
+        PromptRecord(r["prompt_id"], r["account_id"], r.get("org_id") or "", parse_timestamp(r["created_at"]), r["text"])
+        for r in run.traffic if r["prompt_id"] in framework
+    ]
+    index = PromptIndex.open(IndexConfig(data_dir=tmp_path / "d", tier="fingerprint", semantic_links=False), embedder)
+    try:
+        entries = index.bank_entries("allow")
+        builtin = Banks(Path(":memory:"))  # the same built-in entries, matched against each prompt by itself
+        own = [builtin.match(signature(r.text), None) for r in records]
+        assert any(hit is None for hit in own[len(own) // 2 :]), "every prompt matches alone: nothing to test"
+        verdicts = [index.check(r, store=True) for r in records]
+        late = [v for v, hit in zip(verdicts, own) if hit is None and v.campaign.template_id][-3:]
+        assert late and all(v.campaign.bank is not None and v.campaign.bank.kind == "allow" for v in late)
+        assert not any(v.campaign.flagged for v in verdicts)
+        for entry in entries:
+            index.remove_bank_entry(entry.entry_id)
+        again = records[-1]
+        assert index.check(PromptRecord("again", again.account_id, again.org_id, again.created_at_ms, again.text), store=False).campaign.bank is None
+    finally:
+        index.close()

@@ -76,6 +76,8 @@ class Lookups:
         self._templates = templates
         self._banks = banks
         self._fingerprint = fingerprint
+        # template id -> (banks version, the entry one of its prompts matched): see assess
+        self._template_hits: dict[int, tuple[int, BankHit]] = {}
 
     def neighbours(
         self,
@@ -203,8 +205,23 @@ class Lookups:
     ) -> CampaignAssessment:
         """Campaign assessment of a prompt (its :meth:`template_view`), with bank matches
         applied: the strongest of its shingle template's and its instruction lines' (a
-        short wrapper over a long paste has little else)."""
+        short wrapper over a long paste has little else).
+
+        A bank entry one prompt of a template matched holds for the template's other
+        prompts (until the banks change): a framework's users fill its scaffold with
+        tools and inputs of their own, and one prompt in three no longer holds 60% of
+        the entry (measured on the simulator's structured-chat users, 44 of 63 match
+        the built-in entry) though it joined the scaffold's template."""
         bank = self._banks.match(sig, template.core if template else None)
+        version = self._banks.version
+        template_ids = [f.template_id for f in (features, *line_features) if f is not None]
+        if bank is not None:
+            for template_id in template_ids:
+                self._template_hits[template_id] = (version, bank)
+        else:
+            remembered = [hit for tid in template_ids if (hit := self._template_hits.get(tid)) and hit[0] == version]
+            if remembered:
+                bank = max((hit for _, hit in remembered), key=lambda hit: hit.kind == "deny")
         threshold, window = self._config.campaign_threshold, self._config.template_window_ms
         best = assess(features, bank, threshold=threshold, window_ms=window)
         for line in line_features:
@@ -216,7 +233,11 @@ class Lookups:
     def template_bank(self, template_id: int) -> BankHit | None:
         """The bank entry matching a tracked template: by its latest prompt, as CheckPrompt
         matched that prompt (a privacy-mode store keeps no text: then by a shingle
-        template's core alone, and a line template matches none)."""
+        template's core alone, and a line template matches none), or the entry one of
+        its prompts matched (see :meth:`assess`)."""
+        remembered = self._template_hits.get(template_id)
+        if remembered is not None and remembered[0] == self._banks.version:
+            return remembered[1]
         tracked = self._templates.tracked(template_id)
         if tracked is None:
             return None
