@@ -70,7 +70,7 @@ def serve(args: argparse.Namespace) -> int:
             template_window_ms=int(args.template_window_hours * 3_600_000),
             builtin_allow_bank=not args.no_builtin_allow_bank,
             semantic_links=not args.no_semantic_links,
-            link_lag_prompts=args.link_lag_prompts,
+            link_lag_ms=round(args.link_lag_seconds * 1000),
             privacy_mode=args.privacy_mode,
             retention_ms=int(args.retention_days * 86_400_000),
         )

@@ -52,9 +52,11 @@ class IndexConfig:
         semantic_links: link templates whose instructions embed alike, on the background
             embedding thread (promptprint.index.template_linker). Off, verdicts do not
             depend on how far that thread has got (equivalence checks).
-        link_lag_prompts: recorded prompts a template may wait for its link by wording
-            before a check embeds it itself (0: checks never wait; links then trail a fast
-            replay). See PromptIndex._link_now.
+        link_lag_ms: how long, by the traffic's own clock (its prompts' times), a template
+            may wait for its link by wording before a check waits for its embedding (0:
+            checks never wait; links then trail a fast replay). Live traffic's clock is
+            the wall clock, which a forward pass never falls minutes behind: only a
+            replay, hours of traffic a second, waits. See PromptIndex._link_now.
         cluster_members: serving processes the traffic is routed over by template
             (promptprint.cluster; 1: this one alone): accounts' volumes are estimated
             from the part each process sees (TemplateTracker.set_members).
@@ -104,7 +106,7 @@ class IndexConfig:
     template_window_ms: int = DAY_MS
     cluster_members: int = 1
     semantic_links: bool = True
-    link_lag_prompts: int = 10
+    link_lag_ms: int = 10 * 60 * 1000
     builtin_allow_bank: bool = True
     tier: Tier = "fingerprint"
     embed_batch: int = 512
@@ -125,8 +127,8 @@ class IndexConfig:
             raise ValueError(f"backlog_wait_s must be >= 0, got {self.backlog_wait_s}")
         if not 0.0 <= self.campaign_threshold <= 1.0:
             raise ValueError(f"campaign_threshold must be in [0, 1], got {self.campaign_threshold}")
-        if self.link_lag_prompts < 0:
-            raise ValueError(f"link_lag_prompts must be >= 0, got {self.link_lag_prompts}")
+        if self.link_lag_ms < 0:
+            raise ValueError(f"link_lag_ms must be >= 0, got {self.link_lag_ms}")
         if self.cluster_members < 1:
             raise ValueError(f"cluster_members must be >= 1, got {self.cluster_members}")
         if self.template_window_ms <= 0:

@@ -392,14 +392,15 @@ class PromptIndex:
         return results
 
     def _link_now(self) -> None:
-        """Embed, here and outside every lock, the instructions of templates that have waited
-        for links by wording while ``IndexConfig.link_lag_prompts`` prompts were recorded:
-        the linker's thread keeps up with live traffic, but a fast replay (thousands of
-        prompts a second of traffic that took days) would outrun it and judge a campaign
-        without its links. So a check waits for a forward pass only when the thread is that
-        far behind: at most once per that many prompts in a replay, never in live traffic.
-        Ingest never waits: its templates go to the thread."""
-        lag = self._config.link_lag_prompts
+        """Wait, outside every lock but the caller's, for the links by wording of templates
+        that have waited ``IndexConfig.link_lag_ms`` of the traffic's own clock: the
+        linker's thread keeps up with live traffic (a forward pass is never minutes
+        behind the wall clock), but a fast replay (hours of traffic a second) would outrun
+        it and judge a campaign's accounts without its links. So a check waits for the
+        thread's pass under way, then embeds what is left: at most once per that much
+        replayed traffic, never in live traffic. Ingest never waits: its templates go to
+        the thread."""
+        lag = self._config.link_lag_ms
         if self._linker is not None and lag and self._templates.waiting_for_embedding(lag):
             self._linker.run_once()
 

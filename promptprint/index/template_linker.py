@@ -49,6 +49,7 @@ class TemplateLinker:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="promptprint-template-linker", daemon=True)
         self.linked = 0  # links made since start
+        self._pass = threading.Lock()
 
     def start(self) -> None:
         self._thread.start()
@@ -71,10 +72,17 @@ class TemplateLinker:
     def run_once(self) -> int:
         """Embed the instructions of the templates queued now; returns the links made.
         A store without texts (privacy mode) has nothing to embed: its templates stay
-        unlinked by wording."""
-        taken = self._templates.take_for_embedding(self._batch)
-        if not taken:
-            return 0
+        unlinked by wording. One pass at a time: a check that calls it while the thread's
+        pass is under way waits for that pass (its templates' links), then takes the rest."""
+        with self._pass:
+            taken = self._templates.take_for_embedding(self._batch)
+            try:
+                return self._embed_and_link(taken) if taken else 0
+            finally:
+                self._templates.embedding_done([template_id for template_id, _ in taken])
+
+    def _embed_and_link(self, taken: list[tuple[int, list[int]]]) -> int:
+        """Embed what each taken template's two latest prompts share, and link by it."""
         rows = self._store.fetch([row for _, pair in taken for row in pair], with_text=True)
         items: list[tuple[int, str, int]] = []
         for template_id, (first, second) in taken:

@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from array import array
-from typing import TypeVar
+from typing import Sequence, TypeVar
 
 import numpy as np
 
@@ -445,8 +445,10 @@ class TemplateTracker:
         self._parent: dict[int, int] = {}  # union-find over linked template ids (roots absent)
         self._groups: dict[int, list[int]] = {}  # root -> its templates (linked groups only)
         self._links: dict[tuple[int, int], int] = {}  # template pair -> dedicated accounts using both
-        self._to_embed: dict[int, int] = {}  # templates waiting for their instruction's embedding -> prompts recorded then
-        self._recorded = 0  # prompts recorded (the clock of the embedding queue's lag)
+        self._to_embed: dict[int, int] = {}  # templates waiting for their instruction's embedding -> traffic time then
+        self._embedding: dict[int, int] = {}  # ... and those taken, whose embedding is under way
+        self._recorded = 0  # prompts recorded
+        self._traffic_ms = 0  # the latest prompt time recorded (the clock of the embedding queue's lag)
         self._embedded: set[int] = set()  # templates that were queued once (never queued again)
         self._vectors: dict[int, np.ndarray] = {}  # template id -> its instruction's unit vector
         self._worded_alike: set[int] = set()  # templates linked by their instruction's embedding
@@ -534,6 +536,7 @@ class TemplateTracker:
         t = event.created_at_ms
         with self._lock:
             self._recorded += 1
+            self._traffic_ms = max(self._traffic_ms, _expiry_horizon(t))
             horizon = _expiry_horizon(t) - self._window
             account = sys.intern(event.account_id)
             org = sys.intern(org_key(account, event.org_id))
@@ -688,13 +691,18 @@ class TemplateTracker:
             return
         self._embedded.add(tid)
         if len(self._to_embed) < SEMANTIC_QUEUE:
-            self._to_embed[tid] = self._recorded
+            self._to_embed[tid] = self._traffic_ms
 
-    def waiting_for_embedding(self, behind: int = 0) -> bool:
-        """Whether templates wait for their instruction's embedding, the oldest of them
-        queued more than ``behind`` recorded prompts ago (read without the lock)."""
-        oldest = next(iter(self._to_embed.values()), None)
-        return oldest is not None and self._recorded - oldest >= behind
+    def waiting_for_embedding(self, behind_ms: int = 0) -> bool:
+        """Whether templates wait for their instruction's embedding (queued, or taken and
+        under way), the oldest of them queued more than ``behind_ms`` ago by the traffic's
+        own clock (the latest prompt time recorded; nothing waiting, the usual case, is
+        read without the lock)."""
+        if not self._to_embed and not self._embedding:
+            return False
+        with self._lock:
+            queued = [*self._to_embed.values(), *self._embedding.values()]
+            return bool(queued) and self._traffic_ms - min(queued) >= behind_ms
 
     def take_for_embedding(self, limit: int) -> list[tuple[int, list[int]]]:
         """Up to ``limit`` templates waiting for their instruction's embedding, each with
@@ -703,7 +711,7 @@ class TemplateTracker:
             taken: list[tuple[int, list[int]]] = []
             while self._to_embed and len(taken) < limit:
                 tid = next(iter(self._to_embed))
-                del self._to_embed[tid]
+                self._embedding[tid] = self._to_embed.pop(tid)
                 tracked = self.tracked(tid)
                 if tracked is None:
                     continue
@@ -712,6 +720,12 @@ class TemplateTracker:
                 if len(rows) == 2:
                     taken.append((tid, rows))
             return taken
+
+    def embedding_done(self, template_ids: Sequence[int]) -> None:
+        """The embeddings of these taken templates are over (linked, or nothing to embed)."""
+        with self._lock:
+            for tid in template_ids:
+                self._embedding.pop(tid, None)
 
     def add_instruction_vector(self, template_id: int, vector: np.ndarray, now_ms: int) -> list[int]:
         """Keep a template's instruction vector (unit length) and link it with the embedded
