@@ -95,7 +95,9 @@ def run_memory_bench(sizes: Sequence[int], *, seed: int = 7, data_dir: Path | No
 
     centers = rng.normal(size=(2000, DIMENSION)).astype(np.float32)
     with tempfile.TemporaryDirectory(prefix="promptprint-membench-") as tmp:
-        index = PromptIndex.open(IndexConfig(data_dir=Path(tmp), snapshot_every=0), _FixedEmbedder())  # type: ignore[arg-type]
+        # no links by wording: they embed the instructions they link by, and this bench embeds nothing
+        config = IndexConfig(data_dir=Path(tmp), snapshot_every=0, semantic_links=False)
+        index = PromptIndex.open(config, _FixedEmbedder())  # type: ignore[arg-type]
         try:
             gc.collect()
             release_free_memory()
