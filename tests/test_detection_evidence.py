@@ -240,3 +240,52 @@ def test_accounts_that_come_back_day_after_day_are_persistent(alpaca_texts: list
     tool_template = tool.match(signature(helper.format("x")))
     assert tool_template is not None and tool_template.peek_activity().committed == 0
     assert not _assess(tool, helper.format("what is a leap year"), "newcomer", T0 + 3 * 26 * HOUR).flagged
+
+
+def test_an_instruction_and_its_translation_link_across_languages(embedder, alpaca_texts: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """Accounts each keeping to one translation of an instruction: the model (trained on
+    English) puts two translations lower than two paraphrases, so a pair in which either
+    is not English has its own threshold. Each template is one dedicated account's; real
+    model, real linker."""
+    import types
+
+    from promptprint.index.fingerprint import fingerprint_texts
+    from promptprint.index.template_linker import TemplateLinker
+    from promptprint.templates.tracker import SEMANTIC_CROSS_LINGUAL_COSINE, SEMANTIC_LINK_COSINE
+    from promptprint.text.language import language
+
+    # one instruction in Spanish and in German (the adversarial simulator's socratic_math)
+    spanish = (
+        "Resuelve el problema de abajo como lo haría un tutor socrático: hazte las preguntas guía que un estudiante "
+        'debería hacerse, responde cada una y da la respuesta final en la última línea como "Final: <número>".'
+    )
+    german = (
+        "Löse die folgende Aufgabe wie ein sokratischer Tutor: Stelle dir die Leitfragen, die sich ein Schüler stellen "
+        'sollte, beantworte jede davon und gib das Endergebnis in der letzten Zeile als "Final: <Zahl>" an.'
+    )
+    assert (language(spanish), language(german), language("Summarize:")) == ("other", "other", "")
+    assert language("Solve the problem below and give the final number on the last line") == "en"
+    close = float(fingerprint_texts(embedder.embed, [spanish])[0] @ fingerprint_texts(embedder.embed, [german])[0])
+    assert SEMANTIC_CROSS_LINGUAL_COSINE <= close < SEMANTIC_LINK_COSINE  # why the pair needs its own threshold
+
+    tracker = TemplateTracker()
+    texts: dict[int, tuple[str, int]] = {}
+
+    class Rows:
+        def fetch(self, ids, with_text=False):  # type: ignore[no-untyped-def]
+            return {i: types.SimpleNamespace(text=texts[i][0], created_at_ms=texts[i][1]) for i in ids if i in texts}
+
+    linker = TemplateLinker(tracker, Rows(), lambda batch: fingerprint_texts(embedder.embed, batch))  # type: ignore[arg-type]
+    n = 0
+    for k in range(6):
+        for account, wording in (("es", spanish), ("de", german)):
+            text = f"{wording}:\n\n{alpaca_texts[n]}"
+            t = T0 + k * 10 * MIN + (account == "de") * MIN
+            texts[n + 1] = (text, t)
+            tracker.record(signature(text), Event(t, account, f"org-{account}", n + 1))
+            n += 1
+            linker.run_once()
+    template = tracker.match(signature(f"{spanish}:\n\nUn problema nuevo sobre peras."))
+    translated = tracker.match(signature(f"{german}:\n\nEine neue Aufgabe."))
+    assert template is not None and translated is not None and template.template_id != translated.template_id
+    assert translated.template_id in tracker.group_templates(template.template_id)

@@ -23,6 +23,7 @@ import numpy as np
 from promptprint.storage.store import RecordStore
 from promptprint.templates.tracker import TemplateTracker
 from promptprint.text.constant_part import constant_part
+from promptprint.text.language import language
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +97,8 @@ class TemplateLinker:
             return 0
         vectors = self._fingerprint([part for _, part, _ in items])
         made = sum(
-            len(self._templates.add_instruction_vector(template_id, vector, at))
-            for (template_id, _, at), vector in zip(items, vectors)
+            len(self._templates.add_instruction_vector(template_id, vector, at, language(part)))
+            for (template_id, part, at), vector in zip(items, vectors)
         )
         self.linked += made
         return made

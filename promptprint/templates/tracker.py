@@ -84,6 +84,9 @@ GROUP_FEATURE_TEMPLATES = 32
 # template is only embedded once a committed account uses it and few others do
 # (SEMANTIC_MAX_ACCOUNTS: a template with many accounts links by the accounts themselves).
 SEMANTIC_LINK_COSINE = 0.55
+# ... and this close when one of the two instructions is in another language than English
+# (promptprint.text.language): the model places a translation lower than a paraphrase.
+SEMANTIC_CROSS_LINGUAL_COSINE = 0.40
 SEMANTIC_MAX_ACCOUNTS = 3
 # Two templates link by wording only when sent within this many hours of each other:
 # scripted accounts work in the same waves (each account a sitting of an hour or so, its
@@ -447,6 +450,7 @@ class TemplateTracker:
         self._links: dict[tuple[int, int], int] = {}  # template pair -> dedicated accounts using both
         self._to_embed: dict[int, int] = {}  # templates waiting for their instruction's embedding -> traffic time then
         self._embedding: dict[int, int] = {}  # ... and those taken, whose embedding is under way
+        self._languages: dict[int, str] = {}  # embedded templates' instruction languages
         self._recorded = 0  # prompts recorded
         self._traffic_ms = 0  # the latest prompt time recorded (the clock of the embedding queue's lag)
         self._embedded: set[int] = set()  # templates that were queued once (never queued again)
@@ -727,18 +731,24 @@ class TemplateTracker:
             for tid in template_ids:
                 self._embedding.pop(tid, None)
 
-    def add_instruction_vector(self, template_id: int, vector: np.ndarray, now_ms: int) -> list[int]:
-        """Keep a template's instruction vector (unit length) and link it with the embedded
-        templates in use in the window whose vectors are within SEMANTIC_LINK_COSINE.
-        Returns the templates it was linked with."""
+    def add_instruction_vector(self, template_id: int, vector: np.ndarray, now_ms: int, language: str = "") -> list[int]:
+        """Keep a template's instruction vector (unit length) and its language ("en",
+        "other" or "" unknown: promptprint.text.language) and link it with the embedded
+        templates in use in the window whose vectors are within SEMANTIC_LINK_COSINE
+        (SEMANTIC_CROSS_LINGUAL_COSINE across languages). Returns the templates it was
+        linked with."""
         with self._lock:
+            self._languages[template_id] = language
             horizon = _expiry_horizon(now_ms) - self._window
             for other in [tid for tid in self._vectors if not self._in_use(tid, horizon)]:
                 del self._vectors[other]
+                self._languages.pop(other, None)
             vector = np.asarray(vector, dtype=np.float32)
             linked = self._link_by_wording(template_id, vector, horizon)
             if self._in_use(template_id, horizon):
                 self._vectors[template_id] = vector
+            else:
+                self._languages.pop(template_id, None)
             return linked
 
     def _link_by_wording(self, template_id: int, vector: np.ndarray, horizon: int) -> list[int]:
@@ -749,9 +759,12 @@ class TemplateTracker:
         if not ids:
             return linked
         cosines = np.stack([self._vectors[tid] for tid in ids]) @ vector
+        own = self._languages.get(template_id, "")
         for other, cosine in zip(ids, cosines.tolist()):
+            crossing = "other" in (own, self._languages.get(other, "")) and "" not in (own, self._languages.get(other, ""))
             if (
-                cosine >= SEMANTIC_LINK_COSINE and self._root(other) != self._root(template_id)
+                cosine >= (SEMANTIC_CROSS_LINGUAL_COSINE if crossing else SEMANTIC_LINK_COSINE)
+                and self._root(other) != self._root(template_id)
                 and self._in_use(other, horizon) and self._co_active(template_id, other)
                 and self._single_minded_committed(template_id) and self._single_minded_committed(other)
             ):
