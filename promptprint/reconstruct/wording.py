@@ -25,8 +25,14 @@ from scipy.sparse import csr_matrix
 from promptprint.index.fingerprint import Embed, fingerprint_texts
 from promptprint.reconstruct.corpus import Corpus
 from promptprint.reconstruct.progress import SILENT, Progress
-from promptprint.templates.tracker import COMMIT_PROMPTS, SEMANTIC_LINK_COSINE, SEMANTIC_MAX_ACCOUNTS
+from promptprint.templates.tracker import (
+    COMMIT_PROMPTS,
+    SEMANTIC_CROSS_LINGUAL_COSINE,
+    SEMANTIC_LINK_COSINE,
+    SEMANTIC_MAX_ACCOUNTS,
+)
 from promptprint.text.constant_part import constant_part
+from promptprint.text.language import language
 
 EMBED_BATCH = 256  # instructions per embed call
 LINK_BLOCK = 1024  # templates compared with all others at a time
@@ -42,7 +48,9 @@ class WordingParams:
         min_prompts / share: an account is dedicated to a template with this many of its
             prompts in it, that being this share of all its prompts or more.
         max_accounts: a template used by more accounts links by the accounts themselves.
-        cosine: instructions at least this close (cosine of their vectors) may link.
+        cosine: instructions at least this close (cosine of their vectors) may link;
+            cross_lingual_cosine: ... this close when either is not English
+            (promptprint.text.language: the model places translations lower).
         gap_hours: ... when the two templates' periods of use (first to last prompt)
             overlap or lie this close,
         max_period_share: ... and the two periods together last at most this share of
@@ -54,6 +62,7 @@ class WordingParams:
     share: float = 2 / 3
     max_accounts: int = SEMANTIC_MAX_ACCOUNTS
     cosine: float = SEMANTIC_LINK_COSINE
+    cross_lingual_cosine: float = SEMANTIC_CROSS_LINGUAL_COSINE
     gap_hours: float = 0.0
     max_period_share: float = 0.5
 
@@ -63,8 +72,9 @@ class WordingParams:
                              f"got {self.min_prompts} and {self.max_accounts}")
         if not 0.0 < self.share <= 1.0:
             raise ValueError(f"share must be in (0, 1], got {self.share}")
-        if not -1.0 <= self.cosine <= 1.0:
-            raise ValueError(f"cosine is a cosine in [-1, 1], got {self.cosine}")
+        for name in ("cosine", "cross_lingual_cosine"):
+            if not -1.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} is a cosine in [-1, 1], got {getattr(self, name)}")
         if self.gap_hours < 0 or self.max_period_share <= 0:
             raise ValueError(f"gap_hours must be >= 0 and max_period_share > 0, got {self.gap_hours} and {self.max_period_share}")
 
@@ -75,6 +85,7 @@ class WordedTemplates:
 
     templates: np.ndarray  # int64 template codes, sorted
     vectors: np.ndarray  # float32 (n, d), unit norm
+    languages: np.ndarray  # each instruction's: 1 English, 2 another language, 0 too short to tell
     first_ms: np.ndarray  # first and last prompt of each
     last_ms: np.ndarray
     corpus_ms: int  # the corpus's period, first to last prompt
@@ -128,7 +139,8 @@ def worded_templates(corpus: Corpus, labels: np.ndarray, text_hashes: np.ndarray
     np.minimum.at(first, position, corpus.created_at_ms[rows])
     np.maximum.at(last, position, corpus.created_at_ms[rows])
     period = int(corpus.created_at_ms.max() - corpus.created_at_ms.min()) if len(corpus) else 0
-    return WordedTemplates(templates, vectors, first, last, period)
+    languages = np.asarray([{"en": 1, "other": 2}.get(language(t), 0) for t in texts], dtype=np.int8)
+    return WordedTemplates(templates, vectors, languages, first, last, period)
 
 
 def link_by_wording(worded: WordedTemplates, params: WordingParams) -> tuple[np.ndarray, np.ndarray]:
@@ -145,7 +157,10 @@ def link_by_wording(worded: WordedTemplates, params: WordingParams) -> tuple[np.
     found_a, found_b = [], []
     for start in range(0, n, LINK_BLOCK):  # a block of rows at a time: bounded memory
         rows = np.arange(start, min(n, start + LINK_BLOCK))
-        close = worded.vectors[rows] @ worded.vectors.T >= params.cosine
+        cosines = worded.vectors[rows] @ worded.vectors.T
+        own, others = worded.languages[rows, None], worded.languages[None, :]
+        crossing = ((own == 2) | (others == 2)) & (own > 0) & (others > 0)
+        close = cosines >= np.where(crossing, params.cross_lingual_cosine, params.cosine)
         gap = (np.maximum(worded.first_ms[rows, None], worded.first_ms[None, :])
                - np.minimum(worded.last_ms[rows, None], worded.last_ms[None, :]))
         short = period[rows, None] + period[None, :] <= max_period
