@@ -207,21 +207,20 @@ class Lookups:
         applied: the strongest of its shingle template's and its instruction lines' (a
         short wrapper over a long paste has little else).
 
-        A bank entry one prompt of a template matched holds for the template's other
-        prompts (until the banks change): a framework's users fill its scaffold with
-        tools and inputs of their own, and one prompt in three no longer holds 60% of
-        the entry (measured on the simulator's structured-chat users, 44 of 63 match
-        the built-in entry) though it joined the scaffold's template."""
+        A bank entry one prompt of a shingle template matched holds for the template's
+        other prompts (until the banks change): a framework's users fill its scaffold
+        with tools and inputs of their own, and one prompt in three no longer holds 60%
+        of the entry (measured on the simulator's structured-chat users, 44 of 63 match
+        the built-in entry) though it joined the scaffold's template. Not an
+        instruction line's: a campaign that opens with a public framework's first line
+        would inherit its allow entry."""
         bank = self._banks.match(sig, template.core if template else None)
-        version = self._banks.version
-        template_ids = [f.template_id for f in (features, *line_features) if f is not None]
-        if bank is not None:
-            for template_id in template_ids:
-                self._template_hits[template_id] = (version, bank)
-        else:
-            remembered = [hit for tid in template_ids if (hit := self._template_hits.get(tid)) and hit[0] == version]
-            if remembered:
-                bank = max((hit for _, hit in remembered), key=lambda hit: hit.kind == "deny")
+        if template is not None:
+            version = self._banks.version
+            if bank is not None:
+                self._template_hits[template.template_id] = (version, bank)
+            elif (remembered := self._template_hits.get(template.template_id)) is not None and remembered[0] == version:
+                bank = remembered[1]
         threshold, window = self._config.campaign_threshold, self._config.template_window_ms
         best = assess(features, bank, threshold=threshold, window_ms=window)
         for line in line_features:
