@@ -3,6 +3,8 @@ accounts, linked templates, and the traps that must stay unflagged (real alpaca 
 
 from __future__ import annotations
 
+import types
+
 from promptprint.templates.scoring import CampaignAssessment, assess
 from promptprint.templates.tracker import COMMITTED, Event, TemplateTracker
 from promptprint.text.lines import instruction_line_keys
@@ -28,6 +30,30 @@ def _assess(tracker: TemplateTracker, text: str, account: str, t: int) -> Campai
     views = [v for v in [tracker.match(sig), *tracker.line_templates(sig)] if v is not None]
     results = [assess(tracker.features(v, t, account), None) for v in views] or [assess(None, None)]
     return max(results, key=lambda a: (a.flagged, a.score))
+
+
+class _LinkedTracker:
+    """A tracker whose templates are linked by wording as a PromptIndex links them: the
+    real model on the real linker, each recorded prompt's text kept as a store row."""
+
+    def __init__(self, embedder) -> None:  # type: ignore[no-untyped-def]
+        from promptprint.index.fingerprint import fingerprint_texts
+        from promptprint.index.template_linker import TemplateLinker
+
+        self.tracker = TemplateTracker()
+        self._texts: dict[int, tuple[str, int]] = {}
+        self.linker = TemplateLinker(self.tracker, self, lambda batch: fingerprint_texts(embedder.embed, batch))  # type: ignore[arg-type]
+
+    def fetch(self, ids, with_text=False):  # type: ignore[no-untyped-def]
+        """The store's fetch, for the linker."""
+        return {i: types.SimpleNamespace(text=self._texts[i][0], created_at_ms=self._texts[i][1]) for i in ids if i in self._texts}
+
+    def send(self, text: str, account: str, org: str, t: int) -> None:
+        """Record a prompt, then let the linker do what the thread would have done by the next one."""
+        row = len(self._texts) + 1
+        self._texts[row] = (text, t)
+        self.tracker.record(signature(text), Event(t, account, org, row))
+        self.linker.run_once()
 
 
 def test_instruction_lines_need_a_short_line_set_off_from_a_long_body(alpaca_texts: list[str]) -> None:
@@ -144,11 +170,6 @@ def test_accounts_each_wording_one_instruction_their_own_way_are_linked(embedder
     model, on the background path of a real PromptIndex's linker) link them, and the
     linked group is flagged. Ten benign accounts each reusing an unrelated personal
     wrapper stay apart."""
-    import types
-
-    from promptprint.index.fingerprint import fingerprint_texts
-    from promptprint.index.template_linker import TemplateLinker
-
     wordings = [
         "Please solve this exercise showing every step and give just the number at the end after ####",
         "Go ahead and figure out the problem below with clear reasoning, finishing with a line #### N",
@@ -173,14 +194,8 @@ def test_accounts_each_wording_one_instruction_their_own_way_are_linked(embedder
         "Convert this list of dates into ISO 8601 format",
         "Check this cover letter for spelling mistakes and awkward phrases",
     ]
-    tracker = TemplateTracker()
-    texts: dict[int, tuple[str, int]] = {}
-
-    class Rows:
-        def fetch(self, ids, with_text=False):  # type: ignore[no-untyped-def]
-            return {i: types.SimpleNamespace(text=texts[i][0], created_at_ms=texts[i][1]) for i in ids if i in texts}
-
-    linker = TemplateLinker(tracker, Rows(), lambda batch: fingerprint_texts(embedder.embed, batch))  # type: ignore[arg-type]
+    linked = _LinkedTracker(embedder)
+    tracker = linked.tracker
     n = 0
     # a power user whose own wrapper says what the campaign's instructions say, among as
     # many prompts of his own: close in meaning, but not single-minded, so never linked
@@ -194,12 +209,9 @@ def test_accounts_each_wording_one_instruction_their_own_way_are_linked(embedder
             if a < 4:  # the power user works alongside, half his prompts his wrapper
                 sends.append((f"{lookalike}:\n\n{alpaca_texts[n + 2]}" if a % 2 else alpaca_texts[n + 2], "power", "po"))
             for text, account, org in sends:
-                t = T0 + k * 40 * MIN + a * MIN
-                texts[n + 1] = (text, t)
-                tracker.record(signature(text), Event(t, account, org, n + 1))
+                linked.send(text, account, org, T0 + k * 40 * MIN + a * MIN)
                 n += 2
-                linker.run_once()
-    assert linker.linked >= 5
+    assert linked.linker.linked >= 5
     campaign = tracker.match(signature(f"{wordings[0]}:\n\nA new problem about apples and pears."))
     assert campaign is not None
     features = tracker.features(campaign, T0 + 5 * HOUR, "newcomer")
@@ -247,10 +259,7 @@ def test_an_instruction_and_its_translation_link_across_languages(embedder, alpa
     English) puts two translations lower than two paraphrases, so a pair in which either
     is not English has its own threshold. Each template is one dedicated account's; real
     model, real linker."""
-    import types
-
     from promptprint.index.fingerprint import fingerprint_texts
-    from promptprint.index.template_linker import TemplateLinker
     from promptprint.templates.tracker import SEMANTIC_CROSS_LINGUAL_COSINE, SEMANTIC_LINK_COSINE
     from promptprint.text.language import language
 
@@ -268,23 +277,13 @@ def test_an_instruction_and_its_translation_link_across_languages(embedder, alpa
     close = float(fingerprint_texts(embedder.embed, [spanish])[0] @ fingerprint_texts(embedder.embed, [german])[0])
     assert SEMANTIC_CROSS_LINGUAL_COSINE <= close < SEMANTIC_LINK_COSINE  # why the pair needs its own threshold
 
-    tracker = TemplateTracker()
-    texts: dict[int, tuple[str, int]] = {}
-
-    class Rows:
-        def fetch(self, ids, with_text=False):  # type: ignore[no-untyped-def]
-            return {i: types.SimpleNamespace(text=texts[i][0], created_at_ms=texts[i][1]) for i in ids if i in texts}
-
-    linker = TemplateLinker(tracker, Rows(), lambda batch: fingerprint_texts(embedder.embed, batch))  # type: ignore[arg-type]
+    linked = _LinkedTracker(embedder)
+    tracker = linked.tracker
     n = 0
     for k in range(6):
         for account, wording in (("es", spanish), ("de", german)):
-            text = f"{wording}:\n\n{alpaca_texts[n]}"
-            t = T0 + k * 10 * MIN + (account == "de") * MIN
-            texts[n + 1] = (text, t)
-            tracker.record(signature(text), Event(t, account, f"org-{account}", n + 1))
+            linked.send(f"{wording}:\n\n{alpaca_texts[n]}", account, f"org-{account}", T0 + k * 10 * MIN + (account == "de") * MIN)
             n += 1
-            linker.run_once()
     template = tracker.match(signature(f"{spanish}:\n\nUn problema nuevo sobre peras."))
     translated = tracker.match(signature(f"{german}:\n\nEine neue Aufgabe."))
     assert template is not None and translated is not None and template.template_id != translated.template_id
