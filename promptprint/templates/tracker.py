@@ -66,11 +66,6 @@ DEDICATED_SHARE = 0.5
 SINGLE_MINDED_SHARE = 0.8
 SINGLE_MINDED_PROMPTS = 5  # fewer prompts say little (a power user's first four are all his wrapper one time in ten)
 
-
-def _single_minded(total: int, shared: int) -> bool:
-    """Whether an account with ``total`` prompts since first seen, ``shared`` of them on
-    shared templates, is single-minded (see SINGLE_MINDED_SHARE)."""
-    return total >= SINGLE_MINDED_PROMPTS and shared >= SINGLE_MINDED_SHARE * total
 COMMIT_PROMPTS = 4
 SITTING_MS = 2 * 3600 * 1000
 # Two templates are linked into one group (a campaign's paraphrases, translations or
@@ -98,6 +93,12 @@ SEMANTIC_NEAR_HOURS = 4
 _BUCKETS_PER_HOUR = 3600 * 1000 // BUCKET_MS
 SEMANTIC_QUEUE = 4096  # templates waiting for their embedding, at most (the oldest waits on)
 LINE_TEMPLATE_IDS = 1 << 48  # the first line template's id: shingle templates' ids stay as they were  # the largest templates of a group that its features sum
+
+
+def _single_minded(total: int, shared: int) -> bool:
+    """Whether an account with ``total`` prompts since first seen, ``shared`` of them on
+    shared templates, is single-minded (see SINGLE_MINDED_SHARE)."""
+    return total >= SINGLE_MINDED_PROMPTS and shared >= SINGLE_MINDED_SHARE * total
 
 
 def _expiry_horizon(t_ms: int) -> int:
@@ -450,11 +451,10 @@ class TemplateTracker:
         self._links: dict[tuple[int, int], int] = {}  # template pair -> dedicated accounts using both
         self._to_embed: dict[int, int] = {}  # templates waiting for their instruction's embedding -> traffic time then
         self._embedding: dict[int, int] = {}  # ... and those taken, whose embedding is under way
-        self._languages: dict[int, str] = {}  # embedded templates' instruction languages
-        self._recorded = 0  # prompts recorded
         self._traffic_ms = 0  # the latest prompt time recorded (the clock of the embedding queue's lag)
         self._embedded: set[int] = set()  # templates that were queued once (never queued again)
-        self._vectors: dict[int, np.ndarray] = {}  # template id -> its instruction's unit vector
+        # template id -> its instruction's unit vector and language (promptprint.text.language)
+        self._vectors: dict[int, tuple[np.ndarray, str]] = {}
         self._worded_alike: set[int] = set()  # templates linked by their instruction's embedding
         self._semantic_links = semantic_links
         self._spread = 1  # serving processes the traffic is spread over (see set_members)
@@ -539,7 +539,6 @@ class TemplateTracker:
         id, 0 for prompts too short to carry one (their instruction lines still count)."""
         t = event.created_at_ms
         with self._lock:
-            self._recorded += 1
             self._traffic_ms = max(self._traffic_ms, _expiry_horizon(t))
             horizon = _expiry_horizon(t) - self._window
             account = sys.intern(event.account_id)
@@ -683,10 +682,10 @@ class TemplateTracker:
         tid = tracked.template_id
         if not self._semantic_links or tracked.members < COMMIT_PROMPTS:
             return
-        vector = self._vectors.get(tid)
-        if vector is not None:
+        instruction = self._vectors.get(tid)
+        if instruction is not None:
             if tracked.members & (tracked.members - 1) == 0:
-                self._link_by_wording(tid, vector, _expiry_horizon(t) - self._window)
+                self._link_by_wording(tid, *instruction, _expiry_horizon(t) - self._window)
             return
         if tid in self._embedded:
             return
@@ -738,35 +737,34 @@ class TemplateTracker:
         (SEMANTIC_CROSS_LINGUAL_COSINE across languages). Returns the templates it was
         linked with."""
         with self._lock:
-            self._languages[template_id] = language
             horizon = _expiry_horizon(now_ms) - self._window
             for other in [tid for tid in self._vectors if not self._in_use(tid, horizon)]:
                 del self._vectors[other]
-                self._languages.pop(other, None)
             vector = np.asarray(vector, dtype=np.float32)
-            linked = self._link_by_wording(template_id, vector, horizon)
+            linked = self._link_by_wording(template_id, vector, language, horizon)
             if self._in_use(template_id, horizon):
-                self._vectors[template_id] = vector
-            else:
-                self._languages.pop(template_id, None)
+                self._vectors[template_id] = (vector, language)
             return linked
 
-    def _link_by_wording(self, template_id: int, vector: np.ndarray, horizon: int) -> list[int]:
+    def _link_by_wording(self, template_id: int, vector: np.ndarray, language: str, horizon: int) -> list[int]:
         """Link a template with the embedded ones in use, co-active with it, whose
-        instruction vectors are within SEMANTIC_LINK_COSINE of its own."""
-        linked: list[int] = []
+        instruction vectors are within SEMANTIC_LINK_COSINE of its own
+        (SEMANTIC_CROSS_LINGUAL_COSINE when either is in another language than English);
+        both must carry a committed, single-minded account."""
         ids = [tid for tid in self._vectors if tid != template_id]
-        if not ids:
-            return linked
-        cosines = np.stack([self._vectors[tid] for tid in ids]) @ vector
-        own = self._languages.get(template_id, "")
+        if not ids or not self._single_minded_committed(template_id):
+            return []
+        near = {h + d for h in self._active_hours(template_id) for d in range(-SEMANTIC_NEAR_HOURS, SEMANTIC_NEAR_HOURS + 1)}
+        cosines = np.stack([self._vectors[tid][0] for tid in ids]) @ vector
+        linked: list[int] = []
         for other, cosine in zip(ids, cosines.tolist()):
-            crossing = "other" in (own, self._languages.get(other, "")) and "" not in (own, self._languages.get(other, ""))
+            languages = (language, self._vectors[other][1])
+            crossing = "other" in languages and "" not in languages
             if (
                 cosine >= (SEMANTIC_CROSS_LINGUAL_COSINE if crossing else SEMANTIC_LINK_COSINE)
                 and self._root(other) != self._root(template_id)
-                and self._in_use(other, horizon) and self._co_active(template_id, other)
-                and self._single_minded_committed(template_id) and self._single_minded_committed(other)
+                and self._in_use(other, horizon) and near & self._active_hours(other)
+                and self._single_minded_committed(other)
             ):
                 self._link(template_id, other)
                 self._worded_alike.update((template_id, other))
@@ -786,16 +784,13 @@ class TemplateTracker:
                     return True
         return False
 
-    def _co_active(self, a: int, b: int) -> bool:
-        """Whether two templates were sent within SEMANTIC_NEAR_HOURS of each other in the window:
-        accounts that each word an instruction their own way but work in the same
-        waves, not users who each keep a wrapper of their own on their own schedule."""
-        first, second = self.tracked(a), self.tracked(b)
-        if first is None or second is None:
-            return False
-        hours = [{bucket // _BUCKETS_PER_HOUR for bucket in t.peek_activity().buckets} for t in (first, second)]
-        near = {h + d for h in hours[0] for d in range(-SEMANTIC_NEAR_HOURS, SEMANTIC_NEAR_HOURS + 1)}
-        return bool(near & hours[1])
+    def _active_hours(self, template_id: int) -> set[int]:
+        """The hours of the window the template was sent in. Two templates link by wording
+        only when sent within SEMANTIC_NEAR_HOURS of each other: accounts that each word
+        an instruction their own way but work in the same waves, not users who each keep
+        a wrapper of their own on their own schedule."""
+        tracked = self.tracked(template_id)
+        return {bucket // _BUCKETS_PER_HOUR for bucket in tracked.peek_activity().buckets} if tracked is not None else set()
 
     def _in_use(self, template_id: int, horizon: int) -> bool:
         tracked = self.tracked(template_id)
