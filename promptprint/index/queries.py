@@ -216,11 +216,10 @@ class Lookups:
         would inherit its allow entry."""
         bank = self._banks.match(sig, template.core if template else None)
         if template is not None:
-            version = self._banks.version
             if bank is not None:
-                self._template_hits[template.template_id] = (version, bank)
-            elif (remembered := self._template_hits.get(template.template_id)) is not None and remembered[0] == version:
-                bank = remembered[1]
+                self._template_hits[template.template_id] = (self._banks.version, bank)
+            else:
+                bank = self._remembered_hit(template.template_id)
         threshold, window = self._config.campaign_threshold, self._config.template_window_ms
         best = assess(features, bank, threshold=threshold, window_ms=window)
         for line in line_features:
@@ -229,14 +228,19 @@ class Lookups:
                 best = candidate
         return best
 
+    def _remembered_hit(self, template_id: int) -> BankHit | None:
+        """The entry a prompt of the template matched, while the banks are as they were then."""
+        remembered = self._template_hits.get(template_id)
+        return remembered[1] if remembered is not None and remembered[0] == self._banks.version else None
+
     def template_bank(self, template_id: int) -> BankHit | None:
         """The bank entry matching a tracked template: by its latest prompt, as CheckPrompt
         matched that prompt (a privacy-mode store keeps no text: then by a shingle
         template's core alone, and a line template matches none), or the entry one of
         its prompts matched (see :meth:`assess`)."""
-        remembered = self._template_hits.get(template_id)
-        if remembered is not None and remembered[0] == self._banks.version:
-            return remembered[1]
+        remembered = self._remembered_hit(template_id)
+        if remembered is not None:
+            return remembered
         tracked = self._templates.tracked(template_id)
         if tracked is None:
             return None

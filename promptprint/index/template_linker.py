@@ -6,8 +6,8 @@ nothing. The template tracker queues such templates (a committed account, few ot
 this step embeds what their prompts have in common (:func:`promptprint.text.constant_part`,
 the instruction without the payload) and hands the vector back, and the tracker links
 templates in use together whose instructions embed close. It runs on a thread of its own
-(:meth:`TemplateLinker.start`), at the embedder's background priority, so no lookup or
-acknowledgement waits on a forward pass, and the vector backlog (whose batches take
+(:meth:`TemplateLinker.start`), at the lookups' priority (its texts are few and short),
+so no acknowledgement waits on a forward pass, and the vector backlog (whose batches take
 seconds) does not hold links back: a template is linked within a forward pass of
 qualifying, however far behind the vectors are.
 """

@@ -703,9 +703,9 @@ class TemplateTracker:
         read without the lock)."""
         if not self._to_embed and not self._embedding:
             return False
-        with self._lock:
-            queued = [*self._to_embed.values(), *self._embedding.values()]
-            return bool(queued) and self._traffic_ms - min(queued) >= behind_ms
+        with self._lock:  # both keep queue order, and queue times never decrease: each one's oldest is its first
+            oldest = [next(iter(queue.values())) for queue in (self._to_embed, self._embedding) if queue]
+            return bool(oldest) and self._traffic_ms - min(oldest) >= behind_ms
 
     def take_for_embedding(self, limit: int) -> list[tuple[int, list[int]]]:
         """Up to ``limit`` templates waiting for their instruction's embedding, each with
