@@ -288,3 +288,57 @@ def test_an_instruction_and_its_translation_link_across_languages(embedder, alpa
     translated = tracker.match(signature(f"{german}:\n\nEine neue Aufgabe."))
     assert template is not None and translated is not None and template.template_id != translated.template_id
     assert translated.template_id in tracker.group_templates(template.template_id)
+
+
+def test_accounts_of_one_org_keeping_to_different_translations_are_linked(alpaca_texts: list[str]) -> None:
+    """An operation gives each account one translation of its instruction (the model puts
+    some of them too far apart to link by wording) and keeps its accounts in a few
+    throw-away orgs that each hold accounts of several translations: dedicated accounts of
+    one org working in the same hours link their templates, and the group spans the orgs.
+    A company org whose service accounts each keep to a pipeline of their own links the
+    same way, and stays one org's traffic: never flagged."""
+    variants = [
+        "Produce a high-quality training example. First restate the instruction below in your own words, then write an ideal, detailed response.",
+        "Produza um exemplo de treinamento de alta qualidade. Primeiro reescreva a instrução abaixo com suas próprias palavras, depois escreva uma resposta ideal.",
+        "高品質なトレーニング例を作成してください。まず下の指示を自分の言葉で言い換え、次に理想的で詳しい回答を書いてください。",
+        "Erstelle ein hochwertiges Trainingsbeispiel. Formuliere zuerst die folgende Anweisung mit eigenen Worten um, schreibe dann eine ideale Antwort.",
+        "Produis un exemple d'entraînement de haute qualité. Reformule d'abord l'instruction ci-dessous avec tes propres mots, puis rédige une réponse idéale.",
+        "Genera un esempio di addestramento di alta qualità. Prima riformula l'istruzione qui sotto con parole tue, poi scrivi una risposta ideale.",
+    ]
+    pipelines = [
+        "You are the billing assistant of Acme Corp. Extract the invoice number, the amount and the due date from the email below as JSON.",
+        "You are the support triage bot of Acme Corp. Label the ticket below as bug, question or feature request and give one reason.",
+        "You are Acme Corp's release-notes writer. Turn the merged pull request titles below into three short bullet points for customers.",
+        "You are Acme Corp's HR assistant. Rewrite the job posting below in plain, inclusive language without changing the requirements.",
+    ]
+    # (variant, org) per campaign account: each org holds accounts of several translations
+    members = [(0, "opA"), (1, "opA"), (2, "opA"), (1, "opB"), (3, "opB"), (4, "opB"), (2, "opC"), (4, "opC"), (5, "opC"), (0, "opC")]
+    tracker = TemplateTracker(semantic_links=False)
+    n = 0
+    early: list[CampaignAssessment] = []
+    for k in range(6):  # six prompts per account, ten minutes apart, the accounts interleaved
+        for a, (variant, org) in enumerate(members):
+            t = T0 + k * 10 * MIN + a * 20_000
+            text = f"{variants[variant]}\n\nInstruction: {alpaca_texts[n]}"
+            if k == 1:
+                early.append(_assess(tracker, text, f"op{a}", t))
+            _record(tracker, text, f"op{a}", t, org=org)
+            for p, pipeline in enumerate(pipelines):
+                _record(tracker, f"{pipeline}\n\n{alpaca_texts[1000 + n * 4 + p]}", f"acme-svc{p}", t + 5_000, org="acme")
+            n += 1
+    assert not any(v.flagged for v in early)  # one prompt of each: nothing links yet
+    end = T0 + 60 * MIN
+    last = _assess(tracker, f"{variants[3]}\n\nInstruction: {alpaca_texts[n]}", "op4", end)
+    assert last.flagged, last.reasons
+    assert last.features is not None and last.features.group.org_linked >= 2
+    assert any("accounts of one org" in r for r in last.reasons)
+    # (the Japanese has too few words for a shingle template of its own)
+    shingles = [tracker.match(signature(f"{v}\n\nInstruction: x")) for i, v in enumerate(variants) if i != 2]
+    ids = {t.template_id for t in shingles if t is not None}
+    assert len(ids) == len(variants) - 1 and ids <= set(tracker.group_templates(min(ids)))
+
+    pipeline = tracker.match(signature(f"{pipelines[0]}\n\nx"))
+    assert pipeline is not None and len(tracker.group_templates(pipeline.template_id)) == len(pipelines)
+    company = _assess(tracker, f"{pipelines[0]}\n\n{alpaca_texts[2000]}", "acme-svc0", end)
+    assert company.features is not None and company.features.group.top_org_volume == company.features.group.volume
+    assert not company.flagged and company.score == 0.0

@@ -44,7 +44,7 @@ Level = Literal["none", "watch", "flagged"]
 # and specific needs fewer of them than an instruction line or a short phrasing
 COMMITTED_SCALE_SPECIFIC = 3.0
 COMMITTED_SCALE_SHORT = 5.0
-# a group held together by wording (and co-activity) rather than by its accounts
+# a group held together by wording or an org (and co-activity) rather than by its accounts
 COMMITTED_SCALE_WORDED = 4.0
 # An account with this many prompts in the window, of which less than BYSTANDER_SHARE use
 # the template's group, is a bystander: its prompt counts that much less.
@@ -124,7 +124,7 @@ def assess(
         dedication = g.committed_accounts / judged if judged else 0.0
         if specificity < 1.0:
             scale = COMMITTED_SCALE_SHORT
-        elif g.worded_alike:  # held together by wording: more accounts than one template needs
+        elif g.worded_alike or g.org_linked:  # held by wording or an org: more accounts than one template needs
             scale = COMMITTED_SCALE_WORDED
         else:
             scale = COMMITTED_SCALE_SPECIFIC
@@ -147,6 +147,8 @@ def assess(
             how = "by accounts that send mostly them"
             if g.worded_alike:
                 how += f", {g.worded_alike} of them also by an instruction worded alike"
+            if g.org_linked:
+                how += f", {g.org_linked} of them by dedicated accounts of one org working in the same hours"
             reasons.append(
                 f"it is linked with {g.templates - 1} other templates {how} ({g.volume} prompts, {g.accounts} account uses in all)"
             )

@@ -90,6 +90,15 @@ SEMANTIC_MAX_ACCOUNTS = 3
 # only, per-account paraphrases 20/23 accounts and translated variants 4/22 flagged;
 # within 4 hours, 21/23 and 10/22, no benign account more.
 SEMANTIC_NEAR_HOURS = 4
+# Two small templates (SEMANTIC_MAX_ACCOUNTS accounts at most, none in common, of one kind)
+# are also linked when single-minded accounts of one named org are committed to them and
+# they are sent within SEMANTIC_NEAR_HOURS of each other: an operation's throw-away orgs
+# hold accounts it gives different wordings or translations of one instruction, and a
+# translation can embed too far from its original to link by wording (MiniLM puts an
+# English instruction and its Portuguese 0.08-0.33 apart). An org that keeps several
+# templates of its own stays one org's traffic when they link: a group's org spread
+# counts each org's prompts over all of its templates (see _group_totals).
+_EXACT_ORG_SPREAD = 64  # a group's orgs summed exactly up to this many; beyond, the largest template's top org
 _BUCKETS_PER_HOUR = 3600 * 1000 // BUCKET_MS
 SEMANTIC_QUEUE = 4096  # templates waiting for their embedding, at most (the oldest waits on)
 LINE_TEMPLATE_IDS = 1 << 48  # the first line template's id: shingle templates' ids stay as they were  # the largest templates of a group that its features sum
@@ -119,6 +128,7 @@ class GroupFeatures:
     distinct_texts: int
     top_org_volume: int
     worded_alike: int = 0  # of its templates, those linked by their instruction's embedding
+    org_linked: int = 0  # ... and those linked by their accounts' org
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -456,6 +466,9 @@ class TemplateTracker:
         # template id -> its instruction's unit vector and language (promptprint.text.language)
         self._vectors: dict[int, tuple[np.ndarray, str]] = {}
         self._worded_alike: set[int] = set()  # templates linked by their instruction's embedding
+        self._org_linked: set[int] = set()  # templates linked by their accounts' org (see _link_by_org)
+        # named org -> the small templates its single-minded accounts are committed to
+        self._org_templates: dict[str, dict[int, None]] = {}
         self._semantic_links = semantic_links
         self._spread = 1  # serving processes the traffic is spread over (see set_members)
         self._next_id = 1
@@ -590,7 +603,7 @@ class TemplateTracker:
                         self._book.shared_prompt(founder[1], founder[0])
                     self._note_use(tracked, account, t, horizon, this_prompt)
                 self._book.shared_prompt(account, t)
-                self._judge(account, t, horizon, [tracked for tracked, _ in joined])
+                self._judge(account, org, t, horizon, [tracked for tracked, _ in joined])
             return template_id
 
     # -- accounts and groups ---------------------------------------------------------------
@@ -637,7 +650,7 @@ class TemplateTracker:
                 if votes >= LINK_ACCOUNTS:
                     self._link(tid, other_tid)
 
-    def _judge(self, account: str, t: int, horizon: int, touched: list[TrackedTemplate]) -> None:
+    def _judge(self, account: str, org: str, t: int, horizon: int, touched: list[TrackedTemplate]) -> None:
         """Judge an account from its window (see ENGAGED) and set its state on the shared
         templates this prompt joined; on all of its shared templates when it changed.
 
@@ -674,6 +687,44 @@ class TemplateTracker:
                 activity.set_state(account, state)
             if state == COMMITTED and single_minded:
                 self._queue_for_embedding(tracked, t)
+                if activity.states.get(account) == COMMITTED:
+                    self._link_by_org(tracked, org, horizon)
+
+    def _link_by_org(self, tracked: TrackedTemplate, org: str, horizon: int) -> None:
+        """Note that a single-minded account of ``org`` is committed to the template and
+        link it with the org's other such templates sent near it (see _EXACT_ORG_SPREAD's
+        comment): same kind (a prompt's shingle and line templates are the same prompts),
+        no account in common (those link by their accounts), each a few accounts at most."""
+        if org.startswith("\x00") or len(tracked.peek_activity().accounts) > SEMANTIC_MAX_ACCOUNTS:
+            return
+        tid = tracked.template_id
+        known = self._org_templates.setdefault(org, {})
+        known[tid] = None
+        if len(known) < 2:
+            return
+        accounts = tracked.peek_activity().accounts
+        line = isinstance(tracked, LineTemplate)
+        near: set[int] | None = None
+        for other in list(known):
+            if other == tid:
+                continue
+            other_tracked = self.tracked(other)
+            if other_tracked is None or not self._in_use(other, horizon):
+                del known[other]
+                continue
+            other_accounts = other_tracked.peek_activity().accounts
+            if (
+                isinstance(other_tracked, LineTemplate) != line
+                or len(other_accounts) > SEMANTIC_MAX_ACCOUNTS
+                or not accounts.keys().isdisjoint(other_accounts)
+                or self._root(other) == self._root(tid)
+            ):
+                continue
+            if near is None:
+                near = {h + d for h in self._active_hours(tid) for d in range(-SEMANTIC_NEAR_HOURS, SEMANTIC_NEAR_HOURS + 1)}
+            if near & self._active_hours(other) and self._single_minded_committed(other):
+                self._link(tid, other)
+                self._org_linked.update((tid, other))
 
     def _queue_for_embedding(self, tracked: TrackedTemplate, t: int) -> None:
         """Queue a template for its instruction's embedding once it qualifies; an embedded
@@ -813,6 +864,12 @@ class TemplateTracker:
             if line.expire(before):
                 del self._lines[key]
                 del self._line_ids[line.template_id]
+        for org in list(self._org_templates):
+            known = self._org_templates[org]
+            for tid in [tid for tid in known if not self._in_use(tid, before)]:
+                del known[tid]
+            if not known:
+                del self._org_templates[org]
 
     def forget_rows(self, row_ids: set[int]) -> int:
         """Take deleted prompts (by store row id) out of every template's window, so a
@@ -900,7 +957,9 @@ class TemplateTracker:
                     orgs -= 1
                     named_orgs -= not org.startswith("\x00")
                 texts -= activity.texts[text_hash] == 1
-            group = self._group_totals(template, horizon, (volume, accounts, activity.committed, activity.undedicated, texts, top_org))
+            group = self._group_totals(
+                template, horizon, (volume, accounts, activity.committed, activity.undedicated, texts, top_org), activity.orgs
+            )
             account_prompts = self._volume(account_id, now_ms) if account_id else 0
             root = self._root(template.template_id)
             account_group = sum(
@@ -933,14 +992,23 @@ class TemplateTracker:
             )
 
     def _group_totals(
-        self, template: TrackedTemplate, horizon: int, own: tuple[int, int, int, int, int, int]
+        self, template: TrackedTemplate, horizon: int, own: tuple[int, int, int, int, int, int], own_orgs: dict[str, int]
     ) -> GroupFeatures:
-        """The template's group summed over its largest templates (its own counts as given)."""
+        """The template's group summed over its largest templates (its own counts as given).
+        In a group an org links, the busiest org's prompts are summed over the templates
+        while they have few orgs (an org's templates linked together are still one org's
+        traffic); otherwise, and beyond that, the largest template's top org."""
         root = self._root(template.template_id)
         members = self._groups.get(root)
         volume, accounts, committed, undedicated, texts, top_org = own
         if not members:
             return GroupFeatures(root, 1, volume, accounts, committed, undedicated, texts, top_org)
+        same_org = sum(1 for tid in members if tid in self._org_linked)
+        # exact only where an org holds the group together: elsewhere (links by accounts or
+        # wording) the largest template's top org, as tuned (a campaign whose throw-away orgs
+        # hold several accounts each spreads its orgs unevenly over its templates)
+        exact = same_org and len(own_orgs) <= _EXACT_ORG_SPREAD
+        per_org: dict[str, int] | None = dict(own_orgs) if exact else None
         others = [t for tid in members if tid != template.template_id and (t := self.tracked(tid)) is not None]
         others.sort(key=lambda t: -t.members)
         for other in others[: GROUP_FEATURE_TEMPLATES - 1]:
@@ -954,5 +1022,12 @@ class TemplateTracker:
             undedicated += activity.undedicated
             texts += len(activity.texts)
             top_org = max(top_org, max(activity.orgs.values()))
+            if per_org is not None and len(per_org) + len(activity.orgs) <= _EXACT_ORG_SPREAD:
+                for org, n in activity.orgs.items():
+                    per_org[org] = per_org.get(org, 0) + n
+            else:
+                per_org = None
+        if per_org:
+            top_org = max(top_org, max(per_org.values()))
         alike = sum(1 for tid in members if tid in self._worded_alike)
-        return GroupFeatures(root, len(members), volume, accounts, committed, undedicated, texts, top_org, alike)
+        return GroupFeatures(root, len(members), volume, accounts, committed, undedicated, texts, top_org, alike, same_org)
