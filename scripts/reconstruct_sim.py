@@ -93,11 +93,13 @@ def _ablation(corpus: object, config: ReconstructConfig, banks: Banks, sim_dir: 
     """What each kind of link evidence adds, on one clustering of the corpus."""
     view = template_clusters(corpus, config)  # type: ignore[arg-type]
     variants = {
-        "accounts only": AttributionParams(use_sync=False, use_embedding=False, use_wording=False),
-        "accounts + sync": AttributionParams(use_sync=True, use_embedding=False, use_wording=False),
-        "accounts + embedding": AttributionParams(use_sync=False, use_embedding=True, use_wording=False),
-        "accounts + wording": AttributionParams(use_sync=False, use_embedding=False, use_wording=True),
+        "accounts only": AttributionParams(use_sync=False, use_embedding=False, use_wording=False, use_org=False),
+        "accounts + sync": AttributionParams(use_sync=True, use_embedding=False, use_wording=False, use_org=False),
+        "accounts + embedding": AttributionParams(use_sync=False, use_embedding=True, use_wording=False, use_org=False),
+        "accounts + wording": AttributionParams(use_sync=False, use_embedding=False, use_wording=True, use_org=False),
+        "accounts + org": AttributionParams(use_sync=False, use_embedding=False, use_wording=False, use_org=True),
         "all but wording": AttributionParams(use_wording=False),
+        "all but org": AttributionParams(use_org=False),
         "all (default)": AttributionParams(),
     }
     first = True

@@ -175,17 +175,21 @@ DAY_MS = 86_400_000
 START_MS = 1_767_225_600_000  # 2026-01-01
 
 
-def _worded_traffic(payloads: list[str], instructions: list[str], starts_days: list[int], *, every_days: int = 0) -> list[PromptRecord]:
+def _worded_traffic(payloads: list[str], instructions: list[str], starts_days: list[int], *, every_days: int = 0,
+                    hours: list[int] | None = None, orgs: list[str] | None = None) -> list[PromptRecord]:
     """Account k sends only ``instructions[k]`` over payloads of its own, 8 prompts in two
-    sittings a day apart from day ``starts_days[k]`` (or one prompt ``every_days``); 40
-    ordinary accounts send 200 prompts over the 16 days."""
+    sittings a day apart from day ``starts_days[k]`` (or one prompt ``every_days``), at
+    ``hours[k]`` o'clock (10 by default), from org ``orgs[k]`` (one of its own by
+    default); 40 ordinary accounts send 200 prompts over the 16 days."""
     records = []
     texts = iter(payloads)
     for k, (instruction, day) in enumerate(zip(instructions, starts_days)):
+        hour = hours[k] if hours else 10
+        org = orgs[k] if orgs else f"o-worded-{k}"
         for j in range(8):
             days = day + (j * every_days if every_days else j // 4)
-            t = START_MS + days * DAY_MS + 10 * 3_600_000 + (j % 4) * 420_000 + k * 60_000
-            records.append(PromptRecord(f"w-{k}-{j}", f"worded-{k}", f"o-worded-{k}", t, f"{instruction}\n\n{next(texts)}"))
+            t = START_MS + days * DAY_MS + hour * 3_600_000 + (j % 4) * 420_000 + k * 60_000
+            records.append(PromptRecord(f"w-{k}-{j}", f"worded-{k}", org, t, f"{instruction}\n\n{next(texts)}"))
     for i in range(200):
         records.append(PromptRecord(f"o-{i}", f"ordinary-{i % 40}", "", START_MS + i * 16 * DAY_MS // 200, next(texts)))
     return records
@@ -213,7 +217,8 @@ def test_paraphrases_used_weeks_apart_are_not_joined(embedder, alpaca_texts) -> 
     """The same wordings, each account in a period of its own: closeness of meaning alone links nothing."""
     corpus = corpus_from_records(_worded_traffic(alpaca_texts[2000:], PARAPHRASES, [0, 3, 6, 9, 12]), embedder.embed)
     assert _joined(reconstruct(corpus, ReconstructConfig(min_score=0.0), embed=embedder.embed)) == []
-    anytime = ReconstructConfig(attribution=AttributionParams(wording=WordingParams(gap_hours=30 * 24.0)), min_score=0.0)
+    anytime = ReconstructConfig(attribution=AttributionParams(wording=WordingParams(gap_hours=30 * 24.0, near_hours=30 * 24.0)),
+                                min_score=0.0)
     assert _joined(reconstruct(corpus, anytime, embed=embedder.embed)) == [{f"worded-{k}" for k in range(5)}]
 
 
@@ -232,5 +237,62 @@ def test_integrations_running_all_the_time_are_not_joined(embedder, alpaca_texts
     periods overlap whatever they are, so the overlap is no evidence and they stay apart."""
     corpus = corpus_from_records(_worded_traffic(alpaca_texts[2000:], INTEGRATIONS, [0, 0, 1], every_days=2), embedder.embed)
     assert _joined(reconstruct(corpus, ReconstructConfig(min_score=0.0), embed=embedder.embed)) == []
-    any_period = ReconstructConfig(attribution=AttributionParams(wording=WordingParams(max_period_share=2.0)), min_score=0.0)
+    any_period = ReconstructConfig(attribution=AttributionParams(wording=WordingParams(max_period_share=2.0, near_hours=48.0)),
+                                   min_score=0.0)
     assert _joined(reconstruct(corpus, any_period, embed=embedder.embed)) == [{f"worded-{k}" for k in range(3)}]
+
+
+def test_two_operations_wording_alike_on_schedules_of_their_own_stay_apart(embedder, alpaca_texts) -> None:  # type: ignore[no-untyped-def]
+    """Two operations word one math task alike the same days, each firing its accounts
+    at its own hour: a campaign's scripted accounts work in the same waves, so each
+    operation is one campaign of exactly its accounts; with any hour allowed, one."""
+    wordings = [*PARAPHRASES, "Go ahead and calculate the result of this word problem step by step, with the final number at the end."]
+    corpus = corpus_from_records(
+        _worded_traffic(alpaca_texts[2000:], wordings, [0] * 6, hours=[10, 10, 10, 16, 16, 16]), embedder.embed
+    )
+    assert sorted(_joined(reconstruct(corpus, ReconstructConfig(min_score=0.0), embed=embedder.embed)), key=sorted) == [
+        {"worded-0", "worded-1", "worded-2"}, {"worded-3", "worded-4", "worded-5"},
+    ]
+    any_hour = ReconstructConfig(attribution=AttributionParams(wording=WordingParams(near_hours=24.0)), min_score=0.0)
+    assert _joined(reconstruct(corpus, any_hour, embed=embedder.embed)) == [{f"worded-{k}" for k in range(6)}]
+
+
+# One instruction and its translations (the adversarial simulator's instruction_expander),
+# which MiniLM embeds too far apart to link by wording (0.08-0.33 to the English).
+TRANSLATIONS = [
+    "Produce a high-quality training example. First restate the instruction below in your own words, then write an ideal, detailed response.",
+    "Produza um exemplo de treinamento de alta qualidade. Primeiro reescreva a instrução abaixo com suas próprias palavras, depois escreva uma resposta ideal.",
+    "Produza um exemplo de treinamento de alta qualidade. Primeiro reescreva a instrução abaixo com suas próprias palavras, depois escreva uma resposta ideal.",
+    "Genera un esempio di addestramento di alta qualità. Prima riformula l'istruzione qui sotto con parole tue, poi scrivi una risposta ideale.",
+    "Genera un esempio di addestramento di alta qualità. Prima riformula l'istruzione qui sotto con parole tue, poi scrivi una risposta ideale.",
+    "Erstelle ein hochwertiges Trainingsbeispiel. Formuliere zuerst die folgende Anweisung mit eigenen Worten um, schreibe dann eine ideale Antwort.",
+]
+
+
+def test_translations_kept_by_accounts_of_one_org_are_joined(embedder, alpaca_texts) -> None:  # type: ignore[no-untyped-def]
+    """An operation gives its accounts different translations and keeps them in a few
+    throw-away orgs, each holding accounts of two translations: dedicated accounts of one
+    org, in use at once, link their templates, and the chain of orgs is one campaign. A
+    company's three service accounts, each keeping to a pipeline of its own in one org,
+    link the same way, and are one org's traffic: not reported at the default threshold."""
+    orgs = ["op-x", "op-x", "op-y", "op-y", "op-z", "op-z"]
+    records = _worded_traffic(alpaca_texts[2000:], TRANSLATIONS, [0] * 6, orgs=orgs)
+    records += [
+        PromptRecord(r.prompt_id.replace("w-", "acme-"), r.account_id.replace("worded-", "acme-svc-"), "acme", r.created_at_ms + 30_000,
+                     r.text.replace("\n\n", "\n\nTicket: ", 1).replace(TRANSLATIONS[0], INTEGRATIONS[0]).replace(TRANSLATIONS[1], INTEGRATIONS[1])
+                     .replace(TRANSLATIONS[3], INTEGRATIONS[2]))
+        for r in _worded_traffic(alpaca_texts[3000:], [TRANSLATIONS[0], TRANSLATIONS[1], TRANSLATIONS[3]], [0] * 3)
+        if r.account_id.startswith("worded-")
+    ]
+    corpus = corpus_from_records(records, embedder.embed)
+    everything = ReconstructConfig(min_score=0.0)
+    result = reconstruct(corpus, everything, embed=embedder.embed)
+    assert _joined(result) == [{f"worded-{k}" for k in range(6)}]
+    campaign = next(c for c in result.campaigns if any(a.account_id == "worded-0" for a in c.accounts))
+    assert any("dedicated accounts of one org" in r for r in campaign.reasons), campaign.reasons
+    company = [{a.account_id for a in c.accounts} for c in result.campaigns if any(a.account_id.startswith("acme") for a in c.accounts)]
+    assert company == [{"acme-svc-0", "acme-svc-1", "acme-svc-2"}]
+    reported = reconstruct(corpus, ReconstructConfig(), embed=embedder.embed)
+    assert not any(a.account_id.startswith("acme") for c in reported.campaigns for a in c.accounts)
+    without = ReconstructConfig(attribution=AttributionParams(use_org=False), min_score=0.0)
+    assert {f"worded-{k}" for k in range(6)} not in _joined(reconstruct(corpus, without, embed=embedder.embed))

@@ -95,7 +95,7 @@ from scipy.sparse.csgraph import connected_components
 from promptprint.index.fingerprint import Embed
 from promptprint.reconstruct.corpus import Corpus
 from promptprint.reconstruct.progress import SILENT, Progress
-from promptprint.reconstruct.wording import WordingParams, link_by_wording, worded_candidates, worded_templates
+from promptprint.reconstruct.wording import WordingParams, link_by_org, link_by_wording, worded_candidates, worded_templates
 from promptprint.templates.tracker import BUCKET_MS
 
 
@@ -117,6 +117,7 @@ class AttributionParams:
         use_embedding / core_cosine: template closeness in embedding space (corroboration).
         use_wording / wording: templates of one dedicated account each, linked by their
             instructions' wording when in use at once (:mod:`promptprint.reconstruct.wording`).
+        use_org: ... and by dedicated accounts of one named org, when in use at once.
         member_share / member_prompts: when an account belongs to its campaign.
     """
 
@@ -135,6 +136,7 @@ class AttributionParams:
     core_cosine: float = 0.85
     use_wording: bool = True
     wording: WordingParams = WordingParams()
+    use_org: bool = True
     member_share: float = 0.2
     member_prompts: int = 2
 
@@ -150,8 +152,8 @@ class AttributionParams:
             raise ValueError(f"core_cosine is a cosine in [-1, 1], got {self.core_cosine}")
 
 
-_ACCOUNTS, _SYNC, _EMBEDDING, _WORDING = 0, 1, 2, 3  # kinds of link evidence
-_KINDS = 4
+_ACCOUNTS, _SYNC, _EMBEDDING, _WORDING, _ORG = 0, 1, 2, 3, 4  # kinds of link evidence
+_KINDS = 5
 
 
 @dataclasses.dataclass(frozen=True)
@@ -162,6 +164,7 @@ class LinkCounts:
     sync: int = 0
     embedding: int = 0
     wording: int = 0
+    org: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -263,12 +266,16 @@ def attribute(corpus: Corpus, template_ids: np.ndarray, text_hashes: np.ndarray,
     diversity = (distinct - 1) / np.maximum(volume - 1, 1)
     usable = (ids != 0) & (diversity >= params.min_payload_diversity)
     eligible = np.flatnonzero((template_accounts >= params.min_template_accounts) & usable)
-    worded_a, worded_b, worded = np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
-    if params.use_wording and embed is not None:
+    none = np.zeros(0, np.int64)
+    worded_a, worded_b, org_a, org_b, worded = none, none, none, none, none
+    if (params.use_wording or params.use_org) and embed is not None:
         candidates = worded_candidates(counts, totals, usable, params.wording)
-        found = worded_templates(corpus, labels, text_hashes, candidates, embed, progress)
+        found = worded_templates(corpus, labels, text_hashes, candidates, embed, progress, params.wording)
         worded = found.templates
-        worded_a, worded_b = link_by_wording(found, params.wording)
+        if params.use_wording:
+            worded_a, worded_b = link_by_wording(found, params.wording)
+        if params.use_org:
+            org_a, org_b = link_by_org(found, params.wording)
     nodes = np.union1d(eligible, worded)  # the templates that take part, as template codes
     if not len(nodes):
         return []
@@ -287,9 +294,10 @@ def attribute(corpus: Corpus, template_ids: np.ndarray, text_hashes: np.ndarray,
     kind = np.concatenate([
         np.where(strong, _ACCOUNTS, np.where(synced, _SYNC, _EMBEDDING))[linked],  # the evidence behind each link
         np.full(len(worded_a), _WORDING),
+        np.full(len(org_a), _ORG),
     ])
-    src = np.searchsorted(nodes, np.concatenate([eligible[a[linked]], worded_a]))
-    dst = np.searchsorted(nodes, np.concatenate([eligible[b[linked]], worded_b]))
+    src = np.searchsorted(nodes, np.concatenate([eligible[a[linked]], worded_a, org_a]))
+    dst = np.searchsorted(nodes, np.concatenate([eligible[b[linked]], worded_b, org_b]))
     graph = coo_matrix((np.ones(len(src)), (src, dst)), shape=(len(nodes), len(nodes)))
     _, group_of = connected_components(graph, directed=False)
     counts_e = counts[:, nodes].tocsr()

@@ -427,6 +427,8 @@ def _link_reason(campaign: AttributedCampaign) -> str:
         evidence.append(f"{links.embedding} by a few dedicated accounts on templates close in meaning")
     if links.wording:
         evidence.append(f"{links.wording} by instructions worded alike, each template its own dedicated account's, in use at once")
+    if links.org:
+        evidence.append(f"{links.org} by dedicated accounts of one org, each template its own, in use at once")
     return f"{len(campaign.templates)} templates, linked pairwise {', '.join(evidence)}"
 
 

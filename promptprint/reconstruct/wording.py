@@ -36,6 +36,10 @@ from promptprint.text.language import language
 
 EMBED_BATCH = 256  # instructions per embed call
 LINK_BLOCK = 1024  # templates compared with all others at a time
+# An org whose dedicated accounts keep to more templates than this is a platform's own
+# pipelines, not a few throw-away accounts: its templates are not linked by the org (its
+# pairs would grow as the square; linked, they would still be one org's traffic).
+ORG_MAX_TEMPLATES = 64
 
 HOUR_MS = 3600 * 1000
 
@@ -55,7 +59,11 @@ class WordingParams:
             overlap or lie this close,
         max_period_share: ... and the two periods together last at most this share of
             the corpus's: two templates in use for most of it overlap whatever they are
-            (two companies' support integrations, each one account sending all day).
+            (two companies' support integrations, each one account sending all day),
+        near_hours: ... and a prompt of one was sent within this many hours of a prompt
+            of the other: a campaign's scripted accounts work in the same waves, while two
+            operations that word a similar task alike (two math-tutoring campaigns) run
+            the same days on schedules of their own.
     """
 
     min_prompts: int = COMMIT_PROMPTS
@@ -65,6 +73,7 @@ class WordingParams:
     cross_lingual_cosine: float = SEMANTIC_CROSS_LINGUAL_COSINE
     gap_hours: float = 0.0
     max_period_share: float = 0.5
+    near_hours: float = 1.0
 
     def __post_init__(self) -> None:
         if self.min_prompts < 2 or self.max_accounts < 1:
@@ -75,8 +84,9 @@ class WordingParams:
         for name in ("cosine", "cross_lingual_cosine"):
             if not -1.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} is a cosine in [-1, 1], got {getattr(self, name)}")
-        if self.gap_hours < 0 or self.max_period_share <= 0:
-            raise ValueError(f"gap_hours must be >= 0 and max_period_share > 0, got {self.gap_hours} and {self.max_period_share}")
+        if self.gap_hours < 0 or self.max_period_share <= 0 or self.near_hours < 0:
+            raise ValueError(f"gap_hours and near_hours must be >= 0 and max_period_share > 0, got {self.gap_hours}, "
+                             f"{self.near_hours} and {self.max_period_share}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,6 +99,8 @@ class WordedTemplates:
     first_ms: np.ndarray  # first and last prompt of each
     last_ms: np.ndarray
     corpus_ms: int  # the corpus's period, first to last prompt
+    times: tuple[np.ndarray, ...] = ()  # each one's prompt times, sorted
+    orgs: tuple[frozenset[int], ...] = ()  # each one's dedicated accounts' named orgs (corpus org codes)
 
 
 def worded_candidates(counts: csr_matrix, totals: np.ndarray, usable: np.ndarray, params: WordingParams) -> np.ndarray:
@@ -120,8 +132,9 @@ def instruction_texts(corpus: Corpus, labels: np.ndarray, text_hashes: np.ndarra
 
 
 def worded_templates(corpus: Corpus, labels: np.ndarray, text_hashes: np.ndarray, candidates: np.ndarray, embed: Embed,
-                     progress: Progress = SILENT) -> WordedTemplates:
-    """The ``candidates`` whose prompts share an instruction, with its vector."""
+                     progress: Progress = SILENT, params: WordingParams = WordingParams()) -> WordedTemplates:
+    """The ``candidates`` whose prompts share an instruction, with its vector, its
+    prompts' times and its dedicated accounts' orgs."""
     texts = instruction_texts(corpus, labels, text_hashes, candidates)
     keep = np.asarray([bool(t) for t in texts], dtype=bool)
     templates = candidates[keep]
@@ -132,28 +145,54 @@ def worded_templates(corpus: Corpus, labels: np.ndarray, text_hashes: np.ndarray
             parts.append(fingerprint_texts(embed, texts[start : start + EMBED_BATCH]))
             advance(len(parts[-1]))
     vectors = np.concatenate(parts) if parts else np.zeros((0, corpus.vectors.shape[1]), np.float32)
-    first = np.full(len(templates), np.iinfo(np.int64).max)
-    last = np.full(len(templates), np.iinfo(np.int64).min)
     rows = np.flatnonzero(np.isin(labels, templates))
     position = np.searchsorted(templates, labels[rows])
-    np.minimum.at(first, position, corpus.created_at_ms[rows])
-    np.maximum.at(last, position, corpus.created_at_ms[rows])
+    order = np.lexsort((corpus.created_at_ms[rows], position))
+    bounds = np.searchsorted(position[order], np.arange(len(templates) + 1))
+    stamps = corpus.created_at_ms[rows][order]
+    times = tuple(stamps[lo:hi] for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist()))
+    first = np.asarray([t[0] for t in times], dtype=np.int64)
+    last = np.asarray([t[-1] for t in times], dtype=np.int64)
     period = int(corpus.created_at_ms.max() - corpus.created_at_ms.min()) if len(corpus) else 0
     languages = np.asarray([{"en": 1, "other": 2}.get(language(t), 0) for t in texts], dtype=np.int8)
-    return WordedTemplates(templates, vectors, languages, first, last, period)
+    return WordedTemplates(templates, vectors, languages, first, last, period, times,
+                           _dedicated_orgs(corpus, rows, position, len(templates), params))
+
+
+def _dedicated_orgs(corpus: Corpus, rows: np.ndarray, position: np.ndarray, n: int,
+                    params: WordingParams) -> tuple[frozenset[int], ...]:
+    """Per template (``position`` of each of its ``rows``), the named orgs of the accounts
+    dedicated to it (``min_prompts`` and ``share`` of their traffic)."""
+    totals = np.bincount(corpus.accounts, minlength=len(corpus.account_names))
+    keys, first_row, per = np.unique(np.column_stack([position, corpus.accounts[rows]]), axis=0,
+                                     return_index=True, return_counts=True)
+    dedicated = (per >= params.min_prompts) & (per >= params.share * totals[keys[:, 1]])
+    orgs: list[set[int]] = [set() for _ in range(n)]
+    for template, org in zip(keys[dedicated, 0].tolist(), corpus.orgs[rows[first_row[dedicated]]].tolist()):
+        if org > 0:
+            orgs[template].add(org)
+    return tuple(frozenset(o) for o in orgs)
+
+
+def _sent_near(a: np.ndarray, b: np.ndarray, within_ms: float) -> bool:
+    """Whether some time in sorted ``a`` lies within ``within_ms`` of some time in sorted ``b``."""
+    at = np.searchsorted(b, a)
+    before = np.abs(a - b[np.maximum(at - 1, 0)])
+    after = np.abs(b[np.minimum(at, len(b) - 1)] - a)
+    return bool((np.minimum(before, after) <= within_ms).any())
 
 
 def link_by_wording(worded: WordedTemplates, params: WordingParams) -> tuple[np.ndarray, np.ndarray]:
     """Pairs (a, b) of worded templates (their codes) whose instructions embed within
-    ``cosine`` and whose periods of use lie within ``gap_hours`` and are short beside the
-    corpus's (``max_period_share``): accounts that each word an instruction their own way
-    but work in the same days, not users who each keep a wrapper of their own (those are
-    not dedicated to it), campaigns weeks apart, or integrations that run all the time."""
+    ``cosine``, whose periods of use lie within ``gap_hours`` and are short beside the
+    corpus's (``max_period_share``), and that were sent within ``near_hours`` of each
+    other: accounts that each word an instruction their own way but work in the same
+    waves, not users who each keep a wrapper of their own (those are not dedicated to
+    it), campaigns weeks apart or on schedules of their own, or integrations that run
+    all the time."""
     n = len(worded.templates)
     if n < 2:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    period = worded.last_ms - worded.first_ms
-    max_period = params.max_period_share * worded.corpus_ms
     found_a, found_b = [], []
     for start in range(0, n, LINK_BLOCK):  # a block of rows at a time: bounded memory
         rows = np.arange(start, min(n, start + LINK_BLOCK))
@@ -161,11 +200,45 @@ def link_by_wording(worded: WordedTemplates, params: WordingParams) -> tuple[np.
         own, others = worded.languages[rows, None], worded.languages[None, :]
         crossing = ((own == 2) | (others == 2)) & (own > 0) & (others > 0)
         close = cosines >= np.where(crossing, params.cross_lingual_cosine, params.cosine)
-        gap = (np.maximum(worded.first_ms[rows, None], worded.first_ms[None, :])
-               - np.minimum(worded.last_ms[rows, None], worded.last_ms[None, :]))
-        short = period[rows, None] + period[None, :] <= max_period
-        a, b = np.nonzero(close & (gap <= params.gap_hours * HOUR_MS) & short)
-        upper = rows[a] < b
-        found_a.append(rows[a][upper])
-        found_b.append(b[upper])
+        a, b = np.nonzero(close)
+        a, b = rows[a], b
+        upper = a < b
+        a, b = _at_once(worded, a[upper], b[upper], params)
+        found_a.append(a)
+        found_b.append(b)
     return worded.templates[np.concatenate(found_a)], worded.templates[np.concatenate(found_b)]
+
+
+def _at_once(worded: WordedTemplates, a: np.ndarray, b: np.ndarray, params: WordingParams) -> tuple[np.ndarray, np.ndarray]:
+    """The pairs (positions ``a``, ``b``) whose periods of use lie within ``gap_hours``
+    and are short beside the corpus's, sent within ``near_hours`` of each other."""
+    gap = np.maximum(worded.first_ms[a], worded.first_ms[b]) - np.minimum(worded.last_ms[a], worded.last_ms[b])
+    period = worded.last_ms - worded.first_ms
+    keep = (gap <= params.gap_hours * HOUR_MS) & (period[a] + period[b] <= params.max_period_share * worded.corpus_ms)
+    a, b = a[keep], b[keep]
+    near = np.asarray([_sent_near(worded.times[i], worded.times[j], params.near_hours * HOUR_MS)
+                       for i, j in zip(a.tolist(), b.tolist())], dtype=bool)
+    return a[near], b[near]
+
+
+def link_by_org(worded: WordedTemplates, params: WordingParams) -> tuple[np.ndarray, np.ndarray]:
+    """Pairs (a, b) of worded templates (their codes) that dedicated accounts of one named
+    org keep to, in use at once as :func:`link_by_wording` requires, whatever their
+    wording: an operation's throw-away orgs hold accounts it gives different wordings or
+    translations of one instruction, and a translation can embed too far from its
+    original to link by wording (the online tracker's org links,
+    :mod:`promptprint.templates.tracker`). An org's own templates linked together stay
+    one org's traffic, which the campaign score reads as such."""
+    by_org: dict[int, list[int]] = {}
+    for position, orgs in enumerate(worded.orgs):
+        for org in orgs:
+            by_org.setdefault(org, []).append(position)
+    pairs = {
+        (i, j) for members in by_org.values() if len(members) <= ORG_MAX_TEMPLATES
+        for k, i in enumerate(members) for j in members[k + 1 :]
+    }
+    if not pairs:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    a, b = (np.asarray(side, dtype=np.int64) for side in zip(*sorted(pairs)))
+    a, b = _at_once(worded, a, b, params)
+    return worded.templates[a], worded.templates[b]
