@@ -1,5 +1,6 @@
 """Wall time and peak memory of offline reconstruction at scale, on synthetic corpora
-(synthetic words, synthetic vectors: see evaluation.reconstruction.synthetic_corpus).
+(synthetic words, synthetic vectors: see evaluation.reconstruction.synthetic_corpus; the
+real model embeds the instructions of templates worded per account, as the CLI does).
 Each size runs in its own process so its peak RSS is its own.
 
     python scripts/bench_reconstruct.py --sizes 100000,1000000
@@ -29,8 +30,11 @@ def _one(prompts: int, quick_lexical: bool) -> dict[str, object]:
     corpus, truth = synthetic_corpus(prompts)
     lexical = synthetic_lexical_view(corpus) if quick_lexical else None
     generate_s = time.perf_counter() - started
+    from promptprint.vectors.embedder import SentenceTransformerEmbedder
+
+    model = SentenceTransformerEmbedder()  # as `promptprint campaigns` does: the instructions of templates worded per account
     started = time.perf_counter()
-    result = reconstruct(corpus, lexical=lexical)
+    result = reconstruct(corpus, lexical=lexical, embed=model.embed)
     reconstruct_s = time.perf_counter() - started
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as out:

@@ -290,6 +290,7 @@ def test_translations_kept_by_accounts_of_one_org_are_joined(embedder, alpaca_te
     assert _joined(result) == [{f"worded-{k}" for k in range(6)}]
     campaign = next(c for c in result.campaigns if any(a.account_id == "worded-0" for a in c.accounts))
     assert any("dedicated accounts of one org" in r for r in campaign.reasons), campaign.reasons
+    assert _joined(reconstruct(corpus, everything)) == [{f"worded-{k}" for k in range(6)}]  # no model needed for orgs
     company = [{a.account_id for a in c.accounts} for c in result.campaigns if any(a.account_id.startswith("acme") for a in c.accounts)]
     assert company == [{"acme-svc-0", "acme-svc-1", "acme-svc-2"}]
     reported = reconstruct(corpus, ReconstructConfig(), embed=embedder.embed)

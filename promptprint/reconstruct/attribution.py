@@ -249,7 +249,7 @@ def attribute(corpus: Corpus, template_ids: np.ndarray, text_hashes: np.ndarray,
     the online tracker's, replayed; 0 = none) and texts (``text_hashes``: of each
     canonical text), see :func:`promptprint.reconstruct.pipeline.lexical_view`.
     ``embed`` (the corpus's embedder) fingerprints the instructions of templates that one
-    dedicated account each uses; without it they link by nothing."""
+    dedicated account each uses; without it they link by their orgs only."""
     n_accounts = len(corpus.account_names)
     if not len(template_ids):
         return []
@@ -268,11 +268,12 @@ def attribute(corpus: Corpus, template_ids: np.ndarray, text_hashes: np.ndarray,
     eligible = np.flatnonzero((template_accounts >= params.min_template_accounts) & usable)
     none = np.zeros(0, np.int64)
     worded_a, worded_b, org_a, org_b, worded = none, none, none, none, none
-    if (params.use_wording or params.use_org) and embed is not None:
+    wording = params.use_wording and embed is not None
+    if wording or params.use_org:
         candidates = worded_candidates(counts, totals, usable, params.wording)
-        found = worded_templates(corpus, labels, text_hashes, candidates, embed, progress, params.wording)
+        found = worded_templates(corpus, labels, text_hashes, candidates, embed if wording else None, progress, params.wording)
         worded = found.templates
-        if params.use_wording:
+        if wording:
             worded_a, worded_b = link_by_wording(found, params.wording)
         if params.use_org:
             org_a, org_b = link_by_org(found, params.wording)

@@ -342,7 +342,7 @@ def reconstruct(
         progress: told of each long stage (see :mod:`promptprint.reconstruct.progress`).
         embed: the corpus's embedder (canonical texts -> unit vectors), for the
             instructions of templates that one dedicated account each uses
-            (:mod:`promptprint.reconstruct.wording`); None: those link by nothing.
+            (:mod:`promptprint.reconstruct.wording`); None: those link by their orgs only.
     """
     view = clusters or template_clusters(corpus, config, executor, lexical, progress)
     template_ids, tracker, labels = view.lexical.template_ids, view.lexical.tracker, view.labels

@@ -131,19 +131,21 @@ def instruction_texts(corpus: Corpus, labels: np.ndarray, text_hashes: np.ndarra
     return out
 
 
-def worded_templates(corpus: Corpus, labels: np.ndarray, text_hashes: np.ndarray, candidates: np.ndarray, embed: Embed,
+def worded_templates(corpus: Corpus, labels: np.ndarray, text_hashes: np.ndarray, candidates: np.ndarray, embed: Embed | None,
                      progress: Progress = SILENT, params: WordingParams = WordingParams()) -> WordedTemplates:
-    """The ``candidates`` whose prompts share an instruction, with its vector, its
-    prompts' times and its dedicated accounts' orgs."""
+    """The ``candidates`` whose prompts share an instruction, with its vector (none
+    without ``embed``: such templates then link by their orgs only), its prompts' times
+    and its dedicated accounts' orgs."""
     texts = instruction_texts(corpus, labels, text_hashes, candidates)
     keep = np.asarray([bool(t) for t in texts], dtype=bool)
     templates = candidates[keep]
     texts = [t for t in texts if t]
     parts = []
-    with progress("instructions", len(texts), "template") as advance:
-        for start in range(0, len(texts), EMBED_BATCH):
-            parts.append(fingerprint_texts(embed, texts[start : start + EMBED_BATCH]))
-            advance(len(parts[-1]))
+    if embed is not None:
+        with progress("instructions", len(texts), "template") as advance:
+            for start in range(0, len(texts), EMBED_BATCH):
+                parts.append(fingerprint_texts(embed, texts[start : start + EMBED_BATCH]))
+                advance(len(parts[-1]))
     vectors = np.concatenate(parts) if parts else np.zeros((0, corpus.vectors.shape[1]), np.float32)
     rows = np.flatnonzero(np.isin(labels, templates))
     position = np.searchsorted(templates, labels[rows])
@@ -190,7 +192,7 @@ def link_by_wording(worded: WordedTemplates, params: WordingParams) -> tuple[np.
     waves, not users who each keep a wrapper of their own (those are not dedicated to
     it), campaigns weeks apart or on schedules of their own, or integrations that run
     all the time."""
-    n = len(worded.templates)
+    n = len(worded.vectors)  # none when the instructions were not embedded
     if n < 2:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     found_a, found_b = [], []
