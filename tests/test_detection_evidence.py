@@ -342,3 +342,41 @@ def test_accounts_of_one_org_keeping_to_different_translations_are_linked(alpaca
     company = _assess(tracker, f"{pipelines[0]}\n\n{alpaca_texts[2000]}", "acme-svc0", end)
     assert company.features is not None and company.features.group.top_org_volume == company.features.group.volume
     assert not company.flagged and company.score == 0.0
+
+
+def test_power_users_linked_on_their_first_prompts_are_not_flagged_once_they_show_their_own_traffic(alpaca_texts: list[str]) -> None:
+    """Six power users in three orgs each open with a burst of their wrapper (one popular
+    wrapper, three of their own): single-minded on their first prompts, so their
+    templates link by org. Then each sends as much of their own as of the wrapper: a
+    group held by wording or an org counts only accounts single-minded now, so it is
+    not a campaign any more (counted as first judged, it scored as one)."""
+    popular = "Rewrite the following for a non-technical audience, keeping every fact and number exactly as it is:"
+    own = {
+        "u1": "Turn the notes below into a friendly LinkedIn post with a short hook and three hashtags at the end:",
+        "u3": "Make the following paragraph clearer and more concise without dropping any of its arguments:",
+        "u4": "Convert the text below into a bulleted list of key takeaways, one line each, most important first:",
+    }
+    users = {"u0": ("org-a", popular), "u1": ("org-a", own["u1"]), "u2": ("org-b", popular),
+             "u3": ("org-b", own["u3"]), "u4": ("org-c", own["u4"]), "u5": ("org-c", popular)}
+    tracker = TemplateTracker(semantic_links=False)
+    n = 0
+    t = T0
+    for k in range(6):  # the opening bursts: nothing but the wrapper
+        for account, (org, wrapper) in users.items():
+            t += MIN
+            _record(tracker, f"{wrapper}\n\n{alpaca_texts[n]}", account, t, org=org)
+            n += 1
+    wrapper_template = tracker.match(signature(f"{popular}\n\nx"))
+    assert wrapper_template is not None and len(tracker.group_templates(wrapper_template.template_id)) == 4
+    opening = _assess(tracker, f"{popular}\n\n{alpaca_texts[n]}", "u0", t + MIN)
+    assert opening.flagged  # on their first prompts they look like one operation
+    for k in range(8):  # then their own traffic, as much as the wrapper
+        for account, (org, wrapper) in users.items():
+            t += 5 * MIN
+            _record(tracker, alpaca_texts[3000 + n], account, t, org=org)
+            if k % 2:
+                _record(tracker, f"{wrapper}\n\n{alpaca_texts[n]}", account, t + MIN, org=org)
+            n += 1
+    later = _assess(tracker, f"{popular}\n\n{alpaca_texts[n]}", "u0", t + MIN)
+    assert later.features is not None and later.features.group.templates == 4
+    assert not later.flagged and later.features.group.committed_accounts == 0, later.reasons

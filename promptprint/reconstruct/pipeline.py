@@ -175,6 +175,19 @@ class LexicalView:
     attribution_ids: np.ndarray
 
 
+def _pasted_under_instructions(ids: np.ndarray, line_ids: np.ndarray, on_shared_line: np.ndarray) -> np.ndarray:
+    """Per prompt, whether its shingle template carries two or more shared instruction
+    lines: its constant part is then a pasted document, the payload, sent under several
+    instructions (two operations drawing on one public dataset, a week apart), and the
+    instruction line is the prompt's template. Read by its shingle template, such a
+    document linked two short-instruction campaigns through the accounts of each that
+    pasted it (account Jaccard 0.37 and 0.60 on a 20,000-prompt adversarial split)."""
+    keyed = on_shared_line & (ids != 0)
+    pairs = np.unique(np.column_stack([ids[keyed], line_ids[keyed]]), axis=0)
+    templates, lines_per_template = np.unique(pairs[:, 0], return_counts=True)
+    return np.isin(ids, templates[lines_per_template >= 2])
+
+
 def lexical_view(
     corpus: Corpus, *, window_ms: int = LEXICAL_WINDOW_MS, batch: int = 4096, progress: Progress = SILENT
 ) -> LexicalView:
@@ -206,8 +219,9 @@ def lexical_view(
     empty = np.zeros((0, PERMUTATIONS), dtype=np.uint32)
     members = {tid: tracker.members(tid) for tid in np.unique(ids).tolist()}
     shared_line = {lid: (t := tracker.tracked(lid)) is not None and t.members >= 2 for lid in np.unique(line_ids).tolist() if lid}
+    on_shared_line = np.asarray([bool(shared_line.get(lid, False)) for lid in line_ids.tolist()], dtype=bool)
     alone = np.asarray([members[t] < 2 for t in ids.tolist()], dtype=bool)
-    by_line = alone & np.asarray([bool(shared_line.get(lid, False)) for lid in line_ids.tolist()], dtype=bool)
+    by_line = (alone | _pasted_under_instructions(ids, line_ids, on_shared_line)) & on_shared_line
     attribution_ids = np.where(by_line, line_ids, ids)
     return LexicalView(np.concatenate(sketch_parts) if sketch_parts else empty, sizes, hashes, ids, tracker, attribution_ids)
 

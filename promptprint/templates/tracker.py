@@ -822,6 +822,20 @@ class TemplateTracker:
                 linked.append(other)
         return linked
 
+    def _loosely_linked(self, template_id: int) -> bool:
+        """Whether the template was linked by its instruction's wording or its accounts' org."""
+        return template_id in self._worded_alike or template_id in self._org_linked
+
+    def _single_minded_count(self, activity: _Activity) -> int:
+        """The accounts committed to a template (its ``activity``) that are single-minded
+        now. A template is linked by wording or an org for such an account, judged on its
+        first prompts: a power user whose first five were all his wrapper was linkable
+        then, and with his own traffic since (his wrapper 40-70% of it) proves nothing."""
+        return sum(
+            1 for account, state in activity.states.items()
+            if state == COMMITTED and _single_minded(*self._book.lifetime(account))
+        )
+
     def _single_minded_committed(self, template_id: int) -> bool:
         """Whether an account committed to the template is single-minded now (see
         SINGLE_MINDED_SHARE): a template queued for its first committed account's
@@ -1009,6 +1023,10 @@ class TemplateTracker:
         # hold several accounts each spreads its orgs unevenly over its templates)
         exact = same_org and len(own_orgs) <= _EXACT_ORG_SPREAD
         per_org: dict[str, int] | None = dict(own_orgs) if exact else None
+        alike = sum(1 for tid in members if tid in self._worded_alike)
+        loose = bool(alike or same_org)
+        if loose and self._loosely_linked(template.template_id):
+            committed = min(committed, self._single_minded_count(template.peek_activity()))
         others = [t for tid in members if tid != template.template_id and (t := self.tracked(tid)) is not None]
         others.sort(key=lambda t: -t.members)
         for other in others[: GROUP_FEATURE_TEMPLATES - 1]:
@@ -1018,7 +1036,9 @@ class TemplateTracker:
                 continue
             volume += len(activity)
             accounts += len(activity.accounts)
-            committed += activity.committed
+            # a template linked by wording or an org counts the accounts that made it
+            # linkable, single-minded ones, as they are now
+            committed += self._single_minded_count(activity) if loose and self._loosely_linked(other.template_id) else activity.committed
             undedicated += activity.undedicated
             texts += len(activity.texts)
             top_org = max(top_org, max(activity.orgs.values()))
@@ -1029,5 +1049,4 @@ class TemplateTracker:
                 per_org = None
         if per_org:
             top_org = max(top_org, max(per_org.values()))
-        alike = sum(1 for tid in members if tid in self._worded_alike)
         return GroupFeatures(root, len(members), volume, accounts, committed, undedicated, texts, top_org, alike, same_org)
