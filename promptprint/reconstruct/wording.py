@@ -12,7 +12,10 @@ accounts use it. What two of its prompts have in common
 payload) is fingerprinted with the index's recipe
 (:func:`promptprint.index.fingerprint.fingerprint_texts`), as the online linker does: one
 forward pass per template, not per prompt. Two worded templates are linked when their
-instructions embed close *and* they were in use at once (see :func:`link_by_wording`).
+instructions embed close *and* they were in use at once, prompts of each within an hour
+of the other's (see :func:`link_by_wording`), or, whatever their wording, when accounts
+of one named org are dedicated to both and they were in use at once (see
+:func:`link_by_org`: translations the model puts too far apart).
 """
 
 from __future__ import annotations
