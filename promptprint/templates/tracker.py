@@ -432,8 +432,10 @@ class TemplateTracker:
     each instruction line it carries (:mod:`promptprint.text.lines`). The account book
     (:mod:`promptprint.templates.accounts`) tells, per template, which of its accounts
     are committed to it, engaged, or undedicated; accounts that send mostly two templates
-    link them into one group, so a campaign's paraphrases, translations and pivots add
-    their evidence up instead of each being a weak template of its own.
+    link them into one group (as do, for templates of a few accounts, an instruction
+    worded alike or dedicated accounts of one org, working the same hours), so a
+    campaign's paraphrases, translations and pivots add their evidence up instead of
+    each being a weak template of its own.
 
     Args:
         window_ms: the sliding window of the activity counters (24 h by default).
