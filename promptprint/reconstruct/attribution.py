@@ -105,7 +105,14 @@ from scipy.sparse.csgraph import connected_components
 from promptprint.index.fingerprint import Embed
 from promptprint.reconstruct.corpus import Corpus
 from promptprint.reconstruct.progress import SILENT, Progress
-from promptprint.reconstruct.wording import WordingParams, link_by_org, link_by_wording, worded_candidates, worded_templates
+from promptprint.reconstruct.wording import (
+    WordingParams,
+    dedicated_pairs,
+    link_by_org,
+    link_by_wording,
+    worded_candidates,
+    worded_templates,
+)
 from promptprint.templates.tracker import BUCKET_MS
 
 
@@ -280,8 +287,9 @@ def attribute(corpus: Corpus, template_ids: np.ndarray, text_hashes: np.ndarray,
     worded_a, worded_b, org_a, org_b, worded = none, none, none, none, none
     wording = params.use_wording and embed is not None
     if wording or params.use_org:
-        candidates = worded_candidates(counts, totals, usable, params.wording)
-        found = worded_templates(corpus, labels, text_hashes, candidates, embed if wording else None, progress, params.wording)
+        dedicated_to = dedicated_pairs(counts, totals, params.wording)
+        candidates = worded_candidates(counts, dedicated_to, usable, params.wording)
+        found = worded_templates(corpus, labels, text_hashes, candidates, embed if wording else None, dedicated_to, progress)
         worded = found.templates
         if wording:
             worded_a, worded_b = link_by_wording(found, params.wording)

@@ -102,20 +102,28 @@ class WordedTemplates:
     first_ms: np.ndarray  # first and last prompt of each
     last_ms: np.ndarray
     corpus_ms: int  # the corpus's period, first to last prompt
-    times: tuple[np.ndarray, ...] = ()  # each one's prompt times, sorted
-    orgs: tuple[frozenset[int], ...] = ()  # each one's dedicated accounts' named orgs (corpus org codes)
+    times: tuple[np.ndarray, ...]  # each one's prompt times, sorted (first_ms and last_ms are their ends)
+    orgs: tuple[frozenset[int], ...]  # each one's dedicated accounts' named orgs (corpus org codes)
 
 
-def worded_candidates(counts: csr_matrix, totals: np.ndarray, usable: np.ndarray, params: WordingParams) -> np.ndarray:
+def dedicated_pairs(counts: csr_matrix, totals: np.ndarray, params: WordingParams) -> tuple[np.ndarray, np.ndarray]:
+    """The (account, template) pairs, as codes of the account × template ``counts``, where
+    the account is dedicated to the template: ``min_prompts`` of its ``totals`` prompts
+    there, that being ``share`` of them or more."""
+    coo = counts.tocoo()
+    dedicated = (coo.data >= params.min_prompts) & (coo.data >= params.share * totals[coo.row])
+    return coo.row[dedicated], coo.col[dedicated]
+
+
+def worded_candidates(counts: csr_matrix, dedicated: tuple[np.ndarray, np.ndarray], usable: np.ndarray,
+                      params: WordingParams) -> np.ndarray:
     """Template codes (columns of the account × template ``counts``) among ``usable`` that
-    few accounts use and one of them is dedicated to."""
+    few accounts use and one of them is dedicated to (``dedicated``: see dedicated_pairs)."""
     presence = counts.copy()
     presence.data[:] = 1
     accounts = np.asarray(presence.sum(axis=0)).ravel()
-    coo = counts.tocoo()
-    dedicated = (coo.data >= params.min_prompts) & (coo.data >= params.share * totals[coo.row])
     has_dedicated = np.zeros(counts.shape[1], dtype=bool)
-    has_dedicated[coo.col[dedicated]] = True
+    has_dedicated[dedicated[1]] = True
     return np.flatnonzero(has_dedicated & (accounts <= params.max_accounts) & usable)
 
 
@@ -135,10 +143,10 @@ def instruction_texts(corpus: Corpus, labels: np.ndarray, text_hashes: np.ndarra
 
 
 def worded_templates(corpus: Corpus, labels: np.ndarray, text_hashes: np.ndarray, candidates: np.ndarray, embed: Embed | None,
-                     progress: Progress = SILENT, params: WordingParams = WordingParams()) -> WordedTemplates:
+                     dedicated: tuple[np.ndarray, np.ndarray], progress: Progress = SILENT) -> WordedTemplates:
     """The ``candidates`` whose prompts share an instruction, with its vector (none
     without ``embed``: such templates then link by their orgs only), its prompts' times
-    and its dedicated accounts' orgs."""
+    and the orgs of the accounts ``dedicated`` to it (see dedicated_pairs)."""
     texts = instruction_texts(corpus, labels, text_hashes, candidates)
     keep = np.asarray([bool(t) for t in texts], dtype=bool)
     templates = candidates[keep]
@@ -160,22 +168,20 @@ def worded_templates(corpus: Corpus, labels: np.ndarray, text_hashes: np.ndarray
     last = np.asarray([t[-1] for t in times], dtype=np.int64)
     period = int(corpus.created_at_ms.max() - corpus.created_at_ms.min()) if len(corpus) else 0
     languages = np.asarray([{"en": 1, "other": 2}.get(language(t), 0) for t in texts], dtype=np.int8)
-    return WordedTemplates(templates, vectors, languages, first, last, period, times,
-                           _dedicated_orgs(corpus, rows, position, len(templates), params))
+    return WordedTemplates(templates, vectors, languages, first, last, period, times, _dedicated_orgs(corpus, templates, dedicated))
 
 
-def _dedicated_orgs(corpus: Corpus, rows: np.ndarray, position: np.ndarray, n: int,
-                    params: WordingParams) -> tuple[frozenset[int], ...]:
-    """Per template (``position`` of each of its ``rows``), the named orgs of the accounts
-    dedicated to it (``min_prompts`` and ``share`` of their traffic)."""
-    totals = np.bincount(corpus.accounts, minlength=len(corpus.account_names))
-    keys, first_row, per = np.unique(np.column_stack([position, corpus.accounts[rows]]), axis=0,
-                                     return_index=True, return_counts=True)
-    dedicated = (per >= params.min_prompts) & (per >= params.share * totals[keys[:, 1]])
-    orgs: list[set[int]] = [set() for _ in range(n)]
-    for template, org in zip(keys[dedicated, 0].tolist(), corpus.orgs[rows[first_row[dedicated]]].tolist()):
-        if org > 0:
-            orgs[template].add(org)
+def _dedicated_orgs(corpus: Corpus, templates: np.ndarray, dedicated: tuple[np.ndarray, np.ndarray]) -> tuple[frozenset[int], ...]:
+    """Per template of ``templates``, the named orgs of its ``dedicated`` accounts (each
+    account's org as on its first prompt)."""
+    account_org = np.zeros(len(corpus.account_names), dtype=np.int64)
+    account_org[corpus.accounts[::-1]] = corpus.orgs[::-1]  # the first prompt's org is written last
+    accounts, of_template = dedicated
+    org = account_org[accounts]
+    keep = np.isin(of_template, templates) & (org > 0)
+    orgs: list[set[int]] = [set() for _ in range(len(templates))]
+    for position, code in zip(np.searchsorted(templates, of_template[keep]).tolist(), org[keep].tolist()):
+        orgs[position].add(code)
     return tuple(frozenset(o) for o in orgs)
 
 

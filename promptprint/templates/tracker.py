@@ -697,14 +697,15 @@ class TemplateTracker:
         link it with the org's other such templates sent near it (see _EXACT_ORG_SPREAD's
         comment): same kind (a prompt's shingle and line templates are the same prompts),
         no account in common (those link by their accounts), each a few accounts at most."""
-        if org.startswith("\x00") or len(tracked.peek_activity().accounts) > SEMANTIC_MAX_ACCOUNTS:
+        accounts = tracked.peek_activity().accounts
+        if org.startswith("\x00") or len(accounts) > SEMANTIC_MAX_ACCOUNTS:
             return
         tid = tracked.template_id
         known = self._org_templates.setdefault(org, {})
         known[tid] = None
         if len(known) < 2:
             return
-        accounts = tracked.peek_activity().accounts
+        root = self._root(tid)
         line = isinstance(tracked, LineTemplate)
         near: set[int] | None = None
         for other in list(known):
@@ -719,7 +720,7 @@ class TemplateTracker:
                 isinstance(other_tracked, LineTemplate) != line
                 or len(other_accounts) > SEMANTIC_MAX_ACCOUNTS
                 or not accounts.keys().isdisjoint(other_accounts)
-                or self._root(other) == self._root(tid)
+                or self._root(other) == root
             ):
                 continue
             if near is None:
@@ -727,6 +728,7 @@ class TemplateTracker:
             if near & self._active_hours(other) and self._single_minded_committed(other):
                 self._link(tid, other)
                 self._org_linked.update((tid, other))
+                root = self._root(tid)
 
     def _queue_for_embedding(self, tracked: TrackedTemplate, t: int) -> None:
         """Queue a template for its instruction's embedding once it qualifies; an embedded
@@ -843,13 +845,7 @@ class TemplateTracker:
         SINGLE_MINDED_SHARE): a template queued for its first committed account's
         early prompts may turn out to be a power user's wrapper among much else."""
         tracked = self.tracked(template_id)
-        if tracked is None:
-            return False
-        for account, state in tracked.peek_activity().states.items():
-            if state == COMMITTED:
-                if _single_minded(*self._book.lifetime(account)):
-                    return True
-        return False
+        return tracked is not None and self._single_minded_count(tracked.peek_activity()) > 0
 
     def _active_hours(self, template_id: int) -> set[int]:
         """The hours of the window the template was sent in. Two templates link by wording
@@ -1026,8 +1022,7 @@ class TemplateTracker:
         exact = same_org and len(own_orgs) <= _EXACT_ORG_SPREAD
         per_org: dict[str, int] | None = dict(own_orgs) if exact else None
         alike = sum(1 for tid in members if tid in self._worded_alike)
-        loose = bool(alike or same_org)
-        if loose and self._loosely_linked(template.template_id):
+        if self._loosely_linked(template.template_id):
             committed = min(committed, self._single_minded_count(template.peek_activity()))
         others = [t for tid in members if tid != template.template_id and (t := self.tracked(tid)) is not None]
         others.sort(key=lambda t: -t.members)
@@ -1040,7 +1035,7 @@ class TemplateTracker:
             accounts += len(activity.accounts)
             # a template linked by wording or an org counts the accounts that made it
             # linkable, single-minded ones, as they are now
-            committed += self._single_minded_count(activity) if loose and self._loosely_linked(other.template_id) else activity.committed
+            committed += self._single_minded_count(activity) if self._loosely_linked(other.template_id) else activity.committed
             undedicated += activity.undedicated
             texts += len(activity.texts)
             top_org = max(top_org, max(activity.orgs.values()))
