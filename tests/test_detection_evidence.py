@@ -380,3 +380,37 @@ def test_power_users_linked_on_their_first_prompts_are_not_flagged_once_they_sho
     later = _assess(tracker, f"{popular}\n\n{alpaca_texts[n]}", "u0", t + MIN)
     assert later.features is not None and later.features.group.templates == 4
     assert not later.flagged and later.features.group.committed_accounts == 0, later.reasons
+
+
+def test_tool_users_whose_own_prompts_are_popular_copies_are_not_committed(alpaca_texts: list[str]) -> None:
+    """Eight users of one browser extension each use it twice, three hours apart, and in
+    between send two everyday prompts that many people send word for word (popular
+    questions: they join shared templates too). The copies are not counted as shared
+    traffic, so each user's window is half tool, half own: two uses in two sittings are
+    not a commitment then, and the tool is not flagged. Eight scripted accounts that send
+    the same two sittings of a job and nothing else are committed, and flagged."""
+    tool = "Sent from the WriteWell browser extension. Improve the clarity, grammar and tone of the selected text below and keep its meaning.\n\nSelected text: {}"
+    job = "You are a data labeler. Classify the sentiment of the review below as positive, negative or mixed and justify it in one sentence.\n\nReview: {}"
+    popular = [alpaca_texts[900 + k] for k in range(2)]
+    tracker, campaign = TemplateTracker(semantic_links=False), TemplateTracker(semantic_links=False)
+    n = 0
+    for k in range(30):  # the popular questions, word for word, from people of their own
+        _record(tracker, popular[k % 2], f"crowd{k}", T0 + k * MIN, org=f"co{k}")
+    tool_verdicts, job_verdicts = [], []
+    for a in range(8):
+        t = T0 + HOUR + a * 4 * MIN
+        for step, text in enumerate([tool.format(alpaca_texts[n]), popular[0], popular[1], tool.format(alpaca_texts[n + 1])]):
+            at = t + step * HOUR
+            tool_verdicts.append(_assess(tracker, text, f"u{a}", at))
+            _record(tracker, text, f"u{a}", at, org=f"uo{a}")
+        for step in (0, 3):
+            at, text = t + step * HOUR, job.format(alpaca_texts[n + step])
+            job_verdicts.append(_assess(campaign, text, f"c{a}", at))
+            _record(campaign, text, f"c{a}", at, org=f"jo{a}")
+        n += 4
+    tool_template = tracker.match(signature(tool.format("x")))
+    assert tool_template is not None and tool_template.peek_activity().committed == 0
+    assert not any(v.flagged for v in tool_verdicts)
+    job_template = campaign.match(signature(job.format("x")))
+    assert job_template is not None and job_template.peek_activity().committed >= 6
+    assert any(v.flagged for v in job_verdicts)

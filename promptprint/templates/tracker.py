@@ -47,13 +47,20 @@ MAX_CLOCK_SKEW_MS = 3600 * 1000
 # How an account using shared templates (two members or more) looks from them: ENGAGED
 # sends mostly shared templates (DEDICATED_SHARE of its prompts in the window) but has not
 # yet kept at it; COMMITTED sends mostly them and has kept at it: COMMIT_PROMPTS prompts,
-# or uses over more than one sitting (SITTING_MS apart), or a return to a template it used
-# in an earlier window (the account book remembers) by an account that sends almost only
-# shared templates all along (SINGLE_MINDED_SHARE); UNDEDICATED sends them among much
-# else of its own, in the window or, once it sent SINGLE_MINDED_PROMPTS, since it was
-# first seen (a tool user whose tool days fill a window but not his history). Campaign
-# accounts end up committed; a student who pastes an assignment twice in an evening stays
-# engaged, and a user with "Summarize this:" among fifty other prompts is undedicated.
+# or a return to a template it used in an earlier window (the account book remembers) by
+# an account that sends almost only shared templates all along (SINGLE_MINDED_SHARE), or
+# uses over more than one sitting (SITTING_MS apart) by an account whose window is almost
+# only shared templates (SINGLE_MINDED_SHARE of it: two uses of a browser extension three
+# hours apart among two prompts of one's own are half a day's traffic, not a commitment;
+# three such users of one tool in a day scored 0.63 on the adversarial test splits);
+# UNDEDICATED sends them among much else of its own, in the window or, once it sent
+# SINGLE_MINDED_PROMPTS, since it was first seen (a tool user whose tool days fill a
+# window but not his history). Campaign accounts end up committed; a student who pastes an
+# assignment twice in an evening stays engaged, and a user with "Summarize this:" among
+# fifty other prompts is undedicated. A prompt that repeats a text its template already
+# holds in the window is a copy (a popular question, a dataset prompt many people send):
+# it joins the template but is not counted as the account's shared traffic, or a user's
+# everyday copies would make his tool's share of his traffic look like dedication.
 ENGAGED, COMMITTED, UNDEDICATED = 1, 2, 3
 DEDICATED_SHARE = 0.5
 # An account that sent almost nothing but shared templates since it was first seen (this
@@ -340,6 +347,13 @@ class TrackedTemplate:
             view.add(*self._first)
         return view
 
+    def has_text(self, text_hash: int) -> bool:
+        """Whether a prompt of this very text is in the window (a copy, not a filled template)."""
+        text_hash &= 0xFFFFFFFF
+        if self._activity is not None:
+            return text_hash in self._activity.texts
+        return self._first is not None and self._first[3] & 0xFFFFFFFF == text_hash
+
     def replace_activity(self, activity: _Activity) -> None:
         self._activity, self._first = activity, None
 
@@ -562,6 +576,7 @@ class TemplateTracker:
                 self._book.record(account, t, horizon)
             joined: list[tuple[TrackedTemplate, tuple[int, str, str, int, int, int] | None]] = []
             template_id = 0
+            copy = False  # the prompt repeats a text a template it joins holds (see ENGAGED)
             if len(signature) >= MIN_CORE:
                 shingles = signature.sorted_shingles
                 template = self._best(signature, shingles)
@@ -573,6 +588,7 @@ class TemplateTracker:
                     self._postings.add(template.template_id, np.frombuffer(template.founder, dtype=np.uint64))
                 else:
                     founder = template.first_event
+                    copy = template.has_text(signature.text_hash)
                     template.join(shingles)
                     share = round(_SHARE_SCALE * (1.0 - template.shared(shingles) / len(shingles)))
                     joined.append((template, founder))
@@ -588,6 +604,7 @@ class TemplateTracker:
                     self._next_line_id += 1
                     self._lines[key] = self._line_ids[line.template_id] = line
                 else:
+                    copy = copy or line.has_text(signature.text_hash)
                     line.members += 1
                     joined.append((line, line.first_event))
                 # a line is a sliver of its prompt: the rest is payload
@@ -602,9 +619,11 @@ class TemplateTracker:
                     if founder is not None and founder[1] and founder[0] >= horizon:
                         # the second member makes the template shared: count its founder too
                         self._book.use(founder[1], tracked.template_id, founder[0], horizon)
-                        self._book.shared_prompt(founder[1], founder[0])
+                        if not copy:
+                            self._book.shared_prompt(founder[1], founder[0])
                     self._note_use(tracked, account, t, horizon, this_prompt)
-                self._book.shared_prompt(account, t)
+                if not copy:
+                    self._book.shared_prompt(account, t)
                 self._judge(account, org, t, horizon, [tracked for tracked, _ in joined])
             return template_id
 
@@ -669,7 +688,7 @@ class TemplateTracker:
         )
         if shared < DEDICATED_SHARE * prompts or (total >= SINGLE_MINDED_PROMPTS and shared_total < DEDICATED_SHARE * total):
             state = UNDEDICATED
-        elif shared >= COMMIT_PROMPTS or span >= SITTING_MS or returned:
+        elif shared >= COMMIT_PROMPTS or returned or (span >= SITTING_MS and shared >= SINGLE_MINDED_SHARE * prompts):
             state = COMMITTED
         else:
             state = ENGAGED
