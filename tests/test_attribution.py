@@ -20,7 +20,7 @@ from evaluation.simulate import run_simulation
 from evaluation.simulate.config import SimulationConfig
 from promptprint.readers import read_records
 from promptprint.records import PromptRecord
-from promptprint.reconstruct.attribution import AttributionParams
+from promptprint.reconstruct.attribution import AttributionParams, _bridges_kept
 from promptprint.reconstruct.corpus import Corpus, corpus_from_records
 from promptprint.reconstruct.membership import CampaignMembership
 from promptprint.reconstruct.outputs import publish, write_reconstruction
@@ -297,3 +297,19 @@ def test_translations_kept_by_accounts_of_one_org_are_joined(embedder, alpaca_te
     assert not any(a.account_id.startswith("acme") for c in reported.campaigns for a in c.accounts)
     without = ReconstructConfig(attribution=AttributionParams(use_org=False), min_score=0.0)
     assert {f"worded-{k}" for k in range(6)} not in _joined(reconstruct(corpus, without, embed=embedder.embed))
+
+
+def test_one_translation_pair_does_not_merge_two_campaigns() -> None:
+    """Two campaigns of three templates each (held by their accounts or orgs), and a
+    translation's wording link (weak: below the English threshold) between one template
+    of each: one such pair does not make them one campaign, two independent pairs do, and
+    a lone template (a translation nothing else holds) is attached by one."""
+    firm = [(0, 1), (1, 2), (3, 4), (4, 5)]
+    src, dst = (np.asarray(side, dtype=np.int64) for side in zip(*firm, (2, 3), (6, 0)))
+    weak = np.asarray([False] * 4 + [True, True])
+    keep = _bridges_kept(7, src, dst, weak, bridge_links=2)
+    assert keep.tolist() == [True] * 4 + [False, True]
+    src2, dst2 = np.append(src, 1), np.append(dst, 5)  # a second pair joins the same two campaigns
+    keep2 = _bridges_kept(7, src2, dst2, np.append(weak, True), bridge_links=2)
+    assert keep2.tolist() == [True] * 7
+    assert _bridges_kept(7, src, dst, weak, bridge_links=1).all()

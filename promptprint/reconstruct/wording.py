@@ -193,8 +193,8 @@ def _sent_near(a: np.ndarray, b: np.ndarray, within_ms: float) -> bool:
     return bool((np.minimum(before, after) <= within_ms).any())
 
 
-def link_by_wording(worded: WordedTemplates, params: WordingParams) -> tuple[np.ndarray, np.ndarray]:
-    """Pairs (a, b) of worded templates (their codes) whose instructions embed within
+def link_by_wording(worded: WordedTemplates, params: WordingParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs (a, b) of worded templates (their codes), with their cosines, whose instructions embed within
     ``cosine``, whose periods of use lie within ``gap_hours`` and are short beside the
     corpus's (``max_period_share``), and that were sent within ``near_hours`` of each
     other: accounts that each word an instruction their own way but work in the same
@@ -203,8 +203,8 @@ def link_by_wording(worded: WordedTemplates, params: WordingParams) -> tuple[np.
     all the time."""
     n = len(worded.vectors)  # none when the instructions were not embedded
     if n < 2:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    found_a, found_b = [], []
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
+    found_a, found_b, found_cos = [], [], []
     for start in range(0, n, LINK_BLOCK):  # a block of rows at a time: bounded memory
         rows = np.arange(start, min(n, start + LINK_BLOCK))
         cosines = worded.vectors[rows] @ worded.vectors.T
@@ -217,7 +217,9 @@ def link_by_wording(worded: WordedTemplates, params: WordingParams) -> tuple[np.
         a, b = _at_once(worded, a[upper], b[upper], params)
         found_a.append(a)
         found_b.append(b)
-    return worded.templates[np.concatenate(found_a)], worded.templates[np.concatenate(found_b)]
+        found_cos.append(np.einsum("ij,ij->i", worded.vectors[a], worded.vectors[b]))
+    a, b = np.concatenate(found_a), np.concatenate(found_b)
+    return worded.templates[a], worded.templates[b], np.concatenate(found_cos)
 
 
 def _at_once(worded: WordedTemplates, a: np.ndarray, b: np.ndarray, params: WordingParams) -> tuple[np.ndarray, np.ndarray]:
