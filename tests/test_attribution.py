@@ -302,14 +302,21 @@ def test_translations_kept_by_accounts_of_one_org_are_joined(embedder, alpaca_te
 def test_one_translation_pair_does_not_merge_two_campaigns() -> None:
     """Two campaigns of three templates each (held by their accounts or orgs), and a
     translation's wording link (weak: below the English threshold) between one template
-    of each: one such pair does not make them one campaign, two independent pairs do, and
-    a lone template (a translation nothing else holds) is attached by one."""
+    of each: one such pair does not make them one campaign when they worked on schedules
+    of their own; two independent pairs do, and so does one when they worked in the same
+    hours (one campaign's halves). A lone template (a translation nothing else holds) is
+    attached by one."""
     firm = [(0, 1), (1, 2), (3, 4), (4, 5)]
     src, dst = (np.asarray(side, dtype=np.int64) for side in zip(*firm, (2, 3), (6, 0)))
     weak = np.asarray([False] * 4 + [True, True])
-    keep = _bridges_kept(7, src, dst, weak, bridge_links=2)
+    own_hours = [np.asarray([10, 11]), np.asarray([30]), np.asarray([50]), np.asarray([11, 12]),
+                 np.asarray([31, 70]), np.asarray([90]), np.asarray([10])]
+    same_hours = [np.asarray([10, 11]), np.asarray([30]), np.asarray([50]), np.asarray([10, 11]),
+                  np.asarray([30]), np.asarray([50]), np.asarray([10])]
+    params = AttributionParams()
+    keep = _bridges_kept(7, src, dst, weak, params, lambda: own_hours)
     assert keep.tolist() == [True] * 4 + [False, True]
+    assert _bridges_kept(7, src, dst, weak, params, lambda: same_hours).all()
     src2, dst2 = np.append(src, 1), np.append(dst, 5)  # a second pair joins the same two campaigns
-    keep2 = _bridges_kept(7, src2, dst2, np.append(weak, True), bridge_links=2)
-    assert keep2.tolist() == [True] * 7
-    assert _bridges_kept(7, src, dst, weak, bridge_links=1).all()
+    assert _bridges_kept(7, src2, dst2, np.append(weak, True), params, lambda: own_hours).all()
+    assert _bridges_kept(7, src, dst, weak, AttributionParams(weak_bridge_links=1), lambda: own_hours).all()

@@ -81,9 +81,12 @@ What links two templates into one campaign must be evidence that only a campaign
   split). An org's own pipelines linked together are one org's traffic, which the
   score reads as such (not reported at the default threshold). A translation's wording
   link (under the English cosine) joins two groups that the other links hold only when
-  two such links join them (``weak_bridge_links``, see ``_bridges_kept``): two translated
-  campaigns of the same days were merged through one pair at 0.43 (account Jaccard 0.48
-  and 0.48 -> 1.00 and 0.92 on a 20,000-prompt test split).
+  two such links join them or the two worked in the same hours (half of the smaller
+  one's active hours; see ``_bridges_kept``): two translated campaigns of the same days,
+  each on its own schedule (3 of 8 hours in common), were merged through one pair at
+  0.43, while the two halves of another, held apart by their orgs, shared 9 of 11 hours
+  (20,000-prompt test splits: account Jaccard 0.48 and 0.48 -> 1.00 and 0.92 there,
+  1.00 kept here).
 
 Campaigns are the connected groups of linked templates. Then every account is given to
 the campaign that carries most of its prompts, and belongs when that campaign is
@@ -101,6 +104,7 @@ account's traffic the campaign is (a hydra relaying as much as it runs: 0.75 × 
 from __future__ import annotations
 
 import dataclasses
+from typing import Callable
 
 import numpy as np
 from scipy.sparse import coo_matrix, csr_matrix
@@ -110,6 +114,7 @@ from promptprint.index.fingerprint import Embed
 from promptprint.reconstruct.corpus import Corpus
 from promptprint.reconstruct.progress import SILENT, Progress
 from promptprint.reconstruct.wording import (
+    HOUR_MS,
     WordingParams,
     dedicated_pairs,
     link_by_org,
@@ -139,9 +144,10 @@ class AttributionParams:
         use_wording / wording: templates of one dedicated account each, linked by their
             instructions' wording when in use at once (:mod:`promptprint.reconstruct.wording`).
         use_org: ... and by dedicated accounts of one named org, when in use at once.
-        weak_bridge_links: a translation's wording link (below ``wording.cosine``) joins
-            two groups of templates only when this many such links join them; it attaches
-            a lone template on its own (see _bridges_kept).
+        weak_bridge_links / bridge_same_hours: a translation's wording link (below
+            ``wording.cosine``) joins two groups of templates only when this many such
+            links join them or the two worked in the same hours (this share of the
+            smaller one's); it attaches a lone template on its own (see _bridges_kept).
         member_share / member_prompts: when an account belongs to its campaign.
     """
 
@@ -162,6 +168,7 @@ class AttributionParams:
     wording: WordingParams = WordingParams()
     use_org: bool = True
     weak_bridge_links: int = 2
+    bridge_same_hours: float = 0.5
     member_share: float = 0.2
     member_prompts: int = 2
 
@@ -170,7 +177,7 @@ class AttributionParams:
                      "burst_accounts", "min_sync_buckets", "member_prompts", "weak_bridge_links"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("dedicated_share", "link_share", "sync_share", "member_share"):
+        for name in ("dedicated_share", "link_share", "sync_share", "member_share", "bridge_same_hours"):
             if not 0.0 < getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in (0, 1], got {getattr(self, name)}")
         if not -1.0 <= self.core_cosine <= 1.0:
@@ -328,7 +335,7 @@ def attribute(corpus: Corpus, template_ids: np.ndarray, text_hashes: np.ndarray,
     dst = np.searchsorted(nodes, np.concatenate([eligible[b[linked]], worded_b, org_b]))
     weak = np.zeros(len(src), dtype=bool)
     weak[int(linked.sum()) : int(linked.sum()) + len(worded_a)] = worded_cos < params.wording.cosine
-    keep = _bridges_kept(len(nodes), src, dst, weak, params.weak_bridge_links)
+    keep = _bridges_kept(len(nodes), src, dst, weak, params, lambda: _hours_of_nodes(corpus, labels, nodes))
     src, dst, kind = src[keep], dst[keep], kind[keep]
     graph = coo_matrix((np.ones(len(src)), (src, dst)), shape=(len(nodes), len(nodes)))
     _, group_of = connected_components(graph, directed=False)
@@ -374,14 +381,17 @@ def attribute(corpus: Corpus, template_ids: np.ndarray, text_hashes: np.ndarray,
     return campaigns
 
 
-def _bridges_kept(n: int, src: np.ndarray, dst: np.ndarray, weak: np.ndarray, bridge_links: int) -> np.ndarray:
+def _bridges_kept(n: int, src: np.ndarray, dst: np.ndarray, weak: np.ndarray, params: AttributionParams,
+                  hours_of_nodes: Callable[[], list[np.ndarray]]) -> np.ndarray:
     """Which links (``src`` -> ``dst`` among ``n`` templates) to keep: every link that is
-    not ``weak``, and a weak one when it attaches a lone template to a group, or when
-    ``bridge_links`` weak links or more join the same two groups of the other links. A
+    not ``weak``, and a weak one when it attaches a lone template to a group, when
+    ``weak_bridge_links`` weak links or more join the same two groups of the other links,
+    or when the two groups worked in the same hours (``bridge_same_hours`` of the hours
+    the smaller one was active in; ``hours_of_nodes`` gives each template's hours). A
     weak link (a translation's wording, below what English wordings need) is one pair of
-    templates that the model places close enough: it may bring a translation into its
-    campaign, but two campaigns that each stand on their own are not one on one such pair
-    (two translated campaigns that ran the same days were merged through one pair at 0.43)."""
+    templates the model places close enough: it may bring a translation into its
+    campaign, and one campaign's halves work in its waves, but two campaigns that each
+    stand on their own, on schedules of their own, are not one on one such pair."""
     keep = ~weak
     if not weak.any():
         return keep
@@ -391,9 +401,25 @@ def _bridges_kept(n: int, src: np.ndarray, dst: np.ndarray, weak: np.ndarray, br
     ga, gb = group[src[weak]], group[dst[weak]]
     pair = np.column_stack([np.minimum(ga, gb), np.maximum(ga, gb)])
     _, inverse, joins = np.unique(pair, axis=0, return_inverse=True, return_counts=True)
-    lone = (size[ga] == 1) | (size[gb] == 1)
-    keep[np.flatnonzero(weak)] = (ga == gb) | lone | (joins[inverse.ravel()] >= bridge_links)
+    bridged = (ga == gb) | (size[ga] == 1) | (size[gb] == 1) | (joins[inverse.ravel()] >= params.weak_bridge_links)
+    if not bridged.all():
+        hours = hours_of_nodes()
+        members = _split(np.arange(n), group, np.unique(np.concatenate([ga[~bridged], gb[~bridged]])))
+        active = {g: np.unique(np.concatenate([hours[i] for i in nodes.tolist()])) for g, nodes in members.items()}
+        for k in np.flatnonzero(~bridged).tolist():
+            a, b = active[int(ga[k])], active[int(gb[k])]
+            bridged[k] = len(np.intersect1d(a, b)) >= params.bridge_same_hours * min(len(a), len(b))
+    keep[np.flatnonzero(weak)] = bridged
     return keep
+
+
+def _hours_of_nodes(corpus: Corpus, labels: np.ndarray, nodes: np.ndarray) -> list[np.ndarray]:
+    """Per template of ``nodes`` (template codes, sorted), the hours its prompts were sent in."""
+    position = np.searchsorted(nodes, labels)
+    taking = (position < len(nodes)) & (nodes[np.minimum(position, len(nodes) - 1)] == labels)
+    pairs = np.unique(np.column_stack([position[taking], corpus.created_at_ms[taking] // HOUR_MS]), axis=0)
+    bounds = np.searchsorted(pairs[:, 0], np.arange(len(nodes) + 1))
+    return [pairs[lo:hi, 1] for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist())]
 
 
 def _split(rows: np.ndarray, groups: np.ndarray, wanted: np.ndarray) -> dict[int, np.ndarray]:
