@@ -414,3 +414,44 @@ def test_tool_users_whose_own_prompts_are_popular_copies_are_not_committed(alpac
     job_template = campaign.match(signature(job.format("x")))
     assert job_template is not None and job_template.peek_activity().committed >= 6
     assert any(v.flagged for v in job_verdicts)
+
+
+def test_a_document_a_campaign_pasted_is_payload_for_a_user_who_pastes_it_too(embedder, alpaca_texts: list[str], tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A short-wrapper campaign (12 accounts, one instruction line over a different
+    document each time, a second line in its second sitting) has four of its accounts
+    paste one public document in both sittings, which links the document's template into
+    the campaign. A user then pastes that document under an instruction other people use
+    too. Through CheckPrompt (a real index): the document's template is mostly constant
+    and now comes under another line, so it is payload and the user is judged by his own
+    line, not flagged. A campaign account pasting it under the campaign's line is flagged."""
+    from promptprint.index.config import IndexConfig
+    from promptprint.index.prompt_index import PromptIndex
+    from promptprint.records import PromptRecord
+
+    index = PromptIndex.open(IndexConfig(data_dir=tmp_path / "d", tier="fingerprint", semantic_links=False), embedder)
+    lines = ["Extract the main claims:\n\n", "List every claim it makes:\n\n"]
+    key_points = "Key points of this text, please:\n\n"
+    document = _paste(alpaca_texts, 4000)
+    try:
+        for u in range(3):  # people who use the user's instruction too, each once
+            index.check(PromptRecord(f"o-{u}", f"other{u}", f"oo{u}", T0 + u * MIN, key_points + _paste(alpaca_texts, 3000 + u)), store=True)
+        n = 0
+        for sitting in range(2):
+            for k in range(4):
+                for a in range(12):
+                    t = T0 + HOUR + sitting * 3 * HOUR + (k * 12 + a) * MIN
+                    pasted = a < 4 and k == 3
+                    text = (lines[0] + document) if pasted else lines[sitting] + _paste(alpaca_texts, n)
+                    index.check(PromptRecord(f"c-{n}", f"c{a}", f"co{a // 2}", t, text), store=True)
+                    n += 1
+        now = T0 + 8 * HOUR
+        template = index._templates.match(signature(lines[0] + document))  # the document's template
+        assert template is not None and len(index._templates.group_templates(template.template_id)) >= 2
+        assert template.pasted_document(signature(key_points + document)) and not template.pasted_document()
+        user = index.check(PromptRecord("u-1", "user", "uo", now, key_points + document), store=True)
+        assert not user.campaign.flagged, user.campaign.reasons
+        assert user.campaign.features is not None and user.campaign.features.kind == "line"
+        member = index.check(PromptRecord("c-x", "c5", "co2", now + MIN, lines[1] + document), store=True)
+        assert member.campaign.flagged and member.campaign.features is not None and member.campaign.features.kind == "line"
+    finally:
+        index.close()

@@ -33,6 +33,7 @@ Accept = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 _LEVELS = {"none": 0, "watch": 1, "flagged": 2}
 
 
+
 def check_similarity(value: float, field: str) -> float:
     """A similarity threshold from a request, checked to be in [0, 1]."""
     if not (0.0 <= value <= 1.0):  # also rejects NaN
@@ -205,7 +206,9 @@ class Lookups:
     ) -> CampaignAssessment:
         """Campaign assessment of a prompt (its :meth:`template_view`), with bank matches
         applied: the strongest of its shingle template's and its instruction lines' (a
-        short wrapper over a long paste has little else).
+        short wrapper over a long paste has little else). A shingle template that is a
+        document pasted under other instruction lines than the prompt's is payload, not
+        assessed (see PASTED_DOCUMENT_CORE in the tracker).
 
         A bank entry one prompt of a shingle template matched holds for the template's
         other prompts (until the banks change): a framework's users fill its scaffold
@@ -221,11 +224,15 @@ class Lookups:
             else:
                 bank = self._remembered_hit(template.template_id)
         threshold, window = self._config.campaign_threshold, self._config.template_window_ms
-        best = assess(features, bank, threshold=threshold, window_ms=window)
-        for line in line_features:
-            candidate = assess(line, bank, threshold=threshold, window_ms=window)
-            if (_LEVELS[candidate.level], candidate.score) > (_LEVELS[best.level], best.score):
+        views: list[TemplateFeatures | None] = [features, *line_features]
+        if template is not None and line_features and template.pasted_document(sig):
+            views = list(line_features)  # a pasted document: the prompt's instruction line is its template
+        best: CampaignAssessment | None = None
+        for view in views:
+            candidate = assess(view, bank, threshold=threshold, window_ms=window)
+            if best is None or (_LEVELS[candidate.level], candidate.score) > (_LEVELS[best.level], best.score):
                 best = candidate
+        assert best is not None  # views holds the shingle template's view or a line's
         return best
 
     def _remembered_hit(self, template_id: int) -> BankHit | None:

@@ -105,6 +105,17 @@ SEMANTIC_NEAR_HOURS = 4
 # English instruction and its Portuguese 0.08-0.33 apart). An org that keeps several
 # templates of its own stays one org's traffic when they link: a group's org spread
 # counts each org's prompts over all of its templates (see _group_totals).
+# A shingle template whose members came under two or more instruction lines, and whose
+# core kept this share of its founder's shingles or more (its members are the founder's
+# text, not a wrapper around payloads of their own), is a pasted document: a public text
+# that a campaign pastes under its instruction and a user pastes under one of his own
+# ("Key points?"). Its prompts are assessed by their instruction lines, not by it: a user
+# who pasted a document a short-wrapper campaign had pasted was flagged through the
+# document's template, linked into the campaign (once each on two 20,000-prompt test
+# splits). A wrapper's core loses its founder's payload, so a campaign's paraphrases that
+# open with lines of their own stay assessed by their template.
+PASTED_DOCUMENT_CORE = 0.8
+_UNDER_LINES = -1
 _EXACT_ORG_SPREAD = 64  # a group's orgs summed exactly up to this many; beyond, the largest template's top org
 _BUCKETS_PER_HOUR = 3600 * 1000 // BUCKET_MS
 SEMANTIC_QUEUE = 4096  # templates waiting for their embedding, at most (the oldest waits on)
@@ -374,7 +385,7 @@ class Template(TrackedTemplate):
     ``array('Q')`` (8 bytes a shingle, not ~70 in a frozenset).
     """
 
-    __slots__ = ("founder", "hits", "core", "head", "tail")
+    __slots__ = ("founder", "hits", "core", "head", "tail", "line")
 
     def __init__(self, template_id: int, signature: Signature) -> None:
         super().__init__(template_id)
@@ -386,10 +397,30 @@ class Template(TrackedTemplate):
         self.hits: array[int] | None = None  # None: every founder shingle seen once
         self.core: array[int] = self.founder  # the founder shingles at least half the members share
         self.head, self.tail = signature.head, signature.tail
+        # the instruction line its members came under (a head- or tail-line key; 0: none
+        # yet), or _UNDER_LINES once two members came under different ones
+        self.line = signature.head_line or signature.tail_line
 
     @property
     def core_size(self) -> int:
         return len(self.core)
+
+    def note_line(self, signature: Signature) -> None:
+        """Note the instruction line a new member came under (see ``line``)."""
+        key = signature.head_line or signature.tail_line
+        if key and self.line != _UNDER_LINES:
+            self.line = key if not self.line or self.line == key else _UNDER_LINES
+
+    def pasted_document(self, signature: Signature | None = None) -> bool:
+        """Whether this is a document pasted under two or more instruction lines (counting
+        the line of a prompt about to join, its ``signature``), its members mostly the
+        document itself (see PASTED_DOCUMENT_CORE)."""
+        if len(self.core) < PASTED_DOCUMENT_CORE * len(self.founder):
+            return False
+        if self.line == _UNDER_LINES:
+            return True
+        key = (signature.head_line or signature.tail_line) if signature is not None else 0
+        return bool(key and self.line and key != self.line)
 
     def shared(self, shingles: np.ndarray) -> int:
         """How many of the template's core shingles a prompt has (its shingles sorted, as in
@@ -590,6 +621,7 @@ class TemplateTracker:
                     founder = template.first_event
                     copy = template.has_text(signature.text_hash)
                     template.join(shingles)
+                    template.note_line(signature)
                     share = round(_SHARE_SCALE * (1.0 - template.shared(shingles) / len(shingles)))
                     joined.append((template, founder))
                 template.add_event((t, account, org, signature.text_hash, share, event.row_id))
