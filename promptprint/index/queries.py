@@ -33,7 +33,6 @@ Accept = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 _LEVELS = {"none": 0, "watch": 1, "flagged": 2}
 
 
-
 def check_similarity(value: float, field: str) -> float:
     """A similarity threshold from a request, checked to be in [0, 1]."""
     if not (0.0 <= value <= 1.0):  # also rejects NaN

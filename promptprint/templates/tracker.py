@@ -79,7 +79,7 @@ SITTING_MS = 2 * 3600 * 1000
 # pivot) when this many accounts use both, each sending mostly the two of them: one
 # account in common proves nothing, a popular prompt has bystanders, not dedicated ones.
 LINK_ACCOUNTS = 3
-GROUP_FEATURE_TEMPLATES = 32
+GROUP_FEATURE_TEMPLATES = 32  # the largest templates of a group that its features sum
 # Templates whose instruction texts embed this close (cosine of MiniLM vectors) are linked
 # when both are in use at once by accounts committed to them: a campaign that gives each
 # account its own wording of one instruction. Closeness is never a link on its own: a
@@ -105,21 +105,22 @@ SEMANTIC_NEAR_HOURS = 4
 # English instruction and its Portuguese 0.08-0.33 apart). An org that keeps several
 # templates of its own stays one org's traffic when they link: a group's org spread
 # counts each org's prompts over all of its templates (see _group_totals).
+_EXACT_ORG_SPREAD = 64  # a group's orgs summed exactly up to this many; beyond, the largest template's top org
+_BUCKETS_PER_HOUR = 3600 * 1000 // BUCKET_MS
+SEMANTIC_QUEUE = 4096  # templates waiting for their embedding, at most (the oldest waits on)
+LINE_TEMPLATE_IDS = 1 << 48  # the first line template's id: shingle templates' ids stay as they were
 # A shingle template whose members came under two or more instruction lines, and whose
 # core kept this share of its founder's shingles or more (its members are the founder's
 # text, not a wrapper around payloads of their own), is a pasted document: a public text
 # that a campaign pastes under its instruction and a user pastes under one of his own
 # ("Key points?"). Its prompts are assessed by their instruction lines, not by it: a user
-# who pasted a document a short-wrapper campaign had pasted was flagged through the
-# document's template, linked into the campaign (once each on two 20,000-prompt test
-# splits). A wrapper's core loses its founder's payload, so a campaign's paraphrases that
-# open with lines of their own stay assessed by their template.
+# who pastes a document a short-wrapper campaign pasted is not the campaign's, though the
+# document's template is linked into it by the campaign's accounts. A wrapper's core
+# loses its founder's payload, so a campaign's paraphrases that open with lines of their
+# own stay assessed by their template. (Documents of one genre, each member a different
+# text sharing boilerplate, keep little of the founder: not recognised as documents.)
 PASTED_DOCUMENT_CORE = 0.8
 _UNDER_LINES = -1
-_EXACT_ORG_SPREAD = 64  # a group's orgs summed exactly up to this many; beyond, the largest template's top org
-_BUCKETS_PER_HOUR = 3600 * 1000 // BUCKET_MS
-SEMANTIC_QUEUE = 4096  # templates waiting for their embedding, at most (the oldest waits on)
-LINE_TEMPLATE_IDS = 1 << 48  # the first line template's id: shingle templates' ids stay as they were  # the largest templates of a group that its features sum
 
 
 def _single_minded(total: int, shared: int) -> bool:
