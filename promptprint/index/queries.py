@@ -226,13 +226,9 @@ class Lookups:
         views: list[TemplateFeatures | None] = [features, *line_features]
         if template is not None and line_features and template.pasted_document(sig):
             views = list(line_features)  # a pasted document: the prompt's instruction line is its template
-        best: CampaignAssessment | None = None
-        for view in views:
-            candidate = assess(view, bank, threshold=threshold, window_ms=window)
-            if best is None or (_LEVELS[candidate.level], candidate.score) > (_LEVELS[best.level], best.score):
-                best = candidate
-        assert best is not None  # views holds the shingle template's view or a line's
-        return best
+        # the first of the strongest: the shingle template's on a tie
+        return max((assess(view, bank, threshold=threshold, window_ms=window) for view in views),
+                   key=lambda candidate: (_LEVELS[candidate.level], candidate.score))
 
     def _remembered_hit(self, template_id: int) -> BankHit | None:
         """The entry a prompt of the template matched, while the banks are as they were then."""

@@ -333,8 +333,8 @@ def attribute(corpus: Corpus, template_ids: np.ndarray, text_hashes: np.ndarray,
     ])
     src = np.searchsorted(nodes, np.concatenate([eligible[a[linked]], worded_a, org_a]))
     dst = np.searchsorted(nodes, np.concatenate([eligible[b[linked]], worded_b, org_b]))
-    weak = np.zeros(len(src), dtype=bool)
-    weak[int(linked.sum()) : int(linked.sum()) + len(worded_a)] = worded_cos < params.wording.cosine
+    # a translation's wording link: under what English wordings need (see _bridges_kept)
+    weak = np.concatenate([np.zeros(int(linked.sum()), bool), worded_cos < params.wording.cosine, np.zeros(len(org_a), bool)])
     keep = _bridges_kept(len(nodes), src, dst, weak, params, lambda: _hours_of_nodes(corpus, labels, nodes))
     src, dst, kind = src[keep], dst[keep], kind[keep]
     graph = coo_matrix((np.ones(len(src)), (src, dst)), shape=(len(nodes), len(nodes)))

@@ -217,7 +217,7 @@ def link_by_wording(worded: WordedTemplates, params: WordingParams) -> tuple[np.
         a, b = _at_once(worded, a[upper], b[upper], params)
         found_a.append(a)
         found_b.append(b)
-        found_cos.append(np.einsum("ij,ij->i", worded.vectors[a], worded.vectors[b]))
+        found_cos.append(cosines[a - start, b])
     a, b = np.concatenate(found_a), np.concatenate(found_b)
     return worded.templates[a], worded.templates[b], np.concatenate(found_cos)
 

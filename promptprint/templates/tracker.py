@@ -123,6 +123,16 @@ PASTED_DOCUMENT_CORE = 0.8
 _UNDER_LINES = -1
 
 
+def _text_key(text_hash: int) -> int:
+    """A text hash as a template's window keeps it (32 bits: an ``array('I')`` column)."""
+    return text_hash & 0xFFFFFFFF
+
+
+def _line_key(signature: Signature) -> int:
+    """The instruction line a prompt comes under: its head line's key, else its tail line's (0: none)."""
+    return signature.head_line or signature.tail_line
+
+
 def _single_minded(total: int, shared: int) -> bool:
     """Whether an account with ``total`` prompts since first seen, ``shared`` of them on
     shared templates, is single-minded (see SINGLE_MINDED_SHARE)."""
@@ -237,7 +247,7 @@ class _Activity:
         return len(self.times) - self.start
 
     def add(self, t: int, account: str, org: str, text_hash: int, share: int, row_id: int) -> None:
-        text_hash &= 0xFFFFFFFF
+        text_hash = _text_key(text_hash)
         self.times.append(t)
         self.rows.append(row_id)
         self.text_hashes.append(text_hash)
@@ -361,10 +371,10 @@ class TrackedTemplate:
 
     def has_text(self, text_hash: int) -> bool:
         """Whether a prompt of this very text is in the window (a copy, not a filled template)."""
-        text_hash &= 0xFFFFFFFF
+        key = _text_key(text_hash)
         if self._activity is not None:
-            return text_hash in self._activity.texts
-        return self._first is not None and self._first[3] & 0xFFFFFFFF == text_hash
+            return key in self._activity.texts
+        return self._first is not None and _text_key(self._first[3]) == key
 
     def replace_activity(self, activity: _Activity) -> None:
         self._activity, self._first = activity, None
@@ -400,7 +410,7 @@ class Template(TrackedTemplate):
         self.head, self.tail = signature.head, signature.tail
         # the instruction line its members came under (a head- or tail-line key; 0: none
         # yet), or _UNDER_LINES once two members came under different ones
-        self.line = signature.head_line or signature.tail_line
+        self.line = _line_key(signature)
 
     @property
     def core_size(self) -> int:
@@ -408,7 +418,7 @@ class Template(TrackedTemplate):
 
     def note_line(self, signature: Signature) -> None:
         """Note the instruction line a new member came under (see ``line``)."""
-        key = signature.head_line or signature.tail_line
+        key = _line_key(signature)
         if key and self.line != _UNDER_LINES:
             self.line = key if not self.line or self.line == key else _UNDER_LINES
 
@@ -420,7 +430,7 @@ class Template(TrackedTemplate):
             return False
         if self.line == _UNDER_LINES:
             return True
-        key = (signature.head_line or signature.tail_line) if signature is not None else 0
+        key = _line_key(signature) if signature is not None else 0
         return bool(key and self.line and key != self.line)
 
     def shared(self, shingles: np.ndarray) -> int:
