@@ -257,6 +257,60 @@ def test_two_operations_wording_alike_on_schedules_of_their_own_stay_apart(embed
     assert _joined(reconstruct(corpus, any_hour, embed=embedder.embed)) == [{f"worded-{k}" for k in range(6)}]
 
 
+def test_two_operations_wording_alike_at_the_same_hours_stay_apart_by_their_answer_markers(embedder, alpaca_texts) -> None:  # type: ignore[no-untyped-def]
+    """Two operations word one math task alike and fire their accounts at the same hour:
+    one's parser wants the answer after ``####``, the other's after ``Final:``. Worded
+    within the link threshold of each other, hour for hour, they stay two campaigns of
+    exactly their accounts."""
+    from promptprint.index.fingerprint import fingerprint_texts
+    from promptprint.text.answer_markers import answer_markers
+
+    hashes = [
+        "Please solve this exercise showing every step and give just the number at the end after ####",
+        "Now solve this exercise explaining each step, finishing with a line #### followed by the number",
+        "Your task: work out the math problem below step by step and give only the final number after ####",
+    ]
+    finals = [
+        "Solve the following math problem step by step and finish with the line Final: <number>.",
+        "Work through this problem carefully, showing each step, then give Final: <number> at the end.",
+        "I need you to solve this problem one step at a time and state Final: <number> at the end.",
+    ]
+    vectors = fingerprint_texts(embedder.embed, hashes + finals)
+    assert (vectors[:3] @ vectors[3:].T).max() >= WordingParams().cosine  # worded alike across the two
+    assert {answer_markers(h) for h in hashes} == {frozenset("#")} and {answer_markers(f) for f in finals} == {frozenset()}
+    corpus = corpus_from_records(_worded_traffic(alpaca_texts[2000:], hashes + finals, [0] * 6), embedder.embed)
+    assert sorted(_joined(reconstruct(corpus, ReconstructConfig(min_score=0.0), embed=embedder.embed)), key=sorted) == [
+        {"worded-0", "worded-1", "worded-2"}, {"worded-3", "worded-4", "worded-5"},
+    ]
+
+
+# Two more wordings of PARAPHRASES' instruction (0.55-0.91 to them).
+LATE_WORDINGS = [
+    "Compute the solution to the math question below step by step, and put the final number on the last line.",
+    "Go through the word problem that follows one step at a time; your last line should be just the number.",
+]
+
+
+@pytest.mark.parametrize(("late_hour", "joined"), [(13, True), (22, False)])
+def test_accounts_keeping_to_their_own_wording_in_another_wave_join_their_campaign(
+    embedder, alpaca_texts, late_hour: int, joined: bool  # type: ignore[no-untyped-def]
+) -> None:
+    """Five accounts, each its own wording of one instruction, work at 10 o'clock and are
+    one campaign; two more, each with a wording of its own, work at ``late_hour``, hours
+    from any sibling's prompt. Three hours later they are a later wave of the campaign
+    and join it (too few to be a campaign of their own); twelve hours later they are
+    not, and without adoption they are not either."""
+    wordings = [*PARAPHRASES, *LATE_WORDINGS]
+    corpus = corpus_from_records(
+        _worded_traffic(alpaca_texts[2000:], wordings, [0] * 7, hours=[10] * 5 + [late_hour] * 2), embedder.embed
+    )
+    first_wave = {f"worded-{k}" for k in range(5)}
+    found = _joined(reconstruct(corpus, ReconstructConfig(min_score=0.0), embed=embedder.embed))
+    assert found == [first_wave | {"worded-5", "worded-6"}] if joined else found == [first_wave]
+    never = ReconstructConfig(attribution=AttributionParams(adopt_near_hours=-1.0), min_score=0.0)
+    assert _joined(reconstruct(corpus, never, embed=embedder.embed)) == [first_wave]
+
+
 # One instruction and its translations (the adversarial simulator's instruction_expander),
 # which MiniLM embeds too far apart to link by wording (0.08-0.33 to the English).
 TRANSLATIONS = [

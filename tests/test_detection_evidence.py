@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import types
 
+import pytest
+
 from promptprint.templates.scoring import CampaignAssessment, assess
 from promptprint.templates.tracker import COMMITTED, Event, TemplateTracker
 from promptprint.text.lines import instruction_line_keys
@@ -288,6 +290,70 @@ def test_an_instruction_and_its_translation_link_across_languages(embedder, alpa
     translated = tracker.match(signature(f"{german}:\n\nEine neue Aufgabe."))
     assert template is not None and translated is not None and template.template_id != translated.template_id
     assert translated.template_id in tracker.group_templates(template.template_id)
+
+
+@pytest.mark.parametrize(("start_hours", "joins"), [(8.5, True), (12.5, False)])
+def test_an_account_keeping_to_its_own_translation_joins_the_wave_of_its_campaign(
+    embedder, alpaca_texts: list[str], start_hours: float, joins: bool  # type: ignore[no-untyped-def]
+) -> None:
+    """A campaign's accounts each keep their own wording: three work in a first wave, two
+    four hours later (linked to the first by wording). An account keeping to a Spanish
+    translation starts ``start_hours`` after the first wave: the only instruction it
+    embeds close to (0.46) is a first-wave account's, more than SEMANTIC_NEAR_HOURS from
+    it, but the campaign's second wave is within them at 8.5 hours, and it joins the
+    campaign; at 12.5 hours nothing of the campaign is near, and it stays alone. Real
+    model, real linker."""
+    wordings = [
+        "Your task: work out the math problem below step by step and give only the final number after ####",
+        "Please solve this exercise showing every step and give just the number at the end after ####",
+        "Now solve this exercise explaining each step, finishing with a line #### followed by the number",
+        "Go ahead and figure out the problem below with clear reasoning, finishing with a line #### N",
+        "Quickly find the answer to the following problem reasoning carefully and end with #### answer",
+    ]
+    spanish = "Resuelve este ejercicio mostrando cada paso y da solo el número al final después de ####"
+    linked = _LinkedTracker(embedder)
+    tracker = linked.tracker
+    n = 0
+    schedule = [(a, wording, 0.0 if a < 3 else 4.0) for a, wording in enumerate(wordings)] + [(5, spanish, start_hours)]
+    for a, wording, hours in schedule:
+        for k in range(6):
+            linked.send(f"{wording}:\n\n{alpaca_texts[n]}", f"c{a}", f"co{a}", T0 + int(hours * HOUR) + k * 8 * MIN + a * MIN)
+            n += 1
+    first = tracker.match(signature(f"{wordings[0]}:\n\nA new problem about apples and pears."))
+    late = tracker.match(signature(f"{spanish}:\n\nUn problema nuevo sobre peras."))
+    assert first is not None and late is not None
+    group = tracker.group_templates(first.template_id)
+    assert len(group) >= 5  # the two waves are one campaign
+    assert (late.template_id in group) is joins
+
+
+def test_two_operations_wording_alike_at_the_same_hours_stay_apart_by_their_answer_markers(embedder, alpaca_texts: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """Two operations word one math task alike and work the same minutes: one's parser
+    wants the answer after ``####``, the other's after ``Final:``. Each is linked into a
+    group of its own wordings, and no template of one joins the other's. Real model,
+    real linker."""
+    hashes = [
+        "Please solve this exercise showing every step and give just the number at the end after ####",
+        "Now solve this exercise explaining each step, finishing with a line #### followed by the number",
+        "Your task: work out the math problem below step by step and give only the final number after ####",
+    ]
+    finals = [
+        "Solve the following math problem step by step and finish with the line Final: <number>.",
+        "Work through this problem carefully, showing each step, then give Final: <number> at the end.",
+        "I need you to solve this problem one step at a time and state Final: <number> at the end.",
+    ]
+    linked = _LinkedTracker(embedder)
+    tracker = linked.tracker
+    n = 0
+    for k in range(6):
+        for a, wording in enumerate(hashes + finals):
+            linked.send(f"{wording}\n\n{alpaca_texts[n]}", f"c{a}", f"co{a}", T0 + k * 8 * MIN + a * MIN)
+            n += 1
+    ids = [tracker.match(signature(f"{wording}\n\nA new problem about apples and pears.")) for wording in hashes + finals]
+    assert all(t is not None for t in ids)
+    groups = [set(tracker.group_templates(t.template_id)) for t in ids if t is not None]
+    own = [{t.template_id for t in ids[:3] if t is not None}, {t.template_id for t in ids[3:] if t is not None}]
+    assert groups[0] == own[0] and groups[3] == own[1]
 
 
 def test_accounts_of_one_org_keeping_to_different_translations_are_linked(alpaca_texts: list[str]) -> None:

@@ -22,6 +22,7 @@ import numpy as np
 
 from promptprint.storage.store import RecordStore
 from promptprint.templates.tracker import TemplateTracker
+from promptprint.text.answer_markers import answer_markers
 from promptprint.text.constant_part import constant_part
 from promptprint.text.language import language
 
@@ -97,7 +98,7 @@ class TemplateLinker:
             return 0
         vectors = self._fingerprint([part for _, part, _ in items])
         made = sum(
-            len(self._templates.add_instruction_vector(template_id, vector, at, language(part)))
+            len(self._templates.add_instruction_vector(template_id, vector, at, language(part), answer_markers(part)))
             for (template_id, part, at), vector in zip(items, vectors)
         )
         self.linked += made

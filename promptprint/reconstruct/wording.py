@@ -34,6 +34,7 @@ from promptprint.templates.tracker import (
     SEMANTIC_LINK_COSINE,
     SEMANTIC_MAX_ACCOUNTS,
 )
+from promptprint.text.answer_markers import answer_markers
 from promptprint.text.constant_part import constant_part
 from promptprint.text.language import language
 
@@ -99,6 +100,7 @@ class WordedTemplates:
     templates: np.ndarray  # int64 template codes, sorted
     vectors: np.ndarray  # float32 (n, d), unit norm
     languages: np.ndarray  # each instruction's: 1 English, 2 another language, 0 too short to tell
+    markers: np.ndarray  # each instruction's answer markers (promptprint.text.answer_markers), as a code: equal codes, equal markers
     first_ms: np.ndarray  # first and last prompt of each
     last_ms: np.ndarray
     corpus_ms: int  # the corpus's period, first to last prompt
@@ -168,7 +170,24 @@ def worded_templates(corpus: Corpus, labels: np.ndarray, text_hashes: np.ndarray
     last = np.asarray([t[-1] for t in times], dtype=np.int64)
     period = int(corpus.created_at_ms.max() - corpus.created_at_ms.min()) if len(corpus) else 0
     languages = np.asarray([{"en": 1, "other": 2}.get(language(t), 0) for t in texts], dtype=np.int8)
-    return WordedTemplates(templates, vectors, languages, first, last, period, times, _dedicated_orgs(corpus, templates, dedicated))
+    codes: dict[frozenset[str], int] = {}
+    markers = np.asarray([codes.setdefault(answer_markers(t), len(codes)) for t in texts], dtype=np.int64)
+    return WordedTemplates(templates, vectors, languages, markers, first, last, period, times,
+                           _dedicated_orgs(corpus, templates, dedicated))
+
+
+def wording_alike(worded: WordedTemplates, rows: np.ndarray, params: WordingParams) -> tuple[np.ndarray, np.ndarray]:
+    """The cosines of the worded templates at positions ``rows`` with all of them, and
+    which pairs are worded alike: within ``cosine`` (``cross_lingual_cosine`` when either
+    is not English), asking for the same answer markers (two operations can word one
+    task alike; their parsers want the answer in different places)."""
+    cosines = worded.vectors[rows] @ worded.vectors.T
+    own, others = worded.languages[rows, None], worded.languages[None, :]
+    crossing = ((own == 2) | (others == 2)) & (own > 0) & (others > 0)
+    alike = (cosines >= np.where(crossing, params.cross_lingual_cosine, params.cosine)) & (
+        worded.markers[rows, None] == worded.markers[None, :]
+    )
+    return cosines, alike
 
 
 def _dedicated_orgs(corpus: Corpus, templates: np.ndarray, dedicated: tuple[np.ndarray, np.ndarray]) -> tuple[frozenset[int], ...]:
@@ -194,8 +213,8 @@ def _sent_near(a: np.ndarray, b: np.ndarray, within_ms: float) -> bool:
 
 
 def link_by_wording(worded: WordedTemplates, params: WordingParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Pairs (a, b) of worded templates (their codes), with their cosines, whose instructions embed within
-    ``cosine``, whose periods of use lie within ``gap_hours`` and are short beside the
+    """Pairs (a, b) of worded templates (their codes), with their cosines, whose instructions are worded
+    alike (:func:`wording_alike`), whose periods of use lie within ``gap_hours`` and are short beside the
     corpus's (``max_period_share``), and that were sent within ``near_hours`` of each
     other: accounts that each word an instruction their own way but work in the same
     waves, not users who each keep a wrapper of their own (those are not dedicated to
@@ -207,11 +226,8 @@ def link_by_wording(worded: WordedTemplates, params: WordingParams) -> tuple[np.
     found_a, found_b, found_cos = [], [], []
     for start in range(0, n, LINK_BLOCK):  # a block of rows at a time: bounded memory
         rows = np.arange(start, min(n, start + LINK_BLOCK))
-        cosines = worded.vectors[rows] @ worded.vectors.T
-        own, others = worded.languages[rows, None], worded.languages[None, :]
-        crossing = ((own == 2) | (others == 2)) & (own > 0) & (others > 0)
-        close = cosines >= np.where(crossing, params.cross_lingual_cosine, params.cosine)
-        a, b = np.nonzero(close)
+        cosines, alike = wording_alike(worded, rows, params)
+        a, b = np.nonzero(alike)
         a, b = rows[a], b
         upper = a < b
         a, b = _at_once(worded, a[upper], b[upper], params)

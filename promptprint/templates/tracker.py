@@ -522,7 +522,7 @@ class TemplateTracker:
         self._traffic_ms = 0  # the latest prompt time recorded (the clock of the embedding queue's lag)
         self._embedded: set[int] = set()  # templates that were queued once (never queued again)
         # template id -> its instruction's unit vector and language (promptprint.text.language)
-        self._vectors: dict[int, tuple[np.ndarray, str]] = {}
+        self._vectors: dict[int, tuple[np.ndarray, str, frozenset[str]]] = {}  # instruction vector, language, answer markers
         self._worded_alike: set[int] = set()  # templates linked by their instruction's embedding
         self._org_linked: set[int] = set()  # templates linked by their accounts' org (see _link_by_org)
         # named org -> the small templates its single-minded accounts are committed to
@@ -847,45 +847,63 @@ class TemplateTracker:
             for tid in template_ids:
                 self._embedding.pop(tid, None)
 
-    def add_instruction_vector(self, template_id: int, vector: np.ndarray, now_ms: int, language: str = "") -> list[int]:
-        """Keep a template's instruction vector (unit length) and its language ("en",
-        "other" or "" unknown: promptprint.text.language) and link it with the embedded
-        templates in use in the window whose vectors are within SEMANTIC_LINK_COSINE
-        (SEMANTIC_CROSS_LINGUAL_COSINE across languages). Returns the templates it was
-        linked with."""
+    def add_instruction_vector(
+        self, template_id: int, vector: np.ndarray, now_ms: int, language: str = "", markers: frozenset[str] = frozenset()
+    ) -> list[int]:
+        """Keep a template's instruction vector (unit length), its language ("en",
+        "other" or "" unknown: promptprint.text.language) and its answer markers
+        (promptprint.text.answer_markers), and link it with the embedded templates in use
+        in the window whose vectors are within SEMANTIC_LINK_COSINE
+        (SEMANTIC_CROSS_LINGUAL_COSINE across languages) and whose markers are its own.
+        Returns the templates it was linked with."""
         with self._lock:
             horizon = _expiry_horizon(now_ms) - self._window
             for other in [tid for tid in self._vectors if not self._in_use(tid, horizon)]:
                 del self._vectors[other]
             vector = np.asarray(vector, dtype=np.float32)
-            linked = self._link_by_wording(template_id, vector, language, horizon)
+            linked = self._link_by_wording(template_id, vector, language, markers, horizon)
             if self._in_use(template_id, horizon):
-                self._vectors[template_id] = (vector, language)
+                self._vectors[template_id] = (vector, language, markers)
             return linked
 
-    def _link_by_wording(self, template_id: int, vector: np.ndarray, language: str, horizon: int) -> list[int]:
+    def _link_by_wording(
+        self, template_id: int, vector: np.ndarray, language: str, markers: frozenset[str], horizon: int
+    ) -> list[int]:
         """Link a template with the embedded ones in use, co-active with it, whose
         instruction vectors are within SEMANTIC_LINK_COSINE of its own
-        (SEMANTIC_CROSS_LINGUAL_COSINE when either is in another language than English);
-        both must carry a committed, single-minded account."""
+        (SEMANTIC_CROSS_LINGUAL_COSINE when either is in another language than English)
+        and that ask for the same answer markers (two operations wording one task alike
+        parse the answer from different places); both must carry a committed,
+        single-minded account. A lone template (an account
+        keeping to its own wording) joins the group of the closest such template when any
+        template of that group was sent within SEMANTIC_NEAR_HOURS of it: a campaign's
+        accounts work in its waves, not necessarily near the one sibling they embed
+        closest to. Once linked, it links further only with templates near it themselves
+        (one account's wording does not bridge two groups on their hours alone)."""
         ids = [tid for tid in self._vectors if tid != template_id]
         if not ids or not self._single_minded_committed(template_id):
             return []
         near = {h + d for h in self._active_hours(template_id) for d in range(-SEMANTIC_NEAR_HOURS, SEMANTIC_NEAR_HOURS + 1)}
         cosines = np.stack([self._vectors[tid][0] for tid in ids]) @ vector
+        lone = len(self._group(self._root(template_id))) == 1
         linked: list[int] = []
-        for other, cosine in zip(ids, cosines.tolist()):
+        for k in np.argsort(-cosines, kind="stable").tolist():  # the closest first: a lone template joins its group
+            other, cosine = ids[k], float(cosines[k])
             languages = (language, self._vectors[other][1])
             crossing = "other" in languages and "" not in languages
+            if cosine < min(SEMANTIC_CROSS_LINGUAL_COSINE, SEMANTIC_LINK_COSINE):
+                break
             if (
                 cosine >= (SEMANTIC_CROSS_LINGUAL_COSINE if crossing else SEMANTIC_LINK_COSINE)
+                and self._vectors[other][2] == markers
                 and self._root(other) != self._root(template_id)
-                and self._in_use(other, horizon) and near & self._active_hours(other)
-                and self._single_minded_committed(other)
+                and self._in_use(other, horizon) and self._single_minded_committed(other)
+                and near & (self._group_hours(self._root(other)) if lone else self._active_hours(other))
             ):
                 self._link(template_id, other)
                 self._worded_alike.update((template_id, other))
                 linked.append(other)
+                lone = False
         return linked
 
     def _loosely_linked(self, template_id: int) -> bool:
@@ -916,6 +934,12 @@ class TemplateTracker:
         a wrapper of their own on their own schedule."""
         tracked = self.tracked(template_id)
         return {bucket // _BUCKETS_PER_HOUR for bucket in tracked.peek_activity().buckets} if tracked is not None else set()
+
+    def _group_hours(self, root: int) -> set[int]:
+        """The hours of the window any template of the group was sent in: a lone template
+        (an account keeping to its own wording) joins a campaign whose wave it works in,
+        not necessarily within hours of the one sibling it embeds closest to."""
+        return set().union(*(self._active_hours(tid) for tid in self._group(root)))
 
     def _in_use(self, template_id: int, horizon: int) -> bool:
         tracked = self.tracked(template_id)
