@@ -354,14 +354,8 @@ def attribute(corpus: Corpus, template_ids: np.ndarray, text_hashes: np.ndarray,
     keep = _bridges_kept(len(nodes), src, dst, weak, params, hours_of_nodes)
     src, dst, kind = src[keep], dst[keep], kind[keep]
     if wording and params.adopt_near_hours >= 0:
-        presence_e = counts[:, nodes].tocsc()
-        presence_e.data[:] = 1
-
-        def accounts_of(positions: np.ndarray) -> int:
-            return int((np.asarray(presence_e[:, positions].sum(axis=1)).ravel() > 0).sum())
-
-        lone, partner = _adoptions(len(nodes), src, dst, np.searchsorted(nodes, found.templates), found, accounts_of,
-                                   params, hours_of_nodes)
+        lone, partner = _adoptions(len(nodes), src, dst, np.searchsorted(nodes, found.templates), found,
+                                   counts[:, nodes].tocoo(), params, hours_of_nodes)
         src, dst = np.concatenate([src, lone]), np.concatenate([dst, partner])
         kind = np.concatenate([kind, np.full(len(lone), _WORDING)])
     graph = coo_matrix((np.ones(len(src)), (src, dst)), shape=(len(nodes), len(nodes)))
@@ -441,13 +435,13 @@ def _bridges_kept(n: int, src: np.ndarray, dst: np.ndarray, weak: np.ndarray, pa
 
 
 def _adoptions(n: int, src: np.ndarray, dst: np.ndarray, worded_nodes: np.ndarray, worded: WordedTemplates,
-               accounts_of: Callable[[np.ndarray], int], params: AttributionParams,
+               uses: coo_matrix, params: AttributionParams,
                hours_of_nodes: Callable[[], list[np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
     """Links (member, partner) that attach each fragment to a campaign-sized group. The
     groups are those of the links ``src`` -> ``dst`` among ``n`` templates; a fragment is
     one whose templates are all worded (``worded_nodes``: the positions of ``worded``'s
-    templates among the ``n``) and whose accounts (``accounts_of``: how many accounts use
-    a group's templates, given their positions) are fewer than a campaign has
+    templates among the ``n``) and whose accounts (``uses``: account x template, the
+    ``n`` templates' columns) are fewer than a campaign has
     (``min_accounts``): a lone account keeping to its own translation or paraphrase, or
     two that found each other. It joins the group of the worded template that one of its
     instructions embeds closest to, worded alike (``wording_alike``), when that group (not
@@ -469,8 +463,9 @@ def _adoptions(n: int, src: np.ndarray, dst: np.ndarray, worded_nodes: np.ndarra
     members = _split(np.arange(n), group, np.arange(n_groups))
     is_worded = np.zeros(n, dtype=bool)
     is_worded[worded_nodes] = True
-    fragment = np.asarray([bool(is_worded[m].all()) and (len(m) == 1 or accounts_of(m) < params.min_accounts)
-                           for m in members.values()], dtype=bool)
+    all_worded = np.bincount(group[is_worded], minlength=n_groups) == np.bincount(group, minlength=n_groups)
+    group_accounts = np.bincount(np.unique(np.column_stack([group[uses.col], uses.row]), axis=0)[:, 0], minlength=n_groups)
+    fragment = all_worded & ((np.bincount(group, minlength=n_groups) == 1) | (group_accounts < params.min_accounts))
     in_fragment = fragment[group[worded_nodes]]  # per worded template
     # one in use for most of the corpus (an integration sending all day) is near every wave
     brief = worded.last_ms - worded.first_ms <= params.wording.max_period_share * worded.corpus_ms
