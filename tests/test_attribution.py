@@ -374,3 +374,23 @@ def test_one_translation_pair_does_not_merge_two_campaigns() -> None:
     src2, dst2 = np.append(src, 1), np.append(dst, 5)  # a second pair joins the same two campaigns
     assert _bridges_kept(7, src2, dst2, np.append(weak, True), params, lambda: own_hours).all()
     assert _bridges_kept(7, src, dst, weak, AttributionParams(weak_bridge_links=1), lambda: own_hours).all()
+
+
+def test_an_org_spanning_two_groups_joins_them_only_when_they_worked_the_same_hours() -> None:
+    """Two groups of three templates each, and templates of one throw-away org in both
+    whose prompts were not sent within the hour of each other (weak links ``by_org``):
+    they join the two groups when the groups worked the same hours (one operation's
+    halves), not otherwise, however many of the org's pairs there are (one org's pairs
+    are not independent evidence); nor do they attach a lone template on their own."""
+    firm = [(0, 1), (1, 2), (3, 4), (4, 5)]
+    org = [(2, 3), (1, 4), (6, 0)]
+    src, dst = (np.asarray(side, dtype=np.int64) for side in zip(*firm, *org))
+    weak = np.asarray([False] * 4 + [True] * 3)
+    same = [np.asarray([10, 11]), np.asarray([30]), np.asarray([50]), np.asarray([10, 11]),
+            np.asarray([30]), np.asarray([50]), np.asarray([99])]
+    apart = [*same[:3], np.asarray([12]), np.asarray([31]), np.asarray([70]), same[6]]
+    params = AttributionParams()
+    assert _bridges_kept(7, src, dst, weak, params, lambda: same, by_org=weak).tolist() == [True] * 6 + [False]
+    assert _bridges_kept(7, src, dst, weak, params, lambda: apart, by_org=weak).tolist() == [True] * 4 + [False] * 3
+    # the same links read as a translation's wording: two of them join the groups, one attaches the lone template
+    assert _bridges_kept(7, src, dst, weak, params, lambda: apart).all()

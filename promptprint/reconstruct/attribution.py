@@ -95,6 +95,13 @@ What links two templates into one campaign must be evidence that only a campaign
   translated accounts per campaign worked two to five hours from the siblings they
   embed close to (translated variants 0.73 and 0.73 -> 1.00 and 0.91, per-account
   paraphrases 0.78 -> 1.00 on another split, no bystander).
+* **an org across two groups, the same hours** (``_bridges_kept``, after adoption): two
+  templates that dedicated accounts of one named org keep to but that were not sent
+  within the hour of each other join their groups when the two groups worked the same
+  hours (half of the smaller one's active hours). An operation's English wordings and
+  its translations can form two groups that share its throw-away orgs and its waves
+  (a test split, seed 909: an instruction's English wordings and four translations,
+  two orgs in common, 4 of 6 hours: account Jaccard 0.60 -> 1.00).
 
 Campaigns are the connected groups of linked templates. Then every account is given to
 the campaign that carries most of its prompts, and belongs when that campaign is
@@ -315,6 +322,7 @@ def attribute(corpus: Corpus, template_ids: np.ndarray, text_hashes: np.ndarray,
     eligible = np.flatnonzero((template_accounts >= params.min_template_accounts) & usable)
     none = np.zeros(0, np.int64)
     worded_a, worded_b, org_a, org_b, worded = none, none, none, none, none
+    org_at_once = np.zeros(0, bool)
     worded_cos = np.zeros(0, np.float32)
     wording = params.use_wording and embed is not None
     if wording or params.use_org:
@@ -325,7 +333,7 @@ def attribute(corpus: Corpus, template_ids: np.ndarray, text_hashes: np.ndarray,
         if wording:
             worded_a, worded_b, worded_cos = link_by_wording(found, params.wording)
         if params.use_org:
-            org_a, org_b = link_by_org(found, params.wording)
+            org_a, org_b, org_at_once = link_by_org(found, params.wording)
     nodes = np.union1d(eligible, worded)  # the templates that take part, as template codes
     if not len(nodes):
         return []
@@ -348,16 +356,28 @@ def attribute(corpus: Corpus, template_ids: np.ndarray, text_hashes: np.ndarray,
     ])
     src = np.searchsorted(nodes, np.concatenate([eligible[a[linked]], worded_a, org_a]))
     dst = np.searchsorted(nodes, np.concatenate([eligible[b[linked]], worded_b, org_b]))
-    # a translation's wording link: under what English wordings need (see _bridges_kept)
-    weak = np.concatenate([np.zeros(int(linked.sum()), bool), worded_cos < params.wording.cosine, np.zeros(len(org_a), bool)])
+    # weak: a translation's wording link (under what English wordings need), or an org's
+    # two templates not in use at once (see _bridges_kept)
+    none_weak = np.zeros(int(linked.sum()), bool)
+    weak = np.concatenate([none_weak, worded_cos < params.wording.cosine, ~org_at_once])
+    by_org = np.concatenate([none_weak, np.zeros(len(worded_a), bool), np.ones(len(org_a), bool)])
     hours_of_nodes = _lazy(lambda: _hours_of_nodes(corpus, labels, nodes))
-    keep = _bridges_kept(len(nodes), src, dst, weak, params, hours_of_nodes)
-    src, dst, kind = src[keep], dst[keep], kind[keep]
+    # a translation's links first; then fragments join the waves of their campaigns; then
+    # an org's links across the groups, which may join two campaign-sized halves
+    org_weak = weak & by_org
+    kept = ~org_weak
+    kept[kept] = _bridges_kept(len(nodes), src[kept], dst[kept], weak[kept], params, hours_of_nodes)
     if wording and params.adopt_near_hours >= 0:
-        lone, partner = _adoptions(len(nodes), src, dst, np.searchsorted(nodes, found.templates), found,
+        lone, partner = _adoptions(len(nodes), src[kept], dst[kept], np.searchsorted(nodes, found.templates), found,
                                    counts[:, nodes].tocoo(), params, hours_of_nodes)
         src, dst = np.concatenate([src, lone]), np.concatenate([dst, partner])
         kind = np.concatenate([kind, np.full(len(lone), _WORDING)])
+        kept, org_weak = np.concatenate([kept, np.ones(len(lone), bool)]), np.concatenate([org_weak, np.zeros(len(lone), bool)])
+    if org_weak.any():
+        judged = kept | org_weak
+        kept[judged] = _bridges_kept(len(nodes), src[judged], dst[judged], org_weak[judged], params, hours_of_nodes,
+                                     by_org=org_weak[judged])
+    src, dst, kind = src[kept], dst[kept], kind[kept]
     graph = coo_matrix((np.ones(len(src)), (src, dst)), shape=(len(nodes), len(nodes)))
     _, group_of = connected_components(graph, directed=False)
     counts_e = counts[:, nodes].tocsr()
@@ -403,7 +423,7 @@ def attribute(corpus: Corpus, template_ids: np.ndarray, text_hashes: np.ndarray,
 
 
 def _bridges_kept(n: int, src: np.ndarray, dst: np.ndarray, weak: np.ndarray, params: AttributionParams,
-                  hours_of_nodes: Callable[[], list[np.ndarray]]) -> np.ndarray:
+                  hours_of_nodes: Callable[[], list[np.ndarray]], by_org: np.ndarray | None = None) -> np.ndarray:
     """Which links (``src`` -> ``dst`` among ``n`` templates) to keep: every link that is
     not ``weak``, and a weak one when it attaches a lone template to a group, when
     ``weak_bridge_links`` weak links or more join the same two groups of the other links,
@@ -412,7 +432,11 @@ def _bridges_kept(n: int, src: np.ndarray, dst: np.ndarray, weak: np.ndarray, pa
     weak link (a translation's wording, below what English wordings need) is one pair of
     templates the model places close enough: it may bring a translation into its
     campaign, and one campaign's halves work in its waves, but two campaigns that each
-    stand on their own, on schedules of their own, are not one on one such pair."""
+    stand on their own, on schedules of their own, are not one on one such pair. A weak
+    link ``by_org`` (an org's two templates not in use at once) attaches nothing and is
+    kept only when the two groups worked the same hours: one org's pairs are not
+    independent links, but two groups holding accounts of one throw-away org and working
+    the same hours are one operation's halves."""
     keep = ~weak
     if not weak.any():
         return keep
@@ -420,9 +444,11 @@ def _bridges_kept(n: int, src: np.ndarray, dst: np.ndarray, weak: np.ndarray, pa
     _, group = connected_components(firm, directed=False)
     size = np.bincount(group, minlength=n)
     ga, gb = group[src[weak]], group[dst[weak]]
+    worded = ~by_org[weak] if by_org is not None else np.ones(len(ga), bool)
     pair = np.column_stack([np.minimum(ga, gb), np.maximum(ga, gb)])
-    _, inverse, joins = np.unique(pair, axis=0, return_inverse=True, return_counts=True)
-    bridged = (ga == gb) | (size[ga] == 1) | (size[gb] == 1) | (joins[inverse.ravel()] >= params.weak_bridge_links)
+    _, inverse, joins = np.unique(np.where(worded[:, None], pair, -1 - np.arange(len(ga))[:, None]), axis=0,
+                                  return_inverse=True, return_counts=True)  # org pairs each count alone
+    bridged = (ga == gb) | (worded & ((size[ga] == 1) | (size[gb] == 1) | (joins[inverse.ravel()] >= params.weak_bridge_links)))
     if not bridged.all():
         hours = hours_of_nodes()
         members = _split(np.arange(n), group, np.unique(np.concatenate([ga[~bridged], gb[~bridged]])))

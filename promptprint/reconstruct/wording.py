@@ -230,7 +230,9 @@ def link_by_wording(worded: WordedTemplates, params: WordingParams) -> tuple[np.
         a, b = np.nonzero(alike)
         a, b = rows[a], b
         upper = a < b
-        a, b = _at_once(worded, a[upper], b[upper], params)
+        a, b = a[upper], b[upper]
+        at_once = _at_once(worded, a, b, params)
+        a, b = a[at_once], b[at_once]
         found_a.append(a)
         found_b.append(b)
         found_cos.append(cosines[a - start, b])
@@ -238,26 +240,27 @@ def link_by_wording(worded: WordedTemplates, params: WordingParams) -> tuple[np.
     return worded.templates[a], worded.templates[b], np.concatenate(found_cos)
 
 
-def _at_once(worded: WordedTemplates, a: np.ndarray, b: np.ndarray, params: WordingParams) -> tuple[np.ndarray, np.ndarray]:
-    """The pairs (positions ``a``, ``b``) whose periods of use lie within ``gap_hours``
-    and are short beside the corpus's, sent within ``near_hours`` of each other."""
+def _at_once(worded: WordedTemplates, a: np.ndarray, b: np.ndarray, params: WordingParams) -> np.ndarray:
+    """Which pairs (positions ``a``, ``b``) have periods of use within ``gap_hours`` of
+    each other, short beside the corpus's, and were sent within ``near_hours`` of each other."""
     gap = np.maximum(worded.first_ms[a], worded.first_ms[b]) - np.minimum(worded.last_ms[a], worded.last_ms[b])
     period = worded.last_ms - worded.first_ms
     keep = (gap <= params.gap_hours * HOUR_MS) & (period[a] + period[b] <= params.max_period_share * worded.corpus_ms)
-    a, b = a[keep], b[keep]
-    near = np.asarray([_sent_near(worded.times[i], worded.times[j], params.near_hours * HOUR_MS)
-                       for i, j in zip(a.tolist(), b.tolist())], dtype=bool)
-    return a[near], b[near]
+    for k in np.flatnonzero(keep).tolist():
+        keep[k] = _sent_near(worded.times[a[k]], worded.times[b[k]], params.near_hours * HOUR_MS)
+    return keep
 
 
-def link_by_org(worded: WordedTemplates, params: WordingParams) -> tuple[np.ndarray, np.ndarray]:
+def link_by_org(worded: WordedTemplates, params: WordingParams) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pairs (a, b) of worded templates (their codes) that dedicated accounts of one named
-    org keep to, in use at once as :func:`link_by_wording` requires, whatever their
-    wording: an operation's throw-away orgs hold accounts it gives different wordings or
-    translations of one instruction, and a translation can embed too far from its
-    original to link by wording (the online tracker's org links,
-    :mod:`promptprint.templates.tracker`). An org's own templates linked together stay
-    one org's traffic, which the campaign score reads as such."""
+    org keep to, whatever their wording, and whether each pair was in use at once as
+    :func:`link_by_wording` requires: an operation's throw-away orgs hold accounts it
+    gives different wordings or translations of one instruction, and a translation can
+    embed too far from its original to link by wording (the online tracker's org links,
+    :mod:`promptprint.templates.tracker`). A pair in use at once is a link; one that is
+    not may still join two groups that worked the same hours (see
+    promptprint.reconstruct.attribution._bridges_kept). An org's own templates linked
+    together stay one org's traffic, which the campaign score reads as such."""
     by_org: dict[int, list[int]] = {}
     for position, orgs in enumerate(worded.orgs):
         for org in orgs:
@@ -267,7 +270,6 @@ def link_by_org(worded: WordedTemplates, params: WordingParams) -> tuple[np.ndar
         for k, i in enumerate(members) for j in members[k + 1 :]
     }
     if not pairs:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, bool)
     a, b = (np.asarray(side, dtype=np.int64) for side in zip(*sorted(pairs)))
-    a, b = _at_once(worded, a, b, params)
-    return worded.templates[a], worded.templates[b]
+    return worded.templates[a], worded.templates[b], _at_once(worded, a, b, params)
