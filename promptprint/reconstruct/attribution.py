@@ -49,7 +49,7 @@ What links two templates into one campaign must be evidence that only a campaign
   embedded — the constant part of two of its prompts, the online linker's recipe — and
   two such templates link when their instructions embed within cosine 0.55 (the
   tracker's ``SEMANTIC_LINK_COSINE``) *and* their periods of use (first to last prompt)
-  overlap, together lasting at most half the corpus's period (templates in use all the
+  overlap, each lasting at most half the corpus's period (templates in use all the
   time overlap whatever they are: three companies' support integrations, one account
   each, worded alike, were joined without that bound). Closeness links nothing alone
   here either. Dedication keeps users' own

@@ -61,9 +61,11 @@ class WordingParams:
             (promptprint.text.language: the model places translations lower).
         gap_hours: ... when the two templates' periods of use (first to last prompt)
             overlap or lie this close,
-        max_period_share: ... and the two periods together last at most this share of
-            the corpus's: two templates in use for most of it overlap whatever they are
-            (two companies' support integrations, each one account sending all day),
+        max_period_share: ... and each period lasts at most this share of the corpus's:
+            two templates in use for most of it overlap whatever they are (two companies'
+            support integrations, each one account sending all day), while a campaign's
+            accounts keep at it for days (two of one, four and three days in a 14-day
+            corpus, were kept apart when the two periods were summed),
         near_hours: ... and a prompt of one was sent within this many hours of a prompt
             of the other: a campaign's scripted accounts work in the same waves, while two
             operations that word a similar task alike (two math-tutoring campaigns) run
@@ -245,7 +247,8 @@ def _at_once(worded: WordedTemplates, a: np.ndarray, b: np.ndarray, params: Word
     each other, short beside the corpus's, and were sent within ``near_hours`` of each other."""
     gap = np.maximum(worded.first_ms[a], worded.first_ms[b]) - np.minimum(worded.last_ms[a], worded.last_ms[b])
     period = worded.last_ms - worded.first_ms
-    keep = (gap <= params.gap_hours * HOUR_MS) & (period[a] + period[b] <= params.max_period_share * worded.corpus_ms)
+    brief = period <= params.max_period_share * worded.corpus_ms
+    keep = (gap <= params.gap_hours * HOUR_MS) & brief[a] & brief[b]
     for k in np.flatnonzero(keep).tolist():
         keep[k] = _sent_near(worded.times[a[k]], worded.times[b[k]], params.near_hours * HOUR_MS)
     return keep
