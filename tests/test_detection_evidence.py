@@ -482,6 +482,35 @@ def test_tool_users_whose_own_prompts_are_popular_copies_are_not_committed(alpac
     assert any(v.flagged for v in job_verdicts)
 
 
+def test_a_tool_users_busy_day_is_not_a_commitment(alpaca_texts: list[str]) -> None:
+    """Six users of one browser extension each have a busy hour: five tool prompts among
+    four of their own (more than half their day, in one sitting). That is not a
+    commitment, and the tool is not flagged. Six scripted accounts that send the job four
+    times among one prompt of their own are committed, and flagged."""
+    tool = "Sent from the WriteWell browser extension. Improve the clarity, grammar and tone of the selected text below and keep its meaning.\n\nSelected text: {}"
+    job = "You are a data labeler. Classify the sentiment of the review below as positive, negative or mixed and justify it in one sentence.\n\nReview: {}"
+    tracker, campaign = TemplateTracker(semantic_links=False), TemplateTracker(semantic_links=False)
+    n = 0
+    tool_verdicts, job_verdicts = [], []
+    for a in range(6):
+        t = T0 + a * 7 * MIN
+        day = [tool.format(alpaca_texts[n + k]) if k % 2 == 0 else alpaca_texts[3000 + n + k] for k in range(9)]
+        for step, text in enumerate(day):
+            tool_verdicts.append(_assess(tracker, text, f"u{a}", t + step * MIN))
+            _record(tracker, text, f"u{a}", t + step * MIN, org=f"uo{a}")
+        script = [job.format(alpaca_texts[n + k]) for k in range(4)] + [alpaca_texts[4000 + n]]
+        for step, text in enumerate(script):
+            job_verdicts.append(_assess(campaign, text, f"c{a}", t + step * MIN))
+            _record(campaign, text, f"c{a}", t + step * MIN, org=f"jo{a}")
+        n += 9
+    tool_template = tracker.match(signature(tool.format("x")))
+    assert tool_template is not None and tool_template.peek_activity().committed == 0
+    assert not any(v.flagged for v in tool_verdicts)
+    job_template = campaign.match(signature(job.format("x")))
+    assert job_template is not None and job_template.peek_activity().committed >= 5
+    assert any(v.flagged for v in job_verdicts)
+
+
 def test_a_document_a_campaign_pasted_is_payload_for_a_user_who_pastes_it_too(embedder, alpaca_texts: list[str], tmp_path) -> None:  # type: ignore[no-untyped-def]
     """A short-wrapper campaign (12 accounts, one instruction line over a different
     document each time, a second line in its second sitting) has four of its accounts

@@ -46,8 +46,10 @@ MAX_CLOCK_SKEW_MS = 3600 * 1000
 
 # How an account using shared templates (two members or more) looks from them: ENGAGED
 # sends mostly shared templates (DEDICATED_SHARE of its prompts in the window) but has not
-# yet kept at it; COMMITTED sends mostly them and has kept at it: COMMIT_PROMPTS prompts,
-# or a return to a template it used in an earlier window (the account book remembers) by
+# yet kept at it; COMMITTED sends mostly them and has kept at it: COMMIT_PROMPTS prompts
+# that are COMMIT_SHARE of its window (a tool user's busy day, five tool prompts among
+# nine, is half his day, not a commitment: three such users of one extension scored 0.63
+# on a fresh adversarial split), or a return to a template it used in an earlier window (the account book remembers) by
 # an account that sends almost only shared templates all along (SINGLE_MINDED_SHARE), or
 # uses over more than one sitting (SITTING_MS apart) by an account whose window is almost
 # only shared templates (SINGLE_MINDED_SHARE of it: two uses of a browser extension three
@@ -74,6 +76,7 @@ SINGLE_MINDED_SHARE = 0.8
 SINGLE_MINDED_PROMPTS = 5  # fewer prompts say little (a power user's first four are all his wrapper one time in ten)
 
 COMMIT_PROMPTS = 4
+COMMIT_SHARE = 2 / 3
 SITTING_MS = 2 * 3600 * 1000
 # Two templates are linked into one group (a campaign's paraphrases, translations or
 # pivot) when this many accounts use both, each sending mostly the two of them: one
@@ -731,7 +734,10 @@ class TemplateTracker:
         )
         if shared < DEDICATED_SHARE * prompts or (total >= SINGLE_MINDED_PROMPTS and shared_total < DEDICATED_SHARE * total):
             state = UNDEDICATED
-        elif shared >= COMMIT_PROMPTS or returned or (span >= SITTING_MS and shared >= SINGLE_MINDED_SHARE * prompts):
+        elif (
+            (shared >= COMMIT_PROMPTS and shared >= COMMIT_SHARE * prompts) or returned
+            or (span >= SITTING_MS and shared >= SINGLE_MINDED_SHARE * prompts)
+        ):
             state = COMMITTED
         else:
             state = ENGAGED
