@@ -139,3 +139,17 @@ def client(server: ServerThread) -> Iterator[PromptprintClient]:
 
 def with_config(config: IndexConfig, **changes: object) -> IndexConfig:
     return dataclasses.replace(config, **changes)
+
+
+# Two operations' wordings of one math task, alike in meaning (0.55 and more across the
+# two), one asking for the answer after "####", the other after "Final:" (answer markers).
+HASH_MARKED_WORDINGS = [
+    "Please solve this exercise showing every step and give just the number at the end after ####",
+    "Now solve this exercise explaining each step, finishing with a line #### followed by the number",
+    "Your task: work out the math problem below step by step and give only the final number after ####",
+]
+FINAL_MARKED_WORDINGS = [
+    "Solve the following math problem step by step and finish with the line Final: <number>.",
+    "Work through this problem carefully, showing each step, then give Final: <number> at the end.",
+    "I need you to solve this problem one step at a time and state Final: <number> at the end.",
+]

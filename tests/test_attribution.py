@@ -30,7 +30,7 @@ from promptprint.reconstruct.wording import WordingParams
 from promptprint.text.normalize import canonical_text
 from promptprint.text.skeleton import signature
 
-from conftest import SHARED_DATA
+from conftest import FINAL_MARKED_WORDINGS, HASH_MARKED_WORDINGS, SHARED_DATA
 
 
 class Recorder:
@@ -265,16 +265,7 @@ def test_two_operations_wording_alike_at_the_same_hours_stay_apart_by_their_answ
     from promptprint.index.fingerprint import fingerprint_texts
     from promptprint.text.answer_markers import answer_markers
 
-    hashes = [
-        "Please solve this exercise showing every step and give just the number at the end after ####",
-        "Now solve this exercise explaining each step, finishing with a line #### followed by the number",
-        "Your task: work out the math problem below step by step and give only the final number after ####",
-    ]
-    finals = [
-        "Solve the following math problem step by step and finish with the line Final: <number>.",
-        "Work through this problem carefully, showing each step, then give Final: <number> at the end.",
-        "I need you to solve this problem one step at a time and state Final: <number> at the end.",
-    ]
+    hashes, finals = HASH_MARKED_WORDINGS, FINAL_MARKED_WORDINGS
     vectors = fingerprint_texts(embedder.embed, hashes + finals)
     assert (vectors[:3] @ vectors[3:].T).max() >= WordingParams().cosine  # worded alike across the two
     assert {answer_markers(h) for h in hashes} == {frozenset("#")} and {answer_markers(f) for f in finals} == {frozenset()}

@@ -12,6 +12,8 @@ from promptprint.templates.tracker import COMMITTED, Event, TemplateTracker
 from promptprint.text.lines import instruction_line_keys
 from promptprint.text.skeleton import signature
 
+from conftest import FINAL_MARKED_WORDINGS, HASH_MARKED_WORDINGS
+
 T0 = 1_767_225_600_000
 MIN = 60_000
 HOUR = 60 * MIN
@@ -227,6 +229,24 @@ def test_accounts_each_wording_one_instruction_their_own_way_are_linked(embedder
     assert not _assess(tracker, f"{lookalike}:\n\nHow many legs do 3 spiders have?", "power", T0 + 5 * HOUR).flagged
 
 
+# A browser extension many unrelated users send, and a scripted job a campaign's accounts send.
+TOOL = "Sent from the WriteWell browser extension. Improve the clarity, grammar and tone of the selected text below and keep its meaning.\n\nSelected text: {}"
+JOB = "You are a data labeler. Classify the sentiment of the review below as positive, negative or mixed and justify it in one sentence.\n\nReview: {}"
+
+
+def _assert_tool_apart_job_flagged(
+    tracker: TemplateTracker, tool_verdicts: list[CampaignAssessment], campaign: TemplateTracker,
+    job_verdicts: list[CampaignAssessment], committed_jobs: int,
+) -> None:
+    """No tool user committed or flagged; the job's accounts committed and flagged."""
+    tool_template = tracker.match(signature(TOOL.format("x")))
+    assert tool_template is not None and tool_template.peek_activity().committed == 0
+    assert not any(v.flagged for v in tool_verdicts)
+    job_template = campaign.match(signature(JOB.format("x")))
+    assert job_template is not None and job_template.peek_activity().committed >= committed_jobs
+    assert any(v.flagged for v in job_verdicts)
+
+
 def test_accounts_that_come_back_day_after_day_are_persistent(alpaca_texts: list[str]) -> None:
     """Twelve accounts fire two prompts of one template a day, in one sitting, and send
     nothing else: no window shows them keep at it, but the account book remembers they
@@ -234,7 +254,6 @@ def test_accounts_that_come_back_day_after_day_are_persistent(alpaca_texts: list
     Twelve users of a browser tool do the same on their tool days, with as many prompts
     of their own on the days between: back too, but not single-minded, never committed."""
     campaign, tool = TemplateTracker(), TemplateTracker()
-    job = "You are a data labeler. Classify the sentiment of the review below as positive, negative or mixed and justify it in one sentence.\n\nReview: {}"
     helper = "Sent from the QuickAsk browser extension. Answer the user's selection below in plain language, briefly.\n\nSelection: {}"
     n = 0
     verdicts = []
@@ -242,14 +261,14 @@ def test_accounts_that_come_back_day_after_day_are_persistent(alpaca_texts: list
         for sitting in range(2):
             for a in range(12):
                 t = T0 + day * 26 * HOUR + a * 3 * MIN + sitting * 5 * MIN
-                verdicts.append((day, _assess(campaign, job.format(alpaca_texts[n]), f"c{a}", t)))
-                _record(campaign, job.format(alpaca_texts[n]), f"c{a}", t, org=f"co{a}")
+                verdicts.append((day, _assess(campaign, JOB.format(alpaca_texts[n]), f"c{a}", t)))
+                _record(campaign, JOB.format(alpaca_texts[n]), f"c{a}", t, org=f"co{a}")
                 # the tool users: tool days 0 and 2, their own questions on day 1
                 _record(tool, helper.format(alpaca_texts[n]) if day != 1 else alpaca_texts[500 + n], f"u{a}", t, org=f"uo{a}")
                 n += 1
     assert not any(v.flagged for day, v in verdicts if day == 0)  # one sitting proves nothing
     assert any(v.flagged for day, v in verdicts if day == 2)
-    template = campaign.match(signature(job.format("x")))
+    template = campaign.match(signature(JOB.format("x")))
     assert template is not None and template.peek_activity().committed >= 10
     tool_template = tool.match(signature(helper.format("x")))
     assert tool_template is not None and tool_template.peek_activity().committed == 0
@@ -332,16 +351,7 @@ def test_two_operations_wording_alike_at_the_same_hours_stay_apart_by_their_answ
     wants the answer after ``####``, the other's after ``Final:``. Each is linked into a
     group of its own wordings, and no template of one joins the other's. Real model,
     real linker."""
-    hashes = [
-        "Please solve this exercise showing every step and give just the number at the end after ####",
-        "Now solve this exercise explaining each step, finishing with a line #### followed by the number",
-        "Your task: work out the math problem below step by step and give only the final number after ####",
-    ]
-    finals = [
-        "Solve the following math problem step by step and finish with the line Final: <number>.",
-        "Work through this problem carefully, showing each step, then give Final: <number> at the end.",
-        "I need you to solve this problem one step at a time and state Final: <number> at the end.",
-    ]
+    hashes, finals = HASH_MARKED_WORDINGS, FINAL_MARKED_WORDINGS
     linked = _LinkedTracker(embedder)
     tracker = linked.tracker
     n = 0
@@ -455,8 +465,6 @@ def test_tool_users_whose_own_prompts_are_popular_copies_are_not_committed(alpac
     traffic, so each user's window is half tool, half own: two uses in two sittings are
     not a commitment then, and the tool is not flagged. Eight scripted accounts that send
     the same two sittings of a job and nothing else are committed, and flagged."""
-    tool = "Sent from the WriteWell browser extension. Improve the clarity, grammar and tone of the selected text below and keep its meaning.\n\nSelected text: {}"
-    job = "You are a data labeler. Classify the sentiment of the review below as positive, negative or mixed and justify it in one sentence.\n\nReview: {}"
     popular = [alpaca_texts[900 + k] for k in range(2)]
     tracker, campaign = TemplateTracker(semantic_links=False), TemplateTracker(semantic_links=False)
     n = 0
@@ -465,21 +473,16 @@ def test_tool_users_whose_own_prompts_are_popular_copies_are_not_committed(alpac
     tool_verdicts, job_verdicts = [], []
     for a in range(8):
         t = T0 + HOUR + a * 4 * MIN
-        for step, text in enumerate([tool.format(alpaca_texts[n]), popular[0], popular[1], tool.format(alpaca_texts[n + 1])]):
+        for step, text in enumerate([TOOL.format(alpaca_texts[n]), popular[0], popular[1], TOOL.format(alpaca_texts[n + 1])]):
             at = t + step * HOUR
             tool_verdicts.append(_assess(tracker, text, f"u{a}", at))
             _record(tracker, text, f"u{a}", at, org=f"uo{a}")
         for step in (0, 3):
-            at, text = t + step * HOUR, job.format(alpaca_texts[n + step])
+            at, text = t + step * HOUR, JOB.format(alpaca_texts[n + step])
             job_verdicts.append(_assess(campaign, text, f"c{a}", at))
             _record(campaign, text, f"c{a}", at, org=f"jo{a}")
         n += 4
-    tool_template = tracker.match(signature(tool.format("x")))
-    assert tool_template is not None and tool_template.peek_activity().committed == 0
-    assert not any(v.flagged for v in tool_verdicts)
-    job_template = campaign.match(signature(job.format("x")))
-    assert job_template is not None and job_template.peek_activity().committed >= 6
-    assert any(v.flagged for v in job_verdicts)
+    _assert_tool_apart_job_flagged(tracker, tool_verdicts, campaign, job_verdicts, committed_jobs=6)
 
 
 def test_a_tool_users_busy_day_is_not_a_commitment(alpaca_texts: list[str]) -> None:
@@ -487,28 +490,21 @@ def test_a_tool_users_busy_day_is_not_a_commitment(alpaca_texts: list[str]) -> N
     four of their own (more than half their day, in one sitting). That is not a
     commitment, and the tool is not flagged. Six scripted accounts that send the job four
     times among one prompt of their own are committed, and flagged."""
-    tool = "Sent from the WriteWell browser extension. Improve the clarity, grammar and tone of the selected text below and keep its meaning.\n\nSelected text: {}"
-    job = "You are a data labeler. Classify the sentiment of the review below as positive, negative or mixed and justify it in one sentence.\n\nReview: {}"
     tracker, campaign = TemplateTracker(semantic_links=False), TemplateTracker(semantic_links=False)
     n = 0
     tool_verdicts, job_verdicts = [], []
     for a in range(6):
         t = T0 + a * 7 * MIN
-        day = [tool.format(alpaca_texts[n + k]) if k % 2 == 0 else alpaca_texts[3000 + n + k] for k in range(9)]
+        day = [TOOL.format(alpaca_texts[n + k]) if k % 2 == 0 else alpaca_texts[3000 + n + k] for k in range(9)]
         for step, text in enumerate(day):
             tool_verdicts.append(_assess(tracker, text, f"u{a}", t + step * MIN))
             _record(tracker, text, f"u{a}", t + step * MIN, org=f"uo{a}")
-        script = [job.format(alpaca_texts[n + k]) for k in range(4)] + [alpaca_texts[4000 + n]]
+        script = [JOB.format(alpaca_texts[n + k]) for k in range(4)] + [alpaca_texts[4000 + n]]
         for step, text in enumerate(script):
             job_verdicts.append(_assess(campaign, text, f"c{a}", t + step * MIN))
             _record(campaign, text, f"c{a}", t + step * MIN, org=f"jo{a}")
         n += 9
-    tool_template = tracker.match(signature(tool.format("x")))
-    assert tool_template is not None and tool_template.peek_activity().committed == 0
-    assert not any(v.flagged for v in tool_verdicts)
-    job_template = campaign.match(signature(job.format("x")))
-    assert job_template is not None and job_template.peek_activity().committed >= 5
-    assert any(v.flagged for v in job_verdicts)
+    _assert_tool_apart_job_flagged(tracker, tool_verdicts, campaign, job_verdicts, committed_jobs=5)
 
 
 def test_a_document_a_campaign_pasted_is_payload_for_a_user_who_pastes_it_too(embedder, alpaca_texts: list[str], tmp_path) -> None:  # type: ignore[no-untyped-def]
