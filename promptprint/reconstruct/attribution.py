@@ -119,6 +119,7 @@ account's traffic the campaign is (a hydra relaying as much as it runs: 0.75 × 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Callable
 
 import numpy as np
@@ -134,6 +135,7 @@ from promptprint.reconstruct.wording import (
     WordedTemplates,
     WordingParams,
     dedicated_pairs,
+    in_use_briefly,
     link_by_org,
     link_by_wording,
     worded_candidates,
@@ -361,7 +363,7 @@ def attribute(corpus: Corpus, template_ids: np.ndarray, text_hashes: np.ndarray,
     none_weak = np.zeros(int(linked.sum()), bool)
     weak = np.concatenate([none_weak, worded_cos < params.wording.cosine, ~org_at_once])
     by_org = np.concatenate([none_weak, np.zeros(len(worded_a), bool), np.ones(len(org_a), bool)])
-    hours_of_nodes = _lazy(lambda: _hours_of_nodes(corpus, labels, nodes))
+    hours_of_nodes = functools.cache(lambda: _hours_of_nodes(corpus, labels, nodes))  # only some corpora need them
     # a translation's links first; then fragments join the waves of their campaigns; then
     # an org's links across the groups, which may join two campaign-sized halves
     org_weak = weak & by_org
@@ -450,9 +452,7 @@ def _bridges_kept(n: int, src: np.ndarray, dst: np.ndarray, weak: np.ndarray, pa
                                   return_inverse=True, return_counts=True)  # org pairs each count alone
     bridged = (ga == gb) | (worded & ((size[ga] == 1) | (size[gb] == 1) | (joins[inverse.ravel()] >= params.weak_bridge_links)))
     if not bridged.all():
-        hours = hours_of_nodes()
-        members = _split(np.arange(n), group, np.unique(np.concatenate([ga[~bridged], gb[~bridged]])))
-        active = {g: np.unique(np.concatenate([hours[i] for i in nodes.tolist()])) for g, nodes in members.items()}
+        active = _hours_of_groups(group, hours_of_nodes())
         for k in np.flatnonzero(~bridged).tolist():
             a, b = active[int(ga[k])], active[int(gb[k])]
             bridged[k] = len(np.intersect1d(a, b)) >= params.bridge_same_hours * min(len(a), len(b))
@@ -486,27 +486,18 @@ def _adoptions(n: int, src: np.ndarray, dst: np.ndarray, worded_nodes: np.ndarra
         return none, none
     firm = coo_matrix((np.ones(len(src)), (src, dst)), shape=(n, n))
     n_groups, group = connected_components(firm, directed=False)
-    members = _split(np.arange(n), group, np.arange(n_groups))
     is_worded = np.zeros(n, dtype=bool)
     is_worded[worded_nodes] = True
-    all_worded = np.bincount(group[is_worded], minlength=n_groups) == np.bincount(group, minlength=n_groups)
+    size = np.bincount(group, minlength=n_groups)
+    all_worded = np.bincount(group[is_worded], minlength=n_groups) == size
     group_accounts = np.bincount(np.unique(np.column_stack([group[uses.col], uses.row]), axis=0)[:, 0], minlength=n_groups)
-    fragment = all_worded & ((np.bincount(group, minlength=n_groups) == 1) | (group_accounts < params.min_accounts))
+    fragment = all_worded & ((size == 1) | (group_accounts < params.min_accounts))
     in_fragment = fragment[group[worded_nodes]]  # per worded template
-    # one in use for most of the corpus (an integration sending all day) is near every wave
-    brief = worded.last_ms - worded.first_ms <= params.wording.max_period_share * worded.corpus_ms
     target = ~in_fragment
-    rows = np.flatnonzero(in_fragment & brief)
+    rows = np.flatnonzero(in_fragment & in_use_briefly(worded, params.wording))
     if not len(rows) or not target.any():
         return none, none
-    hours = hours_of_nodes()
-    group_hours: dict[int, np.ndarray] = {}
-
-    def hours_of_group(g: int) -> np.ndarray:
-        if g not in group_hours:
-            group_hours[g] = np.unique(np.concatenate([hours[i] for i in members[g].tolist()]))
-        return group_hours[g]
-
+    hours_of_group = _hours_of_groups(group, hours_of_nodes())
     reach = np.arange(-int(np.ceil(params.adopt_near_hours)), int(np.ceil(params.adopt_near_hours)) + 1)
     best: dict[int, tuple[float, int, int]] = {}  # fragment -> (cosine, member, partner)
     for start in range(0, len(rows), LINK_BLOCK):  # a block of fragments' templates at a time: bounded memory
@@ -515,27 +506,24 @@ def _adoptions(n: int, src: np.ndarray, dst: np.ndarray, worded_nodes: np.ndarra
         close = alike & target[None, :]
         for r, row in enumerate(block.tolist()):
             f = int(group[worded_nodes[row]])
-            near = np.unique((hours_of_group(f)[:, None] + reach[None, :]).ravel())
+            near = np.unique((hours_of_group[f][:, None] + reach[None, :]).ravel())
             for column in np.flatnonzero(close[r])[np.argsort(-cosines[r, close[r]], kind="stable")].tolist():
                 if cosines[r, column] <= best.get(f, (-2.0, 0, 0))[0]:
                     break
-                if np.isin(near, hours_of_group(int(group[worded_nodes[column]]))).any():
+                if np.isin(near, hours_of_group[int(group[worded_nodes[column]])]).any():
                     best[f] = (float(cosines[r, column]), int(worded_nodes[row]), int(worded_nodes[column]))
                     break
     chosen = sorted(best.values(), key=lambda found: found[1])
     return (np.asarray([m for _, m, _ in chosen], dtype=np.int64), np.asarray([p for _, _, p in chosen], dtype=np.int64))
 
 
-def _lazy(compute: Callable[[], list[np.ndarray]]) -> Callable[[], list[np.ndarray]]:
-    """``compute``, run once on first call (each template's hours: only some corpora need them)."""
-    cache: list[list[np.ndarray]] = []
-
-    def get() -> list[np.ndarray]:
-        if not cache:
-            cache.append(compute())
-        return cache[0]
-
-    return get
+def _hours_of_groups(group: np.ndarray, hours: list[np.ndarray]) -> list[np.ndarray]:
+    """Per group of templates (``group``: each template's), the hours any of its templates
+    was sent in (``hours``: each template's, see _hours_of_nodes)."""
+    lengths = np.fromiter((len(h) for h in hours), dtype=np.int64, count=len(hours))
+    pairs = np.unique(np.column_stack([np.repeat(group, lengths), np.concatenate(hours)]), axis=0)
+    bounds = np.searchsorted(pairs[:, 0], np.arange(int(group.max()) + 2))
+    return [pairs[lo:hi, 1] for lo, hi in zip(bounds[:-1].tolist(), bounds[1:].tolist())]
 
 
 def _hours_of_nodes(corpus: Corpus, labels: np.ndarray, nodes: np.ndarray) -> list[np.ndarray]:

@@ -242,12 +242,18 @@ def link_by_wording(worded: WordedTemplates, params: WordingParams) -> tuple[np.
     return worded.templates[a], worded.templates[b], np.concatenate(found_cos)
 
 
+def in_use_briefly(worded: WordedTemplates, params: WordingParams) -> np.ndarray:
+    """Which worded templates were in use (first to last prompt) for at most
+    ``max_period_share`` of the corpus's period: one in use for most of it (an
+    integration sending all day) is near everything in time, whatever it is."""
+    return worded.last_ms - worded.first_ms <= params.max_period_share * worded.corpus_ms
+
+
 def _at_once(worded: WordedTemplates, a: np.ndarray, b: np.ndarray, params: WordingParams) -> np.ndarray:
     """Which pairs (positions ``a``, ``b``) have periods of use within ``gap_hours`` of
     each other, short beside the corpus's, and were sent within ``near_hours`` of each other."""
     gap = np.maximum(worded.first_ms[a], worded.first_ms[b]) - np.minimum(worded.last_ms[a], worded.last_ms[b])
-    period = worded.last_ms - worded.first_ms
-    brief = period <= params.max_period_share * worded.corpus_ms
+    brief = in_use_briefly(worded, params)
     keep = (gap <= params.gap_hours * HOUR_MS) & brief[a] & brief[b]
     for k in np.flatnonzero(keep).tolist():
         keep[k] = _sent_near(worded.times[a[k]], worded.times[b[k]], params.near_hours * HOUR_MS)
