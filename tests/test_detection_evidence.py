@@ -346,6 +346,46 @@ def test_an_account_keeping_to_its_own_translation_joins_the_wave_of_its_campaig
     assert (late.template_id in group) is joins
 
 
+@pytest.mark.parametrize("embedded_meanwhile", [True, False])
+def test_an_account_keeping_to_its_own_wording_links_with_the_siblings_of_a_later_wave(
+    embedder, alpaca_texts: list[str], embedded_meanwhile: bool  # type: ignore[no-untyped-def]
+) -> None:
+    """An account keeping to its own wording works a first wave alone; its campaign's
+    other accounts, each with its own wording, arrive in a wave 30 hours later, and it
+    works that wave too. It joins them. Its instruction was embedded in the first wave
+    and dropped once out of use, when other templates were embedded in between (an
+    unrelated operation at hour 26, ``embedded_meanwhile``); it is embedded again when it
+    comes back. (Before, a template was embedded once in its life: it never linked again.)
+    Real model, real linker."""
+    wordings = [
+        "Your task: work out the math problem below step by step and give only the final number after ####",
+        "Please solve this exercise showing every step and give just the number at the end after ####",
+        "Now solve this exercise explaining each step, finishing with a line #### followed by the number",
+        "Go ahead and figure out the problem below with clear reasoning, finishing with a line #### N",
+    ]
+    own = "Quickly find the answer to the following problem reasoning carefully and end with #### answer"
+    unrelated = "Rewrite the customer review below as a formal complaint letter addressed to the store manager"
+    linked = _LinkedTracker(embedder)
+    tracker = linked.tracker
+    n = 0
+    schedule = [("own", own, 0.0)]
+    if embedded_meanwhile:
+        schedule.append(("other", unrelated, 26.0))
+    schedule += [("own", own, 30.0)] + [(f"c{a}", wording, 30.0) for a, wording in enumerate(wordings)]
+    for a, (account, wording, hours) in enumerate(schedule):
+        for k in range(6):
+            linked.send(f"{wording}:\n\n{alpaca_texts[n]}", account, f"o-{account}", T0 + int(hours * HOUR) + k * 8 * MIN + a * MIN)
+            n += 1
+    first = tracker.match(signature(f"{wordings[0]}:\n\nA new problem about apples and pears."))
+    returning = tracker.match(signature(f"{own}:\n\nA new problem about pears."))
+    assert first is not None and returning is not None
+    group = tracker.group_templates(first.template_id)
+    assert len(group) >= len(wordings)
+    assert returning.template_id in group
+    other = tracker.match(signature(f"{unrelated}:\n\nThe shoes fell apart."))
+    assert other is None or other.template_id not in group
+
+
 def test_two_operations_wording_alike_at_the_same_hours_stay_apart_by_their_answer_markers(embedder, alpaca_texts: list[str]) -> None:  # type: ignore[no-untyped-def]
     """Two operations word one math task alike and work the same minutes: one's parser
     wants the answer after ``####``, the other's after ``Final:``. Each is linked into a

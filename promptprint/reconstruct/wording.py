@@ -34,6 +34,7 @@ from promptprint.templates.tracker import (
     SEMANTIC_LINK_COSINE,
     SEMANTIC_MAX_ACCOUNTS,
 )
+from promptprint.templates.worded_alike import language_code, worded_alike
 from promptprint.text.answer_markers import answer_markers
 from promptprint.text.constant_part import constant_part
 from promptprint.text.language import language
@@ -101,7 +102,7 @@ class WordedTemplates:
 
     templates: np.ndarray  # int64 template codes, sorted
     vectors: np.ndarray  # float32 (n, d), unit norm
-    languages: np.ndarray  # each instruction's: 1 English, 2 another language, 0 too short to tell
+    languages: np.ndarray  # each instruction's code (promptprint.templates.worded_alike.language_code)
     markers: np.ndarray  # each instruction's answer markers (promptprint.text.answer_markers), as a code: equal codes, equal markers
     first_ms: np.ndarray  # first and last prompt of each
     last_ms: np.ndarray
@@ -171,7 +172,7 @@ def worded_templates(corpus: Corpus, labels: np.ndarray, text_hashes: np.ndarray
     first = np.asarray([t[0] for t in times], dtype=np.int64)
     last = np.asarray([t[-1] for t in times], dtype=np.int64)
     period = int(corpus.created_at_ms.max() - corpus.created_at_ms.min()) if len(corpus) else 0
-    languages = np.asarray([{"en": 1, "other": 2}.get(language(t), 0) for t in texts], dtype=np.int8)
+    languages = np.asarray([language_code(language(t)) for t in texts], dtype=np.int8)
     codes: dict[frozenset[str], int] = {}
     markers = np.asarray([codes.setdefault(answer_markers(t), len(codes)) for t in texts], dtype=np.int64)
     return WordedTemplates(templates, vectors, languages, markers, first, last, period, times,
@@ -184,11 +185,8 @@ def wording_alike(worded: WordedTemplates, rows: np.ndarray, params: WordingPara
     is not English), asking for the same answer markers (two operations can word one
     task alike; their parsers want the answer in different places)."""
     cosines = worded.vectors[rows] @ worded.vectors.T
-    own, others = worded.languages[rows, None], worded.languages[None, :]
-    crossing = ((own == 2) | (others == 2)) & (own > 0) & (others > 0)
-    alike = (cosines >= np.where(crossing, params.cross_lingual_cosine, params.cosine)) & (
-        worded.markers[rows, None] == worded.markers[None, :]
-    )
+    alike = worded_alike(cosines, worded.languages[rows, None], worded.languages[None, :], worded.markers[rows, None],
+                         worded.markers[None, :], cosine=params.cosine, cross_lingual_cosine=params.cross_lingual_cosine)
     return cosines, alike
 
 

@@ -29,6 +29,7 @@ from promptprint.text import _shingles
 from promptprint.text.skeleton import Signature
 from promptprint.templates.accounts import AccountBook, AccountSnapshot
 from promptprint.templates.postings import ShinglePostings
+from promptprint.templates.worded_alike import language_code, worded_alike
 
 MIN_CORE = 6  # shingles (8+ words): shorter templates are not distinctive
 ABS_SHARED = 10
@@ -523,9 +524,10 @@ class TemplateTracker:
         self._to_embed: dict[int, int] = {}  # templates waiting for their instruction's embedding -> traffic time then
         self._embedding: dict[int, int] = {}  # ... and those taken, whose embedding is under way
         self._traffic_ms = 0  # the latest prompt time recorded (the clock of the embedding queue's lag)
-        self._embedded: set[int] = set()  # templates that were queued once (never queued again)
+        self._embedded: set[int] = set()  # templates queued while their vector is kept (not queued again meanwhile)
         # template id -> its instruction's unit vector and language (promptprint.text.language)
         self._vectors: dict[int, tuple[np.ndarray, str, frozenset[str]]] = {}  # instruction vector, language, answer markers
+        self._compared_ms: dict[int, int] = {}  # template id -> when its vector was last compared (see _queue_for_embedding)
         self._worded_alike: set[int] = set()  # templates linked by their instruction's embedding
         self._org_linked: set[int] = set()  # templates linked by their accounts' org (see _link_by_org)
         # named org -> the small templates its single-minded accounts are committed to
@@ -800,14 +802,17 @@ class TemplateTracker:
 
     def _queue_for_embedding(self, tracked: TrackedTemplate, t: int) -> None:
         """Queue a template for its instruction's embedding once it qualifies; an embedded
-        one is compared again each time its members double (the templates it should link
-        with may have been embedded, or become active in its hours, since)."""
+        one is compared again each time its members double, and in each new wave of its
+        (SEMANTIC_NEAR_HOURS after its last comparison): the templates it should link with
+        may have been embedded, or become active in its hours, since. A campaign's account
+        that keeps to its own wording works a wave one day and the next wave days later,
+        beside siblings that were not there the first time."""
         tid = tracked.template_id
         if not self._semantic_links or tracked.members < COMMIT_PROMPTS:
             return
         instruction = self._vectors.get(tid)
         if instruction is not None:
-            if tracked.members & (tracked.members - 1) == 0:
+            if tracked.members & (tracked.members - 1) == 0 or t - self._compared_ms.get(tid, t) >= SEMANTIC_NEAR_HOURS * 3_600_000:
                 self._link_by_wording(tid, *instruction, _expiry_horizon(t) - self._window)
             return
         if tid in self._embedded:
@@ -845,6 +850,8 @@ class TemplateTracker:
                 rows = [r for r in activity.rows[max(activity.start, len(activity.rows) - 2) :] if r]
                 if len(rows) == 2:
                     taken.append((tid, rows))
+                else:  # back after a pause, one prompt in the window yet: queued again by its next
+                    self._embedded.discard(tid)
             return taken
 
     def embedding_done(self, template_ids: Sequence[int]) -> None:
@@ -865,12 +872,21 @@ class TemplateTracker:
         with self._lock:
             horizon = _expiry_horizon(now_ms) - self._window
             for other in [tid for tid in self._vectors if not self._in_use(tid, horizon)]:
-                del self._vectors[other]
+                self._forget_vector(other)
             vector = np.asarray(vector, dtype=np.float32)
             linked = self._link_by_wording(template_id, vector, language, markers, horizon)
             if self._in_use(template_id, horizon):
                 self._vectors[template_id] = (vector, language, markers)
+            else:
+                self._forget_vector(template_id)
             return linked
+
+    def _forget_vector(self, template_id: int) -> None:
+        """Drop the vector of a template out of use (the vectors kept are those of the
+        window); it is embedded again when a committed account brings it back."""
+        self._vectors.pop(template_id, None)
+        self._compared_ms.pop(template_id, None)
+        self._embedded.discard(template_id)
 
     def _link_by_wording(
         self, template_id: int, vector: np.ndarray, language: str, markers: frozenset[str], horizon: int
@@ -878,30 +894,34 @@ class TemplateTracker:
         """Link a template with the embedded ones in use, co-active with it, whose
         instruction vectors are within SEMANTIC_LINK_COSINE of its own
         (SEMANTIC_CROSS_LINGUAL_COSINE when either is in another language than English)
-        and that ask for the same answer markers (two operations wording one task alike
-        parse the answer from different places); both must carry a committed,
+        and that ask for the same answer markers (promptprint.templates.worded_alike, the
+        rule offline attribution applies too); both must carry a committed,
         single-minded account. A lone template (an account
         keeping to its own wording) joins the group of the closest such template when any
         template of that group was sent within SEMANTIC_NEAR_HOURS of it: a campaign's
         accounts work in its waves, not necessarily near the one sibling they embed
         closest to. Once linked, it links further only with templates near it themselves
         (one account's wording does not bridge two groups on their hours alone)."""
+        self._compared_ms[template_id] = self._traffic_ms
         ids = [tid for tid in self._vectors if tid != template_id]
         if not ids or not self._single_minded_committed(template_id):
             return []
         near = {h + d for h in self._active_hours(template_id) for d in range(-SEMANTIC_NEAR_HOURS, SEMANTIC_NEAR_HOURS + 1)}
         cosines = np.stack([self._vectors[tid][0] for tid in ids]) @ vector
+        their_markers = np.empty(len(ids), dtype=object)
+        their_markers[:] = [self._vectors[tid][2] for tid in ids]
+        alike = worded_alike(
+            cosines, language_code(language), np.asarray([language_code(self._vectors[tid][1]) for tid in ids]),
+            markers, their_markers, cosine=SEMANTIC_LINK_COSINE, cross_lingual_cosine=SEMANTIC_CROSS_LINGUAL_COSINE,
+        )
         lone = len(self._group(self._root(template_id))) == 1
         linked: list[int] = []
         for k in np.argsort(-cosines, kind="stable").tolist():  # the closest first: a lone template joins its group
-            other, cosine = ids[k], float(cosines[k])
-            languages = (language, self._vectors[other][1])
-            crossing = "other" in languages and "" not in languages
-            if cosine < min(SEMANTIC_CROSS_LINGUAL_COSINE, SEMANTIC_LINK_COSINE):
+            other = ids[k]
+            if cosines[k] < min(SEMANTIC_CROSS_LINGUAL_COSINE, SEMANTIC_LINK_COSINE):
                 break
             if (
-                cosine >= (SEMANTIC_CROSS_LINGUAL_COSINE if crossing else SEMANTIC_LINK_COSINE)
-                and self._vectors[other][2] == markers
+                alike[k]
                 and self._root(other) != self._root(template_id)
                 and self._in_use(other, horizon) and self._single_minded_committed(other)
                 and near & (self._group_hours(self._root(other)) if lone else self._active_hours(other))
