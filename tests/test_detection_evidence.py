@@ -152,6 +152,53 @@ def test_accounts_that_switch_templates_link_them_into_one_group(alpaca_texts: l
     assert all(activity.states.get(f"c{a}") == COMMITTED for a in range(8))
 
 
+# An operation's paraphrases of one grading job, each its own lexical template.
+ROTATED = [
+    "You are a strict grader. Score the answer below from 1 to 10 for factual accuracy, then list each error you found.\n\nAnswer: {}",
+    "Act as an exacting examiner: rate the following answer on a 1-10 scale for correctness and name every mistake in it.\n\nAnswer: {}",
+    "Grade this response for accuracy using a ten point scale, and enumerate all the factual problems it contains.\n\nResponse: {}",
+    "Please evaluate the answer that follows. Give it a score out of ten for how correct it is and itemize its errors.\n\nAnswer text: {}",
+    "Assess the correctness of the reply below on a scale from one to ten, then write down every inaccuracy you can spot.\n\nReply: {}",
+    "Rate the answer beneath for factual precision (1 = wrong, 10 = flawless) and produce a bullet list of its mistakes.\n\nAnswer: {}",
+    "Judge how accurate the following response is. Output a number between 1 and 10 and then each error on its own line.\n\nResponse: {}",
+    "Review the answer shown below like a fact checker: award a 1-10 accuracy score and catalogue the false statements.\n\nAnswer: {}",
+]
+
+
+def test_accounts_rotating_over_an_operations_templates_are_one_campaign_within_the_wave(alpaca_texts: list[str]) -> None:
+    """Nine fresh accounts of an operation work one six-minute wave, each sending eight
+    prompts, each prompt a paraphrase of one grading job taken in turn (eight lexical
+    templates): no account uses any template twice. The templates link through the
+    accounts that rotate over them, the accounts count as committed on each, and the
+    wave is flagged before it ends. Nine users of a browser tool, each sending its
+    prompts among as many of its own, rotating over the same paraphrases, are neither."""
+    tracker = TemplateTracker()
+    verdicts = []
+    n = 0
+    for k in range(8):
+        for a in range(9):
+            text = ROTATED[(a + 3 * k) % len(ROTATED)].format(alpaca_texts[n])
+            t = T0 + (k * 9 + a) * 5_000
+            verdicts.append(_assess(tracker, text, f"op{a}", t))
+            _record(tracker, text, f"op{a}", t, org=f"throwaway{a}")
+            n += 1
+    assert any(v.flagged for v in verdicts[-9:])
+    probe = tracker.match(signature(ROTATED[0].format("A new answer.")))
+    assert probe is not None and len(tracker.group_templates(probe.template_id)) >= 4
+    users = TemplateTracker()
+    user_verdicts = []
+    for k in range(8):
+        for a in range(9):
+            t = T0 + (k * 9 + a) * 20 * MIN
+            own = alpaca_texts[500 + n]
+            text = ROTATED[(a + 3 * k) % len(ROTATED)].format(alpaca_texts[n])
+            _record(users, own, f"user{a}", t - MIN, org=f"home{a}")
+            user_verdicts.append(_assess(users, text, f"user{a}", t))
+            _record(users, text, f"user{a}", t, org=f"home{a}")
+            n += 1
+    assert not any(v.flagged for v in user_verdicts)
+
+
 def test_a_bystander_of_a_campaign_template_counts_less(alpaca_texts: list[str]) -> None:
     """An ordinary account with many prompts of its own that once sends a campaign's
     template is not flagged with it; a fresh account sending it is."""
@@ -166,6 +213,15 @@ def test_a_bystander_of_a_campaign_template_counts_less(alpaca_texts: list[str])
     assert _assess(tracker, probe, "fresh", now).flagged
     bystander = _assess(tracker, probe, "bystander", now)
     assert not bystander.flagged and any("bystander" in r for r in bystander.reasons)
+    # one prompt among five of its own (1/6 of its traffic): nothing while it is the only
+    # one; a hydra relaying ordinary prompts beside its campaign work (2/7) is flagged
+    for name, own, campaign in (("light", 5, 1), ("hydra", 5, 2)):
+        for j in range(own):
+            _record(tracker, alpaca_texts[300 + j], name, now - (j + 10) * MIN, org=name)
+        for j in range(campaign):
+            _record(tracker, text.format(alpaca_texts[400 + j]), name, now - j * MIN, org=name)
+    assert not _assess(tracker, text.format(alpaca_texts[400]), "light", now).flagged
+    assert _assess(tracker, text.format(alpaca_texts[401]), "hydra", now).flagged
 
 
 def test_accounts_each_wording_one_instruction_their_own_way_are_linked(embedder, alpaca_texts: list[str]) -> None:  # type: ignore[no-untyped-def]

@@ -12,7 +12,8 @@ The account's score is its strongest group's score weighted by the account's sha
 traffic in it. That weight is scoring's bystander rule, which ``assess`` already applies
 to the features seen from the account (an account with ``BYSTANDER_MIN_PROMPTS`` prompts
 or more in the window, of which less than ``BYSTANDER_SHARE`` went to the group, counts
-``share / BYSTANDER_SHARE`` of it); here it also applies to a deny-bank floor, which
+``share / BYSTANDER_SHARE`` of it, nothing while one prompt is all it sent there:
+``bystander_weight``); here it also applies to a deny-bank floor, which
 ``assess`` raises after the rule. So a user with fifty prompts of its own and one on a
 campaign's template is not flagged: it is watched (an account that touched a group that
 is flagged on its own is at least watched), and so is a student whose class pastes one
@@ -30,8 +31,7 @@ from typing import Callable
 
 from promptprint.errors import NotFound
 from promptprint.templates.scoring import (
-    BYSTANDER_MIN_PROMPTS,
-    BYSTANDER_SHARE,
+    bystander_weight,
     BankHit,
     CampaignAssessment,
     Level,
@@ -71,13 +71,6 @@ class AccountAssessment:
     last_seen_ms: int | None
     prompts: int  # in the window
     groups: tuple[AccountGroup, ...]
-
-
-def _weight(share: float, prompts: int) -> float:
-    """Scoring's bystander rule: how much of a group's evidence is this account's."""
-    if prompts < BYSTANDER_MIN_PROMPTS or share >= BYSTANDER_SHARE:
-        return 1.0
-    return share / BYSTANDER_SHARE
 
 
 def _not_found(account_id: str) -> NotFound:
@@ -148,7 +141,7 @@ def assess_account(
         campaign = _strongest(seen)
         score = campaign.score
         if campaign.bank is not None and campaign.bank.kind == "deny":
-            score = round(score * _weight(share, snapshot.prompts), 4)
+            score = round(score * bystander_weight(prompts, snapshot.prompts), 4)
         level: Level = (
             "flagged" if score >= threshold
             else "watch" if campaign.level != "none" or alone_flagged

@@ -47,9 +47,21 @@ COMMITTED_SCALE_SHORT = 5.0
 # a group held together by wording or an org (and co-activity) rather than by its accounts
 COMMITTED_SCALE_WORDED = 4.0
 # An account with this many prompts in the window, of which less than BYSTANDER_SHARE use
-# the template's group, is a bystander: its prompt counts that much less.
+# the template's group, is a bystander: its prompt counts that much less, and not at all
+# while it is its only prompt there (one prompt is weak evidence, as offline attribution
+# holds: a power user who pastes a public document a campaign pastes too, among five
+# prompts of his own, lands once in the campaign's template; at 1/6 of his traffic a
+# campaign group scoring 0.9 still flagged him, adversarial test split seed 808).
 BYSTANDER_MIN_PROMPTS = 4
 BYSTANDER_SHARE = 0.25
+
+
+def bystander_weight(group_prompts: int, prompts: int) -> float:
+    """How much of a group's evidence is an account's, from its ``prompts`` in the window
+    and ``group_prompts`` of them on the group (see BYSTANDER_SHARE)."""
+    if prompts < BYSTANDER_MIN_PROMPTS or group_prompts >= BYSTANDER_SHARE * prompts:
+        return 1.0
+    return group_prompts / prompts / BYSTANDER_SHARE if group_prompts > 1 else 0.0
 WATCH_SHARE = 0.5  # a score this share of the threshold is worth watching
 
 
@@ -132,7 +144,7 @@ def assess(
         score = coordination * diversity_factor * spread_factor * _clip((dedication - 0.25) / 0.35)
         if f.account_prompts >= BYSTANDER_MIN_PROMPTS:
             own_share = f.account_group_prompts / f.account_prompts
-            score *= _clip(own_share / BYSTANDER_SHARE)
+            score *= bystander_weight(f.account_group_prompts, f.account_prompts)
             if own_share < BYSTANDER_SHARE:
                 reasons.append(
                     f"only {own_share:.0%} of this account's {f.account_prompts} prompts in the window use it"

@@ -27,7 +27,7 @@ import numpy as np
 
 from promptprint.text import _shingles
 from promptprint.text.skeleton import Signature
-from promptprint.templates.accounts import AccountBook, AccountSnapshot
+from promptprint.templates.accounts import AccountBook, AccountSnapshot, TemplateUse
 from promptprint.templates.postings import ShinglePostings
 from promptprint.templates.worded_alike import language_code, worded_alike
 
@@ -520,7 +520,7 @@ class TemplateTracker:
         self._book = AccountBook(window_ms)
         self._parent: dict[int, int] = {}  # union-find over linked template ids (roots absent)
         self._groups: dict[int, list[int]] = {}  # root -> its templates (linked groups only)
-        self._links: dict[tuple[int, int], int] = {}  # template pair -> dedicated accounts using both
+        self._links: dict[tuple[int, int], set[str]] = {}  # template pair -> dedicated accounts that voted for it
         self._to_embed: dict[int, int] = {}  # templates waiting for their instruction's embedding -> traffic time then
         self._embedding: dict[int, int] = {}  # ... and those taken, whose embedding is under way
         self._traffic_ms = 0  # the latest prompt time recorded (the clock of the embedding queue's lag)
@@ -713,11 +713,46 @@ class TemplateTracker:
                     continue
                 if self.tracked(other_tid) is None:
                     continue
-                pair = (tid, other_tid) if tid < other_tid else (other_tid, tid)
-                votes = self._links.get(pair, 0) + 1
-                self._links[pair] = votes
-                if votes >= LINK_ACCOUNTS:
-                    self._link(tid, other_tid)
+                self._vote(account, tid, other_tid)
+
+    def _vote(self, account: str, a: int, b: int) -> None:
+        """The account votes to link two templates; LINK_ACCOUNTS accounts link them (an
+        account counts once however often it votes)."""
+        pair = (a, b) if a < b else (b, a)
+        voters = self._links.setdefault(pair, set())
+        voters.add(account)
+        if len(voters) >= LINK_ACCOUNTS:
+            del self._links[pair]
+            self._link(a, b)
+
+    def _rotate(self, account: str, uses: dict[int, TemplateUse], touched: list[TrackedTemplate], horizon: int) -> None:
+        """A committed, single-minded account that rotates over templates (each used once
+        or twice: an operation's paraphrases, filled in turn) votes to link each template
+        this prompt joined with the others it used in the window, of the same kind (a
+        prompt's shingle template and its instruction lines are the same prompts); then,
+        on each template of a group it used twice or more in all, it counts as committed
+        where it used the template once. Its commitment is the campaign's, not any one
+        template's: fifteen accounts each sending five prompts over fifteen templates in
+        a four-minute wave (adversarial test splits) have no template repeated by an account."""
+        for tracked in touched:
+            tid, line = tracked.template_id, isinstance(tracked, LineTemplate)
+            for other_tid, other in list(uses.items()):
+                if other_tid == tid or other.last_ms < horizon or self._root(other_tid) == self._root(tid):
+                    continue
+                other_tracked = self.tracked(other_tid)
+                if other_tracked is not None and isinstance(other_tracked, LineTemplate) == line:
+                    self._vote(account, tid, other_tid)
+        per_group: dict[int, int] = {}
+        for tid, use in uses.items():
+            if use.last_ms >= horizon:
+                root = self._root(tid)
+                per_group[root] = per_group.get(root, 0) + use.count
+        for tid, use in uses.items():
+            if use.count == 1 and use.last_ms >= horizon and per_group[self._root(tid)] >= 2:
+                rotated = self.tracked(tid)
+                activity = rotated.activity() if rotated is not None else None
+                if activity is not None and account in activity.accounts:
+                    activity.set_state(account, COMMITTED)
 
     def _judge(self, account: str, org: str, t: int, horizon: int, touched: list[TrackedTemplate]) -> None:
         """Judge an account from its window (see ENGAGED) and set its state on the shared
@@ -761,6 +796,8 @@ class TemplateTracker:
                 self._queue_for_embedding(tracked, t)
                 if activity.states.get(account) == COMMITTED:
                     self._link_by_org(tracked, org, horizon)
+        if state == COMMITTED and single_minded:
+            self._rotate(account, uses, touched, horizon)
 
     def _link_by_org(self, tracked: TrackedTemplate, org: str, horizon: int) -> None:
         """Note that a single-minded account of ``org`` is committed to the template and
