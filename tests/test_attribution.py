@@ -302,6 +302,23 @@ def test_accounts_keeping_to_their_own_wording_in_another_wave_join_their_campai
     assert _joined(reconstruct(corpus, never, embed=embedder.embed)) == [first_wave]
 
 
+def test_an_account_keeping_to_a_loose_paraphrase_joins_the_wave_it_works_in(embedder, alpaca_texts) -> None:  # type: ignore[no-untyped-def]
+    """Five accounts, each its own wording of one instruction, work at 10 o'clock; three
+    hours later one account keeps to a loose paraphrase of it (0.37 to the closest
+    sibling, under the 0.55 two English wordings need to link) and another to an
+    unrelated job of its own (0.12). The first joins the campaign (adopt_cosine 0.3); the
+    second does not; at the pair threshold the first stays alone too."""
+    loose = "I am building a dataset: for the problem below, reason it out and report the number you get at the very end."
+    unrelated = "Rewrite the customer review below as a formal complaint letter addressed to the store manager."
+    corpus = corpus_from_records(
+        _worded_traffic(alpaca_texts[2000:], [*PARAPHRASES, loose, unrelated], [0] * 7, hours=[10] * 5 + [13, 13]), embedder.embed
+    )
+    first_wave = {f"worded-{k}" for k in range(5)}
+    assert _joined(reconstruct(corpus, ReconstructConfig(min_score=0.0), embed=embedder.embed)) == [first_wave | {"worded-5"}]
+    strict = ReconstructConfig(attribution=AttributionParams(adopt_cosine=0.55), min_score=0.0)
+    assert _joined(reconstruct(corpus, strict, embed=embedder.embed)) == [first_wave]
+
+
 # One instruction and its translations (the adversarial simulator's instruction_expander),
 # which MiniLM embeds too far apart to link by wording (0.08-0.33 to the English).
 TRANSLATIONS = [

@@ -94,7 +94,12 @@ What links two templates into one campaign must be evidence that only a campaign
   (4) of them. Pairs need the hour; a fragment needs the campaign's waves: on a 20,000-prompt test split, three
   translated accounts per campaign worked two to five hours from the siblings they
   embed close to (translated variants 0.73 and 0.73 -> 1.00 and 0.91, per-account
-  paraphrases 0.78 -> 1.00 on another split, no bystander).
+  paraphrases 0.78 -> 1.00 on another split, no bystander). The closest is what counts,
+  not the pair thresholds: it need only be ``adopt_cosine`` (0.3, related at all) with the
+  same answer markers. A loose paraphrase ("I am building a dataset…", 0.40 to its
+  campaign's base wording) and a Japanese or Chinese translation (0.32-0.38 to the
+  nearest sibling) stayed alone under 0.55 and 0.40 (test splits 707, 808, 909, 1212:
+  worst campaign 0.91, 0.82, 0.83, 0.82 -> 0.95, 0.94, 0.91, 1.00; no bystander).
 * **an org across two groups, the same hours** (``_bridges_kept``, after adoption): two
   templates that dedicated accounts of one named org keep to but that were not sent
   within the hour of each other join their groups when the two groups worked the same
@@ -171,6 +176,8 @@ class AttributionParams:
         adopt_near_hours: a worded template that nothing links joins the group of the
             template its instruction embeds closest to when the group worked within this
             many hours of it (see _adoptions); negative: never.
+        adopt_cosine: ... and the two instructions embed at least this close, whatever
+            their languages (and ask for the same answer markers).
         member_share / member_prompts: when an account belongs to its campaign.
     """
 
@@ -193,6 +200,7 @@ class AttributionParams:
     weak_bridge_links: int = 2
     bridge_same_hours: float = 0.5
     adopt_near_hours: float = 4.0
+    adopt_cosine: float = 0.3
     member_share: float = 0.2
     member_prompts: int = 2
 
@@ -204,8 +212,9 @@ class AttributionParams:
         for name in ("dedicated_share", "link_share", "sync_share", "member_share", "bridge_same_hours"):
             if not 0.0 < getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in (0, 1], got {getattr(self, name)}")
-        if not -1.0 <= self.core_cosine <= 1.0:
-            raise ValueError(f"core_cosine is a cosine in [-1, 1], got {self.core_cosine}")
+        for name in ("core_cosine", "adopt_cosine"):
+            if not -1.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} is a cosine in [-1, 1], got {getattr(self, name)}")
 
 
 _ACCOUNTS, _SYNC, _EMBEDDING, _WORDING, _ORG = 0, 1, 2, 3, 4  # kinds of link evidence
@@ -470,7 +479,8 @@ def _adoptions(n: int, src: np.ndarray, dst: np.ndarray, worded_nodes: np.ndarra
     ``n`` templates' columns) are fewer than a campaign has
     (``min_accounts``): a lone account keeping to its own translation or paraphrase, or
     two that found each other. It joins the group of the worded template that one of its
-    instructions embeds closest to, worded alike (``wording_alike``), when that group (not
+    instructions embeds closest to, within ``adopt_cosine`` and asking for the same answer
+    markers (``wording_alike`` at that cosine, whatever the languages), when that group (not
     itself a fragment) worked within ``adopt_near_hours`` of the fragment and that
     template was in use briefly beside the corpus (``max_period_share``: an integration
     sending all day is near every wave).
@@ -499,10 +509,11 @@ def _adoptions(n: int, src: np.ndarray, dst: np.ndarray, worded_nodes: np.ndarra
         return none, none
     hours_of_group = _hours_of_groups(group, hours_of_nodes())
     reach = np.arange(-int(np.ceil(params.adopt_near_hours)), int(np.ceil(params.adopt_near_hours)) + 1)
+    adopting = dataclasses.replace(params.wording, cosine=params.adopt_cosine, cross_lingual_cosine=params.adopt_cosine)
     best: dict[int, tuple[float, int, int]] = {}  # fragment -> (cosine, member, partner)
     for start in range(0, len(rows), LINK_BLOCK):  # a block of fragments' templates at a time: bounded memory
         block = rows[start : start + LINK_BLOCK]
-        cosines, alike = wording_alike(worded, block, params.wording)
+        cosines, alike = wording_alike(worded, block, adopting)
         close = alike & target[None, :]
         for r, row in enumerate(block.tolist()):
             f = int(group[worded_nodes[row]])
