@@ -199,6 +199,40 @@ def test_accounts_rotating_over_an_operations_templates_are_one_campaign_within_
     assert not any(v.flagged for v in user_verdicts)
 
 
+# A second operation's paraphrases of another job.
+ROTATED_OTHER = [
+    "Turn the passage below into three multiple-choice questions with four options each, marking the correct one.\n\nPassage: {}",
+    "Write three quiz questions about the following text, each with four answer choices and the right one marked.\n\nText: {}",
+    "From the passage that follows, create three multiple choice items (options A-D) and indicate which option is correct.\n\nPassage: {}",
+    "Build a three-question multiple-choice quiz from this text; give four choices per question and flag the answer.\n\nSource text: {}",
+]
+
+
+def test_a_line_that_payloads_carry_joins_no_campaign(alpaca_texts: list[str]) -> None:
+    """Two operations rotate over their own paraphrases; their payloads end with the
+    line "No input" (an Alpaca item with an empty input), a tail line of its own that
+    every account of both sends. The operations stay two groups and neither holds the
+    line: a prompt that ends with it is not assessed with either operation's templates
+    (on a fresh test split the line joined fifty templates of several campaigns, and
+    popular prompts ending with it were flagged through them)."""
+    tracker = TemplateTracker()
+    n = 0
+    for k in range(8):
+        for op, wordings in (("a", ROTATED), ("b", ROTATED_OTHER)):
+            for a in range(6):
+                text = wordings[(a + 3 * k) % len(wordings)].format(alpaca_texts[n]) + "\n\nNo input"
+                _record(tracker, text, f"op{op}{a}", T0 + (k * 12 + a) * 5_000 + (op == "b") * 30_000, org=f"o{op}{a}")
+                n += 1
+    first = tracker.match(signature(ROTATED[0].format(alpaca_texts[900])))
+    other = tracker.match(signature(ROTATED_OTHER[0].format(alpaca_texts[900])))
+    assert first is not None and other is not None
+    group = tracker.group_templates(first.template_id)
+    assert len(group) >= 4 and other.template_id not in group
+    probe = f"{_paste(alpaca_texts, 950)}\n\nNo input"
+    line = tracker.line_templates(signature(probe))
+    assert line and all(tracker.group_templates(view.template_id) == [view.template_id] for view in line)
+
+
 def test_a_bystander_of_a_campaign_template_counts_less(alpaca_texts: list[str]) -> None:
     """An ordinary account with many prompts of its own that once sends a campaign's
     template is not flagged with it; a fresh account sending it is."""

@@ -726,29 +726,33 @@ class TemplateTracker:
             self._link(a, b)
 
     def _rotate(self, account: str, uses: dict[int, TemplateUse], touched: list[TrackedTemplate], horizon: int) -> None:
-        """A committed, single-minded account that rotates over templates (each used once
-        or twice: an operation's paraphrases, filled in turn) votes to link each template
-        this prompt joined with the others it used in the window, of the same kind (a
-        prompt's shingle template and its instruction lines are the same prompts); then,
-        on each template of a group it used twice or more in all, it counts as committed
-        where it used the template once. Its commitment is the campaign's, not any one
-        template's: fifteen accounts each sending five prompts over fifteen templates in
-        a four-minute wave (adversarial test splits) have no template repeated by an account."""
+        """A committed, single-minded account that rotates over shingle templates (each
+        used once or twice: an operation's paraphrases, filled in turn) votes to link each
+        shingle template this prompt joined with the others it used in the window; then,
+        on each shingle template of a group it sent two prompts or more, it counts as
+        committed where it used the template once. Its commitment is the campaign's, not
+        any one template's: fifteen accounts each sending five prompts over fifteen
+        templates in a four-minute wave (adversarial test splits) have no template
+        repeated by an account. Instruction lines take no part: a line is a sliver of
+        its prompts, and one that payloads carry (the "No input" that ends an Alpaca
+        item) is shared by many campaigns' accounts, each of which would vote it into its
+        own campaign's group; on a fresh test split (seed 1313) it joined fifty templates
+        of several campaigns, and the popular prompts and an org's app that end with it
+        were flagged."""
+        shingle = {tid: use for tid, use in uses.items() if use.last_ms >= horizon and isinstance(self.tracked(tid), Template)}
         for tracked in touched:
-            tid, line = tracked.template_id, isinstance(tracked, LineTemplate)
-            for other_tid, other in list(uses.items()):
-                if other_tid == tid or other.last_ms < horizon or self._root(other_tid) == self._root(tid):
-                    continue
-                other_tracked = self.tracked(other_tid)
-                if other_tracked is not None and isinstance(other_tracked, LineTemplate) == line:
+            tid = tracked.template_id
+            if tid not in shingle:
+                continue
+            for other_tid in shingle:
+                if other_tid != tid and self._root(other_tid) != self._root(tid):
                     self._vote(account, tid, other_tid)
         per_group: dict[int, int] = {}
-        for tid, use in uses.items():
-            if use.last_ms >= horizon:
-                root = self._root(tid)
-                per_group[root] = per_group.get(root, 0) + use.count
-        for tid, use in uses.items():
-            if use.count == 1 and use.last_ms >= horizon and per_group[self._root(tid)] >= 2:
+        for tid, use in shingle.items():
+            root = self._root(tid)
+            per_group[root] = per_group.get(root, 0) + use.count
+        for tid, use in shingle.items():
+            if use.count == 1 and per_group[self._root(tid)] >= 2:
                 rotated = self.tracked(tid)
                 activity = rotated.activity() if rotated is not None else None
                 if activity is not None and account in activity.accounts:
