@@ -212,9 +212,10 @@ def test_a_line_that_payloads_carry_joins_no_campaign(alpaca_texts: list[str]) -
     """Two operations rotate over their own paraphrases; their payloads end with the
     line "No input" (an Alpaca item with an empty input), a tail line of its own that
     every account of both sends. The operations stay two groups and neither holds the
-    line: a prompt that ends with it is not assessed with either operation's templates
-    (on a fresh test split the line joined fifty templates of several campaigns, and
-    popular prompts ending with it were flagged through them)."""
+    line, which is a sliver of their templates (linked by its accounts only, never by
+    its wording or its orgs): a prompt that ends with it is not assessed with either
+    operation's templates (on a fresh test split the line joined fifty templates of
+    several campaigns, and popular prompts ending with it were flagged through them)."""
     tracker = TemplateTracker()
     n = 0
     for k in range(8):
@@ -231,6 +232,9 @@ def test_a_line_that_payloads_carry_joins_no_campaign(alpaca_texts: list[str]) -
     probe = f"{_paste(alpaca_texts, 950)}\n\nNo input"
     line = tracker.line_templates(signature(probe))
     assert line and all(tracker.group_templates(view.template_id) == [view.template_id] for view in line)
+    # a sliver of the operations' templates, never embedded for a link by wording
+    assert all(view.sliver for view in line)
+    assert not {view.template_id for view in line} & {tid for tid, _ in tracker.take_for_embedding(1000)}
 
 
 def test_a_bystander_of_a_campaign_template_counts_less(alpaca_texts: list[str]) -> None:

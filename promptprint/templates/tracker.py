@@ -458,15 +458,27 @@ class LineTemplate(TrackedTemplate):
     line set off from a long paste (:mod:`promptprint.text.lines`). Its constant part is
     that line, so it counts as a short template, whatever the paste."""
 
-    __slots__ = ("key",)
+    __slots__ = ("key", "carried")
 
     def __init__(self, template_id: int, key: int) -> None:
         super().__init__(template_id)
         self.key = key
+        self.carried = 0  # members whose prompt also joined a shared shingle template (see sliver)
 
     @property
     def core_size(self) -> int:
         return 0  # a line: as unspecific as the shortest shingle template
+
+    @property
+    def sliver(self) -> bool:
+        """Whether most of its prompts also joined a shared shingle template (not a
+        pasted document): the line is then a sliver of those templates, not an
+        instruction over payloads. A line that payloads carry ("No input", ending every
+        Alpaca item with an empty input) lies under many campaigns' templates; linked by
+        its wording or its accounts' orgs, it joined fifty templates of several campaigns
+        on a fresh test split (seed 1313), and popular prompts ending with it were
+        flagged through them. Such a line is linked by nothing but its accounts."""
+        return 2 * self.carried > self.members
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -624,6 +636,7 @@ class TemplateTracker:
             joined: list[tuple[TrackedTemplate, tuple[int, str, str, int, int, int] | None]] = []
             template_id = 0
             copy = False  # the prompt repeats a text a template it joins holds (see ENGAGED)
+            shared_template: Template | None = None  # the shingle template it joined, if one was there
             if len(signature) >= MIN_CORE:
                 shingles = signature.sorted_shingles
                 template = self._best(signature, shingles)
@@ -640,9 +653,11 @@ class TemplateTracker:
                     template.note_line(signature)
                     share = round(_SHARE_SCALE * (1.0 - template.shared(shingles) / len(shingles)))
                     joined.append((template, founder))
+                    shared_template = template
                 template.add_event((t, account, org, signature.text_hash, share, event.row_id))
                 template.expire(horizon)
                 template_id = template.template_id
+            carried = shared_template is not None and not shared_template.pasted_document(signature)
             for key in (signature.head_line, signature.tail_line):
                 if not key:
                     continue
@@ -655,6 +670,7 @@ class TemplateTracker:
                     copy = copy or line.has_text(signature.text_hash)
                     line.members += 1
                     joined.append((line, line.first_event))
+                line.carried += carried
                 # a line is a sliver of its prompt: the rest is payload
                 line.add_event((t, account, org, signature.text_hash, _SHARE_SCALE - 1, event.row_id))
                 line.expire(horizon)
@@ -809,7 +825,7 @@ class TemplateTracker:
         comment): same kind (a prompt's shingle and line templates are the same prompts),
         no account in common (those link by their accounts), each a few accounts at most."""
         accounts = tracked.peek_activity().accounts
-        if org.startswith("\x00") or len(accounts) > SEMANTIC_MAX_ACCOUNTS:
+        if org.startswith("\x00") or len(accounts) > SEMANTIC_MAX_ACCOUNTS or self._sliver(tracked.template_id):
             return
         tid = tracked.template_id
         known = self._org_templates.setdefault(org, {})
@@ -829,6 +845,7 @@ class TemplateTracker:
             other_accounts = other_tracked.peek_activity().accounts
             if (
                 isinstance(other_tracked, LineTemplate) != line
+                or self._sliver(other)
                 or len(other_accounts) > SEMANTIC_MAX_ACCOUNTS
                 or not accounts.keys().isdisjoint(other_accounts)
                 or self._root(other) == root
@@ -849,7 +866,7 @@ class TemplateTracker:
         that keeps to its own wording works a wave one day and the next wave days later,
         beside siblings that were not there the first time."""
         tid = tracked.template_id
-        if not self._semantic_links or tracked.members < COMMIT_PROMPTS:
+        if not self._semantic_links or tracked.members < COMMIT_PROMPTS or self._sliver(tid):
             return
         instruction = self._vectors.get(tid)
         if instruction is not None:
@@ -944,8 +961,8 @@ class TemplateTracker:
         closest to. Once linked, it links further only with templates near it themselves
         (one account's wording does not bridge two groups on their hours alone)."""
         self._compared_ms[template_id] = self._traffic_ms
-        ids = [tid for tid in self._vectors if tid != template_id]
-        if not ids or not self._single_minded_committed(template_id):
+        ids = [tid for tid in self._vectors if tid != template_id and not self._sliver(tid)]
+        if not ids or self._sliver(template_id) or not self._single_minded_committed(template_id):
             return []
         near = {h + d for h in self._active_hours(template_id) for d in range(-SEMANTIC_NEAR_HOURS, SEMANTIC_NEAR_HOURS + 1)}
         cosines = np.stack([self._vectors[tid][0] for tid in ids]) @ vector
@@ -972,6 +989,12 @@ class TemplateTracker:
                 linked.append(other)
                 lone = False
         return linked
+
+    def _sliver(self, template_id: int) -> bool:
+        """Whether the template is an instruction line that is a sliver of shingle
+        templates (see LineTemplate.sliver): linked by its accounts only."""
+        line = self._line_ids.get(template_id)
+        return line is not None and line.sliver
 
     def _loosely_linked(self, template_id: int) -> bool:
         """Whether the template was linked by its instruction's wording or its accounts' org."""
