@@ -458,12 +458,21 @@ class LineTemplate(TrackedTemplate):
     line set off from a long paste (:mod:`promptprint.text.lines`). Its constant part is
     that line, so it counts as a short template, whatever the paste."""
 
-    __slots__ = ("key", "carried")
+    __slots__ = ("key", "carried", "carrier")
 
     def __init__(self, template_id: int, key: int) -> None:
         super().__init__(template_id)
         self.key = key
         self.carried = 0  # members whose prompt also joined a shared shingle template (see sliver)
+        self.carrier = 0  # the first such template; _UNDER_LINES once a second one carried it
+
+    def note_carrier(self, template_id: int) -> None:
+        """Count a member whose prompt also joined the shared shingle template ``template_id``."""
+        self.carried += 1
+        if not self.carrier:
+            self.carrier = template_id
+        elif self.carrier != template_id:
+            self.carrier = _UNDER_LINES
 
     @property
     def core_size(self) -> int:
@@ -471,14 +480,16 @@ class LineTemplate(TrackedTemplate):
 
     @property
     def sliver(self) -> bool:
-        """Whether most of its prompts also joined a shared shingle template (not a
-        pasted document): the line is then a sliver of those templates, not an
-        instruction over payloads. A line that payloads carry ("No input", ending every
+        """Whether most of its prompts also joined shared shingle templates (not pasted
+        documents), two or more different ones: the line is then a sliver of those
+        templates, not an instruction over payloads. (Under one template it is that
+        template's own instruction: a tail instruction long enough to make shingles.)
+        A line that payloads carry ("No input", ending every
         Alpaca item with an empty input) lies under many campaigns' templates; linked by
         its wording or its accounts' orgs, it joined fifty templates of several campaigns
         on a fresh test split (seed 1313), and popular prompts ending with it were
         flagged through them. Such a line is linked by nothing but its accounts."""
-        return 2 * self.carried > self.members
+        return self.carrier == _UNDER_LINES and 2 * self.carried > self.members
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -657,7 +668,7 @@ class TemplateTracker:
                 template.add_event((t, account, org, signature.text_hash, share, event.row_id))
                 template.expire(horizon)
                 template_id = template.template_id
-            carried = shared_template is not None and not shared_template.pasted_document(signature)
+            carrier = shared_template.template_id if shared_template is not None and not shared_template.pasted_document(signature) else 0
             for key in (signature.head_line, signature.tail_line):
                 if not key:
                     continue
@@ -670,7 +681,8 @@ class TemplateTracker:
                     copy = copy or line.has_text(signature.text_hash)
                     line.members += 1
                     joined.append((line, line.first_event))
-                line.carried += carried
+                if carrier:
+                    line.note_carrier(carrier)
                 # a line is a sliver of its prompt: the rest is payload
                 line.add_event((t, account, org, signature.text_hash, _SHARE_SCALE - 1, event.row_id))
                 line.expire(horizon)
