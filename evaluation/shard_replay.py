@@ -68,7 +68,9 @@ class Difference:
     flagged_by: str  # which run flagged it: "one process" or "N processes"
     split_templates: int  # templates it used whose members route to more than one member
     prompts: int
-    template_members: int = 0  # members owning the shared templates it used (a group seen in parts when > 1)
+    # members owning the shared templates of the groups it used (as one process links
+    # them: its own templates and those linked with them; a group seen in parts when > 1)
+    template_members: int = 0
     traffic_members: int = 0  # members its prompts went to (its dedication judged in parts when > 1)
 
     @property
@@ -99,7 +101,10 @@ def explain(
     return [
         Difference(
             a, "one process" if a in one else f"{len(members)} processes", len(used.get(a, set()) & split), count[a],
-            len({owner_of_template[t] for t in used.get(a, set()) if t and tracker.members(t) > 1}),
+            len({
+                owner_of_template[g] for t in used.get(a, set()) if t for g in tracker.group_templates(t)
+                if g in owner_of_template and tracker.members(g) > 1
+            }),
             len(went_to.get(a, set())),
         )
         for a in sorted(one ^ many)

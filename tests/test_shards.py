@@ -190,10 +190,13 @@ def test_one_two_and_four_processes_flag_the_same_accounts(forker: Forker, tmp_p
         differences = explain(records, one, many, members)
         print(f"\nflagged: 1 process {len(one)} accounts, {n} processes {len(many)}; differences: {differences}")
         # every difference comes from evidence the partitioning split between the members (a
-        # template, a group of them, or the account's own traffic), and they stay few
+        # template, a group of them as one process links it, or the account's own traffic)
         assert all(d.explained for d in differences), differences
-        # (placement hashes the members' addresses, random ports here: which accounts differ varies by run)
-        assert len(differences) <= max(2, len(one) * 2 // 3)
+        # and partitioning invents next to no flags. How many accounts only one process
+        # flags varies by run (placement hashes the members' addresses, random ports here):
+        # a group whose templates route to several members is seen in parts (at f26ee72,
+        # 3-8 of one process's 7 accounts; with rotation links, 4-8 of 13)
+        assert len(many - one) <= 2, differences
 
 
 def _until_served(call: Callable[[], _T]) -> _T:

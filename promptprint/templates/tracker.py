@@ -124,6 +124,7 @@ LINE_TEMPLATE_IDS = 1 << 48  # the first line template's id: shingle templates' 
 # own stay assessed by their template. (Documents of one genre, each member a different
 # text sharing boilerplate, keep little of the founder: not recognised as documents.)
 PASTED_DOCUMENT_CORE = 0.8
+SLIVER_CARRIERS = 3  # shared shingle templates a line lies under that make it a sliver (see LineTemplate.sliver)
 _UNDER_LINES = -1
 
 
@@ -458,21 +459,19 @@ class LineTemplate(TrackedTemplate):
     line set off from a long paste (:mod:`promptprint.text.lines`). Its constant part is
     that line, so it counts as a short template, whatever the paste."""
 
-    __slots__ = ("key", "carried", "carrier")
+    __slots__ = ("key", "carried", "carriers")
 
     def __init__(self, template_id: int, key: int) -> None:
         super().__init__(template_id)
         self.key = key
         self.carried = 0  # members whose prompt also joined a shared shingle template (see sliver)
-        self.carrier = 0  # the first such template; _UNDER_LINES once a second one carried it
+        self.carriers: tuple[int, ...] = ()  # the first SLIVER_CARRIERS such templates
 
     def note_carrier(self, template_id: int) -> None:
         """Count a member whose prompt also joined the shared shingle template ``template_id``."""
         self.carried += 1
-        if not self.carrier:
-            self.carrier = template_id
-        elif self.carrier != template_id:
-            self.carrier = _UNDER_LINES
+        if len(self.carriers) < SLIVER_CARRIERS and template_id not in self.carriers:
+            self.carriers += (template_id,)
 
     @property
     def core_size(self) -> int:
@@ -481,15 +480,17 @@ class LineTemplate(TrackedTemplate):
     @property
     def sliver(self) -> bool:
         """Whether most of its prompts also joined shared shingle templates (not pasted
-        documents), two or more different ones: the line is then a sliver of those
-        templates, not an instruction over payloads. (Under one template it is that
-        template's own instruction: a tail instruction long enough to make shingles.)
+        documents), SLIVER_CARRIERS different ones or more: the line is then a sliver of
+        those templates, not an instruction over payloads. (Under one or two it is their
+        own instruction: a tail instruction long enough to make shingles, whose first
+        prompts founded a template of their own; at two, a tail-instruction campaign on
+        split 606 lost its wording link and was first flagged after 169 prompts, not 24.)
         A line that payloads carry ("No input", ending every
         Alpaca item with an empty input) lies under many campaigns' templates; linked by
         its wording or its accounts' orgs, it joined fifty templates of several campaigns
         on a fresh test split (seed 1313), and popular prompts ending with it were
         flagged through them. Such a line is linked by nothing but its accounts."""
-        return self.carrier == _UNDER_LINES and 2 * self.carried > self.members
+        return len(self.carriers) >= SLIVER_CARRIERS and 2 * self.carried > self.members
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
