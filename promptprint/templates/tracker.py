@@ -549,8 +549,8 @@ class TemplateTracker:
         self._embedding: dict[int, int] = {}  # ... and those taken, whose embedding is under way
         self._traffic_ms = 0  # the latest prompt time recorded (the clock of the embedding queue's lag)
         self._embedded: set[int] = set()  # templates queued while their vector is kept (not queued again meanwhile)
-        # template id -> its instruction's unit vector and language (promptprint.text.language)
-        self._vectors: dict[int, tuple[np.ndarray, str, frozenset[str]]] = {}  # instruction vector, language, answer markers
+        # template id -> its instruction's unit vector, language code (templates.worded_alike) and answer markers
+        self._vectors: dict[int, tuple[np.ndarray, int, frozenset[str]]] = {}  # instruction vector, language code, answer markers
         self._compared_ms: dict[int, int] = {}  # template id -> when its vector was last compared (see _queue_for_embedding)
         self._worded_alike: set[int] = set()  # templates linked by their instruction's embedding
         self._org_linked: set[int] = set()  # templates linked by their accounts' org (see _link_by_org)
@@ -858,7 +858,6 @@ class TemplateTracker:
             other_accounts = other_tracked.peek_activity().accounts
             if (
                 isinstance(other_tracked, LineTemplate) != line
-                or self._sliver(other)
                 or len(other_accounts) > SEMANTIC_MAX_ACCOUNTS
                 or not accounts.keys().isdisjoint(other_accounts)
                 or self._root(other) == root
@@ -866,7 +865,7 @@ class TemplateTracker:
                 continue
             if near is None:
                 near = {h + d for h in self._active_hours(tid) for d in range(-SEMANTIC_NEAR_HOURS, SEMANTIC_NEAR_HOURS + 1)}
-            if near & self._active_hours(other) and self._single_minded_committed(other):
+            if near & self._active_hours(other) and self._loosely_linkable(other):
                 self._link(tid, other)
                 self._org_linked.update((tid, other))
                 root = self._root(tid)
@@ -945,9 +944,10 @@ class TemplateTracker:
             for other in [tid for tid in self._vectors if not self._in_use(tid, horizon)]:
                 self._forget_vector(other)
             vector = np.asarray(vector, dtype=np.float32)
-            linked = self._link_by_wording(template_id, vector, language, markers, horizon)
+            code = language_code(language)
+            linked = self._link_by_wording(template_id, vector, code, markers, horizon)
             if self._in_use(template_id, horizon):
-                self._vectors[template_id] = (vector, language, markers)
+                self._vectors[template_id] = (vector, code, markers)
             else:
                 self._forget_vector(template_id)
             return linked
@@ -960,7 +960,7 @@ class TemplateTracker:
         self._embedded.discard(template_id)
 
     def _link_by_wording(
-        self, template_id: int, vector: np.ndarray, language: str, markers: frozenset[str], horizon: int
+        self, template_id: int, vector: np.ndarray, language: int, markers: frozenset[str], horizon: int
     ) -> list[int]:
         """Link a template with the embedded ones in use, co-active with it, whose
         instruction vectors are within SEMANTIC_LINK_COSINE of its own
@@ -974,15 +974,15 @@ class TemplateTracker:
         closest to. Once linked, it links further only with templates near it themselves
         (one account's wording does not bridge two groups on their hours alone)."""
         self._compared_ms[template_id] = self._traffic_ms
-        ids = [tid for tid in self._vectors if tid != template_id and not self._sliver(tid)]
-        if not ids or self._sliver(template_id) or not self._single_minded_committed(template_id):
+        ids = [tid for tid in self._vectors if tid != template_id]
+        if not ids or not self._loosely_linkable(template_id):
             return []
         near = {h + d for h in self._active_hours(template_id) for d in range(-SEMANTIC_NEAR_HOURS, SEMANTIC_NEAR_HOURS + 1)}
         cosines = np.stack([self._vectors[tid][0] for tid in ids]) @ vector
         their_markers = np.empty(len(ids), dtype=object)
         their_markers[:] = [self._vectors[tid][2] for tid in ids]
         alike = worded_alike(
-            cosines, language_code(language), np.asarray([language_code(self._vectors[tid][1]) for tid in ids]),
+            cosines, language, np.asarray([self._vectors[tid][1] for tid in ids]),
             markers, their_markers, cosine=SEMANTIC_LINK_COSINE, cross_lingual_cosine=SEMANTIC_CROSS_LINGUAL_COSINE,
         )
         lone = len(self._group(self._root(template_id))) == 1
@@ -994,7 +994,7 @@ class TemplateTracker:
             if (
                 alike[k]
                 and self._root(other) != self._root(template_id)
-                and self._in_use(other, horizon) and self._single_minded_committed(other)
+                and self._in_use(other, horizon) and self._loosely_linkable(other)
                 and near & (self._group_hours(self._root(other)) if lone else self._active_hours(other))
             ):
                 self._link(template_id, other)
@@ -1023,12 +1023,17 @@ class TemplateTracker:
             if state == COMMITTED and _single_minded(*self._book.lifetime(account))
         )
 
-    def _single_minded_committed(self, template_id: int) -> bool:
-        """Whether an account committed to the template is single-minded now (see
-        SINGLE_MINDED_SHARE): a template queued for its first committed account's
-        early prompts may turn out to be a power user's wrapper among much else."""
+    def _loosely_linkable(self, template_id: int) -> bool:
+        """Whether the template may be linked by wording or an org: an account committed
+        to it is single-minded now (see SINGLE_MINDED_SHARE: a template queued for its
+        first committed account's early prompts may turn out to be a power user's wrapper
+        among much else), and it is not a sliver line (see LineTemplate.sliver; a line
+        embedded before it became one keeps its vector)."""
         tracked = self.tracked(template_id)
-        return tracked is not None and self._single_minded_count(tracked.peek_activity()) > 0
+        return (
+            tracked is not None and not self._sliver(template_id)
+            and self._single_minded_count(tracked.peek_activity()) > 0
+        )
 
     def _active_hours(self, template_id: int) -> set[int]:
         """The hours of the window the template was sent in. Two templates link by wording
