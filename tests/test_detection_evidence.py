@@ -554,6 +554,37 @@ def test_accounts_of_one_org_keeping_to_different_translations_are_linked(alpaca
     assert not company.flagged and company.score == 0.0
 
 
+def test_a_campaign_account_sending_most_of_the_volume_leaves_it_spread_over_orgs(alpaca_texts: list[str]) -> None:
+    """Three dedicated accounts of three throw-away orgs fill one specific wrapper; one
+    sends thirty prompts, the other two five each. By prompts, 75% of the template is one
+    org, as an org's own app is; by its dedicated accounts it is three orgs, and it is
+    flagged. The same three accounts in one org stay that org's traffic: not flagged."""
+    wrapper = (
+        "Produce a high-quality training example. First restate the instruction below in your own words, "
+        "then write an ideal, detailed response, then a short list of common mistakes a weaker model would make."
+    )
+
+    def run(orgs: list[str]) -> CampaignAssessment:
+        tracker = TemplateTracker(semantic_links=False)
+        n = 0
+        for k in range(30):
+            t = T0 + k * 3 * MIN
+            senders = [0] + ([1, 2] if k % 6 == 0 else [])
+            for a in senders:
+                _record(tracker, f"{wrapper}\n\nInstruction: {alpaca_texts[n]}", f"op{a}", t + a * 20_000, org=orgs[a])
+                n += 1
+        return _assess(tracker, f"{wrapper}\n\nInstruction: {alpaca_texts[n]}", "op1", T0 + 91 * MIN)
+
+    spread = run(["opA", "opB", "opC"])
+    assert spread.features is not None
+    g = spread.features.group
+    assert g.top_org_volume / g.volume >= 0.7 and g.committed_in_orgs == 3 and g.committed_top_org == 1
+    assert spread.flagged, spread.reasons
+    assert any("dedicated accounts are of other orgs" in r for r in spread.reasons)
+    one_org = run(["acme", "acme", "acme"])
+    assert not one_org.flagged and one_org.score == 0.0, one_org.reasons
+
+
 def test_power_users_linked_on_their_first_prompts_are_not_flagged_once_they_show_their_own_traffic(alpaca_texts: list[str]) -> None:
     """Six power users in three orgs each open with a burst of their wrapper (one popular
     wrapper, three of their own): single-minded on their first prompts, so their

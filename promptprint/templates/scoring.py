@@ -12,7 +12,8 @@ templates linked into groups). Over the template's group:
   instruction line;
 * payload diversity — ``(distinct - 1) / (volume - 1)`` mapped 0.5 -> 0 and 0.9 -> 1:
   verbatim copies of a popular prompt score 0;
-* spread — one minus the busiest org's share, mapped 0.1 -> 0 and 0.5 -> 1: one
+* spread — one minus the busiest org's share (of the prompts, or of the committed
+  accounts when that is less concentrated), mapped 0.1 -> 0 and 0.5 -> 1: one
   organisation's own app scores 0;
 * dedication — committed accounts among those judged (committed or undedicated), mapped
   0.25 -> 0 and 0.6 -> 1: a public tool whose users mostly send much else scores low.
@@ -104,6 +105,18 @@ def _watch_score(f: TemplateFeatures, diversity_factor: float, spread_factor: fl
     return coordination * diversity_factor * spread_factor * (0.5 + 0.5 * specificity)
 
 
+def _spread(g: GroupFeatures) -> float:
+    """One minus the busiest org's share, of the group's prompts or of its committed
+    accounts, whichever is less concentrated. An org's own app is one org either way
+    (its accounts are the org's); a campaign whose throw-away orgs each hold an account
+    is spread however unevenly its accounts send: one sending forty prompts beside two
+    sending four (adversarial splits: translated variants, heavy-user split) is three
+    orgs, not 85% of one."""
+    by_volume = 1.0 - g.top_org_volume / g.volume if g.volume else 0.0
+    by_accounts = 1.0 - g.committed_top_org / g.committed_in_orgs if g.committed_in_orgs else 0.0
+    return max(by_volume, by_accounts)
+
+
 def _group_of(f: TemplateFeatures) -> GroupFeatures:
     return f.group or GroupFeatures(
         f.template_id, 1, f.volume, f.accounts, f.committed_accounts, f.undedicated_accounts, f.distinct_texts,
@@ -129,7 +142,7 @@ def assess(
         f, g = features, _group_of(features)
         specificity = _clip((f.core_size - 6) / 10)
         diversity = (g.distinct_texts - 1) / (g.volume - 1) if g.volume >= 2 else 0.0
-        spread = 1.0 - g.top_org_volume / g.volume if g.volume else 0.0
+        spread = _spread(g)
         diversity_factor, spread_factor = _clip((diversity - 0.5) / 0.4), _clip((spread - 0.1) / 0.4)
         watch = _watch_score(f, diversity_factor, spread_factor, specificity)
         judged = g.committed_accounts + g.undedicated_accounts
@@ -177,6 +190,11 @@ def assess(
             reasons.append(f"{diversity:.0%} of its prompts carry a payload of their own")
         if g.volume and g.top_org_volume / g.volume >= 0.8:
             reasons.append(f"{g.top_org_volume / g.volume:.0%} of it comes from a single org")
+        if g.volume and spread > 1.0 - g.top_org_volume / g.volume:
+            reasons.append(
+                f"{g.top_org_volume / g.volume:.0%} of it comes from one org, but {g.committed_in_orgs - g.committed_top_org}"
+                f" of its {g.committed_in_orgs} dedicated accounts are of other orgs"
+            )
         if f.core_size < 16:
             reasons.append(f"its constant part is short ({f.core_size} shingles), which common phrasings share too")
     if bank is not None:

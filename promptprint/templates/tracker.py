@@ -163,6 +163,8 @@ class GroupFeatures:
     top_org_volume: int
     worded_alike: int = 0  # of its templates, those linked by their instruction's embedding
     org_linked: int = 0  # ... and those linked by their accounts' org
+    committed_in_orgs: int = 0  # committed accounts, summed over its templates with their orgs known
+    committed_top_org: int = 0  # ... of them, those of the org that holds the most
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -209,6 +211,7 @@ class _Activity:
     __slots__ = (
         "times", "rows", "text_hashes", "shares", "accounts_seq", "orgs_seq", "start",
         "payload", "accounts", "orgs", "named_orgs", "texts", "repeat", "buckets", "states", "committed", "undedicated",
+        "committed_orgs", "_committed_in",
     )
 
     def __init__(self) -> None:
@@ -233,20 +236,31 @@ class _Activity:
         self.states: dict[str, int] = {}
         self.committed = 0
         self.undedicated = 0
+        # the committed accounts per org (an org's own app is one org however many
+        # accounts it runs), and the org each was committed in
+        self.committed_orgs: dict[str, int] = {}
+        self._committed_in: dict[str, str] = {}
 
-    def set_state(self, account: str, state: int) -> None:
+    def set_state(self, account: str, state: int, org: str) -> None:
         old = self.states.get(account)
         if old == state:
             return
         self.committed += (state == COMMITTED) - (old == COMMITTED)
         self.undedicated += (state == UNDEDICATED) - (old == UNDEDICATED)
         self.states[account] = state
+        if old == COMMITTED:
+            _decrement(self.committed_orgs, self._committed_in.pop(account))
+        if state == COMMITTED:
+            self._committed_in[account] = org
+            self.committed_orgs[org] = self.committed_orgs.get(org, 0) + 1
 
     def _drop_state(self, account: str) -> None:
         old = self.states.pop(account, None)
         if old is not None:
             self.committed -= old == COMMITTED
             self.undedicated -= old == UNDEDICATED
+            if old == COMMITTED:
+                _decrement(self.committed_orgs, self._committed_in.pop(account))
 
     def __len__(self) -> int:
         return len(self.times) - self.start
@@ -754,7 +768,9 @@ class TemplateTracker:
             del self._links[pair]
             self._link(a, b)
 
-    def _rotate(self, account: str, uses: dict[int, TemplateUse], touched: list[TrackedTemplate], horizon: int) -> None:
+    def _rotate(
+        self, account: str, org: str, uses: dict[int, TemplateUse], touched: list[TrackedTemplate], horizon: int
+    ) -> None:
         """A committed, single-minded account that rotates over shingle templates (each
         used once or twice: an operation's paraphrases, filled in turn) votes to link each
         shingle template this prompt joined with the others it used in the window; then,
@@ -785,7 +801,7 @@ class TemplateTracker:
                 rotated = self.tracked(tid)
                 activity = rotated.activity() if rotated is not None else None
                 if activity is not None and account in activity.accounts:
-                    activity.set_state(account, COMMITTED)
+                    activity.set_state(account, COMMITTED, org)
 
     def _judge(self, account: str, org: str, t: int, horizon: int, touched: list[TrackedTemplate]) -> None:
         """Judge an account from its window (see ENGAGED) and set its state on the shared
@@ -824,13 +840,13 @@ class TemplateTracker:
             if use is not None and use.earlier:  # it used the template in an earlier window too
                 count += 1
             if count >= 2 or (count == 1 and state == UNDEDICATED):
-                activity.set_state(account, state)
+                activity.set_state(account, state, org)
             if state == COMMITTED and single_minded:
                 self._queue_for_embedding(tracked, t)
                 if activity.states.get(account) == COMMITTED:
                     self._link_by_org(tracked, org, horizon)
         if state == COMMITTED and single_minded:
-            self._rotate(account, uses, touched, horizon)
+            self._rotate(account, org, uses, touched, horizon)
 
     def _link_by_org(self, tracked: TrackedTemplate, org: str, horizon: int) -> None:
         """Note that a single-minded account of ``org`` is committed to the template and
@@ -1207,14 +1223,24 @@ class TemplateTracker:
         root = self._root(template.template_id)
         members = self._groups.get(root)
         volume, accounts, committed, undedicated, texts, top_org = own
+        own_committed = template.peek_activity().committed_orgs
         if not members:
-            return GroupFeatures(root, 1, volume, accounts, committed, undedicated, texts, top_org)
+            in_orgs = sum(own_committed.values())
+            return GroupFeatures(
+                root, 1, volume, accounts, committed, undedicated, texts, top_org,
+                committed_in_orgs=in_orgs, committed_top_org=max(own_committed.values(), default=0),
+            )
         same_org = sum(1 for tid in members if tid in self._org_linked)
         # exact only where an org holds the group together: elsewhere (links by accounts or
         # wording) the largest template's top org, as tuned (a campaign whose throw-away orgs
         # hold several accounts each spreads its orgs unevenly over its templates)
         exact = same_org and len(own_orgs) <= _EXACT_ORG_SPREAD
         per_org: dict[str, int] | None = dict(own_orgs) if exact else None
+        # committed accounts per org over the group, exactly while they are few orgs; beyond,
+        # the largest template's busiest org (a campaign's accounts spread over its orgs)
+        committed_per_org: dict[str, int] | None = dict(own_committed)
+        committed_top = max(own_committed.values(), default=0)
+        in_orgs = sum(own_committed.values())
         alike = sum(1 for tid in members if tid in self._worded_alike)
         if self._loosely_linked(template.template_id):
             committed = min(committed, self._single_minded_count(template.peek_activity()))
@@ -1233,6 +1259,14 @@ class TemplateTracker:
             undedicated += activity.undedicated
             texts += len(activity.texts)
             top_org = max(top_org, max(activity.orgs.values()))
+            if activity.committed_orgs:
+                in_orgs += sum(activity.committed_orgs.values())
+                committed_top = max(committed_top, max(activity.committed_orgs.values()))
+                if committed_per_org is not None and len(committed_per_org) + len(activity.committed_orgs) <= _EXACT_ORG_SPREAD:
+                    for org, n in activity.committed_orgs.items():
+                        committed_per_org[org] = committed_per_org.get(org, 0) + n
+                else:
+                    committed_per_org = None
             if per_org is not None and len(per_org) + len(activity.orgs) <= _EXACT_ORG_SPREAD:
                 for org, n in activity.orgs.items():
                     per_org[org] = per_org.get(org, 0) + n
@@ -1240,4 +1274,9 @@ class TemplateTracker:
                 per_org = None
         if per_org:
             top_org = max(top_org, max(per_org.values()))
-        return GroupFeatures(root, len(members), volume, accounts, committed, undedicated, texts, top_org, alike, same_org)
+        if committed_per_org:
+            committed_top = max(committed_top, max(committed_per_org.values()))
+        return GroupFeatures(
+            root, len(members), volume, accounts, committed, undedicated, texts, top_org, alike, same_org,
+            committed_in_orgs=in_orgs, committed_top_org=committed_top,
+        )
