@@ -153,6 +153,20 @@ def test_instruction_text_is_what_the_last_two_different_prompts_share(embedder)
     ]
 
 
+def test_a_japanese_or_chinese_instruction_is_a_constant_part_though_written_without_spaces() -> None:
+    """A Japanese instruction line is one whitespace "word"; two prompts sharing it share
+    an instruction (its characters count as words), while two sharing a two-character
+    greeting share too little, as two sharing two English words do."""
+    from promptprint.text.constant_part import constant_part
+
+    line = "次の数学の問題を一歩ずつ解き、最後の行に最終的な数字だけを書いてください。"
+    assert constant_part(f"{line}\n\nJohn has 3 apples.", f"{line}\n\nWrite a poem about the sea.") == line
+    chinese = "请逐步解答以下数学问题，最后单独一行写出最终数字。"
+    assert constant_part(f"{chinese}\n\nJohn has 3 apples.", f"{chinese}\n\nWrite a poem about the sea.") == chinese
+    assert constant_part("你好\n\nJohn has 3 apples.", "你好\n\nWrite a poem about the sea.") == ""
+    assert constant_part("Hello there, John has 3 apples.", "Hello there, write a poem about the sea.") == ""
+
+
 def test_a_campaign_is_judged_by_the_banks_on_most_of_its_prompts_not_its_first(embedder, alpaca_texts: list[str]) -> None:  # type: ignore[no-untyped-def]
     """A framework's prompts do not all match its allow entry (measured on the
     simulator's structured-chat users: 44 of 63 match the built-in one; users fill the
