@@ -237,9 +237,10 @@ class _Activity:
         self.committed = 0
         self.undedicated = 0
         # the committed accounts per org (an org's own app is one org however many
-        # accounts it runs), and the org each was committed in
-        self.committed_orgs: dict[str, int] = {}
-        self._committed_in: dict[str, str] = {}
+        # accounts it runs), and the org each was committed in; made at the first
+        # commitment (most templates never see one)
+        self.committed_orgs: dict[str, int] | None = None
+        self._committed_in: dict[str, str] | None = None
 
     def set_state(self, account: str, state: int, org: str) -> None:
         old = self.states.get(account)
@@ -249,10 +250,16 @@ class _Activity:
         self.undedicated += (state == UNDEDICATED) - (old == UNDEDICATED)
         self.states[account] = state
         if old == COMMITTED:
-            _decrement(self.committed_orgs, self._committed_in.pop(account))
+            self._uncommit(account)
         if state == COMMITTED:
+            if self.committed_orgs is None or self._committed_in is None:
+                self.committed_orgs, self._committed_in = {}, {}
             self._committed_in[account] = org
             self.committed_orgs[org] = self.committed_orgs.get(org, 0) + 1
+
+    def _uncommit(self, account: str) -> None:
+        if self.committed_orgs is not None and self._committed_in is not None:
+            _decrement(self.committed_orgs, self._committed_in.pop(account))
 
     def _drop_state(self, account: str) -> None:
         old = self.states.pop(account, None)
@@ -260,7 +267,7 @@ class _Activity:
             self.committed -= old == COMMITTED
             self.undedicated -= old == UNDEDICATED
             if old == COMMITTED:
-                _decrement(self.committed_orgs, self._committed_in.pop(account))
+                self._uncommit(account)
 
     def __len__(self) -> int:
         return len(self.times) - self.start
@@ -1223,7 +1230,7 @@ class TemplateTracker:
         root = self._root(template.template_id)
         members = self._groups.get(root)
         volume, accounts, committed, undedicated, texts, top_org = own
-        own_committed = template.peek_activity().committed_orgs
+        own_committed = template.peek_activity().committed_orgs or {}
         if not members:
             in_orgs = sum(own_committed.values())
             return GroupFeatures(
