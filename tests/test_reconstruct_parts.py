@@ -195,3 +195,31 @@ def test_a_campaign_is_judged_by_the_banks_on_most_of_its_prompts_not_its_first(
     hit = _campaign_bank_hit(corpus, rows, no_templates, TemplateTracker(), banks.match)
     assert hit is not None and hit.kind == "allow" and hit.note == "our warehouse agent"
     assert _campaign_bank_hit(corpus, rows[:5], no_templates, TemplateTracker(), banks.match) is None  # 2 of 5 match
+
+
+@pytest.mark.parametrize(("orgs", "reported"), [(["op-a", "op-b", "op-c"], True), (["acme", "acme", "acme"], False)])
+def test_a_campaign_whose_one_account_sends_most_of_it_is_scored_by_its_accounts_orgs(
+    embedder, alpaca_texts: list[str], orgs: list[str], reported: bool  # type: ignore[no-untyped-def]
+) -> None:
+    """Offline as online (scoring._spread): three dedicated accounts of three orgs, one
+    sending thirty prompts and two five each, are three orgs, not 75% of one; the same
+    accounts in one org are that org's traffic and score nothing."""
+    from promptprint.records import PromptRecord
+    from promptprint.reconstruct.campaigns import campaign_stats, score_campaign
+
+    wrapper = "Rate the response below from 1 to 10 for helpfulness and correctness, explaining your reasoning first."
+    volumes = [30, 5, 5]
+    records = [
+        PromptRecord(f"p-{a}-{k}", f"acct-{a}", orgs[a], 1_770_000_000_000 + k * 600_000 + a * 1000,
+                     f"{wrapper}\n\nResponse: {alpaca_texts[100 * a + k]}")
+        for a, n in enumerate(volumes) for k in range(n)
+    ]
+    corpus = corpus_from_records(records, embedder.embed)
+    rows = np.arange(len(corpus))
+    totals = np.bincount(corpus.accounts, minlength=len(corpus.account_names))
+    stats = campaign_stats(corpus, rows, totals, np.arange(len(corpus), dtype=np.int64))
+    assert stats.committed_accounts == 3 and stats.top_org_prompts >= 30
+    assert stats.committed_top_org == (1 if reported else 3)
+    score, reasons = score_campaign(stats, core_size=16, bank=None)
+    assert (score >= 0.5) is reported, reasons
+    assert reported or score == 0.0

@@ -28,7 +28,7 @@ import numpy as np
 
 from promptprint.templates.scoring import ALLOW_CAP, DENY_FLOOR, BankHit, assess
 from promptprint.reconstruct.corpus import Corpus
-from promptprint.templates.tracker import BUCKET_MS, COMMIT_PROMPTS, DEDICATED_SHARE, SITTING_MS, TemplateFeatures
+from promptprint.templates.tracker import BUCKET_MS, COMMIT_PROMPTS, DEDICATED_SHARE, SITTING_MS, GroupFeatures, TemplateFeatures
 
 DAY_MS = 24 * 3600 * 1000
 
@@ -50,6 +50,7 @@ class CampaignStats:
     busiest_day_share: float
     committed_accounts: int = 0  # dedicated to it and kept at it (as online: promptprint.templates.tracker)
     undedicated_accounts: int = 0  # sent it among mostly other traffic
+    committed_top_org: int = 0  # committed accounts of the org that holds the most of them
 
 
 def campaign_stats(corpus: Corpus, rows: np.ndarray, account_totals: np.ndarray, text_hashes: np.ndarray) -> CampaignStats:
@@ -71,6 +72,9 @@ def campaign_stats(corpus: Corpus, rows: np.ndarray, account_totals: np.ndarray,
     last = np.maximum.reduceat(times[order], starts)
     dedicated = per_account >= DEDICATED_SHARE * account_totals[uniq_accounts]
     kept_at = (per_account >= COMMIT_PROMPTS) | (last - first >= SITTING_MS)
+    committed = dedicated & kept_at
+    # each committed account's org (its first prompt's here), counted per org
+    _, committed_per_org = np.unique(org_keys[order][starts][committed], return_counts=True)
     return CampaignStats(
         prompts=len(rows),
         accounts=len(uniq_accounts),
@@ -83,8 +87,9 @@ def campaign_stats(corpus: Corpus, rows: np.ndarray, account_totals: np.ndarray,
         first_seen_ms=int(times.min()),
         last_seen_ms=int(times.max()),
         busiest_day_share=float(per_day.max() / len(rows)),
-        committed_accounts=int((dedicated & kept_at).sum()),
+        committed_accounts=int(committed.sum()),
         undedicated_accounts=int(((~dedicated) & (per_account >= 2)).sum()),
+        committed_top_org=int(committed_per_org.max(initial=0)),
     )
 
 
@@ -111,6 +116,12 @@ def score_campaign(stats: CampaignStats, core_size: int, bank: BankHit | None) -
         committed_accounts=stats.committed_accounts,
         undedicated_accounts=stats.undedicated_accounts,
     )
+    # the campaign is one group: its committed accounts' orgs count as online (scoring._spread)
+    features = dataclasses.replace(features, group=GroupFeatures(
+        0, 1, stats.prompts, stats.accounts, stats.committed_accounts, stats.undedicated_accounts,
+        stats.distinct_texts, stats.top_org_prompts,
+        committed_in_orgs=stats.committed_accounts, committed_top_org=stats.committed_top_org,
+    ))
     base = assess(features, None, window_ms=span)
     score = base.score * (0.25 + 0.75 * stats.dedication)
     reasons = [r.replace(f" ({stats.accounts} other than this one)", "") for r in base.reasons]
