@@ -74,10 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
         "verdicts then do not depend on how far the background embedding has got)",
     )
     serve.add_argument(
-        "--link-lag-seconds", type=float, default=600.0,
+        "--link-lag-seconds", type=float, default=60.0,
         help="seconds of the traffic's own clock (its prompts' times) a template may wait for its link by wording "
-        "before a check waits for it (default 600: live traffic never waits, a fast replay keeps its links; "
-        "0: checks never wait, the fastest replay)",
+        "before a check waits for it (default 60: live traffic never waits, a fast replay keeps its links about "
+        "when live traffic would have them; 0: checks never wait, the fastest replay)",
     )
     serve.add_argument("--port-file", default=None, help="write the bound port to this file once listening")
     serve.add_argument("--privacy-mode", action="store_true",

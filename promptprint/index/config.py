@@ -55,8 +55,11 @@ class IndexConfig:
         link_lag_ms: how long, by the traffic's own clock (its prompts' times), a template
             may wait for its link by wording before a check waits for its embedding (0:
             checks never wait; links then trail a fast replay). Live traffic's clock is
-            the wall clock, which a forward pass never falls minutes behind: only a
-            replay, hours of traffic a second, waits. See PromptIndex._link_now.
+            the wall clock, which a forward pass never falls a minute behind: only a
+            replay, hours of traffic a second, waits. A minute, not ten: live, a link
+            lands within a second of its template qualifying, and a campaign account's
+            sitting is minutes long (at ten, a replay judged the rest of such a sitting
+            without the link live traffic would have had). See PromptIndex._link_now.
         cluster_members: serving processes the traffic is routed over by template
             (promptprint.cluster; 1: this one alone): accounts' volumes are estimated
             from the part each process sees (TemplateTracker.set_members).
@@ -106,7 +109,7 @@ class IndexConfig:
     template_window_ms: int = DAY_MS
     cluster_members: int = 1
     semantic_links: bool = True
-    link_lag_ms: int = 10 * 60 * 1000
+    link_lag_ms: int = 60 * 1000
     builtin_allow_bank: bool = True
     tier: Tier = "fingerprint"
     embed_batch: int = 512
