@@ -711,3 +711,44 @@ def test_a_document_a_campaign_pasted_is_payload_for_a_user_who_pastes_it_too(em
         assert member.campaign.flagged and member.campaign.features is not None and member.campaign.features.kind == "line"
     finally:
         index.close()
+
+
+@pytest.mark.parametrize(("lag_minutes", "linked_in_the_sitting"), [(1, True), (10, False)])
+def test_a_fast_replay_has_its_links_by_wording_about_when_live_traffic_would(
+    embedder, alpaca_texts: list[str], tmp_path, lag_minutes: int, linked_in_the_sitting: bool  # type: ignore[no-untyped-def]
+) -> None:
+    """Four campaign accounts, each its own wording of one instruction, work one sitting,
+    a prompt each every two minutes, checked through a real index as fast as a replay
+    sends them. Live, a template is linked within a second of qualifying (its fourth
+    prompt); a replay waits for the link once the template has waited ``link_lag_ms`` of
+    the traffic's own clock. At the default minute the sitting's later prompts are judged
+    with the group, as live; at ten minutes the whole sitting was judged without it. (The
+    linker's thread is stopped, so only the replay's wait links.)"""
+    from promptprint.index.config import IndexConfig
+    from promptprint.index.prompt_index import PromptIndex
+    from promptprint.records import PromptRecord
+
+    assert IndexConfig(data_dir=tmp_path).link_lag_ms == MIN  # the default
+    wordings = [
+        "Your task: work out the math problem below step by step and give only the final number after ####",
+        "Please solve this exercise showing every step and give just the number at the end after ####",
+        "Now solve this exercise explaining each step, finishing with a line #### followed by the number",
+        "Go ahead and figure out the problem below with clear reasoning, finishing with a line #### N",
+    ]
+    index = PromptIndex.open(IndexConfig(data_dir=tmp_path / "d", tier="fingerprint", link_lag_ms=lag_minutes * MIN), embedder)
+    try:
+        assert index._linker is not None
+        index._linker.close()
+        last = []
+        n = 0
+        for k in range(8):
+            for a, wording in enumerate(wordings):
+                record = PromptRecord(f"c-{n}", f"c{a}", f"co{a}", T0 + k * 2 * MIN + a * 10_000, f"{wording}\n\n{alpaca_texts[n]}")
+                verdict = index.check(record, store=True)
+                n += 1
+                if k == 7:
+                    last.append(verdict)
+        grouped = [v.campaign.features is not None and v.campaign.features.group.templates > 1 for v in last]
+        assert all(grouped) is linked_in_the_sitting, [v.campaign.reasons for v in last]
+    finally:
+        index.close()
