@@ -100,10 +100,6 @@ What links two templates into one campaign must be evidence that only a campaign
   campaign's base wording) and a Japanese or Chinese translation (0.32-0.38 to the
   nearest sibling) stayed alone under 0.55 and 0.40 (test splits 707, 808, 909, 1212:
   worst campaign 0.91, 0.82, 0.83, 0.82 -> 0.95, 0.94, 0.91, 1.00; no bystander).
-  A splinter joins the same way: worded templates only, linked among themselves into a
-  campaign's worth of accounts, beside a group with twice its accounts or more
-  (``adopt_splinter_ratio``): a campaign's Japanese and Chinese accounts link with each
-  other and with none of its other wordings (test split 1111: 0.75 -> 1.00).
 * **an org across two groups, the same hours** (``_bridges_kept``, after adoption): two
   templates that dedicated accounts of one named org keep to but that were not sent
   within the hour of each other join their groups when the two groups worked the same
@@ -182,9 +178,6 @@ class AttributionParams:
             many hours of it (see _adoptions); negative: never.
         adopt_cosine: ... and the two instructions embed at least this close, whatever
             their languages (and ask for the same answer markers).
-        adopt_splinter_ratio: a group of worded templates only (each one dedicated
-            account's own wording) with the accounts of a campaign joins, as a fragment
-            does, a group with this many times its accounts; 0: never.
         member_share / member_prompts: when an account belongs to its campaign.
     """
 
@@ -208,7 +201,6 @@ class AttributionParams:
     bridge_same_hours: float = 0.5
     adopt_near_hours: float = 4.0
     adopt_cosine: float = 0.3
-    adopt_splinter_ratio: float = 2.0
     member_share: float = 0.2
     member_prompts: int = 2
 
@@ -498,14 +490,7 @@ def _adoptions(n: int, src: np.ndarray, dst: np.ndarray, worded_nodes: np.ndarra
     of the one sibling it embeds close to (adversarial test split, seed 707: a translated
     campaign's Spanish account two to five hours from the siblings it embeds at
     0.65-0.69). Adoption joins no two campaign-sized groups: a fragment takes one
-    partner, and two operations' own groups stay as they were.
-
-    A splinter (a group of worded templates only, with a campaign's accounts) joins the
-    same way a group with ``adopt_splinter_ratio`` times its accounts or more: a
-    campaign's Chinese and Japanese accounts embed close to each other (shared
-    characters), far from its English and European wordings (adversarial test split,
-    seed 1111: three CJK accounts of twelve were a campaign of their own, account
-    Jaccard 0.75). Two operations of like size stay apart."""
+    partner, and two operations' own groups stay as they were."""
     none = np.zeros(0, np.int64)
     if len(worded_nodes) < 2 or not len(worded.vectors):
         return none, none
@@ -517,10 +502,9 @@ def _adoptions(n: int, src: np.ndarray, dst: np.ndarray, worded_nodes: np.ndarra
     all_worded = np.bincount(group[is_worded], minlength=n_groups) == size
     group_accounts = np.bincount(np.unique(np.column_stack([group[uses.col], uses.row]), axis=0)[:, 0], minlength=n_groups)
     fragment = all_worded & ((size == 1) | (group_accounts < params.min_accounts))
-    splinter = all_worded & ~fragment & (params.adopt_splinter_ratio > 0)
     in_fragment = fragment[group[worded_nodes]]  # per worded template
     target = ~in_fragment
-    rows = np.flatnonzero((in_fragment | splinter[group[worded_nodes]]) & in_use_briefly(worded, params.wording))
+    rows = np.flatnonzero(in_fragment & in_use_briefly(worded, params.wording))
     if not len(rows) or not target.any():
         return none, none
     hours_of_group = _hours_of_groups(group, hours_of_nodes())
@@ -537,12 +521,7 @@ def _adoptions(n: int, src: np.ndarray, dst: np.ndarray, worded_nodes: np.ndarra
             for column in np.flatnonzero(close[r])[np.argsort(-cosines[r, close[r]], kind="stable")].tolist():
                 if cosines[r, column] <= best.get(f, (-2.0, 0, 0))[0]:
                     break
-                partner_group = int(group[worded_nodes[column]])
-                if splinter[f] and (
-                    partner_group == f or group_accounts[partner_group] < params.adopt_splinter_ratio * group_accounts[f]
-                ):
-                    continue
-                if np.isin(near, hours_of_group[partner_group]).any():
+                if np.isin(near, hours_of_group[int(group[worded_nodes[column]])]).any():
                     best[f] = (float(cosines[r, column]), int(worded_nodes[row]), int(worded_nodes[column]))
                     break
     chosen = sorted(best.values(), key=lambda found: found[1])
