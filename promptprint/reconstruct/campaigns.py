@@ -115,13 +115,13 @@ def score_campaign(stats: CampaignStats, core_size: int, bank: BankHit | None) -
         last_seen_ms=stats.last_seen_ms,
         committed_accounts=stats.committed_accounts,
         undedicated_accounts=stats.undedicated_accounts,
+        # the campaign is one group: its committed accounts' orgs count as online (scoring._spread)
+        group=GroupFeatures(
+            0, 1, stats.prompts, stats.accounts, stats.committed_accounts, stats.undedicated_accounts,
+            stats.distinct_texts, stats.top_org_prompts,
+            committed_in_orgs=stats.committed_accounts, committed_top_org=stats.committed_top_org,
+        ),
     )
-    # the campaign is one group: its committed accounts' orgs count as online (scoring._spread)
-    features = dataclasses.replace(features, group=GroupFeatures(
-        0, 1, stats.prompts, stats.accounts, stats.committed_accounts, stats.undedicated_accounts,
-        stats.distinct_texts, stats.top_org_prompts,
-        committed_in_orgs=stats.committed_accounts, committed_top_org=stats.committed_top_org,
-    ))
     base = assess(features, None, window_ms=span)
     score = base.score * (0.25 + 0.75 * stats.dedication)
     reasons = [r.replace(f" ({stats.accounts} other than this one)", "") for r in base.reasons]

@@ -188,13 +188,13 @@ def assess(
             reasons.append(f"{f.burst_accounts} accounts sent it within one 10-minute burst")
         if g.volume >= 2:
             reasons.append(f"{diversity:.0%} of its prompts carry a payload of their own")
-        if g.volume and g.top_org_volume / g.volume >= 0.8:
-            reasons.append(f"{g.top_org_volume / g.volume:.0%} of it comes from a single org")
-        if g.volume and spread > 1.0 - g.top_org_volume / g.volume:
+        if g.volume and spread > 1.0 - g.top_org_volume / g.volume:  # its committed accounts' orgs counted
             reasons.append(
                 f"{g.top_org_volume / g.volume:.0%} of it comes from one org, but {g.committed_in_orgs - g.committed_top_org}"
                 f" of its {g.committed_in_orgs} dedicated accounts are of other orgs"
             )
+        elif g.volume and g.top_org_volume / g.volume >= 0.8:
+            reasons.append(f"{g.top_org_volume / g.volume:.0%} of it comes from a single org")
         if f.core_size < 16:
             reasons.append(f"its constant part is short ({f.core_size} shingles), which common phrasings share too")
     if bank is not None:

@@ -339,6 +339,17 @@ class _Activity:
 _K = TypeVar("_K")
 
 
+def _merge_counts(into: dict[str, int] | None, counts: dict[str, int]) -> dict[str, int] | None:
+    """Add ``counts`` (per org) into ``into`` while the two hold _EXACT_ORG_SPREAD orgs or
+    fewer; None beyond (or when ``into`` already is): the caller falls back to the largest
+    template's busiest org."""
+    if into is None or len(into) + len(counts) > _EXACT_ORG_SPREAD:
+        return None
+    for org, n in counts.items():
+        into[org] = into.get(org, 0) + n
+    return into
+
+
 def _decrement(counts: dict[_K, int], key: _K) -> None:
     n = counts[key] - 1
     if n:
@@ -1231,11 +1242,11 @@ class TemplateTracker:
         members = self._groups.get(root)
         volume, accounts, committed, undedicated, texts, top_org = own
         own_committed = template.peek_activity().committed_orgs or {}
+        in_orgs, committed_top = committed, max(own_committed.values(), default=0)  # each committed account has its org
         if not members:
-            in_orgs = sum(own_committed.values())
             return GroupFeatures(
                 root, 1, volume, accounts, committed, undedicated, texts, top_org,
-                committed_in_orgs=in_orgs, committed_top_org=max(own_committed.values(), default=0),
+                committed_in_orgs=in_orgs, committed_top_org=committed_top,
             )
         same_org = sum(1 for tid in members if tid in self._org_linked)
         # exact only where an org holds the group together: elsewhere (links by accounts or
@@ -1246,8 +1257,6 @@ class TemplateTracker:
         # committed accounts per org over the group, exactly while they are few orgs; beyond,
         # the largest template's busiest org (a campaign's accounts spread over its orgs)
         committed_per_org: dict[str, int] | None = dict(own_committed)
-        committed_top = max(own_committed.values(), default=0)
-        in_orgs = sum(own_committed.values())
         alike = sum(1 for tid in members if tid in self._worded_alike)
         if self._loosely_linked(template.template_id):
             committed = min(committed, self._single_minded_count(template.peek_activity()))
@@ -1267,18 +1276,10 @@ class TemplateTracker:
             texts += len(activity.texts)
             top_org = max(top_org, max(activity.orgs.values()))
             if activity.committed_orgs:
-                in_orgs += sum(activity.committed_orgs.values())
+                in_orgs += activity.committed
                 committed_top = max(committed_top, max(activity.committed_orgs.values()))
-                if committed_per_org is not None and len(committed_per_org) + len(activity.committed_orgs) <= _EXACT_ORG_SPREAD:
-                    for org, n in activity.committed_orgs.items():
-                        committed_per_org[org] = committed_per_org.get(org, 0) + n
-                else:
-                    committed_per_org = None
-            if per_org is not None and len(per_org) + len(activity.orgs) <= _EXACT_ORG_SPREAD:
-                for org, n in activity.orgs.items():
-                    per_org[org] = per_org.get(org, 0) + n
-            else:
-                per_org = None
+                committed_per_org = _merge_counts(committed_per_org, activity.committed_orgs)
+            per_org = _merge_counts(per_org, activity.orgs)
         if per_org:
             top_org = max(top_org, max(per_org.values()))
         if committed_per_org:

@@ -38,4 +38,4 @@ def constant_part(first: str, second: str) -> str:
     while tail < limit - head and a[-1 - tail] == b[-1 - tail]:
         tail += 1
     words = a[:head] + a[len(a) - tail :]
-    return " ".join(words) if len(words) >= MIN_WORDS or _words(words) >= MIN_WORDS else ""
+    return " ".join(words) if _words(words) >= MIN_WORDS else ""
