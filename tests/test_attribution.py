@@ -319,6 +319,40 @@ def test_an_account_keeping_to_a_loose_paraphrase_joins_the_wave_it_works_in(emb
     assert _joined(reconstruct(corpus, strict, embed=embedder.embed)) == [first_wave]
 
 
+# The math instruction in Japanese (twice) and Chinese: 0.71-0.87 to each other, at most
+# 0.33 to any English wording of it (MiniLM is English-only; CJK share characters).
+CJK_WORDINGS = [
+    "次の数学の問題を一歩ずつ解き、最後の行に最終的な数字だけを書いてください。",
+    "以下の数学の問題を段階的に解いて、最後に答えの数字を一行で書いてください。",
+    "请逐步解答以下数学问题，最后单独一行写出最终数字。",
+]
+
+
+@pytest.mark.parametrize(("english", "cjk_hour", "joined"), [(6, 10, True), (6, 12, False), (4, 10, False)])
+def test_a_campaigns_translations_that_link_among_themselves_join_it_when_working_its_hours(
+    embedder, alpaca_texts, english: int, cjk_hour: int, joined: bool  # type: ignore[no-untyped-def]
+) -> None:
+    """An operation's English accounts, each its own wording, work at 10 o'clock two days
+    running; three accounts keep to its Japanese and Chinese translations, which link with
+    each other by wording but with no English one. Three accounts make a campaign, so
+    they are no fragment; beside six English accounts, in their hours, they are a
+    splinter and join them (the closest pair at 0.33). Two hours off every time they are
+    not in the campaign's hours, and beside four they are an operation of like size: apart,
+    as they are with splinters never adopted."""
+    wordings = [*PARAPHRASES, *LATE_WORDINGS][:english] + CJK_WORDINGS
+    # payloads of three texts each: a Japanese line is a template only over a longer body
+    payloads = [" ".join(alpaca_texts[k : k + 3]) for k in range(2000, 3200, 3)]
+    corpus = corpus_from_records(
+        _worded_traffic(payloads, wordings, [0] * len(wordings), hours=[10] * english + [cjk_hour] * 3), embedder.embed
+    )
+    english_accounts = {f"worded-{k}" for k in range(english)}
+    cjk_accounts = {f"worded-{k}" for k in range(english, english + 3)}
+    found = sorted(_joined(reconstruct(corpus, ReconstructConfig(min_score=0.0), embed=embedder.embed)), key=len)
+    assert found == ([english_accounts | cjk_accounts] if joined else [cjk_accounts, english_accounts])
+    never = ReconstructConfig(attribution=AttributionParams(adopt_splinter_ratio=0.0), min_score=0.0)
+    assert sorted(_joined(reconstruct(corpus, never, embed=embedder.embed)), key=len) == [cjk_accounts, english_accounts]
+
+
 # One instruction and its translations (the adversarial simulator's instruction_expander),
 # which MiniLM embeds too far apart to link by wording (0.08-0.33 to the English).
 TRANSLATIONS = [

@@ -100,6 +100,18 @@ What links two templates into one campaign must be evidence that only a campaign
   campaign's base wording) and a Japanese or Chinese translation (0.32-0.38 to the
   nearest sibling) stayed alone under 0.55 and 0.40 (test splits 707, 808, 909, 1212:
   worst campaign 0.91, 0.82, 0.83, 0.82 -> 0.95, 0.94, 0.91, 1.00; no bystander).
+* **a splinter joins the campaign whose hours it works** (``_adoptions`` too): worded
+  templates only, linked among themselves into a campaign's worth of accounts, join a
+  group with ``adopt_splinter_ratio`` (2) times their accounts whose instruction they
+  embed near (``adopt_cosine``), when the two worked the same hours: ``bridge_same_hours``
+  of the splinter's hours are the group's, twice as many as the group's busy hours
+  around them would give by chance. A campaign's Japanese and Chinese accounts embed
+  close to each other (shared characters) and far from its English and European
+  wordings, so they link among themselves and with nothing else (test split 1111: three
+  CJK accounts of twelve a campaign of their own, 6 of their 8 hours the campaign's:
+  account Jaccard 0.75 -> 1.00). Being near in time is not enough here: within four
+  hours, two translated campaigns of the same days merged (split 909: 0.91 -> 0.45),
+  their hours 1 in 12 in common.
 * **an org across two groups, the same hours** (``_bridges_kept``, after adoption): two
   templates that dedicated accounts of one named org keep to but that were not sent
   within the hour of each other join their groups when the two groups worked the same
@@ -178,6 +190,9 @@ class AttributionParams:
             many hours of it (see _adoptions); negative: never.
         adopt_cosine: ... and the two instructions embed at least this close, whatever
             their languages (and ask for the same answer markers).
+        adopt_splinter_ratio: a group of worded templates only with a campaign's accounts
+            joins, as a fragment does, a group with this many times its accounts, when the
+            two worked the same hours (``bridge_same_hours``); 0: never.
         member_share / member_prompts: when an account belongs to its campaign.
     """
 
@@ -201,6 +216,7 @@ class AttributionParams:
     bridge_same_hours: float = 0.5
     adopt_near_hours: float = 4.0
     adopt_cosine: float = 0.3
+    adopt_splinter_ratio: float = 2.0
     member_share: float = 0.2
     member_prompts: int = 2
 
@@ -489,8 +505,12 @@ def _adoptions(n: int, src: np.ndarray, dst: np.ndarray, worded_nodes: np.ndarra
     its own wording works in one of the campaign's waves, not necessarily within the hour
     of the one sibling it embeds close to (adversarial test split, seed 707: a translated
     campaign's Spanish account two to five hours from the siblings it embeds at
-    0.65-0.69). Adoption joins no two campaign-sized groups: a fragment takes one
-    partner, and two operations' own groups stay as they were."""
+    0.65-0.69). A fragment takes one partner.
+
+    A splinter (a group of worded templates only, with a campaign's accounts) joins the
+    same way a group with ``adopt_splinter_ratio`` times its accounts or more, that
+    worked the same hours as it (see _same_hours): near in time is not enough for two
+    campaign-sized groups. Two operations of like size stay apart."""
     none = np.zeros(0, np.int64)
     if len(worded_nodes) < 2 or not len(worded.vectors):
         return none, none
@@ -502,9 +522,10 @@ def _adoptions(n: int, src: np.ndarray, dst: np.ndarray, worded_nodes: np.ndarra
     all_worded = np.bincount(group[is_worded], minlength=n_groups) == size
     group_accounts = np.bincount(np.unique(np.column_stack([group[uses.col], uses.row]), axis=0)[:, 0], minlength=n_groups)
     fragment = all_worded & ((size == 1) | (group_accounts < params.min_accounts))
+    splinter = all_worded & ~fragment & (params.adopt_splinter_ratio > 0)
     in_fragment = fragment[group[worded_nodes]]  # per worded template
     target = ~in_fragment
-    rows = np.flatnonzero(in_fragment & in_use_briefly(worded, params.wording))
+    rows = np.flatnonzero((in_fragment | splinter[group[worded_nodes]]) & in_use_briefly(worded, params.wording))
     if not len(rows) or not target.any():
         return none, none
     hours_of_group = _hours_of_groups(group, hours_of_nodes())
@@ -521,11 +542,28 @@ def _adoptions(n: int, src: np.ndarray, dst: np.ndarray, worded_nodes: np.ndarra
             for column in np.flatnonzero(close[r])[np.argsort(-cosines[r, close[r]], kind="stable")].tolist():
                 if cosines[r, column] <= best.get(f, (-2.0, 0, 0))[0]:
                     break
-                if np.isin(near, hours_of_group[int(group[worded_nodes[column]])]).any():
+                partner = int(group[worded_nodes[column]])
+                if splinter[f]:
+                    joins = (partner != f and group_accounts[partner] >= params.adopt_splinter_ratio * group_accounts[f]
+                             and _same_hours(hours_of_group[f], hours_of_group[partner], params.bridge_same_hours))
+                else:
+                    joins = bool(np.isin(near, hours_of_group[partner]).any())
+                if joins:
                     best[f] = (float(cosines[r, column]), int(worded_nodes[row]), int(worded_nodes[column]))
                     break
     chosen = sorted(best.values(), key=lambda found: found[1])
     return (np.asarray([m for _, m, _ in chosen], dtype=np.int64), np.asarray([p for _, _, p in chosen], dtype=np.int64))
+
+
+def _same_hours(hours: np.ndarray, others: np.ndarray, share: float) -> bool:
+    """Whether a group active in ``hours`` (hour numbers) worked the same hours as one
+    active in ``others``: ``share`` of its hours are the other's, and twice the share a
+    day either side of its own period would give by chance. A group busy every hour
+    shares anyone's hours, which says nothing about being one operation."""
+    common = len(np.intersect1d(hours, others))
+    lo, hi = int(hours.min()) - 24, int(hours.max()) + 24
+    busy = np.count_nonzero((others >= lo) & (others <= hi)) / (hi - lo + 1)
+    return common >= share * len(hours) and common >= 2.0 * busy * len(hours)
 
 
 def _hours_of_groups(group: np.ndarray, hours: list[np.ndarray]) -> list[np.ndarray]:
