@@ -563,7 +563,7 @@ def _same_hours(hours: np.ndarray, others: np.ndarray, share: float) -> bool:
     common = len(np.intersect1d(hours, others))
     lo, hi = int(hours.min()) - 24, int(hours.max()) + 24
     busy = np.count_nonzero((others >= lo) & (others <= hi)) / (hi - lo + 1)
-    return common >= share * len(hours) and common >= 2.0 * busy * len(hours)
+    return bool(common >= share * len(hours) and common >= 2.0 * busy * len(hours))
 
 
 def _hours_of_groups(group: np.ndarray, hours: list[np.ndarray]) -> list[np.ndarray]:
