@@ -305,3 +305,20 @@ def test_adversarial_run_is_reproducible(run: Run, tmp_path: Path) -> None:
     run_simulation(preset_config("adversarial", prompts=PROMPTS, seed=SEED), tmp_path, DATA_DIR)
     for name in ("traffic.jsonl", "truth.jsonl", "prompts_truth.jsonl", "summary.json"):
         assert (tmp_path / name).read_bytes() == (run.dir / name).read_bytes(), name
+
+
+def test_per_prompt_paraphrase_words_the_instruction_afresh_in_every_prompt(tmp_path: Path) -> None:
+    """Outside the adversarial preset (a family its splits never saw): asked for, every
+    prompt of a campaign carries its own combination of the campaign's phrase parts, so no
+    wording repeats as a template would, and it shares no wording with per_account_paraphrase."""
+    run_simulation(preset_config("adversarial", prompts=3_000, seed=SEED, per_prompt_paraphrase_share=0.05), tmp_path, DATA_DIR)
+    fresh = Run(tmp_path)
+    campaigns = fresh.campaigns("per_prompt_paraphrase")
+    assert len(campaigns) == 2
+    own = {c.concept_id for c in ADVERSARIAL.fresh_paraphrase_concepts}
+    assert not own & {c.concept_id for c in ADVERSARIAL.paraphrase_concepts}
+    for campaign, prompts in campaigns.items():
+        assert len({p["family_id"] for p, _ in prompts}) == 1 and prompts[0][0]["family_id"].split(":")[1] in own
+        assert len(prompts) >= 20 and len({p["variant"] for p, _ in prompts}) >= 0.8 * len(prompts), campaign
+        assert len({p["account_id"] for p, _ in prompts}) >= 3
+        assert all(p["payload_ref"].startswith("gsm8k/") for p, _ in prompts)

@@ -48,6 +48,7 @@ ADVERSARIAL_FAMILIES: tuple[str, ...] = (
     "pivot",
     "translated_variants",
     "low_and_slow",
+    "per_prompt_paraphrase",
 )
 CAMPAIGN_FAMILY_NAMES: tuple[str, ...] = (TEMPLATED_FAMILY, *ADVERSARIAL_FAMILIES)
 #: What ``holdout`` may name: a family or a kind of benign traffic that tuning must not see.
@@ -121,6 +122,9 @@ class SimulationConfig:
     )
     per_account_paraphrase_share: float = _share_field(
         0.0, "fraction of all prompts: campaigns whose accounts each word one instruction their own way"
+    )
+    per_prompt_paraphrase_share: float = _share_field(
+        0.0, "fraction of all prompts: campaigns that word their instruction afresh in every prompt"
     )
     pivot_family_share: float = _share_field(
         0.0, "fraction of all prompts: campaigns whose accounts switch to a new template mid-campaign "
@@ -202,6 +206,7 @@ class SimulationConfig:
             "short_wrapper_share",
             "tail_instruction_share",
             "per_account_paraphrase_share",
+            "per_prompt_paraphrase_share",
             "pivot_family_share",
             "translated_variants_share",
             "low_and_slow_share",
@@ -328,6 +333,7 @@ class SimulationConfig:
             "pivot": self.pivot_family_share,
             "translated_variants": self.translated_variants_share,
             "low_and_slow": self.low_and_slow_share,
+            "per_prompt_paraphrase": self.per_prompt_paraphrase_share,
         }
         return {name: 0.0 if self._leaves_out(name) else share for name, share in shares.items()}
 

@@ -15,7 +15,10 @@ family here is one such shape (``family`` in ``truth.jsonl``); every prompt's la
 * ``pivot``: the same accounts switch to a new template mid-campaign, each within
   ``pivot_switch_hours``;
 * ``translated_variants``: each account keeps to one paraphrase or translation of one template;
-* ``low_and_slow``: a prompt or two a day per account for ``low_and_slow_days``.
+* ``low_and_slow``: a prompt or two a day per account for ``low_and_slow_days``;
+* ``per_prompt_paraphrase``: every prompt words the instruction afresh (a new combination
+  of phrase parts and a new layout each time, as an operator with a paraphrasing model
+  would), so no wording repeats often enough to be a template of its own.
 
 Accounts come in throw-away organisations (mostly one account each, some with a few, some
 with none). Operators script their accounts, so bursts start near shared "waves" (a
@@ -201,6 +204,22 @@ def _per_account_paraphrase(c: _Campaign, order: Sequence[int]) -> None:
     c.record(accounts, start, end, concept=concept.concept_id, phrasings=len(set(phrasings)))
 
 
+def _per_prompt_paraphrase(c: _Campaign, order: Sequence[int]) -> None:
+    concept = ADVERSARIAL.fresh_paraphrase_concepts[c.slot(order)]
+    volumes = bounded_volumes(c.size, 5, 40, c.rng)
+    accounts = c.accounts(len(volumes))
+    start, end = c.window(2.0, 6.0)
+    waves = c.waves(start, end, c.rng.randint(4, 10))
+    gsm8k = c.run.pools.gsm8k
+    for account, volume in zip(accounts, volumes):
+        for t in c.bursts(volume, waves, max_bursts=4, gap=(20.0, 300.0)):
+            phrasing = c.rng.randrange(concept.combinations())
+            ref, question, _ = draw_item("gsm8k", gsm8k, c.rng, c.decks)
+            text = c.rng.choice(ADVERSARIAL.paraphrase_layouts).format(instruction=concept.phrase(phrasing), problem=question)
+            c.emit(t, account, text, f"per_prompt_paraphrase:{concept.concept_id}", f"p{phrasing}", ref)
+    c.record(accounts, start, end, concept=concept.concept_id)
+
+
 def _fill(c: _Campaign, template: TemplateFamily, variant: str) -> tuple[str, str]:
     fields, ref = fill_payload(c.run.pools, template.payload, c.rng, c.decks)
     return template.text(variant).format(**fields), ref
@@ -291,6 +310,7 @@ _BUILDERS: dict[str, Callable[[_Campaign, Sequence[int]], None]] = {
     "pivot": _pivot,
     "translated_variants": _translated_variants,
     "low_and_slow": _low_and_slow,
+    "per_prompt_paraphrase": _per_prompt_paraphrase,
 }
 # How many texts (or template pairs) each family's campaigns choose from.
 _CHOICES: dict[str, int] = {
@@ -300,4 +320,5 @@ _CHOICES: dict[str, int] = {
     "pivot": max(1, len(ADVERSARIAL.pivot_templates) // 2),
     "translated_variants": len(ADVERSARIAL.translated_templates),
     "low_and_slow": len(ADVERSARIAL.slow_templates),
+    "per_prompt_paraphrase": len(ADVERSARIAL.fresh_paraphrase_concepts),
 }

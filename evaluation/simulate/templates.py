@@ -128,6 +128,7 @@ class AdversarialTexts:
     short_wrapper: tuple[str, ...]
     tail_instruction: tuple[str, ...]
     paraphrase_concepts: tuple[ParaphraseConcept, ...]
+    fresh_paraphrase_concepts: tuple[ParaphraseConcept, ...]  # per_prompt_paraphrase's own
     paraphrase_layouts: tuple[str, ...]
     pivot_templates: tuple[TemplateFamily, ...]
     translated_templates: tuple[TemplateFamily, ...]
@@ -155,6 +156,15 @@ def _one_variant_families(entries: list[dict[str, Any]], what: str) -> tuple[Tem
     )
 
 
+def _concepts(entries: list[dict[str, Any]]) -> tuple[ParaphraseConcept, ...]:
+    return tuple(
+        ParaphraseConcept(
+            c["id"], tuple(c["openers"]), tuple(c["verbs"]), tuple(c["objects"]), tuple(c["methods"]), tuple(c["finishers"])
+        )
+        for c in entries
+    )
+
+
 def _adversarial() -> AdversarialTexts:
     data = load_toml("adversarial")
     short = tuple(data["short_wrapper"])
@@ -164,17 +174,8 @@ def _adversarial() -> AdversarialTexts:
     return AdversarialTexts(
         short_wrapper=short,
         tail_instruction=tuple(data["tail_instruction"]),
-        paraphrase_concepts=tuple(
-            ParaphraseConcept(
-                c["id"],
-                tuple(c["openers"]),
-                tuple(c["verbs"]),
-                tuple(c["objects"]),
-                tuple(c["methods"]),
-                tuple(c["finishers"]),
-            )
-            for c in data["paraphrase_concept"]
-        ),
+        paraphrase_concepts=_concepts(data["paraphrase_concept"]),
+        fresh_paraphrase_concepts=_concepts(data["fresh_paraphrase_concept"]),
         paraphrase_layouts=tuple(data["paraphrase_layouts"]),
         pivot_templates=_one_variant_families(data["pivot_template"], "pivot template"),
         translated_templates=tuple(
