@@ -262,36 +262,6 @@ def test_a_bystander_of_a_campaign_template_counts_less(alpaca_texts: list[str])
     assert _assess(tracker, text.format(alpaca_texts[401]), "hydra", now).flagged
 
 
-def test_an_account_with_days_of_its_own_traffic_is_a_bystander_on_its_first_prompt_of_a_campaign(alpaca_texts: list[str]) -> None:
-    """An ordinary account whose window says little (two prompts today) but whose days
-    before were its own traffic (six prompts, none templated) sends a campaign's template
-    once: a bystander's prompt, not flagged, until it comes back to the template (the
-    book remembers an account with a history as long as one with templates). A fresh
-    account's first prompt of it is flagged, and so is that of an account whose history
-    is the campaign's kind of traffic."""
-    tracker = TemplateTracker()
-    text = "You are an expert data analyst. Reason step by step about the following task and give your final answer after 'ANSWER:'.\n\nTask: {}"
-    now = T0 + 3 * 24 * HOUR
-    for i in range(100):
-        _record(tracker, text.format(alpaca_texts[i]), f"c{i % 20}", now - 6 * HOUR + (i % 20) * 1000 + (i // 20) * 70 * MIN, org=f"co{i % 20}")
-    for j in range(6):  # two days before: outside the window
-        _record(tracker, alpaca_texts[200 + j], "user", T0 + j * 20 * MIN, org="u")
-    for j in range(5000):  # others' one-off prompts on the day between: the account book sweeps
-        _record(tracker, f"hello number {j}", f"passer-{j}", T0 + 36 * HOUR + j * 10_000)
-    _record(tracker, alpaca_texts[210], "user", now - 2 * MIN, org="u")
-    probe = text.format(alpaca_texts[220])
-    assert _assess(tracker, probe, "fresh", now).flagged
-    first = _assess(tracker, probe, "user", now)
-    assert not first.flagged and first.score == 0.0
-    assert any("first prompt on it, after 7 prompts of its own (0% on shared templates)" in r for r in first.reasons), first.reasons
-    _record(tracker, probe, "user", now, org="u")
-    assert _assess(tracker, text.format(alpaca_texts[221]), "user", now + MIN).flagged  # it came back
-    # six prompts two days before, all on the campaign's template: its history is the campaign's
-    for j in range(6):
-        _record(tracker, text.format(alpaca_texts[230 + j]), "returning", T0 + j * 20 * MIN, org="r")
-    assert _assess(tracker, text.format(alpaca_texts[240]), "returning", now).flagged
-
-
 def test_accounts_each_wording_one_instruction_their_own_way_are_linked(embedder, alpaca_texts: list[str]) -> None:  # type: ignore[no-untyped-def]
     """Ten accounts, each with its own fixed paraphrase of one instruction over short
     payloads: alone each is one account's template; their instructions embedded (the real

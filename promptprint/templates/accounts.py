@@ -17,10 +17,7 @@ none). Counts restart when a template was not used for a whole window, but the e
 remembers that the account used it before (``earlier``), and an account with template
 entries is remembered for ``RETURN_MS`` after its last prompt: a campaign that fires
 each of its accounts once or twice a day is *persistent*, it came back to the template a
-day later, which no single window shows. So is an account with ``HISTORY_PROMPTS``
-prompts or more (its counts only, once its window is empty): a user with days of his own
-traffic who hits a campaign's template once is a bystander, which his window alone
-(one or two prompts today) does not show.
+day later, which no single window shows.
 
 Not thread-safe: the template tracker calls it under its own lock.
 """
@@ -34,8 +31,6 @@ MAX_TEMPLATES_PER_ACCOUNT = 16
 # how long an account that used shared templates is remembered after its last prompt (a
 # return to one of them within this counts as persistence)
 RETURN_MS = 7 * 24 * 3600 * 1000
-# an account with this many prompts is remembered as long, templates or not (its history)
-HISTORY_PROMPTS = 4
 
 
 @dataclasses.dataclass(slots=True)
@@ -216,12 +211,11 @@ class AccountBook:
 
     def _sweep(self, horizon: int) -> None:
         """Forget accounts with nothing left in the window, those that used shared
-        templates or have a history (``HISTORY_PROMPTS``) once ``RETURN_MS`` has passed
-        since their last prompt."""
+        templates once ``RETURN_MS`` has passed since their last prompt."""
         self._since_sweep = 0
         for account_id in [a for a, acc in self._accounts.items() if self._forgotten(acc, horizon)]:
             del self._accounts[account_id]
 
     @staticmethod
     def _forgotten(account: _Account, horizon: int) -> bool:
-        return account.last_ms < (horizon - RETURN_MS if account.uses or account.total >= HISTORY_PROMPTS else horizon)
+        return account.last_ms < (horizon - RETURN_MS if account.uses else horizon)

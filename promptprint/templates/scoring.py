@@ -53,15 +53,6 @@ COMMITTED_SCALE_WORDED = 4.0
 # holds: a power user who pastes a public document a campaign pastes too, among five
 # prompts of his own, lands once in the campaign's template; at 1/6 of his traffic a
 # campaign group scoring 0.9 still flagged him, adversarial test split seed 808).
-# An account whose window says too little (under BYSTANDER_MIN_PROMPTS there) is judged
-# by its history: with that many prompts before, less than BYSTANDER_SHARE of them on
-# shared templates, its first prompt on a group is a bystander's and counts nothing until
-# it comes back to it. Ordinary users with a few days of their own traffic hit a
-# campaign's template once: a public text pasted under "Key points?" that shares a
-# campaign's documents' boilerplate, an instruction opening with the seven words a
-# campaign's template opens with (fresh adversarial split, seed 1515: two of three
-# benign accounts flagged). A campaign's new account has no history and still counts
-# from its first prompt.
 BYSTANDER_MIN_PROMPTS = 4
 BYSTANDER_SHARE = 0.25
 
@@ -72,16 +63,6 @@ def bystander_weight(group_prompts: int, prompts: int) -> float:
     if prompts < BYSTANDER_MIN_PROMPTS or group_prompts >= BYSTANDER_SHARE * prompts:
         return 1.0
     return group_prompts / prompts / BYSTANDER_SHARE if group_prompts > 1 else 0.0
-
-
-def _ordinary_history(f: TemplateFeatures) -> bool:
-    """Whether the checking account's history is its own traffic (see BYSTANDER_MIN_PROMPTS)."""
-    return (
-        f.account_history_prompts >= BYSTANDER_MIN_PROMPTS
-        and f.account_history_shared < BYSTANDER_SHARE * f.account_history_prompts
-    )
-
-
 WATCH_SHARE = 0.5  # a score this share of the threshold is worth watching
 
 
@@ -182,13 +163,6 @@ def assess(
                     f"only {own_share:.0%} of this account's {f.account_prompts} prompts in the window use it"
                     " (a bystander counts less)"
                 )
-        elif f.account_group_prompts == 0 and _ordinary_history(f):
-            score = 0.0
-            reasons.append(
-                f"it is this account's first prompt on it, after {f.account_history_prompts} prompts of its own"
-                f" ({f.account_history_shared / f.account_history_prompts:.0%} on shared templates):"
-                " a bystander's until it comes back"
-            )
         what = "this instruction line" if f.kind == "line" else "this template"
         reasons.append(
             f"{f.accounts} accounts in {f.orgs} orgs used {what} {f.volume} times in {_hours(window_ms)}"

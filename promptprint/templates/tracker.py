@@ -193,8 +193,6 @@ class TemplateFeatures:
     group: GroupFeatures | None = None  # its linked group (itself alone when unlinked)
     account_prompts: int = 0  # the checking account's prompts in the window
     account_group_prompts: int = 0  # ... of them on this template's group
-    account_history_prompts: int = 0  # the checking account's prompts since first seen, before this one
-    account_history_shared: int = 0  # ... of them on shared templates
 
 
 # A member's payload share (in [0, 1]) is kept as an integer in 1/65535ths, so a window's
@@ -1208,10 +1206,6 @@ class TemplateTracker:
                 use.count for tid, use in self._book.uses(account_id).items()
                 if use.last_ms >= horizon and self._root(tid) == root
             ) if account_id else 0
-            history, history_shared = self._book.lifetime(account_id) if account_id else (0, 0)
-            if own is not None:  # a prompt checked again after it was recorded: not its own history
-                history, account_group = max(0, history - 1), max(0, account_group - 1)
-                history_shared = min(history_shared, history)
             return TemplateFeatures(
                 template_id=template.template_id,
                 core_size=template.core_size,
@@ -1235,8 +1229,6 @@ class TemplateTracker:
                 group=group,
                 account_prompts=account_prompts,
                 account_group_prompts=account_group,
-                account_history_prompts=history,
-                account_history_shared=history_shared,
             )
 
     def _group_totals(
