@@ -713,6 +713,58 @@ def test_a_document_a_campaign_pasted_is_payload_for_a_user_who_pastes_it_too(em
         index.close()
 
 
+def test_a_flagged_campaigns_dedicated_accounts_are_its_accounts_after_they_pivot(embedder, alpaca_texts: list[str], tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """An operation's first three accounts (one org) send its template in an evening
+    sitting, before anything flags it (one org's traffic); the next morning twelve more join and it is flagged. Two
+    days later the first three pivot to a new template, which has no evidence of its own
+    yet. Through CheckPrompt (a real index): their new prompts are flagged, as the
+    accounts of a campaign they were dedicated to when it was flagged, and
+    GetAccountAssessment's verdict says so. A user who sent the campaign's template once
+    among prompts of his own (not dedicated) is not marked; nor is anyone when the
+    template is allow-listed before the pivot."""
+    from promptprint.index.config import IndexConfig
+    from promptprint.index.prompt_index import PromptIndex
+    from promptprint.records import PromptRecord
+
+    old = "You are an expert data analyst. Reason step by step about the following task and give your final answer after 'ANSWER:'.\n\nTask: {}"
+    new = "Act as a meticulous grader. Rewrite the answer below into an ideal reference solution, then rate the original from 1 to 10.\n\nAnswer: {}"
+    payloads = iter(alpaca_texts)
+
+    def run(allow_first: bool) -> tuple[list[bool], bool, bool]:
+        index = PromptIndex.open(IndexConfig(data_dir=tmp_path / f"d{allow_first}", tier="fingerprint", semantic_links=False), embedder)
+        try:
+            n = 0
+
+            def send(account: str, t: int, text: str) -> bool:
+                nonlocal n
+                n += 1
+                org = "o-first" if account.startswith("first") else f"o-{account}"  # the first three: one throw-away org
+                return index.check(PromptRecord(f"p-{n}", account, org, t, text), store=True).campaign.flagged
+
+            for k in range(6):  # the evening: three accounts, six prompts each
+                for a in range(3):
+                    assert not send(f"first{a}", T0 + 20 * HOUR + (k * 3 + a) * 2 * MIN, old.format(next(payloads)))
+            for j in range(8):
+                send("user", T0 + 21 * HOUR + j * 5 * MIN, next(payloads))
+            send("user", T0 + 22 * HOUR, old.format(next(payloads)))
+            flagged = []
+            for k in range(4):  # the next morning: twelve more
+                for a in range(12):
+                    flagged.append(send(f"later{a}", T0 + 33 * HOUR + (k * 12 + a) * 2 * MIN, old.format(next(payloads))))
+            assert any(flagged)
+            if allow_first:
+                index.add_bank_entry("allow", old.format(""), "our own evaluation harness")
+            pivot = [send(f"first{a}", T0 + 70 * HOUR + a * MIN, new.format(next(payloads))) for a in range(3)]
+            user = send("user", T0 + 70 * HOUR + 5 * MIN, next(payloads))
+            verdict = index.assess_account("first0")
+            return pivot, user, verdict.flagged and any("dedicated to campaign group" in r for r in verdict.reasons)
+        finally:
+            index.close()
+
+    assert run(allow_first=False) == ([True, True, True], False, True)
+    assert run(allow_first=True) == ([False, False, False], False, False)
+
+
 @pytest.mark.parametrize(("lag_minutes", "linked_in_the_sitting"), [(1, True), (10, False)])
 def test_a_fast_replay_has_its_links_by_wording_about_when_live_traffic_would(
     embedder, alpaca_texts: list[str], tmp_path, lag_minutes: int, linked_in_the_sitting: bool  # type: ignore[no-untyped-def]

@@ -65,7 +65,7 @@ from promptprint.storage.store import RecordStore
 from promptprint.storage.identity import StoreIdentity
 from promptprint.templates.account_assessment import AccountAssessment
 from promptprint.templates.banks import BankEntry, Banks
-from promptprint.templates.scoring import CampaignAssessment
+from promptprint.templates.scoring import CampaignAssessment, carried
 from promptprint.templates.tracker import Event, TemplateTracker
 from promptprint.text.skeleton import Signature, signature, signature_from_bytes
 from promptprint.text.skeleton import signatures as compute_signatures
@@ -433,9 +433,18 @@ class PromptIndex:
     def _judge(
         self, chosen: CheckTier, record: PromptRecord, sig: Signature, own_row: int | None, request: FanoutRequest
     ) -> tuple[CampaignAssessment, TierAnswer]:
-        """A prompt's campaign assessment and fan-out against the index as it stands."""
+        """A prompt's campaign assessment and fan-out against the index as it stands. A
+        flagged prompt marks its group's committed accounts as the campaign's; a prompt of
+        a marked account is flagged as the campaign's account's (see
+        TemplateTracker.note_flagged)."""
         template, features, lines = self._lookups.template_view(record, sig, own_row)
         campaign = self._lookups.assess(sig, template, features, lines)
+        if campaign.flagged:
+            if campaign.template_id:
+                self._templates.note_flagged(campaign.template_id, record.created_at_ms, campaign.score)
+        elif (mark := self._templates.campaign_mark(record.account_id, record.created_at_ms)) is not None:
+            if not self._lookups.allowed(mark.template_id):  # allowed since: not a campaign's
+                campaign = carried(campaign, mark, record.created_at_ms)
         return campaign, chosen.fanout(record, TemplateMatch(sig, template, features), own_row, request)
 
     def assess_campaign(self, record: PromptRecord, sig: Signature | None = None) -> CampaignAssessment:

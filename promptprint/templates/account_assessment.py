@@ -161,12 +161,20 @@ def assess_account(
         groups.append((group, alone_flagged))
     groups.sort(key=lambda pair: (LEVEL_RANK[pair[0].level], pair[0].score, pair[0].share), reverse=True)
     best = groups[0][0] if groups else None
+    score, level = (best.score, best.level) if best else (0.0, "none")
+    reasons = _reasons(snapshot.prompts, groups, threshold)
+    mark = tracker.campaign_mark(account_id, now_ms)
+    marked_bank = bank_of(mark.template_id) if mark is not None and score < threshold else None
+    if mark is not None and score < threshold and (marked_bank is None or marked_bank.kind != "allow"):
+        # a campaign it was dedicated to was flagged (see TemplateTracker.note_flagged), and not allowed since
+        score, level = max(score, mark.score), "flagged"
+        reasons += (f"it was dedicated to campaign group {mark.group} when that was flagged at {mark.score:.2f}",)
     return AccountAssessment(
         account_id=account_id,
-        score=best.score if best else 0.0,
-        level=best.level if best else "none",
-        flagged=best is not None and best.score >= threshold,
-        reasons=_reasons(snapshot.prompts, groups, threshold),
+        score=score,
+        level=level,
+        flagged=level == "flagged",
+        reasons=reasons,
         first_seen_ms=snapshot.first_seen_ms,
         last_seen_ms=snapshot.last_seen_ms,
         prompts=snapshot.prompts,

@@ -44,8 +44,20 @@ class TemplateUse:
     earlier: int = 0
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class CampaignMark:
+    """The last time a campaign group the account was committed to was flagged: its
+    group (root template id), the template of the flagged prompt, when, and the score it
+    was flagged at."""
+
+    group: int
+    template_id: int
+    flagged_ms: int
+    score: float
+
+
 class _Account:
-    __slots__ = ("times", "start", "shared", "uses", "first_seen_ms", "last_ms", "state", "total", "shared_total")
+    __slots__ = ("times", "start", "shared", "uses", "first_seen_ms", "last_ms", "state", "total", "shared_total", "mark")
 
     def __init__(self, t: int) -> None:
         self.times = array("q")
@@ -55,6 +67,7 @@ class _Account:
         self.first_seen_ms = self.last_ms = t
         self.total = self.shared_total = 0  # prompts, and those on shared templates, since first seen
         self.state = 0  # how the templates it uses last judged it (the tracker's states; 0: not yet)
+        self.mark: CampaignMark | None = None  # the campaign it was found committed to, if one was flagged
 
     def expire(self, before: int) -> None:
         times, i, n = self.times, self.start, len(self.times)
@@ -178,6 +191,20 @@ class AccountBook:
         account = self._accounts.get(account_id)
         if account is not None:
             account.state = state
+
+    def mark(self, account_id: str, mark: CampaignMark) -> None:
+        """Note that a campaign group the account is committed to was flagged (a later
+        mark replaces an earlier one). An account without shared templates is not marked:
+        nothing in the book says it was committed."""
+        account = self._accounts.get(account_id)
+        if account is not None and account.uses:
+            account.mark = mark
+
+    def campaign_mark(self, account_id: str, now_ms: int) -> CampaignMark | None:
+        """The account's campaign mark, while it is at most ``RETURN_MS`` old."""
+        account = self._accounts.get(account_id)
+        mark = account.mark if account is not None else None
+        return mark if mark is not None and now_ms - mark.flagged_ms <= RETURN_MS else None
 
     def prompts(self, account_id: str, now_ms: int) -> int:
         """The account's prompts in the window ending at ``now_ms``."""

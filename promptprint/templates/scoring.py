@@ -34,6 +34,7 @@ import dataclasses
 import math
 from typing import Literal
 
+from promptprint.templates.accounts import CampaignMark
 from promptprint.templates.tracker import GroupFeatures, TemplateFeatures
 
 DEFAULT_FLAG_THRESHOLD = 0.5
@@ -86,6 +87,23 @@ class CampaignAssessment:
     features: TemplateFeatures | None
     bank: BankHit | None
     level: Level = "none"  # "watch": early coordination; "flagged": the evidence holds
+
+
+def carried(assessment: CampaignAssessment, mark: CampaignMark, now_ms: int) -> CampaignAssessment:
+    """A prompt's assessment with its account's campaign mark carried onto it: the account
+    was committed to a campaign group when the group was flagged (``mark``), so whatever
+    it sends now (a template the campaign just pivoted to, with no evidence of its own
+    yet) is the campaign's account's. An allow-bank match keeps its cap."""
+    if assessment.flagged or (assessment.bank is not None and assessment.bank.kind == "allow"):
+        return assessment
+    reason = (
+        f"this account was dedicated to campaign group {mark.group} when it was flagged at {mark.score:.2f},"
+        f" {_hours(max(0, now_ms - mark.flagged_ms))} ago"
+    )
+    return dataclasses.replace(
+        assessment, score=max(assessment.score, mark.score), flagged=True, level="flagged",
+        reasons=(*assessment.reasons, reason),
+    )
 
 
 def _clip(x: float) -> float:

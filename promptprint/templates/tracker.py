@@ -27,7 +27,7 @@ import numpy as np
 
 from promptprint.text import _shingles
 from promptprint.text.skeleton import Signature
-from promptprint.templates.accounts import AccountBook, AccountSnapshot, TemplateUse
+from promptprint.templates.accounts import AccountBook, AccountSnapshot, CampaignMark, TemplateUse
 from promptprint.templates.postings import ShinglePostings
 from promptprint.templates.worded_alike import language_code, worded_alike
 
@@ -112,6 +112,10 @@ SEMANTIC_NEAR_HOURS = 4
 _EXACT_ORG_SPREAD = 64  # a group's orgs summed exactly up to this many; beyond, the largest template's top org
 _BUCKETS_PER_HOUR = 3600 * 1000 // BUCKET_MS
 SEMANTIC_QUEUE = 4096  # templates waiting for their embedding, at most (the oldest waits on)
+# A flagged group marks its committed accounts again at most this often (new accounts
+# commit as a campaign goes on; every flagged prompt re-marking them would cost a walk
+# over the group's templates per prompt).
+MARK_EVERY_MS = 10 * 60 * 1000
 LINE_TEMPLATE_IDS = 1 << 48  # the first line template's id: shingle templates' ids stay as they were
 # A shingle template whose members came under two or more instruction lines, and whose
 # core kept this share of its founder's shingles or more (its members are the founder's
@@ -588,6 +592,7 @@ class TemplateTracker:
         self._org_linked: set[int] = set()  # templates linked by their accounts' org (see _link_by_org)
         # named org -> the small templates its single-minded accounts are committed to
         self._org_templates: dict[str, dict[int, None]] = {}
+        self._marked_ms: dict[int, int] = {}  # flagged group root -> when its accounts were last marked
         self._semantic_links = semantic_links
         self._spread = 1  # serving processes the traffic is spread over (see set_members)
         self._next_id = 1
@@ -1104,12 +1109,50 @@ class TemplateTracker:
             if line.expire(before):
                 del self._lines[key]
                 del self._line_ids[line.template_id]
+        for root in [r for r, t in self._marked_ms.items() if t < before]:
+            del self._marked_ms[root]
         for org in list(self._org_templates):
             known = self._org_templates[org]
             for tid in [tid for tid in known if not self._in_use(tid, before)]:
                 del known[tid]
             if not known:
                 del self._org_templates[org]
+
+    def note_flagged(self, template_id: int, now_ms: int, score: float) -> int:
+        """A prompt of the template's group was flagged at ``score``: mark every account
+        committed to one of the group's templates in the window as the campaign's (see
+        ``campaign_mark``), at most once per MARK_EVERY_MS a group. Returns how many
+        accounts were marked.
+
+        The evidence that flags a campaign is its accounts' dedication, so they are its
+        accounts, whatever they send next: a pivot's accounts that sent the old template
+        before it was flagged and then moved to a new one (not yet linked, its evidence
+        starting from nothing) were never flagged on a prompt of their own (adversarial
+        split 1515: three pivot accounts). Bystanders and users who repeat a template
+        among much else are not committed and are not marked."""
+        with self._lock:
+            root = self._root(template_id)
+            last = self._marked_ms.get(root)
+            if last is not None and 0 <= now_ms - last < MARK_EVERY_MS:
+                return 0
+            self._marked_ms[root] = now_ms
+            mark = CampaignMark(root, template_id, now_ms, score)
+            marked = 0
+            for tid in self._group(root):
+                tracked = self.tracked(tid)
+                if tracked is None:
+                    continue
+                for account, state in tracked.peek_activity().states.items():
+                    if state == COMMITTED:
+                        self._book.mark(account, mark)
+                        marked += 1
+            return marked
+
+    def campaign_mark(self, account_id: str, now_ms: int) -> CampaignMark | None:
+        """The flagged campaign group the account was last found committed to, within
+        ``accounts.RETURN_MS`` (None: none)."""
+        with self._lock:
+            return self._book.campaign_mark(account_id, now_ms) if account_id else None
 
     def forget_rows(self, row_ids: set[int]) -> int:
         """Take deleted prompts (by store row id) out of every template's window, so a
