@@ -223,3 +223,29 @@ def test_a_campaign_whose_one_account_sends_most_of_it_is_scored_by_its_accounts
     score, reasons = score_campaign(stats, core_size=16, bank=None)
     assert (score >= 0.5) is reported, reasons
     assert reported or score == 0.0
+
+
+@pytest.mark.parametrize(("gap_hours", "committed"), [(3, 6), (11 * 24, 0), (0.01, 0)])
+def test_a_public_template_that_people_fill_twice_days_apart_is_not_kept_at(
+    embedder, alpaca_texts: list[str], gap_hours: float, committed: int  # type: ignore[no-untyped-def]
+) -> None:
+    """Six people each fill a public "act as ..." template twice and send nothing else.
+    Three hours apart, that is two sittings within a day: committed, as online. Eleven
+    days apart, or a minute apart, it is one person using a prompt twice: not committed,
+    and the group scores nothing."""
+    from promptprint.records import PromptRecord
+    from promptprint.reconstruct.campaigns import campaign_stats, score_campaign
+
+    public = "I want you to act as an essay writer. Research the given topic, formulate a thesis statement and write a persuasive essay. My first request is:"
+    gap_ms = int(gap_hours * 3_600_000)
+    records = [
+        PromptRecord(f"p-{a}-{k}", f"person-{a}", f"o-{a}", 1_770_000_000_000 + a * 86_400_000 + k * gap_ms,
+                     f"{public} {alpaca_texts[10 * a + k]}")
+        for a in range(6) for k in range(2)
+    ]
+    corpus = corpus_from_records(records, embedder.embed)
+    totals = np.bincount(corpus.accounts, minlength=len(corpus.account_names))
+    stats = campaign_stats(corpus, np.arange(len(corpus)), totals, np.arange(len(corpus), dtype=np.int64))
+    assert stats.committed_accounts == committed
+    score, reasons = score_campaign(stats, core_size=16, bank=None)
+    assert (score > 0.0) is bool(committed), reasons

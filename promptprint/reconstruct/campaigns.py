@@ -65,13 +65,11 @@ def campaign_stats(corpus: Corpus, rows: np.ndarray, account_totals: np.ndarray,
     _, per_day = np.unique(times // DAY_MS, return_counts=True)
     # per account, as the online tracker judges it: dedicated when at least DEDICATED_SHARE
     # of its prompts are the campaign's; committed when it also kept at it (COMMIT_PROMPTS
-    # of them, or its first and last more than SITTING_MS apart)
-    order = np.argsort(accounts, kind="stable")
+    # of them, or two sittings within a day: SITTING_MS to DAY_MS apart)
+    order = np.lexsort((times, accounts))
     starts = np.searchsorted(accounts[order], uniq_accounts)
-    first = np.minimum.reduceat(times[order], starts)
-    last = np.maximum.reduceat(times[order], starts)
     dedicated = per_account >= DEDICATED_SHARE * account_totals[uniq_accounts]
-    kept_at = (per_account >= COMMIT_PROMPTS) | (last - first >= SITTING_MS)
+    kept_at = (per_account >= COMMIT_PROMPTS) | _two_sittings_in_a_day(accounts[order], times[order], len(uniq_accounts), starts)
     committed = dedicated & kept_at
     # each committed account's org (its first prompt's here), counted per org
     _, committed_per_org = np.unique(org_keys[order][starts][committed], return_counts=True)
@@ -91,6 +89,21 @@ def campaign_stats(corpus: Corpus, rows: np.ndarray, account_totals: np.ndarray,
         undedicated_accounts=int(((~dedicated) & (per_account >= 2)).sum()),
         committed_top_org=int(committed_per_org.max(initial=0)),
     )
+
+
+def _two_sittings_in_a_day(accounts: np.ndarray, times: np.ndarray, n_accounts: int, starts: np.ndarray) -> np.ndarray:
+    """Per account (``accounts`` sorted, ``times`` sorted within each, ``starts`` where each
+    of the ``n_accounts`` begins), whether two of its prompts are SITTING_MS to DAY_MS
+    apart: it came back within the online template window, as the tracker's commitment by
+    sittings asks. Two prompts eleven days apart are a person who used a popular prompt
+    twice (a public "act as an essay writer" template filled by 97 people, one or two
+    prompts each over two weeks, was a reported campaign at 0.39 on the fresh adversarial
+    split, seed 1515, when first-to-last counted whatever the gap)."""
+    relative = times - times.min(initial=0)
+    key = accounts.astype(np.int64) * (int(relative.max(initial=0)) + DAY_MS + 1) + relative
+    reach = np.searchsorted(key, key + DAY_MS, side="right") - 1  # the last prompt of the account within a day
+    came_back = relative[reach] - relative >= SITTING_MS
+    return np.logical_or.reduceat(came_back, starts) if len(starts) else np.zeros(n_accounts, dtype=bool)
 
 
 def score_campaign(stats: CampaignStats, core_size: int, bank: BankHit | None) -> tuple[float, list[str]]:
