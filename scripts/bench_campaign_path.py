@@ -6,7 +6,7 @@
 Replays a simulation's traffic (see scripts/simulate.py) in created_at order through
 the template tracker and banks exactly as PromptIndex.check does — signature, template
 match, windowed features (the shingle template's and the instruction lines'), bank
-match, score, then record — and reports the per-prompt
+match, score, the account's campaign mark, then record — and reports the per-prompt
 latency of that added path (p50/p99), with the tracker's memory per prompt. The rest
 of CheckPrompt (embedding, FAISS search, SQLite commit) is unchanged by these features.
 """
@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from promptprint.templates.banks import Banks  # noqa: E402
-from promptprint.templates.scoring import assess  # noqa: E402
+from promptprint.templates.scoring import assess, carried  # noqa: E402
 from promptprint.records import parse_timestamp  # noqa: E402
 from promptprint.text.skeleton import signature  # noqa: E402
 from promptprint.templates.tracker import Event, TemplateTracker  # noqa: E402
@@ -61,6 +61,11 @@ def main() -> int:
                 candidate = assess(tracker.features(line, now, row["account_id"]), bank)
                 if (candidate.flagged, candidate.score) > (verdict.flagged, verdict.score):
                     verdict = candidate
+            if verdict.flagged:  # as promptprint.index.prompt_index.PromptIndex._judge
+                if verdict.template_id:
+                    tracker.note_flagged(verdict.template_id, now, verdict.score)
+            elif (mark := tracker.campaign_mark(row["account_id"], now)) is not None:
+                verdict = carried(verdict, mark, now)
             t1 = time.perf_counter()
             tracker.record(sig, Event(now, row["account_id"], row.get("org_id") or ""))
             t2 = time.perf_counter()
