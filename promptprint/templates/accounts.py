@@ -192,13 +192,15 @@ class AccountBook:
         if account is not None:
             account.state = state
 
-    def mark(self, account_id: str, mark: CampaignMark) -> None:
+    def mark(self, account_id: str, mark: CampaignMark) -> bool:
         """Note that a campaign group the account is committed to was flagged (a later
-        mark replaces an earlier one). An account without shared templates is not marked:
-        nothing in the book says it was committed."""
+        mark replaces an earlier one); whether it was marked. An account without shared
+        templates is not: nothing in the book says it was committed."""
         account = self._accounts.get(account_id)
-        if account is not None and account.uses:
-            account.mark = mark
+        if account is None or not account.uses:
+            return False
+        account.mark = mark
+        return True
 
     def campaign_mark(self, account_id: str, now_ms: int) -> CampaignMark | None:
         """The account's campaign mark, while it is at most ``RETURN_MS`` old."""

@@ -1144,8 +1144,7 @@ class TemplateTracker:
                     continue
                 for account, state in tracked.peek_activity().states.items():
                     if state == COMMITTED:
-                        self._book.mark(account, mark)
-                        marked += 1
+                        marked += self._book.mark(account, mark)
             return marked
 
     def campaign_mark(self, account_id: str, now_ms: int) -> CampaignMark | None:
