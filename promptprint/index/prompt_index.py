@@ -329,7 +329,7 @@ class PromptIndex:
         chosen = self._tier(tier or self._config.tier)
         request = self._fanout_request(min_similarity, lookback_ms, example_count, tuning)
         sig = signature(record.text)
-        campaign, answer = self._judge(chosen, record, sig, chosen.own_row(record), request)
+        campaign, answer = self._judge(chosen, record, sig, chosen.own_row(record), request, remember=store)
         recorded: IngestStatus | None = None
         if store:
             outcome = self.ingest([record], answer.vector, [sig], tier=chosen.name)[0]
@@ -379,7 +379,7 @@ class PromptIndex:
 
         def visit(position: int, own_row: int) -> None:
             self._link_now()  # a batch is hours of a fast replay's traffic: links may not wait for its end
-            judged[position] = self._judge(chosen, records[position], signed[position], own_row, request)
+            judged[position] = self._judge(chosen, records[position], signed[position], own_row, request, remember=True)
 
         outcomes = self._ingestor.ingest(records, None, signed, embed_now=False, visit=visit)
         results: list[Verdict | PromptprintError] = []
@@ -431,16 +431,18 @@ class PromptIndex:
         return FanoutRequest(threshold, lookback, example_count, tuning)
 
     def _judge(
-        self, chosen: CheckTier, record: PromptRecord, sig: Signature, own_row: int | None, request: FanoutRequest
+        self, chosen: CheckTier, record: PromptRecord, sig: Signature, own_row: int | None, request: FanoutRequest,
+        *, remember: bool = False,
     ) -> tuple[CampaignAssessment, TierAnswer]:
         """A prompt's campaign assessment and fan-out against the index as it stands. A
-        flagged prompt marks its group's committed accounts as the campaign's; a prompt of
-        a marked account is flagged as the campaign's account's (see
-        TemplateTracker.note_flagged)."""
+        flagged prompt that is recorded (``remember``) marks its group's committed
+        accounts as the campaign's; a prompt of a marked account is flagged as the
+        campaign's account's (see TemplateTracker.note_flagged). A check that records
+        nothing changes nothing: its verdict does not depend on the lookups before it."""
         template, features, lines = self._lookups.template_view(record, sig, own_row)
         campaign = self._lookups.assess(sig, template, features, lines)
         if campaign.flagged:
-            if campaign.template_id:
+            if remember and campaign.template_id:
                 self._templates.note_flagged(campaign.template_id, record.created_at_ms, campaign.score)
         elif (mark := self._templates.campaign_mark(record.account_id, record.created_at_ms)) is not None:
             if not self._lookups.allowed(mark.template_id):  # allowed since: not a campaign's

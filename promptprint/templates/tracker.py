@@ -1133,7 +1133,7 @@ class TemplateTracker:
         with self._lock:
             root = self._root(template_id)
             last = self._marked_ms.get(root)
-            if last is not None and 0 <= now_ms - last < MARK_EVERY_MS:
+            if last is not None and now_ms - last < MARK_EVERY_MS:  # lately, or a prompt stamped earlier
                 return 0
             self._marked_ms[root] = now_ms
             mark = CampaignMark(root, template_id, now_ms, score)
