@@ -63,7 +63,7 @@ from promptprint.records import PromptRecord, now_ms, validate_id
 from promptprint.storage.snapshot import SnapshotDirectory
 from promptprint.storage.store import RecordStore
 from promptprint.storage.identity import StoreIdentity
-from promptprint.templates.account_assessment import AccountAssessment
+from promptprint.templates.account_assessment import AccountAssessment, standing_mark
 from promptprint.templates.banks import BankEntry, Banks
 from promptprint.templates.scoring import CampaignAssessment, carried
 from promptprint.templates.tracker import Event, TemplateTracker
@@ -444,9 +444,8 @@ class PromptIndex:
         if campaign.flagged:
             if remember and campaign.template_id:
                 self._templates.note_flagged(campaign.template_id, record.created_at_ms, campaign.score)
-        elif (mark := self._templates.campaign_mark(record.account_id, record.created_at_ms)) is not None:
-            if not self._lookups.allowed(mark.template_id):  # allowed since: not a campaign's
-                campaign = carried(campaign, mark, record.created_at_ms)
+        elif (mark := standing_mark(self._templates, record.account_id, record.created_at_ms, self._lookups.template_bank)) is not None:
+            campaign = carried(campaign, mark, record.created_at_ms)
         return campaign, chosen.fanout(record, TemplateMatch(sig, template, features), own_row, request)
 
     def assess_campaign(self, record: PromptRecord, sig: Signature | None = None) -> CampaignAssessment:

@@ -235,11 +235,6 @@ class Lookups:
         remembered = self._template_hits.get(template_id)
         return remembered[1] if remembered is not None and remembered[0] == self._banks.version else None
 
-    def allowed(self, template_id: int) -> bool:
-        """Whether a tracked template matches an allow-bank entry (see :meth:`template_bank`)."""
-        hit = self.template_bank(template_id)
-        return hit is not None and hit.kind == "allow"
-
     def template_bank(self, template_id: int) -> BankHit | None:
         """The bank entry matching a tracked template: by its latest prompt, as CheckPrompt
         matched that prompt (a privacy-mode store keeps no text: then by a shingle

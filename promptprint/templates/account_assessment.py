@@ -37,6 +37,7 @@ from promptprint.templates.scoring import (
     Level,
     assess,
 )
+from promptprint.templates.accounts import CampaignMark
 from promptprint.templates.tracker import TemplateTracker
 
 LEVEL_RANK: dict[Level, int] = {"none": 0, "watch": 1, "flagged": 2}
@@ -71,6 +72,19 @@ class AccountAssessment:
     last_seen_ms: int | None
     prompts: int  # in the window
     groups: tuple[AccountGroup, ...]
+
+
+def standing_mark(
+    tracker: TemplateTracker, account_id: str, now_ms: int, bank_of: Callable[[int], BankHit | None]
+) -> CampaignMark | None:
+    """The account's campaign mark (see TemplateTracker.note_flagged), unless the template
+    flagged then is allow-listed since: an operator's word that it is no campaign. What
+    CheckPrompt and the account verdict both carry."""
+    mark = tracker.campaign_mark(account_id, now_ms)
+    if mark is None:
+        return None
+    bank = bank_of(mark.template_id)
+    return None if bank is not None and bank.kind == "allow" else mark
 
 
 def _not_found(account_id: str) -> NotFound:
@@ -163,10 +177,8 @@ def assess_account(
     best = groups[0][0] if groups else None
     score, level = (best.score, best.level) if best else (0.0, "none")
     reasons = _reasons(snapshot.prompts, groups, threshold)
-    mark = tracker.campaign_mark(account_id, now_ms)
-    marked_bank = bank_of(mark.template_id) if mark is not None and score < threshold else None
-    if mark is not None and score < threshold and (marked_bank is None or marked_bank.kind != "allow"):
-        # a campaign it was dedicated to was flagged (see TemplateTracker.note_flagged), and not allowed since
+    mark = standing_mark(tracker, account_id, now_ms, bank_of) if score < threshold else None
+    if mark is not None:  # a campaign it was dedicated to was flagged
         score, level = max(score, mark.score), "flagged"
         reasons += (f"it was dedicated to campaign group {mark.group} when that was flagged at {mark.score:.2f}",)
     return AccountAssessment(
