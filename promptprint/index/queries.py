@@ -183,13 +183,17 @@ class Lookups:
         self, record: PromptRecord, sig: Signature, own_row: int | None = None
     ) -> tuple[Template | None, TemplateFeatures | None, list[TemplateFeatures]]:
         """The shingle template a prompt matches with its activity before the prompt, and
-        the activity of its instruction lines' templates (a prompt_id checked again after
+        the activity of its instruction lines' templates and of its account's task (see the
+        tracker's TaskTemplate; a prompt_id checked again after
         it was recorded, ``own_row`` in the store, is left out of its own counts). Unless
         the caller already has ``own_row``, the store is asked for it once, and only when
         some template matched: most live prompts match none, and the query was ~10% of a
         lookup."""
         template = self._templates.match(sig)
-        lines = self._templates.line_templates(sig)
+        lines: list[TrackedTemplate] = list(self._templates.line_templates(sig))
+        task = self._templates.task_of(record.account_id)
+        if task is not None:
+            lines.append(task)
         if template is None and not lines:
             return None, None, []
         exclude = own_row if own_row is not None else self.own_row(record)

@@ -57,7 +57,9 @@ class CampaignMark:
 
 
 class _Account:
-    __slots__ = ("times", "start", "shared", "uses", "first_seen_ms", "last_ms", "state", "total", "shared_total", "mark")
+    __slots__ = (
+        "times", "start", "shared", "uses", "first_seen_ms", "last_ms", "state", "total", "shared_total", "mark", "own",
+    )
 
     def __init__(self, t: int) -> None:
         self.times = array("q")
@@ -68,6 +70,7 @@ class _Account:
         self.total = self.shared_total = 0  # prompts, and those on shared templates, since first seen
         self.state = 0  # how the templates it uses last judged it (the tracker's states; 0: not yet)
         self.mark: CampaignMark | None = None  # the campaign it was found committed to, if one was flagged
+        self.own: array[int] | None = None  # store rows of its latest prompts that joined nothing shared (made on the first)
 
     def expire(self, before: int) -> None:
         times, i, n = self.times, self.start, len(self.times)
@@ -144,6 +147,21 @@ class AccountBook:
             return
         account.shared_total += 1
         shared.insert(i, t)
+
+    def note_own(self, account_id: str, row_id: int, keep: int) -> list[int]:
+        """Note a prompt of the account that joined nothing shared (its store row); returns
+        the rows of its latest ``keep`` such prompts, oldest first. What an account words
+        its own way, prompt after prompt, may still be one task (see the tracker's
+        TaskTemplate)."""
+        account = self._accounts.get(account_id)
+        if account is None or not row_id:
+            return []
+        if account.own is None:
+            account.own = array("q")
+        account.own.append(row_id)
+        if len(account.own) > keep:
+            del account.own[: len(account.own) - keep]
+        return list(account.own)
 
     def lifetime(self, account_id: str) -> tuple[int, int]:
         """(prompts, prompts on shared templates) since the book first saw the account."""

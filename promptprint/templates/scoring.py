@@ -48,6 +48,10 @@ COMMITTED_SCALE_SPECIFIC = 3.0
 COMMITTED_SCALE_SHORT = 5.0
 # a group held together by wording or an org (and co-activity) rather than by its accounts
 COMMITTED_SCALE_WORDED = 4.0
+# a group of accounts' tasks alone (each account words every prompt its own way, see the
+# tracker's TaskTemplate): people who each word one common request their own way, prompt
+# after prompt, exist; it takes more of them at once to be an operation
+COMMITTED_SCALE_TASKS = 6.0
 # An account with this many prompts in the window, of which less than BYSTANDER_SHARE use
 # the template's group, is a bystander: its prompt counts that much less, and not at all
 # while it is its only prompt there (one prompt is weak evidence, as offline attribution
@@ -165,7 +169,9 @@ def assess(
         watch = _watch_score(f, diversity_factor, spread_factor, specificity)
         judged = g.committed_accounts + g.undedicated_accounts
         dedication = g.committed_accounts / judged if judged else 0.0
-        if specificity < 1.0:
+        if g.tasks and g.tasks == g.templates:
+            scale = COMMITTED_SCALE_TASKS
+        elif specificity < 1.0:
             scale = COMMITTED_SCALE_SHORT
         elif g.worded_alike or g.org_linked:  # held by wording or an org: more accounts than one template needs
             scale = COMMITTED_SCALE_WORDED
@@ -181,7 +187,9 @@ def assess(
                     f"only {own_share:.0%} of this account's {f.account_prompts} prompts in the window use it"
                     " (a bystander counts less)"
                 )
-        what = "this instruction line" if f.kind == "line" else "this template"
+        what = {"line": "this instruction line", "task": "this account's task (its own wordings of one request)"}.get(
+            f.kind, "this template"
+        )
         reasons.append(
             f"{f.accounts} accounts in {f.orgs} orgs used {what} {f.volume} times in {_hours(window_ms)}"
             f" ({f.other_accounts} other than this one)"

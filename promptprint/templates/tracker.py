@@ -117,6 +117,12 @@ SEMANTIC_QUEUE = 4096  # templates waiting for their embedding, at most (the old
 # over the group's templates per prompt).
 MARK_EVERY_MS = 10 * 60 * 1000
 LINE_TEMPLATE_IDS = 1 << 48  # the first line template's id: shingle templates' ids stay as they were
+TASK_TEMPLATE_IDS = 1 << 49  # ... and the first task template's (see TaskTemplate)
+# An account is queued for its task's embedding once this many of its prompts joined
+# nothing shared, when they (with its prompts on shared templates) would make it
+# single-minded: a new account that words every prompt its own way, not a user with a
+# history of his own (see TaskTemplate).
+TASK_PROMPTS = 5
 # A shingle template whose members came under two or more instruction lines, and whose
 # core kept this share of its founder's shingles or more (its members are the founder's
 # text, not a wrapper around payloads of their own), is a pasted document: a public text
@@ -169,6 +175,7 @@ class GroupFeatures:
     org_linked: int = 0  # ... and those linked by their accounts' org
     committed_in_orgs: int = 0  # committed accounts, summed over its templates with their orgs known
     committed_top_org: int = 0  # ... of them, those of the org that holds the most
+    tasks: int = 0  # of its templates, accounts' tasks (see TaskTemplate)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -529,6 +536,36 @@ class LineTemplate(TrackedTemplate):
         return len(self.carriers) >= SLIVER_CARRIERS and 2 * self.carried > self.members
 
 
+class TaskTemplate(TrackedTemplate):
+    """The task one account's own wordings carry: an operation with a paraphrasing model
+    in the loop words every prompt's instruction afresh, so no wording repeats, no
+    template has two members, and nothing links the campaign's accounts; but each
+    account's prompts ask for one thing (their instructions embed close together, where
+    a person's questions go everywhere), and the campaign's accounts ask for the same
+    thing in the same hours. An account whose TASK_PROMPTS latest prompts joined nothing
+    shared and would make it single-minded gets a task when their instructions
+    (:func:`promptprint.text.lines.instruction_text`) embed coherently
+    (:class:`promptprint.index.template_linker.TemplateLinker`); its prompts that join
+    nothing shared count on the task from then on, so it is committed to the task as to
+    a template, and tasks link with other accounts' tasks (and templates) by wording like
+    any template of a committed, single-minded account: within SEMANTIC_LINK_COSINE,
+    same answer markers, in the same hours. The evidence is then the group's, as for a
+    per-account paraphrase; a group of tasks alone needs more committed accounts (see
+    scoring.COMMITTED_SCALE_TASKS): people who each word one common request their own way
+    exist, a dozen new accounts doing it in one wave do not."""
+
+    __slots__ = ("account",)
+
+    def __init__(self, template_id: int, account: str) -> None:
+        super().__init__(template_id)
+        self.account = account
+        self.members = 0
+
+    @property
+    def core_size(self) -> int:
+        return 16  # as specific as a long template: the vector said what the prompts share
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Event:
     """One recorded prompt as the tracker sees it."""
@@ -593,6 +630,12 @@ class TemplateTracker:
         # named org -> the small templates its single-minded accounts are committed to
         self._org_templates: dict[str, dict[int, None]] = {}
         self._marked_ms: dict[int, int] = {}  # flagged group root -> when its accounts were last marked
+        self._tasks: dict[str, TaskTemplate] = {}  # account -> its task (see TaskTemplate)
+        self._task_ids: dict[int, TaskTemplate] = {}  # ... by template id
+        self._next_task_id = TASK_TEMPLATE_IDS
+        # accounts waiting for their task's embedding -> (traffic time then, their own prompts' rows)
+        self._tasks_to_embed: dict[str, tuple[int, list[int]]] = {}
+        self._tasks_embedding: dict[str, int] = {}  # ... and those taken, under way
         self._semantic_links = semantic_links
         self._spread = 1  # serving processes the traffic is spread over (see set_members)
         self._next_id = 1
@@ -634,8 +677,12 @@ class TemplateTracker:
         return self._templates.get(template_id)
 
     def tracked(self, template_id: int) -> TrackedTemplate | None:
-        """A shingle or line template by id."""
-        return self._templates.get(template_id) or self._line_ids.get(template_id)
+        """A shingle, line or task template by id."""
+        return self._templates.get(template_id) or self._line_ids.get(template_id) or self._task_ids.get(template_id)
+
+    def task_of(self, account_id: str) -> TaskTemplate | None:
+        """The account's task, if it has one (see TaskTemplate); read without the lock."""
+        return self._tasks.get(account_id) if account_id else None
 
     def _best(self, signature: Signature, shingles: np.ndarray) -> Template | None:
         """The candidate template the prompt joins, if any: among the templates sharing
@@ -724,6 +771,8 @@ class TemplateTracker:
                 # a line is a sliver of its prompt: the rest is payload
                 line.add_event((t, account, org, signature.text_hash, _SHARE_SCALE - 1, event.row_id))
                 line.expire(horizon)
+            if account and not joined:
+                self._own_prompt(account, org, t, horizon, signature.text_hash, event.row_id, joined)
             self._since_sweep += 1
             if self._since_sweep >= self._sweep_every:
                 self._sweep(horizon)
@@ -740,6 +789,87 @@ class TemplateTracker:
                     self._book.shared_prompt(account, t)
                 self._judge(account, org, t, horizon, [tracked for tracked, _ in joined])
             return template_id
+
+    def _own_prompt(
+        self, account: str, org: str, t: int, horizon: int, text_hash: int, row_id: int,
+        joined: list[tuple[TrackedTemplate, tuple[int, str, str, int, int, int] | None]],
+    ) -> None:
+        """A prompt of the account that joined nothing shared: it counts on the account's
+        task when it has one (``joined`` gets the task), else the account is queued for
+        its task's embedding once TASK_PROMPTS such prompts would make it single-minded
+        (see TaskTemplate)."""
+        task = self._tasks.get(account)
+        if task is not None:
+            task.add_event((t, account, org, text_hash, _SHARE_SCALE - 1, row_id))
+            task.members += 1
+            task.expire(horizon)
+            joined.append((task, None))
+            return
+        rows = self._book.note_own(account, row_id, TASK_PROMPTS)
+        if not self._semantic_links or len(rows) < TASK_PROMPTS or account in self._tasks_to_embed or account in self._tasks_embedding:
+            return
+        total, shared_total = self._book.lifetime(account)
+        # at every TASK_PROMPTS-th prompt of its own (one embedding per five at most), while
+        # those five would make it single-minded: a new account, or one mostly on shared templates
+        if (total - shared_total) % TASK_PROMPTS == 0 and shared_total + TASK_PROMPTS >= SINGLE_MINDED_SHARE * total:
+            if len(self._tasks_to_embed) < SEMANTIC_QUEUE:
+                self._tasks_to_embed[account] = (self._traffic_ms, rows)
+
+    def take_tasks_for_embedding(self, limit: int) -> list[tuple[str, list[int]]]:
+        """Up to ``limit`` accounts waiting for their task's embedding, each with the store
+        rows of its own prompts (see TaskTemplate)."""
+        with self._lock:
+            taken: list[tuple[str, list[int]]] = []
+            while self._tasks_to_embed and len(taken) < limit:
+                account = next(iter(self._tasks_to_embed))
+                queued, rows = self._tasks_to_embed.pop(account)
+                self._tasks_embedding[account] = queued
+                taken.append((account, rows))
+            return taken
+
+    def tasks_done(self, accounts: Sequence[str]) -> None:
+        """The embeddings of these taken accounts' tasks are over (a task, or none)."""
+        with self._lock:
+            for account in accounts:
+                self._tasks_embedding.pop(account, None)
+
+    def add_task(
+        self, account: str, events: Sequence[tuple[int, str, int, int]], vector: np.ndarray, now_ms: int,
+        language: str = "", markers: frozenset[str] = frozenset(),
+    ) -> list[int]:
+        """Give the account a task: its own prompts ``events`` (time, org, text hash, store
+        row) ask for one thing, whose instructions embed to ``vector`` (unit length; see
+        TaskTemplate). The prompts count as the account's on the task, the account is
+        judged on it, and the task is linked by wording with the embedded templates in
+        use like any template's instruction (see add_instruction_vector). Returns the
+        templates it was linked with ([] when the account has a task already, or its
+        prompts left the window)."""
+        with self._lock:
+            horizon = _expiry_horizon(now_ms) - self._window
+            kept = sorted(e for e in events if e[0] >= horizon)
+            if account in self._tasks or len(kept) < 2:
+                return []
+            task = TaskTemplate(self._next_task_id, account)
+            self._next_task_id += 1
+            self._tasks[account] = self._task_ids[task.template_id] = task
+            org = ""
+            for t, org_id, text_hash, row_id in kept:
+                org = sys.intern(org_key(account, org_id))
+                task.add_event((t, account, org, text_hash, _SHARE_SCALE - 1, row_id))
+                task.members += 1
+                self._book.use(account, task.template_id, t, horizon)
+                self._book.shared_prompt(account, t)
+            self._vectors[task.template_id] = (np.asarray(vector, dtype=np.float32), language_code(language), markers)
+            self._embedded.add(task.template_id)
+            self._judge(account, org, kept[-1][0], horizon, [task])
+            return self._link_by_wording(task.template_id, *self._vectors[task.template_id], horizon)
+
+    def _forget_task(self, template_id: int) -> None:
+        """Drop a task out of use: its account starts over (its next own prompts may
+        make a task again)."""
+        task = self._task_ids.pop(template_id, None)
+        if task is not None and self._tasks.get(task.account) is task:
+            del self._tasks[task.account]
 
     # -- accounts and groups ---------------------------------------------------------------
     def _root(self, template_id: int) -> int:
@@ -920,6 +1050,8 @@ class TemplateTracker:
         if not self._semantic_links or tracked.members < COMMIT_PROMPTS or self._sliver(tid):
             return
         instruction = self._vectors.get(tid)
+        if instruction is None and isinstance(tracked, TaskTemplate):
+            return  # its vector is its account's instructions, embedded once (see add_task)
         if instruction is not None:
             if tracked.members & (tracked.members - 1) == 0 or t - self._compared_ms.get(tid, t) >= SEMANTIC_NEAR_HOURS * 3_600_000:
                 self._link_by_wording(tid, *instruction, _expiry_horizon(t) - self._window)
@@ -938,10 +1070,12 @@ class TemplateTracker:
         under way), the oldest of them queued more than ``behind_ms`` ago by the traffic's
         own clock (the latest prompt time recorded; nothing waiting, the usual case, is
         read without the lock)."""
-        if not self._to_embed and not self._embedding:
+        if not self._to_embed and not self._embedding and not self._tasks_to_embed and not self._tasks_embedding:
             return False
-        with self._lock:  # both keep queue order, and queue times never decrease: each one's oldest is its first
-            oldest = [next(iter(queue.values())) for queue in (self._to_embed, self._embedding) if queue]
+        with self._lock:  # each keeps queue order, and queue times never decrease: each one's oldest is its first
+            oldest = [next(iter(queue.values())) for queue in (self._to_embed, self._embedding, self._tasks_embedding) if queue]
+            if self._tasks_to_embed:
+                oldest.append(next(iter(self._tasks_to_embed.values()))[0])
             return bool(oldest) and self._traffic_ms - min(oldest) >= behind_ms
 
     def take_for_embedding(self, limit: int) -> list[tuple[int, list[int]]]:
@@ -997,6 +1131,7 @@ class TemplateTracker:
         self._vectors.pop(template_id, None)
         self._compared_ms.pop(template_id, None)
         self._embedded.discard(template_id)
+        self._forget_task(template_id)
 
     def _link_by_wording(
         self, template_id: int, vector: np.ndarray, language: int, markers: frozenset[str], horizon: int
@@ -1109,6 +1244,8 @@ class TemplateTracker:
             if line.expire(before):
                 del self._lines[key]
                 del self._line_ids[line.template_id]
+        for tid in [tid for tid, task in self._task_ids.items() if task.expire(before)]:
+            self._forget_vector(tid)
         for root in [r for r, t in self._marked_ms.items() if t < before]:
             del self._marked_ms[root]
         for org in list(self._org_templates):
@@ -1159,7 +1296,7 @@ class TemplateTracker:
         the window. Returns how many events were removed."""
         removed = 0
         with self._lock:
-            for template in [*self._templates.values(), *self._lines.values()]:
+            for template in [*self._templates.values(), *self._lines.values(), *self._task_ids.values()]:
                 activity = template.peek_activity()
                 if row_ids.isdisjoint(activity.rows[activity.start :]):
                     continue
@@ -1265,7 +1402,7 @@ class TemplateTracker:
                 payload_share=payload / _SHARE_SCALE / volume if volume > 0 else 0.0,
                 first_seen_ms=first if volume > 0 else None,
                 last_seen_ms=last if volume > 0 else None,
-                kind="line" if isinstance(template, LineTemplate) else "shingles",
+                kind="line" if isinstance(template, LineTemplate) else "task" if isinstance(template, TaskTemplate) else "shingles",
                 committed_accounts=activity.committed,
                 undedicated_accounts=activity.undedicated,
                 group=group,
@@ -1288,7 +1425,7 @@ class TemplateTracker:
         if not members:
             return GroupFeatures(
                 root, 1, volume, accounts, committed, undedicated, texts, top_org,
-                committed_in_orgs=in_orgs, committed_top_org=committed_top,
+                committed_in_orgs=in_orgs, committed_top_org=committed_top, tasks=int(isinstance(template, TaskTemplate)),
             )
         same_org = sum(1 for tid in members if tid in self._org_linked)
         # exact only where an org holds the group together: elsewhere (links by accounts or
@@ -1328,5 +1465,5 @@ class TemplateTracker:
             committed_top = max(committed_top, max(committed_per_org.values()))
         return GroupFeatures(
             root, len(members), volume, accounts, committed, undedicated, texts, top_org, alike, same_org,
-            committed_in_orgs=in_orgs, committed_top_org=committed_top,
+            committed_in_orgs=in_orgs, committed_top_org=committed_top, tasks=sum(1 for tid in members if tid in self._task_ids),
         )

@@ -21,6 +21,7 @@ else, so case, homoglyphs, numbers and punctuation do not tell two lines apart.
 from __future__ import annotations
 
 import hashlib
+import re
 
 from promptprint.text import _canonical, _shingles
 from promptprint.text.normalize import canonical_text
@@ -74,3 +75,28 @@ def instruction_line_keys(text: str) -> tuple[int, int]:
     if previous >= 0 and not before[previous + 1 :].strip():
         tail = _key(tail_line, before, _TAIL)
     return head, tail
+
+
+MAX_INSTRUCTION_WORDS = 40
+_SENTENCE_END = re.compile(r"(?<=[.?!:;])\s+")
+
+
+def instruction_text(text: str) -> str:
+    """The part of a raw prompt that most likely says what to do with the rest: its head
+    line (see :func:`instruction_line_keys`), else its tail line, else its first sentence;
+    at most MAX_INSTRUCTION_WORDS words.
+
+    An operation that has every prompt's instruction worded afresh (a paraphrasing model
+    in the loop) leaves no wording that repeats, but its prompts' instructions still mean
+    one thing, and embedding them alone (not the payload) shows it. A guess, not a parse:
+    "Solve this. John has 3 apples..." gives "Solve this.", and a question with no
+    instruction gives its own first sentence, which is what it asks."""
+    stripped = text.strip()
+    head, tail = instruction_line_keys(stripped)
+    if head:
+        part = stripped.split("\n", 1)[0]
+    elif tail:
+        part = stripped.rsplit("\n", 1)[1]
+    else:
+        part = _SENTENCE_END.split(stripped.split("\n", 1)[0].strip(), 1)[0]
+    return " ".join(part.split()[:MAX_INSTRUCTION_WORDS])
