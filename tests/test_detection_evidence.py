@@ -804,3 +804,64 @@ def test_a_fast_replay_has_its_links_by_wording_about_when_live_traffic_would(
         assert all(grouped) is linked_in_the_sitting, [v.campaign.reasons for v in last]
     finally:
         index.close()
+
+
+def test_accounts_that_word_every_prompt_afresh_are_one_campaign_by_what_they_ask(embedder, alpaca_texts: list[str], tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Eight new accounts (an org each) work one evening, seven prompts each, and every
+    prompt words the operation's instruction afresh (a paraphrasing model in the loop):
+    no wording repeats, so no template has two members. Through CheckPrompt (a real
+    index, the real model on its linker): each account gets a task once five of its
+    prompts ask for one thing, the tasks link by what they ask, and the accounts' later
+    prompts are flagged as the group's; GetAccountAssessment flags them too. In the same
+    hours, eight ordinary users asking seven unrelated things each get no task, and three
+    people who each word one common request (grammar fixes) their own way every time are
+    a group too small to flag."""
+    from promptprint.index.config import IndexConfig
+    from promptprint.index.prompt_index import PromptIndex
+    from promptprint.records import PromptRecord
+    from promptprint.text.lines import instruction_text
+
+    openers = ["", "Hi, ", "Please ", "For my dataset, ", "Okay, ", "Quick one: ", "I'd like you to ", "Now "]
+    verbs = [
+        "write three different solutions to", "give two independent ways to solve", "produce alternative approaches for",
+        "come up with several methods that solve", "show multiple solution paths for", "work out in more than one way",
+        "offer a few distinct ways of answering", "list some separate strategies for",
+    ]
+    objects = ["the word problem below", "this math question", "the following exercise", "this task", "the problem that follows"]
+    formats = ["and answer in JSON.", "as a JSON array of strings.", "returning a JSON list.", "formatted as JSON with a solutions key."]
+    fixes = [
+        "Could you fix the grammar in this paragraph of mine?", "Please correct any grammar mistakes here.",
+        "Make my writing below grammatically correct.", "Proofread this and fix the grammar errors.",
+        "Correct the grammar of the following text for me.", "Can you clean up the grammar in what I wrote?",
+    ]
+    payloads = iter(alpaca_texts)
+    index = PromptIndex.open(IndexConfig(data_dir=tmp_path / "d", tier="fingerprint"), embedder)
+    try:
+        n = 0
+        verdicts: dict[str, list[bool]] = {}
+
+        def send(account: str, t: int, text: str) -> None:
+            nonlocal n
+            n += 1
+            verdict = index.check(PromptRecord(f"p-{n}", account, f"o-{account}", t, text), store=True)
+            verdicts.setdefault(account, []).append(verdict.campaign.flagged)
+
+        for k in range(7):
+            for a in range(8):
+                t = T0 + 20 * HOUR + (k * 8 + a) * 3 * MIN
+                i = k * 8 + a
+                wording = f"{openers[i % 8]}{verbs[(i * 3 + k) % 8]} {objects[(i + a) % 5]} {formats[(i + k) % 4]}"
+                send(f"camp{a}", t, f"{wording}\n\n{next(payloads)} {next(payloads)} {next(payloads)}")
+                send(f"user{a}", t + MIN, next(payloads))
+                if a < 3 and k < 6:
+                    send(f"writer{a}", t + 2 * MIN, f"{fixes[(k + 2 * a) % 6]}\n\n{next(payloads)} {next(payloads)}")
+        assert instruction_text(f"{fixes[0]} my essay") == fixes[0]  # the instruction, not what follows
+        assert all(verdicts[f"camp{a}"][-1] for a in range(8)), verdicts
+        assert not any(any(verdicts[f"user{a}"]) for a in range(8))
+        assert not any(any(verdicts[f"writer{a}"]) for a in range(3))
+        assert all(index._templates.task_of(f"camp{a}") is not None for a in range(8))
+        assert not any(index._templates.task_of(f"user{a}") for a in range(8))
+        assessment = index.assess_account("camp3")
+        assert assessment.flagged, assessment.reasons
+    finally:
+        index.close()

@@ -36,6 +36,14 @@ log = logging.getLogger(__name__)
 TASK_COHERENCE = 0.25
 
 
+def _wraps_a_payload(instruction: str, text: str) -> bool:
+    """Whether the prompt is an instruction over a payload (the instruction is half its
+    words or less), not a question that is all instruction: a person's follow-up
+    questions stay on one subject, a campaign's wordings wrap payloads of their own."""
+    words = len(instruction.split())
+    return 0 < 2 * words <= len(text.split())
+
+
 class TemplateLinker:
     """One pass embeds up to ``batch`` queued templates' instructions and links them.
 
@@ -96,18 +104,22 @@ class TemplateLinker:
                 self._templates.tasks_done([account for account, _ in tasks])
 
     def _embed_tasks(self, taken: list[tuple[str, list[int]]]) -> int:
-        """Embed the instructions of each taken account's own prompts
-        (:func:`promptprint.text.lines.instruction_text`); an account whose instructions
+        """Embed the instructions of each taken account's latest prompts
+        (:func:`promptprint.text.lines.instruction_text`) when each wraps a payload of its
+        own (the instruction half the prompt's words or less; all of them but one at
+        most); an account whose instructions
         embed coherently (TASK_COHERENCE, their mean pairwise cosine) gets a task with
         their mean as its vector, and the task is linked by it (see the tracker's
         TaskTemplate). Their markers are those every one of them asks for."""
         rows = self._store.fetch([row for _, own in taken for row in own], with_text=True)
         items: list[tuple[str, list[StoredPrompt], list[str]]] = []
         for account, own in taken:
-            prompts = [p for row in own if (p := rows.get(row)) is not None and p.text]
-            parts = [instruction_text(p.text or "") for p in prompts]
-            if len(prompts) >= 2 and all(parts):
-                items.append((account, prompts, parts))
+            wrappers = [
+                (p, part) for row in own
+                if (p := rows.get(row)) is not None and p.text and _wraps_a_payload(part := instruction_text(p.text), p.text)
+            ]
+            if len(wrappers) >= len(own) - 1 >= 2:  # one short payload among them is no matter
+                items.append((account, [p for p, _ in wrappers], [part for _, part in wrappers]))
         if not items:
             return 0
         vectors = self._fingerprint([part for _, _, parts in items for part in parts])

@@ -58,7 +58,7 @@ class CampaignMark:
 
 class _Account:
     __slots__ = (
-        "times", "start", "shared", "uses", "first_seen_ms", "last_ms", "state", "total", "shared_total", "mark", "own",
+        "times", "start", "shared", "uses", "first_seen_ms", "last_ms", "state", "total", "shared_total", "mark", "recent",
     )
 
     def __init__(self, t: int) -> None:
@@ -70,7 +70,7 @@ class _Account:
         self.total = self.shared_total = 0  # prompts, and those on shared templates, since first seen
         self.state = 0  # how the templates it uses last judged it (the tracker's states; 0: not yet)
         self.mark: CampaignMark | None = None  # the campaign it was found committed to, if one was flagged
-        self.own: array[int] | None = None  # store rows of its latest prompts that joined nothing shared (made on the first)
+        self.recent: array[int] | None = None  # store rows of its latest prompts while it is new (see note_recent)
 
     def expire(self, before: int) -> None:
         times, i, n = self.times, self.start, len(self.times)
@@ -148,20 +148,22 @@ class AccountBook:
         account.shared_total += 1
         shared.insert(i, t)
 
-    def note_own(self, account_id: str, row_id: int, keep: int) -> list[int]:
-        """Note a prompt of the account that joined nothing shared (its store row); returns
-        the rows of its latest ``keep`` such prompts, oldest first. What an account words
-        its own way, prompt after prompt, may still be one task (see the tracker's
-        TaskTemplate)."""
+    def note_recent(self, account_id: str, row_id: int, keep: int, until: int) -> list[int]:
+        """Note a prompt of the account (its store row); returns the rows of its latest
+        ``keep`` prompts, oldest first, while it sent ``until`` prompts or fewer since first
+        seen (then [] and nothing kept: an account that words every prompt its own way
+        for one task, the tracker's TaskTemplate, is a new one)."""
         account = self._accounts.get(account_id)
-        if account is None or not row_id:
+        if account is None or not row_id or account.total > until:
+            if account is not None:
+                account.recent = None
             return []
-        if account.own is None:
-            account.own = array("q")
-        account.own.append(row_id)
-        if len(account.own) > keep:
-            del account.own[: len(account.own) - keep]
-        return list(account.own)
+        if account.recent is None:
+            account.recent = array("q")
+        account.recent.append(row_id)
+        if len(account.recent) > keep:
+            del account.recent[: len(account.recent) - keep]
+        return list(account.recent)
 
     def lifetime(self, account_id: str) -> tuple[int, int]:
         """(prompts, prompts on shared templates) since the book first saw the account."""

@@ -118,11 +118,12 @@ SEMANTIC_QUEUE = 4096  # templates waiting for their embedding, at most (the old
 MARK_EVERY_MS = 10 * 60 * 1000
 LINE_TEMPLATE_IDS = 1 << 48  # the first line template's id: shingle templates' ids stay as they were
 TASK_TEMPLATE_IDS = 1 << 49  # ... and the first task template's (see TaskTemplate)
-# An account is queued for its task's embedding once this many of its prompts joined
-# nothing shared, when they (with its prompts on shared templates) would make it
-# single-minded: a new account that words every prompt its own way, not a user with a
-# history of his own (see TaskTemplate).
+# A new account (TASK_MAX_PROMPTS prompts at most since first seen) is queued for its
+# task's embedding at every TASK_PROMPTS-th prompt, with its latest TASK_PROMPTS: a
+# campaign's accounts are fresh ones, and a user with a history is not re-embedded
+# forever (see TaskTemplate).
 TASK_PROMPTS = 5
+TASK_MAX_PROMPTS = 20
 # A shingle template whose members came under two or more instruction lines, and whose
 # core kept this share of its founder's shingles or more (its members are the founder's
 # text, not a wrapper around payloads of their own), is a pasted document: a public text
@@ -539,18 +540,18 @@ class LineTemplate(TrackedTemplate):
 class TaskTemplate(TrackedTemplate):
     """The task one account's own wordings carry: an operation with a paraphrasing model
     in the loop words every prompt's instruction afresh, so no wording repeats, no
-    template has two members, and nothing links the campaign's accounts; but each
-    account's prompts ask for one thing (their instructions embed close together, where
-    a person's questions go everywhere), and the campaign's accounts ask for the same
-    thing in the same hours. An account whose TASK_PROMPTS latest prompts joined nothing
-    shared and would make it single-minded gets a task when their instructions
-    (:func:`promptprint.text.lines.instruction_text`) embed coherently
-    (:class:`promptprint.index.template_linker.TemplateLinker`); its prompts that join
-    nothing shared count on the task from then on, so it is committed to the task as to
-    a template, and tasks link with other accounts' tasks (and templates) by wording like
-    any template of a committed, single-minded account: within SEMANTIC_LINK_COSINE,
-    same answer markers, in the same hours. The evidence is then the group's, as for a
-    per-account paraphrase; a group of tasks alone needs more committed accounts (see
+    template has two members (or only fragments of the wordings do), and nothing links
+    the campaign's accounts; but each account's prompts ask for one thing over a payload
+    of their own (their instructions embed close together, where a person's questions go
+    everywhere), and the campaign's accounts ask for the same thing in the same hours. A
+    new account whose TASK_PROMPTS latest prompts each wrap a payload and whose
+    instructions (:func:`promptprint.text.lines.instruction_text`) embed coherently gets
+    a task (:class:`promptprint.index.template_linker.TemplateLinker`); its prompts count
+    on the task from then on, so it is committed to the task as to a template, and tasks
+    link with other accounts' tasks (and templates) by wording like any template of a
+    committed, single-minded account: within SEMANTIC_LINK_COSINE, same answer markers,
+    in the same hours. The evidence is then the group's, as for a per-account
+    paraphrase; a group of tasks alone needs more committed accounts (see
     scoring.COMMITTED_SCALE_TASKS): people who each word one common request their own way
     exist, a dozen new accounts doing it in one wave do not."""
 
@@ -771,8 +772,8 @@ class TemplateTracker:
                 # a line is a sliver of its prompt: the rest is payload
                 line.add_event((t, account, org, signature.text_hash, _SHARE_SCALE - 1, event.row_id))
                 line.expire(horizon)
-            if account and not joined:
-                self._own_prompt(account, org, t, horizon, signature.text_hash, event.row_id, joined)
+            if account:
+                self._task_prompt(account, org, t, horizon, signature.text_hash, event.row_id, joined)
             self._since_sweep += 1
             if self._since_sweep >= self._sweep_every:
                 self._sweep(horizon)
@@ -790,14 +791,13 @@ class TemplateTracker:
                 self._judge(account, org, t, horizon, [tracked for tracked, _ in joined])
             return template_id
 
-    def _own_prompt(
+    def _task_prompt(
         self, account: str, org: str, t: int, horizon: int, text_hash: int, row_id: int,
         joined: list[tuple[TrackedTemplate, tuple[int, str, str, int, int, int] | None]],
     ) -> None:
-        """A prompt of the account that joined nothing shared: it counts on the account's
-        task when it has one (``joined`` gets the task), else the account is queued for
-        its task's embedding once TASK_PROMPTS such prompts would make it single-minded
-        (see TaskTemplate)."""
+        """A prompt of the account counts on its task when it has one (``joined`` gets the
+        task); else a new account (TASK_MAX_PROMPTS prompts at most) is queued for its
+        task's embedding at every TASK_PROMPTS-th prompt (see TaskTemplate)."""
         task = self._tasks.get(account)
         if task is not None:
             task.add_event((t, account, org, text_hash, _SHARE_SCALE - 1, row_id))
@@ -805,15 +805,13 @@ class TemplateTracker:
             task.expire(horizon)
             joined.append((task, None))
             return
-        rows = self._book.note_own(account, row_id, TASK_PROMPTS)
-        if not self._semantic_links or len(rows) < TASK_PROMPTS or account in self._tasks_to_embed or account in self._tasks_embedding:
-            return
-        total, shared_total = self._book.lifetime(account)
-        # at every TASK_PROMPTS-th prompt of its own (one embedding per five at most), while
-        # those five would make it single-minded: a new account, or one mostly on shared templates
-        if (total - shared_total) % TASK_PROMPTS == 0 and shared_total + TASK_PROMPTS >= SINGLE_MINDED_SHARE * total:
-            if len(self._tasks_to_embed) < SEMANTIC_QUEUE:
-                self._tasks_to_embed[account] = (self._traffic_ms, rows)
+        rows = self._book.note_recent(account, row_id, TASK_PROMPTS, TASK_MAX_PROMPTS)
+        if (
+            self._semantic_links and len(rows) == TASK_PROMPTS and self._book.lifetime(account)[0] % TASK_PROMPTS == 0
+            and account not in self._tasks_to_embed and account not in self._tasks_embedding
+            and len(self._tasks_to_embed) < SEMANTIC_QUEUE
+        ):
+            self._tasks_to_embed[account] = (self._traffic_ms, rows)
 
     def take_tasks_for_embedding(self, limit: int) -> list[tuple[str, list[int]]]:
         """Up to ``limit`` accounts waiting for their task's embedding, each with the store
