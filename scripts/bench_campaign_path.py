@@ -49,7 +49,7 @@ def main() -> int:
         rss_before = resident_memory_bytes()
         lookup, record = [], []
         flagged = 0
-        for row in rows:
+        for row_id, row in enumerate(rows, 1):
             now = parse_timestamp(row["created_at"])
             t0 = time.perf_counter()
             sig = signature(row["text"])
@@ -57,7 +57,8 @@ def main() -> int:
             features = tracker.features(template, now, row["account_id"]) if template else None
             bank = banks.match(sig, template.core if template else None)
             verdict = assess(features, bank)
-            for line in tracker.line_templates(sig):  # as promptprint.index.queries.Lookups.assess
+            task = tracker.task_of(row["account_id"])  # none here: no linker embeds tasks (their queue is kept)
+            for line in [*tracker.line_templates(sig), *([task] if task is not None else [])]:  # as Lookups.assess
                 candidate = assess(tracker.features(line, now, row["account_id"]), bank)
                 if (candidate.flagged, candidate.score) > (verdict.flagged, verdict.score):
                     verdict = candidate
@@ -67,7 +68,7 @@ def main() -> int:
             elif (mark := tracker.campaign_mark(row["account_id"], now)) is not None:
                 verdict = carried(verdict, mark, now)
             t1 = time.perf_counter()
-            tracker.record(sig, Event(now, row["account_id"], row.get("org_id") or ""))
+            tracker.record(sig, Event(now, row["account_id"], row.get("org_id") or "", row_id))
             t2 = time.perf_counter()
             lookup.append(t1 - t0)
             record.append(t2 - t1)

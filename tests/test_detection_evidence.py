@@ -45,17 +45,20 @@ class _LinkedTracker:
         from promptprint.index.template_linker import TemplateLinker
 
         self.tracker = TemplateTracker()
-        self._texts: dict[int, tuple[str, int]] = {}
+        self._texts: dict[int, tuple[str, int, str]] = {}
         self.linker = TemplateLinker(self.tracker, self, lambda batch: fingerprint_texts(embedder.embed, batch))  # type: ignore[arg-type]
 
     def fetch(self, ids, with_text=False):  # type: ignore[no-untyped-def]
         """The store's fetch, for the linker."""
-        return {i: types.SimpleNamespace(text=self._texts[i][0], created_at_ms=self._texts[i][1]) for i in ids if i in self._texts}
+        return {
+            i: types.SimpleNamespace(row_id=i, text=text, created_at_ms=t, org_id=org)
+            for i in ids if i in self._texts for text, t, org in [self._texts[i]]
+        }
 
     def send(self, text: str, account: str, org: str, t: int) -> None:
         """Record a prompt, then let the linker do what the thread would have done by the next one."""
         row = len(self._texts) + 1
-        self._texts[row] = (text, t)
+        self._texts[row] = (text, t, org)
         self.tracker.record(signature(text), Event(t, account, org, row))
         self.linker.run_once()
 

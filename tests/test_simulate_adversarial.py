@@ -322,3 +322,23 @@ def test_per_prompt_paraphrase_words_the_instruction_afresh_in_every_prompt(tmp_
         assert len(prompts) >= 20 and len({p["variant"] for p, _ in prompts}) >= 0.8 * len(prompts), campaign
         assert len({p["account_id"] for p, _ in prompts}) >= 3
         assert all(p["payload_ref"].startswith("gsm8k/") for p, _ in prompts)
+
+
+def test_reworded_requests_ask_one_common_thing_in_their_own_words_every_time(tmp_path: Path) -> None:
+    """Outside the adversarial preset (a trap its splits never saw): asked for, new users each
+    come for one common request over pastes of their own, within a day, nearly every prompt
+    worded afresh; the first request is the most common."""
+    run_simulation(preset_config("adversarial", prompts=3_000, seed=SEED, reworded_requests_share=0.1), tmp_path, DATA_DIR)
+    trap = Run(tmp_path)
+    accounts = trap.by_account("reworded_requests")
+    assert len(accounts) >= 15
+    requests: Counter[str] = Counter()
+    for prompts in accounts.values():
+        asked = [(p, r) for p, r in prompts if p["kind"] == "reworded_requests"]
+        assert 5 <= len(prompts) <= 15 and len(asked) >= 0.5 * len(prompts)
+        assert len({p["family_id"] for p, _ in asked}) == 1
+        assert len({r["text"].split("\n")[0][:40] for _, r in asked}) >= 0.5 * len(asked), "worded afresh"
+        times = [_seconds(r["created_at"]) for _, r in prompts]
+        assert max(times) - min(times) < 2 * 86_400
+        requests[asked[0][0]["family_id"]] += 1
+    assert requests.most_common(1)[0][0] == f"request:{ADVERSARIAL.reworded_requests[0].concept_id}"

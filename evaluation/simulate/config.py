@@ -33,6 +33,7 @@ TRAP_KINDS: tuple[str, ...] = (
     "classroom_personal_orgs",
     "power_user_wrapper",
     "shared_tool",
+    "reworded_requests",
 )
 #: ``kind`` values in ``truth.jsonl`` (one per account).
 ACCOUNT_KINDS: tuple[str, ...] = ("campaign", "hydra", "ordinary", *LOOKALIKE_KINDS, *TRAP_KINDS)
@@ -169,6 +170,10 @@ class SimulationConfig:
     shared_tool_share: float = _share_field(
         0.0, "fraction of all prompts: users of public extensions whose fixed prompt wraps their own content"
     )
+    reworded_requests_share: float = _share_field(
+        0.0, "fraction of all prompts: new users each asking one common thing over their own pastes, "
+        "in their own words every time, in a day's sittings"
+    )
     # -- held-out split --
     holdout: str = dataclasses.field(
         default="",
@@ -216,6 +221,7 @@ class SimulationConfig:
             "classroom_personal_orgs_share",
             "power_user_wrapper_share",
             "shared_tool_share",
+            "reworded_requests_share",
         ):
             _check_fraction(name, getattr(self, name))
         self._check_adversarial()
@@ -345,6 +351,7 @@ class SimulationConfig:
             "classroom_personal_orgs": self.classroom_personal_orgs_share,
             "power_user_wrapper": self.power_user_wrapper_share,
             "shared_tool": self.shared_tool_share,
+            "reworded_requests": self.reworded_requests_share,
         }
         return {name: 0.0 if self._leaves_out(name) else share for name, share in shares.items()}
 

@@ -129,6 +129,7 @@ class AdversarialTexts:
     tail_instruction: tuple[str, ...]
     paraphrase_concepts: tuple[ParaphraseConcept, ...]
     fresh_paraphrase_concepts: tuple[ParaphraseConcept, ...]  # per_prompt_paraphrase's own
+    reworded_requests: tuple[ParaphraseConcept, ...]  # the reworded_requests trap's common requests
     paraphrase_layouts: tuple[str, ...]
     pivot_templates: tuple[TemplateFamily, ...]
     translated_templates: tuple[TemplateFamily, ...]
@@ -176,6 +177,7 @@ def _adversarial() -> AdversarialTexts:
         tail_instruction=tuple(data["tail_instruction"]),
         paraphrase_concepts=_concepts(data["paraphrase_concept"]),
         fresh_paraphrase_concepts=_concepts(data["fresh_paraphrase_concept"]),
+        reworded_requests=_concepts(data["reworded_request"]),
         paraphrase_layouts=tuple(data["paraphrase_layouts"]),
         pivot_templates=_one_variant_families(data["pivot_template"], "pivot template"),
         translated_templates=tuple(

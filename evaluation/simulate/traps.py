@@ -15,7 +15,11 @@ trap's name, its other traffic is "ordinary"):
   Spanish:") many times over days, with other traffic too; popular wrappers recur;
 * ``shared_tool``: a public browser extension or integration whose fixed prompt wraps each
   user's own content, used by many unrelated accounts at their own diurnal times, each with
-  plenty of other traffic.
+  plenty of other traffic;
+* ``reworded_requests``: new users who each come for one common thing (fix my grammar,
+  summarize, translate into Spanish, explain) over pastes of their own, in their own words
+  every time, in a day's sittings, and little else: what a campaign that words every prompt
+  afresh looks like from one account, without the operation behind it.
 
 Pastes, essays and contents come from pools no adversarial campaign draws from, less every
 dataset row any campaign of the run used (traps are made last), and all traps share one deck
@@ -258,10 +262,34 @@ def _shared_tool(run: Run, total: int, rng: random.Random, sources: _Sources) ->
     return accounts
 
 
+def _reworded_requests(run: Run, total: int, rng: random.Random, sources: _Sources) -> list[int]:
+    kind = "reworded_requests"
+    requests = ADVERSARIAL.reworded_requests
+    weights = [1.0 / (rank + 1) for rank in range(len(requests))]  # the first request the most common
+    accounts: list[int] = []
+    for volume in bounded_volumes(total, 5, 15, rng):
+        account = run.new_account("benign", kind)
+        accounts.append(account)
+        request = rng.choices(requests, weights)[0]
+        day = rng.uniform(0.0, max(0.0, run.span - _DAY))
+        sessions = session_times(rng, volume, day, day + _DAY, run.accounts[account].tz_hours)
+        for t in [t for session in sessions for t in session]:
+            if rng.random() < 0.1:
+                _ordinary(run, rng, t, account)
+                continue
+            phrase = request.phrase(rng.randrange(request.combinations()))
+            ref, paste = sources.paste(rng)
+            text = phrase + rng.choice(_SEPARATORS) + paste if rng.random() < 0.8 else paste + "\n\n" + phrase
+            run.emit(t, account, text, kind, family_id=f"request:{request.concept_id}", variant="base", payload_ref=ref)
+    run.trap_info[kind].append({"accounts": len(accounts), "prompts": total})
+    return accounts
+
+
 _BUILDERS: dict[str, Callable[[Run, int, random.Random, _Sources], list[int]]] = {
     "paste_instruction": _paste_instruction,
     "classroom_school_org": lambda run, total, rng, sources: _classroom(run, total, rng, sources, school_org=True),
     "classroom_personal_orgs": lambda run, total, rng, sources: _classroom(run, total, rng, sources, school_org=False),
     "power_user_wrapper": _power_user_wrapper,
     "shared_tool": _shared_tool,
+    "reworded_requests": _reworded_requests,
 }

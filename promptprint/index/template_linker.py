@@ -34,6 +34,16 @@ log = logging.getLogger(__name__)
 # 1616), the first five prompts' instructions: a per-prompt-paraphrase campaign's
 # accounts 0.35 (median; 20 of 22 at 0.25 or more), ordinary users 0.07 (15 of 369).
 TASK_COHERENCE = 0.25
+# ... worded at least this many ways out of five: a wording kept prompt after prompt is a
+# template (its account links by it), and a power user's own wrapper is one; on the held-out
+# split 1616 five power users' "Make this clearer and more concise:" made tasks linked into
+# a campaign's group, and were flagged.
+TASK_WORDINGS = 4
+# A task account's later prompt counts on its task when its instruction embeds this close
+# to the task's vector: a per-prompt-paraphrase campaign's prompts 0.55 from the rest of
+# their account's (median; three in four 0.32 or more), an ordinary question 0.10 from a
+# campaign account's (99th percentile 0.36).
+TASK_FIT = 0.3
 
 
 def _wraps_a_payload(instruction: str, text: str) -> bool:
@@ -104,35 +114,53 @@ class TemplateLinker:
                 self._templates.tasks_done([account for account, _ in tasks])
 
     def _embed_tasks(self, taken: list[tuple[str, list[int]]]) -> int:
-        """Embed the instructions of each taken account's latest prompts
-        (:func:`promptprint.text.lines.instruction_text`) when each wraps a payload of its
-        own (the instruction half the prompt's words or less; all of them but one at
-        most); an account whose instructions
-        embed coherently (TASK_COHERENCE, their mean pairwise cosine) gets a task with
-        their mean as its vector, and the task is linked by it (see the tracker's
-        TaskTemplate). Their markers are those every one of them asks for."""
+        """Embed the instructions (:func:`promptprint.text.lines.instruction_text`) of each
+        taken account's latest prompts that wrap a payload of their own (the instruction
+        half the prompt's words or less), and give the account a task, or count them on
+        the one it has (see the tracker's TaskTemplate):
+
+        * an account without a task gets one when all of them but one at most are such
+          wrappers, worded differently (TASK_WORDINGS: a wording kept prompt after prompt
+          is a template, and a person's own wrapper is one) and embedding coherently
+          (TASK_COHERENCE, their mean pairwise cosine); its vector is their mean, and the
+          task is linked by it;
+        * an account with a task counts those that embed within TASK_FIT of its vector:
+          what else it sends is its own traffic, not the task's.
+
+        Markers are those every instruction of a new task asks for."""
         rows = self._store.fetch([row for _, own in taken for row in own], with_text=True)
-        items: list[tuple[str, list[StoredPrompt], list[str]]] = []
+        items: list[tuple[str, list[StoredPrompt], list[str], np.ndarray | None]] = []
         for account, own in taken:
             wrappers = [
                 (p, part) for row in own
                 if (p := rows.get(row)) is not None and p.text and _wraps_a_payload(part := instruction_text(p.text), p.text)
             ]
-            if len(wrappers) >= len(own) - 1 >= 2:  # one short payload among them is no matter
-                items.append((account, [p for p, _ in wrappers], [part for _, part in wrappers]))
+            task = self._templates.task_vector(account)
+            if task is not None or (
+                len(wrappers) >= len(own) - 1 >= 2  # one short payload among them is no matter
+                and len({" ".join(part.lower().split()) for _, part in wrappers}) >= min(TASK_WORDINGS, len(wrappers))
+            ):
+                items.append((account, [p for p, _ in wrappers], [part for _, part in wrappers], task))
+        items = [item for item in items if item[1]]
         if not items:
             return 0
-        vectors = self._fingerprint([part for _, _, parts in items for part in parts])
+        vectors = self._fingerprint([part for _, _, parts, _ in items for part in parts])
         made, at = 0, 0
-        for account, prompts, parts in items:
+        for account, prompts, parts, task in items:
             n = len(parts)
             block = vectors[at : at + n]
             at += n
-            coherence = (float((block @ block.T).sum()) - n) / (n * (n - 1))
-            if coherence < TASK_COHERENCE:
+            if task is not None:
+                fit = block @ task >= TASK_FIT
+                prompts, parts = [p for p, ok in zip(prompts, fit) if ok], [part for part, ok in zip(parts, fit) if ok]
+                centre = task
+            else:
+                if (float((block @ block.T).sum()) - n) / (n * (n - 1)) < TASK_COHERENCE:
+                    continue
+                centre = block.mean(axis=0)
+                centre /= float(np.linalg.norm(centre)) or 1.0
+            if not prompts:
                 continue
-            centre = block.mean(axis=0)
-            centre /= float(np.linalg.norm(centre)) or 1.0
             markers = frozenset.intersection(*(answer_markers(part) for part in parts))
             events = [(p.created_at_ms, p.org_id, signature(p.text or "").text_hash, p.row_id) for p in prompts]
             made += len(self._templates.add_task(

@@ -148,13 +148,13 @@ class AccountBook:
         account.shared_total += 1
         shared.insert(i, t)
 
-    def note_recent(self, account_id: str, row_id: int, keep: int, until: int) -> list[int]:
+    def note_recent(self, account_id: str, row_id: int, keep: int, until: int | None) -> list[int]:
         """Note a prompt of the account (its store row); returns the rows of its latest
         ``keep`` prompts, oldest first, while it sent ``until`` prompts or fewer since first
         seen (then [] and nothing kept: an account that words every prompt its own way
-        for one task, the tracker's TaskTemplate, is a new one)."""
+        for one task, the tracker's TaskTemplate, is a new one; None: no limit)."""
         account = self._accounts.get(account_id)
-        if account is None or not row_id or account.total > until:
+        if account is None or not row_id or (until is not None and account.total > until):
             if account is not None:
                 account.recent = None
             return []

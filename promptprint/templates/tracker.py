@@ -773,7 +773,7 @@ class TemplateTracker:
                 line.add_event((t, account, org, signature.text_hash, _SHARE_SCALE - 1, event.row_id))
                 line.expire(horizon)
             if account:
-                self._task_prompt(account, org, t, horizon, signature.text_hash, event.row_id, joined)
+                self._task_prompt(account, event.row_id)
             self._since_sweep += 1
             if self._since_sweep >= self._sweep_every:
                 self._sweep(horizon)
@@ -791,27 +791,26 @@ class TemplateTracker:
                 self._judge(account, org, t, horizon, [tracked for tracked, _ in joined])
             return template_id
 
-    def _task_prompt(
-        self, account: str, org: str, t: int, horizon: int, text_hash: int, row_id: int,
-        joined: list[tuple[TrackedTemplate, tuple[int, str, str, int, int, int] | None]],
-    ) -> None:
-        """A prompt of the account counts on its task when it has one (``joined`` gets the
-        task); else a new account (TASK_MAX_PROMPTS prompts at most) is queued for its
-        task's embedding at every TASK_PROMPTS-th prompt (see TaskTemplate)."""
+    def _task_prompt(self, account: str, row_id: int) -> None:
+        """Queue the account's TASK_PROMPTS latest prompts for the embedding of their
+        instructions at every TASK_PROMPTS-th prompt: a new account's (TASK_MAX_PROMPTS
+        prompts at most) to find its task, a task account's to count those that fit its
+        task (see TaskTemplate)."""
         task = self._tasks.get(account)
-        if task is not None:
-            task.add_event((t, account, org, text_hash, _SHARE_SCALE - 1, row_id))
-            task.members += 1
-            task.expire(horizon)
-            joined.append((task, None))
-            return
-        rows = self._book.note_recent(account, row_id, TASK_PROMPTS, TASK_MAX_PROMPTS)
+        rows = self._book.note_recent(account, row_id, TASK_PROMPTS, None if task is not None else TASK_MAX_PROMPTS)
         if (
             self._semantic_links and len(rows) == TASK_PROMPTS and self._book.lifetime(account)[0] % TASK_PROMPTS == 0
             and account not in self._tasks_to_embed and account not in self._tasks_embedding
             and len(self._tasks_to_embed) < SEMANTIC_QUEUE
         ):
             self._tasks_to_embed[account] = (self._traffic_ms, rows)
+
+    def task_vector(self, account_id: str) -> np.ndarray | None:
+        """The vector of the account's task (None: it has none)."""
+        with self._lock:
+            task = self._tasks.get(account_id)
+            instruction = self._vectors.get(task.template_id) if task is not None else None
+            return instruction[0] if instruction is not None else None
 
     def take_tasks_for_embedding(self, limit: int) -> list[tuple[str, list[int]]]:
         """Up to ``limit`` accounts waiting for their task's embedding, each with the store
@@ -835,17 +834,26 @@ class TemplateTracker:
         self, account: str, events: Sequence[tuple[int, str, int, int]], vector: np.ndarray, now_ms: int,
         language: str = "", markers: frozenset[str] = frozenset(),
     ) -> list[int]:
-        """Give the account a task: its own prompts ``events`` (time, org, text hash, store
+        """Give the account a task: its prompts ``events`` (time, org, text hash, store
         row) ask for one thing, whose instructions embed to ``vector`` (unit length; see
-        TaskTemplate). The prompts count as the account's on the task, the account is
-        judged on it, and the task is linked by wording with the embedded templates in
-        use like any template's instruction (see add_instruction_vector). Returns the
-        templates it was linked with ([] when the account has a task already, or its
-        prompts left the window)."""
+        TaskTemplate); or, when it has one, count those prompts on it. The prompts count
+        as the account's on the task, the account is judged on it, and a new task is
+        linked by wording with the embedded templates in use like any template's
+        instruction (see add_instruction_vector). Returns the templates it was linked with."""
         with self._lock:
             horizon = _expiry_horizon(now_ms) - self._window
             kept = sorted(e for e in events if e[0] >= horizon)
-            if account in self._tasks or len(kept) < 2:
+            task = self._tasks.get(account)
+            if task is not None:
+                for t, org_id, text_hash, row_id in kept:
+                    org = sys.intern(org_key(account, org_id))
+                    task.add_event((t, account, org, text_hash, _SHARE_SCALE - 1, row_id))
+                    task.members += 1
+                    self._book.use(account, task.template_id, t, horizon)
+                    self._book.shared_prompt(account, t)
+                    self._judge(account, org, t, horizon, [task])
+                return []
+            if len(kept) < 2:
                 return []
             task = TaskTemplate(self._next_task_id, account)
             self._next_task_id += 1
