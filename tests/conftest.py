@@ -53,6 +53,28 @@ def _alpaca_texts() -> list[str]:
 
 
 @pytest.fixture(scope="session")
+def own_texts() -> list[str]:
+    """Prose of many kinds, as people paste their own texts to have them fixed or
+    summarized (Alpaca outputs of 300+ characters)."""
+    path = SHARED_DATA / "alpaca" / "alpaca_5000.jsonl.gz"
+    if not path.exists():
+        pytest.fail(f"shared datasets not found at {path}; set PROMPTPRINT_SHARED_DATA to the shared/data folder")
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        return [out for line in fh if len(out := json.loads(line).get("output", "")) >= 300]
+
+
+@pytest.fixture(scope="session")
+def gsm8k_questions() -> list[str]:
+    """Real grade-school math questions (GSM8K test split): one dataset's items, as a
+    distillation campaign sends them."""
+    path = SHARED_DATA / "gsm8k" / "test.jsonl.gz"
+    if not path.exists():
+        pytest.fail(f"shared datasets not found at {path}; set PROMPTPRINT_SHARED_DATA to the shared/data folder")
+    with gzip.open(path, "rt", encoding="utf-8") as fh:
+        return [json.loads(line)["question"] for line in fh]
+
+
+@pytest.fixture(scope="session")
 def alpaca_texts() -> list[str]:
     """Real instructions from the Alpaca sample, deduplicated, in file order."""
     return list(dict.fromkeys(_alpaca_texts()))

@@ -25,7 +25,7 @@ from promptprint.templates.tracker import TemplateTracker
 from promptprint.text.answer_markers import answer_markers
 from promptprint.text.constant_part import constant_part
 from promptprint.text.language import language
-from promptprint.text.lines import instruction_text
+from promptprint.text.lines import instruction_and_payload
 from promptprint.text.skeleton import signature
 
 log = logging.getLogger(__name__)
@@ -39,11 +39,24 @@ TASK_COHERENCE = 0.25
 # split 1616 five power users' "Make this clearer and more concise:" made tasks linked into
 # a campaign's group, and were flagged.
 TASK_WORDINGS = 4
+# ... and whose payloads (the first 48 words after the instruction) embed this close to one
+# another: a distillation campaign sends one dataset's items through its instruction, a
+# person asking one common thing (fix my grammar, summarize) pastes texts of his own. On
+# split 1717 (the reworded_requests trap): per-prompt-paraphrase accounts 0.24 and more
+# (10th percentile, math problems), the trap's users 0.13 and less (90th percentile); with
+# no payload test 29 of its 80 users were flagged through tasks linked by their request.
+TASK_PAYLOAD_COHERENCE = 0.18
 # A task account's later prompt counts on its task when its instruction embeds this close
 # to the task's vector: a per-prompt-paraphrase campaign's prompts 0.55 from the rest of
 # their account's (median; three in four 0.32 or more), an ordinary question 0.10 from a
 # campaign account's (99th percentile 0.36).
 TASK_FIT = 0.3
+
+
+def _coherence(vectors: np.ndarray) -> float:
+    """The mean pairwise cosine of unit vectors (two at least)."""
+    n = len(vectors)
+    return (float((vectors @ vectors.T).sum()) - n) / (n * (n - 1)) if n > 1 else 0.0
 
 
 def _wraps_a_payload(instruction: str, text: str) -> bool:
@@ -76,6 +89,8 @@ class TemplateLinker:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="promptprint-template-linker", daemon=True)
         self.linked = 0  # links made since start
+        self.task_texts = 0  # accounts' instructions embedded for their tasks since start
+        self.tasks = 0  # accounts given a task since start
         self._pass = threading.Lock()
 
     def start(self) -> None:
@@ -86,6 +101,7 @@ class TemplateLinker:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join()
+        log.info("linked %d templates by wording; embedded %d accounts' instructions, %d tasks", self.linked, self.task_texts, self.tasks)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -114,57 +130,70 @@ class TemplateLinker:
                 self._templates.tasks_done([account for account, _ in tasks])
 
     def _embed_tasks(self, taken: list[tuple[str, list[int]]]) -> int:
-        """Embed the instructions (:func:`promptprint.text.lines.instruction_text`) of each
-        taken account's latest prompts that wrap a payload of their own (the instruction
-        half the prompt's words or less), and give the account a task, or count them on
-        the one it has (see the tracker's TaskTemplate):
+        """Embed the instructions of each taken account's latest prompts that wrap a
+        payload of their own (:func:`promptprint.text.lines.instruction_and_payload`; the
+        instruction half the prompt's words or less), and give the account a task, or
+        count them on the one it has (see the tracker's TaskTemplate):
 
         * an account without a task gets one when all of them but one at most are such
           wrappers, worded differently (TASK_WORDINGS: a wording kept prompt after prompt
-          is a template, and a person's own wrapper is one) and embedding coherently
-          (TASK_COHERENCE, their mean pairwise cosine); its vector is their mean, and the
-          task is linked by it;
+          is a template, and a person's own wrapper is one), their instructions embed
+          coherently (TASK_COHERENCE, their mean pairwise cosine) and so do their
+          payloads (TASK_PAYLOAD_COHERENCE: items of one dataset, not a person's own
+          texts); its vector is the instructions' mean, and the task is linked by it;
         * an account with a task counts those that embed within TASK_FIT of its vector:
           what else it sends is its own traffic, not the task's.
 
         Markers are those every instruction of a new task asks for."""
         rows = self._store.fetch([row for _, own in taken for row in own], with_text=True)
-        items: list[tuple[str, list[StoredPrompt], list[str], np.ndarray | None]] = []
+        items: list[tuple[str, list[tuple[StoredPrompt, str, str]], np.ndarray | None]] = []
         for account, own in taken:
             wrappers = [
-                (p, part) for row in own
-                if (p := rows.get(row)) is not None and p.text and _wraps_a_payload(part := instruction_text(p.text), p.text)
+                (p, part, payload) for row in own
+                if (p := rows.get(row)) is not None and p.text
+                for part, payload in [instruction_and_payload(p.text)] if _wraps_a_payload(part, p.text)
             ]
             task = self._templates.task_vector(account)
-            if task is not None or (
+            if wrappers and (task is not None or (
                 len(wrappers) >= len(own) - 1 >= 2  # one short payload among them is no matter
-                and len({" ".join(part.lower().split()) for _, part in wrappers}) >= min(TASK_WORDINGS, len(wrappers))
-            ):
-                items.append((account, [p for p, _ in wrappers], [part for _, part in wrappers], task))
-        items = [item for item in items if item[1]]
+                and len({" ".join(part.lower().split()) for _, part, _ in wrappers}) >= min(TASK_WORDINGS, len(wrappers))
+            )):
+                items.append((account, wrappers, task))
         if not items:
             return 0
-        vectors = self._fingerprint([part for _, _, parts, _ in items for part in parts])
-        made, at = 0, 0
-        for account, prompts, parts, task in items:
-            n = len(parts)
+        vectors = self._fingerprint([part for _, wrappers, _ in items for _, part, _ in wrappers])
+        self.task_texts += len(vectors)
+        found: list[tuple[str, list[tuple[StoredPrompt, str, str]], np.ndarray]] = []
+        at = 0
+        for account, wrappers, task in items:
+            n = len(wrappers)
             block = vectors[at : at + n]
             at += n
             if task is not None:
-                fit = block @ task >= TASK_FIT
-                prompts, parts = [p for p, ok in zip(prompts, fit) if ok], [part for part, ok in zip(parts, fit) if ok]
-                centre = task
-            else:
-                if (float((block @ block.T).sum()) - n) / (n * (n - 1)) < TASK_COHERENCE:
-                    continue
+                fit = [w for w, ok in zip(wrappers, block @ task >= TASK_FIT) if ok]
+                if fit:
+                    found.append((account, fit, task))
+            elif _coherence(block) >= TASK_COHERENCE:
                 centre = block.mean(axis=0)
-                centre /= float(np.linalg.norm(centre)) or 1.0
-            if not prompts:
-                continue
+                found.append((account, wrappers, centre / (float(np.linalg.norm(centre)) or 1.0)))
+        new = [(account, wrappers) for account, wrappers, _ in found if self._templates.task_vector(account) is None]
+        if new:  # a new task's payloads too: one embedding each, for the few with a coherent instruction
+            payloads = self._fingerprint([payload for _, wrappers in new for _, _, payload in wrappers])
+            self.task_texts += len(payloads)
+            incoherent, at = set(), 0
+            for account, wrappers in new:
+                if _coherence(payloads[at : at + len(wrappers)]) < TASK_PAYLOAD_COHERENCE:
+                    incoherent.add(account)
+                at += len(wrappers)
+            found = [item for item in found if item[0] not in incoherent]
+        made = 0
+        for account, wrappers, centre in found:
+            parts = [part for _, part, _ in wrappers]
             markers = frozenset.intersection(*(answer_markers(part) for part in parts))
-            events = [(p.created_at_ms, p.org_id, signature(p.text or "").text_hash, p.row_id) for p in prompts]
+            events = [(p.created_at_ms, p.org_id, signature(p.text or "").text_hash, p.row_id) for p, _, _ in wrappers]
+            self.tasks += self._templates.task_vector(account) is None
             made += len(self._templates.add_task(
-                account, events, centre, max(p.created_at_ms for p in prompts), language(" ".join(parts)), markers,
+                account, events, centre, max(p.created_at_ms for p, _, _ in wrappers), language(" ".join(parts)), markers,
             ))
         self.linked += made
         return made

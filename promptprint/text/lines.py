@@ -78,25 +78,34 @@ def instruction_line_keys(text: str) -> tuple[int, int]:
 
 
 MAX_INSTRUCTION_WORDS = 40
-_SENTENCE_END = re.compile(r"(?<=[.?!:;])\s+")
+MAX_PAYLOAD_WORDS = 48
+_SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
 
 
-def instruction_text(text: str) -> str:
-    """The part of a raw prompt that most likely says what to do with the rest: its head
-    line (see :func:`instruction_line_keys`), else its tail line, else its first sentence;
-    at most MAX_INSTRUCTION_WORDS words.
+def instruction_and_payload(text: str) -> tuple[str, str]:
+    """The part of a raw prompt that most likely says what to do with the rest, and the
+    start of that rest: its head line (see :func:`instruction_line_keys`), else its tail
+    line, else its first sentence (at most MAX_INSTRUCTION_WORDS words); the payload is
+    what is left (its first MAX_PAYLOAD_WORDS words). A short first line over more lines
+    is the instruction too, set off or not.
 
     An operation that has every prompt's instruction worded afresh (a paraphrasing model
     in the loop) leaves no wording that repeats, but its prompts' instructions still mean
-    one thing, and embedding them alone (not the payload) shows it. A guess, not a parse:
-    "Solve this. John has 3 apples..." gives "Solve this.", and a question with no
-    instruction gives its own first sentence, which is what it asks."""
+    one thing, and its payloads are items of one dataset; embedding each part alone
+    shows both. A guess, not a parse: "Solve this. John has 3 apples..." gives "Solve
+    this." and "John has 3 apples...", and a question with no instruction gives its own
+    first sentence, which is what it asks."""
     stripped = text.strip()
     head, tail = instruction_line_keys(stripped)
     if head:
-        part = stripped.split("\n", 1)[0]
+        part, rest = stripped.split("\n", 1)
     elif tail:
-        part = stripped.rsplit("\n", 1)[1]
+        rest, part = stripped.rsplit("\n", 1)
     else:
-        part = _SENTENCE_END.split(stripped.split("\n", 1)[0].strip(), 1)[0]
-    return " ".join(part.split()[:MAX_INSTRUCTION_WORDS])
+        first, _, after = stripped.partition("\n")
+        if after.strip() and len(first.split()) <= MAX_INSTRUCTION_WORDS:  # a line of its own
+            part, rest = first, after
+        else:
+            sentences = _SENTENCE_END.split(first.strip(), 1)
+            part, rest = sentences[0], " ".join([*sentences[1:], after])
+    return " ".join(part.split()[:MAX_INSTRUCTION_WORDS]), " ".join(rest.split()[:MAX_PAYLOAD_WORDS])
