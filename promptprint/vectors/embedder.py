@@ -115,7 +115,7 @@ class SentenceTransformerEmbedder:
         self._tail_tokens = self._max_tokens - self._head_tokens
         self._dimension = int(dimension)
         self._model_id = f"{name}|headtail-{self._head_tokens}+{self._tail_tokens}"
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # one model and tokenizer: the linker, lookups and the vector backlog share them
 
     @property
     def model_id(self) -> str:
@@ -151,8 +151,8 @@ class SentenceTransformerEmbedder:
     def embed(self, texts: Sequence[str]) -> np.ndarray:
         if not texts:
             return np.zeros((0, self._dimension), dtype=np.float32)
-        fitted = [self.fit_to_window(t) for t in texts]
-        with self._lock:
+        with self._lock:  # the tokenizer too: a fast tokenizer used from two threads at once fails ("Already borrowed")
+            fitted = [self.fit_to_window(t) for t in texts]
             vectors = self._model.encode(
                 fitted,
                 batch_size=self._batch_size,
