@@ -127,7 +127,7 @@ class TemplateLinker:
             try:
                 return made + (self._embed_tasks(tasks) if tasks else 0)
             finally:
-                self._templates.tasks_done([account for account, _ in tasks])
+                self._templates.embedding_done(accounts=[account for account, _ in tasks])
 
     def _embed_tasks(self, taken: list[tuple[str, list[int]]]) -> int:
         """Embed the instructions of each taken account's latest prompts that wrap a

@@ -824,12 +824,6 @@ class TemplateTracker:
                 taken.append((account, rows))
             return taken
 
-    def tasks_done(self, accounts: Sequence[str]) -> None:
-        """The embeddings of these taken accounts' tasks are over (a task, or none)."""
-        with self._lock:
-            for account in accounts:
-                self._tasks_embedding.pop(account, None)
-
     def add_task(
         self, account: str, events: Sequence[tuple[int, str, int, int]], vector: np.ndarray, now_ms: int,
         language: str = "", markers: frozenset[str] = frozenset(),
@@ -844,20 +838,17 @@ class TemplateTracker:
             horizon = _expiry_horizon(now_ms) - self._window
             kept = sorted(e for e in events if e[0] >= horizon)
             task = self._tasks.get(account)
-            if task is not None:
-                for t, org_id, text_hash, row_id in kept:
-                    org = sys.intern(org_key(account, org_id))
-                    task.add_event((t, account, org, text_hash, _SHARE_SCALE - 1, row_id))
-                    task.members += 1
-                    self._book.use(account, task.template_id, t, horizon)
-                    self._book.shared_prompt(account, t)
-                    self._judge(account, org, t, horizon, [task])
+            new = task is None
+            if task is None:
+                if len(kept) < 2:
+                    return []
+                task = TaskTemplate(self._next_task_id, account)
+                self._next_task_id += 1
+                self._tasks[account] = self._task_ids[task.template_id] = task
+                self._vectors[task.template_id] = (np.asarray(vector, dtype=np.float32), language_code(language), markers)
+                self._embedded.add(task.template_id)
+            if not kept:
                 return []
-            if len(kept) < 2:
-                return []
-            task = TaskTemplate(self._next_task_id, account)
-            self._next_task_id += 1
-            self._tasks[account] = self._task_ids[task.template_id] = task
             org = ""
             for t, org_id, text_hash, row_id in kept:
                 org = sys.intern(org_key(account, org_id))
@@ -865,10 +856,8 @@ class TemplateTracker:
                 task.members += 1
                 self._book.use(account, task.template_id, t, horizon)
                 self._book.shared_prompt(account, t)
-            self._vectors[task.template_id] = (np.asarray(vector, dtype=np.float32), language_code(language), markers)
-            self._embedded.add(task.template_id)
             self._judge(account, org, kept[-1][0], horizon, [task])
-            return self._link_by_wording(task.template_id, *self._vectors[task.template_id], horizon)
+            return self._link_by_wording(task.template_id, *self._vectors[task.template_id], horizon) if new else []
 
     def _forget_task(self, template_id: int) -> None:
         """Drop a task out of use: its account starts over (its next own prompts may
@@ -1103,11 +1092,14 @@ class TemplateTracker:
                     self._embedded.discard(tid)
             return taken
 
-    def embedding_done(self, template_ids: Sequence[int]) -> None:
-        """The embeddings of these taken templates are over (linked, or nothing to embed)."""
+    def embedding_done(self, template_ids: Sequence[int] = (), accounts: Sequence[str] = ()) -> None:
+        """The embeddings of these taken templates, and of these taken accounts' tasks, are
+        over (linked, a task, or nothing to embed)."""
         with self._lock:
             for tid in template_ids:
                 self._embedding.pop(tid, None)
+            for account in accounts:
+                self._tasks_embedding.pop(account, None)
 
     def add_instruction_vector(
         self, template_id: int, vector: np.ndarray, now_ms: int, language: str = "", markers: frozenset[str] = frozenset()
