@@ -163,7 +163,7 @@ class TemplateLinker:
             return 0
         vectors = self._fingerprint([part for _, wrappers, _ in items for _, part, _ in wrappers])
         self.task_texts += len(vectors)
-        found: list[tuple[str, list[tuple[StoredPrompt, str, str]], np.ndarray]] = []
+        found: list[tuple[str, list[tuple[StoredPrompt, str, str]], np.ndarray, bool]] = []  # ..., new task
         at = 0
         for account, wrappers, task in items:
             n = len(wrappers)
@@ -172,11 +172,11 @@ class TemplateLinker:
             if task is not None:
                 fit = [w for w, ok in zip(wrappers, block @ task >= TASK_FIT) if ok]
                 if fit:
-                    found.append((account, fit, task))
+                    found.append((account, fit, task, False))
             elif _coherence(block) >= TASK_COHERENCE:
                 centre = block.mean(axis=0)
-                found.append((account, wrappers, centre / (float(np.linalg.norm(centre)) or 1.0)))
-        new = [(account, wrappers) for account, wrappers, _ in found if self._templates.task_vector(account) is None]
+                found.append((account, wrappers, centre / (float(np.linalg.norm(centre)) or 1.0), True))
+        new = [(account, wrappers) for account, wrappers, _, fresh in found if fresh]
         if new:  # a new task's payloads too: one embedding each, for the few with a coherent instruction
             payloads = self._fingerprint([payload for _, wrappers in new for _, _, payload in wrappers])
             self.task_texts += len(payloads)
@@ -187,11 +187,11 @@ class TemplateLinker:
                 at += len(wrappers)
             found = [item for item in found if item[0] not in incoherent]
         made = 0
-        for account, wrappers, centre in found:
+        for account, wrappers, centre, fresh in found:
             parts = [part for _, part, _ in wrappers]
             markers = frozenset.intersection(*(answer_markers(part) for part in parts))
             events = [(p.created_at_ms, p.org_id, signature(p.text or "").text_hash, p.row_id) for p, _, _ in wrappers]
-            self.tasks += self._templates.task_vector(account) is None
+            self.tasks += fresh
             made += len(self._templates.add_task(
                 account, events, centre, max(p.created_at_ms for p, _, _ in wrappers), language(" ".join(parts)), markers,
             ))
